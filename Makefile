@@ -1,0 +1,82 @@
+# zerosum — build, run and test.
+#
+#   make run     install what is missing, build, start the local stack (PORT=8080)
+#   make stop    stop it
+#   make test    everything: unit tests (plain and ASan/UBSan), then the
+#                integration suites against a throwaway stack under var/test
+#   make asan    the daemon and unit tests built with ASan + UBSan
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+PQ_INC  := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JSONC_CFLAGS) $(PQ_INC) -Ifcgi -MMD -MP
+LDLIBS  := -lfcgi -lpq $(JSONC_LIBS) -lssl -lcrypto
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS     := $(wildcard fcgi/*.c)
+LIB_SRCS := $(filter-out fcgi/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+BUILD ?= build
+
+LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all asan unit unit-asan run stop status test test-unit test-integration \
+        install format format-check clean
+
+all: $(BUILD)/zerosum
+
+$(BUILD)/obj/%.o: fcgi/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/zerosum: $(LIB_OBJS) $(BUILD)/obj/main.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" all unit
+
+install:
+	@scripts/stack install
+
+run: install all
+	@scripts/stack start
+
+stop:
+	@scripts/stack stop
+
+status:
+	@scripts/stack status
+
+test-unit: all unit asan
+	prove --exec '' $(UNIT_BINS)
+	ASAN_OPTIONS=detect_leaks=1 prove --exec '' $(UNIT_BINS:$(BUILD)/%=build-asan/%)
+
+test-integration: all asan
+	scripts/test-integration
+
+test: install
+	$(MAKE) test-unit
+	$(MAKE) test-integration
+
+format:
+	clang-format -i fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run --Werror fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d

@@ -1,0 +1,88 @@
+/*
+ * config.h — settings of the zerosum daemon.
+ *
+ * Settings live in one table (name, type, default, reloadable) in config.c,
+ * read from a `key = value` file. The supervisor loads the file at start and
+ * again on SIGHUP; workers inherit the parsed struct across fork().
+ */
+#ifndef ZS_CONFIG_H
+#define ZS_CONFIG_H
+
+#include <stddef.h>
+
+enum zs_policy { ZS_POLICY_PER_REQUEST, ZS_POLICY_PER_WORKER };
+enum zs_dialect { ZS_DIALECT_POSTGRES, ZS_DIALECT_DSQL };
+
+#define ZS_PATH_MAX 512
+#define ZS_MAX_POOLS 8
+
+struct zs_pool_conf {
+    char name[16];
+    int size;
+};
+
+struct zs_config {
+    char var_dir[ZS_PATH_MAX];
+    char socket_dir[ZS_PATH_MAX];
+    char pid_file[ZS_PATH_MAX];
+    char log_file[ZS_PATH_MAX];
+    char access_log[ZS_PATH_MAX];
+    char jwt_secret_file[ZS_PATH_MAX];
+    char log_level[16];
+
+    /* database */
+    char db_host[ZS_PATH_MAX];
+    int db_port;
+    char db_name[64];
+    char db_user[64];
+    char db_password_file[ZS_PATH_MAX];
+    char db_sslmode[32];
+    char db_sslrootcert[ZS_PATH_MAX];
+    int db_connect_timeout;
+    char db_token_provider[16];     /* static | dsql | rds */
+    char aws_region[32];
+    int token_expires;
+    enum zs_policy connection_policy;
+    int connection_max_lifetime;    /* seconds, per-worker policy */
+    enum zs_dialect dialect;
+
+    /* transactions */
+    int tx_max_attempts;
+    int tx_backoff_base_ms;
+    int tx_backoff_max_ms;
+
+    /* requests */
+    int body_max;
+    int header_max;
+    int json_max_depth;
+    int max_requests;
+    int retry_after;                /* seconds, sent with 503 */
+    int idempotency_ttl;            /* seconds */
+    int idempotency_purge_batch;
+
+    /* processes */
+    int drain_timeout;              /* seconds for SIGQUIT before TERM */
+    int jobs_interval_ms;
+    int respawn_window;             /* crash-loop throttle: window seconds */
+    int respawn_max;                /* deaths per window before throttling */
+
+    struct zs_pool_conf pools[ZS_MAX_POOLS];
+    int npools;
+};
+
+/* Fill cfg with defaults. */
+void config_defaults(struct zs_config *cfg);
+
+/*
+ * Read `key = value` lines from path into cfg (on top of what cfg holds).
+ * Returns 0, or -1 with a message naming the file and line in err.
+ */
+int config_load(struct zs_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Pool size by name, or -1 if no such pool. */
+int config_pool_index(const struct zs_config *cfg, const char *name);
+
+const char *config_policy_name(enum zs_policy p);
+const char *config_dialect_name(enum zs_dialect d);
+
+#endif

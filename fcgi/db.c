@@ -1,0 +1,302 @@
+/*
+ * db.c — connection policy, SQLSTATE classification and the retrying
+ * transaction runner.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "token.h"
+
+static PGconn *worker_conn;
+static time_t worker_conn_born;
+static unsigned int rng_state;
+
+static unsigned int rng_next(void)
+{
+    /* xorshift32; seeded per process, good enough for jitter */
+    if (rng_state == 0)
+        rng_state = (unsigned int)getpid() * 2654435761u ^ (unsigned int)time(NULL) ^ 0x9e3779b9u;
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+enum db_error db_classify(const char *sqlstate)
+{
+    if (!sqlstate || !*sqlstate)
+        return DB_UNAVAILABLE;
+    if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
+        return DB_RETRYABLE;
+    if (strncmp(sqlstate, "08", 2) == 0          /* connection exceptions */
+        || strcmp(sqlstate, "57P01") == 0        /* admin_shutdown */
+        || strcmp(sqlstate, "57P02") == 0        /* crash_shutdown */
+        || strcmp(sqlstate, "57P03") == 0        /* cannot_connect_now */
+        || strcmp(sqlstate, "53300") == 0)       /* too_many_connections */
+        return DB_UNAVAILABLE;
+    return DB_FAILED;
+}
+
+int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd)
+{
+    long cap = base_ms;
+
+    for (int i = 1; i < attempt && cap < max_ms; i++)
+        cap *= 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    if (cap <= 0)
+        return 0;
+    return (int)(rnd % (unsigned int)(cap + 1));
+}
+
+PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen)
+{
+    char password[4096], port[16], timeout[16];
+    const char *keys[12], *vals[12];
+    int k = 0;
+    PGconn *conn;
+    uint64_t t0 = now_us();
+
+    if (token_mint(cfg, password, sizeof(password), err, errlen) < 0) {
+        metrics_count_connect(0, now_us() - t0);
+        return NULL;
+    }
+    snprintf(port, sizeof(port), "%d", cfg->db_port);
+    snprintf(timeout, sizeof(timeout), "%d", cfg->db_connect_timeout);
+    keys[k] = "host";             vals[k++] = cfg->db_host;
+    keys[k] = "port";             vals[k++] = port;
+    keys[k] = "dbname";           vals[k++] = cfg->db_name;
+    keys[k] = "user";             vals[k++] = cfg->db_user;
+    keys[k] = "connect_timeout";  vals[k++] = timeout;
+    keys[k] = "application_name"; vals[k++] = "zerosum";
+    if (password[0]) {
+        keys[k] = "password";     vals[k++] = password;
+    }
+    if (cfg->db_host[0] != '/') {
+        keys[k] = "sslmode";      vals[k++] = cfg->db_sslmode;
+        if (cfg->db_sslrootcert[0]) {
+            keys[k] = "sslrootcert"; vals[k++] = cfg->db_sslrootcert;
+        }
+    }
+    keys[k] = NULL;
+    vals[k] = NULL;
+    conn = PQconnectdbParams(keys, vals, 0);
+    OPENSSL_cleanse(password, sizeof(password));
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        /* libpq's message names host and reason, never the password */
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        snprintf(err, errlen, "%.*s", (int)strcspn(msg, "\n"), msg);
+        PQfinish(conn);
+        metrics_count_connect(0, now_us() - t0);
+        return NULL;
+    }
+    metrics_count_connect(1, now_us() - t0);
+    return conn;
+}
+
+void db_close_worker_connection(void)
+{
+    if (worker_conn) {
+        PQfinish(worker_conn);
+        worker_conn = NULL;
+    }
+}
+
+/* A connection for this request under the policy; reused → *reused = 1. */
+static PGconn *acquire(struct request *r, int *reused, char *err, size_t errlen)
+{
+    const struct zs_config *cfg = r->cfg;
+
+    *reused = 0;
+    if (cfg->connection_policy == ZS_POLICY_PER_WORKER) {
+        if (worker_conn && (PQstatus(worker_conn) != CONNECTION_OK
+                            || time(NULL) - worker_conn_born >= cfg->connection_max_lifetime))
+            db_close_worker_connection();
+        if (worker_conn) {
+            *reused = 1;
+            return worker_conn;
+        }
+        worker_conn = db_connect(cfg, err, errlen);
+        worker_conn_born = time(NULL);
+        return worker_conn;
+    }
+    return db_connect(cfg, err, errlen);
+}
+
+static void release(struct request *r, PGconn *conn, int broken)
+{
+    if (r->cfg->connection_policy == ZS_POLICY_PER_WORKER) {
+        if (broken && conn == worker_conn)
+            db_close_worker_connection();
+        return;
+    }
+    PQfinish(conn);
+}
+
+PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values)
+{
+    PGresult *res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    const char *state;
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        tx->err = DB_OK;
+        tx->sqlstate[0] = '\0';
+        return res;
+    }
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
+    tx->err = PQstatus(tx->conn) == CONNECTION_BAD ? DB_UNAVAILABLE : db_classify(state);
+    if (tx->err == DB_FAILED || tx->err == DB_UNAVAILABLE) {
+        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(tx->conn);
+        log_debug("request %s: statement failed (SQLSTATE %s): %.*s", tx->r->request_id,
+                  tx->sqlstate[0] ? tx->sqlstate : "-", (int)strcspn(msg, "\n"), msg);
+    }
+    PQclear(res);
+    return NULL;
+}
+
+static int simple(struct tx *tx, const char *sql)
+{
+    PGresult *res = tx_exec(tx, sql, 0, NULL);
+
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+static const char *begin_sql(const struct zs_config *cfg, int flags)
+{
+    int snapshot = cfg->dialect == ZS_DIALECT_DSQL || (flags & TX_SNAPSHOT);
+
+    if (flags & TX_READ_ONLY)
+        return snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                        : "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY";
+    return snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
+}
+
+static void unavailable(struct request *r, const char *why)
+{
+    char hdr[64];
+
+    log_warn("request %s: database unavailable: %s", r->request_id, why);
+    snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", r->cfg->retry_after);
+    http_problem_h(r, 503, "database_unavailable", hdr,
+                   "the database is not reachable right now; retry later");
+}
+
+int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *decision)
+{
+    const struct zs_config *cfg = r->cfg;
+    char err[512];
+    int reused, reconnected = 0;
+    struct tx tx;
+    PGconn *conn = acquire(r, &reused, err, sizeof(err));
+
+    if (!conn) {
+        unavailable(r, err);
+        return -1;
+    }
+    memset(&tx, 0, sizeof(tx));
+    tx.r = r;
+    tx.conn = conn;
+
+    for (tx.attempt = 1;; tx.attempt++) {
+        enum tx_decision d;
+
+        r->attempts++;
+        if (simple(&tx, begin_sql(cfg, flags)) < 0) {
+            /* A reused connection that died while idle (PgBouncer or the
+             * server restarted): nothing was sent, so reconnect once. */
+            if (tx.err == DB_UNAVAILABLE && reused && !reconnected) {
+                release(r, conn, 1);
+                reconnected = 1;
+                r->attempts--;
+                tx.attempt--;
+                conn = acquire(r, &reused, err, sizeof(err));
+                if (!conn) {
+                    unavailable(r, err);
+                    return -1;
+                }
+                tx.conn = conn;
+                continue;
+            }
+            goto failed;
+        }
+        d = fn(&tx, arg);
+        if (d == TX_COMMIT) {
+            if (simple(&tx, "COMMIT") == 0) {
+                *decision = TX_COMMIT;
+                break;
+            }
+        } else if (d == TX_ROLLBACK) {
+            if (simple(&tx, "ROLLBACK") == 0) {
+                *decision = TX_ROLLBACK;
+                break;
+            }
+        } else if (tx.err == DB_OK) {
+            tx.err = DB_FAILED;  /* fn failed without a statement failing */
+        }
+        if (tx.err != DB_UNAVAILABLE && PQtransactionStatus(conn) != PQTRANS_IDLE)
+            (void)simple(&tx, "ROLLBACK");
+failed:
+        if (tx.err == DB_RETRYABLE && tx.attempt < cfg->tx_max_attempts) {
+            int ms = db_backoff_ms(tx.attempt, cfg->tx_backoff_base_ms, cfg->tx_backoff_max_ms,
+                                   rng_next());
+            log_debug("request %s: SQLSTATE %s, retry %d in %d ms", r->request_id, tx.sqlstate,
+                      tx.attempt, ms);
+            if (ms > 0) {
+                struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                    ;
+            }
+            continue;
+        }
+        metrics_count_tx(r->endpoint, tx.attempt, 0);
+        if (tx.err == DB_UNAVAILABLE) {
+            snprintf(err, sizeof(err), "connection lost (SQLSTATE %s)",
+                     tx.sqlstate[0] ? tx.sqlstate : "-");
+            release(r, conn, 1);
+            unavailable(r, err);
+            return -1;
+        }
+        release(r, conn, 0);
+        if (tx.err == DB_RETRYABLE) {
+            char hdr[64];
+            log_warn("request %s: gave up after %d attempts (SQLSTATE %s)", r->request_id,
+                     tx.attempt, tx.sqlstate);
+            snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", cfg->retry_after);
+            http_problem_h(r, 503, "contention", hdr,
+                           "the transaction kept conflicting with others; retry later");
+            return -1;
+        }
+        log_error("request %s: transaction failed (SQLSTATE %s)", r->request_id,
+                  tx.sqlstate[0] ? tx.sqlstate : "-");
+        http_problem(r, 500, "internal_error", "the server could not complete the request");
+        return -1;
+    }
+    metrics_count_tx(r->endpoint, tx.attempt, *decision == TX_COMMIT);
+    release(r, conn, 0);
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * db.h — database connections under the configured policy, and the
+ * transaction runner.
+ *
+ * tx_run() opens (or reuses) a connection whose password was just minted by
+ * the token provider, runs a caller's function inside BEGIN … COMMIT, and
+ * retries the whole transaction on 40001 / 40P01 with exponential backoff
+ * and full jitter, a bounded number of times. A lost or refused connection
+ * answers 503 with Retry-After; anything else is a logged 500 and no libpq
+ * text ever reaches the client.
+ */
+#ifndef ZS_DB_H
+#define ZS_DB_H
+
+#include <libpq-fe.h>
+
+#include "http.h"
+
+enum db_error {
+    DB_OK,
+    DB_RETRYABLE,      /* 40001 serialization failure, 40P01 deadlock */
+    DB_UNAVAILABLE,    /* connection lost or refused, server shutting down */
+    DB_FAILED,         /* anything else: constraint, syntax, … */
+};
+
+struct tx {
+    struct request *r;
+    PGconn *conn;
+    enum db_error err;
+    char sqlstate[6];
+    int attempt;                   /* 1-based */
+};
+
+enum tx_decision {
+    TX_COMMIT,                     /* commit the work */
+    TX_ROLLBACK,                   /* business rejection: roll back, do not retry */
+    TX_ERROR,                      /* a tx_exec() failed; tx->err says why */
+};
+
+typedef enum tx_decision (*tx_fn)(struct tx *tx, void *arg);
+
+enum tx_flags {
+    TX_READ_ONLY = 1,              /* BEGIN … READ ONLY */
+    TX_SNAPSHOT = 2,               /* REPEATABLE READ even on the postgres dialect */
+};
+
+/*
+ * Run fn(tx, arg) in a transaction, retrying on 40001/40P01.
+ * Returns 0 when fn's decision was carried out (committed or rolled back;
+ * *decision says which), or -1 when the request has already been answered
+ * with 503 (unavailable, retries exhausted) or 500 (other failure).
+ * fn is called again from scratch on every attempt and must reset any
+ * state it keeps in arg.
+ */
+int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *decision);
+
+/*
+ * Execute one parameterised statement (text params; NULL values are SQL
+ * NULL). Returns the result (caller PQclear()s it) when its status is
+ * COMMAND_OK or TUPLES_OK; otherwise NULL with tx->err and tx->sqlstate set
+ * and the error logged at debug level.
+ */
+PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values);
+
+/* Classify a SQLSTATE ("40001" → DB_RETRYABLE …). NULL or "" → DB_UNAVAILABLE. */
+enum db_error db_classify(const char *sqlstate);
+
+/* Backoff before attempt n+1 (n ≥ 1): uniform in [0, min(max, base·2^(n-1))] ms. */
+int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd);
+
+/* Close the per-worker connection, if any (worker exit, recycle). */
+void db_close_worker_connection(void);
+
+/* Open a connection with a fresh credential; NULL with a message on failure. */
+PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen);
+
+#endif

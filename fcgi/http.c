@@ -1,0 +1,371 @@
+/*
+ * http.c — reading a FastCGI request under caps and writing answers.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default:  return "Unknown";
+    }
+}
+
+static const char *param(FCGX_Request *f, const char *name)
+{
+    return FCGX_GetParam(name, f->envp);
+}
+
+/* Copy src into dst (cap bytes incl. NUL); -1 if it does not fit. */
+static int copy_capped(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= cap)
+        return -1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return 0;
+}
+
+int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
+{
+    const char *uri, *q, *cl, *key, *rid;
+    size_t pathlen;
+    long long len;
+
+    memset(r, 0, sizeof(*r));
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->fcgi = fcgi;
+    r->cfg = cfg;
+    r->endpoint = EP_OTHER;
+
+    rid = param(fcgi, "REQUEST_ID");
+    if (!rid || copy_capped(r->request_id, sizeof(r->request_id), rid) < 0)
+        snprintf(r->request_id, sizeof(r->request_id), "-");
+    for (char *c = r->request_id; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-')
+            *c = '_';
+
+    if (copy_capped(r->method, sizeof(r->method), param(fcgi, "REQUEST_METHOD")) < 0) {
+        snprintf(r->method, sizeof(r->method), "?");
+        http_problem(r, 405, "method_not_allowed", "unsupported method");
+        return -1;
+    }
+
+    uri = param(fcgi, "DOCUMENT_URI");
+    if (!uri)
+        uri = param(fcgi, "SCRIPT_NAME");
+    if (!uri)
+        uri = "/";
+    if (copy_capped(r->path, sizeof(r->path), uri) < 0) {
+        snprintf(r->path, sizeof(r->path), "(too long)");
+        http_problem(r, 414, "uri_too_long", "the request path is longer than %zu bytes",
+                     sizeof(r->path) - 1);
+        return -1;
+    }
+    /* nginx normalises the path; strip one trailing slash except for "/". */
+    pathlen = strlen(r->path);
+    if (pathlen > 1 && r->path[pathlen - 1] == '/')
+        r->path[pathlen - 1] = '\0';
+
+    q = param(fcgi, "QUERY_STRING");
+    if (copy_capped(r->query, sizeof(r->query), q) < 0) {
+        http_problem(r, 414, "uri_too_long", "the query string is longer than %zu bytes",
+                     sizeof(r->query) - 1);
+        return -1;
+    }
+
+    r->authorization = param(fcgi, "HTTP_AUTHORIZATION");
+    if (r->authorization && strlen(r->authorization) > (size_t)cfg->header_max) {
+        http_problem(r, 431, "header_too_large", "the Authorization header exceeds %d bytes",
+                     cfg->header_max);
+        return -1;
+    }
+    if (copy_capped(r->content_type, sizeof(r->content_type), param(fcgi, "CONTENT_TYPE")) < 0) {
+        http_problem(r, 415, "unsupported_media_type", "Content-Type must be application/json");
+        return -1;
+    }
+
+    key = param(fcgi, "HTTP_IDEMPOTENCY_KEY");
+    if (key) {
+        size_t klen = strlen(key);
+        if (klen == 0 || klen > HTTP_IDEMPOTENCY_KEY_MAX) {
+            http_problem(r, 400, "invalid_idempotency_key",
+                         "Idempotency-Key must be 1 to %d characters", HTTP_IDEMPOTENCY_KEY_MAX);
+            return -1;
+        }
+        for (size_t i = 0; i < klen; i++)
+            if (key[i] < 0x21 || key[i] > 0x7e) {
+                http_problem(r, 400, "invalid_idempotency_key",
+                             "Idempotency-Key must be printable ASCII without spaces");
+                return -1;
+            }
+        memcpy(r->idempotency_key, key, klen + 1);
+        r->has_idempotency_key = 1;
+    }
+
+    cl = param(fcgi, "CONTENT_LENGTH");
+    len = 0;
+    if (cl && *cl) {
+        char *end;
+        errno = 0;
+        len = strtoll(cl, &end, 10);
+        if (errno || *end || len < 0) {
+            http_problem(r, 400, "bad_content_length", "Content-Length is not a number");
+            return -1;
+        }
+    }
+    if (len > cfg->body_max) {
+        http_problem(r, 413, "body_too_large", "the body exceeds %d bytes", cfg->body_max);
+        return -1;
+    }
+    r->body = malloc((size_t)len + 1);
+    if (!r->body) {
+        http_problem(r, 500, "internal_error", "out of memory");
+        return -1;
+    }
+    if (len > 0) {
+        int got = FCGX_GetStr(r->body, (int)len, fcgi->in);
+        if (got != len) {
+            r->body[got > 0 ? got : 0] = '\0';
+            http_problem(r, 400, "truncated_body", "the body ended after %d of %lld bytes",
+                         got, len);
+            return -1;
+        }
+    }
+    r->body[len] = '\0';
+    r->body_len = (size_t)len;
+    return 0;
+}
+
+void http_request_free(struct request *r)
+{
+    if (r->json)
+        json_object_put(r->json);
+    free(r->body);
+    r->json = NULL;
+    r->body = NULL;
+}
+
+int http_parse_json_body(struct request *r)
+{
+    struct json_tokener *tok;
+    enum json_tokener_error jerr;
+    struct json_object *obj;
+    const char *ct = r->content_type;
+    size_t n = strlen("application/json");
+
+    if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';')) {
+        http_problem(r, 415, "unsupported_media_type", "Content-Type must be application/json");
+        return -1;
+    }
+    if (r->body_len == 0) {
+        http_problem(r, 400, "malformed_json", "the body is empty; a JSON object is expected");
+        return -1;
+    }
+    if (memchr(r->body, '\0', r->body_len)) {
+        http_problem(r, 400, "malformed_json", "the body contains a NUL byte");
+        return -1;
+    }
+    tok = json_tokener_new_ex(r->cfg->json_max_depth);
+    if (!tok) {
+        http_problem(r, 500, "internal_error", "out of memory");
+        return -1;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_success) {
+        /* Anything after the value but whitespace is an error. */
+        size_t end = json_tokener_get_parse_end(tok);
+        while (end < r->body_len && isspace((unsigned char)r->body[end]))
+            end++;
+        if (end != r->body_len) {
+            json_object_put(obj);
+            json_tokener_free(tok);
+            http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
+            return -1;
+        }
+    }
+    json_tokener_free(tok);
+    if (jerr == json_tokener_error_depth) {
+        http_problem(r, 400, "json_too_deep", "JSON nesting exceeds %d levels",
+                     r->cfg->json_max_depth);
+        return -1;
+    }
+    if (jerr != json_tokener_success) {
+        if (obj)
+            json_object_put(obj);
+        http_problem(r, 400, "malformed_json", "the body is not valid JSON: %s",
+                     json_tokener_error_desc(jerr));
+        return -1;
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        http_problem(r, 400, "body_not_object", "the body must be a JSON object");
+        return -1;
+    }
+    r->json = obj;
+    return 0;
+}
+
+void http_respond_raw(struct request *r, int status, const char *content_type,
+                      const char *body, size_t len, const char *extra_headers)
+{
+    if (r->status)
+        return;  /* answered already: first answer wins */
+    r->status = status;
+    if (!r->fcgi)
+        return;  /* a synthetic request (periodic jobs): nobody to answer */
+    FCGX_FPrintF(r->fcgi->out,
+                 "Status: %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n"
+                 "X-Request-Id: %s\r\n"
+                 "%s\r\n",
+                 status, http_reason(status), content_type, len, r->request_id,
+                 extra_headers ? extra_headers : "");
+    if (len)
+        FCGX_PutStr(body, (int)len, r->fcgi->out);
+}
+
+void http_respond_json(struct request *r, int status, struct json_object *body,
+                       const char *extra_headers)
+{
+    size_t len = 0;
+    const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    http_respond_raw(r, status, "application/json", s, len, extra_headers);
+    json_object_put(body);
+}
+
+struct json_object *http_problem_object(const struct request *r, int status, const char *code,
+                                       const char *detail)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "type", json_object_new_string("about:blank"));
+    json_object_object_add(o, "title", json_object_new_string(http_reason(status)));
+    json_object_object_add(o, "status", json_object_new_int(status));
+    json_object_object_add(o, "code", json_object_new_string(code));
+    json_object_object_add(o, "detail", json_object_new_string(detail));
+    json_object_object_add(o, "request_id", json_object_new_string(r->request_id));
+    return o;
+}
+
+static void problem_v(struct request *r, int status, const char *code, const char *headers,
+                      const char *fmt, va_list ap)
+{
+    char detail[512];
+    struct json_object *o;
+    size_t len = 0;
+    const char *s;
+
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    o = http_problem_object(r, status, code, detail);
+    s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+                                          JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    http_respond_raw(r, status, "application/problem+json", s, len, headers);
+    json_object_put(o);
+}
+
+void http_problem(struct request *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    problem_v(r, status, code, "", fmt, ap);
+    va_end(ap);
+}
+
+void http_problem_h(struct request *r, int status, const char *code, const char *headers,
+                    const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    problem_v(r, status, code, headers, fmt, ap);
+    va_end(ap);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int http_query_param(const struct request *r, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = r->query;
+
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+
+        if ((size_t)(end - p) > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t o = 0;
+            for (const char *c = p + nlen + 1; c < end; c++) {
+                int ch = (unsigned char)*c;
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%') {
+                    int hi, lo;
+                    if (end - c < 3)
+                        return -1;
+                    hi = hexval(c[1]);
+                    lo = hexval(c[2]);
+                    if (hi < 0 || lo < 0)
+                        return -1;
+                    ch = hi * 16 + lo;
+                    c += 2;
+                }
+                if (ch == 0 || o + 1 >= outlen)
+                    return -1;
+                out[o++] = (char)ch;
+            }
+            out[o] = '\0';
+            return 1;
+        } else if ((size_t)(end - p) == nlen && strncmp(p, name, nlen) == 0) {
+            if (outlen)
+                out[0] = '\0';
+            return 1;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}

@@ -1,0 +1,19 @@
+/*
+ * routes.c — which handler answers which method and path, and who may call it.
+ * Order matters only where a literal and a capture share a position
+ * (/accounts/issuer before /accounts/{id}).
+ */
+#include "routes.h"
+
+const struct route routes[] = {
+    { "GET",  "/healthz",                handle_healthz,          EP_HEALTHZ,   AUTH_NONE },
+    { "GET",  "/metrics",                handle_metrics,          EP_METRICS,   AUTH_NONE },
+    { "POST", "/accounts",               handle_account_create,   EP_ACCOUNTS,  AUTH_ADMIN },
+    { "GET",  "/accounts/issuer",        handle_account_issuer,   EP_ACCOUNTS,  AUTH_ADMIN },
+    { "GET",  "/accounts/{id}",          handle_account_get,      EP_ACCOUNTS,  AUTH_USER },
+    { "GET",  "/accounts/{id}/entries",  handle_account_entries,  EP_ACCOUNTS,  AUTH_USER },
+    { "POST", "/transfer",               handle_transfer_create,  EP_TRANSFER,  AUTH_USER },
+    { "GET",  "/transfers/{id}",         handle_transfer_get,     EP_TRANSFERS, AUTH_USER },
+};
+
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

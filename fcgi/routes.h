@@ -1,0 +1,23 @@
+/*
+ * routes.h — the API's route table and its handlers.
+ */
+#ifndef ZS_ROUTES_H
+#define ZS_ROUTES_H
+
+#include <stddef.h>
+
+#include "router.h"
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+void handle_healthz(struct request *r);
+void handle_metrics(struct request *r);
+void handle_account_create(struct request *r);
+void handle_account_issuer(struct request *r);
+void handle_account_get(struct request *r);
+void handle_account_entries(struct request *r);
+void handle_transfer_create(struct request *r);
+void handle_transfer_get(struct request *r);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * transfer.c — POST /transfer and GET /transfers/{id}.
+ *
+ * One transaction per transfer (READ COMMITTED on PostgreSQL, snapshot
+ * isolation on the dsql dialect): claim the idempotency key, lock both
+ * accounts in id order (so opposite transfers cannot deadlock), check
+ * existence and available funds, move the balances, append the transfer and
+ * its two entries, store the answer under the key, commit. Rejections after
+ * the key is claimed (unknown account, insufficient funds) are stored too,
+ * so a retry replays them instead of succeeding later by accident.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "db.h"
+#include "idempotency.h"
+#include "ledger.h"
+#include "log.h"
+#include "routes.h"
+#include "util.h"
+
+struct transfer_req {
+    char from[UUID_STR_LEN + 1];
+    char to[UUID_STR_LEN + 1];
+    int64_t amount;
+    const char *memo;            /* lent from r->json, or NULL */
+};
+
+struct transfer_tx {
+    struct request *r;
+    const struct transfer_req *q;
+    struct idem *idem;
+    int status;                  /* the answer when the key was new */
+    char *body;                  /* malloc'd JSON text */
+};
+
+/* Code points in a valid UTF-8 string (json-c validated it). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+static int parse_account(struct request *r, const char *field, char out[UUID_STR_LEN + 1])
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(r->json, field, &v)) {
+        http_problem(r, 422, "missing_field", "\"%s\" is required", field);
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_string)
+        || !util_uuid_parse(json_object_get_string(v), out)) {
+        http_problem(r, 422, "invalid_account_id", "\"%s\" must be an account id (a UUID string)",
+                     field);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validate the body into q; answers 422 and returns -1 on bad input. */
+static int transfer_parse(struct request *r, struct transfer_req *q)
+{
+    static const char *const allowed[] = { "from", "to", "amount", "memo", NULL };
+    struct json_object *v;
+    const char *unknown = util_json_unknown_member(r->json, allowed);
+
+    memset(q, 0, sizeof(*q));
+    if (unknown) {
+        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+        return -1;
+    }
+    if (parse_account(r, "from", q->from) < 0 || parse_account(r, "to", q->to) < 0)
+        return -1;
+    if (!json_object_object_get_ex(r->json, "amount", &v)) {
+        http_problem(r, 422, "missing_field", "\"amount\" is required");
+        return -1;
+    }
+    if (util_json_int64(v, 1, &q->amount) < 0) {
+        http_problem(r, 422, "invalid_amount",
+                     "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
+        return -1;
+    }
+    if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_string)
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX
+            || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+            http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
+                         LEDGER_MEMO_MAX);
+            return -1;
+        }
+        q->memo = json_object_get_string(v);
+    }
+    if (strcmp(q->from, q->to) == 0) {
+        http_problem(r, 422, "same_account", "\"from\" and \"to\" must be different accounts");
+        return -1;
+    }
+    return 0;
+}
+
+static char *problem_text(struct request *r, int status, const char *code, const char *detail)
+{
+    struct json_object *o = http_problem_object(r, status, code, detail);
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return s;
+}
+
+/* Store a terminal rejection under the key and commit it (no money moved). */
+static enum tx_decision reject(struct tx *tx, struct transfer_tx *t, int status, const char *code,
+                               const char *detail)
+{
+    t->status = status;
+    t->body = problem_text(t->r, status, code, detail);
+    if (!t->body)
+        return TX_ERROR;
+    if (idem_finish(tx, t->idem, status, t->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+static enum tx_decision transfer_tx(struct tx *tx, void *arg)
+{
+    struct transfer_tx *t = arg;
+    const struct transfer_req *q = t->q;
+    char amount[24], tid[UUID_STR_LEN + 1], detail[160];
+    const char *lo = strcmp(q->from, q->to) < 0 ? q->from : q->to;
+    const char *hi = lo == q->from ? q->to : q->from;
+    int have_from = 0, have_to = 0, from_issuer = 0;
+    int64_t available = 0;
+    PGresult *res;
+
+    free(t->body);
+    t->body = NULL;
+    t->status = 0;
+    if (idem_claim(tx, t->idem) < 0)
+        return TX_ERROR;
+    if (t->idem->outcome != IDEM_NEW)
+        return TX_ROLLBACK;
+
+    /* Lock both rows, lower id first: opposite transfers wait, never deadlock. */
+    for (int i = 0; i < 2; i++) {
+        const char *id = i == 0 ? lo : hi;
+        const char *p1[1] = { id };
+        res = tx_exec(tx, "SELECT kind, balance - held FROM accounts WHERE id = $1 FOR UPDATE",
+                      1, p1);
+        if (!res)
+            return TX_ERROR;
+        if (PQntuples(res) == 1) {
+            if (id == q->from) {
+                have_from = 1;
+                from_issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
+                available = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+            } else {
+                have_to = 1;
+            }
+        }
+        PQclear(res);
+    }
+    if (!have_from)
+        return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
+    if (!have_to)
+        return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
+    if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
+        return reject(tx, t, 403, "admin_required", "only an admin may issue money");
+    if (!from_issuer && available < q->amount) {
+        snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64, available,
+                 q->amount);
+        return reject(tx, t, 422, "insufficient_funds", detail);
+    }
+
+    snprintf(amount, sizeof(amount), "%" PRId64, q->amount);
+    {
+        const char *p[3] = { q->from, q->to, amount };
+        res = tx_exec(tx,
+                      "UPDATE accounts SET balance = balance +"
+                      " CASE WHEN id = $1::uuid THEN -$3::bigint ELSE $3::bigint END"
+                      " WHERE id IN ($1::uuid, $2::uuid)",
+                      3, p);
+        if (!res)
+            return TX_ERROR;
+        PQclear(res);
+    }
+    if (util_uuid_v4(tid) < 0)
+        return TX_ERROR;
+    {
+        const char *kind = from_issuer ? "issue" : "transfer";
+        const char *p[7] = { tid, q->from, q->to, amount, kind, t->idem->caller, q->memo };
+        res = tx_exec(tx,
+                      "WITH t AS ("
+                      "  INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)"
+                      "  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at),"
+                      " e AS ("
+                      "  INSERT INTO entries (transfer_id, account_id, amount, created_at)"
+                      "  SELECT t.id, x.account_id, x.amount, t.created_at FROM t,"
+                      "   (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount))"
+                      " SELECT " LEDGER_TS("created_at") " FROM t",
+                      7, p);
+        if (!res)
+            return TX_ERROR;
+        struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
+        json_object_object_add(tr, "id", json_object_new_string(tid));
+        json_object_object_add(tr, "from", json_object_new_string(q->from));
+        json_object_object_add(tr, "to", json_object_new_string(q->to));
+        json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
+        json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
+        json_object_object_add(tr, "kind", json_object_new_string(kind));
+        json_object_object_add(tr, "created_at", json_object_new_string(PQgetvalue(res, 0, 0)));
+        json_object_object_add(o, "transfer", tr);
+        PQclear(res);
+        t->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        if (!t->body)
+            return TX_ERROR;
+    }
+    t->status = 201;
+    if (idem_finish(tx, t->idem, 201, t->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+void handle_transfer_create(struct request *r)
+{
+    struct transfer_req q;
+    struct idem idem;
+    struct transfer_tx t;
+    enum tx_decision d;
+
+    if (transfer_parse(r, &q) < 0)
+        return;
+    /* Ownership is decided before touching the database: a user moves only
+     * their own money; an admin moves money only out of the issuer. */
+    if (r->caller.scope == JWT_SCOPE_ADMIN) {
+        if (strcmp(q.from, LEDGER_ISSUER_ID) != 0) {
+            http_problem(r, 403, "not_account_owner",
+                         "an admin token moves money only from the issuer");
+            return;
+        }
+    } else if (strcmp(r->caller.sub, q.from) != 0) {
+        http_problem(r, 403, "not_account_owner", "the token does not own the \"from\" account");
+        return;
+    }
+    if (idem_prepare(r, &idem) < 0)
+        return;
+    memset(&t, 0, sizeof(t));
+    t.r = r;
+    t.q = &q;
+    t.idem = &idem;
+    if (tx_run(r, 0, transfer_tx, &t, &d) == 0) {
+        if (d == TX_ROLLBACK)
+            idem_respond(r, &idem);
+        else if (t.status >= 400)
+            http_respond_raw(r, t.status, "application/problem+json", t.body, strlen(t.body), "");
+        else
+            http_respond_raw(r, t.status, "application/json", t.body, strlen(t.body), "");
+    }
+    free(t.body);
+    idem_free(&idem);
+}
+
+struct transfer_get {
+    const char *id;
+    struct json_object *out;     /* the transfer object, or NULL if not found */
+    char from[UUID_STR_LEN + 1], to[UUID_STR_LEN + 1];
+};
+
+static enum tx_decision transfer_get_tx(struct tx *tx, void *arg)
+{
+    struct transfer_get *g = arg;
+    const char *p[1] = { g->id };
+    PGresult *res;
+
+    if (g->out) {
+        json_object_put(g->out);
+        g->out = NULL;
+    }
+    res = tx_exec(tx,
+                  "SELECT id, from_account, to_account, amount, kind, memo, "
+                  LEDGER_TS("created_at") " FROM transfers WHERE id = $1",
+                  1, p);
+    if (!res)
+        return TX_ERROR;
+    if (PQntuples(res) == 1) {
+        g->out = json_object_new_object();
+        json_object_object_add(g->out, "id", json_object_new_string(PQgetvalue(res, 0, 0)));
+        json_object_object_add(g->out, "from", json_object_new_string(PQgetvalue(res, 0, 1)));
+        json_object_object_add(g->out, "to", json_object_new_string(PQgetvalue(res, 0, 2)));
+        json_object_object_add(g->out, "amount",
+                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
+        json_object_object_add(g->out, "kind", json_object_new_string(PQgetvalue(res, 0, 4)));
+        json_object_object_add(g->out, "memo", PQgetisnull(res, 0, 5) ? NULL
+                               : json_object_new_string(PQgetvalue(res, 0, 5)));
+        json_object_object_add(g->out, "created_at", json_object_new_string(PQgetvalue(res, 0, 6)));
+        snprintf(g->from, sizeof(g->from), "%s", PQgetvalue(res, 0, 1));
+        snprintf(g->to, sizeof(g->to), "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+void handle_transfer_get(struct request *r)
+{
+    char id[UUID_STR_LEN + 1];
+    struct transfer_get g;
+    enum tx_decision d;
+    struct json_object *o;
+
+    if (!util_uuid_parse(r->path_params[0], id)) {
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
+        return;
+    }
+    memset(&g, 0, sizeof(g));
+    g.id = id;
+    if (tx_run(r, TX_READ_ONLY, transfer_get_tx, &g, &d) < 0) {
+        if (g.out)
+            json_object_put(g.out);
+        return;
+    }
+    if (!g.out) {
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
+        return;
+    }
+    if (!auth_is_admin(r) && strcmp(r->caller.sub, g.from) != 0
+        && strcmp(r->caller.sub, g.to) != 0) {
+        json_object_put(g.out);
+        http_problem(r, 403, "forbidden", "only a party to the transfer or an admin may read it");
+        return;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "transfer", g.out);
+    http_respond_json(r, 200, o, NULL);
+}

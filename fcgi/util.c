@@ -1,0 +1,190 @@
+/*
+ * util.c — UUIDs, strict JSON integers, canonical JSON, SHA-256.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+int util_uuid_parse(const char *s, char out[UUID_STR_LEN + 1])
+{
+    static const int dash[] = { 8, 13, 18, 23 };
+
+    if (!s || strlen(s) != UUID_STR_LEN)
+        return 0;
+    for (int i = 0; i < UUID_STR_LEN; i++) {
+        int is_dash = i == dash[0] || i == dash[1] || i == dash[2] || i == dash[3];
+        if (is_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+        out[i] = (char)tolower((unsigned char)s[i]);
+    }
+    out[UUID_STR_LEN] = '\0';
+    return 1;
+}
+
+int util_uuid_v4(char out[UUID_STR_LEN + 1])
+{
+    unsigned char b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, UUID_STR_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+    return 0;
+}
+
+int util_json_int64(struct json_object *v, int64_t min_value, int64_t *out)
+{
+    int64_t n;
+
+    if (!v || !json_object_is_type(v, json_type_int))
+        return -1;
+    n = json_object_get_int64(v);
+    /* json-c stores 2^63.. 2^64-1 as uint64 and clamps get_int64 to INT64_MAX */
+    if (n == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+        return -1;
+    if (n < min_value)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+const char *util_json_unknown_member(struct json_object *obj, const char *const *allowed)
+{
+    json_object_object_foreach(obj, name, val) {
+        int known = 0;
+        (void)val;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, name) == 0) {
+                known = 1;
+                break;
+            }
+        if (!known)
+            return name;
+    }
+    return NULL;
+}
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap : 256);
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void canon(struct sbuf *b, struct json_object *v)
+{
+    const char *s;
+
+    switch (json_object_get_type(v)) {
+    case json_type_object: {
+        size_t n = (size_t)json_object_object_length(v), i = 0;
+        const char **names = calloc(n ? n : 1, sizeof(*names));
+        if (!names) {
+            b->oom = 1;
+            return;
+        }
+        json_object_object_foreach(v, name, val) {
+            (void)val;
+            names[i++] = name;
+        }
+        qsort(names, n, sizeof(*names), cmp_names);
+        sb_put(b, "{", 1);
+        for (i = 0; i < n; i++) {
+            struct json_object *key = json_object_new_string(names[i]);
+            if (i)
+                sb_put(b, ",", 1);
+            s = json_object_to_json_string_ext(key, JSON_C_TO_STRING_PLAIN);
+            sb_put(b, s, strlen(s));
+            json_object_put(key);
+            sb_put(b, ":", 1);
+            canon(b, json_object_object_get(v, names[i]));
+        }
+        sb_put(b, "}", 1);
+        free(names);
+        return;
+    }
+    case json_type_array: {
+        size_t n = json_object_array_length(v);
+        sb_put(b, "[", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                sb_put(b, ",", 1);
+            canon(b, json_object_array_get_idx(v, i));
+        }
+        sb_put(b, "]", 1);
+        return;
+    }
+    case json_type_null:
+        sb_put(b, "null", 4);
+        return;
+    default:
+        s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        sb_put(b, s, strlen(s));
+        return;
+    }
+}
+
+char *util_json_canonical(struct json_object *v)
+{
+    struct sbuf b = { NULL, 0, 0, 0 };
+
+    canon(&b, v);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    if (!b.p)
+        return strdup("");
+    return b.p;
+}
+
+void util_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+struct json_object *util_json_string_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}

@@ -1,0 +1,48 @@
+/*
+ * util.h — small helpers shared by the handlers: UUIDs, strict JSON field
+ * access, canonical JSON and SHA-256 hex.
+ */
+#ifndef ZS_UTIL_H
+#define ZS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define UUID_STR_LEN 36
+
+/* 1 if s is a UUID in 8-4-4-4-12 hex form; out (37 bytes) gets it lowercased. */
+int util_uuid_parse(const char *s, char out[UUID_STR_LEN + 1]);
+
+/* A random (version 4) UUID into out. 0, or -1 if the CSPRNG failed. */
+int util_uuid_v4(char out[UUID_STR_LEN + 1]);
+
+/*
+ * A JSON integer in 1..INT64_MAX (min_value may be 0 to allow zero).
+ * Doubles, exponents, strings, booleans, null, and integers that json-c had
+ * to clamp (beyond int64) are refused. 0 on success, -1 otherwise.
+ */
+int util_json_int64(struct json_object *v, int64_t min_value, int64_t *out);
+
+/*
+ * The first member of obj whose name is not in allowed (NULL-terminated),
+ * or NULL if there is none. The returned name is lent from obj.
+ */
+const char *util_json_unknown_member(struct json_object *obj, const char *const *allowed);
+
+/*
+ * Canonical JSON of v: object members sorted by name (bytewise), no
+ * whitespace, strings escaped as json-c does. malloc'd; caller frees.
+ * Two bodies that differ only in member order or whitespace give the same
+ * text.
+ */
+char *util_json_canonical(struct json_object *v);
+
+/* Lowercase hex SHA-256 of data into out (65 bytes). */
+void util_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Append a JSON string for a NUL-terminated C string (for hand-built SQL-free JSON). */
+struct json_object *util_json_string_or_null(const char *s);
+
+#endif

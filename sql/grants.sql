@@ -1,0 +1,6 @@
+-- zerosum — what the application role may do. Idempotent; applied last on
+-- every migration run. The ledger tables get no UPDATE or DELETE at all.
+GRANT USAGE ON SCHEMA public TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON accounts TO zerosum_app;
+GRANT SELECT, INSERT ON transfers, entries TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO zerosum_app;

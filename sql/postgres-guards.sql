@@ -1,0 +1,63 @@
+-- zerosum — guards only PostgreSQL can enforce, on top of the core schema.
+--
+-- The application keeps every invariant without these (the dsql profile
+-- proves it); these make PostgreSQL refuse a buggy or hostile writer too.
+
+-- migrate: 101 foreign_keys
+ALTER TABLE transfers
+    ADD CONSTRAINT transfers_from_fk FOREIGN KEY (from_account) REFERENCES accounts (id),
+    ADD CONSTRAINT transfers_to_fk FOREIGN KEY (to_account) REFERENCES accounts (id);
+ALTER TABLE entries
+    ADD CONSTRAINT entries_transfer_fk FOREIGN KEY (transfer_id) REFERENCES transfers (id),
+    ADD CONSTRAINT entries_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id);
+
+-- migrate: 102 one_issuer
+CREATE UNIQUE INDEX IF NOT EXISTS accounts_one_issuer ON accounts (kind) WHERE kind = 'issuer';
+
+-- migrate: 103 balanced_transfers
+-- A deferred constraint trigger: at commit, every transfer touched by the
+-- transaction has at least two entries and they sum to zero.
+CREATE OR REPLACE FUNCTION zerosum_check_transfer_balanced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    tid uuid;
+    n   bigint;
+    s   numeric;
+BEGIN
+    IF TG_TABLE_NAME = 'entries' THEN
+        tid := NEW.transfer_id;
+    ELSE
+        tid := NEW.id;
+    END IF;
+    SELECT count(*), coalesce(sum(amount), 0) INTO n, s FROM entries WHERE transfer_id = tid;
+    IF n < 2 OR s <> 0 THEN
+        RAISE EXCEPTION 'transfer % is unbalanced: % entries summing to %', tid, n, s
+            USING ERRCODE = '23514';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER transfers_balanced
+    AFTER INSERT ON transfers DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION zerosum_check_transfer_balanced();
+CREATE CONSTRAINT TRIGGER entries_balanced
+    AFTER INSERT ON entries DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION zerosum_check_transfer_balanced();
+
+-- migrate: 104 immutable_ledger
+-- Entries and transfers are history: never updated, never deleted.
+CREATE OR REPLACE FUNCTION zerosum_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = '42501';
+END;
+$$;
+CREATE TRIGGER entries_immutable BEFORE UPDATE OR DELETE ON entries
+    FOR EACH ROW EXECUTE FUNCTION zerosum_refuse_change();
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
+    FOR EACH STATEMENT EXECUTE FUNCTION zerosum_refuse_change();
+CREATE TRIGGER transfers_immutable BEFORE UPDATE OR DELETE ON transfers
+    FOR EACH ROW EXECUTE FUNCTION zerosum_refuse_change();
+CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers
+    FOR EACH STATEMENT EXECUTE FUNCTION zerosum_refuse_change();
