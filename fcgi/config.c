@@ -187,6 +187,11 @@ int config_load(struct zs_config *cfg, const char *path, char *err, size_t errle
         size_t i;
 
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            /* fgets() cut the line: its tail would be read as a line of its own */
+            snprintf(msg, sizeof(msg), "line too long (max %zu bytes)", sizeof(line) - 2);
+            goto bad;
+        }
         key = trim(line);
         if (*key == '\0' || *key == '#')
             continue;

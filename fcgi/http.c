@@ -28,6 +28,7 @@ const char *http_reason(int status)
     case 410: return "Gone";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
@@ -175,6 +176,32 @@ void http_request_free(struct request *r)
     r->body = NULL;
 }
 
+/*
+ * 1 if a body json-c parsed contains a form RFC 8259 does not allow but
+ * json-c 0.16's strict mode still takes: NaN and [-]Infinity as numbers,
+ * single-quoted member names. Outside double-quoted strings JSON never uses
+ * the bytes ', N or I, so finding one there is enough.
+ */
+static int json_nonstandard(const char *s, size_t len)
+{
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '\'' || c == 'N' || c == 'I') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int http_parse_json_body(struct request *r)
 {
     struct json_tokener *tok;
@@ -214,6 +241,13 @@ int http_parse_json_body(struct request *r)
             http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
             return -1;
         }
+        if (json_nonstandard(r->body, r->body_len)) {
+            json_object_put(obj);
+            json_tokener_free(tok);
+            http_problem(r, 400, "malformed_json",
+                         "the body is not valid JSON: NaN, Infinity and single quotes are not JSON");
+            return -1;
+        }
     }
     json_tokener_free(tok);
     if (jerr == json_tokener_error_depth) {
@@ -245,15 +279,22 @@ void http_respond_raw(struct request *r, int status, const char *content_type,
     r->status = status;
     if (!r->fcgi)
         return;  /* a synthetic request (periodic jobs): nobody to answer */
-    FCGX_FPrintF(r->fcgi->out,
-                 "Status: %d %s\r\n"
-                 "Content-Type: %s\r\n"
-                 "Content-Length: %zu\r\n"
-                 "Cache-Control: no-store\r\n"
-                 "X-Request-Id: %s\r\n"
-                 "%s\r\n",
-                 status, http_reason(status), content_type, len, r->request_id,
-                 extra_headers ? extra_headers : "");
+    /* libfcgi's own printf knows no %zu: format here, then write bytes. */
+    {
+        char head[1024];
+        int n = snprintf(head, sizeof(head),
+                         "Status: %d %s\r\n"
+                         "Content-Type: %s\r\n"
+                         "Content-Length: %zu\r\n"
+                         "Cache-Control: no-store\r\n"
+                         "X-Request-Id: %s\r\n"
+                         "%s\r\n",
+                         status, http_reason(status), content_type, len, r->request_id,
+                         extra_headers ? extra_headers : "");
+        if (n < 0 || n >= (int)sizeof(head))
+            n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
+        FCGX_PutStr(head, n, r->fcgi->out);
+    }
     if (len)
         FCGX_PutStr(body, (int)len, r->fcgi->out);
 }

@@ -23,6 +23,7 @@ int idem_prepare(struct request *r, struct idem *i)
     snprintf(i->caller, sizeof(i->caller), "%s:%s",
              r->caller.scope == JWT_SCOPE_ADMIN ? "admin" : "user", r->caller.sub);
     i->key = r->idempotency_key;
+    snprintf(i->scoped, sizeof(i->scoped), "%s:%s", i->caller, i->key);
     canon = util_json_canonical(r->json);
     if (!canon) {
         http_problem(r, 500, "internal_error", "out of memory");

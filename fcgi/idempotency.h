@@ -25,6 +25,7 @@ enum idem_outcome {
 struct idem {
     char caller[80];
     const char *key;
+    char scoped[80 + 1 + 256];   /* "caller:key", recorded on the rows it creates */
     char fingerprint[65];
     enum idem_outcome outcome;
     int status;        /* stored status, for IDEM_REPLAY */

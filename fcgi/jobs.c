@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "lots.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -105,6 +106,11 @@ void jobs_main(const struct zs_config *cfg)
             if (n > 0)
                 log_info("purged %d expired idempotency keys", n);
         } while (n == cfg->idempotency_purge_batch && !stop_requested);
+
+        /* Settle English lots whose end has passed (close-on-read does the rest). */
+        do {
+            n = lots_sweep(cfg, 32);
+        } while (n == 32 && !stop_requested);
 
         nanosleep(&nap, NULL);   /* a signal cuts the nap short */
     }

@@ -125,11 +125,12 @@ static void bprintf(struct buf *b, const char *fmt, ...)
             b->len += (size_t)n;
             return;
         }
-        b->cap = (b->cap + (size_t)n) * 2;
-        char *np = realloc(b->p, b->cap);
+        size_t cap = (b->cap + (size_t)n) * 2;
+        char *np = realloc(b->p, cap);
         if (!np)
-            return;
+            return;  /* keep the old buffer and its true size */
         b->p = np;
+        b->cap = cap;
     }
 }
 

@@ -68,9 +68,11 @@ enum router_result router_match(const struct route *table, size_t n, struct requ
         }
         if (strstr(allow, table[i].method) == NULL) {
             int w = snprintf(allow + used, allowlen - used, "%s%s",
-                             path_matched ? ", " : "", table[i].method);
+                             used ? ", " : "", table[i].method);
             if (w > 0 && used + (size_t)w < allowlen)
                 used += (size_t)w;
+            else
+                allow[used] = '\0';  /* drop a truncated ", MET" tail */
         }
         path_matched = 1;
     }

@@ -14,6 +14,10 @@ const struct route routes[] = {
     { "GET",  "/accounts/{id}/entries",  handle_account_entries,  EP_ACCOUNTS,  AUTH_USER },
     { "POST", "/transfer",               handle_transfer_create,  EP_TRANSFER,  AUTH_USER },
     { "GET",  "/transfers/{id}",         handle_transfer_get,     EP_TRANSFERS, AUTH_USER },
+    { "POST", "/lots",                   handle_lot_create,       EP_LOTS,      AUTH_ADMIN },
+    { "GET",  "/lots",                   handle_lot_list,         EP_LOTS,      AUTH_NONE },
+    { "GET",  "/lots/{id}",              handle_lot_get,          EP_LOTS,      AUTH_NONE },
+    { "POST", "/bid",                    handle_bid,              EP_BID,       AUTH_USER },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -131,12 +131,8 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
 {
     struct transfer_tx *t = arg;
     const struct transfer_req *q = t->q;
-    char amount[24], tid[UUID_STR_LEN + 1], detail[160];
-    const char *lo = strcmp(q->from, q->to) < 0 ? q->from : q->to;
-    const char *hi = lo == q->from ? q->to : q->from;
-    int have_from = 0, have_to = 0, from_issuer = 0;
-    int64_t available = 0;
-    PGresult *res;
+    char tid[UUID_STR_LEN + 1], detail[160];
+    int from_issuer = 0;
 
     free(t->body);
     t->body = NULL;
@@ -147,64 +143,32 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
         return TX_ROLLBACK;
 
     /* Lock both rows, lower id first: opposite transfers wait, never deadlock. */
-    for (int i = 0; i < 2; i++) {
-        const char *id = i == 0 ? lo : hi;
-        const char *p1[1] = { id };
-        res = tx_exec(tx, "SELECT kind, balance - held FROM accounts WHERE id = $1 FOR UPDATE",
-                      1, p1);
-        if (!res)
-            return TX_ERROR;
-        if (PQntuples(res) == 1) {
-            if (id == q->from) {
-                have_from = 1;
-                from_issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
-                available = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-            } else {
-                have_to = 1;
-            }
-        }
-        PQclear(res);
-    }
-    if (!have_from)
-        return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
-    if (!have_to)
-        return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
-    if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
-        return reject(tx, t, 403, "admin_required", "only an admin may issue money");
-    if (!from_issuer && available < q->amount) {
-        snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64, available,
-                 q->amount);
-        return reject(tx, t, 422, "insufficient_funds", detail);
-    }
-
-    snprintf(amount, sizeof(amount), "%" PRId64, q->amount);
     {
-        const char *p[3] = { q->from, q->to, amount };
-        res = tx_exec(tx,
-                      "UPDATE accounts SET balance = balance +"
-                      " CASE WHEN id = $1::uuid THEN -$3::bigint ELSE $3::bigint END"
-                      " WHERE id IN ($1::uuid, $2::uuid)",
-                      3, p);
-        if (!res)
+        struct ledger_account acc[2];
+        memset(acc, 0, sizeof(acc));
+        memcpy(acc[0].id, q->from, sizeof(acc[0].id));
+        memcpy(acc[1].id, q->to, sizeof(acc[1].id));
+        if (ledger_lock(tx, acc, 2) < 0)
             return TX_ERROR;
-        PQclear(res);
+        if (!acc[0].found)
+            return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
+        if (!acc[1].found)
+            return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
+        from_issuer = acc[0].issuer;
+        if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
+            return reject(tx, t, 403, "admin_required", "only an admin may issue money");
+        if (!from_issuer && acc[0].balance - acc[0].held < q->amount) {
+            snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64,
+                     acc[0].balance - acc[0].held, q->amount);
+            return reject(tx, t, 422, "insufficient_funds", detail);
+        }
     }
-    if (util_uuid_v4(tid) < 0)
-        return TX_ERROR;
     {
         const char *kind = from_issuer ? "issue" : "transfer";
-        const char *p[7] = { tid, q->from, q->to, amount, kind, t->idem->caller, q->memo };
-        res = tx_exec(tx,
-                      "WITH t AS ("
-                      "  INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)"
-                      "  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at),"
-                      " e AS ("
-                      "  INSERT INTO entries (transfer_id, account_id, amount, created_at)"
-                      "  SELECT t.id, x.account_id, x.amount, t.created_at FROM t,"
-                      "   (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount))"
-                      " SELECT " LEDGER_TS("created_at") " FROM t",
-                      7, p);
-        if (!res)
+        char created[40];
+        if (ledger_move(tx, q->from, q->to, q->amount, 0, kind, t->idem->caller, q->memo,
+                        t->idem->scoped, tid,
+                        created) < 0)
             return TX_ERROR;
         struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
         json_object_object_add(tr, "id", json_object_new_string(tid));
@@ -213,9 +177,8 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
         json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
         json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
         json_object_object_add(tr, "kind", json_object_new_string(kind));
-        json_object_object_add(tr, "created_at", json_object_new_string(PQgetvalue(res, 0, 0)));
+        json_object_object_add(tr, "created_at", json_object_new_string(created));
         json_object_object_add(o, "transfer", tr);
-        PQclear(res);
         t->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);

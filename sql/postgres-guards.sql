@@ -61,3 +61,17 @@ CREATE TRIGGER transfers_immutable BEFORE UPDATE OR DELETE ON transfers
     FOR EACH ROW EXECUTE FUNCTION zerosum_refuse_change();
 CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers
     FOR EACH STATEMENT EXECUTE FUNCTION zerosum_refuse_change();
+
+-- migrate: 105 auction_foreign_keys
+ALTER TABLE lots
+    ADD CONSTRAINT lots_seller_fk FOREIGN KEY (seller) REFERENCES accounts (id);
+ALTER TABLE bids
+    ADD CONSTRAINT bids_lot_fk FOREIGN KEY (lot_id) REFERENCES lots (id),
+    ADD CONSTRAINT bids_bidder_fk FOREIGN KEY (bidder) REFERENCES accounts (id);
+ALTER TABLE holds
+    ADD CONSTRAINT holds_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id),
+    ADD CONSTRAINT holds_lot_fk FOREIGN KEY (lot_id) REFERENCES lots (id),
+    ADD CONSTRAINT holds_bid_fk FOREIGN KEY (bid_id) REFERENCES bids (id);
+
+-- migrate: 106 one_active_hold_per_bidder
+CREATE UNIQUE INDEX IF NOT EXISTS holds_one_active ON holds (lot_id, account_id) WHERE state = 'active';

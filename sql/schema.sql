@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS transfers (
     kind          text        NOT NULL CHECK (kind IN ('transfer', 'issue', 'capture', 'purchase')),
     caller        text        NOT NULL,
     memo          text        CHECK (memo IS NULL OR length(memo) <= 140),
+    -- "caller:key" of the request that made it (NULL for system moves such
+    -- as captures), so /proof can show no key produced two transfers
+    idem_key      text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT transfers_distinct_accounts CHECK (from_account <> to_account)
 );
@@ -73,3 +76,86 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 
 -- migrate: 008 idempotency_keys_by_age
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- migrate: 009 lots
+-- One row per auction. The lot row is the contention point of a lot: every
+-- bid or claim locks it first (then accounts by id), so its counters
+-- (seq, qty_claimed, high_*) are kept under that lock, and /proof checks
+-- them against the bids and holds kept independently.
+CREATE TABLE IF NOT EXISTS lots (
+    id              uuid        PRIMARY KEY,
+    kind            text        NOT NULL CHECK (kind IN ('english', 'dutch', 'drop')),
+    seller          uuid        NOT NULL,
+    title           text        NOT NULL DEFAULT '' CHECK (length(title) <= 200),
+    status          text        NOT NULL DEFAULT 'live'
+                                CHECK (status IN ('live', 'settled', 'unsold', 'sold_out')),
+    -- english
+    start_price     bigint      CHECK (start_price > 0),
+    increment       bigint      CHECK (increment > 0),
+    reserve         bigint      CHECK (reserve > 0),
+    snipe_window    integer     NOT NULL DEFAULT 0 CHECK (snipe_window >= 0),
+    snipe_extend    integer     NOT NULL DEFAULT 0 CHECK (snipe_extend >= 0),
+    -- dutch (start_price shared)
+    floor_price     bigint      CHECK (floor_price > 0),
+    step            bigint      CHECK (step > 0),
+    interval_s      integer     CHECK (interval_s > 0),
+    -- drop
+    price           bigint      CHECK (price > 0),
+    max_per_claim   integer     CHECK (max_per_claim > 0),
+    qty_total       integer     NOT NULL DEFAULT 1 CHECK (qty_total > 0),
+    qty_claimed     integer     NOT NULL DEFAULT 0 CHECK (qty_claimed >= 0 AND qty_claimed <= qty_total),
+    -- current state
+    high_amount     bigint,
+    high_bidder     uuid,
+    high_bid        uuid,
+    seq             bigint      NOT NULL DEFAULT 0,
+    starts_at       timestamptz NOT NULL DEFAULT now(),
+    ends_at         timestamptz,
+    settled_at      timestamptz,
+    winner          uuid,
+    clearing_price  bigint,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 010 lots_due
+CREATE INDEX IF NOT EXISTS lots_due ON lots (status, ends_at);
+
+-- migrate: 011 bids
+-- Every accepted bid or claim, numbered per lot by seq under the lot lock.
+CREATE TABLE IF NOT EXISTS bids (
+    id           uuid        PRIMARY KEY,
+    lot_id       uuid        NOT NULL,
+    bidder       uuid        NOT NULL,
+    amount       bigint      NOT NULL CHECK (amount > 0),
+    quantity     integer     NOT NULL DEFAULT 1 CHECK (quantity > 0),
+    seq          bigint      NOT NULL CHECK (seq > 0),
+    status       text        NOT NULL CHECK (status IN ('leading', 'outbid', 'won', 'lost', 'claimed')),
+    transfer_id  uuid,
+    idem_key     text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (lot_id, seq)
+);
+
+-- migrate: 012 holds
+-- Funds reserved for a leading English bid. accounts.held equals the sum
+-- of the account's active holds (checked by /proof).
+CREATE TABLE IF NOT EXISTS holds (
+    id           uuid        PRIMARY KEY,
+    account_id   uuid        NOT NULL,
+    lot_id       uuid        NOT NULL,
+    bid_id       uuid        NOT NULL,
+    amount       bigint      NOT NULL CHECK (amount > 0),
+    state        text        NOT NULL CHECK (state IN ('active', 'released', 'captured')),
+    transfer_id  uuid,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 013 holds_by_lot
+CREATE INDEX IF NOT EXISTS holds_by_lot ON holds (lot_id, state);
+
+-- migrate: 014 holds_by_account
+CREATE INDEX IF NOT EXISTS holds_by_account ON holds (account_id, state);
+
+-- migrate: 015 transfers_by_time
+CREATE INDEX IF NOT EXISTS transfers_by_time ON transfers (created_at DESC);

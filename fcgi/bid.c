@@ -1,0 +1,458 @@
+/*
+ * bid.c — POST /bid: English bids with holds and anti-snipe, Dutch claims
+ * at the database clock's price, fixed-price drop claims of K units.
+ *
+ * One transaction per bid: claim the idempotency key, lock the lot row
+ * (the lot's serialisation point), settle it first if its time is up
+ * (close-on-read), check the rules, lock the accounts involved in id
+ * order, then move holds or money and append the bid. Business rejections
+ * after the key is claimed are stored under it and committed (nothing else
+ * changes), so a retried claim can never buy twice or succeed later.
+ * Input that does not fit the lot's kind is refused and rolled back:
+ * nothing is written for bad input.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idempotency.h"
+#include "ledger.h"
+#include "lots.h"
+#include "routes.h"
+
+struct bid_req {
+    char lot[UUID_STR_LEN + 1];
+    int64_t amount, max_price, quantity;
+    int has_amount, has_max_price, has_quantity;
+};
+
+struct bid_tx {
+    struct request *r;
+    const struct bid_req *q;
+    struct idem *idem;
+    int status;
+    char *body;
+    int stored;                   /* body is stored under the key (commit) */
+};
+
+static int opt_field(struct request *r, const char *name, int64_t min, int64_t max,
+                     int64_t *out, int *has)
+{
+    struct json_object *v;
+
+    *has = 0;
+    if (!json_object_object_get_ex(r->json, name, &v))
+        return 0;
+    if (util_json_int64(v, min, out) < 0 || *out > max) {
+        http_problem(r, 422, strcmp(name, "amount") == 0 ? "invalid_amount" : "invalid_field",
+                     "\"%s\" must be a JSON integer from %" PRId64 " to %" PRId64, name, min, max);
+        return -1;
+    }
+    *has = 1;
+    return 0;
+}
+
+static int bid_parse(struct request *r, struct bid_req *q)
+{
+    static const char *const allowed[] = { "lot", "amount", "max_price", "quantity", NULL };
+    struct json_object *v;
+    const char *unknown = util_json_unknown_member(r->json, allowed);
+
+    memset(q, 0, sizeof(*q));
+    if (unknown) {
+        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+        return -1;
+    }
+    if (!json_object_object_get_ex(r->json, "lot", &v)) {
+        http_problem(r, 422, "missing_field", "\"lot\" is required");
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_string) || !util_uuid_parse(json_object_get_string(v), q->lot)) {
+        http_problem(r, 422, "invalid_lot_id", "\"lot\" must be a lot id (a UUID string)");
+        return -1;
+    }
+    if (opt_field(r, "amount", 1, INT64_MAX, &q->amount, &q->has_amount) < 0
+        || opt_field(r, "max_price", 1, INT64_MAX, &q->max_price, &q->has_max_price) < 0
+        || opt_field(r, "quantity", 1, 1000000, &q->quantity, &q->has_quantity) < 0)
+        return -1;
+    return 0;
+}
+
+static char *to_text(struct json_object *o)
+{
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return s;
+}
+
+/* A rejection. store=1: terminal, stored under the key and committed; store=0: rolled back. */
+static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int status,
+                               const char *code, const char *extra_name, int64_t extra,
+                               const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int status,
+                               const char *code, const char *extra_name, int64_t extra,
+                               const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+    struct json_object *o;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    o = http_problem_object(b->r, status, code, detail);
+    if (extra_name)
+        json_object_object_add(o, extra_name, json_object_new_int64(extra));
+    b->status = status;
+    b->body = to_text(o);
+    b->stored = store;
+    if (!b->body)
+        return TX_ERROR;
+    if (!store)
+        return TX_ROLLBACK;
+    if (idem_finish(tx, b->idem, status, b->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = tx_exec(tx, sql, n, p);
+
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Append the bid row and finish: update the lot with `lot_sql` (RETURNING the lot) and answer. */
+static enum tx_decision accept(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
+                               int64_t quantity, int64_t seq, const char *status,
+                               const char *transfer_id, const char *lot_sql, int nparams,
+                               const char *const *lot_params)
+{
+    char amt[24], qty[24], sq[24], sql[2800];
+    const char *p[8] = { bid_id, b->q->lot, b->r->caller.sub, amt, qty, sq, status, transfer_id };
+    PGresult *res;
+    struct json_object *o, *bid;
+
+    snprintf(amt, sizeof(amt), "%" PRId64, amount);
+    snprintf(qty, sizeof(qty), "%" PRId64, quantity);
+    snprintf(sq, sizeof(sq), "%" PRId64, seq);
+    {
+        const char *pk[9];
+        memcpy(pk, p, sizeof(p));
+        pk[8] = b->idem->scoped;
+        if (exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
+                      " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  9, pk) < 0)
+            return TX_ERROR;
+    }
+    snprintf(sql, sizeof(sql), "%s RETURNING %s", lot_sql, lot_columns_sql);
+    res = tx_exec(tx, sql, nparams, lot_params);
+    if (!res)
+        return TX_ERROR;
+    o = json_object_new_object();
+    bid = json_object_new_object();
+    json_object_object_add(bid, "id", json_object_new_string(bid_id));
+    json_object_object_add(bid, "lot", json_object_new_string(b->q->lot));
+    json_object_object_add(bid, "bidder", json_object_new_string(b->r->caller.sub));
+    json_object_object_add(bid, "amount", json_object_new_int64(amount));
+    json_object_object_add(bid, "quantity", json_object_new_int64(quantity));
+    json_object_object_add(bid, "seq", json_object_new_int64(seq));
+    json_object_object_add(bid, "status", json_object_new_string(status));
+    json_object_object_add(bid, "transfer_id", transfer_id ? json_object_new_string(transfer_id) : NULL);
+    json_object_object_add(o, "bid", bid);
+    json_object_object_add(o, "lot", lot_json(res, 0));
+    PQclear(res);
+    b->status = 201;
+    b->stored = 1;
+    b->body = to_text(o);
+    if (!b->body || idem_finish(tx, b->idem, 201, b->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
+{
+    const struct bid_req *q = b->q;
+    const char *me = b->r->caller.sub;
+    int same = l->high_bidder[0] && strcmp(l->high_bidder, me) == 0;
+    int64_t min, extra;
+    char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1], amt[24], ex[24], sq[24];
+    struct ledger_account acc[2];
+    int nacc = 1;
+
+    if (!q->has_amount)
+        return reject(tx, b, 0, 422, "missing_field", NULL, 0, "an English bid needs \"amount\"");
+    if (q->has_max_price || q->has_quantity)
+        return reject(tx, b, 0, 422, "field_not_applicable", NULL, 0,
+                      "English bids take only \"lot\" and \"amount\"");
+    if (strcmp(l->status, "live") != 0)
+        return reject(tx, b, 1, 409, "lot_ended", NULL, 0, "the lot has ended (%s)", l->status);
+    if (!l->started)
+        return reject(tx, b, 1, 409, "lot_not_live", NULL, 0, "the lot has not started");
+    if (strcmp(l->seller, me) == 0)
+        return reject(tx, b, 1, 403, "own_lot", NULL, 0, "the seller cannot bid on their own lot");
+    if (l->high_bidder[0])
+        min = l->high_amount > INT64_MAX - l->increment ? INT64_MAX : l->high_amount + l->increment;
+    else
+        min = l->start_price;
+    if (q->amount < min)
+        return reject(tx, b, 1, 409, "bid_too_low", "minimum", min,
+                      "the minimum bid is %" PRId64, min);
+    extra = same ? q->amount - l->high_amount : q->amount;
+
+    memset(acc, 0, sizeof(acc));
+    memcpy(acc[0].id, me, sizeof(acc[0].id));
+    if (l->high_bidder[0] && !same) {
+        memcpy(acc[1].id, l->high_bidder, sizeof(acc[1].id));
+        nacc = 2;
+    }
+    if (ledger_lock(tx, acc, nacc) < 0)
+        return TX_ERROR;
+    if (!acc[0].found)
+        return reject(tx, b, 1, 422, "bidder_account_not_found", NULL, 0,
+                      "the token's account does not exist");
+    if (acc[0].issuer)
+        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0, "the issuer cannot bid");
+    if (acc[0].balance - acc[0].held < extra)
+        return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
+                      "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, extra);
+
+    if (util_uuid_v4(bid_id) < 0 || util_uuid_v4(hold_id) < 0)
+        return TX_ERROR;
+    snprintf(amt, sizeof(amt), "%" PRId64, q->amount);
+    snprintf(ex, sizeof(ex), "%" PRId64, extra);
+    snprintf(sq, sizeof(sq), "%" PRId64, l->seq + 1);
+
+    /* The previous leader (someone else) is released in this same transaction. */
+    if (nacc == 2) {
+        const char *p[2] = { l->id, l->high_bidder };
+        const char *pb[1] = { l->high_bid };
+        if (ledger_adjust_held(tx, l->high_bidder, -l->high_amount) < 0
+            || exec1(tx, "UPDATE holds SET state = 'released', updated_at = now()"
+                         " WHERE lot_id = $1 AND account_id = $2 AND state = 'active'", 2, p) < 0
+            || exec1(tx, "UPDATE bids SET status = 'outbid' WHERE id = $1", 1, pb) < 0)
+            return TX_ERROR;
+    } else if (same) {
+        const char *pb[1] = { l->high_bid };
+        if (exec1(tx, "UPDATE bids SET status = 'outbid' WHERE id = $1", 1, pb) < 0)
+            return TX_ERROR;
+    }
+    if (extra > 0 && ledger_adjust_held(tx, me, extra) < 0)
+        return TX_ERROR;
+
+    {
+        enum tx_decision d;
+        const char *lp[5] = { l->id, amt, me, bid_id, sq };
+        /* The bid row first (holds reference it), then the hold, then the lot. */
+        char qty[] = "1";
+        char bamt[24];
+        const char *pk[9] = { bid_id, l->id, me, bamt, qty, sq, "leading", NULL, b->idem->scoped };
+        snprintf(bamt, sizeof(bamt), "%" PRId64, q->amount);
+        if (exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
+                      " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  9, pk) < 0)
+            return TX_ERROR;
+        if (same) {
+            const char *p[4] = { l->id, me, ex, bid_id };
+            if (exec1(tx, "UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,"
+                          " updated_at = now() WHERE lot_id = $1 AND account_id = $2"
+                          " AND state = 'active'", 4, p) < 0)
+                return TX_ERROR;
+        } else {
+            const char *p[5] = { hold_id, me, l->id, bid_id, amt };
+            if (exec1(tx, "INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)"
+                          " VALUES ($1, $2, $3, $4, $5, 'active')", 5, p) < 0)
+                return TX_ERROR;
+        }
+        /* Anti-snipe: a bid inside the window pushes the end to now + extension. */
+        d = TX_COMMIT;
+        {
+            char sql[2800];
+            PGresult *res;
+            struct json_object *o, *bid;
+            snprintf(sql, sizeof(sql),
+                     "UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,"
+                     " seq = $5::bigint,"
+                     " ends_at = CASE WHEN snipe_window > 0"
+                     "   AND ends_at - now() < make_interval(secs => snipe_window)"
+                     "   THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))"
+                     "   ELSE ends_at END"
+                     " WHERE id = $1 RETURNING %s", lot_columns_sql);
+            res = tx_exec(tx, sql, 5, lp);
+            if (!res)
+                return TX_ERROR;
+            o = json_object_new_object();
+            bid = json_object_new_object();
+            json_object_object_add(bid, "id", json_object_new_string(bid_id));
+            json_object_object_add(bid, "lot", json_object_new_string(l->id));
+            json_object_object_add(bid, "bidder", json_object_new_string(me));
+            json_object_object_add(bid, "amount", json_object_new_int64(q->amount));
+            json_object_object_add(bid, "quantity", json_object_new_int(1));
+            json_object_object_add(bid, "seq", json_object_new_int64(l->seq + 1));
+            json_object_object_add(bid, "status", json_object_new_string("leading"));
+            json_object_object_add(bid, "held", json_object_new_int64(q->amount));
+            json_object_object_add(o, "bid", bid);
+            json_object_object_add(o, "lot", lot_json(res, 0));
+            PQclear(res);
+            b->status = 201;
+            b->stored = 1;
+            b->body = to_text(o);
+            if (!b->body || idem_finish(tx, b->idem, 201, b->body) < 0)
+                return TX_ERROR;
+        }
+        return d;
+    }
+}
+
+/* Dutch and drop: pay now. */
+static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
+{
+    const struct bid_req *q = b->q;
+    const char *me = b->r->caller.sub;
+    int dutch = strcmp(l->kind, "dutch") == 0;
+    int64_t unit, qty = 1, cost;
+    char bid_id[UUID_STR_LEN + 1], tid[UUID_STR_LEN + 1], memo[64], sq[24], n[24], pr[24];
+    struct ledger_account acc[2];
+
+    if (q->has_amount)
+        return reject(tx, b, 0, 422, "field_not_applicable", NULL, 0,
+                      "a %s lot is claimed, not bid on: omit \"amount\"", l->kind);
+    if (dutch && q->has_quantity)
+        return reject(tx, b, 0, 422, "field_not_applicable", NULL, 0,
+                      "a Dutch lot has one unit: omit \"quantity\"");
+    if (!dutch && q->has_max_price)
+        return reject(tx, b, 0, 422, "field_not_applicable", NULL, 0,
+                      "a drop has a fixed price: omit \"max_price\"");
+    if (strcmp(l->status, "sold_out") == 0 || (!dutch && l->qty_claimed >= l->qty_total))
+        return reject(tx, b, 1, 409, "sold_out", NULL, 0, "every unit has been claimed");
+    if (strcmp(l->status, "live") != 0)
+        return reject(tx, b, 1, 409, "lot_ended", NULL, 0, "the lot has ended (%s)", l->status);
+    if (!l->started)
+        return reject(tx, b, 1, 409, "lot_not_live", NULL, 0, "the lot has not started");
+    if (strcmp(l->seller, me) == 0)
+        return reject(tx, b, 1, 403, "own_lot", NULL, 0, "the seller cannot buy their own lot");
+    if (dutch) {
+        unit = l->current_price;
+        if (q->has_max_price && unit > q->max_price)
+            return reject(tx, b, 1, 409, "price_above_max", "price", unit,
+                          "the price is %" PRId64 ", above max_price %" PRId64, unit, q->max_price);
+    } else {
+        unit = l->price;
+        qty = q->has_quantity ? q->quantity : 1;
+        if (l->max_per_claim > 0 && qty > l->max_per_claim)
+            return reject(tx, b, 1, 422, "quantity_over_limit", "max_per_claim", l->max_per_claim,
+                          "at most %d units per claim", l->max_per_claim);
+        if (qty > l->qty_total - l->qty_claimed)
+            return reject(tx, b, 1, 409, "sold_out", "units_left", l->qty_total - l->qty_claimed,
+                          "only %d units left", l->qty_total - l->qty_claimed);
+    }
+    if (unit > INT64_MAX / qty)
+        return reject(tx, b, 1, 422, "insufficient_funds", NULL, 0, "the cost overflows");
+    cost = unit * qty;
+
+    memset(acc, 0, sizeof(acc));
+    memcpy(acc[0].id, me, sizeof(acc[0].id));
+    memcpy(acc[1].id, l->seller, sizeof(acc[1].id));
+    if (ledger_lock(tx, acc, 2) < 0)
+        return TX_ERROR;
+    if (!acc[0].found)
+        return reject(tx, b, 1, 422, "bidder_account_not_found", NULL, 0,
+                      "the token's account does not exist");
+    if (acc[0].issuer)
+        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0, "the issuer cannot buy");
+    if (acc[0].balance - acc[0].held < cost)
+        return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
+                      "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, cost);
+    snprintf(memo, sizeof(memo), "lot %s", l->id);
+    if (ledger_move(tx, me, l->seller, cost, 0, "purchase", b->idem->caller, memo,
+                    b->idem->scoped, tid, NULL) < 0)
+        return TX_ERROR;
+    if (util_uuid_v4(bid_id) < 0)
+        return TX_ERROR;
+    snprintf(sq, sizeof(sq), "%" PRId64, l->seq + 1);
+    snprintf(n, sizeof(n), "%" PRId64, qty);
+    snprintf(pr, sizeof(pr), "%" PRId64, cost);
+    if (dutch) {
+        const char *p[5] = { l->id, me, bid_id, sq, pr };
+        return accept(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid,
+                      "UPDATE lots SET status = 'settled', settled_at = now(), winner = $2,"
+                      " clearing_price = $5::bigint, high_amount = $5::bigint, high_bidder = $2,"
+                      " high_bid = $3, qty_claimed = 1, seq = $4::bigint WHERE id = $1",
+                      5, p);
+    } else {
+        const char *p[3] = { l->id, n, sq };
+        return accept(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid,
+                      "UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,"
+                      " status = CASE WHEN qty_claimed + $2::int >= qty_total THEN 'sold_out'"
+                      "   ELSE status END,"
+                      " settled_at = CASE WHEN qty_claimed + $2::int >= qty_total THEN now()"
+                      "   ELSE settled_at END"
+                      " WHERE id = $1",
+                      3, p);
+    }
+}
+
+static enum tx_decision bid_tx(struct tx *tx, void *arg)
+{
+    struct bid_tx *b = arg;
+    struct lot l;
+    int rc;
+
+    free(b->body);
+    b->body = NULL;
+    b->status = 0;
+    b->stored = 0;
+    if (idem_claim(tx, b->idem) < 0)
+        return TX_ERROR;
+    if (b->idem->outcome != IDEM_NEW)
+        return TX_ROLLBACK;
+    rc = lot_lock(tx, b->q->lot, &l);
+    if (rc < 0)
+        return TX_ERROR;
+    if (rc == 0)
+        return reject(tx, b, 1, 404, "lot_not_found", NULL, 0, "no such lot");
+    /* Close on read: settle a lot whose time is up before judging the bid. */
+    rc = lot_settle_if_due(tx, &l);
+    if (rc < 0)
+        return TX_ERROR;
+    if (strcmp(l.kind, "english") == 0)
+        return english(tx, b, &l);
+    return purchase(tx, b, &l);
+}
+
+void handle_bid(struct request *r)
+{
+    struct bid_req q;
+    struct idem idem;
+    struct bid_tx b;
+    enum tx_decision d;
+
+    if (bid_parse(r, &q) < 0)
+        return;
+    if (r->caller.scope == JWT_SCOPE_ADMIN) {
+        http_problem(r, 403, "user_token_required", "bids are placed with the bidder's own token");
+        return;
+    }
+    if (idem_prepare(r, &idem) < 0)
+        return;
+    memset(&b, 0, sizeof(b));
+    b.r = r;
+    b.q = &q;
+    b.idem = &idem;
+    if (tx_run(r, 0, bid_tx, &b, &d) == 0) {
+        if (d == TX_ROLLBACK && !b.body)
+            idem_respond(r, &idem);
+        else
+            http_respond_raw(r, b.status, b.status >= 400 ? "application/problem+json"
+                             : "application/json", b.body, strlen(b.body), "");
+    }
+    free(b.body);
+    idem_free(&idem);
+}

@@ -1,0 +1,260 @@
+"""zs — the integration tests' toolkit: TAP output, the live stack's HTTP API,
+tokens, and direct database access for before/after assertions.
+
+Every test file is a script that imports this module, talks to the stack
+described by $ZS_VAR/stack.env (written by `scripts/stack start`), prints TAP
+and exits non-zero if anything failed. `prove --exec /usr/bin/python3` runs them.
+"""
+import http.client
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ZS_VAR = os.environ.get("ZS_VAR", os.path.join(REPO, "var"))
+ISSUER = "00000000-0000-0000-0000-000000000001"
+
+
+def _load_env():
+    env = {}
+    path = os.path.join(ZS_VAR, "stack.env")
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export "):
+                line = line[len("export "):]
+            if "=" not in line or line.startswith("#"):
+                continue
+            k, v = line.split("=", 1)
+            env[k] = shlex.split(v)[0] if v else ""
+    return env
+
+
+ENV = _load_env()
+PORT = int(ENV.get("PORT", "8080"))
+ZS_BIN = os.environ.get("ZS_BIN", os.path.join(REPO, "build", "zerosum"))
+KEY_FILE = os.path.join(ZS_VAR, "secrets", "jwt.key")
+
+# ---- TAP -------------------------------------------------------------------
+
+_count = 0
+_failed = 0
+_lock = threading.Lock()
+
+
+def ok(cond, name, diag=None):
+    global _count, _failed
+    with _lock:
+        _count += 1
+        if cond:
+            print(f"ok {_count} - {name}")
+        else:
+            _failed += 1
+            print(f"not ok {_count} - {name}")
+            if diag is not None:
+                for line in str(diag).splitlines()[:20]:
+                    print(f"#   {line}")
+        sys.stdout.flush()
+    return bool(cond)
+
+
+def is_(got, want, name):
+    return ok(got == want, name, f"got: {got!r}\nexpected: {want!r}")
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print(f"# {line}")
+    sys.stdout.flush()
+
+
+def done():
+    print(f"1..{_count}")
+    sys.stdout.flush()
+    sys.exit(1 if _failed else 0)
+
+
+# ---- HTTP ------------------------------------------------------------------
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def code(self):
+        return self.json.get("code") if isinstance(self.json, dict) else None
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+def request(method, path, body=None, token=None, key=None, headers=None, raw=None,
+            content_type="application/json", timeout=30):
+    """One HTTP request on a fresh connection. body is JSON-encoded unless raw (bytes/str) is given."""
+    h = {}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    if key is not None:
+        h["Idempotency-Key"] = key
+    data = None
+    if raw is not None:
+        data = raw.encode() if isinstance(raw, str) else raw
+    elif body is not None:
+        data = json.dumps(body).encode()
+    if data is not None and content_type:
+        h["Content-Type"] = content_type
+    if headers:
+        h.update(headers)
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        return Response(resp.status, resp.getheaders(), resp.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()
+
+
+def get(path, token=None, **kw):
+    return request("GET", path, token=token, **kw)
+
+
+def post(path, body, token=None, key="auto", **kw):
+    if key == "auto":
+        key = new_key()
+    return request("POST", path, body=body, token=token, key=key, **kw)
+
+
+def new_key():
+    return str(uuid.uuid4())
+
+
+def is_problem(resp, status, code, name):
+    good = (resp.status == status and resp.code == code
+            and resp.headers.get("content-type", "").startswith("application/problem+json"))
+    return ok(good, name, f"got: {resp.status} {resp.headers.get('content-type')} {resp.body[:300]}\n"
+                          f"expected: {status} {code}")
+
+
+# ---- tokens and accounts ---------------------------------------------------
+
+def token(sub, admin=False, ttl=3600):
+    cmd = [ZS_BIN, "token", sub, "--ttl", str(ttl), "--key-file", KEY_FILE]
+    if admin:
+        cmd.append("--admin")
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+ADMIN_SUB = "00000000-0000-0000-0000-000000000000"
+_admin = None
+
+
+def admin_token():
+    global _admin
+    if _admin is None:
+        _admin = token(ADMIN_SUB, admin=True, ttl=86400)
+    return _admin
+
+
+def create_account(name="acct", fund=0):
+    """Create an account through the API and fund it from the issuer; returns (id, user token)."""
+    r = post("/accounts", {"name": name}, token=admin_token())
+    if r.status != 201:
+        raise RuntimeError(f"POST /accounts: {r}")
+    aid = r.json["account"]["id"]
+    if fund:
+        r = post("/transfer", {"from": ISSUER, "to": aid, "amount": fund}, token=admin_token())
+        if r.status != 201:
+            raise RuntimeError(f"funding transfer: {r}")
+    return aid, token(aid)
+
+
+# ---- database --------------------------------------------------------------
+
+def db(user="zerosum"):
+    """A psycopg2 connection straight to PostgreSQL (not PgBouncer), autocommit."""
+    import psycopg2
+    conn = psycopg2.connect(host=ENV["PGHOST"], port=int(ENV["PGPORT"]), dbname="zerosum", user=user)
+    conn.autocommit = True
+    return conn
+
+
+def query(sql, params=(), user="zerosum"):
+    conn = db(user)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def balance(aid):
+    rows = query("SELECT balance, held FROM accounts WHERE id = %s", (aid,))
+    return rows[0] if rows else None
+
+
+def ledger_fingerprint():
+    """Counts and sums that any write would change."""
+    return query("""SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers),
+                           (SELECT count(*) FROM entries), (SELECT coalesce(sum(balance),0) FROM accounts),
+                           (SELECT coalesce(sum(held),0) FROM accounts),
+                           (SELECT count(*) FROM idempotency_keys)""")[0]
+
+
+def ledger_invariants():
+    """(entries sum to zero per transfer, balances equal entries, total zero) as a list of problems."""
+    problems = []
+    rows = query("""SELECT t.id FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
+                    GROUP BY t.id HAVING count(e.id) < 2 OR coalesce(sum(e.amount),0) <> 0""")
+    if rows:
+        problems.append(f"unbalanced transfers: {rows[:5]}")
+    rows = query("""SELECT a.id, a.balance, coalesce(sum(e.amount),0) FROM accounts a
+                    LEFT JOIN entries e ON e.account_id = a.id GROUP BY a.id, a.balance
+                    HAVING a.balance <> coalesce(sum(e.amount),0)""")
+    if rows:
+        problems.append(f"balance != entries: {rows[:5]}")
+    total = query("SELECT coalesce(sum(balance),0) FROM accounts")[0][0]
+    if total != 0:
+        problems.append(f"sum of balances is {total}")
+    rows = query("SELECT id, balance FROM accounts WHERE kind <> 'issuer' AND (balance < 0 OR held > balance OR held < 0)")
+    if rows:
+        problems.append(f"negative or over-held: {rows[:5]}")
+    return problems
+
+
+def concurrently(fn, args_list, max_workers=50):
+    """Run fn(*args) for every args tuple on real threads, max_workers at once; results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=max_workers) as ex:
+        return list(ex.map(lambda a: fn(*a), args_list))
+
+
+def stack(*args, env=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([os.path.join(REPO, "scripts", "stack"), *args], env=e,
+                          capture_output=True, text=True)
+
+
+def wait_for(pred, timeout=15.0, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if pred():
+                return True
+        except Exception:
+            pass
+        time.sleep(interval)
+    return False
