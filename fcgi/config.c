@@ -58,6 +58,7 @@ static const struct setting settings[] = {
     INT(retry_after, "1", 0, 3600),
     INT(idempotency_ttl, "86400", 1, 31536000),
     INT(idempotency_purge_batch, "500", 1, 3000),
+    STR(stampede_script, ""),
     INT(drain_timeout, "10", 1, 3600),
     INT(jobs_interval_ms, "1000", 10, 3600000),
     INT(respawn_window, "10", 1, 3600),

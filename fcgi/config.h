@@ -61,6 +61,7 @@ struct zs_config {
     int idempotency_purge_batch;
 
     /* processes */
+    char stampede_script[ZS_PATH_MAX]; /* scripts/stampede, run for POST /proof/runs */
     int drain_timeout;              /* seconds for SIGQUIT before TERM */
     int jobs_interval_ms;
     int respawn_window;             /* crash-loop throttle: window seconds */

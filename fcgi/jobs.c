@@ -6,6 +6,8 @@
 #include "jobs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,166 @@ int jobs_purge_idempotency_keys(const struct zs_config *cfg)
     return p.deleted;
 }
 
+/* ---- stampede runs queued by POST /proof/runs --------------------------- */
+
+static pid_t run_pid;
+static char run_id[40];
+static char run_out[ZS_PATH_MAX + 64];
+
+struct run_claim {
+    char id[40], scenario[32], n[16], k[16];
+    int found;
+};
+
+static enum tx_decision run_claim_tx(struct tx *tx, void *arg)
+{
+    struct run_claim *c = arg;
+    PGresult *res = tx_exec(tx,
+        "UPDATE stampede_runs SET status = 'running', started_at = now()"
+        " WHERE id = (SELECT id FROM stampede_runs WHERE status = 'queued'"
+        "             ORDER BY created_at LIMIT 1)"
+        " RETURNING id, scenario, n, coalesce(k::text, '')", 0, NULL);
+
+    if (!res)
+        return TX_ERROR;
+    c->found = PQntuples(res) == 1;
+    if (c->found) {
+        snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, 0, 0));
+        snprintf(c->scenario, sizeof(c->scenario), "%s", PQgetvalue(res, 0, 1));
+        snprintf(c->n, sizeof(c->n), "%s", PQgetvalue(res, 0, 2));
+        snprintf(c->k, sizeof(c->k), "%s", PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+struct run_finish {
+    const char *id, *status, *summary;
+};
+
+static enum tx_decision run_finish_tx(struct tx *tx, void *arg)
+{
+    struct run_finish *f = arg;
+    const char *p[3] = { f->id, f->status, f->summary };
+    PGresult *res = tx_exec(tx,
+        f->id ? "UPDATE stampede_runs SET status = $2, summary = $3, finished_at = now() WHERE id = $1"
+              : "UPDATE stampede_runs SET status = $2, summary = $3, finished_at = now()"
+                " WHERE status = 'running' AND $1::uuid IS NULL",
+        3, p);
+
+    if (!res)
+        return TX_ERROR;
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+static void synthetic(struct request *r, const struct zs_config *cfg, const char *id)
+{
+    memset(r, 0, sizeof(*r));
+    r->cfg = cfg;
+    r->endpoint = EP_PROOF;
+    snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+}
+
+/* The last non-empty line of the run's stdout, if it is a JSON object; else an error object. */
+static char *read_summary(const char *path, int status)
+{
+    char buf[65536], *line = NULL;
+    FILE *f = fopen(path, "r");
+    struct json_object *o;
+
+    if (f) {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            buf[--n] = '\0';
+        line = strrchr(buf, '\n');
+        line = line ? line + 1 : buf;
+        o = json_tokener_parse(line);
+        if (o && json_object_is_type(o, json_type_object)) {
+            char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+            json_object_put(o);
+            return s;
+        }
+        if (o)
+            json_object_put(o);
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "ok", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string("the stampede printed no summary"));
+    json_object_object_add(o, "exit_status", json_object_new_int(status));
+    {
+        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return s;
+    }
+}
+
+static void runs_poll(const struct zs_config *cfg)
+{
+    struct request r;
+    enum tx_decision d;
+
+    if (run_pid > 0) {
+        int st;
+        pid_t p = waitpid(run_pid, &st, WNOHANG);
+        if (p == 0)
+            return;
+        int code = p < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        char *summary = read_summary(run_out, code);
+        struct run_finish f = { run_id, code == 0 ? "passed" : "failed", summary };
+        synthetic(&r, cfg, "jobs-runs");
+        if (tx_run(&r, 0, run_finish_tx, &f, &d) == 0)
+            log_info("stampede run %s %s", run_id, f.status);
+        free(summary);
+        unlink(run_out);
+        run_pid = 0;
+        return;
+    }
+    if (!cfg->stampede_script[0])
+        return;
+    struct run_claim c;
+    memset(&c, 0, sizeof(c));
+    synthetic(&r, cfg, "jobs-runs");
+    if (tx_run(&r, 0, run_claim_tx, &c, &d) < 0 || !c.found)
+        return;
+    snprintf(run_id, sizeof(run_id), "%s", c.id);
+    snprintf(run_out, sizeof(run_out), "%s/stampede-%s.out", cfg->socket_dir, c.id);
+    run_pid = fork();
+    if (run_pid < 0) {
+        struct run_finish f = { run_id, "failed", "{\"ok\":false,\"error\":\"fork failed\"}" };
+        log_error("fork() failed while starting stampede run %s: %s", run_id, strerror(errno));
+        tx_run(&r, 0, run_finish_tx, &f, &d);
+        run_pid = 0;
+        return;
+    }
+    if (run_pid == 0) {
+        int out = open(run_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        char *argv[9];
+        int a = 0;
+        if (out >= 0) {
+            dup2(out, STDOUT_FILENO);
+            close(out);
+        }
+        setenv("ZS_VAR", cfg->var_dir, 1);
+        char script[ZS_PATH_MAX];
+        snprintf(script, sizeof(script), "%s", cfg->stampede_script);
+        argv[a++] = script;
+        argv[a++] = c.scenario;
+        argv[a++] = "--n";
+        argv[a++] = c.n;
+        if (c.k[0]) {
+            argv[a++] = "--k";
+            argv[a++] = c.k;
+        }
+        argv[a] = NULL;
+        execv(cfg->stampede_script, argv);
+        _exit(127);
+    }
+    log_info("stampede run %s: %s --n %s started (pid %d)", run_id, c.scenario, c.n, (int)run_pid);
+}
+
 void jobs_main(const struct zs_config *cfg)
 {
     struct sigaction sa;
@@ -90,6 +252,15 @@ void jobs_main(const struct zs_config *cfg)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
+
+    {
+        /* A run the previous jobs child left running was interrupted. */
+        struct request r;
+        struct run_finish f = { NULL, "failed", "{\"ok\":false,\"error\":\"interrupted by a restart\"}" };
+        enum tx_decision d;
+        synthetic(&r, cfg, "jobs-runs");
+        tx_run(&r, 0, run_finish_tx, &f, &d);
+    }
 
     while (!stop_requested) {
         struct timespec nap = { cfg->jobs_interval_ms / 1000,
@@ -111,6 +282,8 @@ void jobs_main(const struct zs_config *cfg)
         do {
             n = lots_sweep(cfg, 32);
         } while (n == 32 && !stop_requested);
+
+        runs_poll(cfg);
 
         nanosleep(&nap, NULL);   /* a signal cuts the nap short */
     }

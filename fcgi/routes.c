@@ -18,6 +18,11 @@ const struct route routes[] = {
     { "GET",  "/lots",                   handle_lot_list,         EP_LOTS,      AUTH_NONE },
     { "GET",  "/lots/{id}",              handle_lot_get,          EP_LOTS,      AUTH_NONE },
     { "POST", "/bid",                    handle_bid,              EP_BID,       AUTH_USER },
+    { "GET",  "/proof",                  handle_proof,            EP_PROOF,     AUTH_NONE },
+    { "POST", "/proof/runs",             handle_proof_run_create, EP_PROOF,     AUTH_ADMIN },
+    { "GET",  "/proof/runs",             handle_proof_run_list,   EP_PROOF,     AUTH_NONE },
+    { "GET",  "/proof/runs/{id}",        handle_proof_run_get,    EP_PROOF,     AUTH_NONE },
+    { "GET",  "/proof/activity",         handle_activity,         EP_PROOF,     AUTH_NONE },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -23,5 +23,10 @@ void handle_lot_create(struct request *r);
 void handle_lot_list(struct request *r);
 void handle_lot_get(struct request *r);
 void handle_bid(struct request *r);
+void handle_proof(struct request *r);
+void handle_proof_run_create(struct request *r);
+void handle_proof_run_list(struct request *r);
+void handle_proof_run_get(struct request *r);
+void handle_activity(struct request *r);
 
 #endif

@@ -5,3 +5,4 @@ GRANT SELECT, INSERT, UPDATE ON accounts TO zerosum_app;
 GRANT SELECT, INSERT ON transfers, entries TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON lots, bids, holds TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON stampede_runs TO zerosum_app;

@@ -159,3 +159,25 @@ CREATE INDEX IF NOT EXISTS holds_by_account ON holds (account_id, state);
 
 -- migrate: 015 transfers_by_time
 CREATE INDEX IF NOT EXISTS transfers_by_time ON transfers (created_at DESC);
+
+-- migrate: 016 stampede_runs
+-- Stampedes started from the dashboard (POST /proof/runs): queued by the
+-- API, run by the periodic-jobs child, verdict stored here.
+CREATE TABLE IF NOT EXISTS stampede_runs (
+    id            uuid        PRIMARY KEY,
+    scenario      text        NOT NULL CHECK (scenario IN ('oversell', 'double-spend', 'bid-war')),
+    n             integer     NOT NULL CHECK (n BETWEEN 1 AND 1000),
+    k             integer     CHECK (k BETWEEN 1 AND 1000),
+    status        text        NOT NULL CHECK (status IN ('queued', 'running', 'passed', 'failed')),
+    summary       text,
+    requested_by  text        NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz
+);
+
+-- migrate: 017 stampede_runs_by_time
+CREATE INDEX IF NOT EXISTS stampede_runs_by_time ON stampede_runs (created_at DESC);
+
+-- migrate: 018 bids_by_lot_seq
+CREATE INDEX IF NOT EXISTS bids_by_lot ON bids (lot_id, seq);
