@@ -26,7 +26,7 @@ BUILD ?= build
 LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-asan run stop status test test-unit test-integration \
+.PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -63,11 +63,23 @@ test-unit: all unit asan
 	prove --exec '' $(UNIT_BINS)
 	ASAN_OPTIONS=detect_leaks=1 prove --exec '' $(UNIT_BINS:$(BUILD)/%=build-asan/%)
 
+# The suites run twice: on the postgres dialect (guards installed), and on
+# the dsql profile — core schema only, REPEATABLE READ, OCC-style retries —
+# proving the application keeps every invariant without PostgreSQL's guards.
+DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
+               tests/integration/test_bid.py tests/integration/test_proof.py \
+               tests/integration/test_stampede.py
+
 test-integration: all asan
 	scripts/test-integration
+	ZS_DIALECT=dsql ZS_TEST_VAR=$(CURDIR)/var/test-dsql scripts/test-integration $(DSQL_SUITES)
+
+test-oracle: all
+	ZS_BIN=$(CURDIR)/build/zerosum prove --exec "" tests/oracle/run.sh
 
 test: install
 	$(MAKE) test-unit
+	$(MAKE) test-oracle
 	$(MAKE) test-integration
 
 format:

@@ -72,7 +72,28 @@ int ledger_move(struct tx *tx, const char *from, const char *to, int64_t amount,
     }
     if (util_uuid_v4(tid) < 0)
         return -1;
-    {
+    if (tx->r->cfg->dialect == ZS_DIALECT_DSQL) {
+        /* Aurora DSQL: no data-modifying CTEs assumed; two statements. */
+        const char *p[8] = { tid, from, to, amt, kind, caller, memo, idem_key };
+        const char *q[4] = { tid, from, to, amt };
+        res = tx_exec(tx,
+                      "INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo, idem_key)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " LEDGER_TS("created_at"),
+                      8, p);
+        if (!res)
+            return -1;
+        if (created_out)
+            snprintf(created_out, 40, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = tx_exec(tx,
+                      "INSERT INTO entries (transfer_id, account_id, amount, created_at)"
+                      " SELECT $1::uuid, x.account_id, x.amount, now() FROM"
+                      " (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount)",
+                      4, q);
+        if (!res)
+            return -1;
+        PQclear(res);
+    } else {
         const char *p[8] = { tid, from, to, amt, kind, caller, memo, idem_key };
         res = tx_exec(tx,
                       "WITH t AS ("
