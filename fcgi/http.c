@@ -228,7 +228,9 @@ int http_parse_json_body(struct request *r)
         return -1;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    /* + 1: the NUL http_read() put after the body ends a bare scalar ("42",
+     * "null"), which json-c would otherwise report as json_tokener_continue. */
+    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len + 1);
     jerr = json_tokener_get_error(tok);
     if (jerr == json_tokener_success) {
         /* Anything after the value but whitespace is an error. */

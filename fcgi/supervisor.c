@@ -303,8 +303,11 @@ static void signal_children(int sig, int only_old)
             kill(children[i].pid, sig);
 }
 
-/* Wait until no child is left or the deadline passes; 0 when all are gone. */
-static int wait_children(int seconds)
+/*
+ * Wait until no child is left or the deadline passes; 0 when all are gone.
+ * A drain (hurry_on_term) gives up early when a SIGTERM arrives during it.
+ */
+static int wait_children(int seconds, int hurry_on_term)
 {
     struct timespec start, now, nap = { 0, 20 * 1000 * 1000 };
 
@@ -316,7 +319,7 @@ static int wait_children(int seconds)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec >= seconds)
             return -1;
-        if (got_term && seconds > 1)
+        if (hurry_on_term && got_term)
             return -1;       /* a TERM during a drain means: hurry */
         nanosleep(&nap, NULL);
     }
@@ -336,16 +339,16 @@ static void shutdown_children(int graceful)
     if (graceful) {
         log_info("SIGQUIT: draining workers (up to %d s)", cfg.drain_timeout);
         signal_children(SIGQUIT, 0);
-        if (wait_children(cfg.drain_timeout) == 0)
+        if (wait_children(cfg.drain_timeout, 1) == 0)
             return;
         log_warn("drain timed out; terminating the rest");
     }
     signal_children(SIGTERM, 0);
-    if (wait_children(5) == 0)
+    if (wait_children(5, 0) == 0)
         return;
     log_warn("children still alive after SIGTERM; killing them");
     signal_children(SIGKILL, 0);
-    wait_children(5);
+    wait_children(5, 0);
 }
 
 static void reload(void)
