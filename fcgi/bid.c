@@ -21,12 +21,7 @@
 #include "ledger.h"
 #include "lots.h"
 #include "routes.h"
-
-struct bid_req {
-    char lot[UUID_STR_LEN + 1];
-    int64_t amount, max_price, quantity;
-    int has_amount, has_max_price, has_quantity;
-};
+#include "validate.h"
 
 struct bid_tx {
     struct request *r;
@@ -54,7 +49,7 @@ static int opt_field(struct request *r, const char *name, int64_t min, int64_t m
     return 0;
 }
 
-static int bid_parse(struct request *r, struct bid_req *q)
+int bid_parse(struct request *r, struct bid_req *q)
 {
     static const char *const allowed[] = { "lot", "amount", "max_price", "quantity", NULL };
     struct json_object *v;

@@ -151,7 +151,7 @@ void config_defaults(struct zs_config *cfg)
 {
     char err[128];
     static const struct zs_pool_conf pools[] = {
-        { "default", 2 }, { "bid", 3 }, { "transfer", 3 }, { "proof", 1 },
+        { "default", 2 }, { "bid", 3 }, { "transfer", 3 }, { "proof", 1 }, { "order", 2 },
     };
 
     memset(cfg, 0, sizeof(*cfg));

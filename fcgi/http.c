@@ -44,6 +44,18 @@ static const char *param(FCGX_Request *f, const char *name)
     return FCGX_GetParam(name, f->envp);
 }
 
+/* How many times a param is present: nginx passes a repeated header twice. */
+static int param_count(FCGX_Request *f, const char *name)
+{
+    size_t n = strlen(name);
+    int count = 0;
+
+    for (char **e = f->envp; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            count++;
+    return count;
+}
+
 /* Copy src into dst (cap bytes incl. NUL); -1 if it does not fit. */
 static int copy_capped(char *dst, size_t cap, const char *src)
 {
@@ -75,11 +87,10 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
         if (!isalnum((unsigned char)*c) && *c != '-')
             *c = '_';
 
-    if (copy_capped(r->method, sizeof(r->method), param(fcgi, "REQUEST_METHOD")) < 0) {
+    /* A method too long for any route matches none: the router answers 405
+     * with Allow (or 404), as for any other unknown method. */
+    if (copy_capped(r->method, sizeof(r->method), param(fcgi, "REQUEST_METHOD")) < 0)
         snprintf(r->method, sizeof(r->method), "?");
-        http_problem(r, 405, "method_not_allowed", "unsupported method");
-        return -1;
-    }
 
     uri = param(fcgi, "DOCUMENT_URI");
     if (!uri)
@@ -110,12 +121,19 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
                      cfg->header_max);
         return -1;
     }
-    if (copy_capped(r->content_type, sizeof(r->content_type), param(fcgi, "CONTENT_TYPE")) < 0) {
+    /* nginx passes the first of repeated headers as CONTENT_TYPE and every
+     * one as HTTP_CONTENT_TYPE: two media types are one too many. */
+    if (copy_capped(r->content_type, sizeof(r->content_type), param(fcgi, "CONTENT_TYPE")) < 0
+        || param_count(fcgi, "HTTP_CONTENT_TYPE") > 1) {
         http_problem(r, 415, "unsupported_media_type", "Content-Type must be application/json");
         return -1;
     }
 
     key = param(fcgi, "HTTP_IDEMPOTENCY_KEY");
+    if (key && param_count(fcgi, "HTTP_IDEMPOTENCY_KEY") > 1) {
+        http_problem(r, 400, "invalid_idempotency_key", "send exactly one Idempotency-Key header");
+        return -1;
+    }
     if (key) {
         size_t klen = strlen(key);
         if (klen == 0 || klen > HTTP_IDEMPOTENCY_KEY_MAX) {
@@ -176,30 +194,134 @@ void http_request_free(struct request *r)
     r->body = NULL;
 }
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (left < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* The value of the \uXXXX escape at s (s[0] == '\\'), or -1. */
+static long u_escape(const char *s, size_t left)
+{
+    long v = 0;
+
+    if (left < 6 || s[0] != '\\' || s[1] != 'u')
+        return -1;
+    for (int i = 2; i < 6; i++) {
+        int d = hexval((unsigned char)s[i]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
 /*
- * 1 if a body json-c parsed contains a form RFC 8259 does not allow but
- * json-c 0.16's strict mode still takes: NaN and [-]Infinity as numbers,
- * single-quoted member names. Outside double-quoted strings JSON never uses
- * the bytes ', N or I, so finding one there is enough.
+ * Why a body json-c parsed is still not RFC 8259 JSON, or NULL. json-c
+ * 0.16's strict mode takes NaN, [-]Infinity and single-quoted names
+ * (outside strings JSON never uses the bytes ', N or I), raw control
+ * characters inside strings, \u escapes that leave a surrogate unpaired
+ * (it stores U+FFFD instead: neither refused nor kept verbatim), and UTF-8
+ * that is overlong, encodes a surrogate or exceeds U+10FFFF (it checks
+ * only the byte pattern, and PostgreSQL then refuses the text). *members
+ * counts the object members in the text (one ':' outside strings each).
  */
-static int json_nonstandard(const char *s, size_t len)
+static const char *json_nonstandard(const char *s, size_t len, size_t *members)
 {
     int in_string = 0;
 
+    *members = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
+        unsigned char c = (unsigned char)s[i];
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+
+        if (n == 0)
+            return "the body is not valid UTF-8";
+        if (n > 1) {
+            i += n - 1;
+            continue;
+        }
         if (in_string) {
-            if (c == '\\')
+            if (c < 0x20)
+                return "a control character must be escaped inside a string";
+            if (c == '\\') {
+                long v = u_escape(s + i, len - i);
+                if (v >= 0xdc00 && v <= 0xdfff)
+                    return "an unpaired surrogate escape";
+                if (v >= 0xd800 && v <= 0xdbff) {
+                    long w = u_escape(s + i + 6, len - i - 6);
+                    if (w < 0xdc00 || w > 0xdfff)
+                        return "an unpaired surrogate escape";
+                    i += 6;
+                }
                 i++;
-            else if (c == '"')
+            } else if (c == '"') {
                 in_string = 0;
+            }
         } else if (c == '"') {
             in_string = 1;
+        } else if (c == ':') {
+            (*members)++;
         } else if (c == '\'' || c == 'N' || c == 'I') {
-            return 1;
+            return "NaN, Infinity and single quotes are not JSON";
         }
     }
-    return 0;
+    return NULL;
+}
+
+/* Object members json-c kept: fewer than the text has means a repeated name. */
+static size_t json_members(struct json_object *v)
+{
+    size_t n = 0;
+
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, name, val) {
+            (void)name;
+            n += 1 + json_members(val);
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            n += json_members(json_object_array_get_idx(v, i));
+    }
+    return n;
 }
 
 int http_parse_json_body(struct request *r)
@@ -207,7 +329,8 @@ int http_parse_json_body(struct request *r)
     struct json_tokener *tok;
     enum json_tokener_error jerr;
     struct json_object *obj;
-    const char *ct = r->content_type;
+    const char *ct = r->content_type, *why;
+    size_t members;
     size_t n = strlen("application/json");
 
     if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';')) {
@@ -243,11 +366,13 @@ int http_parse_json_body(struct request *r)
             http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
             return -1;
         }
-        if (json_nonstandard(r->body, r->body_len)) {
+        why = json_nonstandard(r->body, r->body_len, &members);
+        if (!why && json_members(obj) != members)
+            why = "a member name appears twice in one object";
+        if (why) {
             json_object_put(obj);
             json_tokener_free(tok);
-            http_problem(r, 400, "malformed_json",
-                         "the body is not valid JSON: NaN, Infinity and single quotes are not JSON");
+            http_problem(r, 400, "malformed_json", "the body is not valid JSON: %s", why);
             return -1;
         }
     }
@@ -358,17 +483,6 @@ void http_problem_h(struct request *r, int status, const char *code, const char 
     va_start(ap, fmt);
     problem_v(r, status, code, headers, fmt, ap);
     va_end(ap);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 int http_query_param(const struct request *r, const char *name, char *out, size_t outlen)

@@ -8,23 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct ledger_account *sort_base;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(sort_base[*(const int *)a].id, sort_base[*(const int *)b].id);
+}
+
 int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
 {
-    int order[8];
+    int *order;
 
-    if (n > 8)
+    if (n <= 0)
+        return 0;
+    order = malloc(sizeof(*order) * (size_t)n);
+    if (!order) {
+        tx->err = DB_FAILED;
         return -1;
+    }
     for (int i = 0; i < n; i++) {
         order[i] = i;
         a[i].found = 0;
     }
-    /* insertion sort by id: n is 2 or 3 */
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && strcmp(a[order[j - 1]].id, a[order[j]].id) > 0; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    sort_base = a;
+    qsort(order, (size_t)n, sizeof(*order), by_id);
     for (int k = 0; k < n; k++) {
         struct ledger_account *acc = &a[order[k]];
         const char *p[1] = { acc->id };
@@ -36,8 +43,10 @@ int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
         }
         res = tx_exec(tx, "SELECT kind, balance, held FROM accounts WHERE id = $1 FOR UPDATE",
                       1, p);
-        if (!res)
+        if (!res) {
+            free(order);
             return -1;
+        }
         if (PQntuples(res) == 1) {
             acc->found = 1;
             acc->issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
@@ -46,6 +55,7 @@ int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
         }
         PQclear(res);
     }
+    free(order);
     return 0;
 }
 

@@ -34,7 +34,8 @@ struct ledger_account {
 /*
  * Lock accounts a[0..n) (SELECT … FOR UPDATE, one row at a time in
  * ascending id order, whatever order the caller listed them in) and fill
- * found/issuer/balance/held. Duplicate ids are locked once. 0 or -1.
+ * found/issuer/balance/held. Duplicate ids are locked once (each copy is
+ * filled). Any n. 0 or -1.
  */
 int ledger_lock(struct tx *tx, struct ledger_account *a, int n);
 

@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "routes.h"
+#include "validate.h"
 
 #define DUTCH_PRICE_SQL \
     "CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step * " \
@@ -315,14 +316,6 @@ int lots_sweep(const struct zs_config *cfg, int limit)
 
 /* ---- POST /lots ---------------------------------------------------------- */
 
-struct lot_spec {
-    const char *kind;
-    char seller[UUID_STR_LEN + 1];
-    const char *title;
-    int64_t start, increment, reserve, floor, step, price;
-    int64_t ends_in, interval, quantity, max_per_claim, snipe_window, snipe_extend;
-};
-
 /* Optional integer member in [lo, hi]; 0 ok (absent → *out untouched), -1 answered. */
 static int opt_int(struct request *r, const char *name, int64_t lo, int64_t hi, int required,
                    int64_t *out)
@@ -346,7 +339,7 @@ static int opt_int(struct request *r, const char *name, int64_t lo, int64_t hi, 
     return 0;
 }
 
-static int parse_lot_spec(struct request *r, struct lot_spec *s)
+int parse_lot_spec(struct request *r, struct lot_spec *s)
 {
     static const char *const allowed[] = {
         "kind", "seller", "title", "start", "increment", "reserve", "ends_in", "snipe_window",

@@ -23,6 +23,12 @@ const struct route routes[] = {
     { "GET",  "/proof/runs",             handle_proof_run_list,   EP_PROOF,     AUTH_NONE },
     { "GET",  "/proof/runs/{id}",        handle_proof_run_get,    EP_PROOF,     AUTH_NONE },
     { "GET",  "/proof/activity",         handle_activity,         EP_PROOF,     AUTH_NONE },
+    { "POST", "/markets",                handle_market_create,    EP_MARKETS,   AUTH_ADMIN },
+    { "GET",  "/markets",                handle_market_list,      EP_MARKETS,   AUTH_NONE },
+    { "GET",  "/markets/{id}",           handle_market_get,       EP_MARKETS,   AUTH_NONE },
+    { "POST", "/markets/{id}/resolve",   handle_market_resolve,   EP_MARKETS,   AUTH_ADMIN },
+    { "POST", "/order",                  handle_order_create,     EP_ORDER,     AUTH_USER },
+    { "DELETE", "/order/{id}",           handle_order_cancel,     EP_ORDER,     AUTH_USER },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

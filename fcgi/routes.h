@@ -28,5 +28,11 @@ void handle_proof_run_create(struct request *r);
 void handle_proof_run_list(struct request *r);
 void handle_proof_run_get(struct request *r);
 void handle_activity(struct request *r);
+void handle_market_create(struct request *r);
+void handle_market_list(struct request *r);
+void handle_market_get(struct request *r);
+void handle_market_resolve(struct request *r);
+void handle_order_create(struct request *r);
+void handle_order_cancel(struct request *r);
 
 #endif

@@ -21,13 +21,7 @@
 #include "log.h"
 #include "routes.h"
 #include "util.h"
-
-struct transfer_req {
-    char from[UUID_STR_LEN + 1];
-    char to[UUID_STR_LEN + 1];
-    int64_t amount;
-    const char *memo;            /* lent from r->json, or NULL */
-};
+#include "validate.h"
 
 struct transfer_tx {
     struct request *r;
@@ -66,7 +60,7 @@ static int parse_account(struct request *r, const char *field, char out[UUID_STR
 }
 
 /* Validate the body into q; answers 422 and returns -1 on bad input. */
-static int transfer_parse(struct request *r, struct transfer_req *q)
+int transfer_parse(struct request *r, struct transfer_req *q)
 {
     static const char *const allowed[] = { "from", "to", "amount", "memo", NULL };
     struct json_object *v;

@@ -6,3 +6,4 @@ GRANT SELECT, INSERT ON transfers, entries TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON lots, bids, holds TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON stampede_runs TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON markets, positions, orders, trades TO zerosum_app;

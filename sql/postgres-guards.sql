@@ -75,3 +75,16 @@ ALTER TABLE holds
 
 -- migrate: 106 one_active_hold_per_bidder
 CREATE UNIQUE INDEX IF NOT EXISTS holds_one_active ON holds (lot_id, account_id) WHERE state = 'active';
+
+-- migrate: 107 market_foreign_keys
+ALTER TABLE markets
+    ADD CONSTRAINT markets_owner_fk FOREIGN KEY (owner) REFERENCES accounts (id),
+    ADD CONSTRAINT markets_escrow_fk FOREIGN KEY (escrow) REFERENCES accounts (id);
+ALTER TABLE positions
+    ADD CONSTRAINT positions_market_fk FOREIGN KEY (market_id) REFERENCES markets (id),
+    ADD CONSTRAINT positions_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id);
+ALTER TABLE orders
+    ADD CONSTRAINT orders_market_fk FOREIGN KEY (market_id) REFERENCES markets (id),
+    ADD CONSTRAINT orders_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id);
+ALTER TABLE trades
+    ADD CONSTRAINT trades_market_fk FOREIGN KEY (market_id) REFERENCES markets (id);

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS transfers (
     from_account  uuid        NOT NULL,
     to_account    uuid        NOT NULL,
     amount        bigint      NOT NULL CHECK (amount > 0),
-    kind          text        NOT NULL CHECK (kind IN ('transfer', 'issue', 'capture', 'purchase')),
+    kind          text        NOT NULL CHECK (kind IN ('transfer', 'issue', 'capture', 'purchase',
+                                                       'trade', 'mint', 'payout', 'refund')),
     caller        text        NOT NULL,
     memo          text        CHECK (memo IS NULL OR length(memo) <= 140),
     -- "caller:key" of the request that made it (NULL for system moves such
@@ -181,3 +182,88 @@ CREATE INDEX IF NOT EXISTS stampede_runs_by_time ON stampede_runs (created_at DE
 
 -- migrate: 018 bids_by_lot_seq
 CREATE INDEX IF NOT EXISTS bids_by_lot ON bids (lot_id, seq);
+
+-- migrate: 019 markets
+-- Limit-order markets. `shares`: a fixed supply issued to the owner's
+-- position at creation. `event`: yes/no contracts minted in complementary
+-- pairs, 100 per pair held by the market's escrow account until resolution.
+-- The market row is the market's serialisation point (orders lock it first,
+-- then accounts by id), so each market is its own contention domain.
+CREATE TABLE IF NOT EXISTS markets (
+    id              uuid        PRIMARY KEY,
+    kind            text        NOT NULL CHECK (kind IN ('shares', 'event')),
+    title           text        NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+    owner           uuid        NOT NULL,
+    escrow          uuid,
+    total_supply    bigint      CHECK (total_supply > 0),
+    tick_min        integer     NOT NULL CHECK (tick_min > 0),
+    tick_max        integer     NOT NULL CHECK (tick_max >= tick_min),
+    status          text        NOT NULL DEFAULT 'open'
+                                CHECK (status IN ('open', 'resolving', 'resolved', 'cancelled')),
+    outcome         text        CHECK (outcome IN ('yes', 'no', 'cancel')),
+    seq             bigint      NOT NULL DEFAULT 0,
+    last_price      integer,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    resolved_at     timestamptz
+);
+
+-- migrate: 020 positions
+-- What an account holds in a market: `shares`, or `yes` / `no` contracts.
+-- held: units reserved by resting sell orders. cost: the mint price carried
+-- with the contracts (event markets), refunded if the market is cancelled.
+CREATE TABLE IF NOT EXISTS positions (
+    market_id   uuid    NOT NULL,
+    account_id  uuid    NOT NULL,
+    outcome     text    NOT NULL CHECK (outcome IN ('shares', 'yes', 'no')),
+    quantity    bigint  NOT NULL DEFAULT 0 CHECK (quantity >= 0),
+    held        bigint  NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= quantity),
+    cost        bigint  NOT NULL DEFAULT 0 CHECK (cost >= 0),
+    PRIMARY KEY (market_id, account_id, outcome)
+);
+
+-- migrate: 021 orders
+CREATE TABLE IF NOT EXISTS orders (
+    id             uuid        PRIMARY KEY,
+    market_id      uuid        NOT NULL,
+    account_id     uuid        NOT NULL,
+    side           text        NOT NULL CHECK (side IN ('buy', 'sell')),
+    outcome        text        NOT NULL CHECK (outcome IN ('shares', 'yes', 'no')),
+    price          integer     NOT NULL CHECK (price > 0),
+    quantity       bigint      NOT NULL CHECK (quantity > 0),
+    remaining      bigint      NOT NULL CHECK (remaining >= 0 AND remaining <= quantity),
+    time_in_force  text        NOT NULL CHECK (time_in_force IN ('gtc', 'ioc')),
+    status         text        NOT NULL CHECK (status IN ('open', 'filled', 'cancelled')),
+    -- cash reserved on accounts.held for a resting buy: remaining x price
+    hold_amount    bigint      NOT NULL DEFAULT 0 CHECK (hold_amount >= 0),
+    seq            bigint      NOT NULL,
+    idem_key       text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 022 orders_book
+CREATE INDEX IF NOT EXISTS orders_book ON orders (market_id, status, outcome, side, price, seq);
+
+-- migrate: 023 trades
+-- One row per fill. kind `transfer`: contracts or shares move from seller
+-- to buyer, cash by one transfer (cash_a). kind `mint`: a yes buyer and a no
+-- buyer each pay their leg into escrow (cash_a, cash_b) and a pair is made.
+CREATE TABLE IF NOT EXISTS trades (
+    id            uuid        PRIMARY KEY,
+    market_id     uuid        NOT NULL,
+    seq           bigint      NOT NULL,
+    kind          text        NOT NULL CHECK (kind IN ('transfer', 'mint')),
+    outcome       text        NOT NULL CHECK (outcome IN ('shares', 'yes', 'no')),
+    price         integer     NOT NULL CHECK (price > 0),
+    quantity      bigint      NOT NULL CHECK (quantity > 0),
+    buyer         uuid        NOT NULL,
+    seller        uuid        NOT NULL,
+    taker_order   uuid        NOT NULL,
+    maker_order   uuid        NOT NULL,
+    cash_a        uuid        NOT NULL,
+    cash_b        uuid,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 024 trades_by_market
+CREATE INDEX IF NOT EXISTS trades_by_market ON trades (market_id, seq);
