@@ -15,9 +15,12 @@
 #include "routes.h"
 #include "validate.h"
 
+/* The whole intervals are capped where the floor is reached, so step x intervals
+ * cannot overflow bigint however large the step or old the lot. */
 #define DUTCH_PRICE_SQL \
     "CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step * " \
-    "floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint) END"
+    "LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint," \
+    " (start_price - floor_price) / step + 1)) END"
 
 const char *const lot_columns_sql =
     "id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,"

@@ -381,7 +381,9 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
             int px = atoi(PQgetvalue(res, 0, 3));
             if (strcmp(PQgetvalue(res, 0, 2), "no") == 0)
                 px = 100 - px;
-            prob = json_object_new_double(px / 100.0);
+            char txt[16];
+            snprintf(txt, sizeof(txt), "%d.%02d", px / 100, px % 100);
+            prob = json_object_new_double_s(px / 100.0, txt);
         }
         json_object_object_add(g->out, "implied_probability", prob);
     }

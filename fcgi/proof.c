@@ -53,12 +53,21 @@ static const struct check checks[] = {
       "no account but the issuer has a negative balance (also a CHECK on accounts)",
       "SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' AND balance < 0" },
     { "holds_match_held", "evidence",
-      "every account's held equals the sum of its active holds",
+      "every account's held equals its active lot holds plus the cash reserved by its resting"
+      " buy orders",
       "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
       " SELECT a.id, row_number() OVER () AS rn FROM accounts a"
       " LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE state = 'active'"
       "            GROUP BY account_id) h ON h.account_id = a.id"
-      " WHERE a.held <> coalesce(h.s, 0)) bad" },
+      " LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE status = 'open'"
+      "            AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id"
+      " WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0)) bad" },
+    { "order_holds_exact", "evidence",
+      "every resting buy reserves exactly remaining x price; closed orders reserve nothing",
+      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
+      " SELECT id, row_number() OVER () AS rn FROM orders"
+      " WHERE hold_amount <> CASE WHEN status = 'open' AND side = 'buy'"
+      "                           THEN remaining * price ELSE 0 END) bad" },
     { "held_within_balance", "constraint",
       "held is between 0 and the balance (also a CHECK on accounts)",
       "SELECT count(*), string_agg(id::text, ',') FROM accounts"
@@ -133,12 +142,57 @@ static const struct check checks[] = {
       " LEFT JOIN transfers t ON t.id = b.transfer_id"
       " WHERE b.status = 'claimed' AND (t.id IS NULL OR t.kind <> 'purchase'"
       "   OR t.from_account <> b.bidder OR t.to_account <> l.seller OR t.amount <> b.amount)" },
+    { "shares_supply_conserved", "evidence",
+      "per shares market, the units in all positions (resting sells included) equal the total"
+      " supply issued at creation",
+      "SELECT count(*), string_agg(id::text, ',') FROM ("
+      " SELECT m.id FROM markets m LEFT JOIN positions p ON p.market_id = m.id"
+      " WHERE m.kind = 'shares' GROUP BY m.id, m.total_supply"
+      " HAVING coalesce(sum(p.quantity), 0) <> m.total_supply) bad" },
+    { "positions_held_match_orders", "evidence",
+      "every position's held units equal the remaining units of its resting sell orders",
+      "SELECT count(*), string_agg(market_id::text || '/' || account_id::text, ',') FILTER (WHERE rn <= 5)"
+      " FROM (SELECT p.market_id, p.account_id, row_number() OVER () AS rn FROM positions p"
+      " LEFT JOIN (SELECT market_id, account_id, outcome, sum(remaining) AS s FROM orders"
+      "            WHERE status = 'open' AND side = 'sell' GROUP BY market_id, account_id, outcome) o"
+      "   ON o.market_id = p.market_id AND o.account_id = p.account_id AND o.outcome = p.outcome"
+      " WHERE p.held <> coalesce(o.s, 0)) bad" },
+    { "event_pairs_backed", "evidence",
+      "per event market, outstanding YES equals outstanding NO and escrow holds exactly 100 per"
+      " pair (zero once resolved and paid; a market mid-resolution is skipped)",
+      "SELECT count(*), string_agg(id::text, ',') FROM ("
+      " SELECT m.id FROM markets m JOIN accounts e ON e.id = m.escrow"
+      " LEFT JOIN (SELECT market_id,"
+      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'yes'), 0) AS yes,"
+      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no"
+      "            FROM positions GROUP BY market_id) p ON p.market_id = m.id"
+      " WHERE m.kind = 'event' AND m.status <> 'resolving' AND (coalesce(p.yes, 0) <> coalesce(p.no, 0)"
+      "   OR e.balance <> 100 * coalesce(p.yes, 0)"
+      "   OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0))) bad" },
+    { "trade_cash_legs", "evidence",
+      "every fill's cash legs net to zero: a transfer fill pays price x quantity from buyer to"
+      " seller; a mint fill's two legs put exactly 100 x quantity into the market's escrow",
+      "SELECT count(*), string_agg(t.id::text, ',') FILTER (WHERE false) FROM trades t"
+      " JOIN markets m ON m.id = t.market_id"
+      " LEFT JOIN transfers a ON a.id = t.cash_a LEFT JOIN transfers b ON b.id = t.cash_b"
+      " WHERE CASE WHEN t.kind = 'transfer' THEN a.id IS NULL OR a.kind <> 'trade'"
+      "   OR a.amount <> t.price::bigint * t.quantity OR a.from_account <> t.buyer"
+      "   OR a.to_account <> t.seller"
+      " ELSE a.id IS NULL OR b.id IS NULL OR a.kind <> 'mint' OR b.kind <> 'mint'"
+      "   OR a.to_account <> m.escrow OR b.to_account <> m.escrow"
+      "   OR a.amount + b.amount <> 100 * t.quantity OR a.amount <> t.price::bigint * t.quantity"
+      "   OR a.from_account <> t.buyer OR b.from_account <> t.seller END" },
+    { "no_negative_positions", "constraint",
+      "no position holds fewer than zero units or more held than it has (also CHECKs)",
+      "SELECT count(*), NULL FROM positions WHERE quantity < 0 OR held < 0 OR held > quantity" },
     { "idempotency_keys_unique", "evidence",
-      "no idempotency key produced two transfers or two bids",
+      "no idempotency key produced two transfers, two bids or two orders",
       "SELECT count(*), string_agg(k, ',') FROM ("
       " SELECT idem_key AS k FROM transfers WHERE idem_key IS NOT NULL"
       "  GROUP BY idem_key HAVING count(*) > 1"
       " UNION ALL SELECT idem_key FROM bids WHERE idem_key IS NOT NULL"
+      "  GROUP BY idem_key HAVING count(*) > 1"
+      " UNION ALL SELECT idem_key FROM orders WHERE idem_key IS NOT NULL"
       "  GROUP BY idem_key HAVING count(*) > 1) dup" },
 };
 
