@@ -30,15 +30,19 @@ struct check {
 /* Observed is the number of violating rows (expected 0) unless noted. */
 static const struct check checks[] = {
     { "transfers_balanced", "evidence",
-      "every transfer has at least two entries and its entries sum to zero",
+      "every transfer has at least two entries, its entries sum to zero, and they debit its"
+      " payer and credit its payee by its amount",
       "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
       " SELECT t.id, row_number() OVER () AS rn FROM transfers t"
-      " LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id"
-      " HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0) bad" },
+      " LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id, t.from_account, t.to_account, t.amount"
+      " HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0"
+      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount"
+      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount) bad" },
     { "entries_have_transfers", "evidence",
       "every entry belongs to an existing transfer",
-      "SELECT count(*), string_agg(e.id::text, ',') FILTER (WHERE false) FROM entries e"
-      " WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id)" },
+      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
+      " SELECT e.id, row_number() OVER () AS rn FROM entries e"
+      " WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id)) bad" },
     { "balances_match_entries", "evidence",
       "every account's balance equals the sum of its ledger entries",
       "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
@@ -172,7 +176,7 @@ static const struct check checks[] = {
     { "trade_cash_legs", "evidence",
       "every fill's cash legs net to zero: a transfer fill pays price x quantity from buyer to"
       " seller; a mint fill's two legs put exactly 100 x quantity into the market's escrow",
-      "SELECT count(*), string_agg(t.id::text, ',') FILTER (WHERE false) FROM trades t"
+      "SELECT count(*), string_agg(t.id::text, ',') FROM trades t"
       " JOIN markets m ON m.id = t.market_id"
       " LEFT JOIN transfers a ON a.id = t.cash_a LEFT JOIN transfers b ON b.id = t.cash_b"
       " WHERE CASE WHEN t.kind = 'transfer' THEN a.id IS NULL OR a.kind <> 'trade'"

@@ -1,0 +1,506 @@
+"""GET /proof: tamper tests, one per check.
+
+Real state is built through the API (accounts, transfers, a live English lot
+with several bids, a settled and an unsold English lot, a Dutch claim, a drop
+with claims). Then, for every check in fcgi/proof.c, the database is corrupted
+directly as the PostgreSQL superuser, bypassing the application and disabling
+exactly the guard in the way (immutable-ledger triggers, foreign keys, CHECK
+constraints), so that one fact disagrees with the fact it is checked against
+and nothing else does. /proof must then answer 409 with `consistent: false`,
+name exactly the broken check (the set of failing names is compared, not just
+membership), report the observed value, and fail `curl -fsS`. The inverse
+update repairs it and /proof must be 200 and consistent again.
+
+Two checks cannot be broken alone, and the expected sets say so:
+no_negative_balances (balance < 0 implies held > balance or held < 0, so
+held_within_balance fails with it). Every other tamper breaks one check.
+
+Guards are restored after every tamper (CHECKs re-added NOT VALID in the same
+transaction, validated after the repair) and compared with their original
+definitions at the end.
+"""
+import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from zs import *
+
+import statistics
+import subprocess
+import time
+import uuid
+
+import psycopg2
+
+URL = f"http://127.0.0.1:{PORT}/proof"
+ALL_CHECKS = {
+    "transfers_balanced": "evidence",
+    "entries_have_transfers": "evidence",
+    "balances_match_entries": "evidence",
+    "money_conserved": "evidence",
+    "no_negative_balances": "constraint",
+    "holds_match_held": "evidence",
+    "held_within_balance": "constraint",
+    "drop_claims_match": "evidence",
+    "english_high_is_last_bid": "evidence",
+    "english_bids_increase": "evidence",
+    "english_live_holds": "evidence",
+    "settled_lots_captured_once": "evidence",
+    "captures_belong_to_lots": "evidence",
+    "dutch_paid_schedule_price": "evidence",
+    "purchases_paid": "evidence",
+    "idempotency_keys_unique": "evidence",
+    # markets (tampered in test_markets.py)
+    "order_holds_exact": "evidence",
+    "shares_supply_conserved": "evidence",
+    "positions_held_match_orders": "evidence",
+    "event_pairs_backed": "evidence",
+    "trade_cash_legs": "evidence",
+    "no_negative_positions": "constraint",
+}
+ADMIN = admin_token()
+T0 = time.time()
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def must(r, status, what):
+    if r.status != status:
+        raise RuntimeError(f"{what}: expected {status}, got {r}")
+    return r.json
+
+
+def su(statements):
+    """Run (sql, params) statements in ONE transaction as the superuser and commit.
+    Returns None, or the error (after rolling back)."""
+    conn = db("postgres")
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            for st in statements:
+                sql, params = (st, ()) if isinstance(st, str) else st
+                cur.execute(sql, params)
+        conn.commit()
+        return None
+    except psycopg2.Error as e:
+        conn.rollback()
+        return e
+    finally:
+        conn.close()
+
+
+def curl_rc():
+    return subprocess.run(["curl", "-fsS", "-o", "/dev/null", URL],
+                          capture_output=True, text=True).returncode
+
+
+def proof():
+    return get("/proof")
+
+
+def failing(r):
+    return {c["name"] for c in (r.json or {}).get("checks", []) if not c.get("ok")}
+
+
+def check_of(r, name):
+    for c in (r.json or {}).get("checks", []):
+        if c.get("name") == name:
+            return c
+    return {}
+
+
+def healthy(label):
+    r = proof()
+    is_(r.status, 200, f"{label}: /proof answers 200")
+    is_((r.json or {}).get("consistent"), True, f"{label}: consistent is true")
+    is_(failing(r), set(), f"{label}: every check ok")
+    is_(curl_rc(), 0, f"{label}: curl -fsS exits 0")
+    return r
+
+
+def ledger_off(table):
+    return [f"ALTER TABLE {table} DISABLE TRIGGER USER"]
+
+
+def ledger_on(table):
+    return [f"ALTER TABLE {table} ENABLE TRIGGER USER"]
+
+
+CHECK_DEFS = {}
+
+
+def check_def(table, name):
+    return query("SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint"
+                 " WHERE conrelid = %s::regclass AND conname = %s", (table, name), user="postgres")[0]
+
+
+def drop_check(table, name):
+    """Drop a CHECK for the tamper (the re-add is NOT VALID, so it still guards new writes)."""
+    CHECK_DEFS.setdefault((table, name), check_def(table, name))
+    return [f"ALTER TABLE {table} DROP CONSTRAINT {name}"]
+
+
+def readd_check(table, name):
+    return [f"ALTER TABLE {table} ADD CONSTRAINT {name} {CHECK_DEFS[(table, name)][0]} NOT VALID"]
+
+
+def validate_check(table, name):
+    return [f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"]
+
+
+def case(label, expected, tamper, repair, observed=None, samples=None):
+    """Tamper, expect exactly `expected` failing (with observed values and sample ids), repair."""
+    expected = set(expected)
+    err = su(tamper)
+    if not ok(err is None, f"{label}: tamper committed", err):
+        return
+    try:
+        r = proof()
+        is_(r.status, 409, f"{label}: /proof answers 409")
+        is_((r.json or {}).get("consistent"), False, f"{label}: consistent is false")
+        is_(failing(r), expected, f"{label}: failing checks are exactly {sorted(expected)}")
+        for name, want in (observed or {}).items():
+            c = check_of(r, name)
+            is_((c.get("observed"), c.get("expected")), (want, 0),
+                f"{label}: {name} observed {want}, expected 0")
+        for name, ids in (samples or {}).items():
+            s = check_of(r, name).get("sample") or ""
+            ok(all(str(i) in s for i in ids), f"{label}: {name} sample names the tampered rows",
+               f"sample: {s!r}\nwanted: {ids}")
+        is_(curl_rc(), 22, f"{label}: curl -fsS exits 22 (non-zero)")
+    finally:
+        err = su(repair)
+        ok(err is None, f"{label}: repair committed", err)
+    healthy(f"{label} repaired")
+
+
+# ---- state through the API -------------------------------------------------
+
+seller, t_seller = create_account("proof-seller")
+alice, t_alice = create_account("proof-alice", 10_000)
+bob, t_bob = create_account("proof-bob", 10_000)
+carol, t_carol = create_account("proof-carol", 10_000)
+dave, t_dave = create_account("proof-dave", 5_000)
+
+
+def lot(body):
+    return must(post("/lots", body, token=ADMIN), 201, f"POST /lots {body}")["lot"]["id"]
+
+
+def bid(tok, body):
+    return must(post("/bid", body, token=tok), 201, f"POST /bid {body}")["bid"]
+
+
+# the short lots first, so their ends pass while the rest is built
+L_settled = lot({"kind": "english", "seller": seller, "title": "settles", "start": 200,
+                 "increment": 10, "ends_in": 2})
+L_unsold = lot({"kind": "english", "seller": seller, "title": "no bids", "start": 50,
+                "increment": 5, "ends_in": 2})
+short_created = time.time()
+bid(t_bob, {"lot": L_settled, "amount": 200})
+bid(t_carol, {"lot": L_settled, "amount": 220})
+
+T_ab = must(post("/transfer", {"from": alice, "to": bob, "amount": 100}, token=t_alice), 201,
+            "alice -> bob")["transfer"]["id"]
+T_bc = must(post("/transfer", {"from": bob, "to": carol, "amount": 50}, token=t_bob), 201,
+            "bob -> carol")["transfer"]["id"]
+T_ca = must(post("/transfer", {"from": carol, "to": alice, "amount": 25}, token=t_carol), 201,
+            "carol -> alice")["transfer"]["id"]
+must(post("/transfer", {"from": alice, "to": dave, "amount": 40}, token=t_alice), 201, "alice -> dave")
+
+L_live = lot({"kind": "english", "seller": seller, "title": "live", "start": 100,
+              "increment": 10, "ends_in": 3600})
+live_bids = [bid(t_alice, {"lot": L_live, "amount": 100}),
+             bid(t_bob, {"lot": L_live, "amount": 120}),
+             bid(t_alice, {"lot": L_live, "amount": 150}),
+             bid(t_alice, {"lot": L_live, "amount": 170})]       # the leader raises her own bid
+
+L_dutch = lot({"kind": "dutch", "seller": seller, "title": "dutch", "start": 500, "floor": 100,
+               "step": 50, "interval": 3600})
+dutch_claim = bid(t_bob, {"lot": L_dutch})
+
+L_drop = lot({"kind": "drop", "seller": seller, "title": "drop", "price": 30, "quantity": 10,
+              "max_per_claim": 3})
+drop_claims = [bid(t_alice, {"lot": L_drop, "quantity": 2}),
+               bid(t_carol, {"lot": L_drop, "quantity": 1})]
+
+time.sleep(max(0.0, short_created + 3.0 - time.time()))
+ok(wait_for(lambda: get(f"/lots/{L_settled}").json["lot"]["status"] == "settled", 10),
+   "the short English lot with bids settles")
+ok(wait_for(lambda: get(f"/lots/{L_unsold}").json["lot"]["status"] == "unsold", 10),
+   "the short English lot without bids ends unsold")
+is_(dutch_claim["amount"], 500, "the Dutch claim paid the start price (first interval)")
+is_(query("SELECT status, qty_claimed FROM lots WHERE id = %s", (L_drop,))[0], ("live", 3),
+    "the drop has 3 of 10 units claimed")
+is_(balance(alice), (10_000 - 100 + 25 - 40 - 60, 170), "alice: balance and the live lot's hold")
+is_(ledger_invariants(), [], "the test's own ledger invariants hold before tampering")
+
+# ---- baseline --------------------------------------------------------------
+
+r = healthy("baseline")
+p = r.json or {}
+names = [c.get("name") for c in p.get("checks", [])]
+is_(sorted(names), sorted(ALL_CHECKS), "the checks are exactly the expected ones, each once")
+is_({c.get("name"): c.get("kind") for c in p.get("checks", [])}, ALL_CHECKS,
+    "each check's kind (evidence | constraint)")
+ok(all(set(c) >= {"name", "kind", "ok", "observed", "expected", "description"}
+       and isinstance(c["ok"], bool) and type(c["observed"]) is int and c["expected"] == 0
+       and c["observed"] == 0 and isinstance(c["description"], str) and len(c["description"]) > 10
+       and c["kind"] in ("evidence", "constraint")
+       for c in p.get("checks", [])),
+   "every check has name, kind, ok (bool), observed (0), expected (0), description",
+   p.get("checks"))
+ok(isinstance(p.get("snapshot_at"), str) and p["snapshot_at"][:2] == "20", "snapshot_at present",
+   p.get("snapshot_at"))
+b = p.get("backend") or {}
+ok(b.get("engine") == "PostgreSQL" and str(b.get("version", "")).startswith("15")
+   and b.get("dialect"), "backend names engine, version and dialect", b)
+ok(isinstance(p.get("stampede_runs"), list), "stampede_runs is a list")
+db_counts = query("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers),"
+                  " (SELECT count(*) FROM entries), (SELECT count(*) FROM lots),"
+                  " (SELECT count(*) FROM bids), (SELECT count(*) FROM holds)")[0]
+is_(p.get("counts"), dict(zip(["accounts", "transfers", "entries", "lots", "bids", "holds"],
+                              db_counts)),
+    "counts equal SELECT count(*) per table")
+is_(r.headers.get("content-type", "").split(";")[0], "application/json", "application/json")
+
+# ---- facts the tampers need ------------------------------------------------
+
+
+def entry_of(tid, account):
+    return query("SELECT id::text FROM entries WHERE transfer_id = %s AND account_id = %s",
+                 (tid, account))[0][0]
+
+
+def bal(account):
+    return balance(account)[0]
+
+
+live_hold = query("SELECT id::text, amount FROM holds WHERE lot_id = %s AND state = 'active'",
+                  (L_live,))
+is_(live_hold[0][1] if live_hold else None, 170, "the live lot's one active hold is the high amount")
+live_hold = live_hold[0][0]
+bid_ids = {b["seq"]: b["id"] for b in live_bids}
+bid_keys = dict(query("SELECT seq, idem_key FROM bids WHERE lot_id = %s", (L_live,)))
+transfer_keys = dict(query("SELECT id::text, idem_key FROM transfers WHERE id IN (%s, %s)",
+                           (T_ab, T_bc)))
+ok(all(bid_keys.values()) and all(transfer_keys.values()), "bids and transfers carry idem keys")
+
+# ---- one tamper per check --------------------------------------------------
+
+# transfers_balanced: move 7 of alice's entries from one transfer to another:
+# each account's entries still sum to its balance, but two transfers no longer sum to 0.
+e1, e2 = entry_of(T_ab, alice), entry_of(T_ca, alice)
+shift = "UPDATE entries SET amount = amount + %s WHERE id = %s"
+case("transfers_balanced", {"transfers_balanced"},
+     ledger_off("entries") + [(shift, (-7, e1)), (shift, (7, e2))] + ledger_on("entries"),
+     ledger_off("entries") + [(shift, (7, e1)), (shift, (-7, e2))] + ledger_on("entries"),
+     observed={"transfers_balanced": 2}, samples={"transfers_balanced": [T_ab, T_ca]})
+
+# entries_have_transfers: a pair of entries (+9/-9 on alice) under a transfer id that
+# does not exist. The FK refuses it, so every trigger on entries is off for the insert.
+ghost = str(uuid.uuid4())
+ins = "INSERT INTO entries (transfer_id, account_id, amount) VALUES (%s, %s, %s)"
+case("entries_have_transfers", {"entries_have_transfers"},
+     ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (ghost, alice, 9)),
+      (ins, (ghost, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
+     ledger_off("entries") + [("DELETE FROM entries WHERE transfer_id = %s", (ghost,))]
+     + ledger_on("entries"),
+     observed={"entries_have_transfers": 2})
+
+# balances_match_entries: 11 moves from bob's balance to alice's with no entry;
+# the sum of balances stays 0.
+mv = "UPDATE accounts SET balance = balance + %s WHERE id = %s"
+case("balances_match_entries", {"balances_match_entries"},
+     [(mv, (11, alice)), (mv, (-11, bob))],
+     [(mv, (-11, alice)), (mv, (11, bob))],
+     observed={"balances_match_entries": 2}, samples={"balances_match_entries": [alice, bob]})
+
+# money_conserved: dave's account row disappears (his entries stay, so no
+# remaining account disagrees with its entries, no transfer is unbalanced), and the
+# balances no longer sum to zero. Only possible with the foreign keys bypassed.
+dave_row = query("SELECT id::text, name, kind, balance, held, created_at FROM accounts WHERE id = %s",
+                 (dave,))[0]
+case("money_conserved", {"money_conserved"},
+     ["ALTER TABLE accounts DISABLE TRIGGER ALL", ("DELETE FROM accounts WHERE id = %s", (dave,)),
+      "ALTER TABLE accounts ENABLE TRIGGER ALL"],
+     [("INSERT INTO accounts (id, name, kind, balance, held, created_at)"
+       " VALUES (%s, %s, %s, %s, %s, %s)", dave_row)],
+     observed={"money_conserved": -dave_row[3]})
+
+def rogue_transfer(frm, to, amount, tid):
+    """A complete, balanced transfer written behind the application's back (no
+    availability check): the row, its two entries, and both balances."""
+    return [("INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)"
+             " VALUES (%s, %s, %s, %s, 'transfer', 'test:tamper', 'rogue')", (tid, frm, to, amount)),
+            (ins, (tid, frm, -amount)), (ins, (tid, to, amount)),
+            (mv, (-amount, frm)), (mv, (amount, to))]
+
+
+def undo_rogue(frm, to, amount, tid):
+    return (ledger_off("entries") + ledger_off("transfers")
+            + [("DELETE FROM entries WHERE transfer_id = %s", (tid,)),
+               ("DELETE FROM transfers WHERE id = %s", (tid,)),
+               (mv, (amount, frm)), (mv, (-amount, to))]
+            + ledger_on("entries") + ledger_on("transfers"))
+
+
+# no_negative_balances: a rogue transfer takes dave to -1 (balanced, his balance equals
+# his entries). balance < 0 with held = 0 is also held > balance, so held_within_balance
+# fails with it, necessarily: no tamper can break no_negative_balances alone (see report).
+y, rogue = bal(dave) + 1, str(uuid.uuid4())
+case("no_negative_balances", {"no_negative_balances", "held_within_balance"},
+     drop_check("accounts", "accounts_balance_nonnegative")
+     + drop_check("accounts", "accounts_held_within_balance")
+     + rogue_transfer(dave, ISSUER, y, rogue)
+     + readd_check("accounts", "accounts_balance_nonnegative")
+     + readd_check("accounts", "accounts_held_within_balance"),
+     undo_rogue(dave, ISSUER, y, rogue)
+     + validate_check("accounts", "accounts_balance_nonnegative")
+     + validate_check("accounts", "accounts_held_within_balance"),
+     observed={"no_negative_balances": 1, "held_within_balance": 1},
+     samples={"no_negative_balances": [dave], "held_within_balance": [dave]})
+is_(bal(dave), dave_row[3], "dave's balance is back")
+
+# holds_match_held: carol (no active hold) gets 5 held; still within her balance.
+hd = "UPDATE accounts SET held = held + %s WHERE id = %s"
+case("holds_match_held", {"holds_match_held"},
+     [(hd, (5, carol))], [(hd, (-5, carol))],
+     observed={"holds_match_held": 1}, samples={"holds_match_held": [carol]})
+
+# held_within_balance: a rogue transfer spends alice's held money, leaving 169 against
+# her live hold of 170 (held still equals her active holds, balance still equals her
+# entries, nothing negative).
+y, rogue = bal(alice) - 169, str(uuid.uuid4())
+case("held_within_balance", {"held_within_balance"},
+     drop_check("accounts", "accounts_held_within_balance")
+     + rogue_transfer(alice, carol, y, rogue)
+     + readd_check("accounts", "accounts_held_within_balance"),
+     undo_rogue(alice, carol, y, rogue)
+     + validate_check("accounts", "accounts_held_within_balance"),
+     observed={"held_within_balance": 1}, samples={"held_within_balance": [alice]})
+is_(balance(alice), (9825, 170), "alice's balance and hold are back")
+
+# drop_claims_match (a): qty_claimed says 2 while the claim rows add up to 3.
+qc = "UPDATE lots SET qty_claimed = qty_claimed + %s WHERE id = %s"
+case("drop_claims_match (counter)", {"drop_claims_match"},
+     [(qc, (-1, L_drop))], [(qc, (1, L_drop))],
+     observed={"drop_claims_match": 1}, samples={"drop_claims_match": [L_drop]})
+
+# drop_claims_match (b): counter and rows agree (3) but K is now 2: oversold.
+qty_check = query("SELECT conname FROM pg_constraint WHERE conrelid = 'lots'::regclass"
+                  " AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%%qty_claimed <= qty_total%%'",
+                  user="postgres")
+ok(len(qty_check) == 1, "the lots CHECK on qty_claimed <= qty_total is found", qty_check)
+if qty_check:
+    qn = qty_check[0][0]
+    qt = "UPDATE lots SET qty_total = %s WHERE id = %s"
+    case("drop_claims_match (oversold)", {"drop_claims_match"},
+         drop_check("lots", qn) + [(qt, (2, L_drop))] + readd_check("lots", qn),
+         [(qt, (10, L_drop))] + validate_check("lots", qn),
+         observed={"drop_claims_match": 1}, samples={"drop_claims_match": [L_drop]})
+
+# english_high_is_last_bid (a): the settled lot's recorded high amount is not its
+# last bid's (the clearing price and the capture are untouched).
+ha = "UPDATE lots SET high_amount = high_amount + %s WHERE id = %s"
+case("english_high_is_last_bid (lot side)", {"english_high_is_last_bid"},
+     [(ha, (1, L_settled))], [(ha, (-1, L_settled))],
+     observed={"english_high_is_last_bid": 1}, samples={"english_high_is_last_bid": [L_settled]})
+
+# english_high_is_last_bid (b): the live lot's last bid row says 175, not 170 (still
+# increasing; hold and lot still agree with each other).
+ba = "UPDATE bids SET amount = amount + %s WHERE id = %s"
+case("english_high_is_last_bid (bid side)", {"english_high_is_last_bid"},
+     [(ba, (5, bid_ids[4]))], [(ba, (-5, bid_ids[4]))],
+     observed={"english_high_is_last_bid": 1}, samples={"english_high_is_last_bid": [L_live]})
+
+# english_bids_increase (a): bid #2 becomes 150, equal to bid #3.
+case("english_bids_increase (amounts)", {"english_bids_increase"},
+     [(ba, (30, bid_ids[2]))], [(ba, (-30, bid_ids[2]))],
+     observed={"english_bids_increase": 1}, samples={"english_bids_increase": [L_live]})
+
+# english_bids_increase (b): the last bid is renumbered 5: a gap in the sequence
+# (lot.seq still counts 4 bids, the last by seq is still the high bid).
+sq = "UPDATE bids SET seq = %s WHERE id = %s"
+case("english_bids_increase (sequence gap)", {"english_bids_increase"},
+     [(sq, (5, bid_ids[4]))], [(sq, (4, bid_ids[4]))],
+     observed={"english_bids_increase": 1}, samples={"english_bids_increase": [L_live]})
+
+# english_live_holds: the leader's hold is 3 short of the high amount; her held
+# follows the hold, so holds_match_held still holds.
+hm = "UPDATE holds SET amount = amount + %s WHERE id = %s"
+case("english_live_holds", {"english_live_holds"},
+     [(hm, (-3, live_hold)), (hd, (-3, alice))], [(hm, (3, live_hold)), (hd, (3, alice))],
+     observed={"english_live_holds": 1}, samples={"english_live_holds": [L_live]})
+
+# settled_lots_captured_once: the clearing price no longer matches the capture.
+cp = "UPDATE lots SET clearing_price = clearing_price + %s WHERE id = %s"
+case("settled_lots_captured_once", {"settled_lots_captured_once"},
+     [(cp, (1, L_settled))], [(cp, (-1, L_settled))],
+     observed={"settled_lots_captured_once": 1},
+     samples={"settled_lots_captured_once": [L_settled]})
+
+# captures_belong_to_lots: a plain transfer relabelled a capture, with no hold behind it.
+tk = "UPDATE transfers SET kind = %s WHERE id = %s"
+case("captures_belong_to_lots", {"captures_belong_to_lots"},
+     ledger_off("transfers") + [(tk, ("capture", T_bc))] + ledger_on("transfers"),
+     ledger_off("transfers") + [(tk, ("transfer", T_bc))] + ledger_on("transfers"),
+     observed={"captures_belong_to_lots": 1}, samples={"captures_belong_to_lots": [T_bc]})
+
+# dutch_paid_schedule_price: the claim is dated two intervals later, when the
+# schedule's price was 400, but it paid 500.
+ca = "UPDATE bids SET created_at = created_at + make_interval(secs => %s) WHERE id = %s"
+case("dutch_paid_schedule_price", {"dutch_paid_schedule_price"},
+     [(ca, (7200, dutch_claim["id"]))], [(ca, (-7200, dutch_claim["id"]))],
+     observed={"dutch_paid_schedule_price": 1},
+     samples={"dutch_paid_schedule_price": [dutch_claim["id"]]})
+
+# purchases_paid: a drop claim loses its purchase transfer.
+claim_tid = drop_claims[1]["transfer_id"]
+bt = "UPDATE bids SET transfer_id = %s WHERE id = %s"
+case("purchases_paid", {"purchases_paid"},
+     [(bt, (None, drop_claims[1]["id"]))], [(bt, (claim_tid, drop_claims[1]["id"]))],
+     observed={"purchases_paid": 1}, samples={"purchases_paid": [drop_claims[1]["id"]]})
+
+# idempotency_keys_unique (a): bid #2 carries bid #1's key.
+bk = "UPDATE bids SET idem_key = %s WHERE id = %s"
+case("idempotency_keys_unique (bids)", {"idempotency_keys_unique"},
+     [(bk, (bid_keys[1], bid_ids[2]))], [(bk, (bid_keys[2], bid_ids[2]))],
+     observed={"idempotency_keys_unique": 1}, samples={"idempotency_keys_unique": [bid_keys[1]]})
+
+# idempotency_keys_unique (b): two transfers under one key.
+tkey = "UPDATE transfers SET idem_key = %s WHERE id = %s"
+case("idempotency_keys_unique (transfers)", {"idempotency_keys_unique"},
+     ledger_off("transfers") + [(tkey, (transfer_keys[T_ab], T_bc))] + ledger_on("transfers"),
+     ledger_off("transfers") + [(tkey, (transfer_keys[T_bc], T_bc))] + ledger_on("transfers"),
+     observed={"idempotency_keys_unique": 1},
+     samples={"idempotency_keys_unique": [transfer_keys[T_ab]]})
+
+# ---- the guards are back as they were ----------------------------------------
+
+for (table, name), (definition, validated) in sorted(CHECK_DEFS.items()):
+    is_(check_def(table, name), (definition, validated), f"{table}.{name} restored as it was")
+is_(query("SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+          " WHERE c.relname IN ('accounts', 'transfers', 'entries') AND t.tgenabled <> 'O'"
+          " ORDER BY 1, 2", user="postgres"), [],
+    "every trigger on accounts, transfers and entries is enabled again")
+is_(query("SELECT count(*) FROM pg_constraint WHERE conrelid IN ('accounts'::regclass,"
+          " 'transfers'::regclass, 'entries'::regclass, 'lots'::regclass) AND NOT convalidated",
+          user="postgres")[0][0], 0, "no constraint left NOT VALID")
+is_(ledger_invariants(), [], "the test's own ledger invariants hold after the repairs")
+r = healthy("final")
+is_(r.json.get("counts") if r.json else None,
+    dict(zip(["accounts", "transfers", "entries", "lots", "bids", "holds"], db_counts)),
+    "final counts equal the baseline's: every tamper was undone")
+
+# ---- how long /proof takes -------------------------------------------------
+
+times = []
+for _ in range(7):
+    t = time.perf_counter()
+    r = proof()
+    times.append((time.perf_counter() - t) * 1000)
+ok(r.status == 200, "timed /proof calls answer 200")
+diag(f"/proof: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms over {len(times)}"
+     f" calls (HTTP round trip; {r.json['counts']['entries']} entries,"
+     f" {r.json['counts']['bids']} bids)")
+diag(f"test_proof.py took {time.time() - T0:.1f} s")
+
+done()
