@@ -124,29 +124,34 @@ static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
     return 0;
 }
 
-/* Append the bid row and finish: update the lot with `lot_sql` (RETURNING the lot) and answer. */
-static enum tx_decision accept(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
-                               int64_t quantity, int64_t seq, const char *status,
-                               const char *transfer_id, const char *lot_sql, int nparams,
-                               const char *const *lot_params)
+/* Append the accepted bid or claim, numbered seq under the lot lock. 0 / -1. */
+static int insert_bid(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
+                      int64_t quantity, int64_t seq, const char *status, const char *transfer_id)
 {
-    char amt[24], qty[24], sq[24], sql[2800];
-    const char *p[8] = { bid_id, b->q->lot, b->r->caller.sub, amt, qty, sq, status, transfer_id };
-    PGresult *res;
-    struct json_object *o, *bid;
+    char amt[24], qty[24], sq[24];
+    const char *p[9] = { bid_id, b->q->lot, b->r->caller.sub, amt, qty, sq, status, transfer_id,
+                         b->idem->scoped };
 
     snprintf(amt, sizeof(amt), "%" PRId64, amount);
     snprintf(qty, sizeof(qty), "%" PRId64, quantity);
     snprintf(sq, sizeof(sq), "%" PRId64, seq);
-    {
-        const char *pk[9];
-        memcpy(pk, p, sizeof(p));
-        pk[8] = b->idem->scoped;
-        if (exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
-                      " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                  9, pk) < 0)
-            return TX_ERROR;
-    }
+    return exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
+                     " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, p);
+}
+
+/*
+ * Update the lot with lot_sql (its RETURNING list is appended here), build
+ * the 201 answer {"bid", "lot"} and store it under the key.
+ */
+static enum tx_decision finish(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
+                               int64_t quantity, int64_t seq, const char *status,
+                               const char *transfer_id, const char *lot_sql, int nparams,
+                               const char *const *lot_params)
+{
+    char sql[2800];
+    PGresult *res;
+    struct json_object *o, *bid;
+
     snprintf(sql, sizeof(sql), "%s RETURNING %s", lot_sql, lot_columns_sql);
     res = tx_exec(tx, sql, nparams, lot_params);
     if (!res)
@@ -242,67 +247,32 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
     if (extra > 0 && ledger_adjust_held(tx, me, extra) < 0)
         return TX_ERROR;
 
-    {
-        enum tx_decision d;
-        const char *lp[5] = { l->id, amt, me, bid_id, sq };
-        /* The bid row first (holds reference it), then the hold, then the lot. */
-        char qty[] = "1";
-        char bamt[24];
-        const char *pk[9] = { bid_id, l->id, me, bamt, qty, sq, "leading", NULL, b->idem->scoped };
-        snprintf(bamt, sizeof(bamt), "%" PRId64, q->amount);
-        if (exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
-                      " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                  9, pk) < 0)
+    /* The bid row first (the hold references it), then the hold, then the lot. */
+    if (insert_bid(tx, b, bid_id, q->amount, 1, l->seq + 1, "leading", NULL) < 0)
+        return TX_ERROR;
+    if (same) {
+        const char *p[4] = { l->id, me, ex, bid_id };
+        if (exec1(tx, "UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,"
+                      " updated_at = now() WHERE lot_id = $1 AND account_id = $2"
+                      " AND state = 'active'", 4, p) < 0)
             return TX_ERROR;
-        if (same) {
-            const char *p[4] = { l->id, me, ex, bid_id };
-            if (exec1(tx, "UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,"
-                          " updated_at = now() WHERE lot_id = $1 AND account_id = $2"
-                          " AND state = 'active'", 4, p) < 0)
-                return TX_ERROR;
-        } else {
-            const char *p[5] = { hold_id, me, l->id, bid_id, amt };
-            if (exec1(tx, "INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)"
-                          " VALUES ($1, $2, $3, $4, $5, 'active')", 5, p) < 0)
-                return TX_ERROR;
-        }
+    } else {
+        const char *p[5] = { hold_id, me, l->id, bid_id, amt };
+        if (exec1(tx, "INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)"
+                      " VALUES ($1, $2, $3, $4, $5, 'active')", 5, p) < 0)
+            return TX_ERROR;
+    }
+    {
         /* Anti-snipe: a bid inside the window pushes the end to now + extension. */
-        d = TX_COMMIT;
-        {
-            char sql[2800];
-            PGresult *res;
-            struct json_object *o, *bid;
-            snprintf(sql, sizeof(sql),
-                     "UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,"
-                     " seq = $5::bigint,"
-                     " ends_at = CASE WHEN snipe_window > 0"
-                     "   AND ends_at - now() < make_interval(secs => snipe_window)"
-                     "   THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))"
-                     "   ELSE ends_at END"
-                     " WHERE id = $1 RETURNING %s", lot_columns_sql);
-            res = tx_exec(tx, sql, 5, lp);
-            if (!res)
-                return TX_ERROR;
-            o = json_object_new_object();
-            bid = json_object_new_object();
-            json_object_object_add(bid, "id", json_object_new_string(bid_id));
-            json_object_object_add(bid, "lot", json_object_new_string(l->id));
-            json_object_object_add(bid, "bidder", json_object_new_string(me));
-            json_object_object_add(bid, "amount", json_object_new_int64(q->amount));
-            json_object_object_add(bid, "quantity", json_object_new_int(1));
-            json_object_object_add(bid, "seq", json_object_new_int64(l->seq + 1));
-            json_object_object_add(bid, "status", json_object_new_string("leading"));
-            json_object_object_add(bid, "held", json_object_new_int64(q->amount));
-            json_object_object_add(o, "bid", bid);
-            json_object_object_add(o, "lot", lot_json(res, 0));
-            PQclear(res);
-            b->status = 201;
-            b->stored = 1;
-            b->body = to_text(o);
-            if (!b->body || idem_finish(tx, b->idem, 201, b->body) < 0)
-                return TX_ERROR;
-        }
-        return d;
+        const char *lp[5] = { l->id, amt, me, bid_id, sq };
+        return finish(tx, b, bid_id, q->amount, 1, l->seq + 1, "leading", NULL,
+                      "UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,"
+                      " seq = $5::bigint,"
+                      " ends_at = CASE WHEN snipe_window > 0"
+                      "   AND ends_at - now() < make_interval(secs => snipe_window)"
+                      "   THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))"
+                      "   ELSE ends_at END"
+                      " WHERE id = $1", 5, lp);
     }
 }
 
@@ -376,14 +346,18 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
     snprintf(pr, sizeof(pr), "%" PRId64, cost);
     if (dutch) {
         const char *p[5] = { l->id, me, bid_id, sq, pr };
-        return accept(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid,
+        if (insert_bid(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid) < 0)
+            return TX_ERROR;
+        return finish(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid,
                       "UPDATE lots SET status = 'settled', settled_at = now(), winner = $2,"
                       " clearing_price = $5::bigint, high_amount = $5::bigint, high_bidder = $2,"
                       " high_bid = $3, qty_claimed = 1, seq = $4::bigint WHERE id = $1",
                       5, p);
     } else {
         const char *p[3] = { l->id, n, sq };
-        return accept(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid,
+        if (insert_bid(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid) < 0)
+            return TX_ERROR;
+        return finish(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid,
                       "UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,"
                       " status = CASE WHEN qty_claimed + $2::int >= qty_total THEN 'sold_out'"
                       "   ELSE status END,"
