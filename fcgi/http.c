@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 const char *http_reason(int status)
 {
@@ -389,6 +390,11 @@ int http_parse_json_body(struct request *r)
                      json_tokener_error_desc(jerr));
         return -1;
     }
+    if (util_json_has_duplicate_keys(r->body, r->body_len, obj)) {
+        json_object_put(obj);
+        http_problem(r, 400, "duplicate_key", "a member name appears twice in one object");
+        return -1;
+    }
     if (!json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
         http_problem(r, 400, "body_not_object", "the body must be a JSON object");
@@ -515,6 +521,8 @@ int http_query_param(const struct request *r, const char *name, char *out, size_
                     return -1;
                 out[o++] = (char)ch;
             }
+            if (o >= outlen)
+                return -1;  /* outlen 0: not even the NUL fits */
             out[o] = '\0';
             return 1;
         } else if ((size_t)(end - p) == nlen && strncmp(p, name, nlen) == 0) {

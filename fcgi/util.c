@@ -173,6 +173,43 @@ char *util_json_canonical(struct json_object *v)
     return b.p;
 }
 
+static size_t parsed_members(struct json_object *v)
+{
+    size_t n = 0;
+
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, name, child) {
+            (void)name;
+            n += 1 + parsed_members(child);
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            n += parsed_members(json_object_array_get_idx(v, i));
+    }
+    return n;
+}
+
+int util_json_has_duplicate_keys(const char *text, size_t len, struct json_object *parsed)
+{
+    size_t colons = 0;
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ':') {
+            colons++;
+        }
+    }
+    return colons > parsed_members(parsed);
+}
+
 void util_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];

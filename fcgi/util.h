@@ -39,6 +39,15 @@ const char *util_json_unknown_member(struct json_object *obj, const char *const 
  */
 char *util_json_canonical(struct json_object *v);
 
+/*
+ * 1 if the JSON text (already parsed by json-c into `parsed`) names some
+ * member twice in one object. json-c keeps the last of duplicate members
+ * silently; we refuse such bodies instead. Every ':' outside a string is a
+ * member separator, so the text has more members than the parsed tree
+ * exactly when a name repeated.
+ */
+int util_json_has_duplicate_keys(const char *text, size_t len, struct json_object *parsed);
+
 /* Lowercase hex SHA-256 of data into out (65 bytes). */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -233,11 +233,32 @@ static void test_sha256(void)
     is_int((long long)strlen(out), 64, "64 hex digits");
 }
 
+static int dup(const char *text)
+{
+    struct json_object *o = json_tokener_parse(text);
+    int d = util_json_has_duplicate_keys(text, strlen(text), o);
+
+    json_object_put(o);
+    return d;
+}
+
+static void test_duplicate_keys(void)
+{
+    ok(!dup("{\"a\":1,\"b\":2}"), "distinct members are not duplicates");
+    ok(dup("{\"a\":1,\"a\":2}"), "a repeated member is found");
+    ok(dup("{\"x\":{\"a\":1,\"a\":1}}"), "a repeat in a nested object is found");
+    ok(dup("[{\"a\":1},{\"b\":1,\"b\":2}]"), "a repeat inside an array is found");
+    ok(!dup("{\"a\":\"x:y\",\"b\":\"\\\":\"}"), "colons inside strings (escaped quotes too) do not count");
+    ok(!dup("{\"a\":[{\"a\":1},{\"a\":2}]}"), "the same name in sibling objects is fine");
+    ok(dup("{\"a\":1,\"\\u0061\":2}"), "a name spelled with an escape is the same name");
+}
+
 int main(void)
 {
     test_uuid();
     test_json_int64();
     test_canonical();
     test_sha256();
+    test_duplicate_keys();
     return done_testing();
 }
