@@ -258,8 +258,17 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
         } else if (tx.err == DB_OK) {
             tx.err = DB_FAILED;  /* fn failed without a statement failing */
         }
-        if (tx.err != DB_UNAVAILABLE && PQtransactionStatus(conn) != PQTRANS_IDLE)
-            (void)simple(&tx, "ROLLBACK");
+        if (tx.err != DB_UNAVAILABLE && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+            /* Roll back, but keep the failure that brought us here: a
+             * successful ROLLBACK must not turn a 40001 into "no error". */
+            enum db_error why = tx.err;
+            char state[sizeof(tx.sqlstate)];
+            memcpy(state, tx.sqlstate, sizeof(state));
+            if (simple(&tx, "ROLLBACK") == 0) {
+                tx.err = why;
+                memcpy(tx.sqlstate, state, sizeof(state));
+            }
+        }
 failed:
         if (tx.err == DB_RETRYABLE && tx.attempt < cfg->tx_max_attempts) {
             int ms = db_backoff_ms(tx.attempt, cfg->tx_backoff_base_ms, cfg->tx_backoff_max_ms,
