@@ -30,14 +30,15 @@ struct check {
 /* Observed is the number of violating rows (expected 0) unless noted. */
 static const struct check checks[] = {
     { "transfers_balanced", "evidence",
-      "every transfer has at least two entries, its entries sum to zero, and they debit its"
-      " payer and credit its payee by its amount",
+      "every transfer has at least two entries, its entries sum to zero, and they only debit"
+      " its payer and credit its payee by its amount",
       "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
       " SELECT t.id, row_number() OVER () AS rn FROM transfers t"
       " LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id, t.from_account, t.to_account, t.amount"
       " HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0"
       "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount"
-      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount) bad" },
+      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount"
+      "  OR count(e.id) FILTER (WHERE e.account_id NOT IN (t.from_account, t.to_account)) > 0) bad" },
     { "entries_have_transfers", "evidence",
       "every entry belongs to an existing transfer",
       "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("

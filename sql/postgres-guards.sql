@@ -16,22 +16,30 @@ CREATE UNIQUE INDEX IF NOT EXISTS accounts_one_issuer ON accounts (kind) WHERE k
 
 -- migrate: 103 balanced_transfers
 -- A deferred constraint trigger: at commit, every transfer touched by the
--- transaction has at least two entries and they sum to zero.
+-- transaction has at least two entries, they sum to zero, and they are
+-- exactly its two legs: the payer debited and the payee credited by its amount.
 CREATE OR REPLACE FUNCTION zerosum_check_transfer_balanced() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    tid uuid;
-    n   bigint;
-    s   numeric;
+    tid   uuid;
+    n     bigint;
+    s     numeric;
+    legs  bigint;
 BEGIN
     IF TG_TABLE_NAME = 'entries' THEN
         tid := NEW.transfer_id;
     ELSE
         tid := NEW.id;
     END IF;
-    SELECT count(*), coalesce(sum(amount), 0) INTO n, s FROM entries WHERE transfer_id = tid;
-    IF n < 2 OR s <> 0 THEN
-        RAISE EXCEPTION 'transfer % is unbalanced: % entries summing to %', tid, n, s
+    SELECT count(*), coalesce(sum(e.amount), 0),
+           count(*) FILTER (WHERE (e.account_id = t.from_account AND e.amount = -t.amount)
+                               OR (e.account_id = t.to_account AND e.amount = t.amount))
+      INTO n, s, legs
+      FROM entries e JOIN transfers t ON t.id = e.transfer_id
+     WHERE e.transfer_id = tid;
+    IF n < 2 OR s <> 0 OR legs <> n THEN
+        RAISE EXCEPTION 'transfer % is unbalanced: % entries summing to %, % of them its legs',
+            tid, n, s, legs
             USING ERRCODE = '23514';
     END IF;
     RETURN NULL;
