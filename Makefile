@@ -26,7 +26,7 @@ BUILD ?= build
 LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle \
+.PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -50,8 +50,12 @@ asan:
 install:
 	@scripts/stack install
 
-run: install all
+run: install all dashboard
 	@scripts/stack start
+
+# uPlot from npm into htdocs/vendor/ (no CDN; generated, not committed)
+dashboard:
+	@scripts/build-dashboard
 
 stop:
 	@scripts/stack stop
@@ -70,7 +74,7 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py
 
-test-integration: all asan
+test-integration: all asan dashboard
 	scripts/test-integration
 	ZS_DIALECT=dsql ZS_TEST_VAR=$(CURDIR)/var/test-dsql scripts/test-integration $(DSQL_SUITES)
 
