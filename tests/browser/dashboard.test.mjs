@@ -279,7 +279,9 @@ try {
       };
       assert(reddish(colors.name) && reddish(colors.status), 'failing check is not red: ' + JSON.stringify(colors));
       const desc = await li.locator('.check-desc').textContent();
-      assert(desc.includes('held equals the sum of its active holds'), `description "${desc}"`);
+      const served = await (await fetch(BASE_URL + '/proof')).json();
+      const want = served.checks.find((c) => c.name === 'holds_match_held').description;
+      assert(desc.includes(want), `description "${desc}" is not the served "${want}"`);
       const sample = await li.locator('.check-sample').textContent();
       assert(sample.includes(victim), `sample ids "${sample}" do not name ${victim}`);
       const observed = (await li.locator('.value-observed dd').textContent()).trim();

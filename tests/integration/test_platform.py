@@ -591,6 +591,7 @@ class PrivateSupervisor:
             "db_host": stack_conf.get("db_host", ""), "db_port": stack_conf.get("db_port", "6433"),
             "db_name": "zerosum", "db_user": "zerosum_app", "connection_policy": "per-request",
             "pool_default": "1", "pool_bid": "0", "pool_transfer": "0", "pool_proof": "0",
+            "pool_order": "0",
         }
         self.settings.update({k: str(v) for k, v in settings.items()})
 
