@@ -139,7 +139,8 @@ static const struct check checks[] = {
       "every Dutch claim paid max(floor, start - step x whole intervals elapsed) at its claim time",
       "SELECT count(*), string_agg(b.id::text, ',') FROM bids b JOIN lots l ON l.id = b.lot_id"
       " WHERE l.kind = 'dutch' AND b.amount <> GREATEST(l.floor_price, l.start_price - l.step *"
-      "   floor(extract(epoch FROM (b.created_at - l.starts_at)) / l.interval_s)::bigint)" },
+      "   LEAST(floor(extract(epoch FROM (b.created_at - l.starts_at)) / l.interval_s)::bigint,"
+      "         (l.start_price - l.floor_price) / l.step + 1))" },
     { "purchases_paid", "evidence",
       "every Dutch or drop claim has a purchase transfer from the bidder to the seller for the"
       " amount of the claim",

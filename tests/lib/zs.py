@@ -258,3 +258,26 @@ def wait_for(pred, timeout=15.0, interval=0.1):
             pass
         time.sleep(interval)
     return False
+
+
+# ---- auctions (added for test_bid.py / test_stampede.py) -------------------
+
+def create_lot(**spec):
+    """POST /lots as admin with the given fields; returns the lot JSON (raises unless 201)."""
+    r = post("/lots", spec, token=admin_token())
+    if r.status != 201:
+        raise RuntimeError(f"POST /lots {spec}: {r}")
+    return r.json["lot"]
+
+
+def place_bid(tok, lot, key="auto", **fields):
+    """POST /bid {"lot": lot, **fields} with the bidder's token."""
+    return post("/bid", dict({"lot": lot}, **fields), token=tok, key=key)
+
+
+def parse_ts(s):
+    """The API's UTC timestamps ("2025-01-02T03:04:05.123456Z") as aware datetimes."""
+    import datetime
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+
+# ---- end of auction helpers --------------------------------------------------
