@@ -5,6 +5,7 @@
  * Accounts are created empty; money arrives only as a transfer from the
  * issuer, so every unit is explained by the ledger.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,7 +286,8 @@ void handle_account_entries(struct request *r)
     if (rc != 0) {
         char *end;
         long n = rc > 0 ? strtol(buf, &end, 10) : 0;
-        if (rc < 0 || !buf[0] || *end || n < 1 || n > ENTRIES_LIMIT_MAX) {
+        /* digits only: strtol alone would take " 5" (and "+5", a '+' being a space) */
+        if (rc < 0 || !isdigit((unsigned char)buf[0]) || *end || n < 1 || n > ENTRIES_LIMIT_MAX) {
             http_problem(r, 400, "invalid_limit", "limit must be an integer from 1 to %d",
                          ENTRIES_LIMIT_MAX);
             return;

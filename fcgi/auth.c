@@ -12,6 +12,7 @@
 
 #include "jwt.h"
 #include "log.h"
+#include "util.h"
 
 static unsigned char key[64];
 static size_t keylen;
@@ -56,6 +57,17 @@ int auth_check(struct request *r, enum route_auth need)
         else
             http_problem_h(r, 401, "invalid_token", challenge, "the bearer token is not valid");
         return -1;
+    }
+    /* Every principal is an account: a validly signed token whose sub is not
+     * an account id (a UUID) names nobody, and must not reach SQL as one. */
+    {
+        char sub[UUID_STR_LEN + 1];
+        if (!util_uuid_parse(r->caller.sub, sub)) {
+            log_info("request %s: token refused: sub is not an account id", r->request_id);
+            http_problem_h(r, 401, "invalid_token", challenge, "the bearer token is not valid");
+            return -1;
+        }
+        memcpy(r->caller.sub, sub, sizeof(sub));
     }
     r->authenticated = 1;
     if (need == AUTH_ADMIN && r->caller.scope != JWT_SCOPE_ADMIN) {

@@ -262,14 +262,13 @@ static long u_escape(const char *s, size_t left)
  * characters inside strings, \u escapes that leave a surrogate unpaired
  * (it stores U+FFFD instead: neither refused nor kept verbatim), and UTF-8
  * that is overlong, encodes a surrogate or exceeds U+10FFFF (it checks
- * only the byte pattern, and PostgreSQL then refuses the text). *members
- * counts the object members in the text (one ':' outside strings each).
+ * only the byte pattern, and PostgreSQL then refuses the text), and a
+ * fraction point without digits after it ("1.", "1.e5").
  */
-static const char *json_nonstandard(const char *s, size_t len, size_t *members)
+static const char *json_nonstandard(const char *s, size_t len)
 {
     int in_string = 0;
 
-    *members = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         size_t n = utf8_seq((const unsigned char *)s + i, len - i);
@@ -299,30 +298,13 @@ static const char *json_nonstandard(const char *s, size_t len, size_t *members)
             }
         } else if (c == '"') {
             in_string = 1;
-        } else if (c == ':') {
-            (*members)++;
+        } else if (c == '.' && (i + 1 == len || !isdigit((unsigned char)s[i + 1]))) {
+            return "a number has no digits after its decimal point";
         } else if (c == '\'' || c == 'N' || c == 'I') {
             return "NaN, Infinity and single quotes are not JSON";
         }
     }
     return NULL;
-}
-
-/* Object members json-c kept: fewer than the text has means a repeated name. */
-static size_t json_members(struct json_object *v)
-{
-    size_t n = 0;
-
-    if (json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, name, val) {
-            (void)name;
-            n += 1 + json_members(val);
-        }
-    } else if (json_object_is_type(v, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(v); i++)
-            n += json_members(json_object_array_get_idx(v, i));
-    }
-    return n;
 }
 
 int http_parse_json_body(struct request *r)
@@ -331,7 +313,6 @@ int http_parse_json_body(struct request *r)
     enum json_tokener_error jerr;
     struct json_object *obj;
     const char *ct = r->content_type, *why;
-    size_t members;
     size_t n = strlen("application/json");
 
     if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';')) {
@@ -367,9 +348,7 @@ int http_parse_json_body(struct request *r)
             http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
             return -1;
         }
-        why = json_nonstandard(r->body, r->body_len, &members);
-        if (!why && json_members(obj) != members)
-            why = "a member name appears twice in one object";
+        why = json_nonstandard(r->body, r->body_len);
         if (why) {
             json_object_put(obj);
             json_tokener_free(tok);
