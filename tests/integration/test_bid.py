@@ -399,7 +399,9 @@ is_((r.json or {}).get("price"), 1000, "dutch: ...of 1000")
 is_(ledger_invariants(), [], "ledger invariants hold")
 rows = query("""SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) s FROM holds
                 WHERE state = 'active' GROUP BY account_id) h ON h.account_id = a.id
-                WHERE a.held <> coalesce(h.s, 0)""")
-is_(rows, [], "every account's held equals the sum of its active holds")
+                LEFT JOIN (SELECT account_id, sum(hold_amount) s FROM orders
+                WHERE status = 'open' AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
+                WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0)""")
+is_(rows, [], "every account's held equals its active holds plus its resting buy orders' reserve")
 
 done()
