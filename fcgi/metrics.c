@@ -14,7 +14,8 @@ struct metrics *metrics;
 static struct metrics fallback;   /* used when metrics_init() was not called (CLI, tests) */
 
 static const int status_codes[METRICS_STATUS_SLOTS] = {
-    200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 0
+    200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 414, 415, 422, 429, 431, 500, 502, 503,
+    505, 0
 };
 static const double duration_le_ms[METRICS_DURATION_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 0 /* +Inf */
