@@ -27,6 +27,7 @@ LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
+        fuzz test-fuzz-replay \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -83,8 +84,35 @@ test-oracle: all
 
 test: install
 	$(MAKE) test-unit
+	$(MAKE) test-fuzz-replay
 	$(MAKE) test-oracle
 	$(MAKE) test-integration
+
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS := fuzz_request fuzz_jwt fuzz_fingerprint
+
+# One libFuzzer session of $(FUZZ_TIME) s per target on a scratch copy of its
+# corpus; crashes land in build/fuzz/artifacts/<target>/. FUZZ_MERGE=1 merges
+# new coverage back into tests/fuzz/corpus/<target>.
+fuzz:
+	tests/fuzz/build.sh fuzz build/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    d=json.dict; [ $$t = fuzz_jwt ] && d=jwt.dict; \
+	    rm -rf build/fuzz/work/$$t; mkdir -p build/fuzz/work/$$t build/fuzz/artifacts/$$t; \
+	    cp tests/fuzz/corpus/$$t/* build/fuzz/work/$$t/; \
+	    echo "fuzz: $$t for $(FUZZ_TIME)s"; \
+	    build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 -dict=tests/fuzz/$$d \
+	        -artifact_prefix=build/fuzz/artifacts/$$t/ -print_final_stats=1 \
+	        build/fuzz/work/$$t 2>build/fuzz/$$t.log || { tail -40 build/fuzz/$$t.log; exit 1; }; \
+	    grep -E '^Done|number_of_executed_units' build/fuzz/$$t.log; \
+	    if [ "$(FUZZ_MERGE)" = 1 ]; then \
+	        build/fuzz/$$t -merge=1 -use_counters=0 tests/fuzz/corpus/$$t build/fuzz/work/$$t \
+	            2>/dev/null; fi; \
+	done
+
+# The committed corpora, replayed without libFuzzer under ASan + UBSan (TAP).
+test-fuzz-replay:
+	prove --exec '' tests/fuzz/replay.sh
 
 format:
 	clang-format -i fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
