@@ -1,7 +1,8 @@
 /*
- * zerosum dashboard — polls /proof, /proof/activity and /metrics every 2 s
- * (paused while the tab is hidden) and draws them; an admin can start a
- * stampede run (POST /proof/runs) and follow it to its verdict.
+ * zerosum dashboard — polls /proof, /proof/activity, /metrics and /markets
+ * (plus the chosen market's /markets/{id}) every 2 s (paused while the tab
+ * is hidden) and draws them; an admin can start a stampede run
+ * (POST /proof/runs) and follow it to its verdict.
  *
  * Static, same-origin, CSP-clean: no inline script or style, no innerHTML
  * with data (every value goes in through textContent), charts by uPlot
@@ -14,13 +15,17 @@
   var RUN_POLL_MS = 1000;
   var TOKEN_KEY = 'zerosum.adminToken';
   var RUN_KEY = 'zerosum.lastRun';
+  var MARKET_KEY = 'zerosum.market';
+  var BOOK_LEVELS = 8;       /* levels shown per side; the rest are counted */
   var ISSUER_ID = '00000000-0000-0000-0000-000000000001';
   var BID_CHART_H = window.matchMedia('(max-width: 600px)').matches ? 220 : 330;
+  var MARKET_CHART_H = window.matchMedia('(max-width: 600px)').matches ? 220 : 300;
   var RETRY_LABELS = ['0', '1', '2', '3', '4–5', '6+'];
 
   var state = {
     timer: null,
     inflight: false,
+    again: false,            /* poll again as soon as the one in flight lands */
     chartLot: null,          /* null: follow the lot bid on most recently */
     checksKey: '',
     runsKey: '',
@@ -30,6 +35,14 @@
     retryChart: null,
     bidData: null,
     retryData: null,
+    market: storageGet(MARKET_KEY),   /* null: follow the market created most recently */
+    marketsKey: '',
+    marketKey: '',
+    marketChart: null,
+    marketChartFor: '',      /* market id + kind the chart was built for */
+    marketData: null,
+    marketQty: null,         /* per chart point: quantity and kind, for the legend */
+    marketKinds: null,
     run: null,               /* { id, timer, started } */
     failures: 0
   };
@@ -134,7 +147,9 @@
       .then(function (res) {
         return res.json().then(function (body) {
           if (!res.ok && !(res.status === 409 && body && 'consistent' in body)) {
-            throw new Error(url + ': HTTP ' + res.status + (body && body.detail ? ' — ' + body.detail : ''));
+            var err = new Error(url + ': HTTP ' + res.status + (body && body.detail ? ' — ' + body.detail : ''));
+            err.status = res.status;
+            throw err;
           }
           return body;
         }, function () {
@@ -545,6 +560,349 @@
   function resizeCharts() {
     if (state.bidChart && !$('bid-chart').hidden) state.bidChart.setSize({ width: chartWidth('bid-chart'), height: BID_CHART_H });
     if (state.retryChart) state.retryChart.setSize({ width: chartWidth('retry-chart'), height: 180 });
+    if (state.marketChart && !$('market-chart').hidden && !$('market').hidden) {
+      state.marketChart.setSize({ width: chartWidth('market-chart'), height: MARKET_CHART_H });
+    }
+  }
+
+  /* ------------------------------------------------------------ markets */
+
+  /* GET /markets (most recent first), then the chosen market's book and
+     trades: the pinned one if it still exists, else the newest. */
+  function loadMarkets() {
+    return getJSON('/markets').then(function (body) {
+      var list = body && Array.isArray(body.markets) ? body.markets : [];
+      var id = state.market;
+      if (id && !list.some(function (m) { return m.id === id; }) && list.length >= 50) {
+        /* the list is capped at 50: an older pinned market is still fetched directly */
+      } else if (id && !list.some(function (m) { return m.id === id; })) {
+        id = null;                       /* gone (a wiped database): follow the latest again */
+        setMarketPin(null);
+      }
+      if (!id && list.length) id = list[0].id;
+      if (!id) return { list: list, detail: null };
+      return getJSON('/markets/' + encodeURIComponent(id)).then(function (detail) {
+        return { list: list, detail: detail };
+      }, function (e) {
+        if (e.status !== 404 || !state.market) throw e;
+        setMarketPin(null);              /* the pinned market is gone */
+        return { list: list, detail: null };
+      });
+    });
+  }
+
+  function setMarketPin(id) {
+    state.market = id;
+    storageSet(MARKET_KEY, id);
+  }
+
+  function marketLabel(m) {
+    var st = m.status === 'resolved' && m.outcome ? 'resolved ' + String(m.outcome).toUpperCase() : m.status;
+    return m.title + ' — ' + m.kind + ' · ' + st;
+  }
+
+  function renderMarketPicker(list, detail) {
+    var picker = $('market-picker');
+    picker.hidden = list.length === 0;
+    $('market-follow').hidden = !state.market;
+    var current = detail && detail.market ? detail.market : null;
+    var rows = list.slice();
+    if (current && !rows.some(function (m) { return m.id === current.id; })) rows.push(current);
+    var key = JSON.stringify(rows.map(function (m) { return [m.id, m.title, m.kind, m.status, m.outcome]; }));
+    var select = $('market-select');
+    if (key !== state.marketsKey) {
+      state.marketsKey = key;
+      var frag = document.createDocumentFragment();
+      rows.forEach(function (m, i) {
+        var o = el('option', null, marketLabel(m) + (i === 0 ? ' (latest)' : ''));
+        o.value = m.id;
+        frag.appendChild(o);
+      });
+      select.replaceChildren(frag);
+    }
+    if (current && select.value !== current.id) select.value = current.id;
+    select.title = current ? current.id : '';
+  }
+
+  /* An event trade's price in YES terms: a mint row already carries the YES
+     price; a NO contract at q is YES at 100 − q. */
+  function yesPrice(t) {
+    return t.outcome === 'no' ? 100 - t.price : t.price;
+  }
+
+  function pct(p) {
+    if (typeof p !== 'number' || !isFinite(p)) return '—';
+    var v = Math.round(p * 1000) / 10;
+    return (Number.isInteger(v) ? String(v) : v.toFixed(1)) + '%';
+  }
+
+  function renderMarkets(r) {
+    var list = r.list, d = r.detail;
+    $('markets-empty').hidden = list.length > 0 || !!d;
+    renderMarketPicker(list, d);
+    if (!d || !d.market) {
+      $('market').hidden = true;
+      if (state.marketChart) {
+        state.marketChart.destroy();
+        state.marketChart = null;
+        state.marketChartFor = '';
+        state.marketData = null;
+      }
+      return;
+    }
+    $('market').hidden = false;
+    var key = JSON.stringify(d);
+    if (key === state.marketKey && state.marketChart) return;
+    state.marketKey = key;
+
+    var m = d.market;
+    var event = m.kind === 'event';
+    var trades = Array.isArray(d.trades) ? d.trades.slice().reverse() : [];  /* oldest first */
+    var book = d.book || {};
+    var outs = event ? ['yes', 'no'] : ['shares'];
+    var outstanding = d.outstanding || {};
+
+    $('market').setAttribute('data-market', m.id);
+    $('market').setAttribute('data-kind', m.kind);
+    $('market-title').textContent = m.title;
+    $('market-kind').textContent = m.kind === 'event' ? 'event · yes/no' : 'shares';
+    $('market-kind').className = 'kind kind-' + m.kind;
+    var status = $('market-status');
+    status.textContent = m.status === 'resolved' && m.outcome ? 'resolved ' + String(m.outcome).toUpperCase()
+      : m.status === 'resolving' && m.outcome ? 'resolving ' + String(m.outcome).toUpperCase() : m.status;
+    status.className = 'pill pill-market-' + m.status + (m.outcome ? ' pill-outcome-' + m.outcome : '');
+
+    var meta = $('market-meta');
+    meta.replaceChildren();
+    meta.appendChild(document.createTextNode('market '));
+    meta.appendChild(idSpan(m.id));
+    if (!event && m.owner) {
+      meta.appendChild(document.createTextNode(' · owner '));
+      meta.appendChild(idSpan(m.owner));
+    }
+    meta.appendChild(document.createTextNode(' · created ' + fmtTime(m.created_at) + ' UTC' +
+      (m.resolved_at ? ' · settled ' + fmtTime(m.resolved_at) + ' UTC' : '') +
+      ' · ticks ' + m.tick_min + '–' + m.tick_max));
+
+    /* headline price */
+    var last = trades.length ? trades[trades.length - 1] : null;
+    if (event) {
+      $('market-price-label').textContent = m.status === 'open' ? 'implied probability' : 'last implied probability';
+      $('market-price').textContent = pct(d.implied_probability);
+      $('market-price-sub').textContent = m.status === 'resolved' && m.outcome
+        ? 'of YES · settled ' + String(m.outcome).toUpperCase() + ': each ' + String(m.outcome).toUpperCase() + ' contract paid 100'
+        : m.status === 'cancelled' ? 'of YES · cancelled: holders refunded at cost'
+        : 'of YES · ' + (last
+        ? 'last: ' + (last.kind === 'mint' ? fmtNum(last.quantity) + ' pair' + (last.quantity === 1 ? '' : 's') + ' minted at YES ' + last.price
+          : last.outcome.toUpperCase() + ' at ' + last.price + (last.outcome === 'no' ? ' = YES ' + yesPrice(last) : ''))
+        : 'no trades yet');
+    } else {
+      $('market-price-label').textContent = 'last price';
+      $('market-price').textContent = fmtNum(m.last_price);
+      $('market-price-sub').textContent = last ? 'last trade: ' + fmtNum(last.quantity) + ' at ' + fmtNum(last.price) : 'no trades yet';
+    }
+    $('market-price').setAttribute('data-value', event ? String(d.implied_probability) : String(m.last_price));
+
+    /* outstanding contracts */
+    var outEl = $('market-outstanding');
+    outEl.classList.remove('bad');
+    if (event) {
+      var y = outstanding.yes || 0, n = outstanding.no || 0;
+      $('market-outstanding-label').textContent = 'outstanding pairs';
+      outEl.textContent = y === n ? fmtNum(y) : fmtNum(Math.min(y, n)) + '?';
+      $('market-outstanding-sub').textContent = 'YES ' + fmtNum(y) + (y === n ? ' = ' : ' ≠ ') + 'NO ' + fmtNum(n);
+      if (y !== n) outEl.classList.add('bad');
+    } else {
+      var sh = outstanding.shares || 0;
+      $('market-outstanding-label').textContent = 'shares outstanding';
+      outEl.textContent = fmtNum(sh);
+      $('market-outstanding-sub').textContent = 'of a fixed supply of ' + fmtNum(m.total_supply) +
+        (sh === m.total_supply ? '' : ' — MISMATCH');
+      if (sh !== m.total_supply) outEl.classList.add('bad');
+    }
+    outEl.setAttribute('data-yes', String(outstanding.yes === undefined ? '' : outstanding.yes));
+    outEl.setAttribute('data-no', String(outstanding.no === undefined ? '' : outstanding.no));
+
+    /* top of book (YES for events) */
+    var top = book[outs[0]] || { bids: [], asks: [] };
+    var bb = top.bids && top.bids.length ? top.bids[0][0] : null;
+    var ba = top.asks && top.asks.length ? top.asks[0][0] : null;
+    $('market-top-label').textContent = event ? 'YES best bid / ask' : 'best bid / ask';
+    $('market-top').textContent = (bb === null ? '—' : fmtNum(bb)) + ' / ' + (ba === null ? '—' : fmtNum(ba));
+    $('market-top-sub').textContent = bb !== null && ba !== null ? 'spread ' + fmtNum(ba - bb)
+      : bb === null && ba === null ? 'empty book' : 'one-sided book';
+
+    /* trades */
+    var vol = trades.reduce(function (a, t) { return a + t.quantity; }, 0);
+    $('market-trades').textContent = fmtNum(trades.length) + (trades.length >= 100 ? '+' : '');
+    $('market-trades-sub').textContent = (trades.length ? fmtNum(vol) + (event ? ' contracts' : ' shares') + ' traded' : 'none yet') +
+      (trades.length >= 100 ? ' (last 100)' : '');
+
+    renderBooks(book, outs, m);
+    renderMarketChart(m, trades);
+  }
+
+  function renderBooks(book, outs, m) {
+    var event = m.kind === 'event';
+    var max = 1;
+    outs.forEach(function (o) {
+      var b = book[o] || {};
+      ['bids', 'asks'].forEach(function (side) {
+        (b[side] || []).slice(0, BOOK_LEVELS).forEach(function (l) { max = Math.max(max, l[1]); });
+      });
+    });
+    var frag = document.createDocumentFragment();
+    outs.forEach(function (o) {
+      var b = book[o] || { bids: [], asks: [] };
+      var box = el('section', 'book book-' + o);
+      box.setAttribute('data-outcome', o);
+      var head = el('div', 'book-head');
+      head.appendChild(el('h4', 'book-title', event ? o.toUpperCase() + ' book' : 'Order book'));
+      var bids = b.bids || [], asks = b.asks || [];
+      var spread = bids.length && asks.length ? 'spread ' + fmtNum(asks[0][0] - bids[0][0]) : '';
+      var depth = sum(bids) + sum(asks);
+      head.appendChild(el('span', 'book-note', [spread, depth ? fmtNum(depth) + (event ? ' contracts' : ' shares') + ' resting' : 'empty']
+        .filter(Boolean).join(' · ')));
+      box.appendChild(head);
+      var sides = el('div', 'book-sides');
+      sides.appendChild(bookSide('bids', bids, max));
+      sides.appendChild(bookSide('asks', asks, max));
+      box.appendChild(sides);
+      frag.appendChild(box);
+    });
+    var books = $('market-books');
+    books.className = 'books books-' + outs.length;
+    books.replaceChildren(frag);
+    $('market-book-hint').textContent = event
+      ? 'A YES bid at p also meets a NO bid at 100 − p or more: the two buys mint a pair of contracts into escrow (100 per pair). Levels aggregate every resting order at a price.'
+      : 'Levels aggregate every resting order at a price; the owner\u2019s supply is sold from the asks.';
+  }
+
+  function sum(levels) {
+    return levels.reduce(function (a, l) { return a + l[1]; }, 0);
+  }
+
+  function bookSide(side, levels, max) {
+    var col = el('div', 'book-side side-' + side);
+    var head = el('div', 'level level-head');
+    if (side === 'bids') {
+      head.appendChild(el('span', 'qty', 'qty'));
+      head.appendChild(el('span', 'px', 'bid'));
+    } else {
+      head.appendChild(el('span', 'px', 'ask'));
+      head.appendChild(el('span', 'qty', 'qty'));
+    }
+    col.appendChild(head);
+    var ol = el('ol', 'levels');
+    ol.setAttribute('data-side', side);
+    ol.setAttribute('aria-label', side);
+    if (!levels.length) ol.appendChild(el('li', 'level level-empty', side === 'bids' ? 'no bids' : 'no asks'));
+    levels.slice(0, BOOK_LEVELS).forEach(function (l) {
+      var li = el('li', 'level');
+      li.setAttribute('data-price', String(l[0]));
+      li.setAttribute('data-qty', String(l[1]));
+      var bar = el('span', 'depth');
+      bar.setAttribute('aria-hidden', 'true');
+      /* CSSOM, not a style attribute: allowed under style-src 'self' */
+      bar.style.width = Math.max(2, Math.round(1000 * l[1] / max) / 10) + '%';
+      li.appendChild(bar);
+      var px = el('span', 'px', fmtNum(l[0]));
+      var qty = el('span', 'qty', fmtNum(l[1]));
+      if (side === 'bids') { li.appendChild(qty); li.appendChild(px); } else { li.appendChild(px); li.appendChild(qty); }
+      ol.appendChild(li);
+    });
+    if (levels.length > BOOK_LEVELS) {
+      var more = levels.slice(BOOK_LEVELS);
+      ol.appendChild(el('li', 'level level-more', '+' + more.length + ' more level' + (more.length === 1 ? '' : 's') +
+        ' · ' + fmtNum(sum(more))));
+    }
+    col.appendChild(ol);
+    return col;
+  }
+
+  function renderMarketChart(m, trades) {
+    var event = m.kind === 'event';
+    var box = $('market-chart');
+    var empty = trades.length === 0;
+    box.hidden = empty;
+    box.setAttribute('data-points', '0');
+    $('market-chart-empty').hidden = !empty;
+    $('market-chart-empty').classList.toggle('is-event', event);
+    $('market-chart-title').textContent = event ? 'YES price by trade sequence' : 'Price by trade sequence';
+    $('market-chart-note').textContent = empty ? '' : fmtNum(trades.length) + ' trade' + (trades.length === 1 ? '' : 's') +
+      (trades.length >= 100 ? ' (the last 100)' : '') + (event ? ' · NO trades shown as YES = 100 − price' : '');
+    var forKey = m.id + '|' + m.kind;
+    if (state.marketChart && (empty || state.marketChartFor !== forKey)) {
+      state.marketChart.destroy();
+      state.marketChart = null;
+      state.marketData = null;
+    }
+    if (empty || !window.uPlot) return;
+
+    var qty = trades.map(function (t) { return t.quantity; });
+    var kinds = trades.map(function (t) { return t.kind; });
+    var data = [
+      trades.map(function (t) { return t.seq; }),
+      trades.map(function (t) { return event ? yesPrice(t) : t.price; })
+    ];
+    var dkey = JSON.stringify(data) + JSON.stringify(qty);
+    state.marketChartFor = forKey;
+    state.marketQty = qty;
+    state.marketKinds = kinds;
+    if (state.marketChart) {
+      if (state.marketData !== dkey) {
+        state.marketData = dkey;
+        state.marketChart.setData(data);
+      }
+      box.setAttribute('data-points', String(state.marketChart.data[0].length));
+      return;
+    }
+    state.marketData = dkey;
+    var line = cssVar('--accent', '#2563eb');
+    var ax = axisStyle();
+    state.marketChart = new window.uPlot({
+      width: chartWidth('market-chart'),
+      height: MARKET_CHART_H,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false }, points: { size: 9 } },
+      scales: {
+        x: {
+          time: false,
+          range: function (u, min, max) { return min === max ? [min - 1, max + 1] : [min - 0.5, max + 0.5]; }
+        },
+        y: event
+          ? { range: [0, 100] }
+          : { range: function (u, min, max) { var pad = Math.max(1, (max - min) * 0.15); return [Math.max(0, min - pad), max + pad]; } }
+      },
+      axes: [
+        Object.assign({ label: 'trade sequence', labelSize: 20, labelFont: ax.font }, ax, {
+          values: function (u, vals) { return vals.map(function (v) { return Number.isInteger(v) ? String(v) : ''; }); }
+        }),
+        Object.assign({ size: 48 }, ax, event ? {
+          splits: function () { return [0, 25, 50, 75, 100]; },
+          values: function (u, vals) { return vals.map(function (v) { return v + '%'; }); }
+        } : {
+          values: function (u, vals) { return vals.map(function (v) { return Number.isInteger(v) ? nf.format(v) : ''; }); }
+        })
+      ],
+      series: [
+        { label: 'seq', value: function (u, v) { return v === null || v === undefined ? '—' : String(v); } },
+        {
+          label: event ? 'YES price' : 'price',
+          value: function (u, v, si, i) {
+            if (v === null || v === undefined) return '—';
+            var q = state.marketQty && i !== null && i !== undefined ? state.marketQty[i] : null;
+            var k = state.marketKinds && i !== null && i !== undefined ? state.marketKinds[i] : null;
+            return nf.format(v) + (q !== null && q !== undefined ? ' × ' + nf.format(q) : '') + (k === 'mint' ? ' (mint)' : '');
+          },
+          stroke: line,
+          width: 2,
+          fill: cssVar('--accent-fill', 'rgba(37,99,235,0.08)'),
+          points: { show: true, size: 7, fill: line }
+        }
+      ]
+    }, data, box);
+    box.setAttribute('data-points', String(state.marketChart.data[0].length));
   }
 
   /* ------------------------------------------------------------ /metrics */
@@ -649,10 +1007,14 @@
       setLive('paused', 'paused while hidden');
       return;
     }
-    if (state.inflight) return;
+    if (state.inflight) {
+      state.again = true;      /* a click while a poll is out: poll again when it lands */
+      return;
+    }
     state.inflight = true;
+    state.again = false;
 
-    Promise.allSettled([getJSON('/proof'), getJSON(activityUrl()), getText('/metrics')]).then(function (r) {
+    Promise.allSettled([getJSON('/proof'), getJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
       var errors = [];
       if (r[0].status === 'fulfilled') renderProof(r[0].value);
       else { renderProofError(r[0].reason); errors.push(r[0].reason); }
@@ -660,6 +1022,8 @@
       else errors.push(r[1].reason);
       if (r[2].status === 'fulfilled') renderMetrics(r[2].value);
       else errors.push(r[2].reason);
+      if (r[3].status === 'fulfilled') renderMarkets(r[3].value);
+      else errors.push(r[3].reason);
 
       var now = new Date().toISOString();
       if (errors.length) {
@@ -673,7 +1037,9 @@
       setLive('error', 'dashboard error: ' + e.message);
     }).then(function () {
       state.inflight = false;
-      if (!document.hidden) {
+      if (state.again && !document.hidden) {
+        poll();
+      } else if (!document.hidden) {
         /* back off gently while the service is not answering */
         state.timer = setTimeout(poll, POLL_MS * Math.min(5, 1 + state.failures));
       } else {
@@ -881,6 +1247,16 @@
       state.bidData = null;
       poll();
     });
+    $('market-select').addEventListener('change', function () {
+      setMarketPin($('market-select').value || null);
+      state.marketKey = '';
+      poll();
+    });
+    $('market-follow').addEventListener('click', function () {
+      setMarketPin(null);
+      state.marketKey = '';
+      poll();
+    });
     $('token-form').addEventListener('submit', saveToken);
     $('token-forget').addEventListener('click', forgetToken);
     $('run-form').addEventListener('submit', startRun);
@@ -907,6 +1283,7 @@
 
     if (!window.uPlot) {
       $('bid-chart-empty').textContent = 'The chart library is missing (htdocs/vendor/); run scripts/build-dashboard.';
+      $('market-chart-empty').textContent = 'The chart library is missing (htdocs/vendor/); run scripts/build-dashboard.';
     }
     if (window.ResizeObserver) {
       var pending = null;

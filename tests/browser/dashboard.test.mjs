@@ -7,7 +7,8 @@
 //
 // It seeds a little data through the API, tampers the database directly as
 // the postgres superuser (and repairs it, whatever happens), starts an
-// oversell stampede from the admin form, and saves screenshots under
+// oversell stampede from the admin form, creates two markets with crossing
+// orders and checks their books and price chart, and saves screenshots under
 // $ZS_VAR/screenshots/ plus docs/dashboard.png for the README.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -386,6 +387,303 @@ try {
     const expected = errors.length - unexpected.length;
     if (expected) diag(`${expected} network log line(s) for the documented 409 of /proof while tampered (ignored)`);
     assert(unexpected.length === 0, 'console errors: ' + JSON.stringify(unexpected, null, 1));
+  });
+
+  // ---------------------------------------------------------------- markets
+  //
+  // Two markets through the API: a shares market (older) with one trade, and
+  // an event market (the latest) where two accounts cross: a YES buy at 60
+  // rests, a NO buy at 45 mints 4 pairs against it, two resting YES sells are
+  // hit, and a NO sell is bought (a NO trade, charted as YES = 100 − price).
+  const marketErrStart = errors.length;
+  const mkt = {};
+  const level = (l) => `${l[0]}×${l[1]}`;
+  const levelsText = (ls) => ls.map(level).join(' ') || '(none)';
+  const pctText = (p) => `${+(p * 100).toFixed(1)}%`;
+
+  // The book as the page shows it: per outcome and side, [price, qty] from the
+  // visible text (and the data attributes, which must agree with it).
+  async function pageBook(p) {
+    return p.evaluate(() => {
+      const out = {};
+      for (const b of document.querySelectorAll('#market-books [data-outcome]')) {
+        const o = {};
+        for (const side of ['bids', 'asks']) {
+          o[side] = Array.from(b.querySelectorAll(`ol[data-side="${side}"] li[data-price]`)).map((li) => {
+            const px = Number(li.querySelector('.px').textContent.replace(/,/g, ''));
+            const qty = Number(li.querySelector('.qty').textContent.replace(/,/g, ''));
+            if (px !== Number(li.dataset.price) || qty !== Number(li.dataset.qty)) return ['mismatch', li.outerHTML];
+            return [px, qty];
+          });
+        }
+        out[b.dataset.outcome] = o;
+      }
+      return out;
+    });
+  }
+
+  function sameBook(shown, truth) {
+    const outs = Object.keys(truth.book);
+    if (Object.keys(shown).sort().join() !== outs.slice().sort().join()) return false;
+    return outs.every((o) => ['bids', 'asks'].every((s) =>
+      JSON.stringify(shown[o][s]) === JSON.stringify(truth.book[o][s].slice(0, 8))));
+  }
+
+  async function showsMarket(p, truth) {
+    if ((await p.getAttribute('#market', 'data-market')) !== truth.market.id) return false;
+    if (!sameBook(await pageBook(p), truth)) return false;
+    return (await p.getAttribute('#market-chart', 'data-points')) === String(truth.trades.length);
+  }
+
+  await test('markets: an event market with crossing orders from two accounts (seeded through the API)', async () => {
+    phase = 'markets';
+    const mk = async (name, fund) => {
+      const a = (await must('POST', '/accounts', adminToken, { name })).account;
+      if (fund) await must('POST', '/transfer', adminToken, { from: ISSUER_ID, to: a.id, amount: fund });
+      return { id: a.id, token: mintToken(a.id, false) };
+    };
+    mkt.yes = await mk('dash-yes-trader', 20000);
+    mkt.no = await mk('dash-no-trader', 20000);
+    mkt.owner = await mk('dash-share-owner', 0);
+    const order = async (who, market, side, outcome, price, quantity, tif = 'gtc') => (await must('POST', '/order', who.token, {
+      market, side, ...(outcome ? { outcome } : {}), price, quantity, time_in_force: tif
+    })).order;
+
+    mkt.shares = (await must('POST', '/markets', adminToken, {
+      kind: 'shares', title: 'Dashboard test shares', owner: mkt.owner.id, supply: 1000
+    })).market;
+    await order(mkt.owner, mkt.shares.id, 'sell', null, 120, 10);
+    await order(mkt.owner, mkt.shares.id, 'sell', null, 125, 40);
+    await order(mkt.yes, mkt.shares.id, 'buy', null, 120, 3, 'ioc');
+    await order(mkt.no, mkt.shares.id, 'buy', null, 110, 8);
+
+    mkt.event = (await must('POST', '/markets', adminToken, {
+      kind: 'event', title: 'Will the dashboard show this market?'
+    })).market;
+    const M = mkt.event.id;
+    const o1 = await order(mkt.yes, M, 'buy', 'yes', 60, 10);
+    assert(o1.status === 'open' && o1.remaining === 10, 'YES buy at 60 did not rest: ' + JSON.stringify(o1));
+    const o2 = await order(mkt.no, M, 'buy', 'no', 45, 4);
+    assert(o2.status === 'filled' && o2.fills.length === 1 && o2.fills[0].kind === 'mint' && o2.fills[0].quantity === 4,
+      'NO buy at 45 did not mint 4 pairs: ' + JSON.stringify(o2));
+    const o3 = await order(mkt.yes, M, 'sell', 'yes', 70, 3);
+    assert(o3.status === 'open', 'YES sell at 70 did not rest: ' + JSON.stringify(o3));
+    const o4 = await order(mkt.no, M, 'buy', 'yes', 72, 1, 'ioc');
+    assert(o4.filled === 1 && o4.fills[0].kind === 'transfer', 'YES buy at 72 did not fill: ' + JSON.stringify(o4));
+    await order(mkt.yes, M, 'buy', 'yes', 55, 5);
+    await order(mkt.yes, M, 'sell', 'yes', 68, 1);
+    const o6 = await order(mkt.no, M, 'buy', 'yes', 68, 1, 'ioc');
+    assert(o6.filled === 1, 'YES buy at 68 did not fill: ' + JSON.stringify(o6));
+    await order(mkt.no, M, 'sell', 'no', 35, 2);
+    await order(mkt.no, M, 'buy', 'no', 20, 3);
+    const o8 = await order(mkt.yes, M, 'buy', 'no', 36, 1, 'ioc');
+    assert(o8.filled === 1, 'NO buy at 36 did not fill: ' + JSON.stringify(o8));
+
+    const truth = await must('GET', `/markets/${M}`);
+    mkt.eventTruth = truth;
+    diag(`event market ${M}: YES bids ${levelsText(truth.book.yes.bids)}, asks ${levelsText(truth.book.yes.asks)}; ` +
+      `NO bids ${levelsText(truth.book.no.bids)}, asks ${levelsText(truth.book.no.asks)}; ` +
+      `${truth.trades.length} trades; implied ${truth.implied_probability}; outstanding ${JSON.stringify(truth.outstanding)}`);
+    assert(truth.trades.length === 4, `${truth.trades.length} trades, expected 4`);
+    assert(truth.outstanding.yes === 4 && truth.outstanding.no === 4, 'outstanding ' + JSON.stringify(truth.outstanding));
+    assert(truth.implied_probability === 0.65, `implied probability ${truth.implied_probability}`);
+    const list = (await must('GET', '/markets')).markets;
+    assert(list[0].id === M, 'the event market is not the most recent in GET /markets');
+  });
+
+  await test('markets: the page follows the latest market and shows its YES and NO books exactly as GET /markets/{id}', async () => {
+    phase = 'markets';
+    const M = mkt.event.id;
+    await waitFor('the event market on the page, its books and chart as served', async () =>
+      showsMarket(page, await must('GET', `/markets/${M}`)));
+    const truth = await must('GET', `/markets/${M}`);
+    const shown = await pageBook(page);
+    for (const o of ['yes', 'no']) {
+      for (const s of ['bids', 'asks']) {
+        assert(JSON.stringify(shown[o][s]) === JSON.stringify(truth.book[o][s]),
+          `${o} ${s}: page ${levelsText(shown[o][s])}, API ${levelsText(truth.book[o][s])}`);
+      }
+    }
+    // The scenario's own numbers, so a page and an API that agree on nothing fail too.
+    assert(JSON.stringify(shown.yes.bids) === '[[60,6],[55,5]]', 'YES bids ' + levelsText(shown.yes.bids));
+    assert(JSON.stringify(shown.yes.asks) === '[[70,2]]', 'YES asks ' + levelsText(shown.yes.asks));
+    assert(JSON.stringify(shown.no.bids) === '[[20,3]]', 'NO bids ' + levelsText(shown.no.bids));
+    assert(JSON.stringify(shown.no.asks) === '[[35,1]]', 'NO asks ' + levelsText(shown.no.asks));
+    assert((await page.textContent('#market-title')).trim() === truth.market.title, 'title');
+    assert(/event/.test(await page.textContent('#market-kind')), 'kind chip');
+    assert((await page.textContent('#market-status')).trim() === 'open', 'status pill');
+    const prob = (await page.textContent('#market-price')).trim();
+    assert(prob === pctText(truth.implied_probability) && prob === '65%', `implied probability shows "${prob}"`);
+    assert(/implied probability/i.test(await page.textContent('#market-price-label')), 'implied probability label');
+    const out = page.locator('#market-outstanding');
+    assert((await out.textContent()).trim() === '4', `outstanding pairs "${await out.textContent()}"`);
+    assert(await out.getAttribute('data-yes') === '4' && await out.getAttribute('data-no') === '4', 'outstanding YES/NO attributes');
+    assert(/YES 4 = NO 4/.test(await page.textContent('#market-outstanding-sub')), 'YES = NO line');
+    assert((await page.textContent('#market-top')).trim() === '60 / 70', `best bid / ask "${await page.textContent('#market-top')}"`);
+    // bids green, asks red, as a person sees them
+    const colors = await page.evaluate(() => {
+      const c = (sel) => getComputedStyle(document.querySelector(sel)).color;
+      const bg = (sel) => getComputedStyle(document.querySelector(sel)).backgroundColor;
+      return {
+        bid: c('[data-outcome="yes"] ol[data-side="bids"] li[data-price] .px'),
+        ask: c('[data-outcome="yes"] ol[data-side="asks"] li[data-price] .px'),
+        bidBar: bg('[data-outcome="yes"] ol[data-side="bids"] li[data-price] .depth'),
+        askBar: bg('[data-outcome="yes"] ol[data-side="asks"] li[data-price] .depth')
+      };
+    });
+    const rgb = (s) => (/rgba?\((\d+), (\d+), (\d+)/.exec(s) || []).slice(1).map(Number);
+    const green = (s) => { const [r, g, b] = rgb(s); return g > r + 40 && g > b + 20; };
+    const red = (s) => { const [r, g, b] = rgb(s); return r > g + 60 && r > b + 60; };
+    assert(green(colors.bid) && green(colors.bidBar) && red(colors.ask) && red(colors.askBar),
+      'bids are not green or asks not red: ' + JSON.stringify(colors));
+    // depth bars: as wide as the level's share of the largest level
+    const bars = await page.evaluate(() => Array.from(document.querySelectorAll('#market-books li[data-price]')).map((li) => ({
+      qty: Number(li.dataset.qty),
+      w: li.querySelector('.depth').getBoundingClientRect().width,
+      col: li.getBoundingClientRect().width,
+      attr: li.querySelector('.depth').getAttribute('style')
+    })));
+    const maxQty = Math.max(...bars.map((b) => b.qty));
+    for (const b of bars) {
+      const want = b.col * b.qty / maxQty;
+      assert(b.w > 0 && Math.abs(b.w - want) <= 2, `depth bar of ${b.qty}: ${b.w.toFixed(1)} px, expected ${want.toFixed(1)} px`);
+    }
+    // the chart: one point per trade, by seq, the NO trade as YES = 100 − price
+    const points = await page.getAttribute('#market-chart', 'data-points');
+    assert(points === String(truth.trades.length), `chart has ${points} points, ${truth.trades.length} trades`);
+    assert((await page.locator('#market-chart canvas').count()) > 0, 'no chart canvas');
+    assert((await page.textContent('#market-trades')).trim() === String(truth.trades.length), 'trades count');
+    assert(/YES price/.test(await page.textContent('#market-chart .u-legend')), 'chart legend does not say YES price');
+    await page.locator('#markets').screenshot({ path: join(SHOTS, 'desktop-market.png') });
+  });
+
+  await test('markets: the picker lists markets newest first, remembers a choice across a reload, and can follow the latest again', async () => {
+    phase = 'markets';
+    const list = (await must('GET', '/markets')).markets;
+    const opts = await page.$$eval('#market-select option', (os) => os.map((o) => o.value));
+    assert(JSON.stringify(opts) === JSON.stringify(list.map((m) => m.id)), 'picker order is not GET /markets order');
+    assert(await page.isHidden('#market-follow'), '"follow latest" shown while following');
+    await page.selectOption('#market-select', mkt.shares.id);
+    const truth = await must('GET', `/markets/${mkt.shares.id}`);
+    await waitFor('the shares market on the page', async () => showsMarket(page, await must('GET', `/markets/${mkt.shares.id}`)));
+    const shown = await pageBook(page);
+    assert(JSON.stringify(shown.shares) === JSON.stringify({ bids: [[110, 8]], asks: [[120, 7], [125, 40]] }),
+      'shares book ' + JSON.stringify(shown.shares) + ' vs ' + JSON.stringify(truth.book.shares));
+    assert(/last price/i.test(await page.textContent('#market-price-label')), 'shares market headline is not the last price');
+    assert((await page.textContent('#market-price')).trim() === String(truth.market.last_price), 'last price');
+    assert((await page.textContent('#market-outstanding')).trim() === '1,000', 'shares outstanding');
+    assert(await page.isVisible('#market-follow'), '"follow latest" not offered while pinned');
+    assert(await page.evaluate(() => sessionStorage.getItem('zerosum.market')) === mkt.shares.id, 'choice not in sessionStorage');
+    await page.reload({ waitUntil: 'load' });
+    await waitFor('the pinned shares market after a reload', async () => showsMarket(page, await must('GET', `/markets/${mkt.shares.id}`)));
+    assert(await page.inputValue('#market-select') === mkt.shares.id, 'picker does not show the remembered market');
+    await page.click('#market-follow');
+    await waitFor('the latest (event) market again', async () => showsMarket(page, await must('GET', `/markets/${mkt.event.id}`)));
+    assert(await page.evaluate(() => sessionStorage.getItem('zerosum.market')) === null, 'the pin was not forgotten');
+    assert((await page.evaluate(() => Object.keys(localStorage).length)) === 0, 'something was written to localStorage');
+    // The README's picture, now with a market: the stampede verdict (followed
+    // again after the reload) and the event market's books and chart.
+    await waitFor('the run verdict after the reload', async () => (await page.getAttribute('#run-progress', 'data-state')) === 'passed',
+      RUN_TIMEOUT_MS);
+    await waitFor('the consistent badge', async () => (await badgeState(page)) === 'consistent');
+    await page.waitForTimeout(300);
+    await shoot(page, join(REPO, 'docs/dashboard.png'));
+  });
+
+  await test('markets: depth bars are sized through the CSSOM without a CSP violation (a style attribute would be refused)', async () => {
+    const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const p = await ctx2.newPage();
+    const local = [];
+    let localPhase = 'markets-csp';
+    watch(p, local, () => localPhase);
+    await p.addInitScript(() => {
+      window.__csp = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__csp.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample });
+      });
+    });
+    const res = await p.goto(BASE_URL + '/', { waitUntil: 'load' });
+    const csp = res.headers()['content-security-policy'] || '';
+    assert(/style-src 'self'/.test(csp) && !/unsafe-inline/.test(csp), `CSP is "${csp}"`);
+    await waitFor('the event market', async () => showsMarket(p, await must('GET', `/markets/${mkt.event.id}`)));
+    await p.waitForTimeout(2500); // another poll cycle re-renders nothing new, but let it run
+    const violations = await p.evaluate(() => window.__csp.slice());
+    assert(violations.length === 0, 'CSP violations: ' + JSON.stringify(violations));
+    const bars = await p.$$eval('#market-books .depth', (ds) => ds.map((d) => ({ inline: d.style.width, box: d.getBoundingClientRect().width })));
+    const nLevels = ['yes', 'no'].reduce((a, o) => a + mkt.eventTruth.book[o].bids.length + mkt.eventTruth.book[o].asks.length, 0);
+    assert(bars.length === nLevels && bars.every((b) => /%$/.test(b.inline) && b.box > 0), 'depth bars: ' + JSON.stringify(bars));
+    // The control: the same width through a style attribute is refused, so
+    // the listener above does see violations.
+    localPhase = 'markets-csp-control';
+    const control = await p.evaluate(async () => {
+      const d = document.createElement('div');
+      d.setAttribute('style', 'width: 123px');
+      document.body.appendChild(d);
+      await new Promise((r) => setTimeout(r, 200));
+      const w = getComputedStyle(d).width;
+      d.remove();
+      return { w, violations: window.__csp.slice() };
+    });
+    assert(control.violations.length >= 1 && control.violations.every((v) => /style-src/.test(v.directive)) && control.w !== '123px',
+      'the style-attribute control was not refused: ' + JSON.stringify(control));
+    const errs = local.filter((e) => e.phase === 'markets-csp');
+    assert(errs.length === 0, 'console errors: ' + JSON.stringify(errs));
+    await ctx2.close();
+  });
+
+  await test('markets: with no markets yet the section says so, without errors', async () => {
+    const ctx3 = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const p = await ctx3.newPage();
+    const local = [];
+    watch(p, local, () => 'markets-empty');
+    // An empty list, as a fresh stack answers it.
+    await p.route((url) => url.pathname === '/markets', (route) => route.fulfill({
+      status: 200, contentType: 'application/json', body: '{"markets":[]}'
+    }));
+    await p.goto(BASE_URL + '/', { waitUntil: 'load' });
+    await waitFor('the consistent badge', async () => (await badgeState(p)) === 'consistent');
+    await p.waitForTimeout(2500);
+    assert(await p.isVisible('#markets-empty'), 'no "no markets yet" message');
+    assert(/No markets yet/.test(await p.textContent('#markets-empty')), 'empty message text');
+    assert(await p.isHidden('#market') && await p.isHidden('#market-picker'), 'market body or picker shown without markets');
+    assert((await p.getAttribute('#live', 'data-state')) === 'live', `live state "${await p.getAttribute('#live', 'data-state')}"`);
+    await p.locator('#markets').screenshot({ path: join(SHOTS, 'desktop-no-markets.png') });
+    assert(local.length === 0, 'console errors: ' + JSON.stringify(local));
+    await ctx3.close();
+  });
+
+  await test('markets: a phone-sized viewport (390×844) shows the market without horizontal overflow', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'light'
+    });
+    const p = await phone.newPage();
+    watch(p, errors, () => 'markets-phone');
+    await p.goto(BASE_URL + '/', { waitUntil: 'load' });
+    await waitFor('the event market on the phone', async () => showsMarket(p, await must('GET', `/markets/${mkt.event.id}`)));
+    await p.waitForTimeout(500);
+    const m = await p.evaluate(() => ({
+      sw: document.scrollingElement.scrollWidth,
+      wide: Array.from(document.querySelectorAll('body *'))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-scroll'))
+        .slice(0, 5).map((e) => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)
+    }));
+    await p.locator('#markets').screenshot({ path: join(SHOTS, 'phone-market.png') });
+    await shoot(p, join(SHOTS, 'phone-with-market.png'));
+    assert(m.sw <= 390, `scrollWidth ${m.sw} > 390; too wide: ${m.wide.join(', ')}`);
+    const fit = await p.evaluate(() => {
+      const card = document.querySelector('#markets').getBoundingClientRect();
+      return Array.from(document.querySelectorAll('#markets .book, #markets .stat, #market-chart canvas, #market-select'))
+        .filter((e) => e.getBoundingClientRect().right > card.right + 0.5).map((e) => e.className || e.id || e.tagName);
+    });
+    assert(fit.length === 0, 'sticking out of the markets card: ' + fit.join(', '));
+    const px = await p.evaluate(() => parseFloat(getComputedStyle(document.querySelector('#market-books li[data-price]')).fontSize));
+    assert(px >= 12, `book levels are ${px}px on a phone`);
+    await phone.close();
+  });
+
+  await test('markets: no console errors or page errors during the market tests', async () => {
+    const errs = errors.slice(marketErrStart);
+    assert(errs.length === 0, 'console errors: ' + JSON.stringify(errs, null, 1));
   });
 } finally {
   await browser.close();
