@@ -218,8 +218,9 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
     if (!acc[0].found)
         return reject(tx, b, 1, 422, "bidder_account_not_found", NULL, 0,
                       "the token's account does not exist");
-    if (acc[0].issuer)
-        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0, "the issuer cannot bid");
+    if (acc[0].issuer || acc[0].escrow)
+        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0,
+                      "the issuer and escrow accounts cannot bid");
     if (acc[0].balance - acc[0].held < extra)
         return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
                       "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, extra);
@@ -330,8 +331,9 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
     if (!acc[0].found)
         return reject(tx, b, 1, 422, "bidder_account_not_found", NULL, 0,
                       "the token's account does not exist");
-    if (acc[0].issuer)
-        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0, "the issuer cannot buy");
+    if (acc[0].issuer || acc[0].escrow)
+        return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0,
+                      "the issuer and escrow accounts cannot buy");
     if (acc[0].balance - acc[0].held < cost)
         return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
                       "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, cost);

@@ -68,6 +68,18 @@ int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd)
     return (int)(rnd % (unsigned int)(cap + 1));
 }
 
+/*
+ * libpq's default notice processor prints to stderr, the daemon's log, as
+ * bare unformatted lines: a server WARNING, or the FATAL a server sends to
+ * an idle connection when it shuts down ("terminating connection due to
+ * administrator command"). Route them through the log instead.
+ */
+static void notice_to_log(void *arg, const char *message)
+{
+    (void)arg;
+    log_warn("database notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen)
 {
     char password[4096], port[16], timeout[16];
@@ -109,6 +121,7 @@ PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen)
         metrics_count_connect(0, now_us() - t0);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, notice_to_log, NULL);
     metrics_count_connect(1, now_us() - t0);
     return conn;
 }
@@ -284,8 +297,11 @@ failed:
         }
         metrics_count_tx(r->endpoint, tx.attempt, 0);
         if (tx.err == DB_UNAVAILABLE) {
-            snprintf(err, sizeof(err), "connection lost (SQLSTATE %s)",
-                     tx.sqlstate[0] ? tx.sqlstate : "-");
+            /* libpq's own words (first line) say why: a server shutdown, a
+             * closed socket, PgBouncer's refusal. Read before release(). */
+            const char *why = PQerrorMessage(conn);
+            snprintf(err, sizeof(err), "connection lost (SQLSTATE %s): %.*s",
+                     tx.sqlstate[0] ? tx.sqlstate : "-", (int)strcspn(why, "\n"), why);
             release(r, conn, 1);
             unavailable(r, err);
             return -1;

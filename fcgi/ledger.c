@@ -50,6 +50,7 @@ int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
         if (PQntuples(res) == 1) {
             acc->found = 1;
             acc->issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
+            acc->escrow = strcmp(PQgetvalue(res, 0, 0), "escrow") == 0;
             acc->balance = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
             acc->held = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         }

@@ -27,6 +27,7 @@ struct ledger_account {
     char id[UUID_STR_LEN + 1];
     int found;
     int issuer;
+    int escrow;                        /* a market's escrow account */
     int64_t balance;
     int64_t held;
 };

@@ -153,7 +153,7 @@ static enum tx_decision create_tx(struct tx *tx, void *arg)
         char name[120];
         snprintf(name, sizeof(name), "escrow %.8s", id);
         const char *p[2] = { escrow, name };
-        if (exec1(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'user')", 2, p) < 0)
+        if (exec1(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'escrow')", 2, p) < 0)
             return TX_ERROR;
         owner = escrow;
     }

@@ -294,7 +294,7 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
     struct maker *m = NULL;
     int n = 0, rc, buy = strcmp(q->side, "buy") == 0;
     char outcome[8], b1[24], b2[24], b3[24], b4[24], order_id[UUID_STR_LEN + 1];
-    int64_t left, need = 0, rest, hold = 0, trade_seq;
+    int64_t left, need = 0, rest, hold = 0, trade_seq, released = 0;
     enum tx_decision d = TX_ERROR;
     struct ledger_account *acc = NULL;
     struct json_object *fills = NULL;
@@ -366,14 +366,14 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
             /* complement buys that, with ours, make 100 per pair */
             const char *pc[4] = { q->market, strcmp(outcome, "yes") == 0 ? "no" : "yes",
                                   i64(b3, 100 - q->price), b2 };
-            int before = n;
+            int added = 0;          /* up to ORDER_MAX_MAKERS more, after the sells */
             res = tx_exec(tx, "SELECT " ORDER_COLS " FROM orders WHERE market_id = $1 AND status = 'open'"
                               " AND side = 'buy' AND outcome = $2 AND price >= $3::int"
                               " ORDER BY price DESC, seq LIMIT $4::int", 4, pc);
             if (!res)
                 goto out;
-            load_makers(res, m + before, &n, 1);
-            n = before + (n - before);
+            load_makers(res, m + n, &added, 1);
+            n += added;
             PQclear(res);
         }
     }
@@ -386,6 +386,8 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
     for (int i = 0; i < n && left > 0; i++) {
         if (strcmp(m[i].account, me) == 0) {
             m[i].stp = 1;           /* self-trade prevention: cancel the resting order */
+            if (strcmp(m[i].side, "buy") == 0)
+                released += m[i].hold;  /* its cash comes back before we pay */
             continue;
         }
         m[i].fill = m[i].remaining < left ? m[i].remaining : left;
@@ -418,15 +420,19 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
         d = reject(tx, o, 1, 422, "account_not_found", "the token's account does not exist");
         goto out;
     }
-    if (acc[0].issuer) {
+    if (acc[0].issuer || acc[0].escrow) {
         d = reject(tx, o, 1, 403, "issuer_cannot_trade", "the issuer cannot trade");
         goto out;
     }
-    if (buy && acc[0].balance - acc[0].held < need) {
+    if (buy && acc[0].balance - acc[0].held + released < need) {
         d = reject(tx, o, 1, 422, "insufficient_funds", "available %" PRId64 ", needed %" PRId64,
-                   acc[0].balance - acc[0].held, need);
+                   acc[0].balance - acc[0].held + released, need);
         goto out;
     }
+    /* Self-trade prevention first: the released holds fund what follows. */
+    for (int i = 0; i < n; i++)
+        if (m[i].stp && cancel_resting(tx, q->market, &m[i]) < 0)
+            goto out;
 
     if (util_uuid_v4(order_id) < 0)
         goto out;
@@ -465,11 +471,6 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
         int64_t f = k->fill;
         const char *mo[1] = { k->id };
 
-        if (k->stp) {
-            if (cancel_resting(tx, q->market, k) < 0)
-                goto out;
-            continue;
-        }
         if (f == 0)
             continue;
         snprintf(memo, sizeof(memo), "market %s", q->market);

@@ -165,16 +165,22 @@ static const struct check checks[] = {
       " WHERE p.held <> coalesce(o.s, 0)) bad" },
     { "event_pairs_backed", "evidence",
       "per event market, outstanding YES equals outstanding NO and escrow holds exactly 100 per"
-      " pair (zero once resolved and paid; a market mid-resolution is skipped)",
+      " pair, which is also the cost basis carried by the contracts; mid-resolution, escrow equals"
+      " what is still owed; zero once resolved",
       "SELECT count(*), string_agg(id::text, ',') FROM ("
       " SELECT m.id FROM markets m JOIN accounts e ON e.id = m.escrow"
       " LEFT JOIN (SELECT market_id,"
       "            coalesce(sum(quantity) FILTER (WHERE outcome = 'yes'), 0) AS yes,"
-      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no"
+      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no,"
+      "            coalesce(sum(cost), 0) AS cost"
       "            FROM positions GROUP BY market_id) p ON p.market_id = m.id"
-      " WHERE m.kind = 'event' AND m.status <> 'resolving' AND (coalesce(p.yes, 0) <> coalesce(p.no, 0)"
-      "   OR e.balance <> 100 * coalesce(p.yes, 0)"
-      "   OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0))) bad" },
+      " WHERE m.kind = 'event' AND CASE"
+      "   WHEN m.status = 'resolving' THEN e.balance <> CASE m.outcome"
+      "     WHEN 'cancel' THEN coalesce(p.cost, 0) WHEN 'yes' THEN 100 * coalesce(p.yes, 0)"
+      "     ELSE 100 * coalesce(p.no, 0) END"
+      "   ELSE coalesce(p.yes, 0) <> coalesce(p.no, 0) OR e.balance <> 100 * coalesce(p.yes, 0)"
+      "     OR e.balance <> coalesce(p.cost, 0)"
+      "     OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0) END) bad" },
     { "trade_cash_legs", "evidence",
       "every fill's cash legs net to zero: a transfer fill pays price x quantity from buyer to"
       " seller; a mint fill's two legs put exactly 100 x quantity into the market's escrow",
@@ -405,9 +411,12 @@ void handle_proof_run_create(struct request *r)
     if (!json_object_object_get_ex(r->json, "scenario", &v) || !json_object_is_type(v, json_type_string)
         || (strcmp(json_object_get_string(v), "oversell") != 0
             && strcmp(json_object_get_string(v), "double-spend") != 0
-            && strcmp(json_object_get_string(v), "bid-war") != 0)) {
+            && strcmp(json_object_get_string(v), "bid-war") != 0
+            && strcmp(json_object_get_string(v), "phantom-shares") != 0
+            && strcmp(json_object_get_string(v), "event-market") != 0)) {
         http_problem(r, 422, "invalid_scenario",
-                     "\"scenario\" must be \"oversell\", \"double-spend\" or \"bid-war\"");
+                     "\"scenario\" must be oversell, double-spend, bid-war, phantom-shares or"
+                     " event-market");
         return;
     }
     c.scenario = json_object_get_string(v);

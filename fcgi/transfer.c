@@ -148,6 +148,9 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
             return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
         if (!acc[1].found)
             return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
+        if (acc[0].escrow || acc[1].escrow)
+            return reject(tx, t, 403, "escrow_account",
+                          "a market's escrow account moves only with its market's fills and payouts");
         from_issuer = acc[0].issuer;
         if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
             return reject(tx, t, 403, "admin_required", "only an admin may issue money");

@@ -10,7 +10,9 @@
 CREATE TABLE IF NOT EXISTS accounts (
     id          uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     name        text        NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-    kind        text        NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'issuer')),
+    -- escrow: a market's escrow account; it holds what the market owes and
+    -- is moved only by the market's own fills and payouts
+    kind        text        NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'issuer', 'escrow')),
     balance     bigint      NOT NULL DEFAULT 0,
     held        bigint      NOT NULL DEFAULT 0 CHECK (held >= 0),
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -166,7 +168,8 @@ CREATE INDEX IF NOT EXISTS transfers_by_time ON transfers (created_at DESC);
 -- API, run by the periodic-jobs child, verdict stored here.
 CREATE TABLE IF NOT EXISTS stampede_runs (
     id            uuid        PRIMARY KEY,
-    scenario      text        NOT NULL CHECK (scenario IN ('oversell', 'double-spend', 'bid-war')),
+    scenario      text        NOT NULL CHECK (scenario IN ('oversell', 'double-spend', 'bid-war',
+                                                           'phantom-shares', 'event-market')),
     n             integer     NOT NULL CHECK (n BETWEEN 1 AND 1000),
     k             integer     CHECK (k BETWEEN 1 AND 1000),
     status        text        NOT NULL CHECK (status IN ('queued', 'running', 'passed', 'failed')),
