@@ -27,7 +27,7 @@ LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
-        fuzz test-fuzz-replay \
+        fuzz test-fuzz-replay test-faults \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -79,6 +79,12 @@ test-integration: all asan dashboard
 	scripts/test-integration
 	ZS_DIALECT=dsql ZS_TEST_VAR=$(CURDIR)/var/test-dsql scripts/test-integration $(DSQL_SUITES)
 
+# Faults (kill -9, PgBouncer and PostgreSQL fast/immediate restarts, nginx reload,
+# database down) and the bank workload under faults, on a throwaway stack (~1 min).
+test-faults: all asan
+	TEST_PORT=18980 TEST_PG_PORT=15980 TEST_PGB_PORT=16980 ZS_TEST_VAR=$(CURDIR)/var/test-faults \
+		scripts/test-integration tests/integration/test_faults.py
+
 test-oracle: all
 	ZS_BIN=$(CURDIR)/build/zerosum prove --exec "" tests/oracle/run.sh
 
@@ -87,6 +93,7 @@ test: install
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-oracle
 	$(MAKE) test-integration
+	$(MAKE) test-faults
 
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS := fuzz_request fuzz_jwt fuzz_fingerprint

@@ -50,7 +50,8 @@ enum db_error db_classify(const char *sqlstate)
         || strcmp(sqlstate, "57P01") == 0        /* admin_shutdown */
         || strcmp(sqlstate, "57P02") == 0        /* crash_shutdown */
         || strcmp(sqlstate, "57P03") == 0        /* cannot_connect_now */
-        || strcmp(sqlstate, "53300") == 0)       /* too_many_connections */
+        || strcmp(sqlstate, "53300") == 0        /* too_many_connections */
+        || strcmp(sqlstate, "57014") == 0)       /* query_canceled: statement_timeout */
         return DB_UNAVAILABLE;
     return DB_FAILED;
 }

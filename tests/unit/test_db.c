@@ -31,7 +31,7 @@ static void test_classify(void)
     is_int(db_classify("40000"), DB_FAILED, "40000 transaction_rollback (generic) → failed");
     is_int(db_classify("40002"), DB_FAILED, "40002 integrity constraint violation → failed");
     is_int(db_classify("40003"), DB_FAILED, "40003 statement completion unknown → not retried");
-    is_int(db_classify("57014"), DB_FAILED, "57014 query_canceled → failed");
+    is_int(db_classify("57014"), DB_UNAVAILABLE, "57014 statement_timeout → unavailable (503)");
     is_int(db_classify("53200"), DB_FAILED, "53200 out_of_memory → failed");
     is_int(db_classify("P0001"), DB_FAILED, "P0001 raise_exception → failed");
     is_int(db_classify("4000"), DB_FAILED, "a 4-character prefix of 40001 → failed");
