@@ -166,18 +166,10 @@ static void release(struct request *r, PGconn *conn, int broken)
     PQfinish(conn);
 }
 
-PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values)
+static void record_failure(struct tx *tx, PGresult *res)
 {
-    PGresult *res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    const char *state;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        tx->err = DB_OK;
-        tx->sqlstate[0] = '\0';
-        return res;
-    }
-    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
     tx->err = PQstatus(tx->conn) == CONNECTION_BAD ? DB_UNAVAILABLE : db_classify(state);
     if (tx->err == DB_FAILED || tx->err == DB_UNAVAILABLE) {
@@ -185,6 +177,119 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
         log_debug("request %s: statement failed (SQLSTATE %s): %.*s", tx->r->request_id,
                   tx->sqlstate[0] ? tx->sqlstate : "-", (int)strcspn(msg, "\n"), msg);
     }
+}
+
+int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
+{
+    PGconn *c = tx->conn;
+    int begin = !tx->begun && tx->begin_sql, total, failed = 0;
+
+    for (int i = 0; i < n; i++)
+        s[i].res = NULL;
+    tx->rounds++;
+    if (PQenterPipelineMode(c) != 1) {
+        record_failure(tx, NULL);
+        if (tx->err == DB_OK)
+            tx->err = DB_UNAVAILABLE;
+        return -1;
+    }
+    total = begin + n + (commit ? 1 : 0);
+    if (begin && !PQsendQueryParams(c, tx->begin_sql, 0, NULL, NULL, NULL, NULL, 0))
+        failed = 1;
+    for (int i = 0; i < n && !failed; i++)
+        if (!PQsendQueryParams(c, s[i].sql, s[i].nparams, NULL, s[i].values, NULL, NULL, 0))
+            failed = 1;
+    if (!failed && commit) {
+        tx->commit_sent = 1;
+        if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+            failed = 1;
+    }
+    if (failed || PQpipelineSync(c) != 1) {
+        /* the connection is gone; nothing more will come back */
+        record_failure(tx, NULL);
+        tx->err = DB_UNAVAILABLE;
+        (void)PQexitPipelineMode(c);
+        return -1;
+    }
+    tx->err = DB_OK;
+    tx->sqlstate[0] = '\0';
+    for (int k = 0; k < total; k++) {
+        PGresult *res = PQgetResult(c), *end;
+        ExecStatusType st;
+        int idx = k - begin;
+
+        if (!res) {
+            if (tx->err == DB_OK) {
+                record_failure(tx, NULL);
+                tx->err = DB_UNAVAILABLE;
+            }
+            break;
+        }
+        st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (begin && k == 0)
+                tx->begun = 1;
+            else if (commit && k == total - 1)
+                tx->committed = 1;
+            if (idx >= 0 && idx < n) {
+                s[idx].res = res;
+                res = NULL;
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
+            if (begin && k == 0)
+                tx->begun = 0;
+            record_failure(tx, res);
+            if (tx->err == DB_OK)
+                tx->err = DB_FAILED;
+        }
+        PQclear(res);
+        while ((end = PQgetResult(c)) != NULL)   /* each query ends with a NULL */
+            PQclear(end);
+    }
+    {
+        /* the Sync's own result, then back to normal mode */
+        PGresult *sync;
+        while ((sync = PQgetResult(c)) != NULL) {
+            int is_sync = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+            PQclear(sync);
+            if (is_sync)
+                break;
+        }
+        if (PQexitPipelineMode(c) != 1 && tx->err == DB_OK) {
+            record_failure(tx, NULL);
+            tx->err = DB_UNAVAILABLE;
+        }
+    }
+    if (tx->err != DB_OK) {
+        for (int i = 0; i < n; i++) {
+            PQclear(s[i].res);
+            s[i].res = NULL;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values)
+{
+    PGresult *res;
+
+    if (!tx->begun && tx->begin_sql) {
+        /* the first statement carries BEGIN with it: one round trip */
+        struct tx_stmt st = { sql, nparams, values, NULL };
+        return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
+    }
+    tx->rounds++;
+    res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+    {
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            tx->err = DB_OK;
+            tx->sqlstate[0] = '\0';
+            return res;
+        }
+    }
+    record_failure(tx, res);
     PQclear(res);
     return NULL;
 }
@@ -240,37 +345,40 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
         enum tx_decision d;
 
         r->attempts++;
-        if (simple(&tx, begin_sql(cfg, flags)) < 0) {
-            /* A reused connection that died while idle (PgBouncer or the
-             * server restarted): nothing was sent, so reconnect once. */
-            if (tx.err == DB_UNAVAILABLE && reused && !reconnected) {
-                release(r, conn, 1);
-                reconnected = 1;
-                r->attempts--;
-                tx.attempt--;
-                conn = acquire(r, &reused, err, sizeof(err));
-                if (!conn) {
-                    unavailable(r, err);
-                    return -1;
-                }
-                tx.conn = conn;
-                continue;
-            }
-            goto failed;
-        }
+        tx.begin_sql = begin_sql(cfg, flags);
+        tx.begun = tx.commit_sent = tx.committed = tx.rounds = 0;
+        tx.err = DB_OK;
+        tx.sqlstate[0] = '\0';
         d = fn(&tx, arg);
         if (d == TX_COMMIT) {
-            if (simple(&tx, "COMMIT") == 0) {
+            if (tx.committed || !tx.begun || simple(&tx, "COMMIT") == 0) {
                 *decision = TX_COMMIT;
                 break;
             }
         } else if (d == TX_ROLLBACK) {
-            if (simple(&tx, "ROLLBACK") == 0) {
+            if (!tx.begun || simple(&tx, "ROLLBACK") == 0) {
                 *decision = TX_ROLLBACK;
                 break;
             }
         } else if (tx.err == DB_OK) {
             tx.err = DB_FAILED;  /* fn failed without a statement failing */
+        }
+        /* A reused connection that died while idle (PgBouncer or the server
+         * restarted) fails on the first round trip, before any COMMIT went
+         * out: nothing can have happened, so reconnect once and start over. */
+        if (tx.err == DB_UNAVAILABLE && reused && !reconnected && tx.rounds <= 1
+            && !tx.commit_sent) {
+            release(r, conn, 1);
+            reconnected = 1;
+            r->attempts--;
+            tx.attempt--;
+            conn = acquire(r, &reused, err, sizeof(err));
+            if (!conn) {
+                unavailable(r, err);
+                return -1;
+            }
+            tx.conn = conn;
+            continue;
         }
         if (tx.err != DB_UNAVAILABLE && PQtransactionStatus(conn) != PQTRANS_IDLE) {
             /* Roll back, but keep the failure that brought us here: a
@@ -283,7 +391,6 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
                 memcpy(tx.sqlstate, state, sizeof(state));
             }
         }
-failed:
         if (tx.err == DB_RETRYABLE && tx.attempt < cfg->tx_max_attempts) {
             int ms = db_backoff_ms(tx.attempt, cfg->tx_backoff_base_ms, cfg->tx_backoff_max_ms,
                                    rng_next());

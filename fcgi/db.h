@@ -29,6 +29,20 @@ struct tx {
     enum db_error err;
     char sqlstate[6];
     int attempt;                   /* 1-based */
+    /* BEGIN is not sent on its own: it rides with the first statements. */
+    const char *begin_sql;
+    int begun;                     /* BEGIN has been sent and succeeded */
+    int commit_sent;               /* a COMMIT went out in a pipeline */
+    int committed;                 /* …and succeeded */
+    int rounds;                    /* round trips made in this attempt */
+};
+
+/* One statement of a pipeline (see tx_exec_many). */
+struct tx_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    PGresult *res;                 /* out: the result, owned by the caller */
 };
 
 enum tx_decision {
@@ -61,6 +75,16 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
  * and the error logged at debug level.
  */
 PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values);
+
+/*
+ * Send statements s[0..n) — preceded by BEGIN if the transaction has not
+ * begun, followed by COMMIT if commit — in one pipeline, one round trip.
+ * Returns 0 when every statement succeeded (each s[i].res set, the caller
+ * PQclear()s them), or -1 with tx->err/sqlstate from the first failure and
+ * no results kept. After a successful commit, tx->committed is set and the
+ * runner sends no COMMIT of its own.
+ */
+int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit);
 
 /* Classify a SQLSTATE ("40001" → DB_RETRYABLE …). NULL or "" → DB_UNAVAILABLE. */
 enum db_error db_classify(const char *sqlstate);
