@@ -43,22 +43,30 @@ int idem_prepare(struct request *r, struct idem *i)
     return 0;
 }
 
-int idem_claim(struct tx *tx, struct idem *i)
+void idem_claim_stmt(struct idem *i, struct tx_stmt *st)
 {
-    const char *params[3] = { i->caller, i->key, i->fingerprint };
-    PGresult *res;
-
     free(i->body);
     i->body = NULL;
     i->status = 0;
-    res = tx_exec(tx,
-                  "INSERT INTO idempotency_keys (caller, key, fingerprint, state)"
-                  " VALUES ($1, $2, $3, 'pending')"
-                  " ON CONFLICT (caller, key) DO NOTHING RETURNING 1",
-                  3, params);
-    if (!res)
-        return -1;
+    i->now[0] = '\0';
+    i->claim_params[0] = i->caller;
+    i->claim_params[1] = i->key;
+    i->claim_params[2] = i->fingerprint;
+    st->sql = "INSERT INTO idempotency_keys (caller, key, fingerprint, state)"
+              " VALUES ($1, $2, $3, 'pending')"
+              " ON CONFLICT (caller, key) DO NOTHING"
+              " RETURNING to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+    st->nparams = 3;
+    st->values = i->claim_params;
+    st->res = NULL;
+}
+
+int idem_claim_result(struct tx *tx, struct idem *i, PGresult *res)
+{
+    const char *params[2] = { i->caller, i->key };
+
     if (PQntuples(res) == 1) {
+        snprintf(i->now, sizeof(i->now), "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
         i->outcome = IDEM_NEW;
         return 0;
@@ -95,20 +103,38 @@ int idem_claim(struct tx *tx, struct idem *i)
     return 0;
 }
 
-int idem_finish(struct tx *tx, const struct idem *i, int status, const char *body)
+int idem_claim(struct tx *tx, struct idem *i)
 {
-    char st[16];
-    const char *params[4] = { i->caller, i->key, st, body };
-    PGresult *res;
+    struct tx_stmt st;
 
-    snprintf(st, sizeof(st), "%d", status);
-    res = tx_exec(tx,
-                  "UPDATE idempotency_keys SET state = 'done', status = $3::int, body = $4"
-                  " WHERE caller = $1 AND key = $2",
-                  4, params);
-    if (!res)
+    idem_claim_stmt(i, &st);
+    if (tx_exec_many(tx, &st, 1, 0) < 0)
         return -1;
-    PQclear(res);
+    return idem_claim_result(tx, i, st.res);
+}
+
+void idem_finish_stmt(struct idem *i, int status, const char *body, struct tx_stmt *st)
+{
+    snprintf(i->finish_status, sizeof(i->finish_status), "%d", status);
+    i->finish_params[0] = i->caller;
+    i->finish_params[1] = i->key;
+    i->finish_params[2] = i->finish_status;
+    i->finish_params[3] = body;
+    st->sql = "UPDATE idempotency_keys SET state = 'done', status = $3::int, body = $4"
+              " WHERE caller = $1 AND key = $2";
+    st->nparams = 4;
+    st->values = i->finish_params;
+    st->res = NULL;
+}
+
+int idem_finish(struct tx *tx, struct idem *i, int status, const char *body)
+{
+    struct tx_stmt st;
+
+    idem_finish_stmt(i, status, body, &st);
+    if (tx_exec_many(tx, &st, 1, 0) < 0)
+        return -1;
+    PQclear(st.res);
     return 0;
 }
 

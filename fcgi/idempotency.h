@@ -30,6 +30,11 @@ struct idem {
     enum idem_outcome outcome;
     int status;        /* stored status, for IDEM_REPLAY */
     char *body;        /* stored body (malloc'd), for IDEM_REPLAY */
+    char now[40];      /* the transaction's now(), RFC 3339, after a claim */
+    /* parameters of the pipelined statements (must outlive the send) */
+    const char *claim_params[3];
+    const char *finish_params[4];
+    char finish_status[16];
 };
 
 /*
@@ -46,8 +51,20 @@ int idem_prepare(struct request *r, struct idem *i);
  */
 int idem_claim(struct tx *tx, struct idem *i);
 
+/*
+ * The claim as a statement for a pipeline (tx_exec_many), and reading its
+ * result afterwards: idem_claim() is these two with one round trip.
+ * idem_claim_result() takes ownership of res; on a conflict it looks the
+ * stored key up (one more round trip). 0, or -1 on a failed statement.
+ */
+void idem_claim_stmt(struct idem *i, struct tx_stmt *st);
+int idem_claim_result(struct tx *tx, struct idem *i, PGresult *res);
+
+/* The finishing UPDATE as a pipeline statement; body must outlive the send. */
+void idem_finish_stmt(struct idem *i, int status, const char *body, struct tx_stmt *st);
+
 /* Inside the same transaction: store the final status and body. 0 / -1. */
-int idem_finish(struct tx *tx, const struct idem *i, int status, const char *body);
+int idem_finish(struct tx *tx, struct idem *i, int status, const char *body);
 
 /* Answer r for IDEM_REPLAY, IDEM_IN_FLIGHT or IDEM_MISMATCH. */
 void idem_respond(struct request *r, const struct idem *i);

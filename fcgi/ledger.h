@@ -52,6 +52,31 @@ int ledger_move(struct tx *tx, const char *from, const char *to, int64_t amount,
                 int64_t release_hold, const char *kind, const char *caller, const char *memo,
                 const char *idem_key, char id_out[UUID_STR_LEN + 1], char *created_out);
 
+/* The statements of one move, for callers that pipeline them with others. */
+struct ledger_move_stmts {
+    char id[UUID_STR_LEN + 1];       /* the new transfer's id */
+    char amt[24], rel[24];
+    const char *p_balances[4];
+    const char *p_transfer[8];
+    struct tx_stmt st[3];            /* st[1].res holds created_at (RFC 3339) */
+    int n;
+};
+
+/*
+ * Fill m with ledger_move()'s statements (a fresh transfer id included) for
+ * tx_exec_many(); the strings passed in must outlive the send. 0 or -1.
+ */
+int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg,
+                        const char *from, const char *to, int64_t amount, int64_t release_hold,
+                        const char *kind, const char *caller, const char *memo,
+                        const char *idem_key);
+
+/* The row lock ledger_lock() takes on one account, for a pipeline. */
+#define LEDGER_LOCK_SQL "SELECT kind, balance, held FROM accounts WHERE id = $1 FOR UPDATE"
+
+/* Read a LEDGER_LOCK_SQL result into *a (found/issuer/escrow/balance/held). */
+void ledger_lock_parse(struct ledger_account *a, PGresult *res);
+
 /* Change an account's held by delta (positive holds, negative releases). 0 or -1. */
 int ledger_adjust_held(struct tx *tx, const char *account, int64_t delta);
 

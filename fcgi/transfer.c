@@ -109,82 +109,116 @@ static char *problem_text(struct request *r, int status, const char *code, const
 }
 
 /* Store a terminal rejection under the key and commit it (no money moved). */
+/* Store a terminal rejection under the key and commit, in one round trip (no money moved). */
 static enum tx_decision reject(struct tx *tx, struct transfer_tx *t, int status, const char *code,
                                const char *detail)
 {
+    struct tx_stmt st;
+
     t->status = status;
     t->body = problem_text(t->r, status, code, detail);
     if (!t->body)
         return TX_ERROR;
-    if (idem_finish(tx, t->idem, status, t->body) < 0)
+    idem_finish_stmt(t->idem, status, t->body, &st);
+    if (tx_exec_many(tx, &st, 1, 1) < 0)
         return TX_ERROR;
+    PQclear(st.res);
     return TX_COMMIT;
 }
 
+/*
+ * Two round trips in all:
+ *   1. BEGIN; claim the key (returning now()); lock the lower id; lock the higher id
+ *   2. move the balances; append the transfer and its entries; store the answer; COMMIT
+ * The locks are held for one round trip, which is what a hot pair of
+ * accounts serialises on.
+ */
 static enum tx_decision transfer_tx(struct tx *tx, void *arg)
 {
     struct transfer_tx *t = arg;
     const struct transfer_req *q = t->q;
-    char tid[UUID_STR_LEN + 1], detail[160];
-    int from_issuer = 0;
+    int from_first = strcmp(q->from, q->to) < 0;
+    const char *p_lo[1] = { from_first ? q->from : q->to };
+    const char *p_hi[1] = { from_first ? q->to : q->from };
+    struct tx_stmt r1[3];
+    struct ledger_account acc[2];          /* [0] from, [1] to */
+    char detail[160];
+    int from_issuer;
 
     free(t->body);
     t->body = NULL;
     t->status = 0;
-    if (idem_claim(tx, t->idem) < 0)
+    memset(acc, 0, sizeof(acc));
+
+    /* Round 1: the key, then both rows locked in id order (opposite transfers
+     * wait for each other, never deadlock). */
+    idem_claim_stmt(t->idem, &r1[0]);
+    r1[1] = (struct tx_stmt){ LEDGER_LOCK_SQL, 1, p_lo, NULL };
+    r1[2] = (struct tx_stmt){ LEDGER_LOCK_SQL, 1, p_hi, NULL };
+    if (tx_exec_many(tx, r1, 3, 0) < 0)
+        return TX_ERROR;
+    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[1].res);
+    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[2].res);
+    PQclear(r1[1].res);
+    PQclear(r1[2].res);
+    if (idem_claim_result(tx, t->idem, r1[0].res) < 0)
         return TX_ERROR;
     if (t->idem->outcome != IDEM_NEW)
         return TX_ROLLBACK;
 
-    /* Lock both rows, lower id first: opposite transfers wait, never deadlock. */
-    {
-        struct ledger_account acc[2];
-        memset(acc, 0, sizeof(acc));
-        memcpy(acc[0].id, q->from, sizeof(acc[0].id));
-        memcpy(acc[1].id, q->to, sizeof(acc[1].id));
-        if (ledger_lock(tx, acc, 2) < 0)
-            return TX_ERROR;
-        if (!acc[0].found)
-            return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
-        if (!acc[1].found)
-            return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
-        if (acc[0].escrow || acc[1].escrow)
-            return reject(tx, t, 403, "escrow_account",
-                          "a market's escrow account moves only with its market's fills and payouts");
-        from_issuer = acc[0].issuer;
-        if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
-            return reject(tx, t, 403, "admin_required", "only an admin may issue money");
-        if (!from_issuer && acc[0].balance - acc[0].held < q->amount) {
-            snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64,
-                     acc[0].balance - acc[0].held, q->amount);
-            return reject(tx, t, 422, "insufficient_funds", detail);
-        }
+    if (!acc[0].found)
+        return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
+    if (!acc[1].found)
+        return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
+    if (acc[0].escrow || acc[1].escrow)
+        return reject(tx, t, 403, "escrow_account",
+                      "a market's escrow account moves only with its market's fills and payouts");
+    from_issuer = acc[0].issuer;
+    if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
+        return reject(tx, t, 403, "admin_required", "only an admin may issue money");
+    if (!from_issuer && acc[0].balance - acc[0].held < q->amount) {
+        snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64,
+                 acc[0].balance - acc[0].held, q->amount);
+        return reject(tx, t, 422, "insufficient_funds", detail);
     }
+
+    /* Round 2: the move, the stored answer and COMMIT. The answer is known
+     * before the move runs: the transfer's created_at is the transaction's
+     * now(), which round 1 returned. */
     {
         const char *kind = from_issuer ? "issue" : "transfer";
-        char created[40];
-        if (ledger_move(tx, q->from, q->to, q->amount, 0, kind, t->idem->caller, q->memo,
-                        t->idem->scoped, tid,
-                        created) < 0)
+        struct ledger_move_stmts m;
+        struct tx_stmt r2[4];
+        struct json_object *o, *tr;
+        int n;
+
+        if (ledger_move_prepare(&m, tx->r->cfg, q->from, q->to, q->amount, 0, kind,
+                                t->idem->caller, q->memo, t->idem->scoped) < 0)
             return TX_ERROR;
-        struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
-        json_object_object_add(tr, "id", json_object_new_string(tid));
+        o = json_object_new_object();
+        tr = json_object_new_object();
+        json_object_object_add(tr, "id", json_object_new_string(m.id));
         json_object_object_add(tr, "from", json_object_new_string(q->from));
         json_object_object_add(tr, "to", json_object_new_string(q->to));
         json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
         json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
         json_object_object_add(tr, "kind", json_object_new_string(kind));
-        json_object_object_add(tr, "created_at", json_object_new_string(created));
+        json_object_object_add(tr, "created_at", json_object_new_string(t->idem->now));
         json_object_object_add(o, "transfer", tr);
         t->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         if (!t->body)
             return TX_ERROR;
+        for (n = 0; n < m.n; n++)
+            r2[n] = m.st[n];
+        idem_finish_stmt(t->idem, 201, t->body, &r2[n++]);
+        if (tx_exec_many(tx, r2, n, 1) < 0)
+            return TX_ERROR;
+        for (int i = 0; i < n; i++)
+            PQclear(r2[i].res);
     }
     t->status = 201;
-    if (idem_finish(tx, t->idem, 201, t->body) < 0)
-        return TX_ERROR;
     return TX_COMMIT;
 }
 
