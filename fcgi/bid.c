@@ -95,6 +95,7 @@ static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int s
     char detail[256];
     va_list ap;
     struct json_object *o;
+    struct tx_stmt st;
 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
@@ -109,52 +110,46 @@ static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int s
         return TX_ERROR;
     if (!store)
         return TX_ROLLBACK;
-    if (idem_finish(tx, b->idem, status, b->body) < 0)
+    /* the stored answer and COMMIT: one round trip */
+    idem_finish_stmt(b->idem, status, b->body, &st);
+    if (tx_exec_many(tx, &st, 1, 1) < 0)
         return TX_ERROR;
+    PQclear(st.res);
     return TX_COMMIT;
 }
 
-static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
+#define UPDATE_HELD_SQL "UPDATE accounts SET held = held + $2::bigint WHERE id = $1"
+
+/* Append the accepted bid or claim, numbered seq under the lot lock. */
+static void add_bid(struct tx_batch *w, struct bid_tx *b, const char *bid_id, int64_t amount,
+                    int64_t quantity, int64_t seq, const char *status, const char *transfer_id)
 {
-    PGresult *res = tx_exec(tx, sql, n, p);
-
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
-/* Append the accepted bid or claim, numbered seq under the lot lock. 0 / -1. */
-static int insert_bid(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
-                      int64_t quantity, int64_t seq, const char *status, const char *transfer_id)
-{
-    char amt[24], qty[24], sq[24];
-    const char *p[9] = { bid_id, b->q->lot, b->r->caller.sub, amt, qty, sq, status, transfer_id,
-                         b->idem->scoped };
-
-    snprintf(amt, sizeof(amt), "%" PRId64, amount);
-    snprintf(qty, sizeof(qty), "%" PRId64, quantity);
-    snprintf(sq, sizeof(sq), "%" PRId64, seq);
-    return exec1(tx, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
-                     " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, p);
+    tx_batch_add(w, "INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,"
+                    " transfer_id, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9,
+                 bid_id, b->q->lot, b->r->caller.sub, tx_batch_i64(w, amount),
+                 tx_batch_i64(w, quantity), tx_batch_i64(w, seq), status, transfer_id,
+                 b->idem->scoped);
 }
 
 /*
- * Update the lot with lot_sql (its RETURNING list is appended here), build
- * the 201 answer {"bid", "lot"} and store it under the key.
+ * Send the writes in w with the lot update `lot_sql` (its RETURNING list is
+ * appended here) as one round trip, build the 201 answer {"bid", "lot"},
+ * then store it under the key and COMMIT in a second.
  */
-static enum tx_decision finish(struct tx *tx, struct bid_tx *b, const char *bid_id, int64_t amount,
-                               int64_t quantity, int64_t seq, const char *status,
-                               const char *transfer_id, const char *lot_sql, int nparams,
-                               const char *const *lot_params)
+static enum tx_decision finish(struct tx *tx, struct bid_tx *b, struct tx_batch *w,
+                               const char *bid_id, int64_t amount, int64_t quantity, int64_t seq,
+                               const char *status, const char *transfer_id, const char *lot_sql,
+                               int nparams, const char *p1, const char *p2, const char *p3,
+                               const char *p4, const char *p5)
 {
     char sql[2800];
-    PGresult *res;
+    int k;
     struct json_object *o, *bid;
+    struct tx_stmt st;
 
     snprintf(sql, sizeof(sql), "%s RETURNING %s", lot_sql, lot_columns_sql);
-    res = tx_exec(tx, sql, nparams, lot_params);
-    if (!res)
+    k = tx_batch_add(w, sql, nparams, p1, p2, p3, p4, p5);
+    if (k < 0 || tx_batch_send(tx, w, 0) < 0)
         return TX_ERROR;
     o = json_object_new_object();
     bid = json_object_new_object();
@@ -167,13 +162,17 @@ static enum tx_decision finish(struct tx *tx, struct bid_tx *b, const char *bid_
     json_object_object_add(bid, "status", json_object_new_string(status));
     json_object_object_add(bid, "transfer_id", transfer_id ? json_object_new_string(transfer_id) : NULL);
     json_object_object_add(o, "bid", bid);
-    json_object_object_add(o, "lot", lot_json(res, 0));
-    PQclear(res);
+    json_object_object_add(o, "lot", lot_json(w->st[k].res, 0));
+    tx_batch_clear(w);
     b->status = 201;
     b->stored = 1;
     b->body = to_text(o);
-    if (!b->body || idem_finish(tx, b->idem, 201, b->body) < 0)
+    if (!b->body)
         return TX_ERROR;
+    idem_finish_stmt(b->idem, 201, b->body, &st);
+    if (tx_exec_many(tx, &st, 1, 1) < 0)
+        return TX_ERROR;
+    PQclear(st.res);
     return TX_COMMIT;
 }
 
@@ -183,8 +182,9 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
     const char *me = b->r->caller.sub;
     int same = l->high_bidder[0] && strcmp(l->high_bidder, me) == 0;
     int64_t min, extra;
-    char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1], amt[24], ex[24], sq[24];
+    char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1];
     struct ledger_account acc[2];
+    struct tx_batch w;
     int nacc = 1;
 
     if (!q->has_amount)
@@ -227,54 +227,38 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
 
     if (util_uuid_v4(bid_id) < 0 || util_uuid_v4(hold_id) < 0)
         return TX_ERROR;
-    snprintf(amt, sizeof(amt), "%" PRId64, q->amount);
-    snprintf(ex, sizeof(ex), "%" PRId64, extra);
-    snprintf(sq, sizeof(sq), "%" PRId64, l->seq + 1);
-
+    tx_batch_init(&w);
     /* The previous leader (someone else) is released in this same transaction. */
     if (nacc == 2) {
-        const char *p[2] = { l->id, l->high_bidder };
-        const char *pb[1] = { l->high_bid };
-        if (ledger_adjust_held(tx, l->high_bidder, -l->high_amount) < 0
-            || exec1(tx, "UPDATE holds SET state = 'released', updated_at = now()"
-                         " WHERE lot_id = $1 AND account_id = $2 AND state = 'active'", 2, p) < 0
-            || exec1(tx, "UPDATE bids SET status = 'outbid' WHERE id = $1", 1, pb) < 0)
-            return TX_ERROR;
-    } else if (same) {
-        const char *pb[1] = { l->high_bid };
-        if (exec1(tx, "UPDATE bids SET status = 'outbid' WHERE id = $1", 1, pb) < 0)
-            return TX_ERROR;
+        tx_batch_add(&w, UPDATE_HELD_SQL, 2, l->high_bidder, tx_batch_i64(&w, -l->high_amount));
+        tx_batch_add(&w, "UPDATE holds SET state = 'released', updated_at = now()"
+                         " WHERE lot_id = $1 AND account_id = $2 AND state = 'active'", 2,
+                     l->id, l->high_bidder);
     }
-    if (extra > 0 && ledger_adjust_held(tx, me, extra) < 0)
-        return TX_ERROR;
-
+    if (l->high_bid[0])
+        tx_batch_add(&w, "UPDATE bids SET status = 'outbid' WHERE id = $1", 1, l->high_bid);
+    if (extra > 0)
+        tx_batch_add(&w, UPDATE_HELD_SQL, 2, me, tx_batch_i64(&w, extra));
     /* The bid row first (the hold references it), then the hold, then the lot. */
-    if (insert_bid(tx, b, bid_id, q->amount, 1, l->seq + 1, "leading", NULL) < 0)
-        return TX_ERROR;
-    if (same) {
-        const char *p[4] = { l->id, me, ex, bid_id };
-        if (exec1(tx, "UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,"
-                      " updated_at = now() WHERE lot_id = $1 AND account_id = $2"
-                      " AND state = 'active'", 4, p) < 0)
-            return TX_ERROR;
-    } else {
-        const char *p[5] = { hold_id, me, l->id, bid_id, amt };
-        if (exec1(tx, "INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)"
-                      " VALUES ($1, $2, $3, $4, $5, 'active')", 5, p) < 0)
-            return TX_ERROR;
-    }
-    {
-        /* Anti-snipe: a bid inside the window pushes the end to now + extension. */
-        const char *lp[5] = { l->id, amt, me, bid_id, sq };
-        return finish(tx, b, bid_id, q->amount, 1, l->seq + 1, "leading", NULL,
-                      "UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,"
-                      " seq = $5::bigint,"
-                      " ends_at = CASE WHEN snipe_window > 0"
-                      "   AND ends_at - now() < make_interval(secs => snipe_window)"
-                      "   THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))"
-                      "   ELSE ends_at END"
-                      " WHERE id = $1", 5, lp);
-    }
+    add_bid(&w, b, bid_id, q->amount, 1, l->seq + 1, "leading", NULL);
+    if (same)
+        tx_batch_add(&w, "UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,"
+                         " updated_at = now() WHERE lot_id = $1 AND account_id = $2"
+                         " AND state = 'active'", 4, l->id, me, tx_batch_i64(&w, extra), bid_id);
+    else
+        tx_batch_add(&w, "INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)"
+                         " VALUES ($1, $2, $3, $4, $5, 'active')", 5,
+                     hold_id, me, l->id, bid_id, tx_batch_i64(&w, q->amount));
+    /* Anti-snipe: a bid inside the window pushes the end to now + extension. */
+    return finish(tx, b, &w, bid_id, q->amount, 1, l->seq + 1, "leading", NULL,
+                  "UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,"
+                  " seq = $5::bigint,"
+                  " ends_at = CASE WHEN snipe_window > 0"
+                  "   AND ends_at - now() < make_interval(secs => snipe_window)"
+                  "   THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))"
+                  "   ELSE ends_at END"
+                  " WHERE id = $1", 5,
+                  l->id, tx_batch_i64(&w, q->amount), me, bid_id, tx_batch_i64(&w, l->seq + 1));
 }
 
 /* Dutch and drop: pay now. */
@@ -284,8 +268,10 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
     const char *me = b->r->caller.sub;
     int dutch = strcmp(l->kind, "dutch") == 0;
     int64_t unit, qty = 1, cost;
-    char bid_id[UUID_STR_LEN + 1], tid[UUID_STR_LEN + 1], memo[64], sq[24], n[24], pr[24];
+    char bid_id[UUID_STR_LEN + 1], memo[64];
     struct ledger_account acc[2];
+    struct ledger_move_stmts m;
+    struct tx_batch w;
 
     if (q->has_amount)
         return reject(tx, b, 0, 422, "field_not_applicable", NULL, 0,
@@ -338,36 +324,35 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
         return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
                       "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, cost);
     snprintf(memo, sizeof(memo), "lot %s", l->id);
-    if (ledger_move(tx, me, l->seller, cost, 0, "purchase", b->idem->caller, memo,
-                    b->idem->scoped, tid, NULL) < 0)
+    if (ledger_move_prepare(&m, tx->r->cfg, me, l->seller, cost, 0, "purchase", b->idem->caller,
+                            memo, b->idem->scoped) < 0 || util_uuid_v4(bid_id) < 0)
         return TX_ERROR;
-    if (util_uuid_v4(bid_id) < 0)
-        return TX_ERROR;
-    snprintf(sq, sizeof(sq), "%" PRId64, l->seq + 1);
-    snprintf(n, sizeof(n), "%" PRId64, qty);
-    snprintf(pr, sizeof(pr), "%" PRId64, cost);
-    if (dutch) {
-        const char *p[5] = { l->id, me, bid_id, sq, pr };
-        if (insert_bid(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid) < 0)
-            return TX_ERROR;
-        return finish(tx, b, bid_id, cost, 1, l->seq + 1, "claimed", tid,
+    /* One round trip for the payment, the claim row and the lot. */
+    tx_batch_init(&w);
+    for (int i = 0; i < m.n; i++)
+        tx_batch_add(&w, m.st[i].sql, m.st[i].nparams,
+                     m.st[i].values[0], m.st[i].nparams > 1 ? m.st[i].values[1] : NULL,
+                     m.st[i].nparams > 2 ? m.st[i].values[2] : NULL,
+                     m.st[i].nparams > 3 ? m.st[i].values[3] : NULL,
+                     m.st[i].nparams > 4 ? m.st[i].values[4] : NULL,
+                     m.st[i].nparams > 5 ? m.st[i].values[5] : NULL,
+                     m.st[i].nparams > 6 ? m.st[i].values[6] : NULL,
+                     m.st[i].nparams > 7 ? m.st[i].values[7] : NULL);
+    add_bid(&w, b, bid_id, cost, qty, l->seq + 1, "claimed", m.id);
+    if (dutch)
+        return finish(tx, b, &w, bid_id, cost, 1, l->seq + 1, "claimed", m.id,
                       "UPDATE lots SET status = 'settled', settled_at = now(), winner = $2,"
                       " clearing_price = $5::bigint, high_amount = $5::bigint, high_bidder = $2,"
-                      " high_bid = $3, qty_claimed = 1, seq = $4::bigint WHERE id = $1",
-                      5, p);
-    } else {
-        const char *p[3] = { l->id, n, sq };
-        if (insert_bid(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid) < 0)
-            return TX_ERROR;
-        return finish(tx, b, bid_id, cost, qty, l->seq + 1, "claimed", tid,
-                      "UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,"
-                      " status = CASE WHEN qty_claimed + $2::int >= qty_total THEN 'sold_out'"
-                      "   ELSE status END,"
-                      " settled_at = CASE WHEN qty_claimed + $2::int >= qty_total THEN now()"
-                      "   ELSE settled_at END"
-                      " WHERE id = $1",
-                      3, p);
-    }
+                      " high_bid = $3, qty_claimed = 1, seq = $4::bigint WHERE id = $1", 5,
+                      l->id, me, bid_id, tx_batch_i64(&w, l->seq + 1), tx_batch_i64(&w, cost));
+    return finish(tx, b, &w, bid_id, cost, qty, l->seq + 1, "claimed", m.id,
+                  "UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,"
+                  " status = CASE WHEN qty_claimed + $2::int >= qty_total THEN 'sold_out'"
+                  "   ELSE status END,"
+                  " settled_at = CASE WHEN qty_claimed + $2::int >= qty_total THEN now()"
+                  "   ELSE settled_at END"
+                  " WHERE id = $1", 3,
+                  l->id, tx_batch_i64(&w, qty), tx_batch_i64(&w, l->seq + 1), NULL, NULL);
 }
 
 static enum tx_decision bid_tx(struct tx *tx, void *arg)
@@ -380,13 +365,23 @@ static enum tx_decision bid_tx(struct tx *tx, void *arg)
     b->body = NULL;
     b->status = 0;
     b->stored = 0;
-    if (idem_claim(tx, b->idem) < 0)
-        return TX_ERROR;
+    /* Round 1: BEGIN, the key, and the lot row locked (the lot's turn). */
+    {
+        struct tx_stmt r1[2];
+        const char *p[1] = { b->q->lot };
+        idem_claim_stmt(b->idem, &r1[0]);
+        r1[1] = (struct tx_stmt){ lot_lock_sql(), 1, p, NULL };
+        if (tx_exec_many(tx, r1, 2, 0) < 0)
+            return TX_ERROR;
+        rc = PQntuples(r1[1].res) == 1;
+        if (rc)
+            lot_parse(r1[1].res, 0, &l);
+        PQclear(r1[1].res);
+        if (idem_claim_result(tx, b->idem, r1[0].res) < 0)
+            return TX_ERROR;
+    }
     if (b->idem->outcome != IDEM_NEW)
         return TX_ROLLBACK;
-    rc = lot_lock(tx, b->q->lot, &l);
-    if (rc < 0)
-        return TX_ERROR;
     if (rc == 0)
         return reject(tx, b, 1, 404, "lot_not_found", NULL, 0, "no such lot");
     /* Close on read: settle a lot whose time is up before judging the bid. */

@@ -12,6 +12,8 @@
 #ifndef ZS_DB_H
 #define ZS_DB_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 #include "http.h"
@@ -85,6 +87,34 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
  * runner sends no COMMIT of its own.
  */
 int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit);
+
+/*
+ * A pipeline being assembled: statements and the parameter pointers and
+ * decimal texts they need, all living in the batch until it is sent.
+ */
+struct tx_batch {
+    struct tx_stmt st[16];
+    const char *params[128];
+    char text[1024];
+    int n, np;
+    size_t nt;
+    int overflow;
+};
+
+void tx_batch_init(struct tx_batch *b);
+
+/* Append a statement with n text parameters (pointers copied; the strings
+ * must outlive the send). Returns its index, or -1 when the batch is full. */
+int tx_batch_add(struct tx_batch *b, const char *sql, int n, ...);
+
+/* A decimal copy of v that lives as long as the batch ("" if full). */
+const char *tx_batch_i64(struct tx_batch *b, int64_t v);
+
+/* Send the batch (see tx_exec_many). 0, or -1 (also for an overflowed batch). */
+int tx_batch_send(struct tx *tx, struct tx_batch *b, int commit);
+
+/* PQclear every result the batch holds. */
+void tx_batch_clear(struct tx_batch *b);
 
 /* Classify a SQLSTATE ("40001" → DB_RETRYABLE …). NULL or "" → DB_UNAVAILABLE. */
 enum db_error db_classify(const char *sqlstate);

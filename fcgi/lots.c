@@ -151,15 +151,22 @@ struct json_object *lot_json(PGresult *res, int row)
     return o;
 }
 
+const char *lot_lock_sql(void)
+{
+    static char sql[2048];
+
+    if (!sql[0])
+        snprintf(sql, sizeof(sql), "SELECT %s FROM lots WHERE id = $1 FOR UPDATE", lot_columns_sql);
+    return sql;
+}
+
 int lot_lock(struct tx *tx, const char *id, struct lot *l)
 {
-    char sql[2048];
     const char *p[1] = { id };
     PGresult *res;
     int found;
 
-    snprintf(sql, sizeof(sql), "SELECT %s FROM lots WHERE id = $1 FOR UPDATE", lot_columns_sql);
-    res = tx_exec(tx, sql, 1, p);
+    res = tx_exec(tx, lot_lock_sql(), 1, p);
     if (!res)
         return -1;
     found = PQntuples(res) == 1;

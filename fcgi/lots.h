@@ -39,6 +39,9 @@ extern const char *const lot_columns_sql;
  */
 int lot_lock(struct tx *tx, const char *id, struct lot *l);
 
+/* The SQL lot_lock() runs ($1: the lot id), for callers that pipeline it. */
+const char *lot_lock_sql(void);
+
 /* Fill *l from row `row` of a result selected with lot_columns_sql. */
 void lot_parse(PGresult *res, int row, struct lot *l);
 
