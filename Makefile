@@ -27,7 +27,7 @@ LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
-        fuzz test-fuzz-replay test-faults \
+        fuzz test-fuzz-replay test-faults bench \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -120,6 +120,12 @@ fuzz:
 # The committed corpora, replayed without libFuzzer under ASan + UBSan (TAP).
 test-fuzz-replay:
 	prove --exec '' tests/fuzz/replay.sh
+
+# Throughput and latency of every endpoint against pgbench running the same
+# SQL, both connection policies; writes var/bench/latest.json (bench/README.md).
+BENCH_SECONDS ?= 20
+bench: install all dashboard
+	bench/run --seconds $(BENCH_SECONDS)
 
 format:
 	clang-format -i fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
