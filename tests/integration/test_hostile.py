@@ -721,6 +721,28 @@ is_([t for t in tables if query("SELECT to_regclass(%s) IS NOT NULL", (t,))[0][0
 is_(ledger_invariants(), [], "ledger invariants hold")
 r = get("/proof")
 ok(r.status == 200 and (r.json or {}).get("consistent") is True, "/proof is consistent", r.body[:300])
+# ---- rate limiting: mutations per client address --------------------------
+# nginx re-rendered with a tiny limit (5/s, burst 5), then put back.
+rl = stack("restart", "nginx", env={"ZS_RATE_LIMIT": "5", "ZS_RATE_BURST": "5"})
+ok(rl.returncode == 0, "nginx reloaded with a limit of 5 mutations/s", rl.stderr[-300:])
+try:
+    before_rl = ledger_fingerprint()
+    answers = [request("POST", "/transfer", raw="{}") for _ in range(20)]
+    limited = [a for a in answers if a.status == 429]
+    ok(len(limited) >= 10, f"a burst of 20 mutations: {len(limited)} refused with 429",
+       [a.status for a in answers])
+    ok(all(a.code == "rate_limited" and a.headers.get("retry-after") == "1"
+           and a.headers.get("content-type", "").startswith("application/problem+json")
+           for a in limited), "…as problem+json rate_limited with Retry-After: 1")
+    reads = [get("/healthz").status for _ in range(20)]
+    is_(reads, [200] * 20, "reads are not limited")
+    is_(ledger_fingerprint(), before_rl, "nothing written by the limited burst")
+finally:
+    rl = stack("restart", "nginx")
+ok(rl.returncode == 0, "nginx back to the default limit", rl.stderr[-300:])
+ok(wait_for(lambda: request("POST", "/transfer", raw="{}").status == 401, timeout=5),
+   "mutations pass again (401 without a token, not 429)")
+
 diag(f"test_hostile: {time.time() - T0:.1f} s")
 if _conn is not None:
     _conn.close()
