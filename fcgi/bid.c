@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "lots.h"
 #include "routes.h"
+#include "util.h"
 #include "validate.h"
 
 struct bid_tx {
@@ -75,14 +76,6 @@ int bid_parse(struct request *r, struct bid_req *q)
     return 0;
 }
 
-static char *to_text(struct json_object *o)
-{
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
-}
-
 /* A rejection. store=1: terminal, stored under the key and committed; store=0: rolled back. */
 static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int status,
                                const char *code, const char *extra_name, int64_t extra,
@@ -104,7 +97,7 @@ static enum tx_decision reject(struct tx *tx, struct bid_tx *b, int store, int s
     if (extra_name)
         json_object_object_add(o, extra_name, json_object_new_int64(extra));
     b->status = status;
-    b->body = to_text(o);
+    b->body = util_json_take_text(o);
     b->stored = store;
     if (!b->body)
         return TX_ERROR;
@@ -166,7 +159,7 @@ static enum tx_decision finish(struct tx *tx, struct bid_tx *b, struct tx_batch 
     tx_batch_clear(w);
     b->status = 201;
     b->stored = 1;
-    b->body = to_text(o);
+    b->body = util_json_take_text(o);
     if (!b->body)
         return TX_ERROR;
     idem_finish_stmt(b->idem, 201, b->body, &st);

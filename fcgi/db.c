@@ -353,6 +353,16 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
     return NULL;
 }
 
+int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values)
+{
+    PGresult *res = tx_exec(tx, sql, nparams, values);
+
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 static int simple(struct tx *tx, const char *sql)
 {
     PGresult *res = tx_exec(tx, sql, 0, NULL);

@@ -78,6 +78,9 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
  */
 PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values);
 
+/* tx_exec() for a statement whose result is not needed. 0, or -1 (tx->err set). */
+int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values);
+
 /*
  * Send statements s[0..n) — preceded by BEGIN if the transaction has not
  * begun, followed by COMMIT if commit — in one pipeline, one round trip.

@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "routes.h"
+#include "util.h"
 #include "validate.h"
 
 /* The whole intervals are capped where the floor is reached, so step x intervals
@@ -176,16 +177,6 @@ int lot_lock(struct tx *tx, const char *id, struct lot *l)
     return found;
 }
 
-static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = tx_exec(tx, sql, n, p);
-
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
 int lot_settle_if_due(struct tx *tx, struct lot *l)
 {
     char amt[24], tid[UUID_STR_LEN + 1], memo[64];
@@ -195,8 +186,8 @@ int lot_settle_if_due(struct tx *tx, struct lot *l)
     snprintf(amt, sizeof(amt), "%" PRId64, l->high_amount);
     if (!l->high_bidder[0]) {
         const char *p[1] = { l->id };
-        if (exec1(tx, "UPDATE lots SET status = 'unsold', settled_at = now() WHERE id = $1",
-                  1, p) < 0)
+        if (tx_exec_void(tx, "UPDATE lots SET status = 'unsold', settled_at = now() WHERE id = $1",
+                         1, p) < 0)
             return -1;
         snprintf(l->status, sizeof(l->status), "unsold");
         return 1;
@@ -207,12 +198,12 @@ int lot_settle_if_due(struct tx *tx, struct lot *l)
         memset(acc, 0, sizeof(acc));
         memcpy(acc[0].id, l->high_bidder, sizeof(acc[0].id));
         if (ledger_lock(tx, acc, 1) < 0 || ledger_adjust_held(tx, l->high_bidder, -l->high_amount) < 0
-            || exec1(tx, "UPDATE holds SET state = 'released', updated_at = now()"
-                         " WHERE lot_id = $1 AND state = 'active'", 1, p) < 0
-            || exec1(tx, "UPDATE bids SET status = 'lost'"
-                         " WHERE lot_id = $1 AND status IN ('leading', 'outbid')", 1, p) < 0
-            || exec1(tx, "UPDATE lots SET status = 'unsold', settled_at = now() WHERE id = $1",
-                     1, p) < 0)
+            || tx_exec_void(tx, "UPDATE holds SET state = 'released', updated_at = now()"
+                                " WHERE lot_id = $1 AND state = 'active'", 1, p) < 0
+            || tx_exec_void(tx, "UPDATE bids SET status = 'lost'"
+                                " WHERE lot_id = $1 AND status IN ('leading', 'outbid')", 1, p) < 0
+            || tx_exec_void(tx, "UPDATE lots SET status = 'unsold', settled_at = now() WHERE id = $1",
+                            1, p) < 0)
             return -1;
         snprintf(l->status, sizeof(l->status), "unsold");
         return 1;
@@ -233,12 +224,12 @@ int lot_settle_if_due(struct tx *tx, struct lot *l)
         const char *p[2] = { l->id, tid };
         const char *q[2] = { l->id, l->high_bid };
         const char *s[2] = { l->id, amt };
-        if (exec1(tx, "UPDATE holds SET state = 'captured', transfer_id = $2, updated_at = now()"
-                      " WHERE lot_id = $1 AND state = 'active'", 2, p) < 0
-            || exec1(tx, "UPDATE bids SET status = CASE WHEN id = $2::uuid THEN 'won' ELSE 'lost' END"
-                         " WHERE lot_id = $1 AND status IN ('leading', 'outbid')", 2, q) < 0
-            || exec1(tx, "UPDATE lots SET status = 'settled', settled_at = now(), winner = high_bidder,"
-                         " clearing_price = $2::bigint WHERE id = $1", 2, s) < 0)
+        if (tx_exec_void(tx, "UPDATE holds SET state = 'captured', transfer_id = $2, updated_at = now()"
+                             " WHERE lot_id = $1 AND state = 'active'", 2, p) < 0
+            || tx_exec_void(tx, "UPDATE bids SET status = CASE WHEN id = $2::uuid THEN 'won' ELSE 'lost' END"
+                                " WHERE lot_id = $1 AND status IN ('leading', 'outbid')", 2, q) < 0
+            || tx_exec_void(tx, "UPDATE lots SET status = 'settled', settled_at = now(), winner = high_bidder,"
+                                " clearing_price = $2::bigint WHERE id = $1", 2, s) < 0)
             return -1;
     }
     snprintf(l->status, sizeof(l->status), "settled");
@@ -442,14 +433,6 @@ struct create_lot {
     char *body;
 };
 
-static char *to_text(struct json_object *o)
-{
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
-}
-
 static enum tx_decision create_lot_tx(struct tx *tx, void *arg)
 {
     struct create_lot *c = arg;
@@ -472,7 +455,7 @@ static enum tx_decision create_lot_tx(struct tx *tx, void *arg)
         PQclear(res);
         if (!ok) {
             c->status = 422;
-            c->body = to_text(http_problem_object(c->r, 422, "seller_not_found",
+            c->body = util_json_take_text(http_problem_object(c->r, 422, "seller_not_found",
                                                   "the seller must be an existing user account"));
             if (!c->body || idem_finish(tx, c->idem, c->status, c->body) < 0)
                 return TX_ERROR;
@@ -510,7 +493,7 @@ static enum tx_decision create_lot_tx(struct tx *tx, void *arg)
     json_object_object_add(o, "lot", lot_json(res, 0));
     PQclear(res);
     c->status = 201;
-    c->body = to_text(o);
+    c->body = util_json_take_text(o);
     if (!c->body || idem_finish(tx, c->idem, 201, c->body) < 0)
         return TX_ERROR;
     return TX_COMMIT;

@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "routes.h"
+#include "util.h"
 
 #define RESOLVE_BATCH 100
 
@@ -27,24 +28,6 @@ static const char *i64(char *buf, int64_t v)
 {
     sprintf(buf, "%" PRId64, v);
     return buf;
-}
-
-static char *to_text(struct json_object *o)
-{
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
-}
-
-static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = tx_exec(tx, sql, n, p);
-
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
 }
 
 #define MARKET_COLS "id, kind, title, owner, escrow, total_supply, tick_min, tick_max, status," \
@@ -142,7 +125,7 @@ static enum tx_decision create_tx(struct tx *tx, void *arg)
         PQclear(res);
         if (!ok) {
             c->status = 422;
-            c->body = to_text(http_problem_object(c->r, 422, "owner_not_found",
+            c->body = util_json_take_text(http_problem_object(c->r, 422, "owner_not_found",
                                                   "the owner must be an existing user account"));
             if (!c->body || idem_finish(tx, c->idem, 422, c->body) < 0)
                 return TX_ERROR;
@@ -153,7 +136,7 @@ static enum tx_decision create_tx(struct tx *tx, void *arg)
         char name[120];
         snprintf(name, sizeof(name), "escrow %.8s", id);
         const char *p[2] = { escrow, name };
-        if (exec1(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'escrow')", 2, p) < 0)
+        if (tx_exec_void(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'escrow')", 2, p) < 0)
             return TX_ERROR;
         owner = escrow;
     }
@@ -169,8 +152,8 @@ static enum tx_decision create_tx(struct tx *tx, void *arg)
             return TX_ERROR;
         if (shares) {
             const char *pp[3] = { id, owner, b1 };
-            if (exec1(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity)"
-                          " VALUES ($1, $2, 'shares', $3)", 3, pp) < 0) {
+            if (tx_exec_void(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity)"
+                                 " VALUES ($1, $2, 'shares', $3)", 3, pp) < 0) {
                 PQclear(res);
                 return TX_ERROR;
             }
@@ -180,7 +163,7 @@ static enum tx_decision create_tx(struct tx *tx, void *arg)
     json_object_object_add(o, "market", market_json(res, 0));
     PQclear(res);
     c->status = 201;
-    c->body = to_text(o);
+    c->body = util_json_take_text(o);
     if (!c->body || idem_finish(tx, c->idem, 201, c->body) < 0)
         return TX_ERROR;
     return TX_COMMIT;
@@ -464,7 +447,7 @@ static enum tx_decision refuse(struct resolve_tx *s, int status, const char *cod
 {
     s->refused = 1;
     s->status = status;
-    s->body = to_text(http_problem_object(s->r, status, code, detail));
+    s->body = util_json_take_text(http_problem_object(s->r, status, code, detail));
     return TX_ROLLBACK;
 }
 
@@ -489,7 +472,7 @@ static enum tx_decision resolve_step(struct tx *tx, void *arg)
     case STEP_BEGIN:
         if (strcmp(mk.status, "open") == 0) {
             const char *p[2] = { s->id, s->outcome };
-            if (exec1(tx, "UPDATE markets SET status = 'resolving', outcome = $2 WHERE id = $1", 2, p) < 0)
+            if (tx_exec_void(tx, "UPDATE markets SET status = 'resolving', outcome = $2 WHERE id = $1", 2, p) < 0)
                 return TX_ERROR;
             return TX_COMMIT;
         }
@@ -531,12 +514,12 @@ static enum tx_decision resolve_step(struct tx *tx, void *arg)
                     goto fail;
             } else {
                 const char *pp[4] = { s->id, who, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4) };
-                if (exec1(tx, "UPDATE positions SET held = held - $4::bigint WHERE market_id = $1"
-                              " AND account_id = $2 AND outcome = $3", 4, pp) < 0)
+                if (tx_exec_void(tx, "UPDATE positions SET held = held - $4::bigint WHERE market_id = $1"
+                                     " AND account_id = $2 AND outcome = $3", 4, pp) < 0)
                     goto fail;
             }
-            if (exec1(tx, "UPDATE orders SET status = 'cancelled', hold_amount = 0, updated_at = now()"
-                          " WHERE id = $1", 1, po) < 0)
+            if (tx_exec_void(tx, "UPDATE orders SET status = 'cancelled', hold_amount = 0, updated_at = now()"
+                                 " WHERE id = $1", 1, po) < 0)
                 goto fail;
         }
         PQclear(res);
@@ -588,8 +571,8 @@ fail:
                 return TX_ERROR;
             }
             const char *pp[3] = { s->id, who, out };
-            if (exec1(tx, "UPDATE positions SET quantity = 0, held = 0, cost = 0"
-                          " WHERE market_id = $1 AND account_id = $2 AND outcome = $3", 3, pp) < 0) {
+            if (tx_exec_void(tx, "UPDATE positions SET quantity = 0, held = 0, cost = 0"
+                                 " WHERE market_id = $1 AND account_id = $2 AND outcome = $3", 3, pp) < 0) {
                 PQclear(res);
                 return TX_ERROR;
             }
@@ -612,7 +595,7 @@ fail:
             return refuse(s, 500, "internal_error", "escrow did not end at zero; resolution halted");
         }
         const char *pm[2] = { s->id, strcmp(s->outcome, "cancel") == 0 ? "cancelled" : "resolved" };
-        if (exec1(tx, "UPDATE markets SET status = $2, resolved_at = now() WHERE id = $1", 2, pm) < 0)
+        if (tx_exec_void(tx, "UPDATE markets SET status = $2, resolved_at = now() WHERE id = $1", 2, pm) < 0)
             return TX_ERROR;
         return TX_COMMIT;
     }
@@ -706,7 +689,7 @@ void handle_market_resolve(struct request *r)
                                    strcmp(s.outcome, "cancel") == 0 ? "cancelled" : "resolved"));
         json_object_object_add(o, "paid", json_object_new_int64(s.paid));
         json_object_object_add(o, "positions_settled", json_object_new_int64(s.settled));
-        s.body = to_text(o);
+        s.body = util_json_take_text(o);
         k.status = 200;
         k.body = s.body;
         if (tx_run(r, 0, key_tx, &k, &d) < 0)

@@ -31,6 +31,7 @@
 #include "ledger.h"
 #include "market.h"
 #include "routes.h"
+#include "util.h"
 
 #define ORDER_MAX_MAKERS 200
 
@@ -62,14 +63,6 @@ struct order_tx {
     char *body;
 };
 
-static char *to_text(struct json_object *o)
-{
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
-}
-
 static enum tx_decision reject(struct tx *tx, struct order_tx *o, int store, int status,
                                const char *code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -85,7 +78,7 @@ static enum tx_decision reject(struct tx *tx, struct order_tx *o, int store, int
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     o->status = status;
-    o->body = to_text(http_problem_object(o->r, status, code, detail));
+    o->body = util_json_take_text(http_problem_object(o->r, status, code, detail));
     if (!o->body)
         return TX_ERROR;
     if (!store)
@@ -93,16 +86,6 @@ static enum tx_decision reject(struct tx *tx, struct order_tx *o, int store, int
     if (idem_finish(tx, o->idem, status, o->body) < 0)
         return TX_ERROR;
     return TX_COMMIT;
-}
-
-static int exec1(struct tx *tx, const char *sql, int n, const char *const *p)
-{
-    PGresult *res = tx_exec(tx, sql, n, p);
-
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
 }
 
 static const char *i64(char *buf, int64_t v)
@@ -209,12 +192,12 @@ static int cancel_resting(struct tx *tx, const char *market, const struct maker 
             return -1;
     } else {
         const char *pp[4] = { market, k->account, k->outcome, i64(b, k->remaining) };
-        if (exec1(tx, "UPDATE positions SET held = held - $4::bigint WHERE market_id = $1"
-                      " AND account_id = $2 AND outcome = $3", 4, pp) < 0)
+        if (tx_exec_void(tx, "UPDATE positions SET held = held - $4::bigint WHERE market_id = $1"
+                             " AND account_id = $2 AND outcome = $3", 4, pp) < 0)
             return -1;
     }
-    return exec1(tx, "UPDATE orders SET status = 'cancelled', hold_amount = 0, updated_at = now()"
-                     " WHERE id = $1", 1, p);
+    return tx_exec_void(tx, "UPDATE orders SET status = 'cancelled', hold_amount = 0, updated_at = now()"
+                            " WHERE id = $1", 1, p);
 }
 
 /* Move f contracts (and their share of cost basis) from seller to buyer. 0 / -1. */
@@ -238,19 +221,19 @@ static int move_contracts(struct tx *tx, const char *market, const char *outcome
     {
         const char *pp[6] = { market, seller, outcome, i64(fb, f), i64(cb, share),
                               i64(rb, release_held ? f : 0) };
-        if (exec1(tx, "UPDATE positions SET quantity = quantity - $4::bigint, cost = cost - $5::bigint,"
-                      " held = held - $6::bigint"
-                      " WHERE market_id = $1 AND account_id = $2 AND outcome = $3", 6, pp) < 0)
+        if (tx_exec_void(tx, "UPDATE positions SET quantity = quantity - $4::bigint, cost = cost - $5::bigint,"
+                             " held = held - $6::bigint"
+                             " WHERE market_id = $1 AND account_id = $2 AND outcome = $3", 6, pp) < 0)
             return -1;
     }
     {
         char ab[24];
         const char *pp[5] = { market, buyer, outcome, fb, i64(ab, share + added_cost) };
-        if (exec1(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity, cost)"
-                      " VALUES ($1, $2, $3, $4, $5)"
-                      " ON CONFLICT (market_id, account_id, outcome) DO UPDATE SET"
-                      " quantity = positions.quantity + EXCLUDED.quantity,"
-                      " cost = positions.cost + EXCLUDED.cost", 5, pp) < 0)
+        if (tx_exec_void(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity, cost)"
+                             " VALUES ($1, $2, $3, $4, $5)"
+                             " ON CONFLICT (market_id, account_id, outcome) DO UPDATE SET"
+                             " quantity = positions.quantity + EXCLUDED.quantity,"
+                             " cost = positions.cost + EXCLUDED.cost", 5, pp) < 0)
             return -1;
     }
     return 0;
@@ -262,11 +245,11 @@ static int add_contracts(struct tx *tx, const char *market, const char *outcome,
     char fb[24], cb[24];
     const char *pp[5] = { market, who, outcome, i64(fb, f), i64(cb, cost) };
 
-    return exec1(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity, cost)"
-                     " VALUES ($1, $2, $3, $4, $5)"
-                     " ON CONFLICT (market_id, account_id, outcome) DO UPDATE SET"
-                     " quantity = positions.quantity + EXCLUDED.quantity,"
-                     " cost = positions.cost + EXCLUDED.cost", 5, pp);
+    return tx_exec_void(tx, "INSERT INTO positions (market_id, account_id, outcome, quantity, cost)"
+                            " VALUES ($1, $2, $3, $4, $5)"
+                            " ON CONFLICT (market_id, account_id, outcome) DO UPDATE SET"
+                            " quantity = positions.quantity + EXCLUDED.quantity,"
+                            " cost = positions.cost + EXCLUDED.cost", 5, pp);
 }
 
 static int insert_trade(struct tx *tx, const char *market, int64_t seq, const char *kind,
@@ -280,9 +263,9 @@ static int insert_trade(struct tx *tx, const char *market, int64_t seq, const ch
 
     if (util_uuid_v4(id) < 0)
         return -1;
-    return exec1(tx, "INSERT INTO trades (id, market_id, seq, kind, outcome, price, quantity, buyer,"
-                     " seller, taker_order, maker_order, cash_a, cash_b)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", 13, p);
+    return tx_exec_void(tx, "INSERT INTO trades (id, market_id, seq, kind, outcome, price, quantity, buyer,"
+                            " seller, taker_order, maker_order, cash_a, cash_b)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", 13, p);
 }
 
 static enum tx_decision order_tx(struct tx *tx, void *arg)
@@ -447,9 +430,9 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
         const char *pp[13];
         memcpy(pp, p, sizeof(p));
         pp[12] = i64(sb, trade_seq);
-        if (exec1(tx, "INSERT INTO orders (id, market_id, account_id, side, outcome, price, quantity,"
-                      " remaining, time_in_force, status, hold_amount, idem_key, seq)"
-                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", 13, pp) < 0)
+        if (tx_exec_void(tx, "INSERT INTO orders (id, market_id, account_id, side, outcome, price, quantity,"
+                             " remaining, time_in_force, status, hold_amount, idem_key, seq)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", 13, pp) < 0)
             goto out;
         if (rest > 0) {
             if (buy) {
@@ -457,8 +440,8 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
                     goto out;
             } else {
                 const char *ph[4] = { q->market, me, outcome, b3 };
-                if (exec1(tx, "UPDATE positions SET held = held + $4::bigint WHERE market_id = $1"
-                              " AND account_id = $2 AND outcome = $3", 4, ph) < 0)
+                if (tx_exec_void(tx, "UPDATE positions SET held = held + $4::bigint WHERE market_id = $1"
+                                     " AND account_id = $2 AND outcome = $3", 4, ph) < 0)
                     goto out;
             }
         }
@@ -514,10 +497,10 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
         }
         {
             const char *pm[3] = { k->id, i64(b1, f), i64(b2, k->hold) };
-            if (exec1(tx, "UPDATE orders SET remaining = remaining - $2::bigint,"
-                          " hold_amount = $3::bigint,"
-                          " status = CASE WHEN remaining - $2::bigint = 0 THEN 'filled' ELSE status END,"
-                          " updated_at = now() WHERE id = $1", 3, pm) < 0)
+            if (tx_exec_void(tx, "UPDATE orders SET remaining = remaining - $2::bigint,"
+                                 " hold_amount = $3::bigint,"
+                                 " status = CASE WHEN remaining - $2::bigint = 0 THEN 'filled' ELSE status END,"
+                                 " updated_at = now() WHERE id = $1", 3, pm) < 0)
                 goto out;
             (void)mo;
         }
@@ -536,8 +519,8 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
             if (m[i].fill > 0)
                 last = buy ? m[i].cost : m[i].price;
         const char *p[3] = { q->market, i64(b1, trade_seq), last >= 0 ? i64(b2, last) : NULL };
-        if (exec1(tx, "UPDATE markets SET seq = $2::bigint, last_price = coalesce($3::int, last_price)"
-                      " WHERE id = $1", 3, p) < 0)
+        if (tx_exec_void(tx, "UPDATE markets SET seq = $2::bigint, last_price = coalesce($3::int, last_price)"
+                             " WHERE id = $1", 3, p) < 0)
             goto out;
     }
     {
@@ -557,7 +540,7 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
         fills = NULL;
         json_object_object_add(res, "order", ord);
         o->status = 201;
-        o->body = to_text(res);
+        o->body = util_json_take_text(res);
         if (!o->body || idem_finish(tx, o->idem, 201, o->body) < 0)
             goto out;
     }
@@ -681,7 +664,7 @@ static enum tx_decision cancel_tx(struct tx *tx, void *arg)
                                    strcmp(k.side, "buy") == 0 ? k.hold : 0));
         json_object_object_add(out, "order", ord);
         o.status = 200;
-        o.body = to_text(out);
+        o.body = util_json_take_text(out);
         if (!o.body || idem_finish(tx, c->idem, 200, o.body) < 0) {
             free(o.body);
             return TX_ERROR;

@@ -221,6 +221,14 @@ void util_sha256_hex(const void *data, size_t len, char out[65])
     out[64] = '\0';
 }
 
+char *util_json_take_text(struct json_object *o)
+{
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return s;
+}
+
 struct json_object *util_json_string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;

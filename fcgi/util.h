@@ -48,6 +48,12 @@ char *util_json_canonical(struct json_object *v);
  */
 int util_json_has_duplicate_keys(const char *text, size_t len, struct json_object *parsed);
 
+/*
+ * The compact JSON text of o as a malloc'd string (caller frees), taking
+ * ownership of o (it is released). NULL if out of memory.
+ */
+char *util_json_take_text(struct json_object *o);
+
 /* Lowercase hex SHA-256 of data into out (65 bytes). */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 
