@@ -108,12 +108,8 @@ void handle_account_create(struct request *r)
     memset(&c, 0, sizeof(c));
     c.name = name;
     c.idem = &idem;
-    if (tx_run(r, 0, create_tx, &c, &d) == 0) {
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, 201, "application/json", c.body, strlen(c.body), "");
-    }
+    if (tx_run(r, 0, create_tx, &c, &d) == 0)
+        idem_answer(r, d, &idem, 201, c.body);
     free(c.body);
     idem_free(&idem);
 }
@@ -148,20 +144,12 @@ static void answer_account(struct request *r, const char *id)
 {
     struct get_tx g = { id, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
-    if (tx_run(r, TX_READ_ONLY, get_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    if (!g.out) {
-        http_problem(r, 404, "account_not_found", "no such account");
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "account", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, TX_READ_ONLY, get_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "account", "account_not_found",
+                   "no such account");
 }
 
 /* Parse {id} and check the caller may read it; answers and returns -1 if not. */

@@ -121,10 +121,9 @@ void handle_activity(struct request *r)
     }
     if (rc > 0)
         a.lot = lot;
-    if (tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, activity_tx, &a, &d) < 0) {
-        if (a.out)
-            json_object_put(a.out);
-        return;
-    }
-    http_respond_json(r, 200, a.out, NULL);
+    rc = tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, activity_tx, &a, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, a.out, NULL, NULL,
+                   NULL);
 }

@@ -405,13 +405,8 @@ void handle_bid(struct request *r)
     b.r = r;
     b.q = &q;
     b.idem = &idem;
-    if (tx_run(r, 0, bid_tx, &b, &d) == 0) {
-        if (d == TX_ROLLBACK && !b.body)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, b.status, b.status >= 400 ? "application/problem+json"
-                             : "application/json", b.body, strlen(b.body), "");
-    }
+    if (tx_run(r, 0, bid_tx, &b, &d) == 0)
+        idem_answer(r, d, &idem, b.status, b.body);
     free(b.body);
     idem_free(&idem);
 }

@@ -353,6 +353,28 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
     return NULL;
 }
 
+void tx_answer_read(struct request *r, int rc, struct json_object *out, const char *key,
+                    const char *missing_code, const char *missing_detail)
+{
+    struct json_object *o;
+
+    if (rc < 0) {
+        json_object_put(out);           /* json_object_put(NULL) is a no-op */
+        return;
+    }
+    if (!out) {
+        http_problem(r, 404, missing_code, "%s", missing_detail);
+        return;
+    }
+    if (!key) {
+        http_respond_json(r, 200, out, NULL);
+        return;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, key, out);
+    http_respond_json(r, 200, o, NULL);
+}
+
 int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values)
 {
     PGresult *res = tx_exec(tx, sql, nparams, values);

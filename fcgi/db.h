@@ -78,6 +78,15 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
  */
 PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values);
 
+/*
+ * Finish a read handler after tx_run() (rc is its result), taking ownership
+ * of out: rc < 0 means the request was answered already and out is
+ * released; a NULL out answers 404 with missing_code; otherwise 200 with
+ * {key: out}, or out itself when key is NULL.
+ */
+void tx_answer_read(struct request *r, int rc, struct json_object *out, const char *key,
+                    const char *missing_code, const char *missing_detail);
+
 /* tx_exec() for a statement whose result is not needed. 0, or -1 (tx->err set). */
 int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values);
 

@@ -164,6 +164,16 @@ void idem_respond(struct request *r, const struct idem *i)
     http_problem(r, 500, "internal_error", "the server could not complete the request");
 }
 
+void idem_answer(struct request *r, enum tx_decision d, const struct idem *i, int status,
+                 const char *body)
+{
+    if (d == TX_ROLLBACK && !body)
+        idem_respond(r, i);
+    else
+        http_respond_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
+                         body, strlen(body), "");
+}
+
 void idem_free(struct idem *i)
 {
     free(i->body);

@@ -69,6 +69,15 @@ int idem_finish(struct tx *tx, struct idem *i, int status, const char *body);
 /* Answer r for IDEM_REPLAY, IDEM_IN_FLIGHT or IDEM_MISMATCH. */
 void idem_respond(struct request *r, const struct idem *i);
 
+/*
+ * Answer a mutation whose transaction ran (tx_run() returned 0): a rollback
+ * without a body of its own replays or refuses through the key
+ * (idem_respond); anything else sends status and body, as problem+json
+ * from 400 up.
+ */
+void idem_answer(struct request *r, enum tx_decision d, const struct idem *i, int status,
+                 const char *body);
+
 /* Release what idem_claim() kept. */
 void idem_free(struct idem *i);
 

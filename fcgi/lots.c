@@ -514,13 +514,8 @@ void handle_lot_create(struct request *r)
     c.r = r;
     c.s = &s;
     c.idem = &idem;
-    if (tx_run(r, 0, create_lot_tx, &c, &d) == 0) {
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, c.status, c.status >= 400 ? "application/problem+json"
-                             : "application/json", c.body, strlen(c.body), "");
-    }
+    if (tx_run(r, 0, create_lot_tx, &c, &d) == 0)
+        idem_answer(r, d, &idem, c.status, c.body);
     free(c.body);
     idem_free(&idem);
 }
@@ -609,16 +604,12 @@ void handle_lot_list(struct request *r)
 {
     struct lot_read g = { NULL, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
-    if (tx_run(r, TX_READ_ONLY, lot_read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "lots", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, TX_READ_ONLY, lot_read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "lots", NULL,
+                   NULL);
 }
 
 void handle_lot_get(struct request *r)
@@ -626,22 +617,14 @@ void handle_lot_get(struct request *r)
     char id[UUID_STR_LEN + 1];
     struct lot_read g = { id, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
     if (!util_uuid_parse(r->path_params[0], id)) {
         http_problem(r, 404, "lot_not_found", "no such lot");
         return;
     }
-    if (tx_run(r, 0, lot_read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    if (!g.out) {
-        http_problem(r, 404, "lot_not_found", "no such lot");
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "lot", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, 0, lot_read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "lot", "lot_not_found",
+                   "no such lot");
 }

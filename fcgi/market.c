@@ -253,13 +253,8 @@ void handle_market_create(struct request *r)
     c.r = r;
     c.s = &s;
     c.idem = &idem;
-    if (tx_run(r, 0, create_tx, &c, &d) == 0) {
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, c.status, c.status >= 400 ? "application/problem+json"
-                             : "application/json", c.body, strlen(c.body), "");
-    }
+    if (tx_run(r, 0, create_tx, &c, &d) == 0)
+        idem_answer(r, d, &idem, c.status, c.body);
     free(c.body);
     idem_free(&idem);
 }
@@ -392,16 +387,12 @@ void handle_market_list(struct request *r)
 {
     struct read_tx g = { NULL, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
-    if (tx_run(r, TX_READ_ONLY, read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "markets", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, TX_READ_ONLY, read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "markets", NULL,
+                   NULL);
 }
 
 void handle_market_get(struct request *r)
@@ -414,16 +405,11 @@ void handle_market_get(struct request *r)
         http_problem(r, 404, "market_not_found", "no such market");
         return;
     }
-    if (tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    if (!g.out) {
-        http_problem(r, 404, "market_not_found", "no such market");
-        return;
-    }
-    http_respond_json(r, 200, g.out, NULL);
+    int rc = tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, NULL, "market_not_found",
+                   "no such market");
 }
 
 /* ---- POST /markets/{id}/resolve ------------------------------------------ */

@@ -553,16 +553,6 @@ out:
     return d;
 }
 
-static void respond(struct request *r, enum tx_decision d, const struct idem *idem, int status,
-                    const char *body)
-{
-    if (d == TX_ROLLBACK && !body)
-        idem_respond(r, idem);
-    else
-        http_respond_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
-                         body, strlen(body), "");
-}
-
 void handle_order_create(struct request *r)
 {
     struct order_req q;
@@ -583,7 +573,7 @@ void handle_order_create(struct request *r)
     o.q = &q;
     o.idem = &idem;
     if (tx_run(r, 0, order_tx, &o, &d) == 0)
-        respond(r, d, &idem, o.status, o.body);
+        idem_answer(r, d, &idem, o.status, o.body);
     free(o.body);
     idem_free(&idem);
 }
@@ -695,7 +685,7 @@ void handle_order_cancel(struct request *r)
     c.id = id;
     c.idem = &idem;
     if (tx_run(r, 0, cancel_tx, &c, &d) == 0)
-        respond(r, d, &idem, c.status, c.body);
+        idem_answer(r, d, &idem, c.status, c.body);
     free(c.body);
     idem_free(&idem);
 }

@@ -449,12 +449,8 @@ void handle_proof_run_create(struct request *r)
         return;
     c.r = r;
     c.idem = &idem;
-    if (tx_run(r, 0, run_create_tx, &c, &d) == 0) {
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, 202, "application/json", c.body, strlen(c.body), "");
-    }
+    if (tx_run(r, 0, run_create_tx, &c, &d) == 0)
+        idem_answer(r, d, &idem, 202, c.body);
     free(c.body);
     idem_free(&idem);
 }
@@ -497,16 +493,12 @@ void handle_proof_run_list(struct request *r)
 {
     struct run_read g = { NULL, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
-    if (tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "runs", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "runs", NULL,
+                   NULL);
 }
 
 void handle_proof_run_get(struct request *r)
@@ -514,22 +506,14 @@ void handle_proof_run_get(struct request *r)
     char id[UUID_STR_LEN + 1];
     struct run_read g = { id, NULL };
     enum tx_decision d;
-    struct json_object *o;
 
     if (!util_uuid_parse(r->path_params[0], id)) {
         http_problem(r, 404, "run_not_found", "no such run");
         return;
     }
-    if (tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d) < 0) {
-        if (g.out)
-            json_object_put(g.out);
-        return;
-    }
-    if (!g.out) {
-        http_problem(r, 404, "run_not_found", "no such run");
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "run", g.out);
-    http_respond_json(r, 200, o, NULL);
+    int rc = tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    tx_answer_read(r, rc, g.out, "run", "run_not_found",
+                   "no such run");
 }

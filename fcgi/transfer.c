@@ -249,14 +249,8 @@ void handle_transfer_create(struct request *r)
     t.r = r;
     t.q = &q;
     t.idem = &idem;
-    if (tx_run(r, 0, transfer_tx, &t, &d) == 0) {
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else if (t.status >= 400)
-            http_respond_raw(r, t.status, "application/problem+json", t.body, strlen(t.body), "");
-        else
-            http_respond_raw(r, t.status, "application/json", t.body, strlen(t.body), "");
-    }
+    if (tx_run(r, 0, transfer_tx, &t, &d) == 0)
+        idem_answer(r, d, &idem, t.status, t.body);
     free(t.body);
     idem_free(&idem);
 }
