@@ -12,7 +12,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 PQ_INC  := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JSONC_CFLAGS) $(PQ_INC) -Ifcgi -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JSONC_CFLAGS) $(PQ_INC) -Ifcgi -I$(BUILD)/gen -MMD -MP
 LDLIBS  := -lfcgi -lpq $(JSONC_LIBS) -lssl -lcrypto
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -23,7 +23,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 BUILD ?= build
 
-LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/sql_table.o
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
@@ -32,7 +32,16 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/zerosum
 
-$(BUILD)/obj/%.o: fcgi/%.c
+# The named statement table, generated from sql/queries/*.sql (fcgi/sql.h).
+SQL_QUERIES := $(wildcard sql/queries/*.sql)
+$(BUILD)/gen/sql_table.h $(BUILD)/gen/sql_table.c &: scripts/gen-sql $(SQL_QUERIES)
+	scripts/gen-sql $(BUILD)/gen $(SQL_QUERIES)
+
+$(BUILD)/obj/%.o: fcgi/%.c | $(BUILD)/gen/sql_table.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/sql_table.o: $(BUILD)/gen/sql_table.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -73,7 +82,8 @@ test-unit: all unit asan
 # proving the application keeps every invariant without PostgreSQL's guards.
 DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
-               tests/integration/test_stampede.py tests/integration/test_markets.py
+               tests/integration/test_stampede.py tests/integration/test_markets.py \
+               tests/integration/test_sql.py
 
 test-integration: all asan dashboard
 	scripts/test-integration

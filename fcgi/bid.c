@@ -363,7 +363,7 @@ static enum tx_decision bid_tx(struct tx *tx, void *arg)
         struct tx_stmt r1[2];
         const char *p[1] = { b->q->lot };
         idem_claim_stmt(b->idem, &r1[0]);
-        r1[1] = (struct tx_stmt){ lot_lock_sql(), 1, p, NULL };
+        r1[1] = (struct tx_stmt){ lot_lock_sql(), 1, p, NULL, 0 };
         if (tx_exec_many(tx, r1, 2, 0) < 0)
             return TX_ERROR;
         rc = PQntuples(r1[1].res) == 1;

@@ -198,12 +198,15 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     total = begin + n + (commit ? 1 : 0);
     if (begin && !PQsendQueryParams(c, tx->begin_sql, 0, NULL, NULL, NULL, NULL, 0))
         failed = 1;
-    for (int i = 0; i < n && !failed; i++)
-        if (!PQsendQueryParams(c, s[i].sql, s[i].nparams, NULL, s[i].values, NULL, NULL, 0))
+    for (int i = 0; i < n && !failed; i++) {
+        const char *text = s[i].sql ? s[i].sql : sql_text(s[i].id, tx->dialect);
+        if (!text || !PQsendQueryParams(c, text, s[i].nparams, NULL, s[i].values, NULL, NULL, 0))
             failed = 1;
+    }
     if (!failed && commit) {
         tx->commit_sent = 1;
-        if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+        if (!PQsendQueryParams(c, sql_text(SQL_TX_COMMIT, tx->dialect), 0, NULL, NULL, NULL,
+                               NULL, 0))
             failed = 1;
     }
     if (failed || PQpipelineSync(c) != 1) {
@@ -272,6 +275,15 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     return 0;
 }
 
+struct tx_stmt tx_stmt_named(enum sql_id id, const char *const *values)
+{
+    struct tx_stmt st = { NULL, 0, values, NULL, id };
+
+    if ((unsigned)id < SQL__COUNT)
+        st.nparams = sql_table[id].nparams;
+    return st;
+}
+
 void tx_batch_init(struct tx_batch *b)
 {
     memset(b, 0, sizeof(*b));
@@ -335,7 +347,7 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
 
     if (!tx->begun && tx->begin_sql) {
         /* the first statement carries BEGIN with it: one round trip */
-        struct tx_stmt st = { sql, nparams, values, NULL };
+        struct tx_stmt st = { sql, nparams, values, NULL, 0 };
         return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
     }
     tx->rounds++;
@@ -375,6 +387,28 @@ void tx_answer_read(struct request *r, int rc, struct json_object *out, const ch
     http_respond_json(r, 200, o, NULL);
 }
 
+PGresult *tx_exec_named(struct tx *tx, enum sql_id id, const char *const *values)
+{
+    const char *text = sql_text(id, tx->dialect);
+
+    if (!text) {
+        log_error("request %s: no statement %d in the table", tx->r->request_id, (int)id);
+        tx->err = DB_FAILED;
+        return NULL;
+    }
+    return tx_exec(tx, text, sql_table[id].nparams, values);
+}
+
+int tx_exec_named_void(struct tx *tx, enum sql_id id, const char *const *values)
+{
+    PGresult *res = tx_exec_named(tx, id, values);
+
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values)
 {
     PGresult *res = tx_exec(tx, sql, nparams, values);
@@ -385,25 +419,21 @@ int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const 
     return 0;
 }
 
-static int simple(struct tx *tx, const char *sql)
+static int simple(struct tx *tx, enum sql_id id)
 {
-    PGresult *res = tx_exec(tx, sql, 0, NULL);
-
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    return tx_exec_named_void(tx, id, NULL);
 }
 
 static const char *begin_sql(const struct zs_config *cfg, int flags)
 {
     int snapshot = cfg->dialect == ZS_DIALECT_DSQL || (flags & TX_SNAPSHOT);
+    enum sql_id id;
 
     if (flags & TX_READ_ONLY)
-        return snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                        : "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY";
-    return snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
+        id = snapshot ? SQL_TX_BEGIN_READ_SNAPSHOT : SQL_TX_BEGIN_READ;
+    else
+        id = snapshot ? SQL_TX_BEGIN_SNAPSHOT : SQL_TX_BEGIN;
+    return sql_text(id, cfg->dialect);
 }
 
 static void unavailable(struct request *r, const char *why)
@@ -431,6 +461,7 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
     memset(&tx, 0, sizeof(tx));
     tx.r = r;
     tx.conn = conn;
+    tx.dialect = cfg->dialect;
 
     for (tx.attempt = 1;; tx.attempt++) {
         enum tx_decision d;
@@ -442,12 +473,12 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
         tx.sqlstate[0] = '\0';
         d = fn(&tx, arg);
         if (d == TX_COMMIT) {
-            if (tx.committed || !tx.begun || simple(&tx, "COMMIT") == 0) {
+            if (tx.committed || !tx.begun || simple(&tx, SQL_TX_COMMIT) == 0) {
                 *decision = TX_COMMIT;
                 break;
             }
         } else if (d == TX_ROLLBACK) {
-            if (!tx.begun || simple(&tx, "ROLLBACK") == 0) {
+            if (!tx.begun || simple(&tx, SQL_TX_ROLLBACK) == 0) {
                 *decision = TX_ROLLBACK;
                 break;
             }
@@ -477,7 +508,7 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
             enum db_error why = tx.err;
             char state[sizeof(tx.sqlstate)];
             memcpy(state, tx.sqlstate, sizeof(state));
-            if (simple(&tx, "ROLLBACK") == 0) {
+            if (simple(&tx, SQL_TX_ROLLBACK) == 0) {
                 tx.err = why;
                 memcpy(tx.sqlstate, state, sizeof(state));
             }

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "http.h"
+#include "sql.h"
 
 enum db_error {
     DB_OK,
@@ -33,19 +34,28 @@ struct tx {
     int attempt;                   /* 1-based */
     /* BEGIN is not sent on its own: it rides with the first statements. */
     const char *begin_sql;
+    enum zs_dialect dialect;       /* which text of a named statement to send */
     int begun;                     /* BEGIN has been sent and succeeded */
     int commit_sent;               /* a COMMIT went out in a pipeline */
     int committed;                 /* …and succeeded */
     int rounds;                    /* round trips made in this attempt */
 };
 
-/* One statement of a pipeline (see tx_exec_many). */
+/*
+ * One statement of a pipeline (see tx_exec_many). A statement is named by
+ * id from the statement table (tx_stmt_named); sql, when not NULL, is a
+ * literal text instead, for statements not yet moved into sql/queries/.
+ */
 struct tx_stmt {
     const char *sql;
     int nparams;
     const char *const *values;
     PGresult *res;                 /* out: the result, owned by the caller */
+    enum sql_id id;                /* used when sql is NULL */
 };
+
+/* The pipeline statement id with its parameters (values must outlive the send). */
+struct tx_stmt tx_stmt_named(enum sql_id id, const char *const *values);
 
 enum tx_decision {
     TX_COMMIT,                     /* commit the work */
@@ -86,6 +96,12 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
  */
 void tx_answer_read(struct request *r, int rc, struct json_object *out, const char *key,
                     const char *missing_code, const char *missing_detail);
+
+/* tx_exec() of the named statement id; its parameter count comes from the table. */
+PGresult *tx_exec_named(struct tx *tx, enum sql_id id, const char *const *values);
+
+/* tx_exec_named() for a statement whose result is not needed. 0, or -1 (tx->err set). */
+int tx_exec_named_void(struct tx *tx, enum sql_id id, const char *const *values);
 
 /* tx_exec() for a statement whose result is not needed. 0, or -1 (tx->err set). */
 int tx_exec_void(struct tx *tx, const char *sql, int nparams, const char *const *values);

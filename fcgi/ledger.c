@@ -53,7 +53,7 @@ int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
         if (k > 0 && strcmp(a[order[k - 1]].id, a[order[k]].id) == 0)
             continue;
         ids[m] = a[order[k]].id;
-        st[m] = (struct tx_stmt){ LEDGER_LOCK_SQL, 1, &ids[m], NULL };
+        st[m] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, &ids[m]);
         m++;
     }
     if (tx_exec_many(tx, st, m, 0) < 0)

@@ -71,10 +71,7 @@ int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg
                         const char *kind, const char *caller, const char *memo,
                         const char *idem_key);
 
-/* The row lock ledger_lock() takes on one account, for a pipeline. */
-#define LEDGER_LOCK_SQL "SELECT kind, balance, held FROM accounts WHERE id = $1 FOR UPDATE"
-
-/* Read a LEDGER_LOCK_SQL result into *a (found/issuer/escrow/balance/held). */
+/* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/issuer/escrow/balance/held). */
 void ledger_lock_parse(struct ledger_account *a, PGresult *res);
 
 /* Change an account's held by delta (positive holds, negative releases). 0 or -1. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "config.h"
 #include "jwt.h"
 #include "sigv4.h"
@@ -18,6 +19,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: zerosum serve -c CONFIG\n"
             "       zerosum token ACCOUNT_ID [--admin] [--ttl SECONDS] (--key-file PATH | -c CONFIG)\n"
+            "       zerosum sql [NAME [--dialect postgres|dsql]]\n"
             "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] [--at ISO8601]\n"
             "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] [--at ISO8601]\n");
     return 2;
@@ -89,6 +91,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "token") == 0)
         return cmd_token(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sql") == 0)
+        return cli_sql(argc - 1, argv + 1);
     if (strcmp(argv[1], "dsql-token") == 0)
         return cli_dsql_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "rds-token") == 0)

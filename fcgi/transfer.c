@@ -153,8 +153,8 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
     /* Round 1: the key, then both rows locked in id order (opposite transfers
      * wait for each other, never deadlock). */
     idem_claim_stmt(t->idem, &r1[0]);
-    r1[1] = (struct tx_stmt){ LEDGER_LOCK_SQL, 1, p_lo, NULL };
-    r1[2] = (struct tx_stmt){ LEDGER_LOCK_SQL, 1, p_hi, NULL };
+    r1[1] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo);
+    r1[2] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi);
     if (tx_exec_many(tx, r1, 3, 0) < 0)
         return TX_ERROR;
     ledger_lock_parse(&acc[from_first ? 0 : 1], r1[1].res);

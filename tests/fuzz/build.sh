@@ -37,17 +37,18 @@ pq_inc=-I$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 cflags="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
         -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
-        $jsonc_cflags $pq_inc -Ifcgi ${FUZZ_CFLAGS:-}"
+        $jsonc_cflags $pq_inc -Ifcgi -I$out/gen ${FUZZ_CFLAGS:-}"
 libs="-lfcgi -lpq $jsonc_libs -lssl -lcrypto"
 targets=(fuzz_request fuzz_jwt fuzz_fingerprint)
 
 mkdir -p "$out/obj"
 
-# The daemon's sources, in parallel.
-lib_srcs=()
-for src in fcgi/*.c; do
+# The named statement table (fcgi/sql.h), then the daemon's sources, in parallel.
+scripts/gen-sql "$out/gen"
+lib_srcs=("$out/gen/sql_table.c")
+while IFS= read -r src; do
     [[ $src == fcgi/main.c ]] || lib_srcs+=("$src")
-done
+done < <(find fcgi -name '*.c' | sort)
 export cc cflags obj_san out
 printf '%s\n' "${lib_srcs[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
     src={}; o="$out/obj/$(basename "$src" .c).o"

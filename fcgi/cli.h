@@ -1,0 +1,10 @@
+/*
+ * cli.h — admin subcommands of the zerosum binary that are not the daemon.
+ */
+#ifndef ZS_CLI_H
+#define ZS_CLI_H
+
+/* `zerosum sql [NAME [--dialect D]]` (argv[0] is "sql"); exit status. */
+int cli_sql(int argc, char **argv);
+
+#endif
