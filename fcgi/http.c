@@ -90,7 +90,7 @@ int http_idempotency_key_parse(const char *value, char out[HTTP_IDEMPOTENCY_KEY_
          * every character printable ASCII (0x20-0x7e), nothing after it. */
         for (p++;; p++) {
             if (*p == '\0')
-                return -1;             /* no closing quote */
+                return -1; /* no closing quote */
             if (*p == '"')
                 break;
             if (*p < 0x20 || *p > 0x7e)
@@ -105,7 +105,7 @@ int http_idempotency_key_parse(const char *value, char out[HTTP_IDEMPOTENCY_KEY_
             out[n++] = *p;
         }
         if (p[1] != '\0')
-            return -1;                 /* bytes after the closing quote */
+            return -1; /* bytes after the closing quote */
     }
     if (n == 0)
         return -1;

@@ -20,24 +20,24 @@
  */
 struct idem_optional {
     const char *method, *path, *member;
-    const char *when, *is;      /* NULL: always; else only when member "when" is the string "is" */
-    const char *dflt;           /* canonical JSON text of the default, or NULL: none */
+    const char *when, *is; /* NULL: always; else only when member "when" is the string "is" */
+    const char *dflt;      /* canonical JSON text of the default, or NULL: none */
 };
 
 static const struct idem_optional optionals[] = {
-    { "POST", "/transfer",   "memo",          NULL,   NULL,     NULL },
-    { "POST", "/lots",       "title",         NULL,   NULL,     "\"\"" },
-    { "POST", "/lots",       "reserve",       NULL,   NULL,     NULL },
-    { "POST", "/lots",       "snipe_window",  NULL,   NULL,     "0" },
-    { "POST", "/lots",       "snipe_extend",  NULL,   NULL,     "0" },
-    { "POST", "/lots",       "max_per_claim", NULL,   NULL,     NULL },
-    { "POST", "/markets",    "tick_min",      NULL,   NULL,     "1" },
-    { "POST", "/markets",    "tick_max",      "kind", "shares", "1000000" },
-    { "POST", "/markets",    "tick_max",      "kind", "event",  "99" },
-    { "POST", "/order",      "outcome",       NULL,   NULL,     NULL },
-    { "POST", "/order",      "time_in_force", NULL,   NULL,     "\"gtc\"" },
-    { "POST", "/proof/runs", "n",             NULL,   NULL,     "100" },
-    { "POST", "/proof/runs", "k",             NULL,   NULL,     NULL },
+    { "POST", "/transfer", "memo", NULL, NULL, NULL },
+    { "POST", "/lots", "title", NULL, NULL, "\"\"" },
+    { "POST", "/lots", "reserve", NULL, NULL, NULL },
+    { "POST", "/lots", "snipe_window", NULL, NULL, "0" },
+    { "POST", "/lots", "snipe_extend", NULL, NULL, "0" },
+    { "POST", "/lots", "max_per_claim", NULL, NULL, NULL },
+    { "POST", "/markets", "tick_min", NULL, NULL, "1" },
+    { "POST", "/markets", "tick_max", "kind", "shares", "1000000" },
+    { "POST", "/markets", "tick_max", "kind", "event", "99" },
+    { "POST", "/order", "outcome", NULL, NULL, NULL },
+    { "POST", "/order", "time_in_force", NULL, NULL, "\"gtc\"" },
+    { "POST", "/proof/runs", "n", NULL, NULL, "100" },
+    { "POST", "/proof/runs", "k", NULL, NULL, NULL },
 };
 
 /* Is body.name an optional member at its default (or null) on this route? */
@@ -58,9 +58,10 @@ static int at_default(const char *method, const char *path, struct json_object *
         listed = 1;
         if (!o->dflt)
             continue;
-        if (o->when && (!json_object_object_get_ex(body, o->when, &w)
-                        || !json_object_is_type(w, json_type_string)
-                        || strcmp(json_object_get_string(w), o->is) != 0))
+        if (o->when
+            && (!json_object_object_get_ex(body, o->when, &w)
+                || !json_object_is_type(w, json_type_string)
+                || strcmp(json_object_get_string(w), o->is) != 0))
             continue;
         text = util_json_canonical(val);
         same = text && strcmp(text, o->dflt) == 0;
@@ -82,7 +83,8 @@ char *idem_canonical_request(const char *method, const char *path, struct json_o
         eff = json_object_new_object();
         if (!eff)
             return NULL;
-        json_object_object_foreach(body, name, val) {
+        json_object_object_foreach(body, name, val)
+        {
             if (!at_default(method, path, body, name, val))
                 json_object_object_add(eff, name, json_object_get(val));
         }
@@ -112,7 +114,8 @@ int idem_prepare(struct request *r, struct idem *i)
     snprintf(i->caller, sizeof(i->caller), "%s:%s",
              r->caller.scope == JWT_SCOPE_ADMIN ? "admin" : "user", r->caller.sub);
     i->key = r->idempotency_key;
-    i->lock_wait_ms = r->cfg && r->cfg->dialect == ZS_DIALECT_POSTGRES ? r->cfg->idempotency_wait_ms : -1;
+    i->lock_wait_ms =
+        r->cfg && r->cfg->dialect == ZS_DIALECT_POSTGRES ? r->cfg->idempotency_wait_ms : -1;
     snprintf(i->scoped, sizeof(i->scoped), "%s:%s", i->caller, i->key);
     text = idem_canonical_request(r->method, r->path, r->json);
     if (!text) {
@@ -172,7 +175,7 @@ int idem_claim_result(struct tx *tx, struct idem *i, struct tx_stmt *st)
 
     for (int k = 0; k < i->claim_n; k++)
         if (k != i->claim_at) {
-            PQclear(st[k].res);    /* the SETs' results */
+            PQclear(st[k].res); /* the SETs' results */
             st[k].res = NULL;
         }
     st[i->claim_at].res = NULL;

@@ -27,12 +27,12 @@
 #include "http.h"
 
 enum idem_outcome {
-    IDEM_NEW,          /* claimed: do the work, then idem_finish() */
-    IDEM_REPLAY,       /* same request finished before: replay status and body */
-    IDEM_IN_FLIGHT,    /* same key still being processed: 409 + Retry-After */
-    IDEM_PENDING,      /* same request claimed by a multi-transaction operation that
+    IDEM_NEW,       /* claimed: do the work, then idem_finish() */
+    IDEM_REPLAY,    /* same request finished before: replay status and body */
+    IDEM_IN_FLIGHT, /* same key still being processed: 409 + Retry-After */
+    IDEM_PENDING,   /* same request claimed by a multi-transaction operation that
                           committed its first step and has not finished: resume it */
-    IDEM_MISMATCH,     /* same key, different request: 422 */
+    IDEM_MISMATCH,  /* same key, different request: 422 */
 };
 
 struct idem {
@@ -46,8 +46,8 @@ struct idem {
     char now[40];      /* the transaction's now(), RFC 3339, after a claim */
     int lock_wait_ms;  /* postgres: wait this long for a concurrent claim; -1: no SET */
     char lock_sql[64];
-    int claim_at;      /* index of the INSERT among the claim statements */
-    int claim_n;       /* how many claim statements */
+    int claim_at; /* index of the INSERT among the claim statements */
+    int claim_n;  /* how many claim statements */
     /* parameters of the pipelined statements (must outlive the send) */
     const char *claim_params[3];
     const char *finish_params[4];

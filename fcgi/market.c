@@ -431,10 +431,10 @@ enum step { STEP_CLAIM, STEP_TAKE, STEP_CANCEL_ORDERS, STEP_PAY, STEP_CLOSE };
 struct resolve_tx {
     struct request *r;
     const char *id;
-    char outcome[8];              /* yes | no | cancel */
-    struct idem *idem;            /* the request's key (NULL in the jobs child) */
-    char caller[80], key[HTTP_IDEMPOTENCY_KEY_MAX + 1];   /* the key it runs under ("": none) */
-    int lease;                    /* seconds */
+    char outcome[8];   /* yes | no | cancel */
+    struct idem *idem; /* the request's key (NULL in the jobs child) */
+    char caller[80], key[HTTP_IDEMPOTENCY_KEY_MAX + 1]; /* the key it runs under ("": none) */
+    int lease;                                          /* seconds */
     enum step step;
     int done;                     /* this step has nothing more to do */
     int refused;                  /* answer in body: stop (status, body) */
@@ -447,7 +447,7 @@ struct resolve_tx {
 struct resolving {
     struct market m;
     char caller[80], key[HTTP_IDEMPOTENCY_KEY_MAX + 1];
-    int leased;                   /* the lease has not lapsed */
+    int leased; /* the lease has not lapsed */
     int64_t paid, settled;
 };
 
@@ -455,12 +455,13 @@ struct resolving {
 static int resolve_lock(struct tx *tx, const char *id, struct resolving *v)
 {
     const char *p[1] = { id };
-    PGresult *res = tx_exec(tx,
-                            "SELECT kind, status, coalesce(outcome, ''), coalesce(escrow::text, ''),"
-                            " coalesce(resolve_caller, ''), coalesce(resolve_key, ''),"
-                            " coalesce(resolve_lease > now(), false), coalesce(resolve_paid, 0),"
-                            " coalesce(resolve_settled, 0) FROM markets WHERE id = $1 FOR UPDATE",
-                            1, p);
+    PGresult *res =
+        tx_exec(tx,
+                "SELECT kind, status, coalesce(outcome, ''), coalesce(escrow::text, ''),"
+                " coalesce(resolve_caller, ''), coalesce(resolve_key, ''),"
+                " coalesce(resolve_lease > now(), false), coalesce(resolve_paid, 0),"
+                " coalesce(resolve_settled, 0) FROM markets WHERE id = $1 FOR UPDATE",
+                1, p);
 
     if (!res)
         return -1;
@@ -489,13 +490,15 @@ static int extend_lease(struct tx *tx, struct resolve_tx *s)
     char b[24];
     const char *p[2] = { s->id, i64(b, s->lease) };
 
-    return tx_exec_void(tx, "UPDATE markets SET resolve_lease = now() + make_interval(secs => $2::int)"
-                            " WHERE id = $1", 2, p);
+    return tx_exec_void(tx,
+                        "UPDATE markets SET resolve_lease = now() + make_interval(secs => $2::int)"
+                        " WHERE id = $1",
+                        2, p);
 }
 
 /* A terminal refusal of a new key, stored under it and committed. */
-static enum tx_decision refuse_stored(struct tx *tx, struct resolve_tx *s, int status, const char *code,
-                                      const char *detail)
+static enum tx_decision refuse_stored(struct tx *tx, struct resolve_tx *s, int status,
+                                      const char *code, const char *detail)
 {
     s->refused = 1;
     s->status = status;
@@ -512,8 +515,9 @@ static char *resolved_body(const char *id, const char *outcome, const struct res
 
     json_object_object_add(o, "market", json_object_new_string(id));
     json_object_object_add(o, "outcome", json_object_new_string(outcome));
-    json_object_object_add(o, "status", json_object_new_string(
-                               strcmp(outcome, "cancel") == 0 ? "cancelled" : "resolved"));
+    json_object_object_add(
+        o, "status",
+        json_object_new_string(strcmp(outcome, "cancel") == 0 ? "cancelled" : "resolved"));
     json_object_object_add(o, "paid", json_object_new_int64(v->paid));
     json_object_object_add(o, "positions_settled", json_object_new_int64(v->settled));
     return util_json_take_text(o);
@@ -529,13 +533,15 @@ static enum tx_decision claim_step(struct tx *tx, struct resolve_tx *s)
     if (idem_claim(tx, s->idem) < 0)
         return TX_ERROR;
     if (s->idem->outcome != IDEM_NEW && s->idem->outcome != IDEM_PENDING)
-        return TX_ROLLBACK;            /* replay, reused key, or a concurrent claim */
+        return TX_ROLLBACK; /* replay, reused key, or a concurrent claim */
     if (s->idem->outcome == IDEM_PENDING) {
         /* Look at the lease before locking: a running owner holds the market
          * row in its batch, and a retry must not wait for it. */
         const char *p[1] = { s->id };
-        PGresult *res = tx_exec(tx, "SELECT 1 FROM markets WHERE id = $1 AND status = 'resolving'"
-                                    " AND resolve_lease > now()", 1, p);
+        PGresult *res = tx_exec(tx,
+                                "SELECT 1 FROM markets WHERE id = $1 AND status = 'resolving'"
+                                " AND resolve_lease > now()",
+                                1, p);
         if (!res)
             return TX_ERROR;
         rc = PQntuples(res);
@@ -566,18 +572,24 @@ static enum tx_decision claim_step(struct tx *tx, struct resolve_tx *s)
     if (strcmp(v.m.kind, "event") != 0)
         return refuse_stored(tx, s, 409, "not_an_event_market", "only event markets are resolved");
     if (strcmp(v.m.status, "open") != 0
-        && !(strcmp(v.m.status, "resolving") == 0 && !v.key[0] && strcmp(v.m.outcome, s->outcome) == 0))
+        && !(strcmp(v.m.status, "resolving") == 0 && !v.key[0]
+             && strcmp(v.m.outcome, s->outcome) == 0))
         return refuse_stored(tx, s, 409, "market_closed",
                              "the market is already resolved or being resolved otherwise");
     {
         /* Open, or a resolution begun without a key (an older version): ours now. */
         int fresh = strcmp(v.m.status, "open") == 0;
-        const char *p[6] = { s->id, s->outcome, s->caller, s->key, i64(b, s->lease), fresh ? "t" : "f" };
-        if (tx_exec_void(tx, "UPDATE markets SET status = 'resolving', outcome = $2, resolve_caller = $3,"
-                             " resolve_key = $4, resolve_lease = now() + make_interval(secs => $5::int),"
-                             " resolve_paid = CASE WHEN $6::boolean THEN 0 ELSE resolve_paid END,"
-                             " resolve_settled = CASE WHEN $6::boolean THEN 0 ELSE resolve_settled END"
-                             " WHERE id = $1", 6, p) < 0)
+        const char *p[6] = { s->id,  s->outcome,       s->caller,
+                             s->key, i64(b, s->lease), fresh ? "t" : "f" };
+        if (tx_exec_void(
+                tx,
+                "UPDATE markets SET status = 'resolving', outcome = $2, resolve_caller = $3,"
+                " resolve_key = $4, resolve_lease = now() + make_interval(secs => $5::int),"
+                " resolve_paid = CASE WHEN $6::boolean THEN 0 ELSE resolve_paid END,"
+                " resolve_settled = CASE WHEN $6::boolean THEN 0 ELSE resolve_settled END"
+                " WHERE id = $1",
+                6, p)
+            < 0)
             return TX_ERROR;
     }
     return TX_COMMIT;
@@ -611,20 +623,25 @@ static enum tx_decision close_step(struct tx *tx, struct resolve_tx *s, const st
         int64_t bal = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
         PQclear(res);
         if (bal != 0) {
-            log_error("market %s: escrow holds %" PRId64 " after paying every position", s->id, bal);
+            log_error("market %s: escrow holds %" PRId64 " after paying every position", s->id,
+                      bal);
             s->refused = 1;
             s->status = 500;
-            s->body = util_json_take_text(http_problem_object(s->r, 500, "internal_error",
-                                                              "escrow did not end at zero; resolution halted"));
+            s->body = util_json_take_text(http_problem_object(
+                s->r, 500, "internal_error", "escrow did not end at zero; resolution halted"));
             return TX_ROLLBACK;
         }
         const char *pm[2] = { s->id, strcmp(s->outcome, "cancel") == 0 ? "cancelled" : "resolved" };
-        if (tx_exec_void(tx, "UPDATE markets SET status = $2, resolved_at = now(), resolve_lease = NULL"
-                             " WHERE id = $1", 2, pm) < 0)
+        if (tx_exec_void(tx,
+                         "UPDATE markets SET status = $2, resolved_at = now(), resolve_lease = NULL"
+                         " WHERE id = $1",
+                         2, pm)
+            < 0)
             return TX_ERROR;
     } else if (v->key[0]) {
         /* Closed already: the key holds the answer, unless it is still pending. */
-        res = tx_exec(tx, "SELECT state, body FROM idempotency_keys WHERE caller = $1 AND key = $2", 2, pk);
+        res = tx_exec(tx, "SELECT state, body FROM idempotency_keys WHERE caller = $1 AND key = $2",
+                      2, pk);
         if (!res)
             return TX_ERROR;
         if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "done") == 0) {
@@ -640,8 +657,11 @@ static enum tx_decision close_step(struct tx *tx, struct resolve_tx *s, const st
         return TX_ERROR;
     if (v->key[0]) {
         const char *pf[3] = { v->caller, v->key, s->body };
-        if (tx_exec_void(tx, "UPDATE idempotency_keys SET state = 'done', status = 200, body = $3"
-                             " WHERE caller = $1 AND key = $2 AND state = 'pending'", 3, pf) < 0)
+        if (tx_exec_void(tx,
+                         "UPDATE idempotency_keys SET state = 'done', status = 200, body = $3"
+                         " WHERE caller = $1 AND key = $2 AND state = 'pending'",
+                         3, pf)
+            < 0)
             return TX_ERROR;
     }
     return TX_COMMIT;
@@ -672,7 +692,7 @@ static enum tx_decision resolve_step(struct tx *tx, void *arg)
     if (s->step == STEP_CLOSE)
         return close_step(tx, s, &mk);
     if (strcmp(mk.m.status, "resolving") != 0) {
-        s->done = 1;                   /* closed by another driver: go to STEP_CLOSE */
+        s->done = 1; /* closed by another driver: go to STEP_CLOSE */
         return TX_ROLLBACK;
     }
 
@@ -762,9 +782,11 @@ fail:
                         : strcmp(s->outcome, out) == 0 ? 100 * qty : 0;
             char memo[64];
             snprintf(memo, sizeof(memo), "market %s %s", s->id, s->outcome);
-            if (pay > 0 && ledger_move(tx, mk.m.escrow, who, pay, 0,
-                                       strcmp(s->outcome, "cancel") == 0 ? "refund" : "payout",
-                                       "system", memo, NULL, NULL, NULL) < 0) {
+            if (pay > 0
+                && ledger_move(tx, mk.m.escrow, who, pay, 0,
+                               strcmp(s->outcome, "cancel") == 0 ? "refund" : "payout", "system",
+                               memo, NULL, NULL, NULL)
+                    < 0) {
                 PQclear(res);
                 return TX_ERROR;
             }
@@ -781,10 +803,13 @@ fail:
             /* What this batch paid, in its own transaction: exact whoever resumes. */
             char b2[24], b3[24], b4[24];
             const char *pc[4] = { s->id, i64(b2, paid), i64(b3, n), i64(b4, s->lease) };
-            if (tx_exec_void(tx, "UPDATE markets SET resolve_paid = coalesce(resolve_paid, 0) + $2::bigint,"
-                                 " resolve_settled = coalesce(resolve_settled, 0) + $3::bigint,"
-                                 " resolve_lease = now() + make_interval(secs => $4::int) WHERE id = $1",
-                             4, pc) < 0)
+            if (tx_exec_void(
+                    tx,
+                    "UPDATE markets SET resolve_paid = coalesce(resolve_paid, 0) + $2::bigint,"
+                    " resolve_settled = coalesce(resolve_settled, 0) + $3::bigint,"
+                    " resolve_lease = now() + make_interval(secs => $4::int) WHERE id = $1",
+                    4, pc)
+                < 0)
                 return TX_ERROR;
         }
         return TX_COMMIT;
@@ -801,8 +826,10 @@ static enum tx_decision release_tx(struct tx *tx, void *arg)
 {
     const char *p[1] = { arg };
 
-    if (tx_exec_void(tx, "UPDATE markets SET resolve_lease = NULL WHERE id = $1 AND status = 'resolving'",
-                     1, p) < 0)
+    if (tx_exec_void(
+            tx, "UPDATE markets SET resolve_lease = NULL WHERE id = $1 AND status = 'resolving'", 1,
+            p)
+        < 0)
         return TX_ERROR;
     return TX_COMMIT;
 }
@@ -820,7 +847,7 @@ static int resolve_drive(struct request *r, struct resolve_tx *s)
         do {
             if (tx_run(r, 0, resolve_step, s, &d) < 0) {
                 struct request q;
-                memset(&q, 0, sizeof(q));   /* a synthetic request: nothing more is answered */
+                memset(&q, 0, sizeof(q)); /* a synthetic request: nothing more is answered */
                 q.cfg = r->cfg;
                 q.endpoint = r->endpoint;
                 snprintf(q.request_id, sizeof(q.request_id), "%s", r->request_id);
@@ -877,7 +904,7 @@ void handle_market_resolve(struct request *r)
         goto out;
     }
     if (d == TX_ROLLBACK) {
-        idem_respond(r, &idem);        /* replay, 422 reused, 409 in flight */
+        idem_respond(r, &idem); /* replay, 422 reused, 409 in flight */
         goto out;
     }
     if (resolve_drive(r, &s) < 0)
@@ -899,9 +926,11 @@ static enum tx_decision stale_tx(struct tx *tx, void *arg)
     struct stale *q = arg;
     char b[24];
     const char *p[1] = { i64(b, q->max) };
-    PGresult *res = tx_exec(tx, "SELECT id FROM markets WHERE status = 'resolving'"
-                                " AND (resolve_lease IS NULL OR resolve_lease < now())"
-                                " ORDER BY id LIMIT $1::int", 1, p);
+    PGresult *res = tx_exec(tx,
+                            "SELECT id FROM markets WHERE status = 'resolving'"
+                            " AND (resolve_lease IS NULL OR resolve_lease < now())"
+                            " ORDER BY id LIMIT $1::int",
+                            1, p);
 
     if (!res)
         return TX_ERROR;
