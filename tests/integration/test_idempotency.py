@@ -219,6 +219,8 @@ yes = {M5: Y5, M6: Y6}
 is_((market_state(loser), balance(esc[loser]), balance(yes[loser])), before[loser],
     "the 422 changed nothing: its market still open, its escrow and holders untouched")
 is_(market_state(winner), ("resolved", "yes"), "the 200 resolved its market")
+r = resolve(loser, "yes", new_key())
+is_((r.status, balance(esc[loser])), (200, (0, 0)), "the other market resolves with a key of its own")
 proof_ok("after the resolution tests")
 
 # ---- sf-string keys ---------------------------------------------------------------------
