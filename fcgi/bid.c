@@ -360,17 +360,17 @@ static enum tx_decision bid_tx(struct tx *tx, void *arg)
     b->stored = 0;
     /* Round 1: BEGIN, the key, and the lot row locked (the lot's turn). */
     {
-        struct tx_stmt r1[2];
+        struct tx_stmt r1[IDEM_CLAIM_STMTS + 1];
         const char *p[1] = { b->q->lot };
-        idem_claim_stmt(b->idem, &r1[0]);
-        r1[1] = (struct tx_stmt){ lot_lock_sql(), 1, p, NULL, 0 };
-        if (tx_exec_many(tx, r1, 2, 0) < 0)
-            return TX_ERROR;
-        rc = PQntuples(r1[1].res) == 1;
+        int nc = idem_claim_stmts(b->idem, r1);
+        r1[nc] = (struct tx_stmt){ lot_lock_sql(), 1, p, NULL, 0 };
+        if (tx_exec_many(tx, r1, nc + 1, 0) < 0)
+            return idem_claim_timed_out(tx, b->idem) ? TX_ROLLBACK : TX_ERROR;
+        rc = PQntuples(r1[nc].res) == 1;
         if (rc)
-            lot_parse(r1[1].res, 0, &l);
-        PQclear(r1[1].res);
-        if (idem_claim_result(tx, b->idem, r1[0].res) < 0)
+            lot_parse(r1[nc].res, 0, &l);
+        PQclear(r1[nc].res);
+        if (idem_claim_result(tx, b->idem, r1) < 0)
             return TX_ERROR;
     }
     if (b->idem->outcome != IDEM_NEW)

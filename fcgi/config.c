@@ -57,6 +57,8 @@ static const struct setting settings[] = {
     INT(max_requests, "10000", 0, 100000000),
     INT(retry_after, "1", 0, 3600),
     INT(idempotency_ttl, "86400", 1, 31536000),
+    INT(idempotency_wait_ms, "20", 0, 10000),
+    INT(resolve_lease, "30", 1, 3600),
     INT(idempotency_purge_batch, "500", 1, 3000),
     STR(stampede_script, ""),
     INT(drain_timeout, "10", 1, 3600),

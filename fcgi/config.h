@@ -58,6 +58,8 @@ struct zs_config {
     int max_requests;
     int retry_after;                /* seconds, sent with 503 */
     int idempotency_ttl;            /* seconds */
+    int idempotency_wait_ms;        /* postgres: wait for a concurrent claim of a key */
+    int resolve_lease;              /* seconds a resolution's owner is presumed alive */
     int idempotency_purge_batch;
 
     /* processes */

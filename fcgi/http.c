@@ -69,6 +69,50 @@ static int copy_capped(char *dst, size_t cap, const char *src)
     return 0;
 }
 
+int http_idempotency_key_parse(const char *value, char out[HTTP_IDEMPOTENCY_KEY_MAX + 1])
+{
+    size_t n = 0;
+    const char *p = value;
+
+    out[0] = '\0';
+    if (!value)
+        return -1;
+    if (*p != '"') {
+        /* A bare key (as before sf-strings): printable ASCII without
+         * spaces, taken literally. Only a leading quote makes an sf-string. */
+        for (; *p; p++) {
+            if (*p < 0x21 || *p > 0x7e || n == HTTP_IDEMPOTENCY_KEY_MAX)
+                return -1;
+            out[n++] = *p;
+        }
+    } else {
+        /* RFC 8941 section 4.2.5: DQUOTE *( unescaped / "\" ( DQUOTE / "\" ) ) DQUOTE,
+         * every character printable ASCII (0x20-0x7e), nothing after it. */
+        for (p++;; p++) {
+            if (*p == '\0')
+                return -1; /* no closing quote */
+            if (*p == '"')
+                break;
+            if (*p < 0x20 || *p > 0x7e)
+                return -1;
+            if (*p == '\\') {
+                p++;
+                if (*p != '"' && *p != '\\')
+                    return -1;
+            }
+            if (n == HTTP_IDEMPOTENCY_KEY_MAX)
+                return -1;
+            out[n++] = *p;
+        }
+        if (p[1] != '\0')
+            return -1; /* bytes after the closing quote */
+    }
+    if (n == 0)
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
 int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
 {
     const char *uri, *q, *cl, *key, *rid;
@@ -136,19 +180,15 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
         return -1;
     }
     if (key) {
-        size_t klen = strlen(key);
-        if (klen == 0 || klen > HTTP_IDEMPOTENCY_KEY_MAX) {
+        int rc = http_idempotency_key_parse(key, r->idempotency_key);
+        if (rc < 0) {
             http_problem(r, 400, "invalid_idempotency_key",
-                         "Idempotency-Key must be 1 to %d characters", HTTP_IDEMPOTENCY_KEY_MAX);
+                         "Idempotency-Key must be an RFC 8941 string (\"...\", printable ASCII,"
+                         " escapes \\\" and \\\\ only) or a bare token of printable ASCII"
+                         " without spaces, 1 to %d characters",
+                         HTTP_IDEMPOTENCY_KEY_MAX);
             return -1;
         }
-        for (size_t i = 0; i < klen; i++)
-            if (key[i] < 0x21 || key[i] > 0x7e) {
-                http_problem(r, 400, "invalid_idempotency_key",
-                             "Idempotency-Key must be printable ASCII without spaces");
-                return -1;
-            }
-        memcpy(r->idempotency_key, key, klen + 1);
         r->has_idempotency_key = 1;
     }
 

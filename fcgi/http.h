@@ -61,6 +61,16 @@ struct request {
  */
 int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg);
 
+/*
+ * Parse an Idempotency-Key header value into out (NUL-terminated): an RFC
+ * 8941 sf-string ("…": printable ASCII, the escapes \" and \\ only, nothing
+ * after the closing quote) or, for older clients, a bare key of printable
+ * ASCII without spaces, not starting with a quote. Both forms of one key give the same out:
+ * "abc" and abc are one key. 0, or -1 when malformed, empty or longer than
+ * HTTP_IDEMPOTENCY_KEY_MAX once decoded.
+ */
+int http_idempotency_key_parse(const char *value, char out[HTTP_IDEMPOTENCY_KEY_MAX + 1]);
+
 /* Release what http_read() and the handler allocated. */
 void http_request_free(struct request *r);
 

@@ -1,13 +1,24 @@
 /*
  * idempotency.h — exactly-once mutations under client retries.
  *
- * The key row is claimed inside the same transaction as the effect and
- * finished (status and body stored) before COMMIT, so a concurrent
- * duplicate blocks on the row (or, under snapshot isolation, conflicts and
- * retries) and then replays the stored answer: there is no invisible
- * in-flight marker. Keys are scoped to the caller ("user:<sub>" or
- * "admin:<sub>"); the fingerprint is SHA-256 of "METHOD PATH\n" plus the
- * canonical JSON body, so member order and whitespace do not matter.
+ * A single-transaction mutation claims its key inside the same transaction
+ * as the effect and finishes it (status and body stored) before COMMIT. A
+ * concurrent duplicate on PostgreSQL waits for the uncommitted key row at
+ * most idempotency_wait_ms (SET LOCAL lock_timeout around the claim), then
+ * answers 409 idempotency_key_in_flight without holding its worker; on the
+ * dsql dialect nothing waits (optimistic concurrency): the later commit
+ * fails with 40001 and its retry replays the first answer.
+ *
+ * A mutation that spans several transactions (market resolution) claims its
+ * key in the first and commits it 'pending', and finishes it in the last:
+ * a later claim of a pending key is IDEM_PENDING, which the operation
+ * itself resumes (or answers as in flight while its owner still runs).
+ *
+ * Keys are scoped to the caller ("user:<sub>" or "admin:<sub>"); the
+ * fingerprint is SHA-256 of "METHOD PATH\n" plus the canonical JSON of the
+ * body with its defaults applied (idem_canonical_request), so member order,
+ * whitespace, and optional members sent as null or at their default do
+ * not matter.
  */
 #ifndef ZS_IDEMPOTENCY_H
 #define ZS_IDEMPOTENCY_H
@@ -16,10 +27,12 @@
 #include "http.h"
 
 enum idem_outcome {
-    IDEM_NEW,          /* claimed: do the work, then idem_finish() */
-    IDEM_REPLAY,       /* same request finished before: replay status and body */
-    IDEM_IN_FLIGHT,    /* same key still pending: 409 + Retry-After */
-    IDEM_MISMATCH,     /* same key, different request: 422 */
+    IDEM_NEW,       /* claimed: do the work, then idem_finish() */
+    IDEM_REPLAY,    /* same request finished before: replay status and body */
+    IDEM_IN_FLIGHT, /* same key still being processed: 409 + Retry-After */
+    IDEM_PENDING,   /* same request claimed by a multi-transaction operation that
+                          committed its first step and has not finished: resume it */
+    IDEM_MISMATCH,  /* same key, different request: 422 */
 };
 
 struct idem {
@@ -31,6 +44,11 @@ struct idem {
     int status;        /* stored status, for IDEM_REPLAY */
     char *body;        /* stored body (malloc'd), for IDEM_REPLAY */
     char now[40];      /* the transaction's now(), RFC 3339, after a claim */
+    int lock_wait_ms;  /* postgres: wait this long for a concurrent claim; -1: no SET */
+    char lock_wait[16];   /* "<n>ms", the parameter of the brief wait */
+    const char *lock_params[1];
+    int claim_at; /* index of the INSERT among the claim statements */
+    int claim_n;  /* how many claim statements */
     /* parameters of the pipelined statements (must outlive the send) */
     const char *claim_params[3];
     const char *finish_params[4];
@@ -44,6 +62,9 @@ struct idem {
  */
 int idem_prepare(struct request *r, struct idem *i);
 
+/* The most statements idem_claim_stmts() fills. */
+#define IDEM_CLAIM_STMTS 3
+
 /*
  * Inside a transaction: claim the key, or learn why not (i->outcome).
  * Returns 0 on success (whatever the outcome) or -1 when a statement
@@ -52,13 +73,36 @@ int idem_prepare(struct request *r, struct idem *i);
 int idem_claim(struct tx *tx, struct idem *i);
 
 /*
- * The claim as a statement for a pipeline (tx_exec_many), and reading its
- * result afterwards: idem_claim() is these two with one round trip.
- * idem_claim_result() takes ownership of res; on a conflict it looks the
- * stored key up (one more round trip). 0, or -1 on a failed statement.
+ * The claim as statements for a pipeline (tx_exec_many): fills st[0..n)
+ * and returns n (at most IDEM_CLAIM_STMTS). On the postgres dialect the
+ * INSERT runs under SET LOCAL lock_timeout, reset right after it.
+ * idem_claim() is these with one round trip.
  */
-void idem_claim_stmt(struct idem *i, struct tx_stmt *st);
-int idem_claim_result(struct tx *tx, struct idem *i, PGresult *res);
+int idem_claim_stmts(struct idem *i, struct tx_stmt *st);
+
+/*
+ * After the pipeline that carried the claim failed: 1 if the failure is
+ * the claim's wait for a concurrent holder of the key timing out (55P03),
+ * and then i->outcome is IDEM_IN_FLIGHT and the transaction is to be
+ * rolled back; 0 for any other failure.
+ */
+int idem_claim_timed_out(struct tx *tx, struct idem *i);
+
+/*
+ * After the pipeline succeeded: read the claim's results from st (the
+ * statements idem_claim_stmts() filled, whose results it takes over) and
+ * set i->outcome; on a conflict it looks the stored key up (one more round
+ * trip). 0, or -1 on a failed statement.
+ */
+int idem_claim_result(struct tx *tx, struct idem *i, struct tx_stmt *st);
+
+/*
+ * The canonical text that the fingerprint hashes: "METHOD PATH\n" and the
+ * canonical JSON of body without the optional members that are null or at
+ * their default for this route (one table in idempotency.c). malloc'd, or
+ * NULL when out of memory.
+ */
+char *idem_canonical_request(const char *method, const char *path, struct json_object *body);
 
 /* The finishing UPDATE as a pipeline statement; body must outlive the send. */
 void idem_finish_stmt(struct idem *i, int status, const char *body, struct tx_stmt *st);
@@ -66,7 +110,7 @@ void idem_finish_stmt(struct idem *i, int status, const char *body, struct tx_st
 /* Inside the same transaction: store the final status and body. 0 / -1. */
 int idem_finish(struct tx *tx, struct idem *i, int status, const char *body);
 
-/* Answer r for IDEM_REPLAY, IDEM_IN_FLIGHT or IDEM_MISMATCH. */
+/* Answer r for IDEM_REPLAY, IDEM_IN_FLIGHT/IDEM_PENDING (409) or IDEM_MISMATCH. */
 void idem_respond(struct request *r, const struct idem *i);
 
 /*

@@ -1,6 +1,6 @@
 /*
- * jobs.c — the periodic-jobs child: idempotency-key purge (and, as the
- * endpoints grow, settlement sweeps). Runs outside the supervisor so a slow
+ * jobs.c — the periodic-jobs child: idempotency-key purge, settlement
+ * sweeps, finishing interrupted market resolutions, stampede runs. Runs outside the supervisor so a slow
  * query never delays respawning workers.
  */
 #include "jobs.h"
@@ -18,6 +18,7 @@
 #include "db.h"
 #include "log.h"
 #include "lots.h"
+#include "market.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -51,7 +52,7 @@ static enum tx_decision purge_tx(struct tx *tx, void *arg)
     res = tx_exec(tx,
                   "DELETE FROM idempotency_keys k USING ("
                   "  SELECT caller, key FROM idempotency_keys"
-                  "   WHERE created_at < now() - make_interval(secs => $1::int)"
+                  "   WHERE state = 'done' AND created_at < now() - make_interval(secs => $1::int)"
                   "   LIMIT $2::int) old"
                   " WHERE k.caller = old.caller AND k.key = old.key",
                   2, params);
@@ -282,6 +283,11 @@ void jobs_main(const struct zs_config *cfg)
         do {
             n = lots_sweep(cfg, 32);
         } while (n == 32 && !stop_requested);
+
+        /* Finish resolutions left half done (their owner died or failed). */
+        do {
+            n = market_resolve_stale(cfg, 8);
+        } while (n == 8 && !stop_requested);
 
         runs_poll(cfg);
 

@@ -414,58 +414,289 @@ void handle_market_get(struct request *r)
 
 /* ---- POST /markets/{id}/resolve ------------------------------------------ */
 
-enum step { STEP_BEGIN, STEP_CANCEL_ORDERS, STEP_PAY, STEP_CLOSE };
+/*
+ * Resolution is exactly-once under its key across all its transactions:
+ * STEP_CLAIM claims the key and marks the market resolving under it (both
+ * committed, the key 'pending'); the batches run each in its own
+ * transaction under the market lock, recording what they paid on the
+ * market row; STEP_CLOSE closes the market and finishes the key in one
+ * transaction. Every step is resumable from the database alone, so a
+ * retry with the same key, or the jobs child, finishes a resolution whose
+ * owner died, and every interleaving of two drivers pays each position
+ * once (each batch pays only positions not yet zeroed, under the lock).
+ */
+
+enum step { STEP_CLAIM, STEP_TAKE, STEP_CANCEL_ORDERS, STEP_PAY, STEP_CLOSE };
 
 struct resolve_tx {
     struct request *r;
     const char *id;
-    const char *outcome;          /* yes | no | cancel */
+    char outcome[8];   /* yes | no | cancel */
+    struct idem *idem; /* the request's key (NULL in the jobs child) */
+    char caller[80], key[HTTP_IDEMPOTENCY_KEY_MAX + 1]; /* the key it runs under ("": none) */
+    int lease;                                          /* seconds */
     enum step step;
     int done;                     /* this step has nothing more to do */
-    int refused;                  /* answer already built in body */
+    int refused;                  /* answer in body: stop (status, body) */
+    int skip;                     /* STEP_TAKE: someone else holds it; leave it */
+    int replayed;                 /* the body is a stored answer */
     int status;
     char *body;
-    int64_t paid;
-    int64_t settled;
 };
 
-static enum tx_decision refuse(struct resolve_tx *s, int status, const char *code, const char *detail)
+struct resolving {
+    struct market m;
+    char caller[80], key[HTTP_IDEMPOTENCY_KEY_MAX + 1];
+    int leased; /* the lease has not lapsed */
+    int64_t paid, settled;
+};
+
+/* Lock the market with its resolution columns. 1 found, 0 not, -1 failed. */
+static int resolve_lock(struct tx *tx, const char *id, struct resolving *v)
+{
+    const char *p[1] = { id };
+    PGresult *res =
+        tx_exec(tx,
+                "SELECT kind, status, coalesce(outcome, ''), coalesce(escrow::text, ''),"
+                " coalesce(resolve_caller, ''), coalesce(resolve_key, ''),"
+                " coalesce(resolve_lease > now(), false), coalesce(resolve_paid, 0),"
+                " coalesce(resolve_settled, 0) FROM markets WHERE id = $1 FOR UPDATE",
+                1, p);
+
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    memset(v, 0, sizeof(*v));
+    snprintf(v->m.id, sizeof(v->m.id), "%s", id);
+    snprintf(v->m.kind, sizeof(v->m.kind), "%s", PQgetvalue(res, 0, 0));
+    snprintf(v->m.status, sizeof(v->m.status), "%s", PQgetvalue(res, 0, 1));
+    snprintf(v->m.outcome, sizeof(v->m.outcome), "%s", PQgetvalue(res, 0, 2));
+    snprintf(v->m.escrow, sizeof(v->m.escrow), "%s", PQgetvalue(res, 0, 3));
+    snprintf(v->caller, sizeof(v->caller), "%s", PQgetvalue(res, 0, 4));
+    snprintf(v->key, sizeof(v->key), "%s", PQgetvalue(res, 0, 5));
+    v->leased = PQgetvalue(res, 0, 6)[0] == 't';
+    v->paid = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    v->settled = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    PQclear(res);
+    return 1;
+}
+
+/* Keep the lease for another s->lease seconds. 0 / -1. */
+static int extend_lease(struct tx *tx, struct resolve_tx *s)
+{
+    char b[24];
+    const char *p[2] = { s->id, i64(b, s->lease) };
+
+    return tx_exec_void(tx,
+                        "UPDATE markets SET resolve_lease = now() + make_interval(secs => $2::int)"
+                        " WHERE id = $1",
+                        2, p);
+}
+
+/* A terminal refusal of a new key, stored under it and committed. */
+static enum tx_decision refuse_stored(struct tx *tx, struct resolve_tx *s, int status,
+                                      const char *code, const char *detail)
 {
     s->refused = 1;
     s->status = status;
     s->body = util_json_take_text(http_problem_object(s->r, status, code, detail));
-    return TX_ROLLBACK;
+    if (!s->body || idem_finish(tx, s->idem, status, s->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+/* The 200 answer, from what the market row recorded. */
+static char *resolved_body(const char *id, const char *outcome, const struct resolving *v)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "market", json_object_new_string(id));
+    json_object_object_add(o, "outcome", json_object_new_string(outcome));
+    json_object_object_add(
+        o, "status",
+        json_object_new_string(strcmp(outcome, "cancel") == 0 ? "cancelled" : "resolved"));
+    json_object_object_add(o, "paid", json_object_new_int64(v->paid));
+    json_object_object_add(o, "positions_settled", json_object_new_int64(v->settled));
+    return util_json_take_text(o);
+}
+
+/* STEP_CLAIM: the key and the market's move to resolving, in one transaction. */
+static enum tx_decision claim_step(struct tx *tx, struct resolve_tx *s)
+{
+    struct resolving v;
+    char b[24];
+    int rc;
+
+    if (idem_claim(tx, s->idem) < 0)
+        return TX_ERROR;
+    if (s->idem->outcome != IDEM_NEW && s->idem->outcome != IDEM_PENDING)
+        return TX_ROLLBACK; /* replay, reused key, or a concurrent claim */
+    if (s->idem->outcome == IDEM_PENDING) {
+        /* Look at the lease before locking: a running owner holds the market
+         * row in its batch, and a retry must not wait for it. */
+        const char *p[1] = { s->id };
+        PGresult *res = tx_exec(tx,
+                                "SELECT 1 FROM markets WHERE id = $1 AND status = 'resolving'"
+                                " AND resolve_lease > now()",
+                                1, p);
+        if (!res)
+            return TX_ERROR;
+        rc = PQntuples(res);
+        PQclear(res);
+        if (rc > 0) {
+            s->idem->outcome = IDEM_IN_FLIGHT;
+            return TX_ROLLBACK;
+        }
+    }
+    rc = resolve_lock(tx, s->id, &v);
+    if (rc < 0)
+        return TX_ERROR;
+    if (s->idem->outcome == IDEM_PENDING) {
+        /* Our own resolution, begun earlier: resume it unless its owner still runs. */
+        if (rc == 0 || strcmp(v.caller, s->caller) != 0 || strcmp(v.key, s->key) != 0) {
+            log_error("market %s: key %s pending but the market does not name it", s->id,
+                      s->idem->scoped);
+            return TX_ERROR;
+        }
+        if (v.leased && strcmp(v.m.status, "resolving") == 0) {
+            s->idem->outcome = IDEM_IN_FLIGHT;
+            return TX_ROLLBACK;
+        }
+        return extend_lease(tx, s) < 0 ? TX_ERROR : TX_COMMIT;
+    }
+    if (rc == 0)
+        return refuse_stored(tx, s, 404, "market_not_found", "no such market");
+    if (strcmp(v.m.kind, "event") != 0)
+        return refuse_stored(tx, s, 409, "not_an_event_market", "only event markets are resolved");
+    if (strcmp(v.m.status, "open") != 0
+        && !(strcmp(v.m.status, "resolving") == 0 && !v.key[0]
+             && strcmp(v.m.outcome, s->outcome) == 0))
+        return refuse_stored(tx, s, 409, "market_closed",
+                             "the market is already resolved or being resolved otherwise");
+    {
+        /* Open, or a resolution begun without a key (an older version): ours now. */
+        int fresh = strcmp(v.m.status, "open") == 0;
+        const char *p[6] = { s->id,  s->outcome,       s->caller,
+                             s->key, i64(b, s->lease), fresh ? "t" : "f" };
+        if (tx_exec_void(
+                tx,
+                "UPDATE markets SET status = 'resolving', outcome = $2, resolve_caller = $3,"
+                " resolve_key = $4, resolve_lease = now() + make_interval(secs => $5::int),"
+                " resolve_paid = CASE WHEN $6::boolean THEN 0 ELSE resolve_paid END,"
+                " resolve_settled = CASE WHEN $6::boolean THEN 0 ELSE resolve_settled END"
+                " WHERE id = $1",
+                6, p)
+            < 0)
+            return TX_ERROR;
+    }
+    return TX_COMMIT;
+}
+
+/* STEP_TAKE (jobs child): take over a resolution whose lease has lapsed. */
+static enum tx_decision take_step(struct tx *tx, struct resolve_tx *s, const struct resolving *v)
+{
+    if (strcmp(v->m.status, "resolving") != 0 || v->leased) {
+        s->skip = 1;
+        return TX_ROLLBACK;
+    }
+    snprintf(s->outcome, sizeof(s->outcome), "%s", v->m.outcome);
+    snprintf(s->caller, sizeof(s->caller), "%s", v->caller);
+    snprintf(s->key, sizeof(s->key), "%s", v->key);
+    return extend_lease(tx, s) < 0 ? TX_ERROR : TX_COMMIT;
+}
+
+/* STEP_CLOSE: close the market and finish the key together; or, when
+ * another driver closed it first, answer what it stored. */
+static enum tx_decision close_step(struct tx *tx, struct resolve_tx *s, const struct resolving *v)
+{
+    const char *pk[2] = { v->caller, v->key };
+    PGresult *res;
+
+    if (strcmp(v->m.status, "resolving") == 0) {
+        const char *p[1] = { v->m.escrow };
+        res = tx_exec(tx, "SELECT balance FROM accounts WHERE id = $1", 1, p);
+        if (!res)
+            return TX_ERROR;
+        int64_t bal = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+        PQclear(res);
+        if (bal != 0) {
+            log_error("market %s: escrow holds %" PRId64 " after paying every position", s->id,
+                      bal);
+            s->refused = 1;
+            s->status = 500;
+            s->body = util_json_take_text(http_problem_object(
+                s->r, 500, "internal_error", "escrow did not end at zero; resolution halted"));
+            return TX_ROLLBACK;
+        }
+        const char *pm[2] = { s->id, strcmp(s->outcome, "cancel") == 0 ? "cancelled" : "resolved" };
+        if (tx_exec_void(tx,
+                         "UPDATE markets SET status = $2, resolved_at = now(), resolve_lease = NULL"
+                         " WHERE id = $1",
+                         2, pm)
+            < 0)
+            return TX_ERROR;
+    } else if (v->key[0]) {
+        /* Closed already: the key holds the answer, unless it is still pending. */
+        res = tx_exec(tx, "SELECT state, body FROM idempotency_keys WHERE caller = $1 AND key = $2",
+                      2, pk);
+        if (!res)
+            return TX_ERROR;
+        if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "done") == 0) {
+            s->body = strdup(PQgetvalue(res, 0, 1));
+            s->replayed = 1;
+        }
+        PQclear(res);
+        if (s->replayed)
+            return s->body ? TX_ROLLBACK : TX_ERROR;
+    }
+    s->body = resolved_body(s->id, s->outcome, v);
+    if (!s->body)
+        return TX_ERROR;
+    if (v->key[0]) {
+        const char *pf[3] = { v->caller, v->key, s->body };
+        if (tx_exec_void(tx,
+                         "UPDATE idempotency_keys SET state = 'done', status = 200, body = $3"
+                         " WHERE caller = $1 AND key = $2 AND state = 'pending'",
+                         3, pf)
+            < 0)
+            return TX_ERROR;
+    }
+    return TX_COMMIT;
 }
 
 static enum tx_decision resolve_step(struct tx *tx, void *arg)
 {
     struct resolve_tx *s = arg;
-    struct market mk;
+    struct resolving mk;
     PGresult *res;
     char b1[24];
     int rc;
 
-    s->done = 0;
-    rc = market_lock(tx, s->id, &mk);
+    s->done = s->refused = s->skip = s->replayed = 0;
+    free(s->body);
+    s->body = NULL;
+    if (s->step == STEP_CLAIM)
+        return claim_step(tx, s);
+    rc = resolve_lock(tx, s->id, &mk);
     if (rc < 0)
         return TX_ERROR;
-    if (rc == 0)
-        return refuse(s, 404, "market_not_found", "no such market");
-    if (strcmp(mk.kind, "event") != 0)
-        return refuse(s, 409, "not_an_event_market", "only event markets are resolved");
+    if (rc == 0) {
+        s->skip = 1;
+        return TX_ROLLBACK;
+    }
+    if (s->step == STEP_TAKE)
+        return take_step(tx, s, &mk);
+    if (s->step == STEP_CLOSE)
+        return close_step(tx, s, &mk);
+    if (strcmp(mk.m.status, "resolving") != 0) {
+        s->done = 1; /* closed by another driver: go to STEP_CLOSE */
+        return TX_ROLLBACK;
+    }
 
     switch (s->step) {
-    case STEP_BEGIN:
-        if (strcmp(mk.status, "open") == 0) {
-            const char *p[2] = { s->id, s->outcome };
-            if (tx_exec_void(tx, "UPDATE markets SET status = 'resolving', outcome = $2 WHERE id = $1", 2, p) < 0)
-                return TX_ERROR;
-            return TX_COMMIT;
-        }
-        if (strcmp(mk.status, "resolving") == 0 && strcmp(mk.outcome, s->outcome) == 0)
-            return TX_ROLLBACK;            /* resume an interrupted resolution */
-        return refuse(s, 409, "market_closed", "the market is already resolved or being resolved otherwise");
-
     case STEP_CANCEL_ORDERS: {
         const char *p[2] = { s->id, i64(b1, RESOLVE_BATCH) };
         res = tx_exec(tx, "SELECT id, account_id, side, outcome, remaining, hold_amount FROM orders"
@@ -509,7 +740,7 @@ static enum tx_decision resolve_step(struct tx *tx, void *arg)
                 goto fail;
         }
         PQclear(res);
-        return TX_COMMIT;
+        return extend_lease(tx, s) < 0 ? TX_ERROR : TX_COMMIT;
 fail:
         PQclear(res);
         return TX_ERROR;
@@ -523,6 +754,7 @@ fail:
         if (!res)
             return TX_ERROR;
         int n = PQntuples(res);
+        int64_t paid = 0;
         if (n == 0) {
             PQclear(res);
             s->done = 1;
@@ -535,7 +767,7 @@ fail:
         }
         for (int i = 0; i < n; i++)
             snprintf(acc[i].id, sizeof(acc[i].id), "%s", PQgetvalue(res, i, 0));
-        memcpy(acc[n].id, mk.escrow, sizeof(acc[n].id));
+        memcpy(acc[n].id, mk.m.escrow, sizeof(acc[n].id));
         if (ledger_lock(tx, acc, n + 1) < 0) {
             free(acc);
             PQclear(res);
@@ -550,9 +782,11 @@ fail:
                         : strcmp(s->outcome, out) == 0 ? 100 * qty : 0;
             char memo[64];
             snprintf(memo, sizeof(memo), "market %s %s", s->id, s->outcome);
-            if (pay > 0 && ledger_move(tx, mk.escrow, who, pay, 0,
-                                       strcmp(s->outcome, "cancel") == 0 ? "refund" : "payout",
-                                       "system", memo, NULL, NULL, NULL) < 0) {
+            if (pay > 0
+                && ledger_move(tx, mk.m.escrow, who, pay, 0,
+                               strcmp(s->outcome, "cancel") == 0 ? "refund" : "payout", "system",
+                               memo, NULL, NULL, NULL)
+                    < 0) {
                 PQclear(res);
                 return TX_ERROR;
             }
@@ -562,59 +796,70 @@ fail:
                 PQclear(res);
                 return TX_ERROR;
             }
-            s->paid += pay;
-            s->settled++;
+            paid += pay;
         }
         PQclear(res);
+        {
+            /* What this batch paid, in its own transaction: exact whoever resumes. */
+            char b2[24], b3[24], b4[24];
+            const char *pc[4] = { s->id, i64(b2, paid), i64(b3, n), i64(b4, s->lease) };
+            if (tx_exec_void(
+                    tx,
+                    "UPDATE markets SET resolve_paid = coalesce(resolve_paid, 0) + $2::bigint,"
+                    " resolve_settled = coalesce(resolve_settled, 0) + $3::bigint,"
+                    " resolve_lease = now() + make_interval(secs => $4::int) WHERE id = $1",
+                    4, pc)
+                < 0)
+                return TX_ERROR;
+        }
         return TX_COMMIT;
     }
 
-    case STEP_CLOSE: {
-        const char *p[1] = { mk.escrow };
-        res = tx_exec(tx, "SELECT balance, held FROM accounts WHERE id = $1", 1, p);
-        if (!res)
-            return TX_ERROR;
-        int64_t bal = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
-        if (bal != 0) {
-            log_error("market %s: escrow holds %" PRId64 " after paying every position", s->id, bal);
-            return refuse(s, 500, "internal_error", "escrow did not end at zero; resolution halted");
-        }
-        const char *pm[2] = { s->id, strcmp(s->outcome, "cancel") == 0 ? "cancelled" : "resolved" };
-        if (tx_exec_void(tx, "UPDATE markets SET status = $2, resolved_at = now() WHERE id = $1", 2, pm) < 0)
-            return TX_ERROR;
-        return TX_COMMIT;
-    }
+    default:
+        break;
     }
     return TX_ERROR;
 }
 
-struct key_tx {
-    struct idem *idem;
-    int status;
-    const char *body;
-};
-
-static enum tx_decision key_tx(struct tx *tx, void *arg)
+/* Best effort after a failed step: let a retry or the jobs child resume at once. */
+static enum tx_decision release_tx(struct tx *tx, void *arg)
 {
-    struct key_tx *k = arg;
+    const char *p[1] = { arg };
 
-    if (idem_claim(tx, k->idem) < 0)
-        return TX_ERROR;
-    if (k->idem->outcome != IDEM_NEW)
-        return TX_ROLLBACK;
-    if (idem_finish(tx, k->idem, k->status, k->body) < 0)
+    if (tx_exec_void(
+            tx, "UPDATE markets SET resolve_lease = NULL WHERE id = $1 AND status = 'resolving'", 1,
+            p)
+        < 0)
         return TX_ERROR;
     return TX_COMMIT;
 }
 
-static enum tx_decision key_peek_tx(struct tx *tx, void *arg)
+/*
+ * Run the batches and the close for s (its claim or take-over committed).
+ * Returns 0 with s->status/s->body set, or -1 when a transaction failed
+ * (r answered with 503/500; the lease is released if the database lets us).
+ */
+static int resolve_drive(struct request *r, struct resolve_tx *s)
 {
-    struct key_tx *k = arg;
+    enum tx_decision d;
 
-    if (idem_claim(tx, k->idem) < 0)
-        return TX_ERROR;
-    return TX_ROLLBACK;    /* only look: the claim is rolled back */
+    for (s->step = STEP_CANCEL_ORDERS; s->step <= STEP_CLOSE; s->step++) {
+        do {
+            if (tx_run(r, 0, resolve_step, s, &d) < 0) {
+                struct request q;
+                memset(&q, 0, sizeof(q)); /* a synthetic request: nothing more is answered */
+                q.cfg = r->cfg;
+                q.endpoint = r->endpoint;
+                snprintf(q.request_id, sizeof(q.request_id), "%s", r->request_id);
+                tx_run(&q, 0, release_tx, (void *)s->id, &d);
+                return -1;
+            }
+            if (s->refused)
+                return 0;
+        } while ((s->step == STEP_CANCEL_ORDERS || s->step == STEP_PAY) && !s->done);
+    }
+    s->status = 200;
+    return 0;
 }
 
 void handle_market_resolve(struct request *r)
@@ -625,7 +870,6 @@ void handle_market_resolve(struct request *r)
     struct json_object *v;
     struct resolve_tx s;
     struct idem idem;
-    struct key_tx k;
     enum tx_decision d;
 
     if (!util_uuid_parse(r->path_params[0], id)) {
@@ -644,49 +888,88 @@ void handle_market_resolve(struct request *r)
     }
     if (idem_prepare(r, &idem) < 0)
         return;
-    /* A finished resolution with this key replays; otherwise run (or resume) the steps. */
-    memset(&k, 0, sizeof(k));
-    k.idem = &idem;
-    if (tx_run(r, 0, key_peek_tx, &k, &d) < 0)
-        goto out;
-    if (idem.outcome != IDEM_NEW) {
-        idem_respond(r, &idem);
-        goto out;
-    }
     memset(&s, 0, sizeof(s));
     s.r = r;
     s.id = id;
-    s.outcome = json_object_get_string(v);
-    for (s.step = STEP_BEGIN; s.step <= STEP_CLOSE; s.step++) {
-        do {
-            if (tx_run(r, 0, resolve_step, &s, &d) < 0)
-                goto out_s;
-            if (s.refused) {
-                http_respond_raw(r, s.status, "application/problem+json", s.body, strlen(s.body), "");
-                goto out_s;
-            }
-        } while ((s.step == STEP_CANCEL_ORDERS || s.step == STEP_PAY) && !s.done);
+    s.idem = &idem;
+    s.lease = r->cfg->resolve_lease;
+    snprintf(s.outcome, sizeof(s.outcome), "%s", json_object_get_string(v));
+    snprintf(s.caller, sizeof(s.caller), "%s", idem.caller);
+    snprintf(s.key, sizeof(s.key), "%s", idem.key);
+    s.step = STEP_CLAIM;
+    if (tx_run(r, 0, resolve_step, &s, &d) < 0)
+        goto out;
+    if (s.refused) {
+        http_respond_raw(r, s.status, "application/problem+json", s.body, strlen(s.body), "");
+        goto out;
     }
-    {
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "market", json_object_new_string(id));
-        json_object_object_add(o, "outcome", json_object_new_string(s.outcome));
-        json_object_object_add(o, "status", json_object_new_string(
-                                   strcmp(s.outcome, "cancel") == 0 ? "cancelled" : "resolved"));
-        json_object_object_add(o, "paid", json_object_new_int64(s.paid));
-        json_object_object_add(o, "positions_settled", json_object_new_int64(s.settled));
-        s.body = util_json_take_text(o);
-        k.status = 200;
-        k.body = s.body;
-        if (tx_run(r, 0, key_tx, &k, &d) < 0)
-            goto out_s;
-        if (d == TX_ROLLBACK)
-            idem_respond(r, &idem);
-        else
-            http_respond_raw(r, 200, "application/json", s.body, strlen(s.body), "");
+    if (d == TX_ROLLBACK) {
+        idem_respond(r, &idem); /* replay, 422 reused, 409 in flight */
+        goto out;
     }
-out_s:
-    free(s.body);
+    if (resolve_drive(r, &s) < 0)
+        goto out;
+    http_respond_raw(r, s.status, s.status >= 400 ? "application/problem+json" : "application/json",
+                     s.body, strlen(s.body), s.replayed ? "Idempotent-Replayed: true\r\n" : "");
 out:
+    free(s.body);
     idem_free(&idem);
+}
+
+struct stale {
+    char ids[32][UUID_STR_LEN + 1];
+    int max, n;
+};
+
+static enum tx_decision stale_tx(struct tx *tx, void *arg)
+{
+    struct stale *q = arg;
+    char b[24];
+    const char *p[1] = { i64(b, q->max) };
+    PGresult *res = tx_exec(tx,
+                            "SELECT id FROM markets WHERE status = 'resolving'"
+                            " AND (resolve_lease IS NULL OR resolve_lease < now())"
+                            " ORDER BY id LIMIT $1::int",
+                            1, p);
+
+    if (!res)
+        return TX_ERROR;
+    q->n = PQntuples(res);
+    for (int i = 0; i < q->n; i++)
+        snprintf(q->ids[i], sizeof(q->ids[i]), "%s", PQgetvalue(res, i, 0));
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+int market_resolve_stale(const struct zs_config *cfg, int max)
+{
+    struct request r;
+    struct stale q;
+    int finished = 0;
+    enum tx_decision d;
+
+    memset(&r, 0, sizeof(r));
+    memset(&q, 0, sizeof(q));
+    r.cfg = cfg;
+    r.endpoint = EP_MARKETS;
+    snprintf(r.request_id, sizeof(r.request_id), "jobs-resolve");
+    q.max = max < 1 ? 1 : max > 32 ? 32 : max;
+    if (tx_run(&r, TX_READ_ONLY, stale_tx, &q, &d) < 0)
+        return -1;
+    for (int i = 0; i < q.n; i++) {
+        struct resolve_tx s;
+        memset(&s, 0, sizeof(s));
+        s.r = &r;
+        s.id = q.ids[i];
+        s.lease = cfg->resolve_lease;
+        s.step = STEP_TAKE;
+        r.status = 0;
+        if (tx_run(&r, 0, resolve_step, &s, &d) == 0 && d == TX_COMMIT && !s.skip
+            && resolve_drive(&r, &s) == 0 && !s.refused) {
+            log_info("market %s: finished an interrupted resolution (%s)", s.id, s.outcome);
+            finished++;
+        }
+        free(s.body);
+    }
+    return finished;
 }

@@ -23,4 +23,12 @@ struct market {
 /* SELECT … FOR UPDATE the market. 1 found, 0 not found, -1 failed statement. */
 int market_lock(struct tx *tx, const char *id, struct market *m);
 
+/*
+ * The jobs child's part of exactly-once resolution: finish up to max
+ * resolutions whose lease has lapsed (their process died or failed half
+ * way), closing each market and finishing its key as the request would
+ * have. Returns how many it finished, or -1 if the database failed.
+ */
+int market_resolve_stale(const struct zs_config *cfg, int max);
+
 #endif

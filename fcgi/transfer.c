@@ -140,7 +140,8 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
     int from_first = strcmp(q->from, q->to) < 0;
     const char *p_lo[1] = { from_first ? q->from : q->to };
     const char *p_hi[1] = { from_first ? q->to : q->from };
-    struct tx_stmt r1[3];
+    struct tx_stmt r1[IDEM_CLAIM_STMTS + 2];
+    int nc;
     struct ledger_account acc[2];          /* [0] from, [1] to */
     char detail[160];
     int from_issuer;
@@ -152,16 +153,16 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
 
     /* Round 1: the key, then both rows locked in id order (opposite transfers
      * wait for each other, never deadlock). */
-    idem_claim_stmt(t->idem, &r1[0]);
-    r1[1] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo);
-    r1[2] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi);
-    if (tx_exec_many(tx, r1, 3, 0) < 0)
-        return TX_ERROR;
-    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[1].res);
-    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[2].res);
-    PQclear(r1[1].res);
-    PQclear(r1[2].res);
-    if (idem_claim_result(tx, t->idem, r1[0].res) < 0)
+    nc = idem_claim_stmts(t->idem, r1);
+    r1[nc] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo);
+    r1[nc + 1] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi);
+    if (tx_exec_many(tx, r1, nc + 2, 0) < 0)
+        return idem_claim_timed_out(tx, t->idem) ? TX_ROLLBACK : TX_ERROR;
+    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[nc].res);
+    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[nc + 1].res);
+    PQclear(r1[nc].res);
+    PQclear(r1[nc + 1].res);
+    if (idem_claim_result(tx, t->idem, r1) < 0)
         return TX_ERROR;
     if (t->idem->outcome != IDEM_NEW)
         return TX_ROLLBACK;

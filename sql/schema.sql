@@ -270,3 +270,18 @@ CREATE TABLE IF NOT EXISTS trades (
 
 -- migrate: 024 trades_by_market
 CREATE INDEX IF NOT EXISTS trades_by_market ON trades (market_id, seq);
+
+-- migrate: 030 markets_resolution_owner
+-- A resolution runs as several transactions under one Idempotency-Key:
+-- the first claims the key (committed 'pending') and names it here, each
+-- batch adds what it paid and extends the lease of the process running it,
+-- and the last closes the market and finishes the key in one transaction.
+-- A resolution whose lease has lapsed (its process died, or failed with a
+-- 503) is resumed by a retry with the same key or by the jobs child.
+-- Nullable and without defaults: one plain ADD COLUMN per statement, as
+-- Aurora DSQL allows; NULL counters read as 0.
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_caller text;
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_key text;
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_lease timestamptz;
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_paid bigint;
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_settled bigint;

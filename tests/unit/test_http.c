@@ -242,8 +242,71 @@ static void test_json_body(void)
     memset(&req, 0, sizeof(req));
 }
 
+static int key(const char *value, char *out)
+{
+    memset(out, '#', HTTP_IDEMPOTENCY_KEY_MAX + 1);
+    return http_idempotency_key_parse(value, out);
+}
+
+static void test_idempotency_key(void)
+{
+    char out[HTTP_IDEMPOTENCY_KEY_MAX + 1], bare[HTTP_IDEMPOTENCY_KEY_MAX + 1];
+    char big[HTTP_IDEMPOTENCY_KEY_MAX + 8];
+
+    is_int(key("8e03978e-40d5-43e8-bc93-6894a57f9324", out), 0, "bare UUID accepted");
+    is_str(out, "8e03978e-40d5-43e8-bc93-6894a57f9324", "…taken literally");
+    is_int(key("\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", out), 0, "sf-string accepted");
+    is_str(out, "8e03978e-40d5-43e8-bc93-6894a57f9324", "quoted and bare forms name one key");
+    is_int(key("\"a b\"", out), 0, "sf-string may hold a space");
+    is_str(out, "a b", "…kept");
+    is_int(key("\"a\\\"b\"", out), 0, "escaped quote");
+    is_str(out, "a\"b", "\\\" decodes to a quote");
+    is_int(key("\"a\\\\b\"", out), 0, "escaped backslash");
+    is_str(out, "a\\b", "\\\\ decodes to one backslash");
+    is_int(key("a\\b", bare), 0, "bare key with a backslash (literal)");
+    is_str(bare, out, "bare a\\b is the sf-string \"a\\\\b\"");
+    is_int(key("ab\"c", out), 0, "a quote inside a bare key is literal");
+    is_str(out, "ab\"c", "…kept");
+    is_int(key("\"';DROP TABLE x;--\"", out), 0, "SQL-ish text in an sf-string is just bytes");
+
+    is_int(key("", out), -1, "empty refused");
+    is_int(key("\"\"", out), -1, "empty sf-string refused");
+    is_int(key("\"abc", out), -1, "no closing quote");
+    is_int(key("\"abc\"def", out), -1, "bytes after the closing quote");
+    is_int(key("\"abc\" ", out), -1, "a space after the closing quote");
+    is_int(key("\"abc\";p=1", out), -1, "parameters refused");
+    is_int(key("\"a\"b\"", out), -1, "unescaped quote inside");
+    is_int(key("\"a\\nb\"", out), -1, "\\n is not an sf-string escape");
+    is_int(key("\"a\\u0041\"", out), -1, "\\u is not an sf-string escape");
+    is_int(key("\"abc\\\"", out), -1, "a trailing backslash escapes the closing quote");
+    is_int(key("\"a\tb\"", out), -1, "tab inside an sf-string");
+    is_int(key("\"a\x7f\"", out), -1, "DEL inside an sf-string");
+    is_int(key("\"caf\xc3\xa9\"", out), -1, "non-ASCII inside an sf-string");
+    is_int(key("a b", out), -1, "space in a bare key");
+    is_int(key("a\x01b", out), -1, "control byte in a bare key");
+    is_int(key(NULL, out), -1, "NULL refused");
+
+    memset(big, 'k', HTTP_IDEMPOTENCY_KEY_MAX);
+    big[HTTP_IDEMPOTENCY_KEY_MAX] = '\0';
+    is_int(key(big, out), 0, "255 bare characters accepted");
+    is_int((int)strlen(out), HTTP_IDEMPOTENCY_KEY_MAX, "…all kept");
+    big[HTTP_IDEMPOTENCY_KEY_MAX] = 'k';
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 1] = '\0';
+    is_int(key(big, out), -1, "256 bare characters refused");
+    big[0] = '"';
+    memset(big + 1, 'k', HTTP_IDEMPOTENCY_KEY_MAX);
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 1] = '"';
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 2] = '\0';
+    is_int(key(big, out), 0, "255 characters quoted accepted (257 bytes on the wire)");
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 1] = 'k';
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 2] = '"';
+    big[HTTP_IDEMPOTENCY_KEY_MAX + 3] = '\0';
+    is_int(key(big, out), -1, "256 characters quoted refused");
+}
+
 int main(void)
 {
+    test_idempotency_key();
     test_query_param();
     test_reason();
     test_problem_object();
