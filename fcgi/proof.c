@@ -326,18 +326,22 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
 
     if (tx->r->cfg->dialect == ZS_DIALECT_POSTGRES) {
         /* The audit scans the whole ledger: give it more than the app role's
-         * 10 s statement_timeout (what is left of its budget, see
-         * proof_budget()), memory for its hash joins, and no JIT (which
-         * costs more than it saves on these one-off plans). */
+         * 10 s statement_timeout (what is left of its budget; proof_budget()
+         * lowers it as the budget runs out), memory for its hash joins, and
+         * no JIT (which costs more than it saves on these one-off plans). */
+        long left = PROOF_BUDGET_MS - elapsed_ms(&tx->r->start);
+        char ms[24];
+        const char *v[1] = { ms };
+
+        snprintf(ms, sizeof(ms), "%ld", left > 1 ? left : 1);
         if (tx_exec_void(tx,
-                         "SELECT set_config('work_mem', '256MB', true),"
-                         " set_config('jit', 'off', true)",
-                         0, NULL)
+                         "SELECT set_config('statement_timeout', $1, true),"
+                         " set_config('work_mem', '256MB', true), set_config('jit', 'off', true)",
+                         1, v)
             < 0)
             return TX_ERROR;
+        p->timeout_ms = left > 1 ? left : 1;
     }
-    if (proof_budget(tx, p) < 0)
-        return TX_ERROR;
 
     res = tx_exec(tx, "SELECT " LEDGER_TS("now()") ", current_setting('server_version'),"
                       " (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers),"
