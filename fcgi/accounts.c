@@ -152,15 +152,13 @@ static void answer_account(struct request *r, const char *id)
                    "no such account");
 }
 
-/* Parse {id} and check the caller may read it; answers and returns -1 if not. */
+/* Parse {id} and check the caller may read it; answers and returns -1 if
+ * not. Someone else's account is answered exactly as a missing one. */
 static int readable_account(struct request *r, char id[UUID_STR_LEN + 1])
 {
-    if (!util_uuid_parse(r->path_params[0], id)) {
+    if (!util_uuid_parse(r->path_params[0], id)
+        || (!auth_is_admin(r) && strcmp(r->caller.sub, id) != 0)) {
         http_problem(r, 404, "account_not_found", "no such account");
-        return -1;
-    }
-    if (!auth_is_admin(r) && strcmp(r->caller.sub, id) != 0) {
-        http_problem(r, 403, "forbidden", "only the account's owner or an admin may read it");
         return -1;
     }
     return 0;

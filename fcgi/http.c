@@ -431,23 +431,30 @@ void http_respond_raw(struct request *r, int status, const char *content_type,
     r->status = status;
     if (!r->fcgi)
         return;  /* a synthetic request (periodic jobs): nobody to answer */
-    /* libfcgi's own printf knows no %zu: format here, then write bytes. */
+    if (!extra_headers)
+        extra_headers = "";
+    /* libfcgi's own printf knows no %zu: format here, then write bytes.
+     * Every answer is no-store unless the handler chose its own caching. */
     {
         char head[1024];
-        int n = snprintf(head, sizeof(head),
-                         "Status: %d %s\r\n"
-                         "Content-Type: %s\r\n"
-                         "Content-Length: %zu\r\n"
-                         "Cache-Control: no-store\r\n"
-                         "X-Request-Id: %s\r\n"
-                         "%s\r\n",
-                         status, http_reason(status), content_type, len, r->request_id,
-                         extra_headers ? extra_headers : "");
+        int n =
+            snprintf(head, sizeof(head),
+                     "Status: %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "X-Request-Id: %s\r\n"
+                     "%s\r\n",
+                     status, http_reason(status), content_type, len,
+                     strstr(extra_headers, "Cache-Control:") ? "" : "Cache-Control: no-store\r\n",
+                     r->request_id, extra_headers);
         if (n < 0 || n >= (int)sizeof(head))
             n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
         FCGX_PutStr(head, n, r->fcgi->out);
     }
-    if (len)
+    /* HEAD: the same status and headers (Content-Length included) as GET,
+     * and no body (RFC 9110 §9.3.2). */
+    if (len && strcmp(r->method, "HEAD") != 0)
         FCGX_PutStr(body, (int)len, r->fcgi->out);
 }
 

@@ -81,7 +81,11 @@ void http_request_free(struct request *r);
  */
 int http_parse_json_body(struct request *r);
 
-/* Write status line, headers and body. extra_headers: "" or "Name: v\r\n"... */
+/*
+ * Write status line, headers and body. extra_headers: "" or "Name: v\r\n"...;
+ * `Cache-Control: no-store` is added unless extra_headers has a Cache-Control
+ * of its own. A HEAD request gets everything but the body.
+ */
 void http_respond_raw(struct request *r, int status, const char *content_type,
                       const char *body, size_t len, const char *extra_headers);
 

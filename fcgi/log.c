@@ -1,5 +1,9 @@
 /*
  * log.c — error log (stderr) and access log, both append-only files.
+ *
+ * Every line is exactly one event: whatever a client sent (a path with a
+ * percent-encoded newline, a method with a quote) is escaped before it is
+ * written, so nobody can forge a line or split a field.
  */
 #include "log.h"
 
@@ -69,6 +73,57 @@ int log_open(const char *err_path, const char *acc_path)
     return log_reopen();
 }
 
+/* What escape() rewrites as \xHH: */
+enum escape_mode {
+    ESC_LINE,    /* control bytes and DEL (a line already escaped field by field) */
+    ESC_MESSAGE, /* those, bytes >= 0x80 and '\\' */
+    ESC_FIELD    /* those, ' ' and '"' */
+};
+
+static int needs_escape(unsigned char c, enum escape_mode mode)
+{
+    if (c < 0x20 || c == 0x7f)
+        return 1;
+    if (mode == ESC_LINE)
+        return 0;
+    if (c > 0x7f || c == '\\')
+        return 1;
+    return mode == ESC_FIELD && (c == ' ' || c == '"');
+}
+
+/* Escape src[0..srclen) into dst (dstlen bytes, NUL-terminated), whole escapes only. */
+static char *escape(char *dst, size_t dstlen, const char *src, size_t srclen,
+                    enum escape_mode field)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    if (dstlen == 0)
+        return dst;
+    for (size_t i = 0; i < srclen; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (!needs_escape(c, field)) {
+            if (o + 1 >= dstlen)
+                break;
+            dst[o++] = (char)c;
+        } else {
+            if (o + 4 >= dstlen)
+                break;
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        }
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+    return escape(dst, dstlen, src, srclen, ESC_FIELD);
+}
+
 static void timestamp(char *buf, size_t len)
 {
     struct timeval tv;
@@ -84,7 +139,7 @@ static void timestamp(char *buf, size_t len)
 void log_write(enum log_level level, const char *fmt, ...)
 {
     static const char *names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
-    char line[2048], ts[64];
+    char line[2048], msg[1024], ts[64];
     int n, m;
     va_list ap;
     int saved = errno;
@@ -92,13 +147,14 @@ void log_write(enum log_level level, const char *fmt, ...)
     timestamp(ts, sizeof(ts));
     n = snprintf(line, sizeof(line), "%s [%d] %s %s: ", ts, (int)getpid(), role, names[level]);
     va_start(ap, fmt);
-    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    m = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (m < 0)
         m = 0;
-    n += m;
-    if (n > (int)sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
+    if (m >= (int)sizeof(msg))
+        m = (int)sizeof(msg) - 1;
+    escape(line + n, sizeof(line) - (size_t)n - 1, msg, (size_t)m, ESC_MESSAGE);
+    n += (int)strlen(line + n);
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, (size_t)n);
     errno = saved;
@@ -113,8 +169,9 @@ void log_access(const char *text)
     if (access_fd < 0)
         return;
     timestamp(ts, sizeof(ts));
-    n = snprintf(line, sizeof(line), "%s %s\n", ts, text);
-    if (n > (int)sizeof(line) - 1)
-        n = (int)sizeof(line) - 1;
+    n = snprintf(line, sizeof(line), "%s ", ts);
+    escape(line + n, sizeof(line) - (size_t)n - 1, text, strlen(text), ESC_LINE);
+    n += (int)strlen(line + n);
+    line[n++] = '\n';
     (void)!write(access_fd, line, (size_t)n);
 }

@@ -11,17 +11,22 @@
 #include "cli.h"
 #include "config.h"
 #include "jwt.h"
+#include "routes.h"
 #include "sigv4.h"
 #include "supervisor.h"
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: zerosum serve -c CONFIG\n"
-            "       zerosum token ACCOUNT_ID [--admin] [--ttl SECONDS] (--key-file PATH | -c CONFIG)\n"
-            "       zerosum sql [NAME [--dialect postgres|dsql]]\n"
-            "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] [--at ISO8601]\n"
-            "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] [--at ISO8601]\n");
+    fprintf(
+        stderr,
+        "usage: zerosum serve -c CONFIG\n"
+        "       zerosum token ACCOUNT_ID [--admin] [--ttl SECONDS] (--key-file PATH | -c CONFIG)\n"
+        "       zerosum sql [NAME [--dialect postgres|dsql]]\n"
+        "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] [--at "
+        "ISO8601]\n"
+        "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] [--at "
+        "ISO8601]\n"
+        "       zerosum routes\n");
     return 2;
 }
 
@@ -80,6 +85,18 @@ static int cmd_token(int argc, char **argv)
     return 0;
 }
 
+/* zerosum routes: the route table, one "METHOD PATTERN POOL AUTH" line per
+ * route, so tests walk the table the daemon really serves. */
+static int cmd_routes(void)
+{
+    static const char *const auth[] = { "none", "user", "admin" };
+
+    for (size_t i = 0; i < routes_count; i++)
+        printf("%s %s %s %s\n", routes[i].method, routes[i].pattern, routes[i].pool,
+               auth[routes[i].auth]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -97,5 +114,7 @@ int main(int argc, char **argv)
         return cli_dsql_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "rds-token") == 0)
         return cli_rds_token(argc - 1, argv + 1);
+    if (strcmp(argv[1], "routes") == 0 && argc == 2)
+        return cmd_routes();
     return usage();
 }

@@ -225,17 +225,23 @@ char *metrics_render(size_t *len)
                 "zerosum_db_connect_seconds_total %.6f\n",
             (unsigned long long)ld(&mm->db_connects), (unsigned long long)ld(&mm->db_connect_errors),
             (double)ld(&mm->db_connect_us_sum) / 1e6);
-    bprintf(&b, "# HELP zerosum_worker_spawns_total Workers forked by the supervisor.\n"
-                "# TYPE zerosum_worker_spawns_total counter\n"
-                "zerosum_worker_spawns_total %llu\n"
-                "# HELP zerosum_worker_deaths_total Workers that exited unexpectedly.\n"
-                "# TYPE zerosum_worker_deaths_total counter\n"
-                "zerosum_worker_deaths_total %llu\n"
-                "# HELP zerosum_worker_recycles_total Workers recycled after max_requests.\n"
-                "# TYPE zerosum_worker_recycles_total counter\n"
-                "zerosum_worker_recycles_total %llu\n",
+    bprintf(&b,
+            "# HELP zerosum_worker_spawns_total Workers forked by the supervisor.\n"
+            "# TYPE zerosum_worker_spawns_total counter\n"
+            "zerosum_worker_spawns_total %llu\n"
+            "# HELP zerosum_worker_deaths_total Workers that exited unexpectedly.\n"
+            "# TYPE zerosum_worker_deaths_total counter\n"
+            "zerosum_worker_deaths_total %llu\n"
+            "# HELP zerosum_worker_recycles_total Workers recycled after max_requests.\n"
+            "# TYPE zerosum_worker_recycles_total counter\n"
+            "zerosum_worker_recycles_total %llu\n"
+            "# HELP zerosum_proof_computations_total GET /proof audits computed (not served"
+            " from nginx's cache).\n"
+            "# TYPE zerosum_proof_computations_total counter\n"
+            "zerosum_proof_computations_total %llu\n",
             (unsigned long long)ld(&mm->worker_spawns), (unsigned long long)ld(&mm->worker_deaths),
-            (unsigned long long)ld(&mm->worker_recycles));
+            (unsigned long long)ld(&mm->worker_recycles),
+            (unsigned long long)ld(&mm->proof_computations));
     *len = b.len;
     return b.p;
 }

@@ -34,6 +34,7 @@ struct metrics {
     uint64_t worker_spawns;
     uint64_t worker_deaths;
     uint64_t worker_recycles;
+    uint64_t proof_computations; /* GET /proof audits started */
 };
 
 extern struct metrics *metrics;

@@ -628,8 +628,9 @@ static enum tx_decision cancel_tx(struct tx *tx, void *arg)
         int mine = strcmp(k.account, c->r->caller.sub) == 0;
         int open = strcmp(PQgetvalue(res, 0, 8), "open") == 0;
         PQclear(res);
+        /* Someone else's order is answered exactly as a missing one. */
         if (!mine && !auth_is_admin(c->r)) {
-            d = reject(tx, &o, 1, 403, "not_order_owner", "the order belongs to another account");
+            d = reject(tx, &o, 1, 404, "order_not_found", "no such order");
             goto done;
         }
         if (!open) {

@@ -8,14 +8,31 @@
  * schema constraint are reported with kind "constraint", not as evidence.
  * 200 when every check holds, 409 `inconsistent` otherwise, so that
  * `curl -fsS …/proof` gates a shell script.
+ *
+ * What a caller learns depends on who it is, by one rule: nobody but an
+ * admin learns anything GET /transfers/{id} or GET /accounts/{id} would
+ * refuse them. So the ids a failing check names ("sample") and the
+ * free-form parts of a stampede run's summary (strings, lists) go to admins
+ * only; everyone else gets the counts. An anonymous answer is the same for
+ * every anonymous caller and says `Cache-Control: public, max-age=2`
+ * (PROOF_MAX_AGE), so nginx computes it once for all of them; an answer to
+ * a request with a token is no-store and always freshly computed.
+ *
+ * The whole audit has one budget, PROOF_BUDGET_MS from the moment the
+ * request was read: every statement runs with the statement_timeout left
+ * of it (PostgreSQL 15 has no transaction_timeout), so the answer, or a 503
+ * when the budget runs out, always comes before nginx's 125 s
+ * fastcgi_read_timeout for /proof.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "db.h"
 #include "idempotency.h"
+#include "metrics.h"
 #include "ledger.h"
 #include "routes.h"
 #include "util.h"
@@ -210,10 +227,85 @@ static const struct check checks[] = {
 
 #define NCHECKS (sizeof(checks) / sizeof(checks[0]))
 
+#define PROOF_MAX_AGE 2            /* seconds an anonymous answer may be shared */
+#define PROOF_BUDGET_MS 120000     /* the whole audit, from the request's start */
+#define PROOF_BUDGET_SLACK_MS 1000 /* a statement may overrun the budget by this */
+
 struct proof_tx {
     struct json_object *out;
     int consistent;
+    int full;        /* admin: samples and whole run summaries */
+    long timeout_ms; /* statement_timeout set in this transaction, 0: none */
 };
+
+static long elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/*
+ * Keep the next statement inside the audit's budget: lower statement_timeout
+ * to what is left of PROOF_BUDGET_MS when the one in force would let a
+ * statement end more than PROOF_BUDGET_SLACK_MS past it (a fast audit sets
+ * it once). Postgres dialect only; -1 on a failed statement.
+ */
+static int proof_budget(struct tx *tx, struct proof_tx *p)
+{
+    long left = PROOF_BUDGET_MS - elapsed_ms(&tx->r->start);
+    char ms[24];
+    const char *v[1] = { ms };
+
+    if (tx->r->cfg->dialect != ZS_DIALECT_POSTGRES)
+        return 0;
+    if (left < 1)
+        left = 1;
+    if (p->timeout_ms > 0 && p->timeout_ms <= left + PROOF_BUDGET_SLACK_MS)
+        return 0;
+    snprintf(ms, sizeof(ms), "%ld", left);
+    if (tx_exec_void(tx, "SELECT set_config('statement_timeout', $1, true)", 1, v) < 0)
+        return -1;
+    p->timeout_ms = left;
+    return 0;
+}
+
+/*
+ * A stampede run's summary (JSON text) as the caller may see it: whole for
+ * an admin; otherwise its numbers, booleans and nulls, "checks" as its
+ * boolean members, and "failures" as their count — its strings and lists
+ * can name accounts and amounts.
+ */
+static struct json_object *run_summary(const char *text, int full)
+{
+    struct json_object *all = json_tokener_parse(text), *out;
+
+    if (full || !all || !json_object_is_type(all, json_type_object))
+        return all;
+    out = json_object_new_object();
+    json_object_object_foreach(all, k, v)
+    {
+        enum json_type t = json_object_get_type(v);
+        if (t == json_type_int || t == json_type_double || t == json_type_boolean
+            || t == json_type_null) {
+            json_object_object_add(out, k, json_object_get(v));
+        } else if (strcmp(k, "failures") == 0 && t == json_type_array) {
+            json_object_object_add(out, k,
+                                   json_object_new_int64((int64_t)json_object_array_length(v)));
+        } else if (strcmp(k, "checks") == 0 && t == json_type_object) {
+            struct json_object *c = json_object_new_object();
+            json_object_object_foreach(v, ck, cv)
+            {
+                if (json_object_is_type(cv, json_type_boolean))
+                    json_object_object_add(c, ck, json_object_get(cv));
+            }
+            json_object_object_add(out, k, c);
+        }
+    }
+    json_object_put(all);
+    return out;
+}
 
 static int64_t cell_i64(PGresult *res, int row, int col)
 {
@@ -230,17 +322,25 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
         json_object_put(p->out);
     p->out = json_object_new_object();
     p->consistent = 1;
+    p->timeout_ms = 0; /* a retry is a new transaction */
 
     if (tx->r->cfg->dialect == ZS_DIALECT_POSTGRES) {
         /* The audit scans the whole ledger: give it more than the app role's
-         * 10 s statement_timeout, memory for its hash joins, and no JIT
-         * (which costs more than it saves on these one-off plans). */
-        res = tx_exec(tx, "SELECT set_config('statement_timeout', '120s', true),"
-                          " set_config('work_mem', '256MB', true), set_config('jit', 'off', true)",
-                      0, NULL);
-        if (!res)
+         * 10 s statement_timeout (what is left of its budget; proof_budget()
+         * lowers it as the budget runs out), memory for its hash joins, and
+         * no JIT (which costs more than it saves on these one-off plans). */
+        long left = PROOF_BUDGET_MS - elapsed_ms(&tx->r->start);
+        char ms[24];
+        const char *v[1] = { ms };
+
+        snprintf(ms, sizeof(ms), "%ld", left > 1 ? left : 1);
+        if (tx_exec_void(tx,
+                         "SELECT set_config('statement_timeout', $1, true),"
+                         " set_config('work_mem', '256MB', true), set_config('jit', 'off', true)",
+                         1, v)
+            < 0)
             return TX_ERROR;
-        PQclear(res);
+        p->timeout_ms = left > 1 ? left : 1;
     }
 
     res = tx_exec(tx, "SELECT " LEDGER_TS("now()") ", current_setting('server_version'),"
@@ -270,7 +370,7 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
         int64_t observed;
         int ok;
 
-        res = tx_exec(tx, checks[i].sql, 0, NULL);
+        res = proof_budget(tx, p) < 0 ? NULL : tx_exec(tx, checks[i].sql, 0, NULL);
         if (!res) {
             json_object_put(list);
             json_object_put(counts);
@@ -287,7 +387,7 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
         json_object_object_add(c, "observed", json_object_new_int64(observed));
         json_object_object_add(c, "expected", json_object_new_int64(0));
         json_object_object_add(c, "description", json_object_new_string(checks[i].description));
-        if (!ok && !PQgetisnull(res, 0, 1))
+        if (!ok && p->full && !PQgetisnull(res, 0, 1))
             json_object_object_add(c, "sample", json_object_new_string(PQgetvalue(res, 0, 1)));
         json_object_array_add(list, c);
         PQclear(res);
@@ -310,8 +410,9 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
         json_object_object_add(r, "n", json_object_new_int64(cell_i64(res, i, 2)));
         json_object_object_add(r, "k", PQgetisnull(res, i, 3) ? NULL : json_object_new_int64(cell_i64(res, i, 3)));
         json_object_object_add(r, "status", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(r, "summary", PQgetisnull(res, i, 5) ? NULL
-                               : json_tokener_parse(PQgetvalue(res, i, 5)));
+        json_object_object_add(
+            r, "summary",
+            PQgetisnull(res, i, 5) ? NULL : run_summary(PQgetvalue(res, i, 5), p->full));
         json_object_object_add(r, "created_at", json_object_new_string(PQgetvalue(res, i, 6)));
         json_object_object_add(r, "finished_at", PQgetisnull(res, i, 7) ? NULL
                                : json_object_new_string(PQgetvalue(res, i, 7)));
@@ -327,17 +428,29 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
     return TX_COMMIT;
 }
 
+/* True when r carries no Authorization at all: its answer may be shared. */
+static int anonymous(const struct request *r)
+{
+    return !r->authorization || !*r->authorization;
+}
+
 void handle_proof(struct request *r)
 {
-    struct proof_tx p = { NULL, 0 };
+    struct proof_tx p = { NULL, 0, 0, 0 };
     enum tx_decision d;
+    char cc[64];
 
+    p.full = auth_is_admin(r);
+    metrics_inc(proof_computations);
     if (tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, proof_tx, &p, &d) < 0) {
         if (p.out)
             json_object_put(p.out);
         return;
     }
-    http_respond_json(r, p.consistent ? 200 : 409, p.out, NULL);
+    /* 200 and 409 alike: a cached verdict is at most PROOF_MAX_AGE old,
+     * whichever way it went. */
+    snprintf(cc, sizeof(cc), "Cache-Control: public, max-age=%d\r\n", PROOF_MAX_AGE);
+    http_respond_json(r, p.consistent ? 200 : 409, p.out, anonymous(r) ? cc : NULL);
 }
 
 /* ---- stampede runs ---------------------------------------------------- */
@@ -351,7 +464,7 @@ struct run_create {
     char *body;
 };
 
-static struct json_object *run_json(PGresult *res, int i)
+static struct json_object *run_json(PGresult *res, int i, int full)
 {
     struct json_object *o = json_object_new_object();
 
@@ -360,8 +473,8 @@ static struct json_object *run_json(PGresult *res, int i)
     json_object_object_add(o, "n", json_object_new_int64(cell_i64(res, i, 2)));
     json_object_object_add(o, "k", PQgetisnull(res, i, 3) ? NULL : json_object_new_int64(cell_i64(res, i, 3)));
     json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, i, 4)));
-    json_object_object_add(o, "summary", PQgetisnull(res, i, 5) ? NULL
-                           : json_tokener_parse(PQgetvalue(res, i, 5)));
+    json_object_object_add(
+        o, "summary", PQgetisnull(res, i, 5) ? NULL : run_summary(PQgetvalue(res, i, 5), full));
     json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, i, 6)));
     json_object_object_add(o, "started_at", PQgetisnull(res, i, 7) ? NULL
                            : json_object_new_string(PQgetvalue(res, i, 7)));
@@ -396,7 +509,7 @@ static enum tx_decision run_create_tx(struct tx *tx, void *arg)
     if (!res)
         return TX_ERROR;
     o = json_object_new_object();
-    json_object_object_add(o, "run", run_json(res, 0));
+    json_object_object_add(o, "run", run_json(res, 0, 1));
     PQclear(res);
     c->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -457,6 +570,7 @@ void handle_proof_run_create(struct request *r)
 
 struct run_read {
     const char *id;          /* NULL: list */
+    int full;                /* admin: whole summaries */
     struct json_object *out;
 };
 
@@ -479,11 +593,11 @@ static enum tx_decision run_read_tx(struct tx *tx, void *arg)
         return TX_ERROR;
     if (g->id) {
         if (PQntuples(res) == 1)
-            g->out = run_json(res, 0);
+            g->out = run_json(res, 0, g->full);
     } else {
         g->out = json_object_new_array();
         for (int i = 0; i < PQntuples(res); i++)
-            json_object_array_add(g->out, run_json(res, i));
+            json_object_array_add(g->out, run_json(res, i, g->full));
     }
     PQclear(res);
     return TX_COMMIT;
@@ -491,7 +605,7 @@ static enum tx_decision run_read_tx(struct tx *tx, void *arg)
 
 void handle_proof_run_list(struct request *r)
 {
-    struct run_read g = { NULL, NULL };
+    struct run_read g = { NULL, auth_is_admin(r), NULL };
     enum tx_decision d;
 
     int rc = tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
@@ -504,7 +618,7 @@ void handle_proof_run_list(struct request *r)
 void handle_proof_run_get(struct request *r)
 {
     char id[UUID_STR_LEN + 1];
-    struct run_read g = { id, NULL };
+    struct run_read g = { id, auth_is_admin(r), NULL };
     enum tx_decision d;
 
     if (!util_uuid_parse(r->path_params[0], id)) {

@@ -40,6 +40,28 @@ static int match(const char *pattern, const char *path, struct request *r)
     return 1;
 }
 
+/* Append method to the ", "-separated list in allow unless it is there. */
+static void allow_add(char *allow, size_t allowlen, size_t *used, const char *method)
+{
+    size_t ml = strlen(method);
+
+    for (const char *p = allow; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == ml && strncmp(p, method, ml) == 0)
+            return;
+        p += l;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    {
+        int w = snprintf(allow + *used, allowlen - *used, "%s%s", *used ? ", " : "", method);
+        if (w > 0 && *used + (size_t)w < allowlen)
+            *used += (size_t)w;
+        else
+            allow[*used] = '\0'; /* drop a truncated ", MET" tail */
+    }
+}
+
 /* First path segment, for metrics on unmatched paths. */
 static int same_first_segment(const char *pattern, const char *path)
 {
@@ -62,18 +84,14 @@ enum router_result router_match(const struct route *table, size_t n, struct requ
             continue;
         }
         r->endpoint = table[i].endpoint;
-        if (strcmp(table[i].method, r->method) == 0) {
+        if (strcmp(table[i].method, r->method) == 0
+            || (strcmp(r->method, "HEAD") == 0 && strcmp(table[i].method, "GET") == 0)) {
             *out = &table[i];
             return ROUTE_FOUND;
         }
-        if (strstr(allow, table[i].method) == NULL) {
-            int w = snprintf(allow + used, allowlen - used, "%s%s",
-                             used ? ", " : "", table[i].method);
-            if (w > 0 && used + (size_t)w < allowlen)
-                used += (size_t)w;
-            else
-                allow[used] = '\0';  /* drop a truncated ", MET" tail */
-        }
+        allow_add(allow, allowlen, &used, table[i].method);
+        if (strcmp(table[i].method, "GET") == 0)
+            allow_add(allow, allowlen, &used, "HEAD");
         path_matched = 1;
     }
     return path_matched ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;

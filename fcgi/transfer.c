@@ -318,10 +318,12 @@ void handle_transfer_get(struct request *r)
         http_problem(r, 404, "transfer_not_found", "no such transfer");
         return;
     }
+    /* A stranger gets exactly the answer for an id that does not exist:
+     * a 403 would tell them it does. */
     if (!auth_is_admin(r) && strcmp(r->caller.sub, g.from) != 0
         && strcmp(r->caller.sub, g.to) != 0) {
         json_object_put(g.out);
-        http_problem(r, 403, "forbidden", "only a party to the transfer or an admin may read it");
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
         return;
     }
     o = json_object_new_object();

@@ -26,6 +26,7 @@
 #include "routes.h"
 
 static volatile sig_atomic_t quit_requested;
+static const char *serving_pool; /* NULL: every route (tests, fuzzing) */
 static volatile sig_atomic_t reopen_requested;
 
 static void on_quit(int sig)
@@ -74,6 +75,11 @@ static uint64_t elapsed_us(const struct timespec *start)
            + (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
 }
 
+void worker_set_pool(const char *pool)
+{
+    serving_pool = pool;
+}
+
 void worker_dispatch(struct request *r)
 {
     const struct route *route = NULL;
@@ -90,6 +96,14 @@ void worker_dispatch(struct request *r)
         return;
     case ROUTE_FOUND:
         break;
+    }
+    /* A route exists only in its own pool: whatever path reached another
+     * pool (a trailing slash, an nginx location that leaks) is unknown here. */
+    if (serving_pool && strcmp(route->pool, serving_pool) != 0) {
+        log_warn("request %s: %s %s reached pool %s, served by pool %s; answering 404",
+                 r->request_id, r->method, r->path, serving_pool, route->pool);
+        http_problem(r, 404, "not_found", "no such resource: %s", r->path);
+        return;
     }
     if (auth_check(r, route->auth) < 0)
         return;
@@ -109,13 +123,16 @@ void worker_dispatch(struct request *r)
     }
 }
 
+/* One access-log line; method and path come from the client, so they are
+ * escaped (log_escape()): a line is always exactly one request. */
 static void access_line(const struct request *r, const char *pool, uint64_t us)
 {
-    char line[1024];
+    char line[1024], method[8 * 4 + 1], path[200 * 4 + 1];
 
-    snprintf(line, sizeof(line), "%s %s %.200s %d attempts=%d %.3fms pool=%s pid=%d",
-             r->request_id, r->method, r->path, r->status, r->attempts, (double)us / 1000.0,
-             pool, (int)getpid());
+    log_escape(method, sizeof(method), r->method, strlen(r->method));
+    log_escape(path, sizeof(path), r->path, strnlen(r->path, 200));
+    snprintf(line, sizeof(line), "%s %s %s %d attempts=%d %.3fms pool=%s pid=%d", r->request_id,
+             method, path, r->status, r->attempts, (double)us / 1000.0, pool, (int)getpid());
     log_access(line);
 }
 
@@ -128,6 +145,7 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
 
     snprintf(role, sizeof(role), "worker %s", pool);
     log_set_role(role);
+    worker_set_pool(pool);
     install_signals(&handled);
     sigprocmask(SIG_BLOCK, &handled, NULL);
 

@@ -18,4 +18,11 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
 struct request;
 void worker_dispatch(struct request *r);
 
+/*
+ * Name the pool this process serves (worker_main() does it). From then on
+ * worker_dispatch() answers 404 to a route that belongs to another pool,
+ * so a path nginx sent to the wrong pool never runs there. NULL: no check.
+ */
+void worker_set_pool(const char *pool);
+
 #endif

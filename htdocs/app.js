@@ -4,6 +4,11 @@
  * is hidden) and draws them; an admin can start a stampede run
  * (POST /proof/runs) and follow it to its verdict.
  *
+ * Anonymous viewers see what the service shows anyone: transfers as counts
+ * by kind, no sample ids, run summaries without their free text. With a
+ * token in this tab the /proof calls carry it, and an admin token gets the
+ * full feed (a refused token falls back to the anonymous view).
+ *
  * Static, same-origin, CSP-clean: no inline script or style, no innerHTML
  * with data (every value goes in through textContent), charts by uPlot
  * from htdocs/vendor/ (scripts/build-dashboard copies it from npm).
@@ -44,6 +49,7 @@
     marketQty: null,         /* per chart point: quantity and kind, for the legend */
     marketKinds: null,
     run: null,               /* { id, timer, started } */
+    tokenRefused: false,     /* the stored token got a 401: polls go anonymous */
     failures: 0
   };
 
@@ -142,8 +148,26 @@
     return function (e) { throw new Error(url + ': ' + (e && e.message ? e.message : 'no answer')); };
   }
 
-  function getJSON(url) {
-    return fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' } })
+  /* GET url with the tab's token, if any (the /proof family shows an admin
+     more); a token the server refuses (401) is reported and the call made
+     again without it. */
+  function getAuthJSON(url) {
+    var tok = storageGet(TOKEN_KEY);
+    if (!tok) return getJSON(url);
+    return getJSON(url, tok).then(function (body) {
+      state.tokenRefused = false;
+      return body;
+    }, function (e) {
+      if (e.status !== 401) throw e;
+      state.tokenRefused = true;
+      return getJSON(url);
+    });
+  }
+
+  function getJSON(url, tok) {
+    var headers = { Accept: 'application/json' };
+    if (tok) headers.Authorization = 'Bearer ' + tok;
+    return fetch(url, { cache: 'no-store', headers: headers })
       .then(function (res) {
         return res.json().then(function (body) {
           if (!res.ok && !(res.status === 409 && body && 'consistent' in body)) {
@@ -288,6 +312,9 @@
       var held = names.filter(function (k) { return s.checks[k] === true; }).length;
       parts.unshift(held + '/' + names.length + ' client checks');
     }
+    if (typeof s.failures === 'number' && s.failures) {
+      parts.unshift(s.failures + ' failure' + (s.failures === 1 ? '' : 's') + ' (details for admins)');
+    }
     if (Array.isArray(s.failures) && s.failures.length) {
       parts.unshift('failed: ' + s.failures.map(function (f) {
         return typeof f === 'string' ? f : (f && (f.check || f.name)) || JSON.stringify(f);
@@ -363,12 +390,29 @@
     var transfers = Array.isArray(a.transfers) ? a.transfers : [];
     var bids = Array.isArray(a.bids) ? a.bids : [];
 
-    var tk = JSON.stringify(transfers);
+    var kinds = Array.isArray(a.transfer_kinds) ? a.transfer_kinds : [];
+    var redacted = a.redacted !== false;
+    var tk = JSON.stringify([redacted, transfers, kinds]);
     if (tk !== state.transfersKey) {
       state.transfersKey = tk;
       var tb = $('transfers').tBodies[0];
       var frag = document.createDocumentFragment();
-      if (!transfers.length) frag.appendChild(emptyRow(4, 'No transfers yet.'));
+      $('transfers').setAttribute('data-feed', redacted ? 'redacted' : 'full');
+      $('transfers-note').textContent = redacted
+        ? 'counts by kind: parties and amounts are shown to an admin token only'
+        : 'the 20 most recent, in full (admin)';
+      if (redacted) {
+        if (!kinds.length) frag.appendChild(emptyRow(4, 'No transfers yet.'));
+        kinds.forEach(function (k) {
+          var tr = el('tr', 'redacted');
+          tr.appendChild(el('td', 'time', 'all'));
+          tr.appendChild(kindCell(k.kind));
+          tr.appendChild(el('td', 'parties', 'hidden'));
+          tr.appendChild(labelled(el('td', 'num amount', fmtNum(k.count) + ' transfers'), 'count'));
+          frag.appendChild(tr);
+        });
+        transfers = [];
+      } else if (!transfers.length) frag.appendChild(emptyRow(4, 'No transfers yet.'));
       transfers.forEach(function (t) {
         var tr = el('tr');
         var time = el('td', 'time', fmtTime(t.created_at));
@@ -1014,7 +1058,7 @@
     state.inflight = true;
     state.again = false;
 
-    Promise.allSettled([getJSON('/proof'), getJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
+    Promise.allSettled([getAuthJSON('/proof'), getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
       var errors = [];
       if (r[0].status === 'fulfilled') renderProof(r[0].value);
       else { renderProofError(r[0].reason); errors.push(r[0].reason); }
@@ -1026,6 +1070,7 @@
       else errors.push(r[3].reason);
 
       var now = new Date().toISOString();
+      if (state.tokenRefused) showTokenState();
       if (errors.length) {
         state.failures++;
         setLive('error', 'trouble: ' + errors[0].message);
@@ -1073,6 +1118,11 @@
     var c = tokenClaims(tok);
     if (!c) {
       p.textContent = 'Token set, but it does not look like a JWT; the server will decide.';
+      p.classList.add('warn');
+      return;
+    }
+    if (state.tokenRefused) {
+      p.textContent = 'The server refused this token (expired or not valid): showing the anonymous view.';
       p.classList.add('warn');
       return;
     }
@@ -1126,7 +1176,10 @@
   function pollRun() {
     var run = state.run;
     if (!run) return;
-    fetch('/proof/runs/' + encodeURIComponent(run.id), { cache: 'no-store', headers: { Accept: 'application/json' } })
+    var runHeaders = { Accept: 'application/json' };
+    var runTok = storageGet(TOKEN_KEY);
+    if (runTok) runHeaders.Authorization = 'Bearer ' + runTok;
+    fetch('/proof/runs/' + encodeURIComponent(run.id), { cache: 'no-store', headers: runHeaders })
       .then(function (res) {
         return res.json().then(function (body) {
           if (!res.ok) {
@@ -1219,6 +1272,9 @@
     if (ev) ev.preventDefault();
     var v = $('token').value.trim().replace(/^Bearer\s+/i, '');
     if (v) storageSet(TOKEN_KEY, v);
+    state.tokenRefused = false;
+    state.checksKey = '';
+    state.runsKey = '';
     $('token').value = '';
     $('token').placeholder = storageGet(TOKEN_KEY) ? 'token set (paste another to replace it)' :
       'paste a bearer token (scripts/zerosum token … --admin)';
@@ -1227,6 +1283,7 @@
 
   function forgetToken() {
     storageSet(TOKEN_KEY, null);
+    state.tokenRefused = false;
     $('token').value = '';
     $('token').placeholder = 'paste a bearer token (scripts/zerosum token … --admin)';
     showTokenState();

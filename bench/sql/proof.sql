@@ -11,9 +11,11 @@
 -- -M simple, as the other scripts: the to_char format literals hold ':MI'
 -- and ':SS', which pgbench's extended mode would take for variables.
 
--- round trip 1: BEGIN rides with the first statement (the audit's settings)
+-- round trip 1: BEGIN rides with the first statement (the audit's settings;
+-- the server passes what is left of its 120 s budget, in ms)
+\set budget 120000
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY \;
-SELECT set_config('statement_timeout', '120s', true), set_config('work_mem', '256MB', true),
+SELECT set_config('statement_timeout', ':budget', true), set_config('work_mem', '256MB', true),
     set_config('jit', 'off', true);
 -- round trip 2: the counts
 SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),

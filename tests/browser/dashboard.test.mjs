@@ -241,6 +241,13 @@ try {
     const label = await page.textContent('#chart-lot');
     assert(/12 accepted bids/.test(label), `chart label "${label}"`);
     assert((await page.locator('#transfers tbody tr').count()) > 0, 'no transfers in the feed');
+    // Anonymous: transfers only as counts by kind, no id, party or amount.
+    assert(await page.getAttribute('#transfers', 'data-feed') === 'redacted', 'the anonymous feed is not redacted');
+    assert((await page.locator('#transfers tbody tr.redacted').count()) > 0, 'no counts by kind in the anonymous feed');
+    const feedText = await page.textContent('#transfers');
+    for (const who of [seed.seller, seed.alice, seed.bob]) {
+      assert(!feedText.includes(who.id.slice(0, 8)), `the anonymous transfer feed names account ${who.id}`);
+    }
     assert((await page.locator('#retry-chart canvas').count()) > 0, 'no retries histogram');
     const note = await page.textContent('#retries-note');
     assert(/commits/.test(note), `retries note "${note}"`);
@@ -259,7 +266,7 @@ try {
       phase = 'tampered';
       psql(`UPDATE accounts SET held = held + 1 WHERE id = '${victim}'`);
       tampered = true;
-      const r = await api('GET', '/proof');
+      const r = await api('GET', '/proof', adminToken);   // a token: computed now, not shared
       assert(r.status === 409, `/proof answered ${r.status} after the tamper`);
       const failing = r.json.checks.filter((c) => !c.ok).map((c) => c.name);
       assert(failing.length === 1 && failing[0] === 'holds_match_held', `/proof fails ${failing.join(', ')}`);
@@ -283,8 +290,18 @@ try {
       const served = await (await fetch(BASE_URL + '/proof')).json();
       const want = served.checks.find((c) => c.name === 'holds_match_held').description;
       assert(desc.includes(want), `description "${desc}" is not the served "${want}"`);
+      // Anonymous viewers get no sample ids; with an admin token in the tab
+      // the page shows them (and the full transfer feed).
+      assert((await li.locator('.check-sample').count()) === 0, 'the anonymous page shows sample ids');
+      await page.evaluate((t) => sessionStorage.setItem('zerosum.adminToken', t), adminToken);
+      await waitFor('the sample ids with an admin token', async () =>
+        (await li.locator('.check-sample').count()) > 0);
       const sample = await li.locator('.check-sample').textContent();
       assert(sample.includes(victim), `sample ids "${sample}" do not name ${victim}`);
+      await waitFor('the full transfer feed with an admin token', async () =>
+        (await page.getAttribute('#transfers', 'data-feed')) === 'full' &&
+        (await page.locator('#transfers tbody tr:not(.redacted) .parties .id').count()) > 0);
+      await page.evaluate(() => sessionStorage.removeItem('zerosum.adminToken'));
       const observed = (await li.locator('.value-observed dd').textContent()).trim();
       assert(observed === '1', `observed "${observed}"`);
       assert(await page.locator('#checks li').first().getAttribute('data-check') === 'holds_match_held',
@@ -303,7 +320,7 @@ try {
 
   await test('after the repair the page is back to consistent', async () => {
     assert(tampered, 'the tamper did not happen');
-    const r = await api('GET', '/proof');
+    const r = await api('GET', '/proof', adminToken);
     assert(r.status === 200 && r.json.consistent === true, `/proof answered ${r.status} after the repair`);
     await waitFor('the badge to say consistent again', async () => (await badgeState(page)) === 'consistent');
     await waitFor('every check to hold on the page', async () =>

@@ -74,7 +74,7 @@ for who, tok in (("owner", t_owner), ("admin", admin)):
        == {"id": owner, "name": "owner", "kind": "user", "balance": 300, "held": 0, "available": 300},
        f"GET /accounts/{{id}} as {who}: 200 with id, name, balance 300, held 0, available 300", g)
 g = get(f"/accounts/{owner}", token=t_other)
-is_problem(g, 403, "forbidden", "GET /accounts/{id} as another user: 403 forbidden")
+is_problem(g, 404, "account_not_found", "GET /accounts/{id} as another user: 404, as for a missing account")
 ok(g.json is not None and "account" not in g.json and '"balance"' not in g.body and '"owner"' not in g.body,
    "GET /accounts/{id} as another user: the account does not leak", g)
 g = get(f"/accounts/{owner}")
@@ -84,7 +84,7 @@ is_problem(g, 404, "account_not_found", "GET /accounts/{unknown} as admin: 404 a
 g = get("/accounts/nope", token=admin)
 is_problem(g, 404, "account_not_found", "GET /accounts/{not a uuid}: 404")
 g = get(f"/accounts/{ISSUER}", token=t_owner)
-is_problem(g, 403, "forbidden", "GET /accounts/{issuer id} as a user: 403")
+is_problem(g, 404, "account_not_found", "GET /accounts/{issuer id} as a user: 404")
 
 # held and available: a hold (set directly, as an auction would) limits spending
 query("UPDATE accounts SET held = 120 WHERE id = %s", (owner,))
@@ -163,7 +163,7 @@ for name, q in (("not a uuid", "after=xyz"), ("an unknown entry", f"after={uuid.
     g = get(f"/accounts/{payee}/entries?{q}", token=t_payee)
     is_problem(g, 400, "invalid_cursor", f"entries with a cursor that is {name}: 400 invalid_cursor")
 g = get(f"/accounts/{payee}/entries", token=t_payer)
-is_problem(g, 403, "forbidden", "entries of another user's account: 403")
+is_problem(g, 404, "account_not_found", "entries of another user's account: 404, as for a missing one")
 g = get(f"/accounts/{payee}/entries?limit=2", token=admin)
 ok(g.status == 200 and [e["amount"] for e in g.json["entries"]] == [7, 6], "entries as admin: 200", g)
 g = get(f"/accounts/{uuid.uuid4()}/entries", token=admin)

@@ -169,16 +169,17 @@ ROWS = [
     ("GET /metrics", "GET", "/metrics", None, False, public()),
     ("POST /accounts", "POST", "/accounts", lambda: {"name": "authz-made"}, True, admin_only(201)),
     ("GET /accounts/issuer", "GET", "/accounts/issuer", None, True, admin_only(200)),
+    # someone else's account, transfer or order: the answer for a missing one
     ("GET /accounts/{id}", "GET", f"/accounts/{alice}", None, False,
-     {"other": (403, "forbidden"), "user": ok2(200), "admin": ok2(200)}),
+     {"other": (404, "account_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("GET /accounts/{id}/entries", "GET", f"/accounts/{alice}/entries", None, False,
-     {"other": (403, "forbidden"), "user": ok2(200), "admin": ok2(200)}),
+     {"other": (404, "account_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /transfer (from alice)", "POST", "/transfer", lambda: {"from": alice, "to": carol, "amount": 1}, False,
      {"other": (403, "not_account_owner"), "user": ok2(201), "admin": (403, "not_account_owner")}),
     ("POST /transfer (from the issuer)", "POST", "/transfer", lambda: {"from": ISSUER, "to": carol, "amount": 1}, False,
      {"other": (403, "not_account_owner"), "user": (403, "not_account_owner"), "admin": ok2(201)}),
     ("GET /transfers/{id}", "GET", f"/transfers/{tid}", None, False,
-     {"other": (403, "forbidden"), "user": ok2(200), "admin": ok2(200)}),
+     {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /lots", "POST", "/lots", lambda: {"kind": "drop", "seller": carol, "price": 5, "quantity": 2}, True,
      admin_only(201)),
     ("GET /lots", "GET", "/lots", None, False, public()),
@@ -201,7 +202,7 @@ ROWS = [
     # alice's order: bob may not cancel it (a terminal answer, stored); alice may; then the admin may
     # cancel another of alice's orders (placed just before that cell)
     ("DELETE /order/{id}", "DELETE", "/order/{order}", lambda: {}, False,
-     {"other": (403, "not_order_owner", 1), "user": ok2(200), "admin": ok2(200)}),
+     {"other": (404, "order_not_found", 1), "user": ok2(200), "admin": ok2(200)}),
     ("POST /proof/runs", "POST", "/proof/runs", lambda: {"scenario": "double-spend", "n": 1}, True, admin_only(202)),
 ]
 

@@ -125,7 +125,7 @@ try:
     r_bid = place_bid(bidder2_tok, english["id"], key=keys["bid"], amount=105)
     r_drop = place_bid(bidder2_tok, drop["id"], key=keys["drop"])
     r_soldout = place_bid(bidder2_tok, sold["id"], key=keys["soldout"])
-    r_proof = get("/proof")
+    r_proof = get("/proof", token=admin_token())   # a token: computed, never nginx's shared copy
 finally:
     statement_logging(False)
 

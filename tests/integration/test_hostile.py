@@ -500,13 +500,13 @@ for path, code in [
 # wrong methods: 405 with the exact Allow
 for m, path, allow in [
     ("PUT", "/transfer", "POST"), ("DELETE", "/transfer", "POST"), ("GET", "/transfer", "POST"), ("PATCH", "/transfer", "POST"),
-    ("GET", "/accounts", "POST"), ("PATCH", "/accounts", "POST"), ("DELETE", f"/accounts/{alice}", "GET"),
-    ("POST", f"/accounts/{alice}", "GET"), ("PUT", f"/lots/{eng}", "GET"), ("DELETE", "/lots", "POST, GET"),
-    ("GET", "/bid", "POST"), ("PUT", "/bid", "POST"), ("OPTIONS", "/bid", "POST"), ("DELETE", "/proof/runs", "POST, GET"),
-    ("POST", "/healthz", "GET"), ("POST", "/metrics", "GET"), ("POST", "/proof", "GET"), ("PUT", "/proof/activity", "GET"),
-    ("POST", f"/transfers/{tid}", "GET"), ("POST", f"/accounts/{alice}/entries", "GET"), ("POST", "/accounts/issuer", "GET"),
-    ("PROPFIND", "/transfer", "POST"), ("DELETEDELETE", "/lots", "POST, GET"),
-    ("GET", "/order", "POST"), ("PUT", f"/order/{tid}", "DELETE"), ("DELETE", "/markets", "POST, GET"),
+    ("GET", "/accounts", "POST"), ("PATCH", "/accounts", "POST"), ("DELETE", f"/accounts/{alice}", "GET, HEAD"),
+    ("POST", f"/accounts/{alice}", "GET, HEAD"), ("PUT", f"/lots/{eng}", "GET, HEAD"), ("DELETE", "/lots", "POST, GET, HEAD"),
+    ("GET", "/bid", "POST"), ("PUT", "/bid", "POST"), ("OPTIONS", "/bid", "POST"), ("DELETE", "/proof/runs", "POST, GET, HEAD"),
+    ("POST", "/healthz", "GET, HEAD"), ("POST", "/metrics", "GET, HEAD"), ("POST", "/proof", "GET, HEAD"), ("PUT", "/proof/activity", "GET, HEAD"),
+    ("POST", f"/transfers/{tid}", "GET, HEAD"), ("POST", f"/accounts/{alice}/entries", "GET, HEAD"), ("POST", "/accounts/issuer", "GET, HEAD"),
+    ("PROPFIND", "/transfer", "POST"), ("DELETEDELETE", "/lots", "POST, GET, HEAD"),
+    ("GET", "/order", "POST"), ("PUT", f"/order/{tid}", "DELETE"), ("DELETE", "/markets", "POST, GET, HEAD"),
     ("GET", f"/markets/{mkt}/resolve", "POST"),
 ]:
     C.append((f"method: {m} {path}", dict(G(path, tok=A, m=m), allow=allow), 405, "method_not_allowed"))

@@ -250,7 +250,7 @@ def test_basics():
     is_(r.headers.get("allow"), "POST", "GET /transfer: Allow: POST")
     r = request("DELETE", "/healthz")
     is_problem(r, 405, "method_not_allowed", "DELETE /healthz → 405")
-    is_(r.headers.get("allow"), "GET", "DELETE /healthz: Allow: GET")
+    is_(r.headers.get("allow"), "GET, HEAD", "DELETE /healthz: Allow: GET, HEAD")
 
     admin = admin_token()
     before = ledger_fingerprint()

@@ -400,7 +400,7 @@ for who, tok in (("from party", t_alice), ("to party", t_carol), ("admin", admin
     g = get(f"/transfers/{tr['id']}", token=tok)
     ok(g.status == 200 and g.json == {"transfer": tr}, f"GET /transfers/{{id}} as {who}: 200, same transfer", g)
 g = get(f"/transfers/{tr['id']}", token=t_bob)
-is_problem(g, 403, "forbidden", "GET /transfers/{id} as another user: 403")
+is_problem(g, 404, "transfer_not_found", "GET /transfers/{id} as another user: 404, as for a missing id")
 ok(g.json is not None and "transfer" not in g.json and "lunch" not in g.body and carol not in g.body,
    "GET /transfers/{id} as another user: nothing leaked", g)
 g = get(f"/transfers/{tr['id']}")

@@ -21,12 +21,12 @@ static void h_e(struct request *r) { (void)r; }
 static void h_f(struct request *r) { (void)r; }
 
 static const struct route table[] = {
-    { "GET",    "/items",                h_a, EP_LOTS,     AUTH_NONE },
-    { "POST",   "/items",                h_b, EP_LOTS,     AUTH_USER },
-    { "GET",    "/items/special",        h_c, EP_LOTS,     AUTH_NONE },
-    { "GET",    "/items/{id}",           h_d, EP_LOTS,     AUTH_NONE },
-    { "DELETE", "/items/{id}",           h_e, EP_LOTS,     AUTH_ADMIN },
-    { "GET",    "/a/{x}/b/{y}",          h_f, EP_MARKETS,  AUTH_NONE },
+    { "GET", "/items", h_a, EP_LOTS, AUTH_NONE, "t" },
+    { "POST", "/items", h_b, EP_LOTS, AUTH_USER, "t" },
+    { "GET", "/items/special", h_c, EP_LOTS, AUTH_NONE, "t" },
+    { "GET", "/items/{id}", h_d, EP_LOTS, AUTH_NONE, "t" },
+    { "DELETE", "/items/{id}", h_e, EP_LOTS, AUTH_ADMIN, "t" },
+    { "GET", "/a/{x}/b/{y}", h_f, EP_MARKETS, AUTH_NONE, "t" },
 };
 static const size_t ntable = sizeof(table) / sizeof(table[0]);
 
@@ -108,17 +108,17 @@ static void test_not_found_vs_bad_method(void)
     is_int(req.endpoint, EP_LOTS, "…but the endpoint label follows the first segment");
 
     is_int(run(table, ntable, "PUT", "/items"), ROUTE_BAD_METHOD, "PUT /items → BAD_METHOD");
-    is_str(allow, "GET, POST", "Allow lists GET and POST in table order");
+    is_str(allow, "GET, HEAD, POST", "Allow lists GET (then HEAD) and POST in table order");
     ok(found == NULL, "no route handed out on BAD_METHOD");
 
     is_int(run(table, ntable, "POST", "/items/7"), ROUTE_BAD_METHOD, "POST /items/7 → BAD_METHOD");
-    is_str(allow, "GET, DELETE", "Allow for the capture route");
+    is_str(allow, "GET, HEAD, DELETE", "Allow for the capture route");
 
     /* /items/special matches the literal (GET) and the capture (GET, DELETE):
      * GET must appear once. */
     is_int(run(table, ntable, "PATCH", "/items/special"), ROUTE_BAD_METHOD,
            "PATCH /items/special → BAD_METHOD");
-    is_str(allow, "GET, DELETE", "Allow has no duplicate GET");
+    is_str(allow, "GET, HEAD, DELETE", "Allow has no duplicate GET or HEAD");
 
     is_int(run(table, ntable, "DELETE", "/items/special"), ROUTE_FOUND,
            "DELETE /items/special falls through to the capture route");
@@ -142,11 +142,72 @@ static void test_not_found_vs_bad_method(void)
     }
 }
 
+/* HEAD finds the GET route of its path; it never finds a route of another method. */
+static void test_head(void)
+{
+    is_int(run(table, ntable, "HEAD", "/items"), ROUTE_FOUND, "HEAD /items → FOUND");
+    ok(found && found->handler == h_a, "…the GET handler");
+    is_str(req.method, "HEAD", "…and the request stays HEAD (no body goes out)");
+    is_int(run(table, ntable, "HEAD", "/items/9"), ROUTE_FOUND, "HEAD /items/9 → FOUND");
+    ok(found && found->handler == h_d, "…the GET capture, not DELETE");
+    is_str(req.path_params[0], "9", "…with its capture");
+}
+
+/* A concrete path for pattern: every {capture} becomes "c0ffee". */
+static void concrete(const char *pattern, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (const char *p = pattern; *p && o + 8 < outlen; p++) {
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            memcpy(out + o, "c0ffee", 6);
+            o += 6;
+            p = end ? end : p;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* Every GET route of the real table answers HEAD, and every 405 on a path
+ * that allows GET lists HEAD too: walked, not hand-listed. */
+static void test_head_real_table(void)
+{
+    size_t gets = 0;
+
+    for (size_t i = 0; i < routes_count; i++) {
+        char path[128], name[320];
+        const struct route *get_route;
+
+        if (strcmp(routes[i].method, "GET") != 0)
+            continue;
+        gets++;
+        concrete(routes[i].pattern, path, sizeof(path));
+        run(routes, routes_count, "GET", path);
+        get_route = found;
+        snprintf(name, sizeof(name), "HEAD %s finds the route GET %s finds", path, path);
+        is_int(run(routes, routes_count, "HEAD", path), ROUTE_FOUND, name);
+        ok(found && found == get_route, "…the same route");
+        snprintf(name, sizeof(name), "PATCH %s: 405 whose Allow lists GET and HEAD", path);
+        is_int(run(routes, routes_count, "PATCH", path), ROUTE_BAD_METHOD, name);
+        ok(strstr(allow, "GET") && strstr(allow, "HEAD"), allow);
+    }
+    ok(gets >= 10, "the real table has its GET routes");
+    for (size_t i = 0; i < routes_count; i++) {
+        char path[256];
+        concrete(routes[i].pattern, path, sizeof(path));
+        if (run(routes, routes_count, "PATCH", path) == ROUTE_BAD_METHOD)
+            ok(!strstr(allow, "GET") == !strstr(allow, "HEAD"), path);
+    }
+}
+
 static void test_literal_before_capture(void)
 {
     static const struct route capture_first[] = {
-        { "GET", "/items/{id}",    h_d, EP_LOTS, AUTH_NONE },
-        { "GET", "/items/special", h_c, EP_LOTS, AUTH_NONE },
+        { "GET", "/items/{id}", h_d, EP_LOTS, AUTH_NONE, "t" },
+        { "GET", "/items/special", h_c, EP_LOTS, AUTH_NONE, "t" },
     };
 
     is_int(run(table, ntable, "GET", "/items/special"), ROUTE_FOUND, "GET /items/special found");
@@ -207,13 +268,13 @@ static void test_real_table(void)
     is_int(req.endpoint, EP_HEALTHZ, "/healthz endpoint label");
 
     is_int(run(routes, routes_count, "DELETE", "/healthz"), ROUTE_BAD_METHOD, "DELETE /healthz");
-    is_str(allow, "GET", "Allow: GET");
+    is_str(allow, "GET, HEAD", "Allow: GET, HEAD");
     is_int(run(routes, routes_count, "GET", "/transfer"), ROUTE_BAD_METHOD, "GET /transfer");
     is_str(allow, "POST", "Allow: POST");
     is_int(req.endpoint, EP_TRANSFER, "GET /transfer is labelled transfer");
     is_int(run(routes, routes_count, "DELETE", "/accounts/issuer"), ROUTE_BAD_METHOD,
            "DELETE /accounts/issuer");
-    is_str(allow, "GET", "Allow: GET once (literal and capture both GET)");
+    is_str(allow, "GET, HEAD", "Allow: GET, HEAD once (literal and capture both GET)");
     is_int(run(routes, routes_count, "GET", "/accounts"), ROUTE_BAD_METHOD, "GET /accounts");
     is_str(allow, "POST", "Allow: POST");
 
@@ -245,6 +306,23 @@ static void test_dispatch(void)
     snprintf(req.request_id, sizeof(req.request_id), "t3");
     worker_dispatch(&req);
     is_int(req.status, 401, "dispatch: POST /accounts without a token → 401 before any body work");
+
+    /* A worker answers only its own pool's routes: POST /transfer reaching
+     * the default pool (a trailing-slash leak) is unknown there. */
+    worker_set_pool("default");
+    memset(&req, 0, sizeof(req));
+    snprintf(req.method, sizeof(req.method), "POST");
+    snprintf(req.path, sizeof(req.path), "/transfer");
+    snprintf(req.request_id, sizeof(req.request_id), "t4");
+    worker_dispatch(&req);
+    is_int(req.status, 404, "dispatch: POST /transfer in the default pool → 404");
+    memset(&req, 0, sizeof(req));
+    snprintf(req.method, sizeof(req.method), "POST");
+    snprintf(req.path, sizeof(req.path), "/accounts");
+    snprintf(req.request_id, sizeof(req.request_id), "t5");
+    worker_dispatch(&req);
+    is_int(req.status, 401, "dispatch: POST /accounts in the default pool is its own route (401)");
+    worker_set_pool(NULL);
 }
 
 int main(void)
@@ -253,6 +331,8 @@ int main(void)
     test_not_found_vs_bad_method();
     test_literal_before_capture();
     test_real_table();
+    test_head();
+    test_head_real_table();
     test_dispatch();
     return done_testing();
 }
