@@ -19,17 +19,10 @@
 #include "idempotency.h"
 #include "ledger.h"
 #include "log.h"
+#include "mutation.h"
 #include "routes.h"
 #include "util.h"
 #include "validate.h"
-
-struct transfer_tx {
-    struct request *r;
-    const struct transfer_req *q;
-    struct idem *idem;
-    int status;                  /* the answer when the key was new */
-    char *body;                  /* malloc'd JSON text */
-};
 
 /* Code points in a valid UTF-8 string (json-c validated it). */
 static size_t utf8_chars(const char *s)
@@ -99,31 +92,46 @@ int transfer_parse(struct request *r, struct transfer_req *q)
     return 0;
 }
 
-static char *problem_text(struct request *r, int status, const char *code, const char *detail)
+/* A user moves only their own money; an admin moves money only out of the issuer.
+ * Decided before touching the database. */
+static int transfer_authorize(struct request *r, const void *req)
 {
-    struct json_object *o = http_problem_object(r, status, code, detail);
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return s;
+    const struct transfer_req *q = req;
+
+    if (r->caller.scope == JWT_SCOPE_ADMIN) {
+        if (strcmp(q->from, LEDGER_ISSUER_ID) != 0) {
+            http_problem(r, 403, "not_account_owner",
+                         "an admin token moves money only from the issuer");
+            return -1;
+        }
+    } else if (strcmp(r->caller.sub, q->from) != 0) {
+        http_problem(r, 403, "not_account_owner", "the token does not own the \"from\" account");
+        return -1;
+    }
+    return 0;
 }
 
-/* Store a terminal rejection under the key and commit it (no money moved). */
-/* Store a terminal rejection under the key and commit, in one round trip (no money moved). */
-static enum tx_decision reject(struct tx *tx, struct transfer_tx *t, int status, const char *code,
-                               const char *detail)
+static int transfer_parse_req(struct request *r, void *req)
 {
-    struct tx_stmt st;
+    return transfer_parse(r, req);
+}
 
-    t->status = status;
-    t->body = problem_text(t->r, status, code, detail);
-    if (!t->body)
-        return TX_ERROR;
-    idem_finish_stmt(t->idem, status, t->body, &st);
-    if (tx_exec_many(tx, &st, 1, 1) < 0)
-        return TX_ERROR;
-    PQclear(st.res);
-    return TX_COMMIT;
+/* The answer of a transfer that moved: its created_at is the transaction's
+ * now(), which the first round trip returned. */
+static struct json_object *transfer_answer(const struct transfer_req *q, const char *id,
+                                           const char *kind, const char *created_at)
+{
+    struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
+
+    json_object_object_add(tr, "id", json_object_new_string(id));
+    json_object_object_add(tr, "from", json_object_new_string(q->from));
+    json_object_object_add(tr, "to", json_object_new_string(q->to));
+    json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
+    json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
+    json_object_object_add(tr, "kind", json_object_new_string(kind));
+    json_object_object_add(tr, "created_at", json_object_new_string(created_at));
+    json_object_object_add(o, "transfer", tr);
+    return o;
 }
 
 /*
@@ -131,129 +139,67 @@ static enum tx_decision reject(struct tx *tx, struct transfer_tx *t, int status,
  *   1. BEGIN; claim the key (returning now()); lock the lower id; lock the higher id
  *   2. move the balances; append the transfer and its entries; store the answer; COMMIT
  * The locks are held for one round trip, which is what a hot pair of
- * accounts serialises on.
+ * accounts serialises on. Rejections after the claim are stored.
  */
-static enum tx_decision transfer_tx(struct tx *tx, void *arg)
+static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *req)
 {
-    struct transfer_tx *t = arg;
-    const struct transfer_req *q = t->q;
+    const struct transfer_req *q = req;
     int from_first = strcmp(q->from, q->to) < 0;
     const char *p_lo[1] = { from_first ? q->from : q->to };
     const char *p_hi[1] = { from_first ? q->to : q->from };
-    struct tx_stmt r1[IDEM_CLAIM_STMTS + 2];
-    int nc;
+    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
+                             tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
     struct ledger_account acc[2];          /* [0] from, [1] to */
-    char detail[160];
-    int from_issuer;
+    struct ledger_move_stmts mv;
+    enum tx_decision d;
+    const char *kind;
 
-    free(t->body);
-    t->body = NULL;
-    t->status = 0;
     memset(acc, 0, sizeof(acc));
-
     /* Round 1: the key, then both rows locked in id order (opposite transfers
      * wait for each other, never deadlock). */
-    nc = idem_claim_stmts(t->idem, r1);
-    r1[nc] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo);
-    r1[nc + 1] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi);
-    if (tx_exec_many(tx, r1, nc + 2, 0) < 0)
-        return idem_claim_timed_out(tx, t->idem) ? TX_ROLLBACK : TX_ERROR;
-    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[nc].res);
-    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[nc + 1].res);
-    PQclear(r1[nc].res);
-    PQclear(r1[nc + 1].res);
-    if (idem_claim_result(tx, t->idem, r1) < 0)
-        return TX_ERROR;
-    if (t->idem->outcome != IDEM_NEW)
-        return TX_ROLLBACK;
+    if (!mut_begin(m, tx, r1, 2, &d))
+        return d;
+    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[0].res);
+    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[1].res);
+    PQclear(r1[0].res);
+    PQclear(r1[1].res);
 
     if (!acc[0].found)
-        return reject(tx, t, 422, "from_account_not_found", "the \"from\" account does not exist");
+        return mut_refuse(m, tx, MUT_STORED, 422, "from_account_not_found", NULL,
+                          "the \"from\" account does not exist");
     if (!acc[1].found)
-        return reject(tx, t, 422, "to_account_not_found", "the \"to\" account does not exist");
+        return mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
+                          "the \"to\" account does not exist");
     if (acc[0].escrow || acc[1].escrow)
-        return reject(tx, t, 403, "escrow_account",
-                      "a market's escrow account moves only with its market's fills and payouts");
-    from_issuer = acc[0].issuer;
-    if (from_issuer && t->r->caller.scope != JWT_SCOPE_ADMIN)
-        return reject(tx, t, 403, "admin_required", "only an admin may issue money");
-    if (!from_issuer && acc[0].balance - acc[0].held < q->amount) {
-        snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64,
-                 acc[0].balance - acc[0].held, q->amount);
-        return reject(tx, t, 422, "insufficient_funds", detail);
-    }
+        return mut_refuse(m, tx, MUT_STORED, 403, "escrow_account", NULL,
+                          "a market's escrow account moves only with its market's fills and payouts");
+    if (acc[0].issuer && mut_request(m)->caller.scope != JWT_SCOPE_ADMIN)
+        return mut_refuse(m, tx, MUT_STORED, 403, "admin_required", NULL,
+                          "only an admin may issue money");
+    if (!acc[0].issuer && acc[0].balance - acc[0].held < q->amount)
+        return mut_refuse(m, tx, MUT_STORED, 422, "insufficient_funds", NULL,
+                          "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held,
+                          q->amount);
 
-    /* Round 2: the move, the stored answer and COMMIT. The answer is known
-     * before the move runs: the transfer's created_at is the transaction's
-     * now(), which round 1 returned. */
-    {
-        const char *kind = from_issuer ? "issue" : "transfer";
-        struct ledger_move_stmts m;
-        struct tx_stmt r2[4];
-        struct json_object *o, *tr;
-        int n;
-
-        if (ledger_move_prepare(&m, tx->r->cfg, q->from, q->to, q->amount, 0, kind,
-                                t->idem->caller, q->memo, t->idem->scoped) < 0)
-            return TX_ERROR;
-        o = json_object_new_object();
-        tr = json_object_new_object();
-        json_object_object_add(tr, "id", json_object_new_string(m.id));
-        json_object_object_add(tr, "from", json_object_new_string(q->from));
-        json_object_object_add(tr, "to", json_object_new_string(q->to));
-        json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
-        json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
-        json_object_object_add(tr, "kind", json_object_new_string(kind));
-        json_object_object_add(tr, "created_at", json_object_new_string(t->idem->now));
-        json_object_object_add(o, "transfer", tr);
-        t->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-        if (!t->body)
-            return TX_ERROR;
-        for (n = 0; n < m.n; n++)
-            r2[n] = m.st[n];
-        idem_finish_stmt(t->idem, 201, t->body, &r2[n++]);
-        if (tx_exec_many(tx, r2, n, 1) < 0)
-            return TX_ERROR;
-        for (int i = 0; i < n; i++)
-            PQclear(r2[i].res);
-    }
-    t->status = 201;
-    return TX_COMMIT;
+    /* Round 2: the move, the stored answer and COMMIT. */
+    kind = acc[0].issuer ? "issue" : "transfer";
+    if (ledger_move_prepare(&mv, tx->r->cfg, q->from, q->to, q->amount, 0, kind, mut_caller(m),
+                            q->memo, mut_scoped_key(m)) < 0)
+        return TX_ERROR;
+    return mut_commit(m, tx, mv.st, mv.n, 201, transfer_answer(q, mv.id, kind, mut_now(m)));
 }
+
+static const struct mutation_ops transfer_ops = {
+    .name = "transfer",
+    .req_size = sizeof(struct transfer_req),
+    .parse = transfer_parse_req,
+    .authorize = transfer_authorize,
+    .apply = transfer_apply,
+};
 
 void handle_transfer_create(struct request *r)
 {
-    struct transfer_req q;
-    struct idem idem;
-    struct transfer_tx t;
-    enum tx_decision d;
-
-    if (transfer_parse(r, &q) < 0)
-        return;
-    /* Ownership is decided before touching the database: a user moves only
-     * their own money; an admin moves money only out of the issuer. */
-    if (r->caller.scope == JWT_SCOPE_ADMIN) {
-        if (strcmp(q.from, LEDGER_ISSUER_ID) != 0) {
-            http_problem(r, 403, "not_account_owner",
-                         "an admin token moves money only from the issuer");
-            return;
-        }
-    } else if (strcmp(r->caller.sub, q.from) != 0) {
-        http_problem(r, 403, "not_account_owner", "the token does not own the \"from\" account");
-        return;
-    }
-    if (idem_prepare(r, &idem) < 0)
-        return;
-    memset(&t, 0, sizeof(t));
-    t.r = r;
-    t.q = &q;
-    t.idem = &idem;
-    if (tx_run(r, 0, transfer_tx, &t, &d) == 0)
-        idem_answer(r, d, &idem, t.status, t.body);
-    free(t.body);
-    idem_free(&idem);
+    mutation_run(r, &transfer_ops);
 }
 
 struct transfer_get {
