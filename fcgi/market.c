@@ -207,9 +207,9 @@ void handle_market_create(struct request *r)
         return;
     }
     s.kind = json_object_get_string(v);
-    if (!json_object_object_get_ex(r->json, "title", &v) || !json_object_is_type(v, json_type_string)
-        || json_object_get_string_len(v) < 1 || json_object_get_string_len(v) > 200
-        || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+    if (!json_object_object_get_ex(r->json, "title", &v)
+        || !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 1
+        || json_object_get_string_len(v) > 200) {
         http_problem(r, 422, "invalid_field", "\"title\" must be a string of 1 to 200 bytes");
         return;
     }

@@ -84,8 +84,7 @@ int transfer_parse(struct request *r, struct transfer_req *q)
     }
     if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_string)
-            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX
-            || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
             http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
                          LEDGER_MEMO_MAX);
             return -1;
