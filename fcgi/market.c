@@ -546,9 +546,20 @@ fail:
             const char *who = PQgetvalue(res, i, 0), *out = PQgetvalue(res, i, 1);
             int64_t qty = strtoll(PQgetvalue(res, i, 2), NULL, 10);
             int64_t cost = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-            int64_t pay = strcmp(s->outcome, "cancel") == 0 ? cost
-                        : strcmp(s->outcome, out) == 0 ? 100 * qty : 0;
+            int64_t pay = 0, paid;
             char memo[64];
+            if (strcmp(s->outcome, "cancel") == 0)
+                pay = cost;
+            else if (strcmp(s->outcome, out) == 0
+                     && __builtin_mul_overflow(qty, (int64_t)100, &pay))
+                pay = -1;
+            if (pay < 0 || __builtin_add_overflow(s->paid, pay, &paid)) {
+                /* escrow backs 100 per pair, so only corrupt data gets here;
+                 * rolled back, the market stays resolving */
+                PQclear(res);
+                return refuse(s, 422, "amount_out_of_range",
+                              "a payout exceeds the largest representable amount");
+            }
             snprintf(memo, sizeof(memo), "market %s %s", s->id, s->outcome);
             if (pay > 0 && ledger_move(tx, mk.escrow, who, pay, 0,
                                        strcmp(s->outcome, "cancel") == 0 ? "refund" : "payout",
@@ -562,7 +573,7 @@ fail:
                 PQclear(res);
                 return TX_ERROR;
             }
-            s->paid += pay;
+            s->paid = paid;
             s->settled++;
         }
         PQclear(res);
