@@ -515,6 +515,16 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
                            "the transaction kept conflicting with others; retry later");
             return -1;
         }
+        if (strcmp(tx.sqlstate, "22003") == 0) {
+            /* numeric_value_out_of_range: a sum beyond bigint that no C check
+             * caught first. Rolled back, so nothing was written: a refusal,
+             * not a server fault. */
+            log_warn("request %s: a value out of range (SQLSTATE 22003), rolled back",
+                     r->request_id);
+            http_problem(r, 422, "amount_out_of_range",
+                         "an amount or a sum it makes is outside the representable range");
+            return -1;
+        }
         log_error("request %s: transaction failed (SQLSTATE %s)", r->request_id,
                   tx.sqlstate[0] ? tx.sqlstate : "-");
         http_problem(r, 500, "internal_error", "the server could not complete the request");

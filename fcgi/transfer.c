@@ -84,8 +84,7 @@ int transfer_parse(struct request *r, struct transfer_req *q)
     }
     if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_string)
-            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX
-            || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
             http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
                          LEDGER_MEMO_MAX);
             return -1;
@@ -181,6 +180,17 @@ static enum tx_decision transfer_tx(struct tx *tx, void *arg)
         snprintf(detail, sizeof(detail), "available %" PRId64 ", needed %" PRId64,
                  acc[0].balance - acc[0].held, q->amount);
         return reject(tx, t, 422, "insufficient_funds", detail);
+    }
+    if (!ledger_move_fits(&acc[0], &acc[1], q->amount)) {
+        /* An issue past -2^63 or a credit past 2^63 - 1: refused and rolled
+         * back (not stored under the key: nothing is written). */
+        t->status = 422;
+        t->body = problem_text(t->r, 422, "amount_out_of_range",
+                               from_issuer ? "issuing this amount would take the money supply"
+                                             " beyond the largest representable amount"
+                                           : "the payee's balance would exceed the largest"
+                                             " representable amount");
+        return t->body ? TX_ROLLBACK : TX_ERROR;
     }
 
     /* Round 2: the move, the stored answer and COMMIT. The answer is known
