@@ -82,15 +82,23 @@ int auth_is_admin(const struct request *r)
 /* RFC 6750 §3: no error attribute when no credentials were sent. */
 static const char *const challenge = "WWW-Authenticate: Bearer realm=\"zerosum\"\r\n";
 
-/* 401 with code and detail, and the invalid_token challenge carrying the detail. */
+/*
+ * 401 with code and detail, and the invalid_token challenge carrying the
+ * detail (RFC 6750 §3: error_description is a quoted-string of printable
+ * ASCII without '"' or '\\', so those become '\'').
+ */
 static void refuse(struct request *r, const char *code, const char *detail)
 {
-    char hdr[320];
+    char hdr[320], desc[200];
+    size_t i;
 
+    for (i = 0; detail[i] && i < sizeof(desc) - 1; i++)
+        desc[i] = detail[i] == '"' || detail[i] == '\\' ? '\'' : detail[i];
+    desc[i] = '\0';
     snprintf(hdr, sizeof(hdr),
              "WWW-Authenticate: Bearer realm=\"zerosum\", error=\"invalid_token\", "
              "error_description=\"%s\"\r\n",
-             detail);
+             desc);
     http_problem_h(r, 401, code, hdr, "%s", detail);
 }
 

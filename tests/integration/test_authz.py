@@ -379,6 +379,10 @@ for label, value, status, code in [
         is_(r.status, status, f"Authorization {label}: {status} (RFC 7235: the scheme is case-insensitive)")
 # (a throwaway token: nginx logs request lines, query strings included, so a
 # token a client puts there lands in nginx-access.log; it is refused anyway)
+r = request("GET", me, headers={"Authorization": "Basic " + t_alice})
+ok(re.fullmatch(r'Bearer realm="zerosum", error="invalid_token", error_description="[^"\\]*"',
+                r.headers.get("www-authenticate", "")) is not None,
+   "the challenge's error_description is a clean quoted-string", r.headers)
 r = request("GET", me + "?access_token=" + token(alice, ttl=5))
 is_problem(r, 401, "unauthenticated", "a token in the query string is not a credential")
 r = request("GET", me, headers={"Cookie": "token=" + t_alice})
