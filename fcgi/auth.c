@@ -22,17 +22,16 @@ static char ring_path[ZS_PATH_MAX];
 static struct stat ring_seen;   /* the file as it was when ring was last (re)read */
 static struct stat ring_failed; /* a version that failed to load (logged once) */
 
-const char auth_revocation_sql[] =
-    "SELECT CASE WHEN max(valid_after) > $2::bigint"
-    " THEN ('token_revoked ' || max(valid_after))::bigint END"
-    " FROM token_revocations WHERE subject IN ($1::text, '*')";
+const char auth_revocation_sql[] = "SELECT CASE WHEN max(valid_after) > $2::bigint"
+                                   " THEN ('token_revoked ' || max(valid_after))::bigint END"
+                                   " FROM token_revocations WHERE subject IN ($1::text, '*')";
 
 /* Same file, same contents as far as stat() can tell. */
 static int same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
-           && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-           && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 int auth_init(const struct zs_config *cfg, char *err, size_t errlen)
@@ -110,7 +109,8 @@ static void refuse_status(struct request *r, enum jwt_status st)
         refuse(r, "token_expired", "the bearer token has expired");
         return;
     case JWT_NOT_YET_VALID:
-        refuse(r, "token_not_yet_valid", "the bearer token is not valid yet (nbf or iat is in the future)");
+        refuse(r, "token_not_yet_valid",
+               "the bearer token is not valid yet (nbf or iat is in the future)");
         return;
     case JWT_UNKNOWN_KID:
         refuse(r, "invalid_token", "the bearer token names no signing key (kid) known here");
@@ -123,7 +123,8 @@ static void refuse_status(struct request *r, enum jwt_status st)
         return;
     case JWT_BAD_CLAIMS:
         refuse(r, "invalid_token",
-               "the bearer token lacks a required claim (iss, aud, sub, scope, iat, exp) or has one of the wrong type");
+               "the bearer token lacks a required claim (iss, aud, sub, scope, iat, exp) or has "
+               "one of the wrong type");
         return;
     case JWT_BAD_ISSUER:
         refuse(r, "invalid_token", "the bearer token was not issued by this service (iss)");
@@ -132,7 +133,8 @@ static void refuse_status(struct request *r, enum jwt_status st)
         refuse(r, "invalid_token", "the bearer token is not meant for this service (aud)");
         return;
     case JWT_BAD_LIFETIME:
-        refuse(r, "invalid_token", "the bearer token's lifetime (exp - iat) is longer than allowed");
+        refuse(r, "invalid_token",
+               "the bearer token's lifetime (exp - iat) is longer than allowed");
         return;
     case JWT_OK:
     case JWT_MALFORMED:
@@ -201,8 +203,8 @@ int auth_revocation_params(const struct request *r, const char *values[2], char 
 
 void auth_answer_revoked(struct request *r)
 {
-    log_info("request %s: token refused: revoked (iat %" PRId64 ")", r->request_id,
-             r->caller.iat);
-    refuse(r, "token_revoked", "the bearer token was revoked (it was issued before its "
-                               "subject's tokens were revoked)");
+    log_info("request %s: token refused: revoked (iat %" PRId64 ")", r->request_id, r->caller.iat);
+    refuse(r, "token_revoked",
+           "the bearer token was revoked (it was issued before its "
+           "subject's tokens were revoked)");
 }

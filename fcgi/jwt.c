@@ -42,8 +42,8 @@ _Static_assert(JWT_PART_MAX >= JWT_MAX_TOKEN_LEN / 4 * 3,
 _Static_assert(sizeof ((struct jwt_claims){ .exp = 0 }).sub == JWT_SUB_CAP,
                "JWT_SUB_CAP matches struct jwt_claims");
 
-#define JWT_RING_FILE_MAX 4096         /* longest key ring file read */
-#define JWT_LEGACY_KID "legacy"         /* kid of a pre-rotation single-key file */
+#define JWT_RING_FILE_MAX 4096  /* longest key ring file read */
+#define JWT_LEGACY_KID "legacy" /* kid of a pre-rotation single-key file */
 
 /*
  * Parse buf[0..len) as exactly one JSON object: strict json-c, nesting capped,
@@ -330,8 +330,8 @@ enum jwt_status jwt_verify(const char *token, const struct jwt_keyring *ring,
         return st;
 
     /* Signature over the header and payload exactly as sent. */
-    if (sn != JWT_SIG_LEN || key->len > JWT_KEY_MAX ||
-        jwt_hmac(key->key, key->len, token, hlen + 1 + plen, mac) != 0)
+    if (sn != JWT_SIG_LEN || key->len > JWT_KEY_MAX
+        || jwt_hmac(key->key, key->len, token, hlen + 1 + plen, mac) != 0)
         return JWT_BAD_SIGNATURE;
     st = CRYPTO_memcmp(mac, sbuf, JWT_SIG_LEN) == 0 ? JWT_OK : JWT_BAD_SIGNATURE;
     OPENSSL_cleanse(mac, sizeof mac);
@@ -413,8 +413,8 @@ char *jwt_sign(const struct jwt_claims *claims, const struct jwt_key *key)
     char *token;
     int n;
 
-    if (claims == NULL || key == NULL || key->len < JWT_MIN_KEY_LEN || key->len > JWT_KEY_MAX ||
-        !jwt_kid_valid(key->kid))
+    if (claims == NULL || key == NULL || key->len < JWT_MIN_KEY_LEN || key->len > JWT_KEY_MAX
+        || !jwt_kid_valid(key->kid))
         return NULL;
     scope = jwt_scope_name(claims->scope);
     if (scope == NULL)
@@ -561,8 +561,8 @@ static int jwt_write_all(int fd, const char *buf, size_t n)
  * Parse the text buf[0..n) of a key ring file into *ring (see
  * jwt_keyring_load). Returns 0, or -1 with a message (no key material).
  */
-static int jwt_keyring_parse(const char *path, const char *buf, size_t n,
-                             struct jwt_keyring *ring, char *err, size_t errlen)
+static int jwt_keyring_parse(const char *path, const char *buf, size_t n, struct jwt_keyring *ring,
+                             char *err, size_t errlen)
 {
     size_t pos = 0;
     int line = 0;
@@ -598,8 +598,8 @@ static int jwt_keyring_parse(const char *path, const char *buf, size_t n,
             goto fail;
         }
         if (ring->n == JWT_KEYRING_MAX) {
-            jwt_set_err(err, errlen, "jwt key ring \"%s\": line %d: more than %d keys", path,
-                        line, JWT_KEYRING_MAX);
+            jwt_set_err(err, errlen, "jwt key ring \"%s\": line %d: more than %d keys", path, line,
+                        JWT_KEYRING_MAX);
             goto fail;
         }
         k = &ring->keys[ring->n];
@@ -619,8 +619,7 @@ static int jwt_keyring_parse(const char *path, const char *buf, size_t n,
                 goto fail;
             }
         if (jwt_unhex_key(sp + 1, k->key) != 0) {
-            jwt_set_err(err, errlen, "jwt key ring \"%s\": line %d: not hexadecimal", path,
-                        line);
+            jwt_set_err(err, errlen, "jwt key ring \"%s\": line %d: not hexadecimal", path, line);
             goto fail;
         }
         k->len = JWT_KEY_LEN;
@@ -655,13 +654,11 @@ int jwt_keyring_load(const char *path, struct jwt_keyring *ring, char *err, size
     /* O_NONBLOCK so a FIFO planted at path cannot hang us before the S_ISREG check. */
     fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", path,
-                    strerror(errno));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": fstat() failed: %s", path,
-                    strerror(errno));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": fstat() failed: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -670,8 +667,8 @@ int jwt_keyring_load(const char *path, struct jwt_keyring *ring, char *err, size
     }
     if ((st.st_mode & 077) != 0) {
         jwt_set_err(err, errlen,
-                    "jwt key ring \"%s\": mode %04o grants group/other access; chmod 600 it",
-                    path, (unsigned)(st.st_mode & 07777));
+                    "jwt key ring \"%s\": mode %04o grants group/other access; chmod 600 it", path,
+                    (unsigned)(st.st_mode & 07777));
         goto out;
     }
     while (n < sizeof buf) {
@@ -772,8 +769,7 @@ static int jwt_keyring_write_new(const char *path, const struct jwt_keyring *rin
     if (fd < 0) {
         saved = errno;
         OPENSSL_cleanse(buf, sizeof buf);
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", path,
-                    strerror(saved));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", path, strerror(saved));
         return -1;
     }
     /* The umask may have taken owner bits away; set exactly 0600. */
@@ -841,16 +837,15 @@ int jwt_keyring_rotate(const char *path, int keep_previous, time_t now, char *ki
         jwt_set_err(err, errlen, "jwt key ring: no path given");
         return -1;
     }
-    if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp ||
-        (size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir) {
+    if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock
+        || (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp
+        || (size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir) {
         jwt_set_err(err, errlen, "jwt key ring \"%s\": path too long", path);
         return -1;
     }
     lfd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lfd < 0) {
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", lock,
-                    strerror(errno));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": open() failed: %s", lock, strerror(errno));
         return -1;
     }
     while (flock(lfd, LOCK_EX) != 0) {
@@ -879,15 +874,13 @@ int jwt_keyring_rotate(const char *path, int keep_previous, time_t now, char *ki
     }
     /* Under the lock, a tmp file left by a crashed rotation is ours to remove. */
     if (unlink(tmp) != 0 && errno != ENOENT) {
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": unlink() failed: %s", tmp,
-                    strerror(errno));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": unlink() failed: %s", tmp, strerror(errno));
         goto out;
     }
     if (jwt_keyring_write_new(tmp, &ring, err, errlen) != 0)
         goto out;
     if (rename(tmp, path) != 0) {
-        jwt_set_err(err, errlen, "jwt key ring \"%s\": rename() failed: %s", path,
-                    strerror(errno));
+        jwt_set_err(err, errlen, "jwt key ring \"%s\": rename() failed: %s", path, strerror(errno));
         unlink(tmp);
         goto out;
     }
@@ -901,6 +894,6 @@ int jwt_keyring_rotate(const char *path, int keep_previous, time_t now, char *ki
 out:
     OPENSSL_cleanse(&old, sizeof old);
     OPENSSL_cleanse(&ring, sizeof ring);
-    close(lfd);  /* releases the lock */
+    close(lfd); /* releases the lock */
     return rc;
 }

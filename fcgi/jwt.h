@@ -52,15 +52,15 @@
 enum jwt_scope { JWT_SCOPE_USER = 1, JWT_SCOPE_ADMIN = 2 };
 
 struct jwt_claims {
-    char sub[64];               /* account id (a UUID string, 36 chars); NUL-terminated */
+    char sub[64];              /* account id (a UUID string, 36 chars); NUL-terminated */
     enum jwt_scope scope;
-    int64_t iat;                /* issued at, seconds since epoch */
-    int64_t nbf;                /* not before; jwt_verify reports iat when the token has none */
-    int64_t exp;                /* expiry, seconds since epoch */
-    char iss[JWT_NAME_CAP];     /* issuer */
-    char aud[JWT_NAME_CAP];     /* audience: jwt_sign writes it as a string; jwt_verify
-                                   reports the policy's audience it matched */
-    char kid[JWT_KID_MAX + 1];  /* jwt_verify: the key that verified it (jwt_sign ignores it) */
+    int64_t iat;               /* issued at, seconds since epoch */
+    int64_t nbf;               /* not before; jwt_verify reports iat when the token has none */
+    int64_t exp;               /* expiry, seconds since epoch */
+    char iss[JWT_NAME_CAP];    /* issuer */
+    char aud[JWT_NAME_CAP];    /* audience: jwt_sign writes it as a string; jwt_verify
+                                  reports the policy's audience it matched */
+    char kid[JWT_KID_MAX + 1]; /* jwt_verify: the key that verified it (jwt_sign ignores it) */
 };
 
 /* One HMAC key and its id. */
@@ -78,24 +78,24 @@ struct jwt_keyring {
 
 /* What a verified token must also satisfy. */
 struct jwt_policy {
-    const char *issuer;         /* "iss" must equal it */
-    const char *audience;       /* "aud" must equal it, or be an array containing it */
-    int64_t leeway;             /* seconds iat and nbf may lie in the future (clock skew) */
-    int64_t max_lifetime;       /* exp - iat may not exceed it */
+    const char *issuer;   /* "iss" must equal it */
+    const char *audience; /* "aud" must equal it, or be an array containing it */
+    int64_t leeway;       /* seconds iat and nbf may lie in the future (clock skew) */
+    int64_t max_lifetime; /* exp - iat may not exceed it */
 };
 
 enum jwt_status {
     JWT_OK = 0,
-    JWT_MALFORMED,      /* not a compact JWS with JSON-object header and payload */
-    JWT_BAD_ALG,        /* header alg is not exactly "HS256" */
-    JWT_BAD_SIGNATURE,  /* signature wrong, wrong length, or cannot be checked */
-    JWT_EXPIRED,        /* exp <= now */
-    JWT_BAD_CLAIMS,     /* sub, scope, iat, exp, iss or aud missing or ill-typed; nbf ill-typed */
-    JWT_UNKNOWN_KID,    /* header kid missing, not a string, or names no key of the ring */
-    JWT_BAD_ISSUER,     /* iss is not the policy's issuer */
-    JWT_BAD_AUDIENCE,   /* aud does not name the policy's audience */
-    JWT_NOT_YET_VALID,  /* nbf or iat later than now + leeway */
-    JWT_BAD_LIFETIME    /* exp - iat is not in 1..max_lifetime */
+    JWT_MALFORMED,     /* not a compact JWS with JSON-object header and payload */
+    JWT_BAD_ALG,       /* header alg is not exactly "HS256" */
+    JWT_BAD_SIGNATURE, /* signature wrong, wrong length, or cannot be checked */
+    JWT_EXPIRED,       /* exp <= now */
+    JWT_BAD_CLAIMS,    /* sub, scope, iat, exp, iss or aud missing or ill-typed; nbf ill-typed */
+    JWT_UNKNOWN_KID,   /* header kid missing, not a string, or names no key of the ring */
+    JWT_BAD_ISSUER,    /* iss is not the policy's issuer */
+    JWT_BAD_AUDIENCE,  /* aud does not name the policy's audience */
+    JWT_NOT_YET_VALID, /* nbf or iat later than now + leeway */
+    JWT_BAD_LIFETIME   /* exp - iat is not in 1..max_lifetime */
 };
 
 /*

@@ -23,8 +23,10 @@ static int usage(void)
             "       zerosum token ACCOUNT_ID [--admin] [--ttl SECONDS] [--at UNIX_TIME]\n"
             "                     [-c CONFIG] [--key-file PATH]   (at least one of the two)\n"
             "       zerosum key-rotate [--drop-previous] [-c CONFIG] [--key-file PATH]\n"
-            "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] [--at ISO8601]\n"
-            "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] [--at ISO8601]\n");
+            "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] "
+            "[--at ISO8601]\n"
+            "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] "
+            "[--at ISO8601]\n");
     return 2;
 }
 
@@ -153,7 +155,8 @@ static int cmd_key_rotate(int argc, char **argv)
     if (rc)
         return rc;
     if (jwt_keyring_rotate(cfg.jwt_secret_file, keep, time(NULL), kid, sizeof(kid), err,
-                           sizeof(err)) < 0) {
+                           sizeof(err))
+        < 0) {
         fprintf(stderr, "zerosum: %s\n", err);
         return 1;
     }

@@ -410,8 +410,8 @@ static int ensure_jwt_key(void)
 
     if (access(cfg.jwt_secret_file, F_OK) == 0)
         return 0;
-    if (jwt_keyring_create(cfg.jwt_secret_file, time(NULL), kid, sizeof(kid), err,
-                           sizeof(err)) < 0) {
+    if (jwt_keyring_create(cfg.jwt_secret_file, time(NULL), kid, sizeof(kid), err, sizeof(err))
+        < 0) {
         log_error("generating the JWT key ring failed: %s", err);
         return -1;
     }

@@ -40,8 +40,10 @@
 #define STD "\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"iat\":1699999000,"
 #define PL_OK "{" STD "\"sub\":\"" SUB "\",\"scope\":\"user\",\"exp\":1700003600}"
 /* Claims to sign: valid at NOW under POL. */
-#define CLAIMS(s, sc, e) \
-    { .sub = s, .scope = sc, .exp = e, .iat = IAT, .nbf = IAT, .iss = ISS, .aud = AUD }
+#define CLAIMS(s, sc, e)                                                                           \
+    {                                                                                              \
+        .sub = s, .scope = sc, .exp = e, .iat = IAT, .nbf = IAT, .iss = ISS, .aud = AUD            \
+    }
 
 static const unsigned char KEY[32] = {
     0x4b, 0x0e, 0x91, 0x2f, 0x6a, 0xd3, 0x58, 0x17, 0xc4, 0x3e, 0xa0, 0x7b, 0x25, 0xe9, 0x86, 0x1d,
@@ -458,7 +460,8 @@ static void test_shape(void)
     {
         struct jwt_keyring r31 = ring_of(KEY, 31, "k1"), r0 = ring_of(KEY, 0, "k1");
         struct jwt_keyring empty = { 0 };
-        is_int(jwt_verify(tok, &r31, &POL, NOW, &c), JWT_BAD_SIGNATURE, "31-byte key: bad signature");
+        is_int(jwt_verify(tok, &r31, &POL, NOW, &c), JWT_BAD_SIGNATURE,
+               "31-byte key: bad signature");
         is_int(jwt_verify(tok, &r0, &POL, NOW, &c), JWT_BAD_SIGNATURE, "empty key: bad signature");
         is_int(jwt_verify(tok, &empty, &POL, NOW, &c), JWT_UNKNOWN_KID, "empty ring: unknown kid");
     }
@@ -547,10 +550,11 @@ static void test_json(void)
     is_int(check(HDR, "  "), JWT_MALFORMED, "payload whitespace only: malformed");
     is_int(check(HDR, "sub=me"), JWT_MALFORMED, "payload not JSON: malformed");
     is_int(check(HDR, PL_OK "x"), JWT_MALFORMED, "payload with trailing bytes: malformed");
-    is_int(check(HDR, "{" STD "\"sub\":\"\xc3\x28\",\"scope\":\"user\",\"exp\":1700003600}"), JWT_MALFORMED,
-           "payload with invalid UTF-8: malformed");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600,"
-                       "\"x\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}"),
+    is_int(check(HDR, "{" STD "\"sub\":\"\xc3\x28\",\"scope\":\"user\",\"exp\":1700003600}"),
+           JWT_MALFORMED, "payload with invalid UTF-8: malformed");
+    is_int(checkf(HDR,
+                  "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600,"
+                  "\"x\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}"),
            JWT_MALFORMED, "payload nested past depth 8: malformed");
 
     {
@@ -570,80 +574,88 @@ static void test_claims(void)
     struct jwt_claims c;
     char *tok;
 
-    is_int(checkf(HDR, "{" STD "\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS, "sub missing");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"\",\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "sub empty");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"%064d\",\"scope\":\"user\",\"exp\":1700003600}", 7), JWT_BAD_CLAIMS,
-           "sub 64 characters: too long");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"%063d\",\"scope\":\"user\",\"exp\":1700003600}", 7), JWT_OK,
-           "sub 63 characters: ok");
+    is_int(checkf(HDR, "{" STD "\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
+           "sub missing");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"\",\"scope\":\"user\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "sub empty");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"%064d\",\"scope\":\"user\",\"exp\":1700003600}", 7),
+           JWT_BAD_CLAIMS, "sub 64 characters: too long");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"%063d\",\"scope\":\"user\",\"exp\":1700003600}", 7),
+           JWT_OK, "sub 63 characters: ok");
     is_int(checkf(HDR, "{" STD "\"sub\":\"%01000d\",\"scope\":\"user\",\"exp\":1700003600}", 7),
            JWT_BAD_CLAIMS, "sub 1000 characters: too long");
-    is_int(checkf(HDR, "{" STD "\"sub\":12345,\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "sub a number");
-    is_int(checkf(HDR, "{" STD "\"sub\":null,\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "sub null");
-    is_int(checkf(HDR, "{" STD "\"sub\":[\"a\"],\"scope\":\"user\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "sub an array");
+    is_int(checkf(HDR, "{" STD "\"sub\":12345,\"scope\":\"user\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "sub a number");
+    is_int(checkf(HDR, "{" STD "\"sub\":null,\"scope\":\"user\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "sub null");
+    is_int(checkf(HDR, "{" STD "\"sub\":[\"a\"],\"scope\":\"user\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "sub an array");
     is_int(checkf(HDR, "{" STD "\"sub\":{\"id\":\"a\"},\"scope\":\"user\",\"exp\":1700003600}"),
            JWT_BAD_CLAIMS, "sub an object");
     is_int(checkf(HDR, "{" STD "\"sub\":\"ab\\u0000cd\",\"scope\":\"user\",\"exp\":1700003600}"),
            JWT_BAD_CLAIMS, "sub with \\u0000");
 
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"root\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "scope root");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"USER\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "scope USER (case matters)");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"root\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "scope root");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"USER\",\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "scope USER (case matters)");
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user admin\",\"exp\":1700003600}"),
            JWT_BAD_CLAIMS, "scope as a space-separated list");
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
            "scope empty");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"exp\":1700003600}"), JWT_BAD_CLAIMS, "scope missing");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"exp\":1700003600}"), JWT_BAD_CLAIMS,
+           "scope missing");
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":2,\"exp\":1700003600}"), JWT_BAD_CLAIMS,
            "scope a number");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":[\"user\"],\"exp\":1700003600}"), JWT_BAD_CLAIMS,
-           "scope an array");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":[\"user\"],\"exp\":1700003600}"),
+           JWT_BAD_CLAIMS, "scope an array");
 
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\"}"), JWT_BAD_CLAIMS, "exp missing");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":\"1700003600\"}"), JWT_BAD_CLAIMS,
-           "exp a string");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600.5}"), JWT_BAD_CLAIMS,
-           "exp a float");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600.0}"), JWT_BAD_CLAIMS,
-           "exp an integral float");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1.7000036e9}"), JWT_BAD_CLAIMS,
-           "exp in exponent notation");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":true}"), JWT_BAD_CLAIMS, "exp true");
-    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":null}"), JWT_BAD_CLAIMS, "exp null");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":\"1700003600\"}"),
+           JWT_BAD_CLAIMS, "exp a string");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600.5}"),
+           JWT_BAD_CLAIMS, "exp a float");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600.0}"),
+           JWT_BAD_CLAIMS, "exp an integral float");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1.7000036e9}"),
+           JWT_BAD_CLAIMS, "exp in exponent notation");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":true}"), JWT_BAD_CLAIMS,
+           "exp true");
+    is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":null}"), JWT_BAD_CLAIMS,
+           "exp null");
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":9223372036854775808}"),
            JWT_BAD_CLAIMS, "exp INT64_MAX + 1");
     is_int(checkf(HDR, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":99999999999999999999999}"),
            JWT_BAD_CLAIMS, "exp beyond 64 bits");
 
     /* Extra and duplicate claims. */
-    tok = make_token(HDR, "{\"iss\":\"" ISS "\",\"sub\":\"" SUB "\",\"iat\":1699999000,\"jti\":\"j\","
-                          "\"aud\":[\"x\",\"" AUD "\"],\"scope\":\"admin\",\"x\":{\"y\":[1,2.5,null]},"
-                          "\"exp\":1700003600}", KEY);
+    tok = make_token(HDR,
+                     "{\"iss\":\"" ISS "\",\"sub\":\"" SUB "\",\"iat\":1699999000,\"jti\":\"j\","
+                     "\"aud\":[\"x\",\"" AUD "\"],\"scope\":\"admin\",\"x\":{\"y\":[1,2.5,null]},"
+                     "\"exp\":1700003600}",
+                     KEY);
     is_int(verify(tok, &c), JWT_OK, "extra claims (jti, nested) ignored, member order free: ok");
     is_str(c.sub, SUB, "extra claims: sub read");
     is_int(c.scope, JWT_SCOPE_ADMIN, "extra claims: scope read");
     free(tok);
 
-    tok = make_token(HDR, "{" STD "\"sub\":\"first\",\"scope\":\"user\",\"exp\":1700003600,"
-                          "\"sub\":\"second\"}", KEY);
+    tok = make_token(HDR,
+                     "{" STD "\"sub\":\"first\",\"scope\":\"user\",\"exp\":1700003600,"
+                     "\"sub\":\"second\"}",
+                     KEY);
     is_int(verify(tok, &c), JWT_OK, "duplicate sub: ok");
     is_str(c.sub, "second", "duplicate sub: the last one counts");
     free(tok);
 
-    tok = make_token(HDR, "{" STD "\"sub\":\"caf\xc3\xa9\",\"scope\":\"user\",\"exp\":1700003600}", KEY);
+    tok = make_token(HDR, "{" STD "\"sub\":\"caf\xc3\xa9\",\"scope\":\"user\",\"exp\":1700003600}",
+                     KEY);
     is_int(verify(tok, &c), JWT_OK, "UTF-8 sub: ok");
     is_str(c.sub, "caf\xc3\xa9", "UTF-8 sub read back as bytes");
     free(tok);
 }
 
 /* Status of a token with header HDR and payload {iss..., sub, scope} + tail, at NOW. */
-__attribute__((format(printf, 1, 2)))
-static enum jwt_status claimsf(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static enum jwt_status claimsf(const char *fmt, ...)
 {
     char tail[2048], pl[4096];
     va_list ap;
@@ -659,7 +671,8 @@ static enum jwt_status claimsf(const char *fmt, ...)
 
 static void test_issuer_audience(void)
 {
-    is_int(claimsf(IA ",\"iat\":1699999000,\"exp\":1700003600"), JWT_OK, "iss and aud as configured: ok");
+    is_int(claimsf(IA ",\"iat\":1699999000,\"exp\":1700003600"), JWT_OK,
+           "iss and aud as configured: ok");
 
     is_int(claimsf("\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"), JWT_BAD_CLAIMS,
            "iss missing: bad claims");
@@ -667,14 +680,18 @@ static void test_issuer_audience(void)
            JWT_BAD_CLAIMS, "iss a number: bad claims");
     is_int(claimsf("\"iss\":\"\",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_CLAIMS, "iss empty: bad claims");
-    is_int(claimsf("\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
-           JWT_BAD_CLAIMS, "iss an array: bad claims");
-    is_int(claimsf("\"iss\":\"someone-else\",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
+    is_int(
+        claimsf("\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
+        JWT_BAD_CLAIMS, "iss an array: bad claims");
+    is_int(claimsf("\"iss\":\"someone-else\",\"aud\":\"" AUD
+                   "\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_ISSUER, "iss another issuer: bad issuer");
-    is_int(claimsf("\"iss\":\"ZS-TEST-ISSUER\",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
+    is_int(claimsf("\"iss\":\"ZS-TEST-ISSUER\",\"aud\":\"" AUD
+                   "\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_ISSUER, "iss in another case: bad issuer");
-    is_int(claimsf("\"iss\":\"" ISS " \",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
-           JWT_BAD_ISSUER, "iss with a trailing space: bad issuer");
+    is_int(
+        claimsf("\"iss\":\"" ISS " \",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
+        JWT_BAD_ISSUER, "iss with a trailing space: bad issuer");
     is_int(claimsf("\"iss\":\"zs-test\",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_ISSUER, "iss a prefix of ours: bad issuer");
     is_int(claimsf("\"iss\":\"someone-else\",\"aud\":\"" AUD "\",\"iat\":1699999000,\"exp\":1"),
@@ -686,24 +703,30 @@ static void test_issuer_audience(void)
            JWT_BAD_CLAIMS, "aud a number: bad claims");
     is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":\"\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_CLAIMS, "aud empty: bad claims");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":{\"a\":\"" AUD "\"},\"iat\":1699999000,\"exp\":1700003600"),
+    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":{\"a\":\"" AUD
+                   "\"},\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_CLAIMS, "aud an object: bad claims");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":\"other-api\",\"iat\":1699999000,\"exp\":1700003600"),
-           JWT_BAD_AUDIENCE, "aud another audience: bad audience");
+    is_int(
+        claimsf("\"iss\":\"" ISS "\",\"aud\":\"other-api\",\"iat\":1699999000,\"exp\":1700003600"),
+        JWT_BAD_AUDIENCE, "aud another audience: bad audience");
     is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":\"zs-test\",\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_AUDIENCE, "aud a prefix of ours: bad audience");
     is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"a\",\"" AUD "\",\"b\"],\"iat\":1699999000,"
                    "\"exp\":1700003600"),
            JWT_OK, "aud an array containing ours: ok (RFC 7519 4.1.3)");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\"],\"iat\":1699999000,\"exp\":1700003600"),
-           JWT_OK, "aud an array of just ours: ok");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"a\",\"b\"],\"iat\":1699999000,\"exp\":1700003600"),
-           JWT_BAD_AUDIENCE, "aud an array without ours: bad audience");
+    is_int(
+        claimsf("\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\"],\"iat\":1699999000,\"exp\":1700003600"),
+        JWT_OK, "aud an array of just ours: ok");
+    is_int(
+        claimsf("\"iss\":\"" ISS "\",\"aud\":[\"a\",\"b\"],\"iat\":1699999000,\"exp\":1700003600"),
+        JWT_BAD_AUDIENCE, "aud an array without ours: bad audience");
     is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[],\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_AUDIENCE, "aud an empty array: bad audience");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\",1],\"iat\":1699999000,\"exp\":1700003600"),
+    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"" AUD
+                   "\",1],\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_CLAIMS, "aud an array with a number in it: bad claims");
-    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[[\"" AUD "\"]],\"iat\":1699999000,\"exp\":1700003600"),
+    is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[[\"" AUD
+                   "\"]],\"iat\":1699999000,\"exp\":1700003600"),
            JWT_BAD_CLAIMS, "aud a nested array: bad claims");
     is_int(claimsf("\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\\u0000x\"],\"iat\":1699999000,"
                    "\"exp\":1700003600"),
@@ -750,7 +773,8 @@ static void test_window(void)
            "iat long ago with exp ahead: lifetime over the cap");
 
     /* exp: required, checked first among the clock rules, without leeway. */
-    is_int(claimsf(IA ",\"iat\":1699999000"), JWT_BAD_CLAIMS, "exp missing (iat present): bad claims");
+    is_int(claimsf(IA ",\"iat\":1699999000"), JWT_BAD_CLAIMS,
+           "exp missing (iat present): bad claims");
     is_int(claimsf(IA ",\"iat\":1699999000,\"exp\":1700000000"), JWT_EXPIRED, "exp = now: expired");
     is_int(claimsf(IA ",\"iat\":1800000000,\"exp\":1699999999"), JWT_EXPIRED,
            "expired and iat in the future: expired is reported");
@@ -760,32 +784,42 @@ static void test_window(void)
            "nbf in the past: ok");
     is_int(claimsf(IA ",\"iat\":1699999000,\"nbf\":1700000030,\"exp\":1700003600"), JWT_OK,
            "nbf = now + leeway: ok");
-    is_int(claimsf(IA ",\"iat\":1699999000,\"nbf\":1700000031,\"exp\":1700003600"), JWT_NOT_YET_VALID,
-           "nbf = now + leeway + 1: not yet valid");
+    is_int(claimsf(IA ",\"iat\":1699999000,\"nbf\":1700000031,\"exp\":1700003600"),
+           JWT_NOT_YET_VALID, "nbf = now + leeway + 1: not yet valid");
     is_int(claimsf(IA ",\"iat\":1699999000,\"nbf\":\"1\",\"exp\":1700003600"), JWT_BAD_CLAIMS,
            "nbf a string: bad claims");
     is_int(claimsf(IA ",\"iat\":1699999000,\"nbf\":1.5,\"exp\":1700003600"), JWT_BAD_CLAIMS,
            "nbf a float: bad claims");
-    tok = make_token(HDR, "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1699999000,"
-                          "\"nbf\":1699999900,\"exp\":1700003600}", KEY);
+    tok = make_token(HDR,
+                     "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1699999000,"
+                     "\"nbf\":1699999900,\"exp\":1700003600}",
+                     KEY);
     is_int(verify(tok, &c), JWT_OK, "nbf given: ok");
     is_int(c.nbf, 1699999900LL, "nbf read back");
     free(tok);
 
     /* The leeway is a setting: with 0, a second ahead is refused. */
     strict.leeway = 0;
-    tok = make_token(HDR, "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1700000000,"
-                          "\"exp\":1700003600}", KEY);
+    tok = make_token(HDR,
+                     "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1700000000,"
+                     "\"exp\":1700003600}",
+                     KEY);
     is_int(jwt_verify(tok, &RING, &strict, NOW, &c), JWT_OK, "leeway 0, iat = now: ok");
     free(tok);
-    tok = make_token(HDR, "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1700000001,"
-                          "\"exp\":1700003600}", KEY);
-    is_int(jwt_verify(tok, &RING, &strict, NOW, &c), JWT_NOT_YET_VALID, "leeway 0, iat = now + 1: not yet valid");
+    tok = make_token(HDR,
+                     "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1700000001,"
+                     "\"exp\":1700003600}",
+                     KEY);
+    is_int(jwt_verify(tok, &RING, &strict, NOW, &c), JWT_NOT_YET_VALID,
+           "leeway 0, iat = now + 1: not yet valid");
     is_int(verify(tok, &c), JWT_OK, "...accepted with the 30 s leeway");
     free(tok);
-    tok = make_token(HDR, "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1699999000,"
-                          "\"nbf\":1700000001,\"exp\":1700003600}", KEY);
-    is_int(jwt_verify(tok, &RING, &strict, NOW, &c), JWT_NOT_YET_VALID, "leeway 0, nbf = now + 1: not yet valid");
+    tok = make_token(HDR,
+                     "{" IA ",\"sub\":\"" SUB "\",\"scope\":\"user\",\"iat\":1699999000,"
+                     "\"nbf\":1700000001,\"exp\":1700003600}",
+                     KEY);
+    is_int(jwt_verify(tok, &RING, &strict, NOW, &c), JWT_NOT_YET_VALID,
+           "leeway 0, nbf = now + 1: not yet valid");
     free(tok);
 
     /* Lifetime: 0 < exp - iat <= max_lifetime. */
@@ -813,15 +847,22 @@ static void test_kid(void)
     struct jwt_claims c, in = CLAIMS(SUB, JWT_SCOPE_USER, LATER);
     char *tok;
 
-    is_int(check("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", PL_OK), JWT_UNKNOWN_KID, "kid missing: unknown kid");
-    is_int(check("{\"alg\":\"HS256\",\"kid\":\"k2\"}", PL_OK), JWT_UNKNOWN_KID, "kid not in the ring: unknown kid");
-    is_int(check("{\"alg\":\"HS256\",\"kid\":\"K1\"}", PL_OK), JWT_UNKNOWN_KID, "kid in another case: unknown kid");
-    is_int(check("{\"alg\":\"HS256\",\"kid\":\"\"}", PL_OK), JWT_UNKNOWN_KID, "kid empty: unknown kid");
-    is_int(check("{\"alg\":\"HS256\",\"kid\":1}", PL_OK), JWT_UNKNOWN_KID, "kid a number: unknown kid");
-    is_int(check("{\"alg\":\"HS256\",\"kid\":[\"k1\"]}", PL_OK), JWT_UNKNOWN_KID, "kid an array: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", PL_OK), JWT_UNKNOWN_KID,
+           "kid missing: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"kid\":\"k2\"}", PL_OK), JWT_UNKNOWN_KID,
+           "kid not in the ring: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"kid\":\"K1\"}", PL_OK), JWT_UNKNOWN_KID,
+           "kid in another case: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"kid\":\"\"}", PL_OK), JWT_UNKNOWN_KID,
+           "kid empty: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"kid\":1}", PL_OK), JWT_UNKNOWN_KID,
+           "kid a number: unknown kid");
+    is_int(check("{\"alg\":\"HS256\",\"kid\":[\"k1\"]}", PL_OK), JWT_UNKNOWN_KID,
+           "kid an array: unknown kid");
     is_int(check("{\"alg\":\"HS256\",\"kid\":\"k1\\u0000\"}", PL_OK), JWT_UNKNOWN_KID,
            "kid with \\u0000: unknown kid");
-    is_int(check("{\"alg\":\"none\",\"kid\":\"k2\"}", PL_OK), JWT_BAD_ALG, "alg is judged before kid");
+    is_int(check("{\"alg\":\"none\",\"kid\":\"k2\"}", PL_OK), JWT_BAD_ALG,
+           "alg is judged before kid");
     tok = make_token("{\"alg\":\"HS256\",\"kid\":\"k2\"}", "not json", KEY2);
     is_int(verify(tok, &c), JWT_UNKNOWN_KID, "unknown kid is reported before the signature");
     free(tok);
@@ -846,8 +887,8 @@ static void test_kid(void)
 
     ok(jwt_kid_valid("20231114T221320Z-ab12") && jwt_kid_valid("a") && jwt_kid_valid("a.b_c-D"),
        "kid_valid: the generated form and the allowed characters");
-    ok(!jwt_kid_valid("") && !jwt_kid_valid(NULL) && !jwt_kid_valid("a/b") && !jwt_kid_valid("a b") &&
-           !jwt_kid_valid("0123456789abcdef0123456789abcdefX"),
+    ok(!jwt_kid_valid("") && !jwt_kid_valid(NULL) && !jwt_kid_valid("a/b") && !jwt_kid_valid("a b")
+           && !jwt_kid_valid("0123456789abcdef0123456789abcdefX"),
        "kid_valid: empty, NULL, '/', space, 33 characters refused");
 }
 
@@ -866,7 +907,8 @@ static void test_length_cap(void)
             char pl[4000];
             memset(pad, 'p', len);
             pad[len] = '\0';
-            snprintf(pl, sizeof pl, "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600,\"pad\":\"%s\"}",
+            snprintf(pl, sizeof pl,
+                     "{" STD "\"sub\":\"a\",\"scope\":\"user\",\"exp\":1700003600,\"pad\":\"%s\"}",
                      pad);
             /* a trailing space in the header, so both lengths are reachable */
             tok = make_token(HDR " ", pl, KEY);
@@ -899,27 +941,27 @@ static void test_length_cap(void)
 #define H_CLI "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImNsaS0xIn0."
 /* {"iss":"zs-test-issuer","aud":"zs-test-api","sub":"7f3c2a9e-5b1d-4e8f-a6c0-2d9b4e1f8a37",
  *  "scope":"admin","iat":1699999000,"nbf":1699999000,"exp":1700003600} */
-#define TOKEN_CLI_ADMIN                                                                   \
-    H_CLI                                                                                 \
-    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6InpzLXRlc3QtYXBpIiwic3ViIjoiN2YzYzJhOWUtNWIx" \
-    "ZC00ZThmLWE2YzAtMmQ5YjRlMWY4YTM3Iiwic2NvcGUiOiJhZG1pbiIsImlhdCI6MTY5OTk5OTAwMCwibmJm" \
-    "IjoxNjk5OTk5MDAwLCJleHAiOjE3MDAwMDM2MDB9."                                           \
+#define TOKEN_CLI_ADMIN                                                                            \
+    H_CLI                                                                                          \
+    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6InpzLXRlc3QtYXBpIiwic3ViIjoiN2YzYzJhOWUtNWIx"         \
+    "ZC00ZThmLWE2YzAtMmQ5YjRlMWY4YTM3Iiwic2NvcGUiOiJhZG1pbiIsImlhdCI6MTY5OTk5OTAwMCwibmJm"         \
+    "IjoxNjk5OTk5MDAwLCJleHAiOjE3MDAwMDM2MDB9."                                                    \
     "mji49I4AKImqqhdGMKeSrYch6qrarm5CNbUmh4PrSxs"
 /* {"iss":"zs-test-issuer","aud":"zs-test-api","sub":"a/b\"c\\d","scope":"user",
  *  "iat":1699999000,"nbf":1699999000,"exp":1700000001} */
-#define TOKEN_CLI_ESCAPED                                                                 \
-    H_CLI                                                                                 \
-    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6InpzLXRlc3QtYXBpIiwic3ViIjoiYS9iXCJjXFxkIiwi" \
-    "c2NvcGUiOiJ1c2VyIiwiaWF0IjoxNjk5OTk5MDAwLCJuYmYiOjE2OTk5OTkwMDAsImV4cCI6MTcwMDAwMDAw" \
-    "MX0."                                                                                \
+#define TOKEN_CLI_ESCAPED                                                                          \
+    H_CLI                                                                                          \
+    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6InpzLXRlc3QtYXBpIiwic3ViIjoiYS9iXCJjXFxkIiwi"         \
+    "c2NvcGUiOiJ1c2VyIiwiaWF0IjoxNjk5OTk5MDAwLCJuYmYiOjE2OTk5OTkwMDAsImV4cCI6MTcwMDAwMDAw"         \
+    "MX0."                                                                                         \
     "tr04a3oI8Qje23y8LIiJ4XJXA88igJZiV_ZQn50jwaQ"
 /* {"iss":"zs-test-issuer","aud":["other","zs-test-api"],"sub":"7f3c…8a37","scope":"user",
  *  "iat":1699999000,"exp":1700003600} — aud an array, no nbf */
-#define TOKEN_CLI_AUD_ARRAY                                                               \
-    H_CLI                                                                                 \
-    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6WyJvdGhlciIsInpzLXRlc3QtYXBpIl0sInN1YiI6Ijdm" \
-    "M2MyYTllLTViMWQtNGU4Zi1hNmMwLTJkOWI0ZTFmOGEzNyIsInNjb3BlIjoidXNlciIsImlhdCI6MTY5OTk5" \
-    "OTAwMCwiZXhwIjoxNzAwMDAzNjAwfQ."                                                     \
+#define TOKEN_CLI_AUD_ARRAY                                                                        \
+    H_CLI                                                                                          \
+    "eyJpc3MiOiJ6cy10ZXN0LWlzc3VlciIsImF1ZCI6WyJvdGhlciIsInpzLXRlc3QtYXBpIl0sInN1YiI6Ijdm"         \
+    "M2MyYTllLTViMWQtNGU4Zi1hNmMwLTJkOWI0ZTFmOGEzNyIsInNjb3BlIjoidXNlciIsImlhdCI6MTY5OTk5"         \
+    "OTAwMCwiZXhwIjoxNzAwMDAzNjAwfQ."                                                              \
     "pkJLObwbBCX-f1aoDCidfBjXpOl4XAX8xklbR27XVqg"
 
 /*
@@ -1104,7 +1146,8 @@ static size_t slurp(const char *path, char *buf, size_t cap)
 static void test_key_file(void)
 {
     char dir[] = "/tmp/test_jwt.XXXXXX";
-    char path[256], other[256], err[256], content[1024], kid[JWT_KID_MAX + 1], kid2[JWT_KID_MAX + 1];
+    char path[256], other[256], err[256], content[1024], kid[JWT_KID_MAX + 1],
+        kid2[JWT_KID_MAX + 1];
     char *line, *tok;
     unsigned char want[32];
     struct stat st;
@@ -1129,20 +1172,22 @@ static void test_key_file(void)
        "the kid is the UTC time of creation and 4 hex digits");
     slurp(path, content, sizeof content);
     line = strstr(content, kid);
-    ok(line != NULL && line[21] == ' ' && strspn(line + 22, "0123456789abcdef") == 64 &&
-           line[86] == '\n',
+    ok(line != NULL && line[21] == ' ' && strspn(line + 22, "0123456789abcdef") == 64
+           && line[86] == '\n',
        "the file holds \"KID HEX\" with lower-case hex");
     ok(line != NULL && unhex(line + 22, want, sizeof want) == 32, "its key parsed here");
 
     err[0] = '\0';
-    is_int(jwt_keyring_create(path, NOW, NULL, 0, err, sizeof err), -1, "create refuses an existing file");
+    is_int(jwt_keyring_create(path, NOW, NULL, 0, err, sizeof err), -1,
+           "create refuses an existing file");
     ok(strstr(err, "File exists") != NULL && strstr(err, path) != NULL,
        "create error names the path and EEXIST");
 
     is_int(jwt_keyring_load(path, &r, err, sizeof err), 0, "load the created ring");
     is_int(r.n, 1, "one key in it");
     is_str(r.keys[0].kid, kid, "its kid");
-    ok(r.keys[0].len == 32 && memcmp(r.keys[0].key, want, 32) == 0, "its key equals the file's hex");
+    ok(r.keys[0].len == 32 && memcmp(r.keys[0].key, want, 32) == 0,
+       "its key equals the file's hex");
     ok(jwt_keyring_current(&r) == &r.keys[0], "the current key is the first");
     ok(jwt_keyring_current(NULL) == NULL, "no current key of a NULL ring");
 
@@ -1160,32 +1205,36 @@ static void test_key_file(void)
     is_str(r2.keys[1].kid, kid, "the old current key is previous");
     ok(memcmp(r2.keys[1].key, r.keys[0].key, 32) == 0, "previous key unchanged");
     ok(memcmp(r2.keys[0].key, r.keys[0].key, 32) != 0, "new key differs");
-    is_int(jwt_verify(tok, &r2, &POL, NOW, &c), JWT_OK, "a token of the previous key still verifies");
+    is_int(jwt_verify(tok, &r2, &POL, NOW, &c), JWT_OK,
+           "a token of the previous key still verifies");
     free(tok);
     tok = jwt_sign(&in, jwt_keyring_current(&r2));
     is_int(jwt_verify(tok, &r2, &POL, NOW, &c), JWT_OK, "a token of the new key verifies");
     is_int(jwt_verify(tok, &r, &POL, NOW, &c), JWT_UNKNOWN_KID,
            "...but not under the ring before rotation: unknown kid");
     free(tok);
-    tok = jwt_sign(&in, jwt_keyring_current(&r));   /* signed with the oldest key */
+    tok = jwt_sign(&in, jwt_keyring_current(&r)); /* signed with the oldest key */
 
     /* A second rotation drops the oldest key: its tokens are refused. */
     is_int(jwt_keyring_rotate(path, 1, NOW + 120, NULL, 0, err, sizeof err), 0, "rotate again");
     is_int(jwt_keyring_load(path, &r3, err, sizeof err), 0, "load");
-    ok(r3.n == 2 && strcmp(r3.keys[1].kid, kid2) == 0, "now current + the key of the first rotation");
+    ok(r3.n == 2 && strcmp(r3.keys[1].kid, kid2) == 0,
+       "now current + the key of the first rotation");
     is_int(jwt_verify(tok, &r3, &POL, NOW, &c), JWT_UNKNOWN_KID,
            "a token of a key neither current nor previous: unknown kid");
     free(tok);
 
     /* --drop-previous: one key left. */
-    is_int(jwt_keyring_rotate(path, 0, NOW + 180, NULL, 0, err, sizeof err), 0, "rotate, dropping previous");
+    is_int(jwt_keyring_rotate(path, 0, NOW + 180, NULL, 0, err, sizeof err), 0,
+           "rotate, dropping previous");
     is_int(jwt_keyring_load(path, &r3, err, sizeof err), 0, "load");
     is_int(r3.n, 1, "one key after dropping the previous");
     ok(access(strcat(strcpy(content, path), ".tmp"), F_OK) != 0, "no temporary file left");
     ok(stat(strcat(strcpy(content, path), ".lock"), &st) == 0 && (st.st_mode & 077) == 0,
        "the lock file is private");
     err[0] = '\0';
-    is_int(jwt_keyring_rotate(other, 1, NOW, NULL, 0, err, sizeof err), -1, "rotating a missing ring fails");
+    is_int(jwt_keyring_rotate(other, 1, NOW, NULL, 0, err, sizeof err), -1,
+           "rotating a missing ring fails");
     ok(access(other, F_OK) != 0, "...and creates nothing");
     snprintf(content, sizeof content, "%s.lock", other);
     unlink(content);
@@ -1193,7 +1242,8 @@ static void test_key_file(void)
     /* Mode check. */
     slurp(path, content, sizeof content);
     chmod(path, 0640);
-    ok(load_fails(path, strrchr(content, ' ') + 1), "mode 0640 refused (group read), no key in the message");
+    ok(load_fails(path, strrchr(content, ' ') + 1),
+       "mode 0640 refused (group read), no key in the message");
     chmod(path, 0604);
     ok(load_fails(path, NULL), "mode 0604 refused (other read)");
     chmod(path, 0610);
@@ -1203,28 +1253,32 @@ static void test_key_file(void)
     chmod(path, 0600);
 
     /* Content: the legacy single-key format. */
-    ok(write_file(other, hex, 64, 0600) == 0 && jwt_keyring_load(other, &r3, err, sizeof err) == 0 &&
-           r3.n == 1 && strcmp(r3.keys[0].kid, "legacy") == 0 && r3.keys[0].len == 32 &&
-           r3.keys[0].key[10] == 0xaa && r3.keys[0].key[31] == 0xff,
+    ok(write_file(other, hex, 64, 0600) == 0 && jwt_keyring_load(other, &r3, err, sizeof err) == 0
+           && r3.n == 1 && strcmp(r3.keys[0].kid, "legacy") == 0 && r3.keys[0].len == 32
+           && r3.keys[0].key[10] == 0xaa && r3.keys[0].key[31] == 0xff,
        "legacy: 64 hex characters without newline, mixed case: kid \"legacy\"");
-    write_file(other, "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n", 65, 0600);
-    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 1, "legacy with a newline: ok");
-    is_int(jwt_keyring_rotate(other, 1, NOW, kid, sizeof kid, err, sizeof err), 0, "rotate a legacy file");
-    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 2 &&
-           strcmp(r3.keys[1].kid, "legacy") == 0 && r3.keys[1].key[31] == 0xff,
+    write_file(other, "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n", 65,
+               0600);
+    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 1,
+       "legacy with a newline: ok");
+    is_int(jwt_keyring_rotate(other, 1, NOW, kid, sizeof kid, err, sizeof err), 0,
+           "rotate a legacy file");
+    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 2
+           && strcmp(r3.keys[1].kid, "legacy") == 0 && r3.keys[1].key[31] == 0xff,
        "the legacy key stays as previous");
     snprintf(content, sizeof content, "%s.lock", other);
     unlink(content);
     write_file(other, "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeef", 63, 0600);
     ok(load_fails(other, NULL), "63 hex characters refused");
-    write_file(other, "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeegg\n", 65, 0600);
+    write_file(other, "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeegg\n", 65,
+               0600);
     ok(load_fails(other, NULL), "legacy with a non-hex character refused");
 
     /* Content: the ring format. */
 #define H64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
     write_file(other, "# c\n\nk1 " H64 "\nk0 " H64 "\n", 4 + 1 + 68 + 68, 0600);
-    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 2 &&
-           strcmp(r3.keys[0].kid, "k1") == 0 && strcmp(r3.keys[1].kid, "k0") == 0,
+    ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 2
+           && strcmp(r3.keys[0].kid, "k1") == 0 && strcmp(r3.keys[1].kid, "k0") == 0,
        "comments, a blank line and two keys: ok, first is current");
     write_file(other, "k1 " H64, 67, 0600);
     ok(jwt_keyring_load(other, &r3, err, sizeof err) == 0 && r3.n == 1, "no final newline: ok");
@@ -1240,7 +1294,8 @@ static void test_key_file(void)
     ok(load_fails(other, H64), "a kid with '/' refused");
     write_file(other, "k1 " H64 "0\n", 69, 0600);
     ok(load_fails(other, H64), "65 hex characters refused");
-    write_file(other, "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeegg\n", 68, 0600);
+    write_file(other, "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeegg\n", 68,
+               0600);
     ok(load_fails(other, NULL), "a non-hex character refused");
     write_file(other, "# only a comment\n", 17, 0600);
     ok(load_fails(other, NULL), "no key refused");
@@ -1265,12 +1320,14 @@ static void test_key_file(void)
     unlink(other);
     snprintf(content, sizeof content, "%s/target", dir);
     ok(symlink(content, other) == 0, "make a dangling symlink");
-    is_int(jwt_keyring_create(other, NOW, NULL, 0, err, sizeof err), -1, "create refuses a dangling symlink");
+    is_int(jwt_keyring_create(other, NOW, NULL, 0, err, sizeof err), -1,
+           "create refuses a dangling symlink");
     ok(access(content, F_OK) != 0, "nothing created at the symlink's target");
     unlink(other);
 
     snprintf(other, sizeof other, "%s/no/such/dir/key", dir);
-    is_int(jwt_keyring_create(other, NOW, NULL, 0, err, sizeof err), -1, "create in a missing directory fails");
+    is_int(jwt_keyring_create(other, NOW, NULL, 0, err, sizeof err), -1,
+           "create in a missing directory fails");
 
     unlink(path);
     snprintf(content, sizeof content, "%s.lock", path);
