@@ -74,7 +74,8 @@ test-unit: all unit asan
 DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py tests/integration/test_markets.py \
-               tests/integration/test_idempotency.py tests/integration/test_edges.py
+               tests/integration/test_idempotency.py tests/integration/test_edges.py \
+               tests/integration/test_tokens.py
 
 test-integration: all asan dashboard
 	scripts/test-integration

@@ -37,6 +37,7 @@ struct tx {
     int commit_sent;               /* a COMMIT went out in a pipeline */
     int committed;                 /* …and succeeded */
     int rounds;                    /* round trips made in this attempt */
+    int revoked;                   /* the bearer token's revocation check refused it */
 };
 
 /* One statement of a pipeline (see tx_exec_many). */
