@@ -33,6 +33,8 @@ import collections
 import random
 import traceback
 
+# hypothesis' scratch directory goes under the stack's var/, not the work tree
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(ZS_VAR, "hypothesis"))
 import hypothesis
 from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -855,7 +857,8 @@ def main():
     if seed_env or rnd:
         seed = int(seed_env) if seed_env else random.SystemRandom().randrange(2**32)
         machine = hypothesis.seed(seed)(ApiModel)
-        how = f"seed {seed}: replay with ZS_MODEL_SEED={seed} make test-model"
+        how = (f"seed {seed}: replay with ZS_MODEL_SEED={seed} ZS_MODEL_EXAMPLES={EXAMPLES} "
+               f"ZS_MODEL_STEPS={STEPS} make test-model")
     else:
         how = (f"derandomized: replay with ZS_MODEL_FIXED=1 ZS_MODEL_EXAMPLES={EXAMPLES} "
                f"ZS_MODEL_STEPS={STEPS} make test-model")
