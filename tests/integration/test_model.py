@@ -294,7 +294,7 @@ class ApiModel(RuleBasedStateMachine):
         strangers = [a for a in self.accts if a.id not in (frm, to)]
         if who == "stranger" and strangers:
             r = get(f"/transfers/{tid}", token=data.draw(st.sampled_from(strangers)).tok)
-            check_problem(r, {(403, c) for c in FORBIDDEN}, "a stranger reads a transfer")
+            check_problem(r, {(404, "transfer_not_found")}, "a stranger reads a transfer: as if it did not exist")
             return
         tok = data.draw(st.sampled_from(parties)).tok if parties else self.admin
         r = get(f"/transfers/{tid}", token=tok)
@@ -303,7 +303,8 @@ class ApiModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def read_other_account(self, data):
         a, b = data.draw(st.permutations(self.accts))[:2]
-        check_problem(get(f"/accounts/{b.id}", token=a.tok), {(403, c) for c in FORBIDDEN}, "reading another's account")
+        check_problem(get(f"/accounts/{b.id}", token=a.tok), {(404, "account_not_found")},
+                      "reading another's account: as if it did not exist")
         check_problem(get(f"/accounts/{data.draw(st.uuids())}", token=self.admin), {(404, "account_not_found")},
                       "an unknown account")
 
@@ -739,7 +740,7 @@ class ApiModel(RuleBasedStateMachine):
         if who == "stranger":
             s = data.draw(st.sampled_from([a for a in self.accts if a is not owner]))
             r = self.mutate(s.id, s.tok, "DELETE", f"/order/{oid}", None)
-            check_problem(r, {(403, "not_order_owner")}, "cancel another's order")
+            check_problem(r, {(404, "order_not_found")}, "cancel another's order: as if it did not exist")
             return
         caller, tok = (owner.id, owner.tok) if who == "owner" else ("admin", self.admin)
         r = self.mutate(caller, tok, "DELETE", f"/order/{oid}", None)
