@@ -54,7 +54,6 @@ STORED_CODES = {"from_account_not_found", "to_account_not_found", "bidder_accoun
                 "seller_not_found", "insufficient_funds", "insufficient_position", "quantity_over_limit"}
 PROBLEM_FIELDS = ("type", "title", "status", "code", "detail", "request_id")
 NOT_LIVE = {"lot_ended", "lot_not_live"}   # README does not say which one a closed lot answers
-FORBIDDEN = {"forbidden", "not_account_owner"}
 
 
 class Acct:
