@@ -4,6 +4,7 @@
 #   make stop    stop it
 #   make test    everything: unit tests (plain and ASan/UBSan), then the
 #                integration suites against a throwaway stack under var/test
+#   make test-model  the model-based API test for longer, with a random seed (printed)
 #   make asan    the daemon and unit tests built with ASan + UBSan
 
 CC      ?= cc
@@ -27,7 +28,7 @@ LIB_OBJS  = $(LIB_SRCS:fcgi/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/sql_table.o
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
-        fuzz test-fuzz-replay test-faults bench \
+        fuzz test-fuzz-replay test-faults test-model bench \
         install format format-check clean
 
 all: $(BUILD)/zerosum
@@ -83,8 +84,8 @@ test-unit: all unit asan
 DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py tests/integration/test_markets.py \
-               tests/integration/test_idempotency.py \
-               tests/integration/test_sql.py
+               tests/integration/test_idempotency.py tests/integration/test_edges.py \
+               tests/integration/test_tokens.py tests/integration/test_sql.py
 
 test-integration: all asan dashboard
 	scripts/test-integration
@@ -95,6 +96,17 @@ test-integration: all asan dashboard
 test-faults: all asan
 	TEST_PORT=18980 TEST_PG_PORT=15980 TEST_PGB_PORT=16980 ZS_TEST_VAR=$(CURDIR)/var/test-faults \
 		scripts/test-integration tests/integration/test_faults.py
+
+# The model-based API test (tests/integration/test_model.py) for longer, on its own stack,
+# with a random seed that it prints (ZS_MODEL_SEED=N replays it; ZS_MODEL_FIXED=1 replays
+# the derandomized run of make test); failures are shrunk. make test runs it with a fixed budget.
+ZS_MODEL_EXAMPLES ?= 200
+ZS_MODEL_STEPS    ?= 60
+test-model: all asan
+	ZS_MODEL_RANDOM=1 ZS_MODEL_SHRINK=$${ZS_MODEL_SHRINK:-1} ZS_MODEL_EXAMPLES=$(ZS_MODEL_EXAMPLES) \
+	ZS_MODEL_STEPS=$(ZS_MODEL_STEPS) PROVE_OPTS=-v \
+	TEST_PORT=$${TEST_PORT:-18990} TEST_PG_PORT=$${TEST_PG_PORT:-15990} TEST_PGB_PORT=$${TEST_PGB_PORT:-16990} \
+	ZS_TEST_VAR=$${ZS_TEST_VAR:-$(CURDIR)/var/test-model} scripts/test-integration tests/integration/test_model.py
 
 test-oracle: all
 	ZS_BIN=$(CURDIR)/build/zerosum prove --exec "" tests/oracle/run.sh

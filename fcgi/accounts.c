@@ -98,8 +98,7 @@ void handle_account_create(struct request *r)
         return;
     }
     name = json_object_get_string(v);
-    if (!json_object_is_type(v, json_type_string) || strlen(name) == 0 || strlen(name) > 100
-        || strlen(name) != (size_t)json_object_get_string_len(v)) {
+    if (!json_object_is_type(v, json_type_string) || strlen(name) == 0 || strlen(name) > 100) {
         http_problem(r, 422, "invalid_name", "\"name\" must be a string of 1 to 100 bytes");
         return;
     }

@@ -191,10 +191,12 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
         return reject(tx, b, 1, 409, "lot_not_live", NULL, 0, "the lot has not started");
     if (strcmp(l->seller, me) == 0)
         return reject(tx, b, 1, 403, "own_lot", NULL, 0, "the seller cannot bid on their own lot");
-    if (l->high_bidder[0])
-        min = l->high_amount > INT64_MAX - l->increment ? INT64_MAX : l->high_amount + l->increment;
-    else
+    if (!l->high_bidder[0])
         min = l->start_price;
+    else if (__builtin_add_overflow(l->high_amount, l->increment, &min))
+        return reject(tx, b, 0, 422, "amount_out_of_range", NULL, 0,
+                      "the leading bid plus the increment exceeds the largest representable"
+                      " amount: no higher bid is possible");
     if (q->amount < min)
         return reject(tx, b, 1, 409, "bid_too_low", "minimum", min,
                       "the minimum bid is %" PRId64, min);
@@ -214,6 +216,7 @@ static enum tx_decision english(struct tx *tx, struct bid_tx *b, struct lot *l)
     if (acc[0].issuer || acc[0].escrow)
         return reject(tx, b, 1, 403, "issuer_cannot_bid", NULL, 0,
                       "the issuer and escrow accounts cannot bid");
+    /* held + extra <= balance follows: the new held cannot overflow. */
     if (acc[0].balance - acc[0].held < extra)
         return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
                       "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, extra);
@@ -298,9 +301,9 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
             return reject(tx, b, 1, 409, "sold_out", "units_left", l->qty_total - l->qty_claimed,
                           "only %d units left", l->qty_total - l->qty_claimed);
     }
-    if (unit > INT64_MAX / qty)
-        return reject(tx, b, 1, 422, "insufficient_funds", NULL, 0, "the cost overflows");
-    cost = unit * qty;
+    if (__builtin_mul_overflow(unit, qty, &cost))
+        return reject(tx, b, 0, 422, "amount_out_of_range", NULL, 0,
+                      "price x quantity exceeds the largest representable amount");
 
     memset(acc, 0, sizeof(acc));
     memcpy(acc[0].id, me, sizeof(acc[0].id));
@@ -316,6 +319,9 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
     if (acc[0].balance - acc[0].held < cost)
         return reject(tx, b, 1, 422, "insufficient_funds", "available", acc[0].balance - acc[0].held,
                       "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held, cost);
+    if (!ledger_move_fits(&acc[0], &acc[1], cost))
+        return reject(tx, b, 0, 422, "amount_out_of_range", NULL, 0,
+                      "the seller's balance would exceed the largest representable amount");
     snprintf(memo, sizeof(memo), "lot %s", l->id);
     if (ledger_move_prepare(&m, tx->r->cfg, me, l->seller, cost, 0, "purchase", b->idem->caller,
                             memo, b->idem->scoped) < 0 || util_uuid_v4(bid_id) < 0)
@@ -379,6 +385,9 @@ static enum tx_decision bid_tx(struct tx *tx, void *arg)
         return reject(tx, b, 1, 404, "lot_not_found", NULL, 0, "no such lot");
     /* Close on read: settle a lot whose time is up before judging the bid. */
     rc = lot_settle_if_due(tx, &l);
+    if (rc == LOT_SETTLE_OUT_OF_RANGE)
+        return reject(tx, b, 0, 409, "lot_ended", NULL, 0,
+                      "the lot has ended (its settlement is pending)");
     if (rc < 0)
         return TX_ERROR;
     if (strcmp(l.kind, "english") == 0)

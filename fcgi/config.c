@@ -33,6 +33,10 @@ static const struct setting settings[] = {
     STR(log_file, ""),
     STR(access_log, ""),
     STR(jwt_secret_file, "var/secrets/jwt.key"),
+    STR(jwt_issuer, "zerosum"),
+    STR(jwt_audience, "zerosum"),
+    INT(jwt_leeway, "30", 0, 300),
+    INT(jwt_max_lifetime, "2592000", 60, 31536000),
     STR(log_level, "info"),
     STR(db_host, "var/pgsock"),
     INT(db_port, "6433", 1, 65535),
@@ -45,7 +49,8 @@ static const struct setting settings[] = {
     STR(db_token_provider, "static"),
     STR(aws_region, "us-east-1"),
     INT(token_expires, "900", 1, 604800),
-    { "connection_policy", S_POLICY, offsetof(struct zs_config, connection_policy), 0, "per-request", 0, 0 },
+    { "connection_policy", S_POLICY, offsetof(struct zs_config, connection_policy), 0,
+      "per-request", 0, 0 },
     INT(connection_max_lifetime, "3300", 1, 86400),
     { "dialect", S_DIALECT, offsetof(struct zs_config, dialect), 0, "postgres", 0, 0 },
     INT(tx_max_attempts, "10", 1, 100),
@@ -163,6 +168,28 @@ void config_defaults(struct zs_config *cfg)
         cfg->pools[cfg->npools++] = pools[i];
 }
 
+/*
+ * The token issuer and audience go into every token as JSON strings: 1..63
+ * printable ASCII characters (what jwt_sign accepts). 0, or -1 with a message.
+ */
+static int check_names(const struct zs_config *cfg, char *err, size_t errlen)
+{
+    const char *names[] = { "jwt_issuer", "jwt_audience" };
+    const char *vals[] = { cfg->jwt_issuer, cfg->jwt_audience };
+
+    for (int i = 0; i < 2; i++) {
+        int good = vals[i][0] != '\0';
+        for (const char *c = vals[i]; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                good = 0;
+        if (!good) {
+            snprintf(err, errlen, "%s: expected 1..63 printable ASCII characters", names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static char *trim(char *s)
 {
     char *e;
@@ -223,6 +250,10 @@ int config_load(struct zs_config *cfg, const char *path, char *err, size_t errle
             goto bad;
     }
     fclose(f);
+    if (check_names(cfg, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
+        return -1;
+    }
     return 0;
 bad:
     snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);

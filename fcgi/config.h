@@ -27,7 +27,11 @@ struct zs_config {
     char pid_file[ZS_PATH_MAX];
     char log_file[ZS_PATH_MAX];
     char access_log[ZS_PATH_MAX];
-    char jwt_secret_file[ZS_PATH_MAX];
+    char jwt_secret_file[ZS_PATH_MAX]; /* the bearer-token key ring (jwt.h) */
+    char jwt_issuer[64];               /* "iss" every token must carry */
+    char jwt_audience[64];             /* "aud" every token must carry (or list) */
+    int jwt_leeway;                    /* seconds iat/nbf may lie ahead (clock skew) */
+    int jwt_max_lifetime;              /* seconds, longest exp - iat accepted */
     char log_level[16];
 
     /* database */

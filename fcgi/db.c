@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth.h"
 #include "log.h"
 #include "metrics.h"
 #include "token.h"
@@ -185,6 +186,10 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
 {
     PGconn *c = tx->conn;
     int begin = !tx->begun && tx->begin_sql, total, failed = 0;
+    /* An authenticated request's first pipeline checks revocation (auth.h). */
+    const char *rv[2];
+    char iat[24];
+    int check = begin && auth_revocation_params(tx->r, rv, iat);
 
     for (int i = 0; i < n; i++)
         s[i].res = NULL;
@@ -195,8 +200,10 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
             tx->err = DB_UNAVAILABLE;
         return -1;
     }
-    total = begin + n + (commit ? 1 : 0);
+    total = begin + check + n + (commit ? 1 : 0);
     if (begin && !PQsendQueryParams(c, tx->begin_sql, 0, NULL, NULL, NULL, NULL, 0))
+        failed = 1;
+    if (check && !failed && !PQsendQueryParams(c, auth_revocation_sql, 2, NULL, rv, NULL, NULL, 0))
         failed = 1;
     for (int i = 0; i < n && !failed; i++) {
         const char *text = s[i].sql ? s[i].sql : sql_text(s[i].id, tx->dialect);
@@ -221,7 +228,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     for (int k = 0; k < total; k++) {
         PGresult *res = PQgetResult(c), *end;
         ExecStatusType st;
-        int idx = k - begin;
+        int idx = k - begin - check;
 
         if (!res) {
             if (tx->err == DB_OK) {
@@ -243,6 +250,10 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
         } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
             if (begin && k == 0)
                 tx->begun = 0;
+            if (check && k == begin) {
+                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                tx->revoked = state && strcmp(state, AUTH_REVOKED_SQLSTATE) == 0;
+            }
             record_failure(tx, res);
             if (tx->err == DB_OK)
                 tx->err = DB_FAILED;
@@ -468,10 +479,19 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
 
         r->attempts++;
         tx.begin_sql = begin_sql(cfg, flags);
-        tx.begun = tx.commit_sent = tx.committed = tx.rounds = 0;
+        tx.begun = tx.commit_sent = tx.committed = tx.rounds = tx.revoked = 0;
         tx.err = DB_OK;
         tx.sqlstate[0] = '\0';
         d = fn(&tx, arg);
+        if (tx.revoked) {
+            /* The check failed before anything else ran; nothing to retry. */
+            if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+                (void)simple(&tx, SQL_TX_ROLLBACK);
+            metrics_count_tx(r->endpoint, tx.attempt, 0);
+            release(r, conn, PQstatus(conn) != CONNECTION_OK);
+            auth_answer_revoked(r);
+            return -1;
+        }
         if (d == TX_COMMIT) {
             if (tx.committed || !tx.begun || simple(&tx, SQL_TX_COMMIT) == 0) {
                 *decision = TX_COMMIT;
@@ -544,6 +564,16 @@ int tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *
             snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", cfg->retry_after);
             http_problem_h(r, 503, "contention", hdr,
                            "the transaction kept conflicting with others; retry later");
+            return -1;
+        }
+        if (strcmp(tx.sqlstate, "22003") == 0) {
+            /* numeric_value_out_of_range: a sum beyond bigint that no C check
+             * caught first. Rolled back, so nothing was written: a refusal,
+             * not a server fault. */
+            log_warn("request %s: a value out of range (SQLSTATE 22003), rolled back",
+                     r->request_id);
+            http_problem(r, 422, "amount_out_of_range",
+                         "an amount or a sum it makes is outside the representable range");
             return -1;
         }
         log_error("request %s: transaction failed (SQLSTATE %s)", r->request_id,

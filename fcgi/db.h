@@ -39,6 +39,7 @@ struct tx {
     int commit_sent;               /* a COMMIT went out in a pipeline */
     int committed;                 /* …and succeeded */
     int rounds;                    /* round trips made in this attempt */
+    int revoked;                   /* the bearer token's revocation check refused it */
 };
 
 /*
@@ -74,7 +75,9 @@ enum tx_flags {
  * Run fn(tx, arg) in a transaction, retrying on 40001/40P01.
  * Returns 0 when fn's decision was carried out (committed or rolled back;
  * *decision says which), or -1 when the request has already been answered
- * with 503 (unavailable, retries exhausted) or 500 (other failure).
+ * with 503 (unavailable, retries exhausted), 422 amount_out_of_range (a
+ * statement failed with SQLSTATE 22003: a sum beyond bigint, rolled back)
+ * or 500 (other failure).
  * fn is called again from scratch on every attempt and must reset any
  * state it keeps in arg.
  */

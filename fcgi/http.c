@@ -113,6 +113,66 @@ int http_idempotency_key_parse(const char *value, char out[HTTP_IDEMPOTENCY_KEY_
     return 0;
 }
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+#define PCT_MALFORMED -1
+#define PCT_NUL -2
+
+/*
+ * The one decoder of query text: percent-decode [s, end), '+' as a space,
+ * into out (outlen bytes, NUL-terminated). Returns the decoded length,
+ * PCT_MALFORMED for a bad escape or no room, PCT_NUL for an escape that
+ * decodes to U+0000 (refused anywhere: C strings downstream would end
+ * there). With out NULL it only looks for PCT_NUL, past bad escapes too.
+ */
+static long pct_decode(const char *s, const char *end, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (const char *c = s; c < end; c++) {
+        int ch = (unsigned char)*c;
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%') {
+            int hi = end - c >= 3 ? hexval(c[1]) : -1, lo = end - c >= 3 ? hexval(c[2]) : -1;
+            if (hi < 0 || lo < 0) {
+                if (out)
+                    return PCT_MALFORMED;
+                continue;
+            }
+            ch = hi * 16 + lo;
+            c += 2;
+        }
+        if (ch == 0)
+            return PCT_NUL;
+        if (!out)
+            continue;
+        if (o + 1 >= outlen)
+            return PCT_MALFORMED;
+        out[o++] = (char)ch;
+    }
+    if (out) {
+        if (o >= outlen)
+            return PCT_MALFORMED; /* outlen 0: not even the NUL fits */
+        out[o] = '\0';
+    }
+    return (long)o;
+}
+
+int http_query_check(const char *query)
+{
+    return pct_decode(query, query + strlen(query), NULL, 0) == PCT_NUL ? -1 : 0;
+}
+
 int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
 {
     const char *uri, *q, *cl, *key, *rid;
@@ -157,6 +217,10 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
     if (copy_capped(r->query, sizeof(r->query), q) < 0) {
         http_problem(r, 414, "uri_too_long", "the query string is longer than %zu bytes",
                      sizeof(r->query) - 1);
+        return -1;
+    }
+    if (http_query_check(r->query) < 0) {
+        http_problem(r, 400, "invalid_string", "the query string contains an escaped NUL (%%00)");
         return -1;
     }
 
@@ -235,17 +299,6 @@ void http_request_free(struct request *r)
     r->body = NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF), or 0. */
 static size_t utf8_seq(const unsigned char *p, size_t left)
@@ -304,10 +357,17 @@ static long u_escape(const char *s, size_t left)
  * that is overlong, encodes a surrogate or exceeds U+10FFFF (it checks
  * only the byte pattern, and PostgreSQL then refuses the text), and a
  * fraction point without digits after it ("1.", "1.e5").
+ *
+ * *nul is set when a string (a member name or a value) holds the escape
+ * \u0000: the text is JSON, but no string the API reads may contain
+ * U+0000. json-c keeps a value's full length but cuts member names at the
+ * NUL, so the text, not the tree, is where every such string is seen.
  */
-static const char *json_nonstandard(const char *s, size_t len)
+static const char *json_nonstandard(const char *s, size_t len, int *nul)
 {
     int in_string = 0;
+
+    *nul = 0;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -324,6 +384,8 @@ static const char *json_nonstandard(const char *s, size_t len)
                 return "a control character must be escaped inside a string";
             if (c == '\\') {
                 long v = u_escape(s + i, len - i);
+                if (v == 0)
+                    *nul = 1;
                 if (v >= 0xdc00 && v <= 0xdfff)
                     return "an unpaired surrogate escape";
                 if (v >= 0xd800 && v <= 0xdbff) {
@@ -354,6 +416,7 @@ int http_parse_json_body(struct request *r)
     struct json_object *obj;
     const char *ct = r->content_type, *why;
     size_t n = strlen("application/json");
+    int nul = 0;
 
     if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';')) {
         http_problem(r, 415, "unsupported_media_type", "Content-Type must be application/json");
@@ -388,11 +451,18 @@ int http_parse_json_body(struct request *r)
             http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
             return -1;
         }
-        why = json_nonstandard(r->body, r->body_len);
+        why = json_nonstandard(r->body, r->body_len, &nul);
         if (why) {
             json_object_put(obj);
             json_tokener_free(tok);
             http_problem(r, 400, "malformed_json", "the body is not valid JSON: %s", why);
+            return -1;
+        }
+        if (nul) {
+            json_object_put(obj);
+            json_tokener_free(tok);
+            http_problem(r, 400, "invalid_string",
+                         "a string in the body contains U+0000 (\\u0000), which no field accepts");
             return -1;
         }
     }
@@ -527,30 +597,9 @@ int http_query_param(const struct request *r, const char *name, char *out, size_
         const char *end = amp ? amp : p + strlen(p);
 
         if ((size_t)(end - p) > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            size_t o = 0;
-            for (const char *c = p + nlen + 1; c < end; c++) {
-                int ch = (unsigned char)*c;
-                if (ch == '+') {
-                    ch = ' ';
-                } else if (ch == '%') {
-                    int hi, lo;
-                    if (end - c < 3)
-                        return -1;
-                    hi = hexval(c[1]);
-                    lo = hexval(c[2]);
-                    if (hi < 0 || lo < 0)
-                        return -1;
-                    ch = hi * 16 + lo;
-                    c += 2;
-                }
-                if (ch == 0 || o + 1 >= outlen)
-                    return -1;
-                out[o++] = (char)ch;
-            }
-            if (o >= outlen)
-                return -1;  /* outlen 0: not even the NUL fits */
-            out[o] = '\0';
-            return 1;
+            if (!out)
+                return -1;
+            return pct_decode(p + nlen + 1, end, out, outlen) < 0 ? -1 : 1;
         } else if ((size_t)(end - p) == nlen && strncmp(p, name, nlen) == 0) {
             if (outlen)
                 out[0] = '\0';

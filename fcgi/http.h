@@ -76,7 +76,8 @@ void http_request_free(struct request *r);
 
 /*
  * Require `Content-Type: application/json` and parse the body as one JSON
- * object (strict, UTF-8 validated, depth-capped, no trailing bytes). On
+ * object (strict, UTF-8 validated, depth-capped, no trailing bytes, no
+ * string — member name or value — holding U+0000: 400 invalid_string). On
  * failure answers 415 or 400 and returns -1.
  */
 int http_parse_json_body(struct request *r);
@@ -107,6 +108,13 @@ struct json_object *http_problem_object(const struct request *r, int status, con
 
 /* Reason phrase for a status code ("Not Found"). */
 const char *http_reason(int status);
+
+/*
+ * 0 if no percent-escape in query decodes to NUL, else -1. http_read()
+ * refuses such a query (400 invalid_string) before any handler reads it,
+ * with the same decoder http_query_param() uses.
+ */
+int http_query_check(const char *query);
 
 /* Value of query parameter name (decoded into out), 1 if present, 0 if not, -1 if malformed. */
 int http_query_param(const struct request *r, const char *name, char *out, size_t outlen);

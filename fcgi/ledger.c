@@ -163,3 +163,12 @@ int ledger_adjust_held(struct tx *tx, const char *account, int64_t delta)
     PQclear(res);
     return 0;
 }
+
+int ledger_move_fits(const struct ledger_account *from, const struct ledger_account *to,
+                     int64_t amount)
+{
+    int64_t out;
+
+    return amount > 0 && !__builtin_sub_overflow(from->balance, amount, &out)
+        && !__builtin_add_overflow(to->balance, amount, &out);
+}

@@ -74,6 +74,15 @@ int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg
 /* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/issuer/escrow/balance/held). */
 void ledger_lock_parse(struct ledger_account *a, PGresult *res);
 
+/*
+ * 1 if moving amount (> 0) from `from` to `to` (both locked, balances as
+ * read) keeps both balances within bigint: from.balance - amount and
+ * to.balance + amount computed with checked arithmetic. 0 otherwise: the
+ * caller refuses with 422 amount_out_of_range before writing anything.
+ */
+int ledger_move_fits(const struct ledger_account *from, const struct ledger_account *to,
+                     int64_t amount);
+
 /* Change an account's held by delta (positive holds, negative releases). 0 or -1. */
 int ledger_adjust_held(struct tx *tx, const char *account, int64_t delta);
 

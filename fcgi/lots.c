@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "idempotency.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "util.h"
 #include "validate.h"
@@ -120,8 +122,11 @@ struct json_object *lot_json(PGresult *res, int row)
         add_i64(o, "snipe_extend", res, row, "snipe_extend");
         add_i64(o, "high_amount", res, row, "high_amount");
         add_str(o, "high_bidder", res, row, "high_bidder");
-        if (strcmp(l.status, "live") == 0 && !l.ended) {
-            int64_t min = l.high_bidder[0] ? l.high_amount + l.increment : l.start_price;
+        int64_t min = l.start_price;
+        /* null once no higher bid fits in a bigint (POST /bid then answers
+         * 422 amount_out_of_range) */
+        if (strcmp(l.status, "live") == 0 && !l.ended
+            && !(l.high_bidder[0] && __builtin_add_overflow(l.high_amount, l.increment, &min))) {
             json_object_object_add(o, "min_next_bid", json_object_new_int64(min));
         } else {
             json_object_object_add(o, "min_next_bid", NULL);
@@ -215,6 +220,8 @@ int lot_settle_if_due(struct tx *tx, struct lot *l)
         memcpy(acc[1].id, l->seller, sizeof(acc[1].id));
         if (ledger_lock(tx, acc, 2) < 0)
             return -1;
+        if (!ledger_move_fits(&acc[0], &acc[1], l->high_amount))
+            return LOT_SETTLE_OUT_OF_RANGE; /* nothing written yet */
         snprintf(memo, sizeof(memo), "lot %s", l->id);
         if (ledger_move(tx, l->high_bidder, l->seller, l->high_amount, l->high_amount, "capture",
                         "system", memo, NULL, tid, NULL) < 0)
@@ -238,9 +245,50 @@ int lot_settle_if_due(struct tx *tx, struct lot *l)
 
 /* ---- the sweep --------------------------------------------------------- */
 
+/* A lot the sweep could not settle is skipped for this long, so it can
+ * neither stall the lots behind it nor cost a failed transaction a second. */
+#define SWEEP_RETRY_S 60
+#define SWEEP_SKIP_MAX 64
+#define SWEEP_BATCH_MAX 64
+
+static struct {
+    char id[UUID_STR_LEN + 1];
+    time_t until;
+} skipped[SWEEP_SKIP_MAX];
+
+static int is_skipped(const char *id, time_t now)
+{
+    for (int i = 0; i < SWEEP_SKIP_MAX; i++)
+        if (skipped[i].until > now && strcmp(skipped[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static int skipped_count(time_t now)
+{
+    int n = 0;
+
+    for (int i = 0; i < SWEEP_SKIP_MAX; i++)
+        n += skipped[i].until > now;
+    return n;
+}
+
+/* Remember id until now + SWEEP_RETRY_S, in a free slot or the one that expires first. */
+static void skip_lot(const char *id, time_t now)
+{
+    int k = 0;
+
+    for (int i = 0; i < SWEEP_SKIP_MAX; i++)
+        if (skipped[i].until < skipped[k].until)
+            k = i;
+    snprintf(skipped[k].id, sizeof(skipped[k].id), "%s", id);
+    skipped[k].until = now + SWEEP_RETRY_S;
+}
+
 struct settle_one {
     const char *id;
     int settled;
+    int out_of_range; /* the capture would overflow a balance */
 };
 
 static enum tx_decision settle_one_tx(struct tx *tx, void *arg)
@@ -249,13 +297,17 @@ static enum tx_decision settle_one_tx(struct tx *tx, void *arg)
     struct lot l;
     int rc;
 
-    s->settled = 0;
+    s->settled = s->out_of_range = 0;
     rc = lot_lock(tx, s->id, &l);
     if (rc < 0)
         return TX_ERROR;
     if (rc == 0)
         return TX_ROLLBACK;
     rc = lot_settle_if_due(tx, &l);
+    if (rc == LOT_SETTLE_OUT_OF_RANGE) {
+        s->out_of_range = 1;
+        return TX_ROLLBACK;
+    }
     if (rc < 0)
         return TX_ERROR;
     s->settled = rc;
@@ -263,9 +315,9 @@ static enum tx_decision settle_one_tx(struct tx *tx, void *arg)
 }
 
 struct due_list {
-    int limit;
+    int limit; /* rows to read: the batch plus the skipped lots */
     int n;
-    char ids[64][UUID_STR_LEN + 1];
+    char ids[SWEEP_BATCH_MAX + SWEEP_SKIP_MAX][UUID_STR_LEN + 1];
 };
 
 static enum tx_decision due_tx(struct tx *tx, void *arg)
@@ -292,21 +344,39 @@ int lots_sweep(const struct zs_config *cfg, int limit)
     struct request r;
     struct due_list d;
     enum tx_decision dec;
-    int settled = 0;
+    int settled = 0, tried = 0;
+    time_t now = time(NULL);
 
     memset(&r, 0, sizeof(r));
     r.cfg = cfg;
     r.endpoint = EP_LOTS;
     snprintf(r.request_id, sizeof(r.request_id), "jobs-sweep");
     memset(&d, 0, sizeof(d));
-    d.limit = limit > 64 ? 64 : limit;
+    if (limit > SWEEP_BATCH_MAX)
+        limit = SWEEP_BATCH_MAX;
+    /* Read past the skipped lots, so that they cannot fill the batch. */
+    d.limit = limit + skipped_count(now);
     if (tx_run(&r, TX_READ_ONLY, due_tx, &d, &dec) < 0)
         return -1;
-    for (int i = 0; i < d.n; i++) {
-        struct settle_one s = { d.ids[i], 0 };
+    for (int i = 0; i < d.n && tried < limit; i++) {
+        struct settle_one s = { d.ids[i], 0, 0 };
+        if (is_skipped(d.ids[i], now))
+            continue;
+        tried++;
         r.status = 0;
-        if (tx_run(&r, 0, settle_one_tx, &s, &dec) < 0)
-            return -1;
+        if (tx_run(&r, 0, settle_one_tx, &s, &dec) < 0 && r.status == 503)
+            return -1; /* the database is away: the next round retries */
+        if (r.status || s.out_of_range) {
+            /* This lot cannot settle now (a capture past bigint, a failed
+             * statement): skip it, count it, and go on with the rest. */
+            metrics_count_settle_skipped();
+            skip_lot(d.ids[i], now);
+            log_error("lot %s cannot be settled (%s); skipped for %d s", d.ids[i],
+                      s.out_of_range ? "the capture would overflow the seller's balance"
+                                     : "its transaction failed",
+                      SWEEP_RETRY_S);
+            continue;
+        }
         if (s.settled) {
             log_info("settled lot %s", d.ids[i]);
             settled++;
@@ -374,8 +444,7 @@ int parse_lot_spec(struct request *r, struct lot_spec *s)
         return -1;
     }
     if (json_object_object_get_ex(r->json, "title", &v) && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > 200
-            || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > 200) {
             http_problem(r, 422, "invalid_field", "\"title\" must be a string of at most 200 bytes");
             return -1;
         }
@@ -582,7 +651,9 @@ static enum tx_decision lot_read_tx(struct tx *tx, void *arg)
         lot_parse(res, 0, &l);
         if (strcmp(l.kind, "english") == 0 && strcmp(l.status, "live") == 0 && l.ended) {
             PQclear(res);
-            if (lot_lock(tx, g->id, &l) < 0 || lot_settle_if_due(tx, &l) < 0)
+            /* A lot that cannot settle now (LOT_SETTLE_OUT_OF_RANGE: nothing
+             * written) is shown as it is, ended and unsettled. */
+            if (lot_lock(tx, g->id, &l) < 0 || lot_settle_if_due(tx, &l) == -1)
                 return TX_ERROR;
             res = tx_exec(tx, sql, 1, p);
             if (!res)

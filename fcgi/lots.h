@@ -53,13 +53,19 @@ struct json_object *lot_json(PGresult *res, int row);
  * it exactly once: capture the winner's hold as a transfer to the seller
  * (or, below the reserve or without bids, release and mark it unsold),
  * mark bids won/lost. Returns 1 if it settled now, 0 if nothing was due,
- * -1 on a failed statement. l->status is updated.
+ * -1 on a failed statement, LOT_SETTLE_OUT_OF_RANGE if the capture would
+ * take the seller's balance beyond bigint (checked before anything is
+ * written: the lot stays live and ended). l->status is updated.
  */
+#define LOT_SETTLE_OUT_OF_RANGE (-2)
 int lot_settle_if_due(struct tx *tx, struct lot *l);
 
 /*
  * One sweep: settle up to `limit` due English lots, each in its own
- * transaction. Returns how many were settled, or -1.
+ * transaction. A lot that cannot settle (out of range, a failed statement)
+ * is logged, counted (zerosum_settlement_skipped_total) and skipped for a
+ * minute; the lots after it still settle. Returns how many were settled, or
+ * -1 (the due list could not be read, or the database is unavailable).
  */
 int lots_sweep(const struct zs_config *cfg, int limit);
 

@@ -207,9 +207,9 @@ void handle_market_create(struct request *r)
         return;
     }
     s.kind = json_object_get_string(v);
-    if (!json_object_object_get_ex(r->json, "title", &v) || !json_object_is_type(v, json_type_string)
-        || json_object_get_string_len(v) < 1 || json_object_get_string_len(v) > 200
-        || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+    if (!json_object_object_get_ex(r->json, "title", &v)
+        || !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 1
+        || json_object_get_string_len(v) > 200) {
         http_problem(r, 422, "invalid_field", "\"title\" must be a string of 1 to 200 bytes");
         return;
     }
@@ -778,9 +778,26 @@ fail:
             const char *who = PQgetvalue(res, i, 0), *out = PQgetvalue(res, i, 1);
             int64_t qty = strtoll(PQgetvalue(res, i, 2), NULL, 10);
             int64_t cost = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-            int64_t pay = strcmp(s->outcome, "cancel") == 0 ? cost
-                        : strcmp(s->outcome, out) == 0 ? 100 * qty : 0;
+            int64_t pay = 0, next;
             char memo[64];
+            if (strcmp(s->outcome, "cancel") == 0)
+                pay = cost;
+            else if (strcmp(s->outcome, out) == 0
+                     && __builtin_mul_overflow(qty, (int64_t)100, &pay))
+                pay = -1;
+            if (pay < 0 || __builtin_add_overflow(paid, pay, &next)) {
+                /* escrow backs 100 per pair, so only corrupt data gets here;
+                 * rolled back and not stored: the key stays pending and the
+                 * market resolving, for an operator to look at */
+                PQclear(res);
+                s->refused = 1;
+                s->status = 422;
+                free(s->body);
+                s->body = util_json_take_text(http_problem_object(
+                    s->r, 422, "amount_out_of_range",
+                    "a payout exceeds the largest representable amount"));
+                return s->body ? TX_ROLLBACK : TX_ERROR;
+            }
             snprintf(memo, sizeof(memo), "market %s %s", s->id, s->outcome);
             if (pay > 0
                 && ledger_move(tx, mk.m.escrow, who, pay, 0,
@@ -796,7 +813,7 @@ fail:
                 PQclear(res);
                 return TX_ERROR;
             }
-            paid += pay;
+            paid = next;
         }
         PQclear(res);
         {

@@ -75,6 +75,11 @@ void metrics_count_request(enum metrics_endpoint ep, int status, uint64_t durati
     add(&mm->duration_us_sum[ep], duration_us);
 }
 
+void metrics_count_settle_skipped(void)
+{
+    add(&m()->settle_skipped, 1);
+}
+
 void metrics_count_tx(enum metrics_endpoint ep, int attempts, int committed)
 {
     struct metrics *mm = m();
@@ -242,6 +247,12 @@ char *metrics_render(size_t *len)
             (unsigned long long)ld(&mm->worker_spawns), (unsigned long long)ld(&mm->worker_deaths),
             (unsigned long long)ld(&mm->worker_recycles),
             (unsigned long long)ld(&mm->proof_computations));
+    bprintf(&b,
+            "# HELP zerosum_settlement_skipped_total Due lots the settlement sweep could not"
+            " settle (skipped, retried a minute later).\n"
+            "# TYPE zerosum_settlement_skipped_total counter\n"
+            "zerosum_settlement_skipped_total %llu\n",
+            (unsigned long long)ld(&mm->settle_skipped));
     *len = b.len;
     return b.p;
 }

@@ -35,6 +35,7 @@ struct metrics {
     uint64_t worker_deaths;
     uint64_t worker_recycles;
     uint64_t proof_computations; /* GET /proof audits started */
+    uint64_t settle_skipped; /* due lots the sweep could not settle */
 };
 
 extern struct metrics *metrics;
@@ -47,6 +48,8 @@ const char *metrics_endpoint_name(enum metrics_endpoint ep);
 void metrics_count_request(enum metrics_endpoint ep, int status, uint64_t duration_us);
 void metrics_count_tx(enum metrics_endpoint ep, int attempts, int committed);
 void metrics_count_connect(int ok, uint64_t us);
+/* A due lot the settlement sweep skipped (zerosum_settlement_skipped_total). */
+void metrics_count_settle_skipped(void);
 
 #define metrics_inc(field) __atomic_fetch_add(&metrics->field, 1, __ATOMIC_RELAXED)
 

@@ -277,7 +277,8 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
     struct maker *m = NULL;
     int n = 0, rc, buy = strcmp(q->side, "buy") == 0;
     char outcome[8], b1[24], b2[24], b3[24], b4[24], order_id[UUID_STR_LEN + 1];
-    int64_t left, need = 0, rest, hold = 0, trade_seq, released = 0;
+    int64_t left, need = 0, rest, hold = 0, trade_seq, released = 0, cost;
+    int overflow = 0;
     enum tx_decision d = TX_ERROR;
     struct ledger_account *acc = NULL;
     struct json_object *fills = NULL;
@@ -365,23 +366,35 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
     if (n > ORDER_MAX_MAKERS)
         n = ORDER_MAX_MAKERS;
 
+    /* Every sum below is checked: price and quantity are capped at 1e9 each,
+     * but a sum past bigint must be a refusal, never a wrapped amount. The
+     * fills' own products (maker price x fill) are bounded by need, or for
+     * a taker sell by the maker's hold. */
     left = q->quantity;
     for (int i = 0; i < n && left > 0; i++) {
         if (strcmp(m[i].account, me) == 0) {
             m[i].stp = 1;           /* self-trade prevention: cancel the resting order */
-            if (strcmp(m[i].side, "buy") == 0)
-                released += m[i].hold;  /* its cash comes back before we pay */
+            if (strcmp(m[i].side, "buy") == 0
+                && __builtin_add_overflow(released, m[i].hold, &released))
+                overflow = 1; /* its cash comes back before we pay */
             continue;
         }
         m[i].fill = m[i].remaining < left ? m[i].remaining : left;
         left -= m[i].fill;
-        if (buy)
-            need += m[i].fill * m[i].cost;
+        if (buy
+            && (__builtin_mul_overflow(m[i].fill, m[i].cost, &cost)
+                || __builtin_add_overflow(need, cost, &need)))
+            overflow = 1;
     }
     rest = strcmp(q->tif, "gtc") == 0 ? left : 0;
-    if (buy) {
-        hold = rest * q->price;
-        need += hold;
+    if (buy
+        && (__builtin_mul_overflow(rest, q->price, &hold)
+            || __builtin_add_overflow(need, hold, &need)))
+        overflow = 1;
+    if (overflow) {
+        d = reject(tx, o, 0, 422, "amount_out_of_range",
+                   "the order's cost exceeds the largest representable amount");
+        goto out;
     }
 
     /* Lock every account we touch, in id order: me, makers, escrow. */

@@ -403,17 +403,20 @@ static int write_pid_file(void)
     return 0;
 }
 
+/* Create the bearer-token key ring at its first start; an existing one is kept. */
 static int ensure_jwt_key(void)
 {
-    char err[256];
+    char err[256], kid[JWT_KID_MAX + 1];
 
     if (access(cfg.jwt_secret_file, F_OK) == 0)
         return 0;
-    if (jwt_key_generate(cfg.jwt_secret_file, err, sizeof(err)) < 0) {
-        log_error("generating the JWT key failed: %s", err);
+    if (jwt_keyring_create(cfg.jwt_secret_file, time(NULL), kid, sizeof(kid), err, sizeof(err))
+        < 0) {
+        log_error("generating the JWT key ring failed: %s", err);
         return -1;
     }
-    log_info("generated a new JWT key at \"%s\" (mode 0600)", cfg.jwt_secret_file);
+    log_info("generated a new JWT key ring at \"%s\" (mode 0600, kid %s)", cfg.jwt_secret_file,
+             kid);
     return 0;
 }
 

@@ -77,8 +77,7 @@ int transfer_parse(struct request *r, struct transfer_req *q)
     }
     if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_string)
-            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX
-            || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
             http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
                          LEDGER_MEMO_MAX);
             return -1;
@@ -180,6 +179,14 @@ static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *
         return mut_refuse(m, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                           "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held,
                           q->amount);
+    if (!ledger_move_fits(&acc[0], &acc[1], q->amount))
+        /* An issue past -2^63 or a credit past 2^63 - 1: refused and rolled
+         * back (not stored under the key: nothing is written). */
+        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL, "%s",
+                          acc[0].issuer ? "issuing this amount would take the money supply"
+                                          " beyond the largest representable amount"
+                                        : "the payee's balance would exceed the largest"
+                                          " representable amount");
 
     /* Round 2: the move, the stored answer and COMMIT. */
     kind = acc[0].issuer ? "issue" : "transfer";

@@ -285,3 +285,15 @@ ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_key text;
 ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_lease timestamptz;
 ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_paid bigint;
 ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_settled bigint;
+
+-- migrate: 060 token_revocations
+-- Bearer-token revocation: a token whose iat is before its subject's
+-- valid_after (or before the '*' row's, which covers every token) is refused
+-- with 401 token_revoked. Written only by the owner (scripts/zerosum
+-- revoke-tokens); the application reads it inside every authenticated
+-- request's transaction (fcgi/auth.h). One row per subject ever revoked.
+CREATE TABLE IF NOT EXISTS token_revocations (
+    subject     text        PRIMARY KEY CHECK (subject = '*' OR length(subject) = 36),
+    valid_after bigint      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

@@ -41,8 +41,13 @@ SELECT a.id AS me, 'user:' || a.id AS caller, k.key, 'user:' || a.id || ':' || k
     FROM bench.accounts a, (SELECT md5(random()::text) AS key) k WHERE a.n = :b \gset
 \set primed 1
 \endif
+-- the bearer token's revocation check (fcgi/auth.c) rides right after BEGIN;
+-- any iat will do: the bench revokes nothing
+\set iat 1700000000
 -- round trip 1 (bid_tx round 1): BEGIN, claim the key, lock the lot row
 BEGIN ISOLATION LEVEL READ COMMITTED \;
+SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
+    max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':me'::text, '*') \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;

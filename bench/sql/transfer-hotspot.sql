@@ -37,9 +37,14 @@ SELECT f.id AS fid, t.id AS tid, least(f.id, t.id) AS lo, greatest(f.id, t.id) A
     WHERE f.n = :a AND t.n = :b \gset
 \set primed 1
 \endif
+-- the bearer token's revocation check (fcgi/auth.c) rides right after BEGIN;
+-- any iat will do: the bench revokes nothing
+\set iat 1700000000
 -- round trip 1 (transfer_tx round 1): BEGIN, claim the key, lock both
 -- accounts in id order
 BEGIN ISOLATION LEVEL READ COMMITTED \;
+SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
+    max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':fid'::text, '*') \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;

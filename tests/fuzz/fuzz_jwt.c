@@ -4,10 +4,11 @@
  *
  * Every input is used three ways:
  *
- *  1. As a token: jwt_verify(input, FUZZ_KEY, FUZZ_NOW). Seeds are real
- *     tokens minted with `zerosum token ... --key-file tests/fuzz/jwt.key`
- *     (the key file holds FUZZ_KEY_HEX), so mutations start from tokens
- *     whose signature checks.
+ *  1. As a token: jwt_verify(input, ring, policy, FUZZ_NOW), the ring
+ *     holding FUZZ_KEY as kid "fuzz" (current) and OTHER_KEY as kid "old".
+ *     Seeds are real tokens minted with `zerosum token ... --at 1700000000`
+ *     and a key ring file holding FUZZ_KEY as "fuzz", so mutations start
+ *     from tokens whose signature checks.
  *  2. As base64url: base64url_decode into a buffer of exactly
  *     base64url_decoded_len(n) bytes (ASan sees any overrun). Property: the
  *     codec is canonical, so encoding what was decoded gives the input back,
@@ -15,14 +16,17 @@
  *  3. As JSON behind a valid signature, so the payload parser is reached
  *     (the fuzzer cannot forge an HMAC): if the input holds a NUL byte,
  *     the bytes before it are the header and the bytes after it the
- *     payload; otherwise the header is {"alg":"HS256","typ":"JWT"} and the
- *     input is the payload. The harness encodes and signs the token itself.
- *     Property: the same token under another key is never JWT_OK.
+ *     payload; otherwise the header is {"alg":"HS256","typ":"JWT","kid":"fuzz"}
+ *     and the input is the payload. The harness encodes and signs the token
+ *     itself with FUZZ_KEY. Property: the same token under a ring where
+ *     "fuzz" is another key is never JWT_OK.
  *
- * Round trip (1 and 3): whenever jwt_verify says JWT_OK, jwt_sign of the
- * claims it returned must give a token (unless the sub holds a byte outside
- * printable ASCII, which jwt_sign refuses by contract) that jwt_verify
- * accepts with the same claims. abort() on any violation.
+ * Round trip (1 and 3): whenever jwt_verify says JWT_OK, the claims obey the
+ * policy (iss, aud, window), and jwt_sign of them with the verifying key
+ * must give a token (unless the sub holds a byte outside printable ASCII,
+ * which jwt_sign refuses by contract) that jwt_verify accepts with the same
+ * claims, and that is JWT_EXPIRED at its exp second. abort() on any
+ * violation.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -44,14 +48,52 @@
         }                                                                      \
     } while (0)
 
-/* tests/fuzz/jwt.key holds these 32 bytes as hex: "zerosum-fuzz-key-0123456789abcde" */
+/* make_seeds.py writes these 32 bytes as hex, kid "fuzz": "zerosum-fuzz-key-0123456789abcde" */
 static const unsigned char FUZZ_KEY[JWT_KEY_LEN] = "zerosum-fuzz-key-0123456789abcde";
 static const unsigned char OTHER_KEY[JWT_KEY_LEN] = "zerosum-fuzz-key-0123456789abcdX";
 
-/* 2023-11-14T22:13:20Z; seeds are minted with exp far beyond it. */
+/* 2023-11-14T22:13:20Z; seeds are minted at it (iat) with exp beyond it. */
 #define FUZZ_NOW ((time_t)1700000000)
 
-static const char std_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+/* The server's defaults: issuer and audience "zerosum", 30 s, 30 days. */
+static const struct jwt_policy POLICY = { "zerosum", "zerosum", 30, 2592000 };
+
+static const char std_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"fuzz\"}";
+
+/* ring: fuzz = FUZZ_KEY, old = OTHER_KEY; swapped: fuzz = OTHER_KEY; short: fuzz 31 bytes. */
+static struct jwt_keyring ring, swapped, shortk;
+
+static void set_key(struct jwt_key *k, const char *kid, const unsigned char *key, size_t len)
+{
+    strcpy(k->kid, kid);
+    memcpy(k->key, key, len);
+    k->len = len;
+}
+
+static void init_rings(void)
+{
+    static int done;
+
+    if (done)
+        return;
+    done = 1;
+    ring.n = 2;
+    set_key(&ring.keys[0], "fuzz", FUZZ_KEY, sizeof(FUZZ_KEY));
+    set_key(&ring.keys[1], "old", OTHER_KEY, sizeof(OTHER_KEY));
+    swapped.n = 1;
+    set_key(&swapped.keys[0], "fuzz", OTHER_KEY, sizeof(OTHER_KEY));
+    shortk.n = 1;
+    set_key(&shortk.keys[0], "fuzz", FUZZ_KEY, JWT_MIN_KEY_LEN - 1);
+}
+
+/* The key of ring named kid. */
+static const struct jwt_key *key_of(const char *kid)
+{
+    for (int i = 0; i < ring.n; i++)
+        if (strcmp(ring.keys[i].kid, kid) == 0)
+            return &ring.keys[i];
+    return NULL;
+}
 
 static void round_trip(const struct jwt_claims *c)
 {
@@ -62,20 +104,26 @@ static void round_trip(const struct jwt_claims *c)
     CHECK(c->sub[0] != '\0' && strnlen(c->sub, sizeof(c->sub)) < sizeof(c->sub));
     CHECK(c->scope == JWT_SCOPE_USER || c->scope == JWT_SCOPE_ADMIN);
     CHECK(c->exp > (int64_t)FUZZ_NOW);
+    CHECK(c->iat <= (int64_t)FUZZ_NOW + POLICY.leeway && c->nbf <= (int64_t)FUZZ_NOW + POLICY.leeway);
+    CHECK(c->exp - c->iat > 0 && c->exp - c->iat <= POLICY.max_lifetime);
+    CHECK(strcmp(c->iss, POLICY.issuer) == 0 && strcmp(c->aud, POLICY.audience) == 0);
+    CHECK(key_of(c->kid) != NULL);
     for (const char *s = c->sub; *s; s++)
         if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
             printable = 0;
 
-    token = jwt_sign(c, FUZZ_KEY, sizeof(FUZZ_KEY));
+    token = jwt_sign(c, key_of(c->kid));
     if (!printable) {
         CHECK(token == NULL);
         return;
     }
     CHECK(token != NULL);
-    CHECK(jwt_verify(token, FUZZ_KEY, sizeof(FUZZ_KEY), FUZZ_NOW, &back) == JWT_OK);
-    CHECK(strcmp(back.sub, c->sub) == 0 && back.scope == c->scope && back.exp == c->exp);
+    CHECK(jwt_verify(token, &ring, &POLICY, FUZZ_NOW, &back) == JWT_OK);
+    CHECK(strcmp(back.sub, c->sub) == 0 && back.scope == c->scope && back.exp == c->exp
+          && back.iat == c->iat && back.nbf == c->nbf && strcmp(back.kid, c->kid) == 0
+          && strcmp(back.iss, c->iss) == 0 && strcmp(back.aud, c->aud) == 0);
     /* dead at its exp second */
-    CHECK(jwt_verify(token, FUZZ_KEY, sizeof(FUZZ_KEY), (time_t)c->exp, &back) == JWT_EXPIRED);
+    CHECK(jwt_verify(token, &ring, &POLICY, (time_t)c->exp, &back) == JWT_EXPIRED);
     CHECK(back.sub[0] == '\0');
     free(token);
 }
@@ -90,15 +138,19 @@ static void as_token(const uint8_t *data, size_t size)
         return;
     memcpy(tok, data, size);
     tok[size] = '\0';
-    st = jwt_verify(tok, FUZZ_KEY, sizeof(FUZZ_KEY), FUZZ_NOW, &c);
-    CHECK(st >= JWT_OK && st <= JWT_BAD_CLAIMS);
+    init_rings();
+    st = jwt_verify(tok, &ring, &POLICY, FUZZ_NOW, &c);
+    CHECK(st >= JWT_OK && st <= JWT_BAD_LIFETIME);
     CHECK(strcmp(jwt_status_name(st), "unknown") != 0);
     if (st == JWT_OK) {
+        int is_fuzz = strcmp(c.kid, "fuzz") == 0;
         round_trip(&c);
-        /* another key never accepts it */
-        CHECK(jwt_verify(tok, OTHER_KEY, sizeof(OTHER_KEY), FUZZ_NOW, &c) != JWT_OK);
-        /* a short key is refused outright */
-        CHECK(jwt_verify(tok, FUZZ_KEY, JWT_MIN_KEY_LEN - 1, FUZZ_NOW, &c) != JWT_OK);
+        if (is_fuzz) {
+            /* another key under the same kid never accepts it */
+            CHECK(jwt_verify(tok, &swapped, &POLICY, FUZZ_NOW, &c) != JWT_OK);
+            /* a short key is refused outright */
+            CHECK(jwt_verify(tok, &shortk, &POLICY, FUZZ_NOW, &c) != JWT_OK);
+        }
     } else {
         /* *out is zeroed when not OK */
         CHECK(c.sub[0] == '\0' && c.exp == 0 && c.scope == 0);
@@ -172,15 +224,19 @@ static void as_signed_json(const uint8_t *data, size_t size)
     }
     if (hlen == 0 || plen == 0)
         return;
+    init_rings();
     tok = make_token(hdr, hlen, pl, plen, FUZZ_KEY, sizeof(FUZZ_KEY));
     if (!tok)
         return;
-    st = jwt_verify(tok, FUZZ_KEY, sizeof(FUZZ_KEY), FUZZ_NOW, &c);
-    /* a token we signed never fails its signature check */
-    CHECK(st != JWT_BAD_SIGNATURE);
+    st = jwt_verify(tok, &ring, &POLICY, FUZZ_NOW, &c);
+    /* a token we signed for kid "fuzz" never fails its signature check */
+    if (!nul)
+        CHECK(st != JWT_BAD_SIGNATURE && st != JWT_UNKNOWN_KID);
     if (st == JWT_OK) {
+        int is_fuzz = strcmp(c.kid, "fuzz") == 0;
         round_trip(&c);
-        CHECK(jwt_verify(tok, OTHER_KEY, sizeof(OTHER_KEY), FUZZ_NOW, &c) != JWT_OK);
+        if (is_fuzz)
+            CHECK(jwt_verify(tok, &swapped, &POLICY, FUZZ_NOW, &c) != JWT_OK);
     }
     free(tok);
 }

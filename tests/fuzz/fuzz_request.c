@@ -20,8 +20,9 @@
  * Properties checked (abort() on violation): a refused body leaves
  * r.json NULL and a 4xx status; a validator that returns -1 has answered
  * 422, one that returns 0 has not answered and its output obeys the
- * documented ranges; the fingerprint is deterministic; router captures are
- * NUL-terminated and bounded.
+ * documented ranges; an accepted body holds no string value with U+0000;
+ * the fingerprint is deterministic; router captures are NUL-terminated and
+ * bounded; a query http_query_check() refuses spells its NUL as %00.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +151,25 @@ static void check_lot(struct request *r)
     }
 }
 
+/* 1 if some string value in v holds a NUL (json-c keeps a value's length). */
+static int has_nul_value(struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_string))
+        return strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v);
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, name, child) {
+            (void)name;
+            if (has_nul_value(child))
+                return 1;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (has_nul_value(json_object_array_get_idx(v, i)))
+                return 1;
+    }
+    return 0;
+}
+
 /*
  * The idempotency fingerprint: canonical text and its SHA-256, twice; and
  * the canonical text of an accepted body is itself a body the server
@@ -207,6 +227,7 @@ static void body_mode(uint8_t sel, const uint8_t *data, size_t size)
         return;
     }
     CHECK(r.status == 0 && r.json && json_object_is_type(r.json, json_type_object));
+    CHECK(!has_nul_value(r.json));        /* U+0000 never gets past the parser */
 
     switch (sel & 3) {
     case 0: check_transfer(&r); break;
@@ -255,6 +276,10 @@ static void route_mode(uint8_t sel, const uint8_t *data, size_t size)
         r.path[pathlen - 1] = '\0';
     if (r.path[0] == '\0')
         snprintf(r.path, sizeof(r.path), "/");  /* http_read()'s default */
+    if (http_query_check(r.query) < 0) {
+        CHECK(strstr(r.query, "%00") != NULL);  /* the only way to spell a NUL */
+        return;                           /* http_read() answers 400 invalid_string */
+    }
 
     switch (router_match(routes, routes_count, &r, &route, allow, sizeof(allow))) {
     case ROUTE_FOUND:

@@ -6,12 +6,14 @@
 Writes tests/fuzz/corpus/<target>/seed-*; files libFuzzer added (named by
 their SHA-1) are left alone. JWT seeds that must verify are minted by
 `zerosum token` (default build/zerosum) with the fuzz key, written to a
-temporary 0600 key file; the edge cases a CLI cannot mint (expired at the
-harness's fixed clock, other algorithms, forged) are built here with hmac.
+temporary 0600 key ring file (kid "fuzz") at the harness's clock (--at); the
+edge cases a CLI cannot mint (expired, not yet valid, other issuers or
+audiences, unknown kids, other algorithms, forged) are built here with hmac.
 
 The key is the 32 ASCII bytes "zerosum-fuzz-key-0123456789abcde", the same
-as FUZZ_KEY in fuzz_jwt.c. The fuzz targets' clock is fixed at
-1700000000, so every freshly minted token is valid there.
+as FUZZ_KEY in fuzz_jwt.c (kid "fuzz"); OTHER_KEY plays the harness's
+previous key "old" only where noted. The fuzz targets' clock is fixed at
+1700000000, and tokens are minted at it.
 """
 import base64
 import hashlib
@@ -26,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KEY = b"zerosum-fuzz-key-0123456789abcde"
 OTHER_KEY = b"some-other-key-0123456789abcdefg"
+OTHER_KEY_OLD = b"zerosum-fuzz-key-0123456789abcdX"   # the harness's previous key, kid "old"
 FUZZ_NOW = 1700000000
 
 U1 = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -92,6 +95,11 @@ def request_seeds():
     body(0, '\ufeff{"amount":1}', "transfer-bom")
     body(0, b'{"memo":"\xc3\x28","amount":1}', "transfer-bad-utf8")
     body(0, b'{"amount":1,\x00}', "transfer-nul")
+    # U+0000 escaped inside a string: refused at parse time (400 invalid_string)
+    body(0, '{"from":"%s","to":"%s\\u0000garbage","amount":1}' % (U1, U2), "transfer-to-nul-suffix")
+    body(0, '{"from":"%s","to":"%s","amount":1,"memo\\u0000x":"m"}' % (U1, U2), "member-name-nul")
+    body(0, '{"from":"%s","to":"%s","amount":1,"memo":"\\\\u0000"}' % (U1, U2), "memo-escaped-backslash-u0000")
+    body(3, '{"kind":"drop","seller":"%s","price":1,"quantity":1,"title":["\\u0000"]}' % U1, "nested-nul")
     body(0, "", "empty")
     body(0, "[1,2,3]", "array")
     body(0, '"just a string"', "string")
@@ -143,6 +151,8 @@ def request_seeds():
     route(0, 12, "/proof/activity?lot=%s" % U1, "route-activity")
     route(0, 12, "/proof/activity?lot=%41%42%zz&limit=+1", "route-query-bad-pct")
     route(0, 12, "/proof/activity?lot=%00", "route-query-nul")
+    route(0, 12, "/proof/activity?x=%zz&lot=%00", "route-query-nul-after-bad")
+    route(0, 12, "/lots?%00=1&limit=2", "route-query-nul-name")
     route(0, 12, "/lots?limit&after=&lot", "route-query-bare")
     route(0, 0, "/lots?limit=", "route-query-outlen0")
     route(0, 1, "/lots?limit=&lot=x", "route-query-outlen1")
@@ -167,19 +177,20 @@ def jwt_seeds(zs):
     t = "fuzz_jwt"
     fd, keyfile = tempfile.mkstemp(prefix="zs-fuzz-key-")
     try:
-        os.write(fd, KEY.hex().encode() + b"\n")
+        os.write(fd, b"fuzz " + KEY.hex().encode() + b"\n")
         os.close(fd)
         os.chmod(keyfile, 0o600)
 
         def mint(name, *args):
-            tok = subprocess.run([zs, "token", *args, "--key-file", keyfile], check=True,
+            tok = subprocess.run([zs, "token", *args, "--at", str(FUZZ_NOW), "--key-file", keyfile],
+                                 check=True,
                                  capture_output=True, text=True).stdout.strip()
             write(t, name, tok)
             return tok
 
         user = mint("user", U1)
         mint("admin", U1, "--admin")
-        mint("user-ttl-10y", U2, "--ttl", "315360000")
+        mint("user-ttl-30d", U2, "--ttl", "2592000")
         mint("sub-quote", 'a"b\\c')
         mint("sub-63", "s" * 63)
         mint("sub-1", "x")
@@ -194,23 +205,49 @@ def jwt_seeds(zs):
     finally:
         os.unlink(keyfile)
 
-    hs = {"alg": "HS256", "typ": "JWT"}
-    claims = {"sub": U1, "scope": "user", "exp": 2000000000}
+    hs = {"alg": "HS256", "typ": "JWT", "kid": "fuzz"}
+    claims = {"iss": "zerosum", "aud": "zerosum", "sub": U1, "scope": "user",
+              "iat": FUZZ_NOW - 60, "exp": FUZZ_NOW + 3600}
     write(t, "expired", craft(hs, dict(claims, exp=FUZZ_NOW - 1)))
     write(t, "exp-now", craft(hs, dict(claims, exp=FUZZ_NOW)))
     write(t, "exp-float", craft(hs, dict(claims, exp=2e9)))
     write(t, "exp-string", craft(hs, dict(claims, exp="2000000000")))
-    write(t, "exp-big", craft(hs, b'{"sub":"a","scope":"user","exp":18446744073709551616}'))
-    write(t, "exp-int64max", craft(hs, b'{"sub":"a","scope":"user","exp":9223372036854775807}'))
+    write(t, "exp-big", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a","scope":"user",'
+                                  b'"iat":1700000000,"exp":18446744073709551616}'))
+    write(t, "exp-int64max", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a","scope":"user",'
+                                       b'"iat":1700000000,"exp":9223372036854775807}'))
+    write(t, "iat-missing", craft(hs, {k: v for k, v in claims.items() if k != "iat"}))
+    write(t, "iat-future", craft(hs, dict(claims, iat=FUZZ_NOW + 31)))
+    write(t, "iat-leeway", craft(hs, dict(claims, iat=FUZZ_NOW + 30)))
+    write(t, "iat-min", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a","scope":"user",'
+                                  b'"iat":-9223372036854775809,"exp":2000000000}'))
+    write(t, "nbf-future", craft(hs, dict(claims, nbf=FUZZ_NOW + 31)))
+    write(t, "nbf-past", craft(hs, dict(claims, nbf=FUZZ_NOW - 10)))
+    write(t, "lifetime-over", craft(hs, dict(claims, iat=FUZZ_NOW, exp=FUZZ_NOW + 2592001)))
+    write(t, "lifetime-max", craft(hs, dict(claims, iat=FUZZ_NOW, exp=FUZZ_NOW + 2592000)))
+    write(t, "iss-other", craft(hs, dict(claims, iss="elsewhere")))
+    write(t, "iss-missing", craft(hs, {k: v for k, v in claims.items() if k != "iss"}))
+    write(t, "aud-other", craft(hs, dict(claims, aud="elsewhere")))
+    write(t, "aud-array", craft(hs, dict(claims, aud=["x", "zerosum"])))
+    write(t, "aud-array-without", craft(hs, dict(claims, aud=["x", "y"])))
+    write(t, "aud-array-mixed", craft(hs, dict(claims, aud=["zerosum", 1])))
+    write(t, "kid-missing", craft({"alg": "HS256", "typ": "JWT"}, claims))
+    write(t, "kid-unknown", craft({"alg": "HS256", "kid": "nope"}, claims))
+    write(t, "kid-previous", craft({"alg": "HS256", "kid": "old"}, claims, key=OTHER_KEY_OLD))
+    write(t, "kid-previous-wrong-key", craft({"alg": "HS256", "kid": "old"}, claims))
     write(t, "scope-root", craft(hs, dict(claims, scope="root")))
     write(t, "sub-empty", craft(hs, dict(claims, sub="")))
     write(t, "sub-64", craft(hs, dict(claims, sub="s" * 64)))
-    write(t, "sub-nul", craft(hs, b'{"sub":"a\\u0000b","scope":"user","exp":2000000000}'))
+    write(t, "sub-nul", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a\\u0000b",'
+                                  b'"scope":"user","iat":1700000000,"exp":1700003600}'))
     write(t, "sub-utf8", craft(hs, dict(claims, sub="\u00e9l\u00e8ve")))
-    write(t, "sub-control", craft(hs, b'{"sub":"a\\nb","scope":"admin","exp":2000000000}'))
-    write(t, "dup-scope", craft(hs, b'{"sub":"a","scope":"user","scope":"admin","exp":2000000000}'))
+    write(t, "sub-control", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a\\nb",'
+                                      b'"scope":"admin","iat":1700000000,"exp":1700003600}'))
+    write(t, "dup-scope", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a","scope":"user",'
+                                    b'"scope":"admin","iat":1700000000,"exp":1700003600}'))
     write(t, "payload-array", craft(hs, b"[1]"))
-    write(t, "payload-trailing", craft(hs, b'{"sub":"a","scope":"user","exp":2000000000} x'))
+    write(t, "payload-trailing", craft(hs, b'{"iss":"zerosum","aud":"zerosum","sub":"a",'
+                                           b'"scope":"user","iat":1700000000,"exp":1700003600} x'))
     write(t, "alg-none", craft({"alg": "none", "typ": "JWT"}, claims, sig=""))
     write(t, "alg-lower", craft({"alg": "hs256"}, claims))
     write(t, "alg-hs512", craft({"alg": "HS512"}, claims))
@@ -225,9 +262,13 @@ def jwt_seeds(zs):
     write(t, "b64-std-alphabet", "ab+/.cd.ef")
     # Raw payload JSON (no NUL): the harness signs it under the standard header.
     write(t, "raw-claims", json.dumps(claims, separators=(",", ":")))
-    write(t, "raw-claims-admin", '{"sub":"x","scope":"admin","exp":1700000001,"iat":1}')
+    write(t, "raw-claims-admin", '{"sub":"x","scope":"admin","exp":1700000001,"iat":1700000000,'
+                                 '"iss":"zerosum","aud":["zerosum"]}')
+    write(t, "raw-claims-old", '{"sub":"x","scope":"admin","exp":1700000001,"iat":1}')
     # header NUL payload: the harness encodes and signs both.
-    write(t, "raw-header-payload", b'{"alg":"HS256"}\x00{"sub":"a","scope":"user","exp":2000000000}')
+    write(t, "raw-header-payload", b'{"alg":"HS256","kid":"fuzz"}\x00{"iss":"zerosum","aud":"zerosum",'
+                                   b'"sub":"a","scope":"user","iat":1700000000,"exp":1700003600}')
+    write(t, "raw-header-nokid", b'{"alg":"HS256"}\x00{"sub":"a","scope":"user","exp":2000000000}')
 
 
 def fingerprint_seeds():

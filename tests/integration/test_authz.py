@@ -113,8 +113,8 @@ exp_user = token(alice, ttl=-60)
 exp_admin = token(ADMIN_SUB, admin=True, ttl=-60)
 rand_key = os.urandom(32)
 future = int(time.time()) + 3600
-ADMIN_CLAIMS = {"sub": ADMIN_SUB, "scope": "admin", "exp": future}
-forged_admin = sign({"alg": "HS256", "typ": "JWT"}, ADMIN_CLAIMS, rand_key)
+ADMIN_CLAIMS = std_claims(ADMIN_SUB, "admin")
+forged_admin = sign({"alg": "HS256", "typ": "JWT", "kid": jwt_keys()[0][0]}, ADMIN_CLAIMS, rand_key)
 none_admin = alg_none(ADMIN_CLAIMS)
 MALFORMED = ["not-a-jwt", "a.b.c", t_alice + ".x", t_alice.rsplit(".", 1)[0] + ".", t_alice[:-3] + "abc",
              "eyJhbGciOiJIUzI1NiJ9..", "..", t_alice.replace(".", "..", 1), "Zm9v" * 300, t_alice + " extra"]
@@ -289,50 +289,80 @@ diag(f"authorisation matrix: {len(ROWS)} routes x {len(COLS)} callers = {cells_r
 
 # ---- tokens signed with the real key but with bad claims or headers -----------------
 
-with open(KEY_FILE) as f:
-    real_key = bytes.fromhex(f.read().strip())
-HS = {"alg": "HS256", "typ": "JWT"}
+real_kid, real_key = jwt_keys()[0]
+HS = {"alg": "HS256", "typ": "JWT", "kid": real_kid}
 me = f"/accounts/{alice}"
-control = sign(HS, {"sub": alice, "scope": "user", "exp": future}, real_key)
+
+
+def G(drop=(), **kw):
+    """alice's sound claims, with some changed (kw) or removed (drop)."""
+    c = dict(std_claims(alice), **kw)
+    for k in drop:
+        c.pop(k, None)
+    return c
+
+
+control = sign(HS, G(), real_key)
 r = get(me, token=control)
 ok(r.status == 200, "control: a token signed here with the real key and sound claims is accepted", r)
 for label, header, claims in [
-    ("scope superuser", HS, {"sub": alice, "scope": "superuser", "exp": future}),
-    ("scope missing", HS, {"sub": alice, "exp": future}),
-    ("scope ['admin']", HS, {"sub": alice, "scope": ["admin"], "exp": future}),
-    ("exp missing", HS, {"sub": alice, "scope": "user"}),
-    ("exp a string", HS, {"sub": alice, "scope": "user", "exp": str(future)}),
-    ("exp a float", HS, {"sub": alice, "scope": "user", "exp": future + 0.5}),
-    ("exp beyond 2^64", HS, {"sub": alice, "scope": "user", "exp": 2 ** 64}),
-    ("sub missing", HS, {"scope": "user", "exp": future}),
-    ("sub empty", HS, {"sub": "", "scope": "user", "exp": future}),
-    ("sub a number", HS, {"sub": 1, "scope": "user", "exp": future}),
-    ("sub not an account id", HS, {"sub": "alice", "scope": "user", "exp": future}),
-    ("sub SQL", HS, {"sub": "x'; DROP TABLE accounts;--", "scope": "user", "exp": future}),
-    ("sub 200 characters", HS, {"sub": "a" * 200, "scope": "user", "exp": future}),
-    ("alg HS512 (signed HS256)", {"alg": "HS512", "typ": "JWT"}, {"sub": alice, "scope": "user", "exp": future}),
-    ("alg hs256 lower-case", {"alg": "hs256", "typ": "JWT"}, {"sub": alice, "scope": "user", "exp": future}),
-    ("alg missing", {"typ": "JWT"}, {"sub": alice, "scope": "user", "exp": future}),
-    ("alg RS256", {"alg": "RS256", "typ": "JWT"}, {"sub": alice, "scope": "user", "exp": future}),
-    ("typ JWS", {"alg": "HS256", "typ": "JWS"}, {"sub": alice, "scope": "user", "exp": future}),
-    ("crit header", {"alg": "HS256", "typ": "JWT", "crit": ["exp"]}, {"sub": alice, "scope": "user", "exp": future}),
+    ("scope superuser", HS, G(scope="superuser")),
+    ("scope missing", HS, G(drop=["scope"])),
+    ("scope ['admin']", HS, G(scope=["admin"])),
+    ("exp missing", HS, G(drop=["exp"])),
+    ("exp a string", HS, G(exp=str(future))),
+    ("exp a float", HS, G(exp=future + 0.5)),
+    ("exp beyond 2^64", HS, G(exp=2 ** 64)),
+    ("iat missing", HS, G(drop=["iat"])),
+    ("iat a string", HS, G(iat=str(int(time.time())))),
+    ("iss missing", HS, G(drop=["iss"])),
+    ("iss another issuer", HS, G(iss="someone-else")),
+    ("aud missing", HS, G(drop=["aud"])),
+    ("aud another audience", HS, G(aud="another-api")),
+    ("aud an array without ours", HS, G(aud=["another-api"])),
+    ("lifetime over jwt_max_lifetime", HS, G(exp=int(time.time()) + 2592001)),
+    ("kid missing", {"alg": "HS256", "typ": "JWT"}, G()),
+    ("kid unknown", {"alg": "HS256", "typ": "JWT", "kid": "no-such-key"}, G()),
+    ("sub missing", HS, G(drop=["sub"])),
+    ("sub empty", HS, G(sub="")),
+    ("sub a number", HS, G(sub=1)),
+    ("sub not an account id", HS, G(sub="alice")),
+    ("sub SQL", HS, G(sub="x'; DROP TABLE accounts;--")),
+    ("sub 200 characters", HS, G(sub="a" * 200)),
+    ("alg HS512 (signed HS256)", dict(HS, alg="HS512"), G()),
+    ("alg hs256 lower-case", dict(HS, alg="hs256"), G()),
+    ("alg missing", {"typ": "JWT", "kid": real_kid}, G()),
+    ("alg RS256", dict(HS, alg="RS256"), G()),
+    ("typ JWS", dict(HS, typ="JWS"), G()),
+    ("crit header", dict(HS, crit=["exp"]), G()),
 ]:
     r = get(me, token=sign(header, claims, real_key))
     is_problem(r, 401, "invalid_token", f"real key, {label}: 401 invalid_token")
-r = get(me, token=sign(HS, {"sub": alice, "scope": "user", "exp": int(time.time())}, real_key))
+    ok(r.headers.get("www-authenticate", "").startswith('Bearer realm="zerosum", error="invalid_token"'),
+       f"real key, {label}: WWW-Authenticate carries error=\"invalid_token\" (RFC 6750)", r.headers)
+r = get(me, token=sign(HS, G(aud=["another-api", "zerosum"]), real_key))
+ok(r.status == 200, "real key, aud an array containing ours: accepted (RFC 7519)", r)
+r = get(me, token=sign(HS, G(iat=int(time.time()) + 600, nbf=int(time.time()) + 600, exp=future + 600), real_key))
+is_problem(r, 401, "token_not_yet_valid", "real key, iat and nbf 10 minutes ahead: 401 token_not_yet_valid")
+r = get(me, token=sign(HS, G(nbf=int(time.time()) + 600), real_key))
+is_problem(r, 401, "token_not_yet_valid", "real key, nbf 10 minutes ahead: 401 token_not_yet_valid")
+r = get(me, token=sign(HS, G(iat=int(time.time()) + 10, nbf=int(time.time()) + 10), real_key))
+ok(r.status == 200, "real key, iat and nbf 10 s ahead (within the 30 s leeway): accepted", r)
+r = get(me, token=sign(HS, G(iat=int(time.time()) - 60, exp=int(time.time())), real_key))
 is_problem(r, 401, "token_expired", "real key, exp = now: 401 token_expired")
-r = get(me, token=sign(HS, {"sub": alice.upper(), "scope": "user", "exp": future}, real_key))
+r = get(me, token=sign(HS, G(sub=alice.upper()), real_key))
 ok(r.status == 200, "real key, sub in upper case names the same account", r)
-r = post("/bid", {"lot": eng, "amount": 10_000}, token=sign(HS, {"sub": "not-an-account", "scope": "user", "exp": future},
-                                                            real_key))
+r = post("/bid", {"lot": eng, "amount": 10_000}, token=sign(HS, G(sub="not-an-account"), real_key))
 is_problem(r, 401, "invalid_token", "real key, non-UUID sub on /bid: 401, not a 500 from SQL")
-r = get(me, token=sign(HS, {"sub": alice, "scope": "user", "exp": future}, real_key.hex().encode()))
+r = get(me, token=sign(HS, G(), real_key.hex().encode()))
 is_problem(r, 401, "invalid_token", "a token keyed with the key file's hex text (not its bytes) is refused")
-r = get(me, token=sign(HS, {"sub": alice, "scope": "user", "exp": future}, b""))
+r = get(me, token=sign(HS, G(), b""))
 is_problem(r, 401, "invalid_token", "a token keyed with the empty key is refused")
-r = get("/accounts/issuer", token=sign(HS, {"sub": alice, "scope": "user", "exp": future, "admin": True}, real_key))
+r = get("/accounts/issuer", token=sign(HS, G(admin=True), real_key))
 is_problem(r, 403, "admin_required", "an extra claim admin:true does not make a user an admin")
-r = get("/accounts/issuer", token=sign(HS, {"sub": alice, "scope": "user", "exp": future, "scope ": "admin"}, real_key))
+ok('error="insufficient_scope"' in r.headers.get("www-authenticate", ""),
+   "403 admin_required carries WWW-Authenticate error=\"insufficient_scope\" (RFC 6750)", r.headers)
+r = get("/accounts/issuer", token=sign(HS, dict(G(), **{"scope ": "admin"}), real_key))
 is_problem(r, 403, "admin_required", "a near-miss claim name does not make a user an admin")
 
 # a genuine token in the wrong place or with whitespace games
@@ -350,6 +380,10 @@ for label, value, status, code in [
         is_(r.status, status, f"Authorization {label}: {status} (RFC 7235: the scheme is case-insensitive)")
 # (a throwaway token: nginx logs request lines, query strings included, so a
 # token a client puts there lands in nginx-access.log; it is refused anyway)
+r = request("GET", me, headers={"Authorization": "Basic " + t_alice})
+ok(re.fullmatch(r'Bearer realm="zerosum", error="invalid_token", error_description="[^"\\]*"',
+                r.headers.get("www-authenticate", "")) is not None,
+   "the challenge's error_description is a clean quoted-string", r.headers)
 r = request("GET", me + "?access_token=" + token(alice, ttl=5))
 is_problem(r, 401, "unauthenticated", "a token in the query string is not a credential")
 r = request("GET", me, headers={"Cookie": "token=" + t_alice})
@@ -357,7 +391,8 @@ is_problem(r, 401, "unauthenticated", "a token in a cookie is not a credential")
 
 # ---- secrets --------------------------------------------------------------------
 
-key_hex = open(KEY_FILE).read().strip()
+key_hex = real_key.hex()
+prev_keys = [k for _, k in jwt_keys()[1:]]
 st = os.stat(KEY_FILE)
 is_(oct(stat.S_IMODE(st.st_mode)), "0o600", "JWT key file mode is 0600")
 sdir = os.path.dirname(KEY_FILE)
@@ -377,6 +412,8 @@ for f in sorted(os.listdir(logdir)):
             logs[f] = fh.read()
 needles = {"the JWT key (hex)": key_hex.encode(), "the JWT key (HEX)": key_hex.upper().encode(),
            "the JWT key (raw bytes)": real_key}
+for i, k in enumerate(prev_keys):
+    needles[f"previous JWT key {i} (hex)"] = k.hex().encode()
 for name_, tok in [("alice's token", t_alice), ("bob's token", t_bob), ("the admin token", A),
                    ("an expired token", exp_user), ("the forged token", forged_admin), ("the alg:none token", none_admin)]:
     needles[name_] = tok.encode()

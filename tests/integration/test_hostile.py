@@ -22,6 +22,12 @@ Decisions this suite pins down (see the catalogue for the exact codes):
   them; the UTF-8 ones then failed inside PostgreSQL as a 500).
 - A repeated Idempotency-Key or Content-Type header is refused (nginx would
   pass both and the worker would silently use the first).
+- No string may hold U+0000: an escaped \\u0000 in any JSON string (a
+  member name or a value, however nested) and a %00 anywhere in the query
+  are 400 invalid_string, refused by the parser and the one query decoder
+  before any field is read (json-c kept the whole value, C read the prefix:
+  {"to": "<uuid>\\u0000garbage"} was a transfer to <uuid>). nginx refuses
+  NULs in the path and in headers itself (400).
 - SQL metacharacters are data: ids and query parameters are validated before
   any SQL and refused; free text (name, memo, title, idempotency key) is
   stored and returned verbatim (checked after the catalogue).
@@ -316,13 +322,79 @@ C += [
     ("bytes: NUL before the object", P("/transfer", raw=b"\x00" + JSON_TB), 400, "malformed_json"),
     ("bytes: 0xff in a member name", P("/transfer", raw=b'{"\xff":1}'), 400, "malformed_json"),
     ("bytes: UTF-16 body", P("/transfer", raw=json.dumps(TB).encode("utf-16")), 400, "malformed_json"),
-    ("bytes: escaped NUL in memo", P("/transfer", raw=lit(TB, "memo", '"a\\u0000b"')), 422, "invalid_memo"),
-    ("bytes: escaped NUL in name", P("/accounts", raw='{"name":"a\\u0000b"}'), 422, "invalid_name"),
-    ("bytes: escaped NUL in title", P("/lots", raw=lit(XL, "title", '"a\\u0000"')), 422, "invalid_field"),
+    ("bytes: escaped NUL in memo", P("/transfer", raw=lit(TB, "memo", '"a\\u0000b"')), 400, "invalid_string"),
+    ("bytes: escaped NUL in name", P("/accounts", raw='{"name":"a\\u0000b"}'), 400, "invalid_string"),
+    ("bytes: escaped NUL in title", P("/lots", raw=lit(XL, "title", '"a\\u0000"')), 400, "invalid_string"),
     ("bytes: overlong UTF-8 in name", P("/accounts", raw=b'{"name":"\xc0\xaf"}'), 400, "malformed_json"),
     ("bytes: surrogate UTF-8 in title", P("/lots", raw=json.dumps(XL)[:-1].encode() + b', "title": "\xed\xb0\x80"}'), 400, "malformed_json"),
     ("bytes: 0xff in lot id", P("/bid", raw=b'{"lot":"\xff","amount":200}'), 400, "malformed_json"),
 ]
+
+# U+0000 inside strings, every string every route reads: one refusal at the
+# parse stage (400 invalid_string), before any field's own check. A valid
+# prefix before the NUL is the attack: json-c keeps the whole value but C
+# reads only the prefix, so {"to": "<bob>\u0000garbage"} was a transfer to bob.
+STRING_FIELDS = [
+    ("/transfer", TB, ["from", "to", "memo"]),
+    ("/bid", BB, ["lot"]),
+    ("/bid", DB_, ["lot"]),
+    ("/lots", XL, ["kind", "seller", "title"]),
+    ("/lots", EL, ["kind", "seller"]),
+    ("/accounts", AB, ["name"]),
+    ("/proof/runs", RB, ["scenario"]),
+    ("/order", OB, ["market", "side", "outcome", "time_in_force"]),
+    ("/markets", MB, ["kind", "title"]),
+    ("/markets", SB, ["kind", "owner"]),
+    (f"/markets/{mkt}/resolve", {"outcome": "yes"}, ["outcome"]),
+]
+for path, base, fields in STRING_FIELDS:
+    label = path if "/resolve" not in path else "/markets/{id}/resolve"
+    kind = f" ({base['kind']})" if "kind" in base else " (drop lot)" if base is DB_ else ""
+    for f in fields:
+        good = base.get(f, "ok")   # an optional field absent from base: any valid text
+        for variant, v in [("valid prefix + NUL + garbage", good + "\x00garbage"), ("NUL alone", "\x00"),
+                           ("NUL first", "\x00" + good), ("valid prefix + NUL", good + "\x00")]:
+            C.append((f"NUL: {label}{kind} {f} = {variant}", P(path, w(base, **{f: v})), 400, "invalid_string"))
+    # a member name cut at its NUL by json-c would read as the field itself
+    f = fields[-1]
+    body = {(k + "\x00x" if k == f else k): v for k, v in w(base, **{f: base.get(f, "ok")}).items()}
+    C.append((f"NUL: {label}{kind} member name {f!r} + NUL", P(path, body), 400, "invalid_string"))
+    C.append((f"NUL: {label}{kind} NUL in an unknown member's value", P(path, w(base, note="\x00")), 400,
+              "invalid_string"))
+C += [
+    ("NUL: nested in an array value", P("/transfer", raw=lit(TB, "memo", '["ok", {"a": "\\u0000"}]')), 400, "invalid_string"),
+    ("NUL: escaped backslash then u0000 is text, not NUL (memo refused as a non-string)",
+     P("/transfer", raw=lit(TB, "memo", '["\\\\u0000"]')), 422, "invalid_memo"),
+]
+# query values (percent-decoded by one decoder; refused before any handler reads them)
+for path, tok in [(f"/accounts/{alice}/entries?limit=5%00", t_alice), (f"/accounts/{alice}/entries?limit=%00", t_alice),
+                  (f"/accounts/{alice}/entries?after={bob_entry}%00", t_alice),
+                  (f"/accounts/{alice}/entries?limit=5&after=%00{bob_entry}", t_alice),
+                  (f"/accounts/{alice}/entries?%00limit=5", t_alice),
+                  (f"/accounts/{alice}/entries?x=%zz&limit=5%00", t_alice),
+                  (f"/proof/activity?lot={eng}%00", None), ("/proof/activity?lot=%00", None),
+                  ("/proof/activity?lot=%00" + eng, None), ("/lots?unread=%00", None),
+                  (f"/accounts/{alice}?x=%00", t_alice), (f"/markets/{mkt}?x=%00", None)]:
+    C.append((f"NUL: query {path.split('?', 1)[0].replace(alice, '{id}').replace(mkt, '{id}')}?"
+              f"{path.split('?', 1)[1].replace(eng, '{lot}').replace(bob_entry, '{entry}')}",
+              G(path, tok=tok), 400, "invalid_string"))
+C.append(("NUL: query on a mutation", P("/transfer?x=%00", TB), 400, "invalid_string"))
+# path captures: nginx decodes the path and refuses a NUL in it (400) before any worker
+for path in [f"/accounts/{alice}%00", f"/accounts/{alice}%00/entries", f"/transfers/{tid}%00x", f"/lots/{eng}%00",
+             "/proof/runs/%00", f"/markets/{mkt}%00", f"/markets/{mkt}%00/resolve", f"/order/{tid}%00"]:
+    m = "DELETE" if path.startswith("/order/") else "POST" if path.endswith("/resolve") else "GET"
+    C.append((f"NUL: path {m} {path.replace(alice, '{id}').replace(tid, '{id}').replace(eng, '{id}').replace(mkt, '{id}')}",
+              S(rawreq(m, path, [auth_h(A), ("Content-Type", "application/json"), ("Idempotency-Key", new_key())],
+                       b'{"outcome":"yes"}' if m == "POST" else b"")), 400, "bad_request"))
+# headers the worker reads: nginx refuses a raw NUL in any header (400)
+for name, value in [("Content-Type", b"application/json\x00x"), ("Idempotency-Key", new_key().encode() + b"\x00x"),
+                    ("Authorization", b"Bearer " + t_alice.encode() + b"\x00x")]:
+    hs = {"Authorization": b"Bearer " + t_alice.encode(), "Content-Type": b"application/json",
+          "Idempotency-Key": new_key().encode()}
+    hs[name] = value
+    C.append((f"NUL: header {name} with a NUL after a valid value (raw)", S(rawreq("POST", "/transfer", list(hs.items()), JSON_TB)),
+              400, "bad_request"))
+C.append(("NUL: raw NUL in the query string (raw)", S(rawreq("GET", b"/proof/activity?lot=\x00", [])), 400, "bad_request"))
 
 # wrong types and out-of-range values, every field
 for field, values, code in [
@@ -577,7 +649,7 @@ C += [
 ENT = f"/accounts/{alice}/entries"
 for q, code in [
     ("limit=0", "invalid_limit"), ("limit=501", "invalid_limit"), ("limit=-1", "invalid_limit"), ("limit=abc", "invalid_limit"),
-    ("limit=1e2", "invalid_limit"), ("limit=%00", "invalid_limit"), ("limit=%zz", "invalid_limit"), ("limit=%", "invalid_limit"),
+    ("limit=1e2", "invalid_limit"), ("limit=%zz", "invalid_limit"), ("limit=%", "invalid_limit"),
     ("limit=1%3B%20DROP%20TABLE%20entries", "invalid_limit"), ("limit=", "invalid_limit"), ("limit", "invalid_limit"),
     ("limit=99999999999999999999", "invalid_limit"), ("limit=0x10", "invalid_limit"), ("limit=5%20", "invalid_limit"),
     ("limit=$1", "invalid_limit"), ("limit=%205", "invalid_limit"), ("limit=+5", "invalid_limit"),
@@ -594,7 +666,6 @@ C += [
     ("query: activity lot=x", G("/proof/activity?lot=x"), 400, "invalid_lot_id"),
     ("query: activity lot=%27", G("/proof/activity?lot=%27"), 400, "invalid_lot_id"),
     ("query: activity lot=", G("/proof/activity?lot="), 400, "invalid_lot_id"),
-    ("query: activity lot=%00", G("/proof/activity?lot=%00"), 400, "invalid_lot_id"),
     ("query: activity lot=%ff", G("/proof/activity?lot=%ff"), 400, "invalid_lot_id"),
     ("query: activity lot=%", G("/proof/activity?lot=%"), 400, "invalid_lot_id"),
     ("body on GET /lots", G("/lots", raw=b'{"a":1}'), 400, "unexpected_body"),

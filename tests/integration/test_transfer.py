@@ -282,7 +282,9 @@ bad = [
      "invalid_memo"),
     ("memo a number", '{%s,"amount":1,"memo":5}' % A, None, 422, "invalid_memo"),
     ("memo an object", '{%s,"amount":1,"memo":{}}' % A, None, 422, "invalid_memo"),
-    ("memo with NUL", '{%s,"amount":1,"memo":"a\\u0000b"}' % A, None, 422, "invalid_memo"),
+    ("memo with NUL", '{%s,"amount":1,"memo":"a\\u0000b"}' % A, None, 400, "invalid_string"),
+    ("to with NUL after a valid id", '{"from":"%s","to":"%s\\u0000garbage","amount":1}' % (alice, bob),
+     None, 400, "invalid_string"),
     ("body an array", '[{%s,"amount":1}]' % A, None, 400, "body_not_object"),
     ("body a string", '"transfer"', None, 400, "body_not_object"),
     ("body a number", '100', None, 400, "body_not_object"),
@@ -415,36 +417,66 @@ g = get("/transfer", token=t_alice)
 is_problem(g, 405, "method_not_allowed", "GET /transfer: 405")
 
 # ---- a deadlock is retried, invisibly ---------------------------------------
-# Provoke a real 40P01: our own connection locks the higher account id, the
-# API transfer locks the lower one and waits for the higher, then we ask for
-# the lower one. PostgreSQL aborts the API's transaction (it has waited
-# longest, so its deadlock_timeout fires first); the server must retry it
+# Provoke a real 40P01 whose victim is the API's transaction by construction,
+# whatever the scheduling. PostgreSQL runs the deadlock check once per lock
+# wait, deadlock_timeout (1 s) after the wait began, in the waiting backend,
+# and the backend that finds the cycle is the one aborted. So the API's
+# transaction must be the one that closes the cycle, and ours must not check
+# before it does:
+#   1. C locks the lower account id; B (superuser, deadlock_timeout 60 s)
+#      locks the higher one.
+#   2. The API transfer locks lower → waits for C (no cycle).
+#   3. B asks for lower → queues behind the API (B waits for the API).
+#   4. C commits: the API gets lower and asks for higher, held by B. The
+#      cycle closes with the API's wait; its check fires 1 s later and finds
+#      it; B's would fire only after 60 s.
+# The server must retry the aborted transaction (after B gives up its locks)
 # and answer 201, not pass the deadlock on as an error.
 
 dl_x, t_dl_x = create_account("deadlock-x", 100)
 dl_y, _ = create_account("deadlock-y", 0)
 lo, hi = sorted([dl_x, dl_y])
 log_mark = os.path.getsize(pg_log)
-conn = db()
-conn.autocommit = False
-cur = conn.cursor()
-cur.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (hi,))
-result = {}
-thread = threading.Thread(target=lambda: result.setdefault("r", xfer(t_dl_x, dl_x, dl_y, 9)))
-thread.start()
-waiting = wait_for(lambda: query("SELECT count(*) FROM pg_locks WHERE NOT granted"
-                                      " AND locktype IN ('transactionid', 'tuple')")[0][0] > 0, 10)
-ok(waiting, "deadlock: the API transfer is waiting for our lock")
-ours = None
-try:
-    cur.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (lo,))
-except psycopg2.Error as e:   # we were picked as the victim instead: the retry was not exercised
-    ours = e
-conn.rollback()
-conn.close()
-thread.join(60)
+conn_c = db()
+conn_c.autocommit = False
+conn_b = db(user="postgres")
+conn_b.autocommit = False
+pid_b, pid_c = conn_b.get_backend_pid(), conn_c.get_backend_pid()
+cur_c, cur_b = conn_c.cursor(), conn_b.cursor()
+cur_c.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (lo,))
+cur_b.execute("SET LOCAL deadlock_timeout = '60s'")
+cur_b.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (hi,))
+
+
+def waiting_pids():
+    return {p for (p,) in query("SELECT DISTINCT pid FROM pg_locks WHERE NOT granted")}
+
+
+result, ours = {}, {}
+api = threading.Thread(target=lambda: result.setdefault("r", xfer(t_dl_x, dl_x, dl_y, 9)))
+api.start()
+ok(wait_for(lambda: waiting_pids() - {pid_b, pid_c}, 10), "deadlock: the API transfer waits for C's lock")
+
+
+def b_takes_lo():
+    try:
+        cur_b.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (lo,))
+    except psycopg2.Error as e:   # B was picked as the victim: the construction failed
+        ours["error"] = e
+
+
+b = threading.Thread(target=b_takes_lo)
+b.start()
+ok(wait_for(lambda: pid_b in waiting_pids(), 10), "deadlock: B queues behind the API for the lower id")
+conn_c.commit()                   # the API takes lower, asks for higher: the cycle closes
+b.join(30)
+ok(not b.is_alive() and "error" not in ours,
+   "deadlock: PostgreSQL aborted the API's transaction, not ours", ours.get("error"))
+conn_b.rollback()                 # the API's retry may now take both rows
+conn_b.close()
+conn_c.close()
+api.join(60)
 r = result.get("r")
-ok(ours is None, "deadlock: PostgreSQL aborted the API's transaction, not ours", ours)
 ok(r is not None and r.status == 201, "deadlock: the transfer is retried and answers 201", r)
 is_((balance(dl_x)[0], balance(dl_y)[0]), (91, 9), "deadlock: the money moved exactly once")
 with open(pg_log, errors="replace") as f:

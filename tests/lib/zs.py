@@ -281,3 +281,48 @@ def parse_ts(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
 # ---- end of auction helpers --------------------------------------------------
+
+
+# ---- hand-made bearer tokens -------------------------------------------------
+
+def jwt_keys(path=None):
+    """The key ring file (fcgi/jwt.h) as [(kid, key bytes)], current first."""
+    keys = []
+    with open(path or KEY_FILE) as f:
+        text = f.read()
+    if len(text.strip()) == 64 and " " not in text.strip():
+        return [("legacy", bytes.fromhex(text.strip()))]
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            kid, hexkey = line.split(" ")
+            keys.append((kid, bytes.fromhex(hexkey)))
+    return keys
+
+
+def _b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_jwt(claims, header=None, key=None, kid=None):
+    """A JWT with exactly these claims, HS256 with key (bytes; default the ring's
+    current key) and header (default {"alg":"HS256","typ":"JWT","kid": kid or
+    the current kid})."""
+    import hashlib
+    import hmac
+    cur_kid, cur_key = jwt_keys()[0]
+    if header is None:
+        header = {"alg": "HS256", "typ": "JWT", "kid": kid or cur_kid}
+    h = _b64url(json.dumps(header, separators=(",", ":")).encode())
+    p = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    mac = hmac.new(cur_key if key is None else key, f"{h}.{p}".encode(), hashlib.sha256).digest()
+    return f"{h}.{p}." + _b64url(mac)
+
+
+def std_claims(sub, scope="user", ttl=3600, iat=None, **extra):
+    """The claims `zerosum token` mints under the default settings, with overrides."""
+    now = int(time.time()) if iat is None else iat
+    c = {"iss": "zerosum", "aud": "zerosum", "sub": sub, "scope": scope, "iat": now,
+         "nbf": now, "exp": now + ttl}
+    c.update(extra)
+    return c

@@ -71,6 +71,22 @@ static void test_query_param(void)
     is_int(qp("a=%41%41%41%41", "a", tiny, sizeof(tiny)), -1, "decoded length counts");
 }
 
+/* http_query_check(): the whole query, before any handler reads a parameter. */
+static void test_query_check(void)
+{
+    is_int(http_query_check(""), 0, "empty query passes");
+    is_int(http_query_check("limit=10&after=x%41+y"), 0, "ordinary escapes pass");
+    is_int(http_query_check("a=%zz&b=%4"), 0, "malformed escapes are left to the reader");
+    is_int(http_query_check("a=%0"), 0, "%0 at the end is malformed, not NUL");
+    is_int(http_query_check("a=%00"), -1, "%00 in a value refused");
+    is_int(http_query_check("lot=%0000000000-0000-0000-0000-000000000000"), -1,
+           "%00 before a valid id refused");
+    is_int(http_query_check("%00=1"), -1, "%00 in a name refused");
+    is_int(http_query_check("x=%zz&limit=5%00"), -1, "%00 after a malformed escape still refused");
+    is_int(http_query_check("unread=%00&limit=5"), -1, "%00 in a parameter nobody reads refused");
+    is_int(http_query_check("a=%2500"), 0, "%2500 is the text %00, not a NUL");
+}
+
 static void test_reason(void)
 {
     is_str(http_reason(200), "OK", "200");
@@ -208,6 +224,22 @@ static void test_json_body(void)
     is_int(BODY(j, "{\"a\":1}\t\r\n"), 0, "trailing whitespace after an object is fine");
     is_int(BODY(j, "{\"a\":1}\n{"), -1, "a second, unfinished value refused");
 
+    /* U+0000 in any string: one refusal at parse time, 400 (invalid_string) */
+    is_int(BODY(j, "{\"to\":\"6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\\u0000garbage\"}"), -1,
+           "\\u0000 after a UUID refused (json-c would keep the UUID prefix for strlen)");
+    is_int(req.status, 400, "→ 400");
+    ok(req.json == NULL, "r->json not set");
+    is_int(BODY(j, "{\"a\\u0000b\":1}"), -1,
+           "\\u0000 in a member name refused (json-c cuts names)");
+    is_int(req.status, 400, "→ 400");
+    is_int(BODY(j, "{\"a\":[{\"b\":\"\\u0000\"}]}"), -1, "\\u0000 nested in an array refused");
+    is_int(BODY(j, "{\"a\":\"\\\\\\u0000\"}"), -1, "\\\\ then \\u0000 refused");
+    is_int(BODY(j, "{\"a\":\"\\\\u0000\"}"), 0,
+           "\\\\u0000 (an escaped backslash, then text) accepted");
+    is_int(BODY(j, "{\"a\":\"\\u0001\\u0100\"}"), 0, "\\u0001 and \\u0100 accepted");
+    is_int(BODY(j, "{\"a\":\"x\",\"u0000\":\"\\u00000\"}"), -1,
+           "\\u0000 followed by a digit refused");
+
     /* depth: the default cap is 16 */
     memset(deep, 0, sizeof(deep));
     for (int i = 0; i < 15; i++)
@@ -308,6 +340,7 @@ int main(void)
 {
     test_idempotency_key();
     test_query_param();
+    test_query_check();
     test_reason();
     test_problem_object();
     test_json_body();
