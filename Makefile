@@ -18,7 +18,12 @@ LDLIBS  := -lfcgi -lpq $(JSONC_LIBS) -lssl -lcrypto
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRCS     := $(wildcard fcgi/*.c)
+# fcgi/ holds the process (main, supervisor, jobs, CLI) and the base modules
+# (config, log, metrics, util, jwt); below it the three layers, each using only
+# the ones under it (make layers-check): api/ → domain/ → store/.
+LAYERS   := store domain api
+SRCS     := $(wildcard fcgi/*.c) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.c))
+C_FILES  := $(SRCS) $(wildcard fcgi/*.h) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.h))
 LIB_SRCS := $(filter-out fcgi/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -29,11 +34,11 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
         fuzz test-fuzz-replay test-faults test-model bench \
-        install format format-check clean
+        install format format-check layers-check clean
 
 all: $(BUILD)/zerosum
 
-# The named statement table, generated from sql/queries/*.sql (fcgi/sql.h).
+# The named statement table, generated from sql/queries/*.sql (fcgi/store/sql.h).
 SQL_QUERIES := $(wildcard sql/queries/*.sql)
 $(BUILD)/gen/sql_table.h $(BUILD)/gen/sql_table.c &: scripts/gen-sql $(SQL_QUERIES)
 	scripts/gen-sql $(BUILD)/gen $(SQL_QUERIES)
@@ -151,10 +156,15 @@ bench: install all dashboard
 	bench/run --seconds $(BENCH_SECONDS)
 
 format:
-	clang-format -i fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(C_FILES) tests/unit/*.c tests/unit/*.h
 
 format-check:
-	clang-format --dry-run --Werror fcgi/*.c fcgi/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror $(C_FILES) tests/unit/*.c tests/unit/*.h
+
+# No layer includes one above it: store/ only the base modules and store/,
+# domain/ also store/, api/ also domain/ (scripts/layers-check).
+layers-check:
+	scripts/layers-check
 
 clean:
 	rm -rf build build-asan

@@ -7,7 +7,7 @@
  * Credentials come from the environment or the shared credentials file and
  * are never printed. Exit status: 0 ok, 2 usage error, 1 failure.
  */
-#include "sigv4.h"
+#include "store/sigv4.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "sql.h"
+#include "store/sql.h"
 
 static int dump_all(void)
 {

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "store/db.h"
 #include "log.h"
-#include "lots.h"
-#include "market.h"
+#include "api/lots.h"
+#include "api/market.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -65,15 +65,12 @@ static enum tx_decision purge_tx(struct tx *tx, void *arg)
 
 int jobs_purge_idempotency_keys(const struct zs_config *cfg)
 {
-    struct request r;
+    struct db_session s;
     struct purge p = { cfg, 0 };
     enum tx_decision d;
 
-    memset(&r, 0, sizeof(r));
-    r.cfg = cfg;
-    r.endpoint = EP_OTHER;
-    snprintf(r.request_id, sizeof(r.request_id), "jobs-purge");
-    if (tx_run(&r, 0, purge_tx, &p, &d) < 0)
+    db_session_init(&s, cfg, "jobs-purge", EP_OTHER);
+    if (tx_run(&s, 0, purge_tx, &p, &d) != TX_RESULT_DONE)
         return -1;
     return p.deleted;
 }
@@ -131,14 +128,6 @@ static enum tx_decision run_finish_tx(struct tx *tx, void *arg)
     return TX_COMMIT;
 }
 
-static void synthetic(struct request *r, const struct zs_config *cfg, const char *id)
-{
-    memset(r, 0, sizeof(*r));
-    r->cfg = cfg;
-    r->endpoint = EP_PROOF;
-    snprintf(r->request_id, sizeof(r->request_id), "%s", id);
-}
-
 /* The last non-empty line of the run's stdout, if it is a JSON object; else an error object. */
 static char *read_summary(const char *path, int status)
 {
@@ -176,9 +165,10 @@ static char *read_summary(const char *path, int status)
 
 static void runs_poll(const struct zs_config *cfg)
 {
-    struct request r;
+    struct db_session s;
     enum tx_decision d;
 
+    db_session_init(&s, cfg, "jobs-runs", EP_PROOF);
     if (run_pid > 0) {
         int st;
         pid_t p = waitpid(run_pid, &st, WNOHANG);
@@ -187,8 +177,7 @@ static void runs_poll(const struct zs_config *cfg)
         int code = p < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         char *summary = read_summary(run_out, code);
         struct run_finish f = { run_id, code == 0 ? "passed" : "failed", summary };
-        synthetic(&r, cfg, "jobs-runs");
-        if (tx_run(&r, 0, run_finish_tx, &f, &d) == 0)
+        if (tx_run(&s, 0, run_finish_tx, &f, &d) == TX_RESULT_DONE)
             log_info("stampede run %s %s", run_id, f.status);
         free(summary);
         unlink(run_out);
@@ -199,8 +188,7 @@ static void runs_poll(const struct zs_config *cfg)
         return;
     struct run_claim c;
     memset(&c, 0, sizeof(c));
-    synthetic(&r, cfg, "jobs-runs");
-    if (tx_run(&r, 0, run_claim_tx, &c, &d) < 0 || !c.found)
+    if (tx_run(&s, 0, run_claim_tx, &c, &d) != TX_RESULT_DONE || !c.found)
         return;
     snprintf(run_id, sizeof(run_id), "%s", c.id);
     snprintf(run_out, sizeof(run_out), "%s/stampede-%s.out", cfg->socket_dir, c.id);
@@ -208,7 +196,7 @@ static void runs_poll(const struct zs_config *cfg)
     if (run_pid < 0) {
         struct run_finish f = { run_id, "failed", "{\"ok\":false,\"error\":\"fork failed\"}" };
         log_error("fork() failed while starting stampede run %s: %s", run_id, strerror(errno));
-        tx_run(&r, 0, run_finish_tx, &f, &d);
+        tx_run(&s, 0, run_finish_tx, &f, &d);
         run_pid = 0;
         return;
     }
@@ -256,11 +244,11 @@ void jobs_main(const struct zs_config *cfg)
 
     {
         /* A run the previous jobs child left running was interrupted. */
-        struct request r;
+        struct db_session s;
         struct run_finish f = { NULL, "failed", "{\"ok\":false,\"error\":\"interrupted by a restart\"}" };
         enum tx_decision d;
-        synthetic(&r, cfg, "jobs-runs");
-        tx_run(&r, 0, run_finish_tx, &f, &d);
+        db_session_init(&s, cfg, "jobs-runs", EP_PROOF);
+        tx_run(&s, 0, run_finish_tx, &f, &d);
     }
 
     while (!stop_requested) {

@@ -14,8 +14,8 @@
 #include "cli.h"
 #include "config.h"
 #include "jwt.h"
-#include "routes.h"
-#include "sigv4.h"
+#include "api/routes.h"
+#include "store/sigv4.h"
 #include "supervisor.h"
 
 static int usage(void)

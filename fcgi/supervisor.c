@@ -27,7 +27,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
-#include "worker.h"
+#include "api/worker.h"
 
 #define MAX_CHILDREN 256
 #define JOBS_POOL (-1)

@@ -30,12 +30,12 @@
 #include <string.h>
 
 #include "config.h"
-#include "http.h"
-#include "ledger.h"
-#include "router.h"
-#include "routes.h"
+#include "api/http.h"
+#include "domain/ledger.h"
+#include "api/router.h"
+#include "api/routes.h"
 #include "util.h"
-#include "validate.h"
+#include "api/validate.h"
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

@@ -5,7 +5,7 @@
  */
 #include "tap.h"
 
-#include "db.h"
+#include "store/db.h"
 
 #include <limits.h>
 #include <stdio.h>

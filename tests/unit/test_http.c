@@ -7,7 +7,7 @@
  */
 #include "tap.h"
 
-#include "http.h"
+#include "api/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>

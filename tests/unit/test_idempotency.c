@@ -7,7 +7,7 @@
  */
 #include "tap.h"
 
-#include "idempotency.h"
+#include "api/idempotency.h"
 
 #include <stdlib.h>
 #include <string.h>

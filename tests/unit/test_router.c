@@ -6,9 +6,9 @@
  */
 #include "tap.h"
 
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "api/router.h"
+#include "api/routes.h"
+#include "api/worker.h"
 
 #include <stdio.h>
 #include <string.h>

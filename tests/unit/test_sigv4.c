@@ -8,7 +8,7 @@
  * Tokens are compared as parsed parameter sets plus the signature, never as
  * raw strings: SDKs differ in parameter order and in `host/?` versus `host?`.
  */
-#include "sigv4.h"
+#include "store/sigv4.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -1,0 +1,308 @@
+/*
+ * accounts.c — POST /accounts (admin), GET /accounts/issuer (admin),
+ * GET /accounts/{id} and GET /accounts/{id}/entries (owner or admin).
+ *
+ * Accounts are created empty; money arrives only as a transfer from the
+ * issuer, so every unit is explained by the ledger.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_tx.h"
+#include "api/auth.h"
+#include "store/db.h"
+#include "api/idempotency.h"
+#include "domain/ledger.h"
+#include "api/routes.h"
+#include "util.h"
+
+#define ENTRIES_LIMIT_DEFAULT 50
+#define ENTRIES_LIMIT_MAX 500
+
+/* {"id","name","kind","balance","held","available","created_at"} from one row. */
+static struct json_object *account_json(PGresult *res, int row)
+{
+    struct json_object *a = json_object_new_object();
+    int64_t balance = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+    int64_t held = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+
+    json_object_object_add(a, "id", json_object_new_string(PQgetvalue(res, row, 0)));
+    json_object_object_add(a, "name", json_object_new_string(PQgetvalue(res, row, 1)));
+    json_object_object_add(a, "kind", json_object_new_string(PQgetvalue(res, row, 2)));
+    json_object_object_add(a, "balance", json_object_new_int64(balance));
+    json_object_object_add(a, "held", json_object_new_int64(held));
+    json_object_object_add(a, "available", json_object_new_int64(balance - held));
+    json_object_object_add(a, "created_at", json_object_new_string(PQgetvalue(res, row, 5)));
+    return a;
+}
+
+#define ACCOUNT_COLUMNS "id, name, kind, balance, held, " LEDGER_TS("created_at")
+
+/* ---- POST /accounts ---------------------------------------------------- */
+
+struct create_tx {
+    const char *name;
+    struct idem *idem;
+    char *body;
+};
+
+static enum tx_decision create_tx(struct tx *tx, void *arg)
+{
+    struct create_tx *c = arg;
+    char id[UUID_STR_LEN + 1];
+    PGresult *res;
+
+    free(c->body);
+    c->body = NULL;
+    if (idem_claim(tx, c->idem) < 0)
+        return TX_ERROR;
+    if (c->idem->outcome != IDEM_NEW)
+        return TX_ROLLBACK;
+    if (util_uuid_v4(id) < 0)
+        return TX_ERROR;
+    {
+        const char *p[2] = { id, c->name };
+        res = tx_exec(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'user')"
+                          " RETURNING " ACCOUNT_COLUMNS, 2, p);
+    }
+    if (!res)
+        return TX_ERROR;
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "account", account_json(res, 0));
+    PQclear(res);
+    c->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    if (!c->body || idem_finish(tx, c->idem, 201, c->body) < 0)
+        return TX_ERROR;
+    return TX_COMMIT;
+}
+
+void handle_account_create(struct request *r)
+{
+    static const char *const allowed[] = { "name", NULL };
+    struct json_object *v;
+    const char *unknown = util_json_unknown_member(r->json, allowed), *name;
+    struct idem idem;
+    struct create_tx c;
+    enum tx_decision d;
+
+    if (unknown) {
+        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+        return;
+    }
+    if (!json_object_object_get_ex(r->json, "name", &v)) {
+        http_problem(r, 422, "missing_field", "\"name\" is required");
+        return;
+    }
+    name = json_object_get_string(v);
+    if (!json_object_is_type(v, json_type_string) || strlen(name) == 0 || strlen(name) > 100) {
+        http_problem(r, 422, "invalid_name", "\"name\" must be a string of 1 to 100 bytes");
+        return;
+    }
+    if (idem_prepare(r, &idem) < 0)
+        return;
+    memset(&c, 0, sizeof(c));
+    c.name = name;
+    c.idem = &idem;
+    if (api_tx_run(r, 0, create_tx, &c, &d) == 0)
+        idem_answer(r, d, &idem, 201, c.body);
+    free(c.body);
+    idem_free(&idem);
+}
+
+/* ---- GET /accounts/{id}, /accounts/issuer ---------------------------------- */
+
+struct get_tx {
+    const char *id;
+    struct json_object *out;
+};
+
+static enum tx_decision get_tx(struct tx *tx, void *arg)
+{
+    struct get_tx *g = arg;
+    const char *p[1] = { g->id };
+    PGresult *res;
+
+    if (g->out) {
+        json_object_put(g->out);
+        g->out = NULL;
+    }
+    res = tx_exec(tx, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = $1", 1, p);
+    if (!res)
+        return TX_ERROR;
+    if (PQntuples(res) == 1)
+        g->out = account_json(res, 0);
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+static void answer_account(struct request *r, const char *id)
+{
+    struct get_tx g = { id, NULL };
+    enum tx_decision d;
+
+    int rc = api_tx_run(r, TX_READ_ONLY, get_tx, &g, &d);
+
+    /* tx_run first: the transaction fills the output */
+    api_answer_read(r, rc, g.out, "account", "account_not_found",
+                   "no such account");
+}
+
+/* Parse {id} and check the caller may read it; answers and returns -1 if
+ * not. Someone else's account is answered exactly as a missing one. */
+static int readable_account(struct request *r, char id[UUID_STR_LEN + 1])
+{
+    if (!util_uuid_parse(r->path_params[0], id)
+        || (!auth_is_admin(r) && strcmp(r->caller.sub, id) != 0)) {
+        http_problem(r, 404, "account_not_found", "no such account");
+        return -1;
+    }
+    return 0;
+}
+
+void handle_account_get(struct request *r)
+{
+    char id[UUID_STR_LEN + 1];
+
+    if (readable_account(r, id) == 0)
+        answer_account(r, id);
+}
+
+void handle_account_issuer(struct request *r)
+{
+    answer_account(r, LEDGER_ISSUER_ID);
+}
+
+/* ---- GET /accounts/{id}/entries?limit=&after= ------------------------------ */
+
+struct entries_tx {
+    const char *id;
+    const char *after;          /* entry id cursor, or NULL */
+    int limit;
+    int found;                  /* the account exists */
+    int bad_cursor;
+    struct json_object *list;
+    char next[UUID_STR_LEN + 1];
+};
+
+static enum tx_decision entries_tx(struct tx *tx, void *arg)
+{
+    struct entries_tx *e = arg;
+    char lim[16];
+    PGresult *res;
+
+    if (e->list) {
+        json_object_put(e->list);
+        e->list = NULL;
+    }
+    e->next[0] = '\0';
+    e->found = 0;
+    e->bad_cursor = 0;
+    {
+        const char *p[1] = { e->id };
+        res = tx_exec(tx, "SELECT 1 FROM accounts WHERE id = $1", 1, p);
+        if (!res)
+            return TX_ERROR;
+        e->found = PQntuples(res) == 1;
+        PQclear(res);
+        if (!e->found)
+            return TX_COMMIT;
+    }
+    if (e->after) {
+        const char *p[2] = { e->after, e->id };
+        res = tx_exec(tx, "SELECT 1 FROM entries WHERE id = $1 AND account_id = $2", 2, p);
+        if (!res)
+            return TX_ERROR;
+        e->bad_cursor = PQntuples(res) != 1;
+        PQclear(res);
+        if (e->bad_cursor)
+            return TX_COMMIT;
+    }
+    snprintf(lim, sizeof(lim), "%d", e->limit + 1);
+    {
+        const char *p[3] = { e->id, lim, e->after };
+        res = tx_exec(tx,
+                      "SELECT e.id, e.transfer_id, e.amount, " LEDGER_TS("e.created_at")
+                      ", t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END"
+                      " FROM entries e JOIN transfers t ON t.id = e.transfer_id"
+                      " WHERE e.account_id = $1"
+                      "   AND ($3::uuid IS NULL OR (e.created_at, e.id) <"
+                      "        (SELECT created_at, id FROM entries WHERE id = $3::uuid))"
+                      " ORDER BY e.created_at DESC, e.id DESC LIMIT $2::int",
+                      3, p);
+    }
+    if (!res)
+        return TX_ERROR;
+    e->list = json_object_new_array();
+    for (int i = 0; i < PQntuples(res) && i < e->limit; i++) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, i, 0)));
+        json_object_object_add(o, "transfer_id", json_object_new_string(PQgetvalue(res, i, 1)));
+        json_object_object_add(o, "amount",
+                               json_object_new_int64(strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+        json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, i, 3)));
+        json_object_object_add(o, "kind", json_object_new_string(PQgetvalue(res, i, 4)));
+        json_object_object_add(o, "counterparty", json_object_new_string(PQgetvalue(res, i, 5)));
+        json_object_array_add(e->list, o);
+        if (i == e->limit - 1 && PQntuples(res) > e->limit)
+            snprintf(e->next, sizeof(e->next), "%s", PQgetvalue(res, i, 0));
+    }
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+void handle_account_entries(struct request *r)
+{
+    char id[UUID_STR_LEN + 1], buf[64], after[UUID_STR_LEN + 1];
+    struct entries_tx e;
+    enum tx_decision d;
+    struct json_object *o;
+    int rc;
+
+    if (readable_account(r, id) < 0)
+        return;
+    memset(&e, 0, sizeof(e));
+    e.id = id;
+    e.limit = ENTRIES_LIMIT_DEFAULT;
+    rc = http_query_param(r, "limit", buf, sizeof(buf));
+    if (rc != 0) {
+        char *end;
+        long n = rc > 0 ? strtol(buf, &end, 10) : 0;
+        /* digits only: strtol alone would take " 5" (and "+5", a '+' being a space) */
+        if (rc < 0 || !isdigit((unsigned char)buf[0]) || *end || n < 1 || n > ENTRIES_LIMIT_MAX) {
+            http_problem(r, 400, "invalid_limit", "limit must be an integer from 1 to %d",
+                         ENTRIES_LIMIT_MAX);
+            return;
+        }
+        e.limit = (int)n;
+    }
+    rc = http_query_param(r, "after", buf, sizeof(buf));
+    if (rc != 0) {
+        if (rc < 0 || !util_uuid_parse(buf, after)) {
+            http_problem(r, 400, "invalid_cursor", "after must be an entry id from \"next\"");
+            return;
+        }
+        e.after = after;
+    }
+    if (api_tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, entries_tx, &e, &d) < 0) {
+        if (e.list)
+            json_object_put(e.list);
+        return;
+    }
+    if (!e.found) {
+        http_problem(r, 404, "account_not_found", "no such account");
+        return;
+    }
+    if (e.bad_cursor) {
+        http_problem(r, 400, "invalid_cursor", "after must be an entry id of this account");
+        return;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "entries", e.list);
+    json_object_object_add(o, "next", e.next[0] ? json_object_new_string(e.next) : NULL);
+    http_respond_json(r, 200, o, NULL);
+}

@@ -1,0 +1,165 @@
+/*
+ * mutation.c — the one mutation runner (see mutation.h).
+ */
+#include "api/mutation.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_tx.h"
+#include "log.h"
+#include "util.h"
+
+struct mutation {
+    struct request *r;
+    const struct mutation_ops *ops;
+    void *req;
+    struct idem idem;
+    int status;            /* the answer of this attempt, when body is set */
+    char *body;            /* malloc'd JSON text; NULL: the key answers (replay …) */
+};
+
+struct request *mut_request(const struct mutation *m)
+{
+    return m->r;
+}
+
+const char *mut_now(const struct mutation *m)
+{
+    return m->idem.now;
+}
+
+const char *mut_caller(const struct mutation *m)
+{
+    return m->idem.caller;
+}
+
+const char *mut_scoped_key(const struct mutation *m)
+{
+    return m->idem.scoped;
+}
+
+struct json_object *mut_extra_i64(const char *name, int64_t v)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, name, json_object_new_int64(v));
+    return o;
+}
+
+int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum tx_decision *d)
+{
+    struct tx_stmt all[IDEM_CLAIM_STMTS + MUT_FIRST_MAX];
+    int nc;
+
+    if (n < 0 || n > MUT_FIRST_MAX) {
+        log_error("request %s: %s: %d first statements (at most %d)", m->r->request_id,
+                  m->ops->name, n, MUT_FIRST_MAX);
+        tx->err = DB_FAILED;
+        *d = TX_ERROR;
+        return 0;
+    }
+    nc = idem_claim_stmts(&m->idem, all);
+    if (n)
+        memcpy(all + nc, st, (size_t)n * sizeof(*st));
+    if (tx_exec_many(tx, all, nc + n, 0) < 0) {
+        *d = idem_claim_timed_out(tx, &m->idem) ? TX_ROLLBACK : TX_ERROR;
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        st[i].res = all[nc + i].res;
+    if (idem_claim_result(tx, &m->idem, all) < 0 || m->idem.outcome != IDEM_NEW) {
+        for (int i = 0; i < n; i++) {
+            PQclear(st[i].res);
+            st[i].res = NULL;
+        }
+        *d = m->idem.outcome != IDEM_NEW && tx->err == DB_OK ? TX_ROLLBACK : TX_ERROR;
+        return 0;
+    }
+    return 1;
+}
+
+enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, int status,
+                            struct json_object *body)
+{
+    struct tx_stmt all[MUT_LAST_MAX + 1];
+
+    free(m->body);
+    m->body = body ? util_json_take_text(body) : NULL;
+    if (!m->body || n < 0 || n > MUT_LAST_MAX) {
+        tx->err = DB_FAILED;
+        return TX_ERROR;
+    }
+    m->status = status;
+    if (n)
+        memcpy(all, st, (size_t)n * sizeof(*st));
+    idem_finish_stmt(&m->idem, status, m->body, &all[n]);
+    if (tx_exec_many(tx, all, n + 1, 1) < 0)
+        return TX_ERROR;
+    for (int i = 0; i <= n; i++)
+        PQclear(all[i].res);
+    return TX_COMMIT;
+}
+
+enum tx_decision mut_refuse(struct mutation *m, struct tx *tx, enum mut_store store, int status,
+                            const char *code, struct json_object *extra, const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+    struct json_object *o;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    o = http_problem_object(m->r, status, code, detail);
+    if (extra) {
+        json_object_object_foreach(extra, k, v) json_object_object_add(o, k, json_object_get(v));
+        json_object_put(extra);
+    }
+    if (store == MUT_STORED)
+        return mut_commit(m, tx, NULL, 0, status, o);
+    free(m->body);
+    m->body = util_json_take_text(o);
+    m->status = status;
+    if (!m->body) {
+        tx->err = DB_FAILED;
+        return TX_ERROR;
+    }
+    return TX_ROLLBACK;
+}
+
+static enum tx_decision attempt(struct tx *tx, void *arg)
+{
+    struct mutation *m = arg;
+
+    free(m->body);
+    m->body = NULL;
+    m->status = 0;
+    return m->ops->apply(m, tx, m->req);
+}
+
+void mutation_run(struct request *r, const struct mutation_ops *ops)
+{
+    struct mutation m;
+    enum tx_decision d;
+
+    memset(&m, 0, sizeof(m));
+    m.r = r;
+    m.ops = ops;
+    m.req = calloc(1, ops->req_size ? ops->req_size : 1);
+    if (!m.req) {
+        http_problem(r, 500, "internal_error", "out of memory");
+        return;
+    }
+    if (ops->parse(r, m.req) < 0 || (ops->authorize && ops->authorize(r, m.req) < 0)
+        || idem_prepare(r, &m.idem) < 0)
+        goto out;
+    if (api_tx_run(r, ops->tx_flags, attempt, &m, &d) == 0)
+        idem_answer(r, d, &m.idem, m.status, m.body);
+out:
+    free(m.body);
+    idem_free(&m.idem);
+    free(m.req);
+}

@@ -1,0 +1,36 @@
+/*
+ * routes.c — which handler answers which method and path, and who may call it.
+ * Order matters only where a literal and a capture share a position
+ * (/accounts/issuer before /accounts/{id}). The last column is the pool that
+ * serves the route: nginx sends the path there, with or without one trailing
+ * slash, and a worker of any other pool answers 404 (worker_dispatch()).
+ */
+#include "api/routes.h"
+
+const struct route routes[] = {
+    { "GET",  "/healthz",                handle_healthz,          EP_HEALTHZ,   AUTH_NONE, "default" },
+    { "GET",  "/metrics",                handle_metrics,          EP_METRICS,   AUTH_NONE, "default" },
+    { "POST", "/accounts",               handle_account_create,   EP_ACCOUNTS,  AUTH_ADMIN, "default" },
+    { "GET",  "/accounts/issuer",        handle_account_issuer,   EP_ACCOUNTS,  AUTH_ADMIN, "default" },
+    { "GET",  "/accounts/{id}",          handle_account_get,      EP_ACCOUNTS,  AUTH_USER, "default" },
+    { "GET",  "/accounts/{id}/entries",  handle_account_entries,  EP_ACCOUNTS,  AUTH_USER, "default" },
+    { "POST", "/transfer",               handle_transfer_create,  EP_TRANSFER,  AUTH_USER, "transfer" },
+    { "GET",  "/transfers/{id}",         handle_transfer_get,     EP_TRANSFERS, AUTH_USER, "default" },
+    { "POST", "/lots",                   handle_lot_create,       EP_LOTS,      AUTH_ADMIN, "default" },
+    { "GET",  "/lots",                   handle_lot_list,         EP_LOTS,      AUTH_NONE, "default" },
+    { "GET",  "/lots/{id}",              handle_lot_get,          EP_LOTS,      AUTH_NONE, "default" },
+    { "POST", "/bid",                    handle_bid,              EP_BID,       AUTH_USER, "bid" },
+    { "GET",  "/proof",                  handle_proof,            EP_PROOF,     AUTH_NONE, "proof" },
+    { "POST", "/proof/runs",             handle_proof_run_create, EP_PROOF,     AUTH_ADMIN, "proof" },
+    { "GET",  "/proof/runs",             handle_proof_run_list,   EP_PROOF,     AUTH_NONE, "proof" },
+    { "GET",  "/proof/runs/{id}",        handle_proof_run_get,    EP_PROOF,     AUTH_NONE, "proof" },
+    { "GET",  "/proof/activity",         handle_activity,         EP_PROOF,     AUTH_NONE, "proof" },
+    { "POST", "/markets",                handle_market_create,    EP_MARKETS,   AUTH_ADMIN, "default" },
+    { "GET",  "/markets",                handle_market_list,      EP_MARKETS,   AUTH_NONE, "default" },
+    { "GET",  "/markets/{id}",           handle_market_get,       EP_MARKETS,   AUTH_NONE, "default" },
+    { "POST", "/markets/{id}/resolve",   handle_market_resolve,   EP_MARKETS,   AUTH_ADMIN, "default" },
+    { "POST", "/order",                  handle_order_create,     EP_ORDER,     AUTH_USER, "order" },
+    { "DELETE", "/order/{id}",           handle_order_cancel,     EP_ORDER,     AUTH_USER, "order" },
+};
+
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

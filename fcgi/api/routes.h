@@ -1,0 +1,38 @@
+/*
+ * routes.h — the API's route table and its handlers.
+ */
+#ifndef ZS_ROUTES_H
+#define ZS_ROUTES_H
+
+#include <stddef.h>
+
+#include "api/router.h"
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+void handle_healthz(struct request *r);
+void handle_metrics(struct request *r);
+void handle_account_create(struct request *r);
+void handle_account_issuer(struct request *r);
+void handle_account_get(struct request *r);
+void handle_account_entries(struct request *r);
+void handle_transfer_create(struct request *r);
+void handle_transfer_get(struct request *r);
+void handle_lot_create(struct request *r);
+void handle_lot_list(struct request *r);
+void handle_lot_get(struct request *r);
+void handle_bid(struct request *r);
+void handle_proof(struct request *r);
+void handle_proof_run_create(struct request *r);
+void handle_proof_run_list(struct request *r);
+void handle_proof_run_get(struct request *r);
+void handle_activity(struct request *r);
+void handle_market_create(struct request *r);
+void handle_market_list(struct request *r);
+void handle_market_get(struct request *r);
+void handle_market_resolve(struct request *r);
+void handle_order_create(struct request *r);
+void handle_order_cancel(struct request *r);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * transfer.c — POST /transfer and GET /transfers/{id}.
+ *
+ * One transaction per transfer (READ COMMITTED on PostgreSQL, snapshot
+ * isolation on the dsql dialect): claim the idempotency key, lock both
+ * accounts in id order (so opposite transfers cannot deadlock), check
+ * existence and available funds, move the balances, append the transfer and
+ * its two entries, store the answer under the key, commit. Rejections after
+ * the key is claimed (unknown account, insufficient funds) are stored too,
+ * so a retry replays them instead of succeeding later by accident.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_tx.h"
+#include "api/auth.h"
+#include "store/db.h"
+#include "api/idempotency.h"
+#include "domain/ledger.h"
+#include "log.h"
+#include "api/mutation.h"
+#include "api/routes.h"
+#include "util.h"
+#include "api/validate.h"
+
+/* Code points in a valid UTF-8 string (json-c validated it). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+static int parse_account(struct request *r, const char *field, char out[UUID_STR_LEN + 1])
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(r->json, field, &v)) {
+        http_problem(r, 422, "missing_field", "\"%s\" is required", field);
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_string)
+        || !util_uuid_parse(json_object_get_string(v), out)) {
+        http_problem(r, 422, "invalid_account_id", "\"%s\" must be an account id (a UUID string)",
+                     field);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validate the body into q; answers 422 and returns -1 on bad input. */
+int transfer_parse(struct request *r, struct transfer_req *q)
+{
+    static const char *const allowed[] = { "from", "to", "amount", "memo", NULL };
+    struct json_object *v;
+    const char *unknown = util_json_unknown_member(r->json, allowed);
+
+    memset(q, 0, sizeof(*q));
+    if (unknown) {
+        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+        return -1;
+    }
+    if (parse_account(r, "from", q->from) < 0 || parse_account(r, "to", q->to) < 0)
+        return -1;
+    if (!json_object_object_get_ex(r->json, "amount", &v)) {
+        http_problem(r, 422, "missing_field", "\"amount\" is required");
+        return -1;
+    }
+    if (util_json_int64(v, 1, &q->amount) < 0) {
+        http_problem(r, 422, "invalid_amount",
+                     "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
+        return -1;
+    }
+    if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_string)
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
+            http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
+                         LEDGER_MEMO_MAX);
+            return -1;
+        }
+        q->memo = json_object_get_string(v);
+    }
+    if (strcmp(q->from, q->to) == 0) {
+        http_problem(r, 422, "same_account", "\"from\" and \"to\" must be different accounts");
+        return -1;
+    }
+    return 0;
+}
+
+/* A user moves only their own money; an admin moves money only out of the issuer.
+ * Decided before touching the database. */
+static int transfer_authorize(struct request *r, const void *req)
+{
+    const struct transfer_req *q = req;
+
+    if (r->caller.scope == JWT_SCOPE_ADMIN) {
+        if (strcmp(q->from, LEDGER_ISSUER_ID) != 0) {
+            http_problem(r, 403, "not_account_owner",
+                         "an admin token moves money only from the issuer");
+            return -1;
+        }
+    } else if (strcmp(r->caller.sub, q->from) != 0) {
+        http_problem(r, 403, "not_account_owner", "the token does not own the \"from\" account");
+        return -1;
+    }
+    return 0;
+}
+
+static int transfer_parse_req(struct request *r, void *req)
+{
+    return transfer_parse(r, req);
+}
+
+/* The answer of a transfer that moved: its created_at is the transaction's
+ * now(), which the first round trip returned. */
+static struct json_object *transfer_answer(const struct transfer_req *q, const char *id,
+                                           const char *kind, const char *created_at)
+{
+    struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
+
+    json_object_object_add(tr, "id", json_object_new_string(id));
+    json_object_object_add(tr, "from", json_object_new_string(q->from));
+    json_object_object_add(tr, "to", json_object_new_string(q->to));
+    json_object_object_add(tr, "amount", json_object_new_int64(q->amount));
+    json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
+    json_object_object_add(tr, "kind", json_object_new_string(kind));
+    json_object_object_add(tr, "created_at", json_object_new_string(created_at));
+    json_object_object_add(o, "transfer", tr);
+    return o;
+}
+
+/*
+ * Two round trips in all:
+ *   1. BEGIN; claim the key (returning now()); lock the lower id; lock the higher id
+ *   2. move the balances; append the transfer and its entries; store the answer; COMMIT
+ * The locks are held for one round trip, which is what a hot pair of
+ * accounts serialises on. Rejections after the claim are stored.
+ */
+static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *req)
+{
+    const struct transfer_req *q = req;
+    int from_first = strcmp(q->from, q->to) < 0;
+    const char *p_lo[1] = { from_first ? q->from : q->to };
+    const char *p_hi[1] = { from_first ? q->to : q->from };
+    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
+                             tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
+    struct ledger_account acc[2];          /* [0] from, [1] to */
+    struct ledger_move_stmts mv;
+    enum tx_decision d;
+    const char *kind;
+
+    memset(acc, 0, sizeof(acc));
+    /* Round 1: the key, then both rows locked in id order (opposite transfers
+     * wait for each other, never deadlock). */
+    if (!mut_begin(m, tx, r1, 2, &d))
+        return d;
+    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[0].res);
+    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[1].res);
+    PQclear(r1[0].res);
+    PQclear(r1[1].res);
+
+    if (!acc[0].found)
+        return mut_refuse(m, tx, MUT_STORED, 422, "from_account_not_found", NULL,
+                          "the \"from\" account does not exist");
+    if (!acc[1].found)
+        return mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
+                          "the \"to\" account does not exist");
+    if (acc[0].escrow || acc[1].escrow)
+        return mut_refuse(m, tx, MUT_STORED, 403, "escrow_account", NULL,
+                          "a market's escrow account moves only with its market's fills and payouts");
+    if (acc[0].issuer && mut_request(m)->caller.scope != JWT_SCOPE_ADMIN)
+        return mut_refuse(m, tx, MUT_STORED, 403, "admin_required", NULL,
+                          "only an admin may issue money");
+    if (!acc[0].issuer && acc[0].balance - acc[0].held < q->amount)
+        return mut_refuse(m, tx, MUT_STORED, 422, "insufficient_funds", NULL,
+                          "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held,
+                          q->amount);
+    if (!ledger_move_fits(&acc[0], &acc[1], q->amount))
+        /* An issue past -2^63 or a credit past 2^63 - 1: refused and rolled
+         * back (not stored under the key: nothing is written). */
+        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL, "%s",
+                          acc[0].issuer ? "issuing this amount would take the money supply"
+                                          " beyond the largest representable amount"
+                                        : "the payee's balance would exceed the largest"
+                                          " representable amount");
+
+    /* Round 2: the move, the stored answer and COMMIT. */
+    kind = acc[0].issuer ? "issue" : "transfer";
+    if (ledger_move_prepare(&mv, tx->cfg, q->from, q->to, q->amount, 0, kind, mut_caller(m),
+                            q->memo, mut_scoped_key(m)) < 0)
+        return TX_ERROR;
+    return mut_commit(m, tx, mv.st, mv.n, 201, transfer_answer(q, mv.id, kind, mut_now(m)));
+}
+
+static const struct mutation_ops transfer_ops = {
+    .name = "transfer",
+    .req_size = sizeof(struct transfer_req),
+    .parse = transfer_parse_req,
+    .authorize = transfer_authorize,
+    .apply = transfer_apply,
+};
+
+void handle_transfer_create(struct request *r)
+{
+    mutation_run(r, &transfer_ops);
+}
+
+struct transfer_get {
+    const char *id;
+    struct json_object *out;     /* the transfer object, or NULL if not found */
+    char from[UUID_STR_LEN + 1], to[UUID_STR_LEN + 1];
+};
+
+static enum tx_decision transfer_get_tx(struct tx *tx, void *arg)
+{
+    struct transfer_get *g = arg;
+    const char *p[1] = { g->id };
+    PGresult *res;
+
+    if (g->out) {
+        json_object_put(g->out);
+        g->out = NULL;
+    }
+    res = tx_exec(tx,
+                  "SELECT id, from_account, to_account, amount, kind, memo, "
+                  LEDGER_TS("created_at") " FROM transfers WHERE id = $1",
+                  1, p);
+    if (!res)
+        return TX_ERROR;
+    if (PQntuples(res) == 1) {
+        g->out = json_object_new_object();
+        json_object_object_add(g->out, "id", json_object_new_string(PQgetvalue(res, 0, 0)));
+        json_object_object_add(g->out, "from", json_object_new_string(PQgetvalue(res, 0, 1)));
+        json_object_object_add(g->out, "to", json_object_new_string(PQgetvalue(res, 0, 2)));
+        json_object_object_add(g->out, "amount",
+                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
+        json_object_object_add(g->out, "kind", json_object_new_string(PQgetvalue(res, 0, 4)));
+        json_object_object_add(g->out, "memo", PQgetisnull(res, 0, 5) ? NULL
+                               : json_object_new_string(PQgetvalue(res, 0, 5)));
+        json_object_object_add(g->out, "created_at", json_object_new_string(PQgetvalue(res, 0, 6)));
+        snprintf(g->from, sizeof(g->from), "%s", PQgetvalue(res, 0, 1));
+        snprintf(g->to, sizeof(g->to), "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+void handle_transfer_get(struct request *r)
+{
+    char id[UUID_STR_LEN + 1];
+    struct transfer_get g;
+    enum tx_decision d;
+    struct json_object *o;
+
+    if (!util_uuid_parse(r->path_params[0], id)) {
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
+        return;
+    }
+    memset(&g, 0, sizeof(g));
+    g.id = id;
+    if (api_tx_run(r, TX_READ_ONLY, transfer_get_tx, &g, &d) < 0) {
+        if (g.out)
+            json_object_put(g.out);
+        return;
+    }
+    if (!g.out) {
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
+        return;
+    }
+    /* A stranger gets exactly the answer for an id that does not exist:
+     * a 403 would tell them it does. */
+    if (!auth_is_admin(r) && strcmp(r->caller.sub, g.from) != 0
+        && strcmp(r->caller.sub, g.to) != 0) {
+        json_object_put(g.out);
+        http_problem(r, 404, "transfer_not_found", "no such transfer");
+        return;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "transfer", g.out);
+    http_respond_json(r, 200, o, NULL);
+}

@@ -1,0 +1,48 @@
+/*
+ * validate.h — the request-body validators of POST /transfer, POST /bid and
+ * POST /lots, exposed so the fuzz targets (tests/fuzz/) can reach them.
+ *
+ * Each takes a request whose body http_parse_json_body() has parsed into
+ * r->json, fills its struct and returns 0, or answers 422 (problem+json with
+ * a stable code) and returns -1. Strings in the structs are lent from
+ * r->json and live as long as it does. Nothing touches the database.
+ */
+#ifndef ZS_VALIDATE_H
+#define ZS_VALIDATE_H
+
+#include <stdint.h>
+
+#include "api/http.h"
+#include "util.h"
+
+/* POST /transfer: {"from", "to", "amount", "memo"?} */
+struct transfer_req {
+    char from[UUID_STR_LEN + 1];
+    char to[UUID_STR_LEN + 1];
+    int64_t amount;
+    const char *memo;            /* lent from r->json, or NULL */
+};
+
+int transfer_parse(struct request *r, struct transfer_req *q);
+
+/* POST /bid: {"lot", "amount"?, "max_price"?, "quantity"?} */
+struct bid_req {
+    char lot[UUID_STR_LEN + 1];
+    int64_t amount, max_price, quantity;
+    int has_amount, has_max_price, has_quantity;
+};
+
+int bid_parse(struct request *r, struct bid_req *q);
+
+/* POST /lots: an English, Dutch or drop lot. */
+struct lot_spec {
+    const char *kind;
+    char seller[UUID_STR_LEN + 1];
+    const char *title;
+    int64_t start, increment, reserve, floor, step, price;
+    int64_t ends_in, interval, quantity, max_per_claim, snipe_window, snipe_extend;
+};
+
+int parse_lot_spec(struct request *r, struct lot_spec *s);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * ledger.c — locking accounts in id order and double-entry moves.
+ */
+#include "domain/ledger.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ledger_lock_parse(struct ledger_account *a, PGresult *res)
+{
+    a->found = PQntuples(res) == 1;
+    if (!a->found)
+        return;
+    a->issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
+    a->escrow = strcmp(PQgetvalue(res, 0, 0), "escrow") == 0;
+    a->balance = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    a->held = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+}
+
+static const struct ledger_account *sort_base;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(sort_base[*(const int *)a].id, sort_base[*(const int *)b].id);
+}
+
+int ledger_lock(struct tx *tx, struct ledger_account *a, int n)
+{
+    int *order, m = 0, rc = -1;
+    struct tx_stmt *st;
+    const char **ids;
+
+    if (n <= 0)
+        return 0;
+    order = malloc(sizeof(*order) * (size_t)n);
+    st = calloc((size_t)n, sizeof(*st));
+    ids = calloc((size_t)n, sizeof(*ids));
+    if (!order || !st || !ids) {
+        tx->err = DB_FAILED;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        order[i] = i;
+        a[i].found = 0;
+    }
+    sort_base = a;
+    qsort(order, (size_t)n, sizeof(*order), by_id);
+    /* One pipeline, one round trip: the server still takes the row locks one
+     * after another in the order sent, ascending id. */
+    for (int k = 0; k < n; k++) {
+        if (k > 0 && strcmp(a[order[k - 1]].id, a[order[k]].id) == 0)
+            continue;
+        ids[m] = a[order[k]].id;
+        st[m] = tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, &ids[m]);
+        m++;
+    }
+    if (tx_exec_many(tx, st, m, 0) < 0)
+        goto out;
+    for (int k = 0, j = -1; k < n; k++) {
+        if (k == 0 || strcmp(a[order[k - 1]].id, a[order[k]].id) != 0)
+            j++;
+        ledger_lock_parse(&a[order[k]], st[j].res);
+    }
+    for (int j = 0; j < m; j++)
+        PQclear(st[j].res);
+    rc = 0;
+out:
+    free(ids);
+    free(st);
+    free(order);
+    return rc;
+}
+
+int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg,
+                        const char *from, const char *to, int64_t amount, int64_t release_hold,
+                        const char *kind, const char *caller, const char *memo,
+                        const char *idem_key)
+{
+    if (util_uuid_v4(m->id) < 0)
+        return -1;
+    snprintf(m->amt, sizeof(m->amt), "%" PRId64, amount);
+    snprintf(m->rel, sizeof(m->rel), "%" PRId64, release_hold);
+    m->p_balances[0] = from;
+    m->p_balances[1] = to;
+    m->p_balances[2] = m->amt;
+    m->p_balances[3] = m->rel;
+    m->p_transfer[0] = m->id;
+    m->p_transfer[1] = from;
+    m->p_transfer[2] = to;
+    m->p_transfer[3] = m->amt;
+    m->p_transfer[4] = kind;
+    m->p_transfer[5] = caller;
+    m->p_transfer[6] = memo;
+    m->p_transfer[7] = idem_key;
+    m->st[0].sql = "UPDATE accounts SET"
+                   " balance = balance + CASE WHEN id = $1::uuid THEN -$3::bigint ELSE $3::bigint END,"
+                   " held = held - CASE WHEN id = $1::uuid THEN $4::bigint ELSE 0 END"
+                   " WHERE id IN ($1::uuid, $2::uuid)";
+    m->st[0].nparams = 4;
+    m->st[0].values = m->p_balances;
+    if (cfg->dialect == ZS_DIALECT_DSQL) {
+        /* Aurora DSQL: no data-modifying CTEs assumed; two INSERTs. */
+        m->st[1].sql = "INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,"
+                       " memo, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                       " RETURNING " LEDGER_TS("created_at");
+        m->st[1].nparams = 8;
+        m->st[1].values = m->p_transfer;
+        m->st[2].sql = "INSERT INTO entries (transfer_id, account_id, amount, created_at)"
+                       " SELECT $1::uuid, x.account_id, x.amount, now() FROM"
+                       " (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount)";
+        m->st[2].nparams = 4;
+        m->st[2].values = m->p_transfer;     /* $1..$4: id, from, to, amount */
+        m->n = 3;
+    } else {
+        m->st[1].sql = "WITH t AS ("
+                       "  INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,"
+                       "  memo, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                       "  RETURNING id, created_at),"
+                       " e AS ("
+                       "  INSERT INTO entries (transfer_id, account_id, amount, created_at)"
+                       "  SELECT t.id, x.account_id, x.amount, t.created_at FROM t,"
+                       "   (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount))"
+                       " SELECT " LEDGER_TS("created_at") " FROM t";
+        m->st[1].nparams = 8;
+        m->st[1].values = m->p_transfer;
+        m->n = 2;
+    }
+    return 0;
+}
+
+int ledger_move(struct tx *tx, const char *from, const char *to, int64_t amount,
+                int64_t release_hold, const char *kind, const char *caller, const char *memo,
+                const char *idem_key, char id_out[UUID_STR_LEN + 1], char *created_out)
+{
+    struct ledger_move_stmts m;
+
+    if (ledger_move_prepare(&m, tx->cfg, from, to, amount, release_hold, kind, caller, memo,
+                            idem_key) < 0)
+        return -1;
+    if (tx_exec_many(tx, m.st, m.n, 0) < 0)   /* one round trip for the whole move */
+        return -1;
+    if (created_out)
+        snprintf(created_out, 40, "%s", PQgetvalue(m.st[1].res, 0, 0));
+    for (int i = 0; i < m.n; i++)
+        PQclear(m.st[i].res);
+    if (id_out)
+        memcpy(id_out, m.id, sizeof(m.id));
+    return 0;
+}
+
+int ledger_adjust_held(struct tx *tx, const char *account, int64_t delta)
+{
+    char d[24];
+    const char *p[2] = { account, d };
+    PGresult *res;
+
+    snprintf(d, sizeof(d), "%" PRId64, delta);
+    res = tx_exec(tx, "UPDATE accounts SET held = held + $2::bigint WHERE id = $1", 2, p);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int ledger_move_fits(const struct ledger_account *from, const struct ledger_account *to,
+                     int64_t amount)
+{
+    int64_t out;
+
+    return amount > 0 && !__builtin_sub_overflow(from->balance, amount, &out)
+        && !__builtin_add_overflow(to->balance, amount, &out);
+}

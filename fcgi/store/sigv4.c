@@ -1,0 +1,657 @@
+/*
+ * sigv4.c — AWS Signature Version 4 query presigning and the Aurora DSQL /
+ * RDS IAM database tokens built on it; loading AWS credentials from the
+ * environment or the shared credentials file.
+ *
+ * The presigner follows the SigV4 specification for query-string
+ * authentication of "GET /" with only the host header signed and an empty
+ * payload, which is what the AWS SDKs' DSQL and RDS signers produce. Crypto is
+ * OpenSSL's libcrypto (SHA-256, HMAC-SHA256); every buffer that held a secret
+ * or a key derived from one is wiped with OPENSSL_cleanse before it is freed.
+ */
+#include "store/sigv4.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+
+/* Longest host, region or service accepted by the presigner. */
+#define SIGV4_MAX_HOST 255
+#define SIGV4_MAX_NAME 64
+
+/* ---- growable string buffer ------------------------------------------- */
+
+/* A NUL-terminated string that grows on append. After an allocation failure
+ * `failed` is set, further appends are no-ops and the caller sees NULL. */
+struct sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+/* Append n bytes of s to b. On allocation failure set b->failed. */
+static void sbuf_addn(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* Append the NUL-terminated string s to b. */
+static void sbuf_adds(struct sbuf *b, const char *s)
+{
+    sbuf_addn(b, s, strlen(s));
+}
+
+/* Append one byte to b. */
+static void sbuf_addc(struct sbuf *b, char c)
+{
+    sbuf_addn(b, &c, 1);
+}
+
+/* Wipe and free b's storage; b is empty afterwards. */
+static void sbuf_wipe(struct sbuf *b)
+{
+    if (b->p) {
+        OPENSSL_cleanse(b->p, b->cap);
+        free(b->p);
+    }
+    memset(b, 0, sizeof *b);
+}
+
+/* Hand b's string to the caller (malloc'd, caller frees; "" if nothing was
+ * appended), or NULL after an allocation failure (storage wiped and freed).
+ * b is empty afterwards. */
+static char *sbuf_take(struct sbuf *b)
+{
+    char *p;
+    if (!b->p)
+        sbuf_addn(b, "", 0);
+    if (b->failed) {
+        sbuf_wipe(b);
+        return NULL;
+    }
+    p = b->p;
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+/* True for the RFC 3986 unreserved bytes A-Za-z0-9-_.~ (ASCII only, whatever
+ * the locale). */
+static int is_unreserved(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_' || ch == '.' || ch == '~';
+}
+
+/* Append s to b, RFC 3986 encoded: A-Za-z0-9-_.~ are kept, every other byte
+ * becomes %XX with uppercase hex (so '/', '+', '=' and spaces are encoded). */
+static void sbuf_add_uri_encoded(struct sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        if (is_unreserved(*u)) {
+            sbuf_addc(b, (char)*u);
+        } else {
+            char esc[3] = { '%', hex[*u >> 4], hex[*u & 0x0f] };
+            sbuf_addn(b, esc, sizeof esc);
+        }
+    }
+}
+
+/* ---- crypto helpers --------------------------------------------------- */
+
+/* Write the lowercase hex of n bytes of in to out (2n + 1 bytes, NUL-ended). */
+static void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}
+
+/* SHA-256 of n bytes of data as 64 lowercase hex digits in out[65].
+ * Returns 0, or -1 if libcrypto fails. */
+static int sha256_hex(const void *data, size_t n, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof md)
+        return -1;
+    hex_encode(md, sizeof md, out);
+    return 0;
+}
+
+/* HMAC-SHA256 of msg under key into out[32]. Returns 0, or -1 on failure. */
+static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
+                       unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    unsigned int outlen = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg),
+              out, &outlen) || outlen != SHA256_DIGEST_LENGTH)
+        return -1;
+    return 0;
+}
+
+/*
+ * Derive the SigV4 signing key into key[32]:
+ * HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
+ * Intermediate keys are wiped. Returns 0, or -1 on failure (key wiped).
+ */
+static int sigv4_signing_key(const char *secret, const char *date, const char *region,
+                             const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
+{
+    unsigned char k0[4 + sizeof ((struct aws_credentials *)0)->secret_access_key];
+    unsigned char k1[SHA256_DIGEST_LENGTH], k2[SHA256_DIGEST_LENGTH], k3[SHA256_DIGEST_LENGTH];
+    size_t slen = strnlen(secret, sizeof k0 - 4);
+    int rc = -1;
+
+    memcpy(k0, "AWS4", 4);
+    memcpy(k0 + 4, secret, slen);
+    if (hmac_sha256(k0, 4 + slen, date, k1) == 0 &&
+        hmac_sha256(k1, sizeof k1, region, k2) == 0 &&
+        hmac_sha256(k2, sizeof k2, service, k3) == 0 &&
+        hmac_sha256(k3, sizeof k3, "aws4_request", key) == 0)
+        rc = 0;
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    OPENSSL_cleanse(k3, sizeof k3);
+    if (rc != 0)
+        OPENSSL_cleanse(key, SHA256_DIGEST_LENGTH);
+    return rc;
+}
+
+/* ---- argument checks -------------------------------------------------- */
+
+/* True if s is a non-empty region or service name: [A-Za-z0-9_-], at most
+ * SIGV4_MAX_NAME bytes. Anything else could break the credential scope. */
+static int valid_scope_part(const char *s)
+{
+    size_t n = 0;
+    if (!s || !*s)
+        return 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (!(is_unreserved(ch) && ch != '.' && ch != '~') || n >= SIGV4_MAX_NAME)
+            return 0;
+    }
+    return 1;
+}
+
+/* True if s can be a host header value: non-empty, at most SIGV4_MAX_HOST
+ * bytes of [A-Za-z0-9.-_:[]] (a name or IP literal, optionally with a port).
+ * Whitespace, '/', '?', '#', '@' and control bytes are refused. */
+static int valid_host(const char *s)
+{
+    size_t n = 0;
+    if (!s || !*s)
+        return 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (!(is_unreserved(ch) || ch == ':' || ch == '[' || ch == ']') || ch == '~' ||
+            n >= SIGV4_MAX_HOST)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- presigning ------------------------------------------------------- */
+
+/* One query parameter, both halves already RFC 3986 encoded (malloc'd). */
+struct qparam {
+    char *name;
+    char *value;
+};
+
+/* qsort comparator: by encoded name, then by encoded value (bytewise). */
+static int qparam_cmp(const void *a, const void *b)
+{
+    const struct qparam *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+/* Set p to the encoded name and value. Returns 0, or -1 on allocation failure
+ * (p may then hold one half, which qparams_free releases). */
+static int qparam_set(struct qparam *p, const char *name, const char *value)
+{
+    struct sbuf n = { 0 }, v = { 0 };
+    sbuf_add_uri_encoded(&n, name);
+    sbuf_add_uri_encoded(&v, value);
+    p->name = sbuf_take(&n);
+    p->value = sbuf_take(&v);
+    return p->name && p->value ? 0 : -1;
+}
+
+/* Wipe and free the n parameters in ps and the array itself. */
+static void qparams_free(struct qparam *ps, size_t n)
+{
+    if (!ps)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(ps[i].name);
+        if (ps[i].value) {
+            OPENSSL_cleanse(ps[i].value, strlen(ps[i].value));
+            free(ps[i].value);
+        }
+    }
+    free(ps);
+}
+
+/* Append the sorted parameters as "n1=v1&n2=v2..." to b. */
+static void sbuf_add_query(struct sbuf *b, const struct qparam *ps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_addc(b, '&');
+        sbuf_adds(b, ps[i].name);
+        sbuf_addc(b, '=');
+        sbuf_adds(b, ps[i].value);
+    }
+}
+
+char *sigv4_presign_query(const struct aws_credentials *c, const char *host, const char *service,
+                          const char *region, const char *const *params, size_t nparams,
+                          int expires, time_t at)
+{
+    enum { NFIXED = 6 };
+    struct qparam *ps = NULL;
+    size_t np = 0;
+    struct sbuf creq = { 0 }, sts = { 0 }, out = { 0 };
+    char *result = NULL;
+    char longdate[17], shortdate[9], scope[3 * SIGV4_MAX_NAME + 32];
+    char credential[sizeof c->access_key_id + sizeof scope + 1], expires_s[16];
+    char payload_hash[2 * SHA256_DIGEST_LENGTH + 1], creq_hash[2 * SHA256_DIGEST_LENGTH + 1];
+    char sig_hex[2 * SHA256_DIGEST_LENGTH + 1];
+    unsigned char key[SHA256_DIGEST_LENGTH], sig[SHA256_DIGEST_LENGTH];
+    struct tm tm;
+
+    if (!c || !c->access_key_id[0] || !c->secret_access_key[0] ||
+        !memchr(c->access_key_id, '\0', sizeof c->access_key_id) ||
+        !memchr(c->secret_access_key, '\0', sizeof c->secret_access_key))
+        return NULL;
+    if (!valid_host(host) || !valid_scope_part(service) || !valid_scope_part(region))
+        return NULL;
+    if (expires < 1 || expires > SIGV4_MAX_EXPIRES || (nparams && !params))
+        return NULL;
+    if (!gmtime_r(&at, &tm) || tm.tm_year + 1900 < 1000 || tm.tm_year + 1900 > 9999)
+        return NULL;
+    for (size_t i = 0; i < 2 * nparams; i++)
+        if (!params[i])
+            return NULL;
+
+    if (strftime(longdate, sizeof longdate, "%Y%m%dT%H%M%SZ", &tm) != sizeof longdate - 1)
+        return NULL;
+    memcpy(shortdate, longdate, 8);
+    shortdate[8] = '\0';
+    snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", shortdate, region, service);
+    snprintf(credential, sizeof credential, "%s/%s", c->access_key_id, scope);
+    snprintf(expires_s, sizeof expires_s, "%d", expires);
+
+    ps = calloc(nparams + NFIXED, sizeof *ps);
+    if (!ps)
+        return NULL;
+    for (size_t i = 0; i < nparams; i++)
+        if (qparam_set(&ps[np++], params[2 * i], params[2 * i + 1]) != 0)
+            goto done;
+    if (qparam_set(&ps[np++], "X-Amz-Algorithm", SIGV4_ALGORITHM) != 0 ||
+        qparam_set(&ps[np++], "X-Amz-Credential", credential) != 0 ||
+        qparam_set(&ps[np++], "X-Amz-Date", longdate) != 0 ||
+        qparam_set(&ps[np++], "X-Amz-Expires", expires_s) != 0 ||
+        qparam_set(&ps[np++], "X-Amz-SignedHeaders", "host") != 0)
+        goto done;
+    if (c->session_token && c->session_token[0] &&
+        qparam_set(&ps[np++], "X-Amz-Security-Token", c->session_token) != 0)
+        goto done;
+    qsort(ps, np, sizeof *ps, qparam_cmp);
+
+    /* Canonical request: method, path, query, headers, signed headers, payload hash. */
+    if (sha256_hex("", 0, payload_hash) != 0)
+        goto done;
+    sbuf_adds(&creq, "GET\n/\n");
+    sbuf_add_query(&creq, ps, np);
+    sbuf_adds(&creq, "\nhost:");
+    sbuf_adds(&creq, host);
+    sbuf_adds(&creq, "\n\nhost\n");
+    sbuf_adds(&creq, payload_hash);
+    if (creq.failed || sha256_hex(creq.p, creq.len, creq_hash) != 0)
+        goto done;
+
+    /* String to sign: algorithm, date, scope, hash of the canonical request. */
+    sbuf_adds(&sts, SIGV4_ALGORITHM "\n");
+    sbuf_adds(&sts, longdate);
+    sbuf_addc(&sts, '\n');
+    sbuf_adds(&sts, scope);
+    sbuf_addc(&sts, '\n');
+    sbuf_adds(&sts, creq_hash);
+    if (sts.failed)
+        goto done;
+
+    if (sigv4_signing_key(c->secret_access_key, shortdate, region, service, key) != 0)
+        goto done;
+    if (hmac_sha256(key, sizeof key, sts.p, sig) != 0)
+        goto done;
+    hex_encode(sig, sizeof sig, sig_hex);
+
+    sbuf_add_query(&out, ps, np);
+    sbuf_adds(&out, "&X-Amz-Signature=");
+    sbuf_adds(&out, sig_hex);
+    result = sbuf_take(&out);
+
+done:
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(sig, sizeof sig);
+    qparams_free(ps, np);
+    sbuf_wipe(&creq);
+    sbuf_wipe(&sts);
+    sbuf_wipe(&out);
+    return result;
+}
+
+/* Return the malloc'd string "prefix/?query", wiping and freeing query
+ * (which may be NULL: the result is then NULL). */
+static char *token_join(const char *prefix, char *query)
+{
+    struct sbuf b = { 0 };
+    if (!query)
+        return NULL;
+    sbuf_adds(&b, prefix);
+    sbuf_adds(&b, "/?");
+    sbuf_adds(&b, query);
+    OPENSSL_cleanse(query, strlen(query));
+    free(query);
+    return sbuf_take(&b);
+}
+
+char *sigv4_dsql_token(const struct aws_credentials *c, const char *host, const char *region,
+                       int admin, int expires, time_t at)
+{
+    const char *params[] = { "Action", admin ? "DbConnectAdmin" : "DbConnect" };
+    if (!valid_host(host))
+        return NULL;
+    return token_join(host, sigv4_presign_query(c, host, "dsql", region, params, 1, expires, at));
+}
+
+char *sigv4_rds_token(const struct aws_credentials *c, const char *host, int port, const char *region,
+                      const char *user, int expires, time_t at)
+{
+    const char *params[] = { "Action", "connect", "DBUser", user };
+    char hostport[SIGV4_MAX_HOST + 8];
+    if (!valid_host(host) || strchr(host, ':') || port < 1 || port > 65535 || !user || !*user)
+        return NULL;
+    snprintf(hostport, sizeof hostport, "%s:%d", host, port);
+    return token_join(hostport,
+                      sigv4_presign_query(c, hostport, "rds-db", region, params, 2, expires, at));
+}
+
+/* ---- credentials ------------------------------------------------------ */
+
+/* Format a message into err (if errlen > 0). Always returns -1. */
+__attribute__((format(printf, 3, 4)))
+static int creds_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* True if s is non-empty, shorter than a credentials key field and made only
+ * of printable non-space ASCII. */
+static int valid_key(const char *s)
+{
+    size_t n = 0;
+    if (!s || !*s)
+        return 0;
+    for (; s[n]; n++)
+        if (n >= sizeof ((struct aws_credentials *)0)->access_key_id - 1 ||
+            (unsigned char)s[n] <= ' ' || (unsigned char)s[n] > '~')
+            return 0;
+    return 1;
+}
+
+/* Fill out (zeroed by the caller) from the given strings; token may be NULL
+ * or empty for none. where names the source for messages. Returns 0, or -1
+ * with err set (the caller then clears out). */
+static int creds_set(struct aws_credentials *out, const char *akid, const char *secret,
+                     const char *token, const char *where, char *err, size_t errlen)
+{
+    if (!valid_key(akid))
+        return creds_fail(err, errlen, "%s: access key id is empty, too long or not printable ASCII",
+                          where);
+    if (!valid_key(secret))
+        return creds_fail(err, errlen,
+                          "%s: secret access key is empty, too long or not printable ASCII", where);
+    if (token && *token) {
+        for (const char *t = token; *t; t++)
+            if ((unsigned char)*t <= ' ' || (unsigned char)*t > '~')
+                return creds_fail(err, errlen, "%s: session token is not printable ASCII", where);
+        out->session_token = strdup(token);
+        if (!out->session_token)
+            return creds_fail(err, errlen, "%s: out of memory", where);
+    }
+    snprintf(out->access_key_id, sizeof out->access_key_id, "%s", akid);
+    snprintf(out->secret_access_key, sizeof out->secret_access_key, "%s", secret);
+    return 0;
+}
+
+/* Trim leading and trailing whitespace of s in place; return the new start. */
+static char *trim(char *s)
+{
+    char *end;
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+/* Cut an INI comment off line: from a '#' or ';' that starts the line or
+ * follows whitespace (so "a=b#c" keeps its '#', as the AWS SDKs do). */
+static void strip_comment(char *line)
+{
+    for (char *p = line; *p; p++) {
+        if ((*p == '#' || *p == ';') && (p == line || isspace((unsigned char)p[-1]))) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+/* Values read for one profile; strings malloc'd, wiped on release. */
+struct profile_vals {
+    char *akid;
+    char *secret;
+    char *token;
+};
+
+/* Replace *slot with a copy of value, wiping the old one. Returns 0 or -1. */
+static int replace_secret(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    if (*slot) {
+        OPENSSL_cleanse(*slot, strlen(*slot));
+        free(*slot);
+    }
+    *slot = copy;
+    return 0;
+}
+
+/* Wipe and free everything in v. */
+static void profile_vals_free(struct profile_vals *v)
+{
+    char **slots[] = { &v->akid, &v->secret, &v->token };
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        if (*slots[i]) {
+            OPENSSL_cleanse(*slots[i], strlen(*slots[i]));
+            free(*slots[i]);
+            *slots[i] = NULL;
+        }
+    }
+}
+
+/*
+ * Read profile `profile` from the INI file fp into v. Sections with the same
+ * name are merged, later keys winning. Key names are matched without regard
+ * to case; unknown keys and lines without '=' are ignored. Returns 1 if the
+ * section was found, 0 if not, -1 on allocation failure.
+ */
+static int read_profile(FILE *fp, const char *profile, struct profile_vals *v)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int in_profile = 0, found = 0, rc = 0;
+
+    while ((n = getline(&line, &cap, fp)) >= 0) {
+        char *s, *eq, *key, *value;
+        strip_comment(line);
+        s = trim(line);
+        if (*s == '[') {
+            size_t len = strlen(s);
+            in_profile = 0;
+            if (len >= 2 && s[len - 1] == ']') {
+                s[len - 1] = '\0';
+                in_profile = strcmp(trim(s + 1), profile) == 0;
+                found |= in_profile;
+            }
+        } else if (in_profile && (eq = strchr(s, '=')) != NULL) {
+            *eq = '\0';
+            key = trim(s);
+            value = trim(eq + 1);
+            if (strcasecmp(key, "aws_access_key_id") == 0)
+                rc = replace_secret(&v->akid, value);
+            else if (strcasecmp(key, "aws_secret_access_key") == 0)
+                rc = replace_secret(&v->secret, value);
+            else if (strcasecmp(key, "aws_session_token") == 0)
+                rc = replace_secret(&v->token, value);
+        }
+        OPENSSL_cleanse(line, cap);
+        if (rc != 0)
+            break;
+    }
+    if (line) {
+        OPENSSL_cleanse(line, cap);
+        free(line);
+    }
+    return rc != 0 ? -1 : found;
+}
+
+/* Load out (zeroed by the caller) from the shared credentials file. Returns
+ * 0, or -1 with err set (the caller then clears out). */
+static int creds_load_file(struct aws_credentials *out, char *err, size_t errlen)
+{
+    const char *file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    const char *profile = getenv("AWS_PROFILE");
+    const char *home = getenv("HOME");
+    char path[4096], where[4096 + 128];
+    struct profile_vals v = { 0 };
+    FILE *fp;
+    int found, rc;
+
+    if (!profile || !*profile)
+        profile = "default";
+    if (file && *file && !(file[0] == '~' && file[1] == '/')) {
+        snprintf(path, sizeof path, "%s", file);
+    } else {
+        if (!home || !*home)
+            return creds_fail(err, errlen,
+                              "no AWS credentials: AWS_ACCESS_KEY_ID is unset and HOME is not set "
+                              "to find the shared credentials file");
+        snprintf(path, sizeof path, "%s%s", home, file && *file ? file + 1 : "/.aws/credentials");
+    }
+
+    fp = fopen(path, "re");
+    if (!fp)
+        return creds_fail(err, errlen,
+                          "no AWS credentials: AWS_ACCESS_KEY_ID is unset and fopen(\"%s\") failed: %s",
+                          path, strerror(errno));
+    found = read_profile(fp, profile, &v);
+    fclose(fp);
+
+    snprintf(where, sizeof where, "profile \"%s\" in %s", profile, path);
+    if (found < 0)
+        rc = creds_fail(err, errlen, "%s: out of memory", where);
+    else if (found == 0)
+        rc = creds_fail(err, errlen, "no AWS credentials: %s not found", where);
+    else if (!v.akid || !*v.akid)
+        rc = creds_fail(err, errlen, "%s has no aws_access_key_id", where);
+    else if (!v.secret || !*v.secret)
+        rc = creds_fail(err, errlen, "%s has no aws_secret_access_key", where);
+    else
+        rc = creds_set(out, v.akid, v.secret, v.token, where, err, errlen);
+    profile_vals_free(&v);
+    return rc;
+}
+
+int aws_credentials_load(struct aws_credentials *out, char *err, size_t errlen)
+{
+    const char *akid = getenv("AWS_ACCESS_KEY_ID");
+    const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (err && errlen)
+        err[0] = '\0';
+    if ((akid && *akid) || (secret && *secret)) {
+        if (!akid || !*akid || !secret || !*secret)
+            rc = creds_fail(err, errlen,
+                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
+        else
+            rc = creds_set(out, akid, secret, getenv("AWS_SESSION_TOKEN"), "environment", err,
+                           errlen);
+    } else {
+        rc = creds_load_file(out, err, errlen);
+    }
+    if (rc != 0)
+        aws_credentials_clear(out);
+    return rc;
+}
+
+void aws_credentials_clear(struct aws_credentials *c)
+{
+    if (!c)
+        return;
+    OPENSSL_cleanse(c->access_key_id, sizeof c->access_key_id);
+    OPENSSL_cleanse(c->secret_access_key, sizeof c->secret_access_key);
+    if (c->session_token) {
+        OPENSSL_cleanse(c->session_token, strlen(c->session_token));
+        free(c->session_token);
+        c->session_token = NULL;
+    }
+}
