@@ -30,9 +30,11 @@ SELECT a.id AS me, least(a.id, ':seller'::uuid) AS lo, greatest(a.id, ':seller':
 BEGIN ISOLATION LEVEL READ COMMITTED \;
 SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
     max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':me'::text, '*') \;
+SET LOCAL lock_timeout = '20ms' \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;
+SET LOCAL lock_timeout TO DEFAULT \;
 SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window,
     snipe_extend, floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
     high_amount, high_bidder, high_bid, seq, to_char(starts_at AT TIME ZONE 'UTC',

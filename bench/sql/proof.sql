@@ -6,7 +6,7 @@
 -- server really runs: change the server's SQL and this file together.
 --
 -- Run by bench/run as
---   pgbench -n -M simple -f bench/sql/proof.sql -c 1 -t N
+--   pgbench -n -M simple -f bench/sql/proof.sql -c 1 -t N -D admin=<admin subject>
 -- (sequential, like the HTTP side) through PgBouncer as zerosum_app.
 -- -M simple, as the other scripts: the to_char format literals hold ':MI'
 -- and ':SS', which pgbench's extended mode would take for variables.
@@ -14,7 +14,13 @@
 -- round trip 1: BEGIN rides with the first statement (the audit's settings;
 -- the server passes what is left of its 120 s budget, in ms)
 \set budget 120000
+-- the admin token's revocation check (any iat will do: the bench revokes
+-- nothing; -D admin=<the admin subject>)
+\set iat 1700000000
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY \;
+SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
+    max(valid_after))::bigint END FROM token_revocations
+    WHERE subject IN (':admin'::text, '*') \;
 SELECT set_config('statement_timeout', ':budget', true), set_config('work_mem', '256MB', true),
     set_config('jit', 'off', true);
 -- round trip 2: the counts

@@ -44,9 +44,11 @@ SELECT f.id AS fid, t.id AS tid, least(f.id, t.id) AS lo, greatest(f.id, t.id) A
 BEGIN ISOLATION LEVEL READ COMMITTED \;
 SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
     max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':fid'::text, '*') \;
+SET LOCAL lock_timeout = '20ms' \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;
+SET LOCAL lock_timeout TO DEFAULT \;
 SELECT kind, balance, held FROM accounts WHERE id = ':lo' FOR UPDATE \;
 SELECT kind, balance, held FROM accounts WHERE id = ':hi' FOR UPDATE;
 \set a random(:first, :last)
