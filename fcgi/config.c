@@ -178,7 +178,7 @@ static int check_names(const struct zs_config *cfg, char *err, size_t errlen)
     const char *vals[] = { cfg->jwt_issuer, cfg->jwt_audience };
 
     for (int i = 0; i < 2; i++) {
-        int good = vals[i][0] != '\0';
+        int good = vals[i][0] != '\0' && strlen(vals[i]) <= 63;
         for (const char *c = vals[i]; *c; c++)
             if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
                 good = 0;

@@ -49,6 +49,13 @@
 /* Capacity of the iss and aud strings of struct jwt_claims (63 bytes + NUL). */
 #define JWT_NAME_CAP 64
 
+/*
+ * The subject of every admin token the CLI mints: `revoke-tokens --admin`
+ * revokes this subject, so an admin token with any other sub is refused
+ * at minting (zerosum token).
+ */
+#define JWT_ADMIN_SUBJECT "00000000-0000-0000-0000-000000000000"
+
 enum jwt_scope { JWT_SCOPE_USER = 1, JWT_SCOPE_ADMIN = 2 };
 
 struct jwt_claims {

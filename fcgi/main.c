@@ -78,7 +78,7 @@ static int cmd_token(int argc, char **argv)
     c.scope = JWT_SCOPE_USER;
     if (argc < 2 || strlen(argv[1]) == 0 || strlen(argv[1]) >= sizeof(c.sub))
         return usage();
-    strcpy(c.sub, argv[1]);
+    snprintf(c.sub, sizeof(c.sub), "%s", argv[1]);
     for (int i = 2; i < argc; i++) {
         char *end;
         if (strcmp(argv[i], "--admin") == 0) {
@@ -100,6 +100,12 @@ static int cmd_token(int argc, char **argv)
         } else {
             return usage();
         }
+    }
+    if (c.scope == JWT_SCOPE_ADMIN && strcmp(c.sub, JWT_ADMIN_SUBJECT) != 0) {
+        /* every admin token carries one subject, so that revoking it
+         * (revoke-tokens --admin) revokes every admin token */
+        fprintf(stderr, "zerosum: an admin token's subject is %s\n", JWT_ADMIN_SUBJECT);
+        return 1;
     }
     rc = token_settings(&cfg, conf, keyfile);
     if (rc == 2)

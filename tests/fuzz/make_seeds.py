@@ -189,7 +189,7 @@ def jwt_seeds(zs):
             return tok
 
         user = mint("user", U1)
-        mint("admin", U1, "--admin")
+        mint("admin", "00000000-0000-0000-0000-000000000000", "--admin")
         mint("user-ttl-30d", U2, "--ttl", "2592000")
         mint("sub-quote", 'a"b\\c')
         mint("sub-63", "s" * 63)

@@ -197,14 +197,21 @@ finally:
 # nginx shares one answer per two-second slot of the clock (even seconds
 # start one): start the burst just after a slot begins, so that all of it
 # lands in one slot, whatever the scheduling (it takes well under 1.5 s).
-wait_for(lambda: 0.05 < time.time() % 2 < 0.25, timeout=3, interval=0.01)
-before = metric("zerosum_proof_computations_total")
+# A burst that still straddled two slots (a very loaded machine: every
+# request's arrival, not its answer, decides its slot, and the last arrival
+# is before the last answer) proves nothing either way: it is run again.
 N = 30
-t0 = time.monotonic()
-answers = concurrently(lambda _i: get("/proof"), [(i,) for i in range(N)], max_workers=N)
-burst = time.monotonic() - t0
-after = metric("zerosum_proof_computations_total")
-diag(f"{N} concurrent anonymous GET /proof took {burst * 1000:.0f} ms")
+for attempt in range(3):
+    wait_for(lambda: 0.05 < time.time() % 2 < 0.25, timeout=3, interval=0.01)
+    slot = int(time.time() // 2)
+    before = metric("zerosum_proof_computations_total")
+    t0 = time.monotonic()
+    answers = concurrently(lambda _i: get("/proof"), [(i,) for i in range(N)], max_workers=N)
+    burst = time.monotonic() - t0
+    after = metric("zerosum_proof_computations_total")
+    diag(f"{N} concurrent anonymous GET /proof took {burst * 1000:.0f} ms")
+    if int(time.time() // 2) == slot:
+        break
 ok(all(a.status == 200 for a in answers), f"{N} concurrent anonymous GET /proof: all 200",
    [a.status for a in answers])
 is_(after - before, 1, f"{N} concurrent anonymous GET /proof: one computation")
@@ -226,7 +233,8 @@ try:
     failed = wait_for(lambda: subprocess.run(["curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{PORT}/proof"],
                                              capture_output=True).returncode == 22, timeout=10, interval=0.1)
     took = time.monotonic() - t0
-    ok(failed and took <= CACHE_WINDOW + 1.0, f"after a tamper, anonymous curl -f fails within the window ({took:.2f} s)")
+    # at most one window of staleness, plus one computation of the proof
+    ok(failed and took <= CACHE_WINDOW + 2.0, f"after a tamper, anonymous curl -f fails within the window ({took:.2f} s)")
     r = get("/proof")
     bad = [c for c in r.json["checks"] if not c["ok"]]
     ok(r.status == 409 and bad and all("sample" not in c for c in bad),
@@ -241,7 +249,7 @@ finally:
 t0 = time.monotonic()
 passed = wait_for(lambda: get("/proof").status == 200, timeout=10, interval=0.1)
 took = time.monotonic() - t0
-ok(passed and took <= CACHE_WINDOW + 1.0, f"after the repair, anonymous /proof passes within the window ({took:.2f} s)")
+ok(passed and took <= CACHE_WINDOW + 2.0, f"after the repair, anonymous /proof passes within the window ({took:.2f} s)")
 
 rl = stack("restart", "nginx", env={"ZS_PROOF_RATE": "2", "ZS_PROOF_BURST": "3"})
 ok(rl.returncode == 0, "nginx reloaded with a /proof limit of 2/s, burst 3", rl.stderr[-300:])

@@ -101,9 +101,14 @@ def drop_fault(name, table):
     query(f"DROP TRIGGER IF EXISTS {name} ON {table}")
 
 
-def lock_waiters():
-    """Backends waiting for a lock (pg_locks is readable by every role)."""
-    return query("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0]
+def lock_waiters(holder=None):
+    """Backends waiting for a lock that backend `holder` holds (any lock when
+    holder is None). pg_blocking_pids names who really blocks whom, so a
+    stray waiter elsewhere in the cluster (the jobs child) does not count."""
+    if holder is None:
+        return query("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0]
+    return query("SELECT count(*) FROM pg_stat_activity"
+                 " WHERE pg_blocking_pids(pid) @> ARRAY[%s]::int[]", (holder,))[0][0]
 
 
 def proof_ok(what):
@@ -176,10 +181,12 @@ hold = db()
 hold.autocommit = False
 hc = hold.cursor()
 hc.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (ESC4,))   # the payout batch waits here
+hc.execute("SELECT pg_backend_pid()")
+holder4 = hc.fetchone()[0]
 res = {}
 th = threading.Thread(target=lambda: res.setdefault("r", resolve(M4, "yes", k4)))
 th.start()
-waiting = wait_for(lambda: lock_waiters() > 0, timeout=10)
+waiting = wait_for(lambda: lock_waiters(holder4) > 0, timeout=10)
 ok(waiting, "the resolution is held in its payout batch by a test-side lock on the escrow row")
 t0 = time.time()
 r = resolve(M4, "yes", k4)
@@ -286,11 +293,13 @@ else:
     hold.autocommit = False
     hc = hold.cursor()
     hc.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (P,))
+    hc.execute("SELECT pg_backend_pid()")
+    holder_p = hc.fetchone()[0]
     orig = {}
     th = threading.Thread(target=lambda: orig.setdefault(
         "r", post("/transfer", {"from": P, "to": Q, "amount": 10}, token=tP, key=kk, timeout=60)))
     th.start()
-    ok(wait_for(lambda: lock_waiters() > 0, timeout=10),
+    ok(wait_for(lambda: lock_waiters(holder_p) > 0, timeout=10),
        "the original transfer holds its key and waits on the test's row lock")
     N = 12                                          # the transfer pool has 3 workers
 

@@ -155,7 +155,11 @@ ok(r.returncode != 0 and "no account" in r.stderr, "revoking an unknown account 
 r = cli("revoke-tokens", "not-an-id")
 ok(r.returncode != 0, "revoking something that is not an account id is refused", r.stderr)
 
-# admin tokens: the admin subject
+# admin tokens: the admin subject, and only it, so --admin revokes them all
+r = subprocess.run([ZS_BIN, "token", carol, "--admin", "--key-file", KEY_FILE],
+                   capture_output=True, text=True)
+ok(r.returncode != 0 and not r.stdout and ADMIN_SUB in r.stderr,
+   "zerosum token ID --admin refuses a subject other than the admin subject", r.stdout + r.stderr)
 admin_before = token(ADMIN_SUB, admin=True)
 is_(post("/accounts", {"name": "tokens-pre-admin"}, token=admin_before).status, 201, "the admin token works")
 r = cli("revoke-tokens", "--admin")

@@ -484,10 +484,19 @@ with open(pg_log, errors="replace") as f:
     ok("deadlock detected" in f.read(), "deadlock: PostgreSQL did detect a deadlock (the retry path ran)")
 rid = r.headers.get("x-request-id") if r is not None else None
 lines = []
-if rid:
+
+
+def access_lines():
+    # The worker writes its access-log line after the answer has gone out,
+    # so the client can be faster than the line: wait for it to appear.
+    global lines
     with open(os.path.join(ZS_VAR, "log", "access.log"), errors="replace") as f:
         lines = [l for l in f if rid in l]
-ok(any("attempts=2" in l for l in lines), "deadlock: the access log shows attempts=2", lines)
+    return lines
+
+
+ok(rid is not None and wait_for(access_lines, 10) and any("attempts=2" in l for l in lines),
+   "deadlock: the access log shows attempts=2", lines)
 
 # ---- the ledger as a whole ------------------------------------------------
 
