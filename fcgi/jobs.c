@@ -49,13 +49,7 @@ static enum tx_decision purge_tx(struct tx *tx, void *arg)
 
     snprintf(ttl, sizeof(ttl), "%d", p->cfg->idempotency_ttl);
     snprintf(batch, sizeof(batch), "%d", p->cfg->idempotency_purge_batch);
-    res = tx_exec(tx,
-                  "DELETE FROM idempotency_keys k USING ("
-                  "  SELECT caller, key FROM idempotency_keys"
-                  "   WHERE state = 'done' AND created_at < now() - make_interval(secs => $1::int)"
-                  "   LIMIT $2::int) old"
-                  " WHERE k.caller = old.caller AND k.key = old.key",
-                  2, params);
+    res = tx_exec_named(tx, SQL_JOBS_PURGE_KEYS, params);
     if (!res)
         return TX_ERROR;
     p->deleted = atoi(PQcmdTuples(res));
@@ -89,11 +83,7 @@ struct run_claim {
 static enum tx_decision run_claim_tx(struct tx *tx, void *arg)
 {
     struct run_claim *c = arg;
-    PGresult *res = tx_exec(tx,
-        "UPDATE stampede_runs SET status = 'running', started_at = now()"
-        " WHERE id = (SELECT id FROM stampede_runs WHERE status = 'queued'"
-        "             ORDER BY created_at LIMIT 1)"
-        " RETURNING id, scenario, n, coalesce(k::text, '')", 0, NULL);
+    PGresult *res = tx_exec_named(tx, SQL_JOBS_RUN_CLAIM, NULL);
 
     if (!res)
         return TX_ERROR;
@@ -116,11 +106,8 @@ static enum tx_decision run_finish_tx(struct tx *tx, void *arg)
 {
     struct run_finish *f = arg;
     const char *p[3] = { f->id, f->status, f->summary };
-    PGresult *res = tx_exec(tx,
-        f->id ? "UPDATE stampede_runs SET status = $2, summary = $3, finished_at = now() WHERE id = $1"
-              : "UPDATE stampede_runs SET status = $2, summary = $3, finished_at = now()"
-                " WHERE status = 'running' AND $1::uuid IS NULL",
-        3, p);
+    /* No id: every run still running (the child's start). */
+    PGresult *res = tx_exec_named(tx, f->id ? SQL_JOBS_RUN_FINISH : SQL_JOBS_RUN_FAIL_RUNNING, p);
 
     if (!res)
         return TX_ERROR;
@@ -226,30 +213,44 @@ static void runs_poll(const struct zs_config *cfg)
     log_info("stampede run %s: %s --n %s started (pid %d)", run_id, c.scenario, c.n, (int)run_pid);
 }
 
-void jobs_main(const struct zs_config *cfg)
+/* The jobs child's signals: QUIT/TERM stop it, USR1 reopens the log, HUP and PIPE are ignored. */
+static void jobs_signals(void)
 {
+    const struct {
+        int sig;
+        void (*fn)(int);
+    } table[] = { { SIGQUIT, on_stop },
+                  { SIGTERM, on_stop },
+                  { SIGUSR1, on_usr1 },
+                  { SIGHUP, SIG_IGN },
+                  { SIGPIPE, SIG_IGN } };
     struct sigaction sa;
 
-    log_set_role("jobs");
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
-
-    {
-        /* A run the previous jobs child left running was interrupted. */
-        struct db_session s;
-        struct run_finish f = { NULL, "failed", "{\"ok\":false,\"error\":\"interrupted by a restart\"}" };
-        enum tx_decision d;
-        db_session_init(&s, cfg, "jobs-runs", EP_PROOF);
-        tx_run(&s, 0, run_finish_tx, &f, &d);
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        sa.sa_handler = table[i].fn;
+        sigaction(table[i].sig, &sa, NULL);
     }
+}
+
+/* A run the previous jobs child left running was interrupted: mark it failed. */
+static void runs_fail_interrupted(const struct zs_config *cfg)
+{
+    struct db_session s;
+    struct run_finish f = { NULL, "failed",
+                            "{\"ok\":false,\"error\":\"interrupted by a restart\"}" };
+    enum tx_decision d;
+
+    db_session_init(&s, cfg, "jobs-runs", EP_PROOF);
+    tx_run(&s, 0, run_finish_tx, &f, &d);
+}
+
+void jobs_main(const struct zs_config *cfg)
+{
+    log_set_role("jobs");
+    jobs_signals();
+    runs_fail_interrupted(cfg);
 
     while (!stop_requested) {
         struct timespec nap = { cfg->jobs_interval_ms / 1000,

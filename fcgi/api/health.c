@@ -10,7 +10,7 @@
 
 static enum tx_decision ping(struct tx *tx, void *arg)
 {
-    PGresult *res = tx_exec(tx, "SELECT 1", 0, NULL);
+    PGresult *res = tx_exec_named(tx, SQL_HEALTH_PING, NULL);
 
     (void)arg;
     if (!res)
@@ -25,13 +25,13 @@ void handle_healthz(struct request *r)
     struct json_object *o;
 
     if (api_tx_run(r, TX_READ_ONLY, ping, NULL, &d) < 0)
-        return;  /* 503 database_unavailable already sent */
+        return; /* 503 database_unavailable already sent */
     o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string("ok"));
-    json_object_object_add(o, "policy", json_object_new_string(
-                               config_policy_name(r->cfg->connection_policy)));
-    json_object_object_add(o, "dialect", json_object_new_string(
-                               config_dialect_name(r->cfg->dialect)));
+    json_object_object_add(o, "policy",
+                           json_object_new_string(config_policy_name(r->cfg->connection_policy)));
+    json_object_object_add(o, "dialect",
+                           json_object_new_string(config_dialect_name(r->cfg->dialect)));
     http_respond_json(r, 200, o, NULL);
 }
 

@@ -16,27 +16,48 @@
 const char *http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default:  return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -173,17 +194,11 @@ int http_query_check(const char *query)
     return pct_decode(query, query + strlen(query), NULL, 0) == PCT_NUL ? -1 : 0;
 }
 
-int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
+/* The request id, method, path and query into r. 0, or -1 after answering. */
+static int read_target(struct request *r, FCGX_Request *fcgi)
 {
-    const char *uri, *q, *cl, *key, *rid;
+    const char *uri, *q, *rid;
     size_t pathlen;
-    long long len;
-
-    memset(r, 0, sizeof(*r));
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
-    r->fcgi = fcgi;
-    r->cfg = cfg;
-    r->endpoint = EP_OTHER;
 
     rid = param(fcgi, "REQUEST_ID");
     if (!rid || copy_capped(r->request_id, sizeof(r->request_id), rid) < 0)
@@ -223,6 +238,13 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
         http_problem(r, 400, "invalid_string", "the query string contains an escaped NUL (%%00)");
         return -1;
     }
+    return 0;
+}
+
+/* Authorization, Content-Type and Idempotency-Key into r. 0, or -1 after answering. */
+static int read_headers(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
+{
+    const char *key;
 
     r->authorization = param(fcgi, "HTTP_AUTHORIZATION");
     if (r->authorization && strlen(r->authorization) > (size_t)cfg->header_max) {
@@ -255,9 +277,15 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
         }
         r->has_idempotency_key = 1;
     }
+    return 0;
+}
 
-    cl = param(fcgi, "CONTENT_LENGTH");
-    len = 0;
+/* The body (CONTENT_LENGTH bytes, NUL-terminated) into r. 0, or -1 after answering. */
+static int read_body(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
+{
+    const char *cl = param(fcgi, "CONTENT_LENGTH");
+    long long len = 0;
+
     if (cl && *cl) {
         char *end;
         errno = 0;
@@ -280,13 +308,25 @@ int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg
         int got = FCGX_GetStr(r->body, (int)len, fcgi->in);
         if (got != len) {
             r->body[got > 0 ? got : 0] = '\0';
-            http_problem(r, 400, "truncated_body", "the body ended after %d of %lld bytes",
-                         got, len);
+            http_problem(r, 400, "truncated_body", "the body ended after %d of %lld bytes", got,
+                         len);
             return -1;
         }
     }
     r->body[len] = '\0';
     r->body_len = (size_t)len;
+    return 0;
+}
+
+int http_read(struct request *r, FCGX_Request *fcgi, const struct zs_config *cfg)
+{
+    memset(r, 0, sizeof(*r));
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->fcgi = fcgi;
+    r->cfg = cfg;
+    r->endpoint = EP_OTHER;
+    if (read_target(r, fcgi) < 0 || read_headers(r, fcgi, cfg) < 0 || read_body(r, fcgi, cfg) < 0)
+        return -1;
     return 0;
 }
 
@@ -299,208 +339,14 @@ void http_request_free(struct request *r)
     r->body = NULL;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return n;
-}
-
-/* The value of the \uXXXX escape at s (s[0] == '\\'), or -1. */
-static long u_escape(const char *s, size_t left)
-{
-    long v = 0;
-
-    if (left < 6 || s[0] != '\\' || s[1] != 'u')
-        return -1;
-    for (int i = 2; i < 6; i++) {
-        int d = hexval((unsigned char)s[i]);
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/*
- * Why a body json-c parsed is still not RFC 8259 JSON, or NULL. json-c
- * 0.16's strict mode takes NaN, [-]Infinity and single-quoted names
- * (outside strings JSON never uses the bytes ', N or I), raw control
- * characters inside strings, \u escapes that leave a surrogate unpaired
- * (it stores U+FFFD instead: neither refused nor kept verbatim), and UTF-8
- * that is overlong, encodes a surrogate or exceeds U+10FFFF (it checks
- * only the byte pattern, and PostgreSQL then refuses the text), and a
- * fraction point without digits after it ("1.", "1.e5").
- *
- * *nul is set when a string (a member name or a value) holds the escape
- * \u0000: the text is JSON, but no string the API reads may contain
- * U+0000. json-c keeps a value's full length but cuts member names at the
- * NUL, so the text, not the tree, is where every such string is seen.
- */
-static const char *json_nonstandard(const char *s, size_t len, int *nul)
-{
-    int in_string = 0;
-
-    *nul = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-
-        if (n == 0)
-            return "the body is not valid UTF-8";
-        if (n > 1) {
-            i += n - 1;
-            continue;
-        }
-        if (in_string) {
-            if (c < 0x20)
-                return "a control character must be escaped inside a string";
-            if (c == '\\') {
-                long v = u_escape(s + i, len - i);
-                if (v == 0)
-                    *nul = 1;
-                if (v >= 0xdc00 && v <= 0xdfff)
-                    return "an unpaired surrogate escape";
-                if (v >= 0xd800 && v <= 0xdbff) {
-                    long w = u_escape(s + i + 6, len - i - 6);
-                    if (w < 0xdc00 || w > 0xdfff)
-                        return "an unpaired surrogate escape";
-                    i += 6;
-                }
-                i++;
-            } else if (c == '"') {
-                in_string = 0;
-            }
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '.' && (i + 1 == len || !isdigit((unsigned char)s[i + 1]))) {
-            return "a number has no digits after its decimal point";
-        } else if (c == '\'' || c == 'N' || c == 'I') {
-            return "NaN, Infinity and single quotes are not JSON";
-        }
-    }
-    return NULL;
-}
-
-int http_parse_json_body(struct request *r)
-{
-    struct json_tokener *tok;
-    enum json_tokener_error jerr;
-    struct json_object *obj;
-    const char *ct = r->content_type, *why;
-    size_t n = strlen("application/json");
-    int nul = 0;
-
-    if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';')) {
-        http_problem(r, 415, "unsupported_media_type", "Content-Type must be application/json");
-        return -1;
-    }
-    if (r->body_len == 0) {
-        http_problem(r, 400, "malformed_json", "the body is empty; a JSON object is expected");
-        return -1;
-    }
-    if (memchr(r->body, '\0', r->body_len)) {
-        http_problem(r, 400, "malformed_json", "the body contains a NUL byte");
-        return -1;
-    }
-    tok = json_tokener_new_ex(r->cfg->json_max_depth);
-    if (!tok) {
-        http_problem(r, 500, "internal_error", "out of memory");
-        return -1;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* + 1: the NUL http_read() put after the body ends a bare scalar ("42",
-     * "null"), which json-c would otherwise report as json_tokener_continue. */
-    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len + 1);
-    jerr = json_tokener_get_error(tok);
-    if (jerr == json_tokener_success) {
-        /* Anything after the value but whitespace is an error. */
-        size_t end = json_tokener_get_parse_end(tok);
-        while (end < r->body_len && isspace((unsigned char)r->body[end]))
-            end++;
-        if (end != r->body_len) {
-            json_object_put(obj);
-            json_tokener_free(tok);
-            http_problem(r, 400, "malformed_json", "unexpected bytes after the JSON value");
-            return -1;
-        }
-        why = json_nonstandard(r->body, r->body_len, &nul);
-        if (why) {
-            json_object_put(obj);
-            json_tokener_free(tok);
-            http_problem(r, 400, "malformed_json", "the body is not valid JSON: %s", why);
-            return -1;
-        }
-        if (nul) {
-            json_object_put(obj);
-            json_tokener_free(tok);
-            http_problem(r, 400, "invalid_string",
-                         "a string in the body contains U+0000 (\\u0000), which no field accepts");
-            return -1;
-        }
-    }
-    json_tokener_free(tok);
-    if (jerr == json_tokener_error_depth) {
-        http_problem(r, 400, "json_too_deep", "JSON nesting exceeds %d levels",
-                     r->cfg->json_max_depth);
-        return -1;
-    }
-    if (jerr != json_tokener_success) {
-        if (obj)
-            json_object_put(obj);
-        http_problem(r, 400, "malformed_json", "the body is not valid JSON: %s",
-                     json_tokener_error_desc(jerr));
-        return -1;
-    }
-    if (util_json_has_duplicate_keys(r->body, r->body_len, obj)) {
-        json_object_put(obj);
-        http_problem(r, 400, "duplicate_key", "a member name appears twice in one object");
-        return -1;
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        http_problem(r, 400, "body_not_object", "the body must be a JSON object");
-        return -1;
-    }
-    r->json = obj;
-    return 0;
-}
-
-void http_respond_raw(struct request *r, int status, const char *content_type,
-                      const char *body, size_t len, const char *extra_headers)
+void http_respond_raw(struct request *r, int status, const char *content_type, const char *body,
+                      size_t len, const char *extra_headers)
 {
     if (r->status)
-        return;  /* answered already: first answer wins */
+        return; /* answered already: first answer wins */
     r->status = status;
     if (!r->fcgi)
-        return;  /* a synthetic request (periodic jobs): nobody to answer */
+        return; /* a synthetic request (periodic jobs): nobody to answer */
     if (!extra_headers)
         extra_headers = "";
     /* libfcgi's own printf knows no %zu: format here, then write bytes.
@@ -532,14 +378,14 @@ void http_respond_json(struct request *r, int status, struct json_object *body,
                        const char *extra_headers)
 {
     size_t len = 0;
-    const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *s = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     http_respond_raw(r, status, "application/json", s, len, extra_headers);
     json_object_put(body);
 }
 
 struct json_object *http_problem_object(const struct request *r, int status, const char *code,
-                                       const char *detail)
+                                        const char *detail)
 {
     struct json_object *o = json_object_new_object();
 
@@ -562,8 +408,8 @@ static void problem_v(struct request *r, int status, const char *code, const cha
 
     vsnprintf(detail, sizeof(detail), fmt, ap);
     o = http_problem_object(r, status, code, detail);
-    s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-                                          JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     http_respond_raw(r, status, "application/problem+json", s, len, headers);
     json_object_put(o);
 }

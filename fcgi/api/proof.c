@@ -31,199 +31,52 @@
 
 #include "api/api_tx.h"
 #include "api/auth.h"
-#include "store/db.h"
-#include "api/idempotency.h"
-#include "metrics.h"
-#include "domain/ledger.h"
+#include "api/mutation.h"
 #include "api/routes.h"
+#include "metrics.h"
+#include "store/db.h"
 #include "util.h"
 
-struct check {
-    const char *name;
-    const char *kind;          /* evidence | constraint */
-    const char *description;
-    const char *sql;           /* one row: observed bigint, sample text (nullable) */
+enum check_kind {
+    CHECK_EVIDENCE,   /* two facts kept independently agree */
+    CHECK_CONSTRAINT, /* restates a schema constraint */
 };
 
-/* Observed is the number of violating rows (expected 0) unless noted. */
+/*
+ * A check: its statement (sql/queries/proof.sql, proof_<name>) answers one
+ * row, observed bigint and sample text (nullable); observed is the number
+ * of violating rows (expected 0) unless its description, the statement's
+ * comment lines (sql_table[sql].doc), says otherwise.
+ */
+struct check {
+    const char *name;
+    enum check_kind kind;
+    enum sql_id sql;
+};
+
 static const struct check checks[] = {
-    { "transfers_balanced", "evidence",
-      "every transfer has at least two entries, its entries sum to zero, and they only debit"
-      " its payer and credit its payee by its amount",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT t.id, row_number() OVER () AS rn FROM transfers t"
-      " LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id, t.from_account, t.to_account, t.amount"
-      " HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0"
-      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount"
-      "  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount"
-      "  OR count(e.id) FILTER (WHERE e.account_id NOT IN (t.from_account, t.to_account)) > 0) bad" },
-    { "entries_have_transfers", "evidence",
-      "every entry belongs to an existing transfer",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT e.id, row_number() OVER () AS rn FROM entries e"
-      " WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id)) bad" },
-    { "balances_match_entries", "evidence",
-      "every account's balance equals the sum of its ledger entries",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT a.id, row_number() OVER () AS rn FROM accounts a"
-      " LEFT JOIN (SELECT account_id, sum(amount) AS s FROM entries GROUP BY account_id) e"
-      "   ON e.account_id = a.id"
-      " WHERE a.balance <> coalesce(e.s, 0)) bad" },
-    { "money_conserved", "evidence",
-      "the balances of all accounts, issuer included, sum to zero (observed is the sum)",
-      "SELECT coalesce(sum(balance), 0)::bigint, NULL FROM accounts" },
-    { "no_negative_balances", "constraint",
-      "no account but the issuer has a negative balance (also a CHECK on accounts)",
-      "SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' AND balance < 0" },
-    { "holds_match_held", "evidence",
-      "every account's held equals its active lot holds plus the cash reserved by its resting"
-      " buy orders",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT a.id, row_number() OVER () AS rn FROM accounts a"
-      " LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE state = 'active'"
-      "            GROUP BY account_id) h ON h.account_id = a.id"
-      " LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE status = 'open'"
-      "            AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id"
-      " WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0)) bad" },
-    { "order_holds_exact", "evidence",
-      "every resting buy reserves exactly remaining x price; closed orders reserve nothing",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT id, row_number() OVER () AS rn FROM orders"
-      " WHERE hold_amount <> CASE WHEN status = 'open' AND side = 'buy'"
-      "                           THEN remaining * price ELSE 0 END) bad" },
-    { "held_within_balance", "constraint",
-      "held is between 0 and the balance (also a CHECK on accounts)",
-      "SELECT count(*), string_agg(id::text, ',') FROM accounts"
-      " WHERE kind <> 'issuer' AND (held < 0 OR held > balance)" },
-    { "drop_claims_match", "evidence",
-      "per drop lot, the units counted from claim rows equal qty_claimed and never exceed K",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT l.id, row_number() OVER () AS rn FROM lots l"
-      " LEFT JOIN (SELECT lot_id, sum(quantity) AS q FROM bids WHERE status = 'claimed'"
-      "            GROUP BY lot_id) b ON b.lot_id = l.id"
-      " WHERE l.kind = 'drop' AND (coalesce(b.q, 0) <> l.qty_claimed OR coalesce(b.q, 0) > l.qty_total)"
-      ") bad" },
-    { "english_high_is_last_bid", "evidence",
-      "per English lot, the recorded high amount and bidder are those of the last accepted bid,"
-      " and the lot's seq counts its bids",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT l.id, row_number() OVER () AS rn FROM lots l"
-      " LEFT JOIN LATERAL (SELECT b.amount, b.bidder, b.seq FROM bids b WHERE b.lot_id = l.id"
-      "                    ORDER BY b.seq DESC LIMIT 1) last ON true"
-      " LEFT JOIN (SELECT lot_id, count(*) AS n FROM bids GROUP BY lot_id) c ON c.lot_id = l.id"
-      " WHERE l.kind = 'english' AND ("
-      "   l.high_amount IS DISTINCT FROM last.amount OR l.high_bidder IS DISTINCT FROM last.bidder"
-      "   OR l.seq <> coalesce(c.n, 0) OR l.high_amount IS DISTINCT FROM"
-      "      (SELECT max(amount) FROM bids WHERE lot_id = l.id))) bad" },
-    { "english_bids_increase", "evidence",
-      "per English lot, accepted bid amounts strictly increase with their sequence numbers",
-      "SELECT count(*), string_agg(lot_id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT lot_id, row_number() OVER () AS rn FROM ("
-      "  SELECT b.lot_id, b.amount, lag(b.amount) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev,"
-      "         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq"
-      "  FROM bids b JOIN lots l ON l.id = b.lot_id WHERE l.kind = 'english') x"
-      " WHERE amount <= prev OR seq <> coalesce(prev_seq, 0) + 1) bad" },
-    { "english_live_holds", "evidence",
-      "a live English lot with a leader has exactly one active hold, the leader's, equal to the"
-      " high amount; other lots have no active hold",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT l.id, row_number() OVER () AS rn FROM lots l"
-      " LEFT JOIN (SELECT lot_id, count(*) AS n, min(account_id::text) AS acct, sum(amount) AS s"
-      "            FROM holds WHERE state = 'active' GROUP BY lot_id) h ON h.lot_id = l.id"
-      " WHERE CASE WHEN l.kind = 'english' AND l.status = 'live' AND l.high_bidder IS NOT NULL"
-      "   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text OR h.s <> l.high_amount"
-      "   ELSE coalesce(h.n, 0) <> 0 END) bad" },
-    { "settled_lots_captured_once", "evidence",
-      "each settled English lot has exactly one captured hold, paid to the seller by a capture"
-      " transfer equal to the clearing price; unsold lots captured nothing",
-      "SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM ("
-      " SELECT l.id, row_number() OVER () AS rn FROM lots l"
-      " LEFT JOIN (SELECT h.lot_id, count(*) AS n,"
-      "            count(*) FILTER (WHERE t.kind = 'capture' AND t.amount = h.amount) AS good,"
-      "            min(t.to_account::text) AS payee, sum(t.amount) AS paid"
-      "            FROM holds h LEFT JOIN transfers t ON t.id = h.transfer_id"
-      "            WHERE h.state = 'captured' GROUP BY h.lot_id) c ON c.lot_id = l.id"
-      " WHERE l.kind = 'english' AND CASE"
-      "   WHEN l.status = 'settled' THEN coalesce(c.n, 0) <> 1 OR c.good <> 1"
-      "        OR c.payee <> l.seller::text OR c.paid IS DISTINCT FROM l.clearing_price"
-      "        OR l.winner IS DISTINCT FROM l.high_bidder"
-      "   ELSE coalesce(c.n, 0) <> 0 END) bad" },
-    { "captures_belong_to_lots", "evidence",
-      "every capture transfer is the captured hold of exactly one settled lot",
-      "SELECT count(*), string_agg(t.id::text, ',') FROM transfers t"
-      " WHERE t.kind = 'capture' AND (SELECT count(*) FROM holds h WHERE h.transfer_id = t.id"
-      "   AND h.state = 'captured') <> 1" },
-    { "dutch_paid_schedule_price", "evidence",
-      "every Dutch claim paid max(floor, start - step x whole intervals elapsed) at its claim time",
-      "SELECT count(*), string_agg(b.id::text, ',') FROM bids b JOIN lots l ON l.id = b.lot_id"
-      " WHERE l.kind = 'dutch' AND b.amount <> GREATEST(l.floor_price, l.start_price - l.step *"
-      "   LEAST(floor(extract(epoch FROM (b.created_at - l.starts_at)) / l.interval_s)::bigint,"
-      "         (l.start_price - l.floor_price) / l.step + 1))" },
-    { "purchases_paid", "evidence",
-      "every Dutch or drop claim has a purchase transfer from the bidder to the seller for the"
-      " amount of the claim",
-      "SELECT count(*), string_agg(b.id::text, ',') FROM bids b JOIN lots l ON l.id = b.lot_id"
-      " LEFT JOIN transfers t ON t.id = b.transfer_id"
-      " WHERE b.status = 'claimed' AND (t.id IS NULL OR t.kind <> 'purchase'"
-      "   OR t.from_account <> b.bidder OR t.to_account <> l.seller OR t.amount <> b.amount)" },
-    { "shares_supply_conserved", "evidence",
-      "per shares market, the units in all positions (resting sells included) equal the total"
-      " supply issued at creation",
-      "SELECT count(*), string_agg(id::text, ',') FROM ("
-      " SELECT m.id FROM markets m LEFT JOIN positions p ON p.market_id = m.id"
-      " WHERE m.kind = 'shares' GROUP BY m.id, m.total_supply"
-      " HAVING coalesce(sum(p.quantity), 0) <> m.total_supply) bad" },
-    { "positions_held_match_orders", "evidence",
-      "every position's held units equal the remaining units of its resting sell orders",
-      "SELECT count(*), string_agg(market_id::text || '/' || account_id::text, ',') FILTER (WHERE rn <= 5)"
-      " FROM (SELECT p.market_id, p.account_id, row_number() OVER () AS rn FROM positions p"
-      " LEFT JOIN (SELECT market_id, account_id, outcome, sum(remaining) AS s FROM orders"
-      "            WHERE status = 'open' AND side = 'sell' GROUP BY market_id, account_id, outcome) o"
-      "   ON o.market_id = p.market_id AND o.account_id = p.account_id AND o.outcome = p.outcome"
-      " WHERE p.held <> coalesce(o.s, 0)) bad" },
-    { "event_pairs_backed", "evidence",
-      "per event market, outstanding YES equals outstanding NO and escrow holds exactly 100 per"
-      " pair, which is also the cost basis carried by the contracts; mid-resolution, escrow equals"
-      " what is still owed; zero once resolved",
-      "SELECT count(*), string_agg(id::text, ',') FROM ("
-      " SELECT m.id FROM markets m JOIN accounts e ON e.id = m.escrow"
-      " LEFT JOIN (SELECT market_id,"
-      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'yes'), 0) AS yes,"
-      "            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no,"
-      "            coalesce(sum(cost), 0) AS cost"
-      "            FROM positions GROUP BY market_id) p ON p.market_id = m.id"
-      " WHERE m.kind = 'event' AND CASE"
-      "   WHEN m.status = 'resolving' THEN e.balance <> CASE m.outcome"
-      "     WHEN 'cancel' THEN coalesce(p.cost, 0) WHEN 'yes' THEN 100 * coalesce(p.yes, 0)"
-      "     ELSE 100 * coalesce(p.no, 0) END"
-      "   ELSE coalesce(p.yes, 0) <> coalesce(p.no, 0) OR e.balance <> 100 * coalesce(p.yes, 0)"
-      "     OR e.balance <> coalesce(p.cost, 0)"
-      "     OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0) END) bad" },
-    { "trade_cash_legs", "evidence",
-      "every fill's cash legs net to zero: a transfer fill pays price x quantity from buyer to"
-      " seller; a mint fill's two legs put exactly 100 x quantity into the market's escrow",
-      "SELECT count(*), string_agg(t.id::text, ',') FROM trades t"
-      " JOIN markets m ON m.id = t.market_id"
-      " LEFT JOIN transfers a ON a.id = t.cash_a LEFT JOIN transfers b ON b.id = t.cash_b"
-      " WHERE CASE WHEN t.kind = 'transfer' THEN a.id IS NULL OR a.kind <> 'trade'"
-      "   OR a.amount <> t.price::bigint * t.quantity OR a.from_account <> t.buyer"
-      "   OR a.to_account <> t.seller"
-      " ELSE a.id IS NULL OR b.id IS NULL OR a.kind <> 'mint' OR b.kind <> 'mint'"
-      "   OR a.to_account <> m.escrow OR b.to_account <> m.escrow"
-      "   OR a.amount + b.amount <> 100 * t.quantity OR a.amount <> t.price::bigint * t.quantity"
-      "   OR a.from_account <> t.buyer OR b.from_account <> t.seller END" },
-    { "no_negative_positions", "constraint",
-      "no position holds fewer than zero units or more held than it has (also CHECKs)",
-      "SELECT count(*), NULL FROM positions WHERE quantity < 0 OR held < 0 OR held > quantity" },
-    { "idempotency_keys_unique", "evidence",
-      "no idempotency key produced two transfers, two bids or two orders",
-      "SELECT count(*), string_agg(k, ',') FROM ("
-      " SELECT idem_key AS k FROM transfers WHERE idem_key IS NOT NULL"
-      "  GROUP BY idem_key HAVING count(*) > 1"
-      " UNION ALL SELECT idem_key FROM bids WHERE idem_key IS NOT NULL"
-      "  GROUP BY idem_key HAVING count(*) > 1"
-      " UNION ALL SELECT idem_key FROM orders WHERE idem_key IS NOT NULL"
-      "  GROUP BY idem_key HAVING count(*) > 1) dup" },
+    { "transfers_balanced", CHECK_EVIDENCE, SQL_PROOF_TRANSFERS_BALANCED },
+    { "entries_have_transfers", CHECK_EVIDENCE, SQL_PROOF_ENTRIES_HAVE_TRANSFERS },
+    { "balances_match_entries", CHECK_EVIDENCE, SQL_PROOF_BALANCES_MATCH_ENTRIES },
+    { "money_conserved", CHECK_EVIDENCE, SQL_PROOF_MONEY_CONSERVED },
+    { "no_negative_balances", CHECK_CONSTRAINT, SQL_PROOF_NO_NEGATIVE_BALANCES },
+    { "holds_match_held", CHECK_EVIDENCE, SQL_PROOF_HOLDS_MATCH_HELD },
+    { "order_holds_exact", CHECK_EVIDENCE, SQL_PROOF_ORDER_HOLDS_EXACT },
+    { "held_within_balance", CHECK_CONSTRAINT, SQL_PROOF_HELD_WITHIN_BALANCE },
+    { "drop_claims_match", CHECK_EVIDENCE, SQL_PROOF_DROP_CLAIMS_MATCH },
+    { "english_high_is_last_bid", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_HIGH_IS_LAST_BID },
+    { "english_bids_increase", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_BIDS_INCREASE },
+    { "english_live_holds", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_LIVE_HOLDS },
+    { "settled_lots_captured_once", CHECK_EVIDENCE, SQL_PROOF_SETTLED_LOTS_CAPTURED_ONCE },
+    { "captures_belong_to_lots", CHECK_EVIDENCE, SQL_PROOF_CAPTURES_BELONG_TO_LOTS },
+    { "dutch_paid_schedule_price", CHECK_EVIDENCE, SQL_PROOF_DUTCH_PAID_SCHEDULE_PRICE },
+    { "purchases_paid", CHECK_EVIDENCE, SQL_PROOF_PURCHASES_PAID },
+    { "shares_supply_conserved", CHECK_EVIDENCE, SQL_PROOF_SHARES_SUPPLY_CONSERVED },
+    { "positions_held_match_orders", CHECK_EVIDENCE, SQL_PROOF_POSITIONS_HELD_MATCH_ORDERS },
+    { "event_pairs_backed", CHECK_EVIDENCE, SQL_PROOF_EVENT_PAIRS_BACKED },
+    { "trade_cash_legs", CHECK_EVIDENCE, SQL_PROOF_TRADE_CASH_LEGS },
+    { "no_negative_positions", CHECK_CONSTRAINT, SQL_PROOF_NO_NEGATIVE_POSITIONS },
+    { "idempotency_keys_unique", CHECK_EVIDENCE, SQL_PROOF_IDEMPOTENCY_KEYS_UNIQUE },
 };
 
 #define NCHECKS (sizeof(checks) / sizeof(checks[0]))
@@ -231,6 +84,11 @@ static const struct check checks[] = {
 #define PROOF_MAX_AGE 2            /* seconds an anonymous answer may be shared */
 #define PROOF_BUDGET_MS 120000     /* the whole audit, from the request's start */
 #define PROOF_BUDGET_SLACK_MS 1000 /* a statement may overrun the budget by this */
+
+static const char *check_kind_name(enum check_kind k)
+{
+    return k == CHECK_CONSTRAINT ? "constraint" : "evidence";
+}
 
 struct proof_tx {
     struct json_object *out;
@@ -247,6 +105,32 @@ static long elapsed_ms(const struct timespec *start)
     return (long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
+/* What is left of the audit's budget, in ms (at least 1). */
+static long budget_left(const struct tx *tx)
+{
+    long left = PROOF_BUDGET_MS - elapsed_ms(&tx->s->start);
+
+    return left > 1 ? left : 1;
+}
+
+/*
+ * Set statement_timeout (and, with settings, the audit's other settings:
+ * proof_audit_settings) to what is left of the budget. Postgres dialect
+ * only. 0, or -1 on a failed statement.
+ */
+static int set_timeout(struct tx *tx, struct proof_tx *p, enum sql_id id)
+{
+    long left = budget_left(tx);
+    char ms[24];
+    const char *v[1] = { ms };
+
+    snprintf(ms, sizeof(ms), "%ld", left);
+    if (tx_exec_named_void(tx, id, v) < 0)
+        return -1;
+    p->timeout_ms = left;
+    return 0;
+}
+
 /*
  * Keep the next statement inside the audit's budget: lower statement_timeout
  * to what is left of PROOF_BUDGET_MS when the one in force would let a
@@ -255,21 +139,11 @@ static long elapsed_ms(const struct timespec *start)
  */
 static int proof_budget(struct tx *tx, struct proof_tx *p)
 {
-    long left = PROOF_BUDGET_MS - elapsed_ms(&tx->s->start);
-    char ms[24];
-    const char *v[1] = { ms };
-
     if (tx->cfg->dialect != ZS_DIALECT_POSTGRES)
         return 0;
-    if (left < 1)
-        left = 1;
-    if (p->timeout_ms > 0 && p->timeout_ms <= left + PROOF_BUDGET_SLACK_MS)
+    if (p->timeout_ms > 0 && p->timeout_ms <= budget_left(tx) + PROOF_BUDGET_SLACK_MS)
         return 0;
-    snprintf(ms, sizeof(ms), "%ld", left);
-    if (tx_exec_void(tx, "SELECT set_config('statement_timeout', $1, true)", 1, v) < 0)
-        return -1;
-    p->timeout_ms = left;
-    return 0;
+    return set_timeout(tx, p, SQL_PROOF_AUDIT_TIMEOUT);
 }
 
 /*
@@ -313,11 +187,121 @@ static int64_t cell_i64(PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* The cell as a JSON string, or NULL (JSON null) for SQL NULL. */
+static struct json_object *cell_str(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : json_object_new_string(PQgetvalue(res, row, col));
+}
+
+/*
+ * Row i of a stampede run query as JSON: id, scenario, n, k, status,
+ * summary, created_at, then started_at when with_started (the run
+ * statements' columns; /proof's list has none), then finished_at.
+ */
+static struct json_object *run_json(PGresult *res, int i, int full, int with_started)
+{
+    struct json_object *o = json_object_new_object();
+    int col = 7;
+
+    json_object_object_add(o, "id", cell_str(res, i, 0));
+    json_object_object_add(o, "scenario", cell_str(res, i, 1));
+    json_object_object_add(o, "n", json_object_new_int64(cell_i64(res, i, 2)));
+    json_object_object_add(
+        o, "k", PQgetisnull(res, i, 3) ? NULL : json_object_new_int64(cell_i64(res, i, 3)));
+    json_object_object_add(o, "status", cell_str(res, i, 4));
+    json_object_object_add(
+        o, "summary", PQgetisnull(res, i, 5) ? NULL : run_summary(PQgetvalue(res, i, 5), full));
+    json_object_object_add(o, "created_at", cell_str(res, i, 6));
+    if (with_started)
+        json_object_object_add(o, "started_at", cell_str(res, i, col++));
+    json_object_object_add(o, "finished_at", cell_str(res, i, col));
+    return o;
+}
+
+/* The snapshot's time, backend and counts into p->out. 0, or -1 (tx->err set). */
+static int audit_counts(struct tx *tx, struct proof_tx *p)
+{
+    static const char *const names[] = {
+        "accounts", "transfers", "entries", "lots", "bids", "holds"
+    };
+    PGresult *res = tx_exec_named(tx, SQL_PROOF_AUDIT_COUNTS, NULL);
+    struct json_object *backend, *counts;
+
+    if (!res)
+        return -1;
+    json_object_object_add(p->out, "snapshot_at", json_object_new_string(PQgetvalue(res, 0, 0)));
+    backend = json_object_new_object();
+    json_object_object_add(backend, "engine", json_object_new_string("PostgreSQL"));
+    json_object_object_add(backend, "version", json_object_new_string(PQgetvalue(res, 0, 1)));
+    json_object_object_add(backend, "dialect",
+                           json_object_new_string(config_dialect_name(tx->cfg->dialect)));
+    json_object_object_add(backend, "isolation",
+                           json_object_new_string("repeatable read (one snapshot)"));
+    counts = json_object_new_object();
+    for (int i = 0; i < 6; i++)
+        json_object_object_add(counts, names[i], json_object_new_int64(cell_i64(res, 0, 2 + i)));
+    PQclear(res);
+    /* "consistent" comes before them in the answer: a placeholder now. */
+    json_object_object_add(p->out, "consistent", json_object_new_boolean(1));
+    json_object_object_add(p->out, "backend", backend);
+    json_object_object_add(p->out, "counts", counts);
+    return 0;
+}
+
+/* Run check c into a new JSON object (NULL, tx->err set, on a failed statement). */
+static struct json_object *audit_check(struct tx *tx, struct proof_tx *p, const struct check *c)
+{
+    PGresult *res = proof_budget(tx, p) < 0 ? NULL : tx_exec_named(tx, c->sql, NULL);
+    struct json_object *o;
+    int64_t observed;
+    int ok;
+
+    if (!res)
+        return NULL;
+    observed = cell_i64(res, 0, 0);
+    ok = observed == 0;
+    if (!ok)
+        p->consistent = 0;
+    o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(c->name));
+    json_object_object_add(o, "kind", json_object_new_string(check_kind_name(c->kind)));
+    json_object_object_add(o, "ok", json_object_new_boolean(ok));
+    json_object_object_add(o, "observed", json_object_new_int64(observed));
+    json_object_object_add(o, "expected", json_object_new_int64(0));
+    json_object_object_add(o, "description", json_object_new_string(sql_table[c->sql].doc));
+    if (!ok && p->full && !PQgetisnull(res, 0, 1))
+        json_object_object_add(o, "sample", json_object_new_string(PQgetvalue(res, 0, 1)));
+    PQclear(res);
+    return o;
+}
+
+/* Every check, then the recent runs, into p->out. 0, or -1 (tx->err set). */
+static int audit_checks_and_runs(struct tx *tx, struct proof_tx *p)
+{
+    struct json_object *list = json_object_new_array(), *runs;
+    PGresult *res;
+
+    json_object_object_add(p->out, "checks", list);
+    for (size_t i = 0; i < NCHECKS; i++) {
+        struct json_object *c = audit_check(tx, p, &checks[i]);
+        if (!c)
+            return -1;
+        json_object_array_add(list, c);
+    }
+    res = tx_exec_named(tx, SQL_PROOF_AUDIT_RUNS, NULL);
+    if (!res)
+        return -1;
+    runs = json_object_new_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_object_array_add(runs, run_json(res, i, p->full, 0));
+    PQclear(res);
+    json_object_object_add(p->out, "stampede_runs", runs);
+    return 0;
+}
+
 static enum tx_decision proof_tx(struct tx *tx, void *arg)
 {
     struct proof_tx *p = arg;
-    struct json_object *list, *counts, *backend, *runs;
-    PGresult *res;
 
     if (p->out)
         json_object_put(p->out);
@@ -325,107 +309,15 @@ static enum tx_decision proof_tx(struct tx *tx, void *arg)
     p->consistent = 1;
     p->timeout_ms = 0; /* a retry is a new transaction */
 
-    if (tx->cfg->dialect == ZS_DIALECT_POSTGRES) {
-        /* The audit scans the whole ledger: give it more than the app role's
-         * 10 s statement_timeout (what is left of its budget; proof_budget()
-         * lowers it as the budget runs out), memory for its hash joins, and
-         * no JIT (which costs more than it saves on these one-off plans). */
-        long left = PROOF_BUDGET_MS - elapsed_ms(&tx->s->start);
-        char ms[24];
-        const char *v[1] = { ms };
-
-        snprintf(ms, sizeof(ms), "%ld", left > 1 ? left : 1);
-        if (tx_exec_void(tx,
-                         "SELECT set_config('statement_timeout', $1, true),"
-                         " set_config('work_mem', '256MB', true), set_config('jit', 'off', true)",
-                         1, v)
-            < 0)
-            return TX_ERROR;
-        p->timeout_ms = left > 1 ? left : 1;
-    }
-
-    res = tx_exec(tx, "SELECT " LEDGER_TS("now()") ", current_setting('server_version'),"
-                      " (SELECT count(*) FROM accounts), (SELECT count(*) FROM transfers),"
-                      " (SELECT count(*) FROM entries), (SELECT count(*) FROM lots),"
-                      " (SELECT count(*) FROM bids), (SELECT count(*) FROM holds)", 0, NULL);
-    if (!res)
+    /* The audit scans the whole ledger: give it more than the app role's
+     * 10 s statement_timeout (what is left of its budget; proof_budget()
+     * lowers it as the budget runs out), memory for its hash joins, and
+     * no JIT (which costs more than it saves on these one-off plans). */
+    if (tx->cfg->dialect == ZS_DIALECT_POSTGRES && set_timeout(tx, p, SQL_PROOF_AUDIT_SETTINGS) < 0)
         return TX_ERROR;
-    json_object_object_add(p->out, "snapshot_at", json_object_new_string(PQgetvalue(res, 0, 0)));
-    backend = json_object_new_object();
-    json_object_object_add(backend, "engine", json_object_new_string("PostgreSQL"));
-    json_object_object_add(backend, "version", json_object_new_string(PQgetvalue(res, 0, 1)));
-    json_object_object_add(backend, "dialect", json_object_new_string(
-                               config_dialect_name(tx->cfg->dialect)));
-    json_object_object_add(backend, "isolation", json_object_new_string("repeatable read (one snapshot)"));
-    counts = json_object_new_object();
-    {
-        static const char *const names[] = { "accounts", "transfers", "entries", "lots", "bids", "holds" };
-        for (int i = 0; i < 6; i++)
-            json_object_object_add(counts, names[i], json_object_new_int64(cell_i64(res, 0, 2 + i)));
-    }
-    PQclear(res);
-
-    list = json_object_new_array();
-    for (size_t i = 0; i < NCHECKS; i++) {
-        struct json_object *c = json_object_new_object();
-        int64_t observed;
-        int ok;
-
-        res = proof_budget(tx, p) < 0 ? NULL : tx_exec(tx, checks[i].sql, 0, NULL);
-        if (!res) {
-            json_object_put(list);
-            json_object_put(counts);
-            json_object_put(backend);
-            return TX_ERROR;
-        }
-        observed = cell_i64(res, 0, 0);
-        ok = observed == 0;
-        if (!ok)
-            p->consistent = 0;
-        json_object_object_add(c, "name", json_object_new_string(checks[i].name));
-        json_object_object_add(c, "kind", json_object_new_string(checks[i].kind));
-        json_object_object_add(c, "ok", json_object_new_boolean(ok));
-        json_object_object_add(c, "observed", json_object_new_int64(observed));
-        json_object_object_add(c, "expected", json_object_new_int64(0));
-        json_object_object_add(c, "description", json_object_new_string(checks[i].description));
-        if (!ok && p->full && !PQgetisnull(res, 0, 1))
-            json_object_object_add(c, "sample", json_object_new_string(PQgetvalue(res, 0, 1)));
-        json_object_array_add(list, c);
-        PQclear(res);
-    }
-
-    res = tx_exec(tx, "SELECT id, scenario, n, k, status, summary, " LEDGER_TS("created_at") ","
-                      " " LEDGER_TS("finished_at") " FROM stampede_runs ORDER BY created_at DESC LIMIT 10",
-                  0, NULL);
-    if (!res) {
-        json_object_put(list);
-        json_object_put(counts);
-        json_object_put(backend);
+    if (audit_counts(tx, p) < 0 || audit_checks_and_runs(tx, p) < 0)
         return TX_ERROR;
-    }
-    runs = json_object_new_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *r = json_object_new_object();
-        json_object_object_add(r, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(r, "scenario", json_object_new_string(PQgetvalue(res, i, 1)));
-        json_object_object_add(r, "n", json_object_new_int64(cell_i64(res, i, 2)));
-        json_object_object_add(r, "k", PQgetisnull(res, i, 3) ? NULL : json_object_new_int64(cell_i64(res, i, 3)));
-        json_object_object_add(r, "status", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(
-            r, "summary",
-            PQgetisnull(res, i, 5) ? NULL : run_summary(PQgetvalue(res, i, 5), p->full));
-        json_object_object_add(r, "created_at", json_object_new_string(PQgetvalue(res, i, 6)));
-        json_object_object_add(r, "finished_at", PQgetisnull(res, i, 7) ? NULL
-                               : json_object_new_string(PQgetvalue(res, i, 7)));
-        json_object_array_add(runs, r);
-    }
-    PQclear(res);
-
     json_object_object_add(p->out, "consistent", json_object_new_boolean(p->consistent));
-    json_object_object_add(p->out, "backend", backend);
-    json_object_object_add(p->out, "counts", counts);
-    json_object_object_add(p->out, "checks", list);
-    json_object_object_add(p->out, "stampede_runs", runs);
     return TX_COMMIT;
 }
 
@@ -456,122 +348,98 @@ void handle_proof(struct request *r)
 
 /* ---- stampede runs ---------------------------------------------------- */
 
-struct run_create {
-    struct request *r;
-    struct idem *idem;
-    const char *scenario;
+/* The scenarios scripts/stampede knows, as POST /proof/runs names them. */
+static const char *const scenarios[] = { "oversell", "double-spend", "bid-war", "phantom-shares",
+                                         "event-market" };
+
+struct run_req {
+    const char *scenario; /* one of scenarios[] (the request's JSON owns it) */
     int64_t n, k;
     int has_k;
-    char *body;
 };
 
-static struct json_object *run_json(PGresult *res, int i, int full)
-{
-    struct json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-    json_object_object_add(o, "scenario", json_object_new_string(PQgetvalue(res, i, 1)));
-    json_object_object_add(o, "n", json_object_new_int64(cell_i64(res, i, 2)));
-    json_object_object_add(o, "k", PQgetisnull(res, i, 3) ? NULL : json_object_new_int64(cell_i64(res, i, 3)));
-    json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, i, 4)));
-    json_object_object_add(
-        o, "summary", PQgetisnull(res, i, 5) ? NULL : run_summary(PQgetvalue(res, i, 5), full));
-    json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, i, 6)));
-    json_object_object_add(o, "started_at", PQgetisnull(res, i, 7) ? NULL
-                           : json_object_new_string(PQgetvalue(res, i, 7)));
-    json_object_object_add(o, "finished_at", PQgetisnull(res, i, 8) ? NULL
-                           : json_object_new_string(PQgetvalue(res, i, 8)));
-    return o;
-}
-
-#define RUN_COLUMNS "id, scenario, n, k, status, summary, " LEDGER_TS("created_at") ", " \
-    LEDGER_TS("started_at") ", " LEDGER_TS("finished_at")
-
-static enum tx_decision run_create_tx(struct tx *tx, void *arg)
-{
-    struct run_create *c = arg;
-    char id[UUID_STR_LEN + 1], n[24], k[24];
-    const char *p[5] = { id, c->scenario, n, c->has_k ? k : NULL, c->idem->caller };
-    PGresult *res;
-    struct json_object *o;
-
-    free(c->body);
-    c->body = NULL;
-    if (idem_claim(tx, c->idem) < 0)
-        return TX_ERROR;
-    if (c->idem->outcome != IDEM_NEW)
-        return TX_ROLLBACK;
-    if (util_uuid_v4(id) < 0)
-        return TX_ERROR;
-    snprintf(n, sizeof(n), "%" PRId64, c->n);
-    snprintf(k, sizeof(k), "%" PRId64, c->k);
-    res = tx_exec(tx, "INSERT INTO stampede_runs (id, scenario, n, k, status, requested_by)"
-                      " VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING " RUN_COLUMNS, 5, p);
-    if (!res)
-        return TX_ERROR;
-    o = json_object_new_object();
-    json_object_object_add(o, "run", run_json(res, 0, 1));
-    PQclear(res);
-    c->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    if (!c->body || idem_finish(tx, c->idem, 202, c->body) < 0)
-        return TX_ERROR;
-    return TX_COMMIT;
-}
-
-void handle_proof_run_create(struct request *r)
+/* Validate {scenario, n?, k?}; 422 and -1 on bad input. */
+static int run_parse(struct request *r, void *req)
 {
     static const char *const allowed[] = { "scenario", "n", "k", NULL };
     const char *unknown = util_json_unknown_member(r->json, allowed);
+    struct run_req *q = req;
     struct json_object *v;
-    struct run_create c;
-    struct idem idem;
-    enum tx_decision d;
 
-    memset(&c, 0, sizeof(c));
     if (unknown) {
         http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
-        return;
+        return -1;
     }
-    if (!json_object_object_get_ex(r->json, "scenario", &v) || !json_object_is_type(v, json_type_string)
-        || (strcmp(json_object_get_string(v), "oversell") != 0
-            && strcmp(json_object_get_string(v), "double-spend") != 0
-            && strcmp(json_object_get_string(v), "bid-war") != 0
-            && strcmp(json_object_get_string(v), "phantom-shares") != 0
-            && strcmp(json_object_get_string(v), "event-market") != 0)) {
+    if (json_object_object_get_ex(r->json, "scenario", &v)
+        && json_object_is_type(v, json_type_string))
+        for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+            if (strcmp(json_object_get_string(v), scenarios[i]) == 0)
+                q->scenario = scenarios[i];
+    if (!q->scenario) {
         http_problem(r, 422, "invalid_scenario",
                      "\"scenario\" must be oversell, double-spend, bid-war, phantom-shares or"
                      " event-market");
-        return;
+        return -1;
     }
-    c.scenario = json_object_get_string(v);
-    c.n = 100;
+    q->n = 100;
     if (json_object_object_get_ex(r->json, "n", &v)
-        && (util_json_int64(v, 1, &c.n) < 0 || c.n > 500)) {
+        && (util_json_int64(v, 1, &q->n) < 0 || q->n > 500)) {
         http_problem(r, 422, "invalid_field", "\"n\" must be an integer from 1 to 500");
-        return;
+        return -1;
     }
     if (json_object_object_get_ex(r->json, "k", &v) && !json_object_is_type(v, json_type_null)) {
-        if (util_json_int64(v, 1, &c.k) < 0 || c.k > c.n) {
+        if (util_json_int64(v, 1, &q->k) < 0 || q->k > q->n) {
             http_problem(r, 422, "invalid_field", "\"k\" must be an integer from 1 to n");
-            return;
+            return -1;
         }
-        c.has_k = 1;
+        q->has_k = 1;
     }
-    if (idem_prepare(r, &idem) < 0)
-        return;
-    c.r = r;
-    c.idem = &idem;
-    if (api_tx_run(r, 0, run_create_tx, &c, &d) == 0)
-        idem_answer(r, d, &idem, 202, c.body);
-    free(c.body);
-    idem_free(&idem);
+    return 0;
+}
+
+/*
+ * Three round trips: BEGIN and the key claim; the queued run, returning
+ * its row (the answer is built from it); the stored answer and COMMIT.
+ */
+static enum tx_decision run_apply(struct mutation *m, struct tx *tx, void *req)
+{
+    const struct run_req *q = req;
+    char id[UUID_STR_LEN + 1], n[24], k[24];
+    const char *p[5] = { id, q->scenario, n, q->has_k ? k : NULL, mut_caller(m) };
+    struct json_object *o;
+    enum tx_decision d;
+    PGresult *res;
+
+    if (!mut_begin(m, tx, NULL, 0, &d))
+        return d;
+    if (util_uuid_v4(id) < 0)
+        return TX_ERROR;
+    snprintf(n, sizeof(n), "%" PRId64, q->n);
+    snprintf(k, sizeof(k), "%" PRId64, q->k);
+    res = tx_exec_named(tx, SQL_PROOF_RUN_INSERT, p);
+    if (!res)
+        return TX_ERROR;
+    o = json_object_new_object();
+    json_object_object_add(o, "run", run_json(res, 0, 1, 1));
+    PQclear(res);
+    return mut_commit(m, tx, NULL, 0, 202, o);
+}
+
+static const struct mutation_ops run_ops = {
+    .name = "stampede run",
+    .req_size = sizeof(struct run_req),
+    .parse = run_parse,
+    .apply = run_apply,
+};
+
+void handle_proof_run_create(struct request *r)
+{
+    mutation_run(r, &run_ops);
 }
 
 struct run_read {
-    const char *id;          /* NULL: list */
-    int full;                /* admin: whole summaries */
+    const char *id; /* NULL: list */
+    int full;       /* admin: whole summaries */
     struct json_object *out;
 };
 
@@ -585,50 +453,45 @@ static enum tx_decision run_read_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    if (g->id)
-        res = tx_exec(tx, "SELECT " RUN_COLUMNS " FROM stampede_runs WHERE id = $1", 1, p);
-    else
-        res = tx_exec(tx, "SELECT " RUN_COLUMNS " FROM stampede_runs ORDER BY created_at DESC"
-                          " LIMIT 50", 0, NULL);
+    res = g->id ? tx_exec_named(tx, SQL_PROOF_RUN_GET, p)
+                : tx_exec_named(tx, SQL_PROOF_RUN_LIST, NULL);
     if (!res)
         return TX_ERROR;
     if (g->id) {
         if (PQntuples(res) == 1)
-            g->out = run_json(res, 0, g->full);
+            g->out = run_json(res, 0, g->full, 1);
     } else {
         g->out = json_object_new_array();
         for (int i = 0; i < PQntuples(res); i++)
-            json_object_array_add(g->out, run_json(res, i, g->full));
+            json_object_array_add(g->out, run_json(res, i, g->full, 1));
     }
     PQclear(res);
     return TX_COMMIT;
 }
 
-void handle_proof_run_list(struct request *r)
+/* GET /proof/runs (id NULL: {"runs": [...]}) or /proof/runs/{id} ({"run": ...} or 404). */
+static void run_read(struct request *r, const char *id)
 {
-    struct run_read g = { NULL, auth_is_admin(r), NULL };
+    struct run_read g = { id, auth_is_admin(r), NULL };
     enum tx_decision d;
-
     int rc = api_tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
 
-    /* tx_run first: the transaction fills the output */
-    api_answer_read(r, rc, g.out, "runs", NULL,
-                   NULL);
+    api_answer_read(r, rc, g.out, id ? "run" : "runs", id ? "run_not_found" : NULL,
+                    id ? "no such run" : NULL);
+}
+
+void handle_proof_run_list(struct request *r)
+{
+    run_read(r, NULL);
 }
 
 void handle_proof_run_get(struct request *r)
 {
     char id[UUID_STR_LEN + 1];
-    struct run_read g = { id, auth_is_admin(r), NULL };
-    enum tx_decision d;
 
     if (!util_uuid_parse(r->path_params[0], id)) {
         http_problem(r, 404, "run_not_found", "no such run");
         return;
     }
-    int rc = api_tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
-
-    /* tx_run first: the transaction fills the output */
-    api_answer_read(r, rc, g.out, "run", "run_not_found",
-                   "no such run");
+    run_read(r, id);
 }

@@ -20,6 +20,7 @@ struct sql_def {
     int nparams;               /* $1..$n */
     const char *text;          /* the postgres text (also dsql's, unless below) */
     const char *dsql;          /* a dsql variant, or NULL when the text is shared */
+    const char *doc;           /* the block's comment lines joined by single spaces ("" if none) */
 };
 
 extern const struct sql_def sql_table[SQL__COUNT];

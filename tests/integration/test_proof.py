@@ -22,6 +22,7 @@ definitions at the end.
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import re
 import statistics
 import subprocess
 import time
@@ -492,6 +493,38 @@ r = healthy("final")
 is_(r.json.get("counts") if r.json else None,
     dict(zip(["accounts", "transfers", "entries", "lots", "bids", "holds"], db_counts)),
     "final counts equal the baseline's: every tamper was undone")
+
+# ---- every check is a named statement, described where its SQL is ---------
+# sql/queries/proof.sql holds each check's SQL as proof_<check name>; its
+# comment lines, joined by single spaces, are the description served.
+
+def proof_sql_docs():
+    """{statement name: its comment lines joined by single spaces} of proof.sql."""
+    docs, cur, in_text = {}, None, False
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "sql", "queries", "proof.sql")
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            m = re.match(r"^--\s*name:\s*(\w+)$", line)
+            if m:
+                cur, in_text = m.group(1), False
+                docs[cur] = []
+            elif cur and line.startswith("--") and not in_text:
+                if line[2:].strip():
+                    docs[cur].append(line[2:].strip())
+            elif cur and line:
+                in_text = True
+    return {k: " ".join(v) for k, v in docs.items()}
+
+
+docs = proof_sql_docs()
+r = proof()
+served = {c["name"]: c["description"] for c in (r.json or {}).get("checks", [])}
+is_(sorted(served), sorted(ALL_CHECKS), "the served checks are the known ones")
+is_({n: docs.get("proof_" + n) for n in served}, served,
+    "every served description is, word for word, the comment of its proof_<check> statement")
+is_(sorted(n[len("proof_"):] for n in docs if n[len("proof_"):] in ALL_CHECKS), sorted(served),
+    "every check statement in proof.sql is served")
 
 # ---- how long /proof takes -------------------------------------------------
 
