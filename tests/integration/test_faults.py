@@ -42,8 +42,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "faults"))
 import atexit
 import collections
 import copy
-import importlib.machinery
-import importlib.util
 import json
 import subprocess
 import tempfile
@@ -484,9 +482,7 @@ ok((s.get("client_retries") or 0) + (s.get("read_errors") or 0) > 0,
    f"bank: the faults reached the run ({s.get('client_retries')} re-sends, {s.get('read_errors')} failed reads)")
 
 # The checker can fail: doctored copies of the real record fail the named check.
-loader = importlib.machinery.SourceFileLoader("stampede", SCRIPT)
-mod = importlib.util.module_from_spec(importlib.util.spec_from_loader("stampede", loader))
-loader.exec_module(mod)
+import zerosum_py.stampede as mod  # noqa: E402 (on sys.path through zs)
 try:
     with open(rec_path) as f:
         brec = json.load(f)["record"]

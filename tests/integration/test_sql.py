@@ -70,7 +70,7 @@ conn.close()
 
 # sql-explain, the reviewer's tool, explains and times a statement by name,
 # with parameters, and refuses a name that is not in the table.
-issuer = "00000000-0000-0000-0000-000000000001"
+issuer = ISSUER
 cli = [os.path.join(REPO, "scripts", "zerosum"), "sql-explain"]
 env = dict(os.environ, ZS_BIN=ZS_BIN)
 out = subprocess.run(cli + ["ledger_lock_account", "--analyze", issuer], capture_output=True,

@@ -1,44 +1,38 @@
 """zs — the integration tests' toolkit: TAP output, the live stack's HTTP API,
-tokens, and direct database access for before/after assertions.
+tokens, and direct database access for before/after assertions. Stack
+discovery, the HTTP client and token minting are the zerosum_py package's
+(scripts/zerosum_py, put on sys.path here); this module is the TAP layer and
+the names the suites import with `from zs import *`.
 
 Every test file is a script that imports this module, talks to the stack
 described by $ZS_VAR/stack.env (written by `scripts/stack start`), prints TAP
 and exits non-zero if anything failed. `prove --exec /usr/bin/python3` runs them.
 """
-import http.client
-import json
+# Some of these are only here because `from zs import *` hands them to the suites.
+import http.client  # noqa: F401
+import json  # noqa: F401
 import os
-import shlex
-import subprocess
+import shlex  # noqa: F401
+import subprocess  # noqa: F401
 import sys
 import threading
 import time
 import uuid
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "scripts"))
+
+from zerosum_py import stack as _stack, tokens as _tokens  # noqa: E402
+from zerosum_py.client import Answer as Response, Api as _Api  # noqa: E402,F401
+from zerosum_py.stack import ADMIN_SUB, ISSUER, REPO  # noqa: E402,F401
+
 ZS_VAR = os.environ.get("ZS_VAR", os.path.join(REPO, "var"))
-ISSUER = "00000000-0000-0000-0000-000000000001"
-
-
-def _load_env():
-    env = {}
-    path = os.path.join(ZS_VAR, "stack.env")
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("export "):
-                line = line[len("export "):]
-            if "=" not in line or line.startswith("#"):
-                continue
-            k, v = line.split("=", 1)
-            env[k] = shlex.split(v)[0] if v else ""
-    return env
-
-
-ENV = _load_env()
+ENV = _stack.load_env(ZS_VAR)
+if ENV is None:
+    raise SystemExit(f"zs: no {ZS_VAR}/stack.env (start a stack: scripts/stack start)")
 PORT = int(ENV.get("PORT", "8080"))
 ZS_BIN = os.environ.get("ZS_BIN", os.path.join(REPO, "build", "zerosum"))
-KEY_FILE = os.path.join(ZS_VAR, "secrets", "jwt.key")
+KEY_FILE = _stack.key_file(ZS_VAR)
+_api = _Api(f"http://127.0.0.1:{PORT}")
 
 # ---- TAP -------------------------------------------------------------------
 
@@ -81,48 +75,12 @@ def done():
 
 # ---- HTTP ------------------------------------------------------------------
 
-class Response:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = {k.lower(): v for k, v in headers}
-        self.body = body
-        try:
-            self.json = json.loads(body) if body else None
-        except ValueError:
-            self.json = None
-
-    @property
-    def code(self):
-        return self.json.get("code") if isinstance(self.json, dict) else None
-
-    def __repr__(self):
-        return f"<{self.status} {self.body[:300]!r}>"
-
-
 def request(method, path, body=None, token=None, key=None, headers=None, raw=None,
             content_type="application/json", timeout=30):
-    """One HTTP request on a fresh connection. body is JSON-encoded unless raw (bytes/str) is given."""
-    h = {}
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    if key is not None:
-        h["Idempotency-Key"] = key
-    data = None
-    if raw is not None:
-        data = raw.encode() if isinstance(raw, str) else raw
-    elif body is not None:
-        data = json.dumps(body).encode()
-    if data is not None and content_type:
-        h["Content-Type"] = content_type
-    if headers:
-        h.update(headers)
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
-    try:
-        conn.request(method, path, body=data, headers=h)
-        resp = conn.getresponse()
-        return Response(resp.status, resp.getheaders(), resp.read().decode("utf-8", "replace"))
-    finally:
-        conn.close()
+    """One HTTP request on a fresh connection. body is JSON-encoded unless raw (bytes/str) is given;
+    a transport failure raises."""
+    return _api.call(method, path, body=body, token=token, key=key, headers=headers, raw=raw,
+                     content_type=content_type, accept=None, timeout=timeout, raise_errors=True)
 
 
 def get(path, token=None, **kw):
@@ -149,13 +107,10 @@ def is_problem(resp, status, code, name):
 # ---- tokens and accounts ---------------------------------------------------
 
 def token(sub, admin=False, ttl=3600):
-    cmd = [ZS_BIN, "token", sub, "--ttl", str(ttl), "--key-file", KEY_FILE]
-    if admin:
-        cmd.append("--admin")
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+    """What `zerosum token sub [--admin] --ttl ttl` mints, signed with the ring's current key."""
+    return _tokens.mint(jwt_keys(), sub, admin=admin, ttl=ttl)
 
 
-ADMIN_SUB = "00000000-0000-0000-0000-000000000000"
 _admin = None
 
 
@@ -183,10 +138,7 @@ def create_account(name="acct", fund=0):
 
 def db(user="zerosum"):
     """A psycopg2 connection straight to PostgreSQL (not PgBouncer), autocommit."""
-    import psycopg2
-    conn = psycopg2.connect(host=ENV["PGHOST"], port=int(ENV["PGPORT"]), dbname="zerosum", user=user)
-    conn.autocommit = True
-    return conn
+    return _stack.db_connect(ENV, user=user)
 
 
 def query(sql, params=(), user="zerosum"):
@@ -241,11 +193,7 @@ def concurrently(fn, args_list, max_workers=50):
 
 
 def stack(*args, env=None):
-    e = dict(os.environ)
-    if env:
-        e.update(env)
-    return subprocess.run([os.path.join(REPO, "scripts", "stack"), *args], env=e,
-                          capture_output=True, text=True)
+    return _stack.run_stack(*args, env=dict(os.environ, **(env or {})))
 
 
 def wait_for(pred, timeout=15.0, interval=0.1):
@@ -287,42 +235,14 @@ def parse_ts(s):
 
 def jwt_keys(path=None):
     """The key ring file (fcgi/jwt.h) as [(kid, key bytes)], current first."""
-    keys = []
-    with open(path or KEY_FILE) as f:
-        text = f.read()
-    if len(text.strip()) == 64 and " " not in text.strip():
-        return [("legacy", bytes.fromhex(text.strip()))]
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            kid, hexkey = line.split(" ")
-            keys.append((kid, bytes.fromhex(hexkey)))
-    return keys
-
-
-def _b64url(data):
-    import base64
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return _tokens.read_ring(path or KEY_FILE)
 
 
 def sign_jwt(claims, header=None, key=None, kid=None):
     """A JWT with exactly these claims, HS256 with key (bytes; default the ring's
     current key) and header (default {"alg":"HS256","typ":"JWT","kid": kid or
     the current kid})."""
-    import hashlib
-    import hmac
-    cur_kid, cur_key = jwt_keys()[0]
-    if header is None:
-        header = {"alg": "HS256", "typ": "JWT", "kid": kid or cur_kid}
-    h = _b64url(json.dumps(header, separators=(",", ":")).encode())
-    p = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    mac = hmac.new(cur_key if key is None else key, f"{h}.{p}".encode(), hashlib.sha256).digest()
-    return f"{h}.{p}." + _b64url(mac)
+    return _tokens.sign_jwt(claims, jwt_keys(), header=header, key=key, kid=kid)
 
 
-def std_claims(sub, scope="user", ttl=3600, iat=None, **extra):
-    """The claims `zerosum token` mints under the default settings, with overrides."""
-    now = int(time.time()) if iat is None else iat
-    c = {"iss": "zerosum", "aud": "zerosum", "sub": sub, "scope": scope, "iat": now,
-         "nbf": now, "exp": now + ttl}
-    c.update(extra)
-    return c
+std_claims = _tokens.std_claims

@@ -1,0 +1,8 @@
+"""bench/run's benchmark (usage: zerosum_py.bench.cli).
+
+  stack      the bench stacks (one per connection policy) and their setup
+  load       wrk, pgbench and the figures made of their output
+  scenarios  the scenarios, their goals, one row per scenario and policy
+  report     the machine, the table, the README's markdown
+  cli        arguments and the run over policies and scenarios
+"""

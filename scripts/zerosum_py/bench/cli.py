@@ -1,0 +1,172 @@
+"""bench/run — zerosum's benchmark: every scenario against PostgreSQL's own
+ceiling (pgbench running the very same statements), for both connection
+policies, on a bench stack of its own.
+
+usage: bench/run [--seconds N] [--policy per-request|per-worker|both]
+                 [--scenarios a,b,...] [--concurrency C] [--bidders N]
+                 [--claims N] [--units K] [--proof-requests N]
+                 [--memory-requests N] [--out FILE] [--stop]
+
+Scenarios, run one after another (default: all):
+  transfer-uniform  POST /transfer between random pairs of 10,000 funded accounts (wrk)
+  transfer-hotspot  POST /transfer between the same two accounts, both directions (wrk)
+  bid-war           --bidders (300) bidders, ascending amounts, one English lot (threaded client)
+  drop-stampede     --claims (200) claims released together on a --units (10) unit drop
+  proof             GET /proof latency, sequential, with >= 1,000,000 ledger entries
+  memory            transfer workers' VmRSS before/after --memory-requests (100,000) transfers
+
+Each policy gets its own stack, started if it is not up and left running
+(--stop stops them): ZS_VAR=var/bench-<policy>, nginx on 18900/18901,
+PostgreSQL 15900/15901, PgBouncer 16900/16901, ZS_BIN=build/zerosum (the
+optimised build; ZS_BIN overrides). A stack whose supervisor runs an older
+binary than ZS_BIN is restarted. The setup (10,003 funded accounts, the
+1,000,000-entry ledger) is written once into the stack's database and reused.
+
+Output: a table on stdout and var/bench/latest.json (also a timestamped copy);
+--out FILE writes elsewhere. bench/README.md explains every figure.
+Needs: wrk, pgbench, psql (scripts/stack install); Python stdlib only.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import time
+
+from ..stack import REPO
+from .report import fmt, machine, markdown, table
+from .scenarios import SCENARIOS, goal_met, run_scenario
+from .stack import N_USERS, POLICIES, BenchError, Stack, log
+
+
+def main():
+    ap = argparse.ArgumentParser(description="zerosum benchmark (see bench/README.md)",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "20")),
+                    help="duration of each timed run, HTTP and pgbench alike (default 20)")
+    ap.add_argument("--policy", default="both", choices=POLICIES + ("both",))
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    ap.add_argument("--concurrency", type=int, default=16,
+                    help="HTTP connections in flight and pgbench clients (default 16)")
+    ap.add_argument("--bidders", type=int, default=300)
+    ap.add_argument("--claims", type=int, default=200)
+    ap.add_argument("--units", type=int, default=10)
+    ap.add_argument("--proof-requests", type=int, default=20,
+                    help="sequential GET /proof requests (default 20)")
+    ap.add_argument("--proof-seconds", type=int, default=0,
+                    help="stop the proof requests after this long, 3 at least "
+                         "(default max(20, 2 x --seconds))")
+    ap.add_argument("--memory-requests", type=int, default=100_000,
+                    help="transfers sent while the transfer workers' RSS is watched (default 100,000)")
+    ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
+    ap.add_argument("--stop", action="store_true", help="stop the bench stacks and exit")
+    ap.add_argument("--markdown", metavar="JSON",
+                    help="print a result file (e.g. var/bench/latest.json) as bench/README.md's table and exit")
+    ap.add_argument("--reset", action="store_true",
+                    help="delete the bench stacks first (var/bench-<policy>) and start afresh")
+    args = ap.parse_args()
+
+    policies = POLICIES if args.policy == "both" else (args.policy,)
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)))
+        return 0
+    if args.stop:
+        for p in policies:
+            Stack(p, args).stop()
+            log(f"{p}: bench stack stopped")
+        return 0
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        ap.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if args.seconds < 1 or args.concurrency < 1 or args.bidders < 2 or not (1 <= args.units <= args.claims):
+        ap.error("--seconds, --concurrency must be >= 1; --bidders >= 2; 1 <= --units <= --claims")
+    if args.claims > N_USERS - 300 or args.bidders > N_USERS:
+        ap.error(f"--claims at most {N_USERS - 300} (buyers are bench accounts 301..), --bidders at most {N_USERS}")
+    for tool in ("wrk", "pgbench", "psql"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
+            ap.error(f"{tool} not found; run: scripts/stack install (or apt-get install -y wrk postgresql-client-15)")
+
+    t_start = time.time()
+    result = {"machine": machine(),
+              "config": {"seconds": args.seconds, "concurrency": args.concurrency,
+                         "policies": list(policies), "scenarios": scenarios, "bidders": args.bidders,
+                         "claims": args.claims, "units": args.units,
+                         "proof_requests": args.proof_requests, "memory_requests": args.memory_requests,
+                         "pools": os.environ.get("ZS_POOLS", "scripts/stack default"),
+                         "binary": os.path.realpath(os.environ.get("ZS_BIN") or
+                                                    os.path.join(REPO, "build", "zerosum")),
+                         "git": subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                                               capture_output=True, text=True).stdout.strip(),
+                         "pgbench": "through PgBouncer (transaction pooling) as zerosum_app, "
+                                    "-M simple, persistent connections, same concurrency and duration",
+                         "http": "wrk 4 (transfers, memory), bench/run's threaded client (bid-war, "
+                                 "drop-stampede, proof); keep-alive connections to nginx"},
+              "scenarios": []}
+    rows = result["scenarios"]
+    failed = []
+    for p in policies:
+        stack = Stack(p, args)
+        if args.reset:
+            log(f"{p}: --reset: deleting {stack.var}")
+            stack.reset()
+        log(f"{p}: bench stack {stack.var} (http://127.0.0.1:{stack.port}/)")
+        stack.up()
+        stack.setup()
+        for name in scenarios:
+            log(f"{p}: {name} ...")
+            try:
+                row = run_scenario(stack, args, name)
+            except BenchError as e:
+                log(f"{p}: {name} FAILED: {e}")
+                failed.append(f"{p}/{name}")
+                rows.append({"name": name, "policy": p, "tps": None, "p50_ms": None, "p99_ms": None,
+                             "retries_per_commit": None, "pgbench_tps": None, "ratio": None,
+                             "invariants_ok": None, "error": str(e)[:2000]})
+                continue
+            rows.append(row)
+            log(f"{p}: {name}: tps {fmt(row['tps'])}, p50 {fmt(row['p50_ms'], 2)} ms, "
+                f"p99 {fmt(row['p99_ms'], 2)} ms, pgbench {fmt(row['pgbench_tps'])}, "
+                f"ratio {fmt(row['ratio'], 2)}, invariants {fmt(row['invariants_ok'])} "
+                f"({row['elapsed_s']} s)")
+    for r in rows:
+        if r.get("tps") is not None:
+            r["goal_met"] = goal_met(r, rows)
+    result["config"]["total_s"] = round(time.time() - t_start, 1)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    text = json.dumps(result, indent=2) + "\n"
+    with open(args.out + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(args.out + ".tmp", args.out)
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    with open(os.path.join(os.path.dirname(args.out), f"bench-{stamp}.json"), "w") as f:
+        f.write(text)
+    good = [r for r in rows if r.get("tps") is not None]
+    print(table(good))
+    for r in rows:
+        if r.get("error"):
+            print(f"FAILED {r['policy']}/{r['name']}: {r['error'].splitlines()[0]}")
+    m = result["machine"]
+    print(f"\n{m['cpus']} CPUs, {m['mem']}, {m['os']}, kernel {m['kernel']}; {m['date']}; "
+          f"{args.seconds} s per run, concurrency {args.concurrency}; total {result['config']['total_s']} s")
+    if m.get("other_zerosum_stacks_running"):
+        print(f"note: {m['other_zerosum_stacks_running']} other zerosum stack(s) were running on this machine")
+    print(f"wrote {args.out}")
+    bad_inv = [f"{r['policy']}/{r['name']}" for r in good if r.get("invariants_ok") is False]
+    if bad_inv:
+        print(f"INVARIANTS FAILED after: {', '.join(bad_inv)}")
+    return 1 if failed or bad_inv else 0
+
+
+
+def run():
+    """bench/run's process: main() with BenchError and ^C as exit statuses."""
+    try:
+        return main()
+    except BenchError as e:
+        log(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,128 @@
+"""The load generators (wrk, pgbench, the threaded keep-alive client's
+scenarios use zerosum_py.client.Api.send) and the figures made of them."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+
+from .stack import BENCH, BenchError
+
+BODY_SAMPLE_TRANSFER = (
+    '{"transfer":{"id":"0c73e251-616e-4f7d-8e2e-0fa6d4de0819","from":"250f6581-bde6-4284-adba-'
+    '60a2bbb627c6","to":"d36777bc-7148-4ecb-add9-7ecc531e734e","amount":1,"memo":"bench",'
+    '"kind":"transfer","created_at":"2026-11-22T05:02:48.069458Z"}}')
+
+
+def pct(values, p):
+    """Nearest-rank percentile of a list (p in 0..100)."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def r3(x):
+    return None if x is None else round(x, 3)
+
+
+
+def tx_delta(m0, m1, endpoint):
+    def d(name):
+        return m1.get((name, endpoint), 0) - m0.get((name, endpoint), 0)
+    commits, retries, attempts = d("zerosum_tx_commits_total"), d("zerosum_tx_retries_total"), d("zerosum_tx_attempts_total")
+    return {"commits": commits, "retries": retries, "attempts": attempts,
+            "retries_per_commit": (retries / commits) if commits else None}
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+
+def run_wrk(stack, seconds, concurrency, first, last, limit=0, timeout_s=10):
+    """wrk with bench/wrk/transfer.lua; returns its JSON summary.
+
+    limit > 0: a fixed number of requests instead of a duration. Each wrk
+    thread stops sending at its share, but wrk's main thread sleeps for the
+    whole -d, so we watch the server's request counter and interrupt wrk
+    (SIGINT makes it report and run done()) once the requests are answered;
+    "duration_us" is then replaced by the time it took to get there."""
+    out = tempfile.NamedTemporaryFile(prefix="zs-bench-wrk-", suffix=".json", delete=False)
+    out.close()
+    threads = max(1, min(2, concurrency))
+    env = dict(os.environ, BENCH_ACCOUNTS=stack.accounts_file, BENCH_FIRST=str(first),
+               BENCH_LAST=str(last), BENCH_RUN=uuid.uuid4().hex[:12], BENCH_OUT=out.name,
+               BENCH_LIMIT=str(-(-limit // threads) if limit else 0))
+    cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s",
+           "--timeout", f"{timeout_s}s", "-s", os.path.join(BENCH, "wrk", "transfer.lua"),
+           f"http://127.0.0.1:{stack.port}"]
+    elapsed = None
+    if limit:
+        base = stack.requests("transfer")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        target = base + threads * -(-limit // threads)
+        last_n, last_change = base, time.perf_counter()
+        while proc.poll() is None:
+            time.sleep(0.2)
+            n = stack.requests("transfer")
+            now = time.perf_counter()
+            if n != last_n:
+                last_n, last_change = n, now
+            # done: every thread's share answered, or nothing moved for 15 s
+            if n >= target or now - last_change > 15:
+                elapsed = (last_change if n >= target else now) - t0
+                proc.send_signal(2)
+                break
+        stdout, stderr = proc.communicate()
+        rc = proc.returncode
+    else:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        stdout, stderr, rc = p.stdout, p.stderr, p.returncode
+    try:
+        with open(out.name) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        raise BenchError(f"wrk failed (exit {rc}):\n{stdout}{stderr}")
+    finally:
+        os.unlink(out.name)
+    if rc != 0:
+        raise BenchError(f"wrk exit {rc}:\n{stdout}{stderr}")
+    if elapsed is not None:
+        res["duration_us"] = int(elapsed * 1e6)
+    return res
+
+
+def run_pgbench(stack, script, concurrency, seconds=None, transactions=None, defines=None):
+    """pgbench on bench/sql/<script> (or a list of (script, weight): a weighted
+    mix, as pgbench -f a.sql@W), through PgBouncer; tps and more."""
+    scripts = [(script, None)] if isinstance(script, str) else script
+    cmd = ["pgbench", "-n", "-M", "simple", "-c", str(concurrency), "-j", str(max(1, min(2, concurrency)))]
+    for name, weight in scripts:
+        cmd += ["-f", os.path.join(BENCH, "sql", name) + (f"@{weight}" if weight else "")]
+    cmd += ["-h", stack.pgsock, "-p", str(stack.pgb_port), "-U", "zerosum_app"]
+    cmd += ["-T", str(seconds)] if seconds else ["-t", str(transactions)]
+    for k, v in (defines or {}).items():
+        cmd += ["-D", f"{k}={v}"]
+    cmd.append("zerosum")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out = p.stdout + p.stderr
+    m = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", out, re.M)
+    processed = re.search(r"number of transactions actually processed: (\d+)", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    lat = re.search(r"latency average = ([\d.]+) ms", out)
+    if p.returncode != 0 or not m or "aborted" in out:
+        raise BenchError(f"pgbench {scripts} failed (exit {p.returncode}):\n{out[-3000:]}")
+    return {"tps": float(m.group(1)), "transactions": int(processed.group(1)) if processed else None,
+            "failed": int(failed.group(1)) if failed else 0,
+            "latency_avg_ms": float(lat.group(1)) if lat else None,
+            "scripts": [f"{n}@{w}" if w else n for n, w in scripts]}
+

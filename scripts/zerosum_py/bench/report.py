@@ -1,0 +1,114 @@
+"""bench/run's report: the machine it ran on, the table on stdout and the
+README's markdown table."""
+import datetime
+import os
+import platform
+import subprocess
+
+from .load import loadavg
+
+
+def machine():
+    mem = None
+    model = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/etc/debian_version") as f:
+            os_name = f"Debian {f.read().strip()}"
+    except OSError:
+        os_name = platform.platform()
+    others = 0
+    try:
+        out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        others = sum(1 for l in out.splitlines() if l.startswith("nginx: master process")
+                     and "/var/bench-" not in l)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "mem": mem, "kernel": platform.release(),
+            "os": os_name, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "loadavg": loadavg(), "other_zerosum_stacks_running": others}
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:,.{nd}f}"
+    return str(v)
+
+
+def notes(r, md=False):
+    """A row's notes column: for the terminal table, or (md) for the README's."""
+    n = r["name"]
+    if n == "drop-stampede":
+        return f"done{' in' if md else ''} {r['done_ms']:.0f} ms, {r['winners']}/{r['claims']} won"
+    if n == "bid-war":
+        if md:
+            return f"{r['accepted']:,} accepted, {r['bid_too_low']} too low"
+        return f"{r['accepted']} accepted, {r['bid_too_low']} too low, {r['errors']} errors"
+    if n == "proof":
+        return f"{r['entries']:,} entries" + (f", {r['requests']} requests" if md else "")
+    if n == "memory":
+        if md:
+            return (f"VmRSS {r['rss_start_kib']:,} → {r['rss_end_kib']:,} KiB "
+                    f"({len(r['workers'])} workers, {r['requests']:,} requests)")
+        return (f"RSS {r['rss_start_kib']:,} -> {r['rss_end_kib']:,} KiB over "
+                f"{r['requests']:,} req, {len(r['workers'])} workers"
+                + ("" if r["same_workers"] else " (workers changed!)"))
+    if md:
+        return f"{r['requests']:,} requests"
+    bad = sum(v for k, v in r.get("statuses", {}).items() if k != "201")
+    return f"{r['requests']:,} req" + (f", {bad} non-201" if bad else "")
+
+
+def table(rows):
+    head = ["policy", "scenario", "tps", "p50_ms", "p99_ms", "retries/commit", "pgbench_tps", "ratio",
+            "invariants", "goal", "notes"]
+    lines = []
+    for r in rows:
+        note = notes(r)
+        lines.append([r["policy"], r["name"], fmt(r["tps"]), fmt(r["p50_ms"], 2), fmt(r["p99_ms"], 2),
+                      fmt(r["retries_per_commit"], 3), fmt(r["pgbench_tps"]), fmt(r["ratio"], 2),
+                      fmt(r["invariants_ok"]), fmt(r.get("goal_met")), note])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    for l in lines:
+        out.append("  ".join((x.rjust(w) if i in (2, 3, 4, 5, 6, 7) else x.ljust(w))
+                             for i, (x, w) in enumerate(zip(l, widths))))
+    return "\n".join(out)
+
+
+def markdown(result):
+    """The README's table for a result (bench/run --markdown FILE)."""
+    m, c = result["machine"], result["config"]
+    out = [f"Measured {m['date'][:16].replace('T', ' ')} UTC on {m['cpus']} vCPU ({m.get('cpu_model') or '?'}), "
+           f"{m['mem']}, {m['os']}, kernel {m['kernel']}; `bench/run --seconds {c['seconds']}` "
+           f"(concurrency {c['concurrency']}), build `{c.get('git', '?')}`, total {c.get('total_s', '?')} s; "
+           f"load average at start {m.get('loadavg')}, other zerosum stacks running: "
+           f"{m.get('other_zerosum_stacks_running')}.", "",
+           "| policy | scenario | tps | p50 ms | p99 ms | retries/commit | pgbench tps | ratio | invariants | goal met | notes |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
+    for r in result["scenarios"]:
+        if r.get("tps") is None:
+            out.append(f"| {r['policy']} | {r['name']} | failed: {r.get('error', '')[:80]} |||||||||")
+            continue
+        note = notes(r, md=True)
+        out.append(f"| {r['policy']} | {r['name']} | {fmt(r['tps'])} | {fmt(r['p50_ms'], 1)} | "
+                   f"{fmt(r['p99_ms'], 1)} | {fmt(r['retries_per_commit'], 3)} | {fmt(r['pgbench_tps'])} | "
+                   f"{fmt(r['ratio'], 2)} | {fmt(r['invariants_ok'])} | {fmt(r.get('goal_met'))} | {note} |")
+    return "\n".join(out)
+

@@ -1,0 +1,311 @@
+"""bench/run's scenarios: each measures zerosum over HTTP and pgbench on the
+same statements (bench/sql), and says whether its goal was met."""
+import os
+import threading
+import time
+import uuid
+
+from ..stack import ADMIN_SUB
+from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench, run_wrk, tx_delta
+from .stack import HOT_A, HOT_B, MEMORY_MAX_REQUESTS, N_USERS, PROOF_MIN_ENTRIES, SELLER, BenchError, log
+
+SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory")
+
+
+def sc_transfer(stack, args, name):
+    first, last = (1, N_USERS) if name == "transfer-uniform" else (HOT_A, HOT_B)
+    m0 = stack.metrics()
+    w = run_wrk(stack, args.seconds, args.concurrency, first, last)
+    m1 = stack.metrics()
+    dur = w["duration_us"] / 1e6
+    ok201 = w["statuses"].get("201", 0)
+    txd = tx_delta(m0, m1, "transfer")
+    pg = run_pgbench(stack, f"{name}.sql", args.concurrency, seconds=args.seconds, defines={
+        "primed": 0, "first": first, "last": last, "amount": 1, "release": 0, "kind": "transfer",
+        "memo": "bench", "status": 201, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
+    tps = ok201 / dur if dur else 0.0
+    return {"tps": tps, "p50_ms": w["latency_us"]["p50"] / 1000, "p99_ms": w["latency_us"]["p99"] / 1000,
+            "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
+            "extra": {"requests": w["requests"], "statuses": w["statuses"], "wrk_errors": w["errors"],
+                      "duration_s": round(dur, 3), "mean_ms": round(w["latency_us"]["mean"] / 1000, 3),
+                      "p90_ms": w["latency_us"]["p90"] / 1000, "max_ms": w["latency_us"]["max"] / 1000,
+                      "tx": txd, "accounts": last - first + 1,
+                      "db_connects": m1.get(("zerosum_db_connects_total", ""), 0)
+                      - m0.get(("zerosum_db_connects_total", ""), 0)}}
+
+
+def sc_bid_war(stack, args):
+    seller = stack.ids[SELLER]
+    lot = stack.create_lot({"kind": "english", "seller": seller, "start": 100, "increment": 1,
+                            "ends_in": 7 * 86400, "title": "bench bid-war"})
+    bidders = list(range(1, args.bidders + 1))
+    api = stack.api
+    lock = threading.Lock()
+    state = {"k": 0}
+    results = []
+    run = uuid.uuid4().hex[:12]
+    deadline = [0.0]
+
+    def worker():
+        conn = None
+        mine = []
+        while time.perf_counter() < deadline[0]:
+            with lock:
+                k = state["k"]
+                state["k"] += 1
+            n = bidders[k % len(bidders)]
+            amount = 100 + k
+            conn, a = api.send(conn, "POST", "/bid", {"lot": lot["id"], "amount": amount},
+                               stack.tokens[n], f"{run}-{k}")
+            mine.append((a.status, a.code, a.ms, amount))
+        if conn is not None:
+            conn.close()
+        with lock:
+            results.extend(mine)
+
+    m0 = stack.metrics()
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    t0 = time.perf_counter()
+    deadline[0] = t0 + args.seconds
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dur = time.perf_counter() - t0
+    m1 = stack.metrics()
+    accepted = [r for r in results if r[0] == 201]
+    too_low = sum(1 for r in results if r[0] == 409 and r[1] == "bid_too_low")
+    errors = sum(1 for r in results if r[0] is None or r[0] >= 500)
+    other = len(results) - len(accepted) - too_low - errors
+    txd = tx_delta(m0, m1, "bid")
+    status, j, _, _ = stack.call("GET", f"/lots/{lot['id']}")
+    final = (j or {}).get("lot", {})
+    lot_ok = (status == 200 and final.get("seq") == len(accepted)
+              and final.get("high_amount") == max((r[3] for r in accepted), default=None))
+    # pgbench: its own lot, with a leader so every bid takes the outbid path
+    lot2 = stack.create_lot({"kind": "english", "seller": seller, "start": 100, "increment": 1,
+                             "ends_in": 7 * 86400, "title": "bench bid-war (pgbench)"})
+    s, _, text, _ = stack.call("POST", "/bid", {"lot": lot2["id"], "amount": 100}, stack.tokens[1],
+                               str(uuid.uuid4()))
+    if s != 201:
+        raise BenchError(f"opening bid on the pgbench lot: {s} {text[:200]}")
+    pg = run_pgbench(stack, "bid-war.sql", args.concurrency, seconds=args.seconds, defines={
+        "primed": 0, "first": 1, "last": args.bidders, "lot": lot2["id"], "qty": 1, "st": "leading", "null": "NULL",
+        "status": 201, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
+    lat = [r[2] for r in results]
+    return {"tps": len(accepted) / dur, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+            "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
+            "extra": {"bidders": args.bidders, "requests": len(results), "accepted": len(accepted),
+                      "bid_too_low": too_low, "errors": errors, "other": other,
+                      "duration_s": round(dur, 3), "accepted_p50_ms": pct([r[2] for r in accepted], 50),
+                      "accepted_p99_ms": pct([r[2] for r in accepted], 99), "tx": txd,
+                      "lot": lot["id"], "lot_consistent": lot_ok, "final_high": final.get("high_amount")}}
+
+
+def sc_drop(stack, args):
+    seller = stack.ids[SELLER]
+    n, k = args.claims, args.units
+    buyers = list(range(301, 301 + n))
+    lot = stack.create_lot({"kind": "drop", "seller": seller, "price": 100, "quantity": k,
+                            "title": "bench drop-stampede"})
+    api = stack.api
+    release = []
+    barrier = threading.Barrier(n, action=lambda: release.append(time.perf_counter()))
+    answers = [None] * n
+    run = uuid.uuid4().hex[:12]
+
+    def worker(i):
+        try:
+            conn = api.connection(60)
+            conn.connect()
+        except OSError:
+            conn = None
+        try:
+            barrier.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            pass
+        conn, a = api.send(conn, "POST", "/bid", {"lot": lot["id"]}, stack.tokens[buyers[i]], f"{run}-{i}")
+        if conn is not None:
+            conn.close()
+        answers[i] = (a.status, a.code, a.ms, a.t_end)
+
+    m0 = stack.metrics()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    m1 = stack.metrics()
+    t_rel = release[0] if release else min(a[3] - a[2] / 1000 for a in answers)
+    done_ms = (max(a[3] for a in answers) - t_rel) * 1000
+    wins = sum(1 for a in answers if a[0] == 201)
+    sold_out = sum(1 for a in answers if a[0] == 409 and a[1] == "sold_out")
+    errors = sum(1 for a in answers if a[0] is None or a[0] >= 500)
+    txd = tx_delta(m0, m1, "bid")
+    status, j, _, _ = stack.call("GET", f"/lots/{lot['id']}")
+    final = (j or {}).get("lot", {})
+    lot_ok = status == 200 and final.get("claimed") == k and final.get("status") == "sold_out"
+    # pgbench: the same mix of claims, K winning (a drop that cannot sell out
+    # in the run) to N - K refused (the stampede's lot, sold out by now)
+    lot2 = stack.create_lot({"kind": "drop", "seller": seller, "price": 1, "quantity": 1000000,
+                             "title": "bench drop-stampede (pgbench)"})
+    pg = run_pgbench(stack, [("drop-stampede.sql", k), ("drop-soldout.sql", n - k)], args.concurrency,
+                     seconds=args.seconds, defines={
+                         "primed": 0, "first": 301, "last": 300 + n, "lot": lot2["id"], "soldlot": lot["id"],
+                         "seller": seller, "cost": 1, "qty": 1, "st": "claimed", "release": 0,
+                         "kind": "purchase", "memo": f"lot {lot2['id']}", "status": 201,
+                         "status_soldout": 409, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
+    lat = [a[2] for a in answers]
+    return {"tps": n / (done_ms / 1000) if done_ms else None, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+            "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
+            "extra": {"claims": n, "units": k, "done_ms": round(done_ms, 1), "winners": wins,
+                      "sold_out": sold_out, "errors": errors, "exactly_k_won": wins == k and lot_ok,
+                      "lot_claimed": final.get("claimed"), "lot_status": final.get("status"),
+                      "tx": txd, "lot": lot["id"]}}
+
+
+def sc_proof(stack, args):
+    stack.seed_entries(PROOF_MIN_ENTRIES)
+    entries = int(stack.sql("SELECT count(*) FROM entries"))
+    if entries > 2 * PROOF_MIN_ENTRIES:
+        log(f"{stack.policy}: the bench ledger has grown to {entries:,} entries (every run adds to it); "
+            f"/proof slows with it; bench/run --reset starts over at {PROOF_MIN_ENTRIES:,}")
+    warm_ok, warm_ms, _, _ = stack.proof()          # warm-up (not counted)
+    m0 = stack.metrics()
+    times, oks = [], []
+    budget = args.proof_seconds if args.proof_seconds else max(20, 2 * args.seconds)
+    t0 = time.perf_counter()
+    for i in range(args.proof_requests):
+        # a slow /proof is cut short (3 requests at least): the figure is the
+        # per-request latency, which a few samples of several seconds show
+        if i >= 3 and time.perf_counter() - t0 > budget:
+            break
+        ok, ms, bad, _ = stack.proof()
+        times.append(ms)
+        oks.append(ok)
+    m1 = stack.metrics()
+    pg = run_pgbench(stack, "proof.sql", 1, transactions=len(times),
+                     defines={"admin": ADMIN_SUB})
+    return {"tps": len(times) / (sum(times) / 1000), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
+            "retries_per_commit": tx_delta(m0, m1, "proof")["retries_per_commit"], "pgbench": pg,
+            "invariants_ok": all(oks),
+            "extra": {"requests": len(times), "entries": entries, "min_ms": round(min(times), 1),
+                      "max_ms": round(max(times), 1), "pgbench_latency_avg_ms": pg["latency_avg_ms"]}}
+
+
+def sc_memory(stack, args):
+    conf = os.path.join(stack.var, "zerosum.conf")
+    line = f"max_requests = {MEMORY_MAX_REQUESTS}"
+    with open(conf) as f:
+        text = f.read()
+
+    def roll(new_text):
+        old = set(stack.pool_pids("transfer"))
+        with open(conf, "w") as f:
+            f.write(new_text)
+        stack.stack("restart", "workers")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            now = stack.pool_pids("transfer")
+            if now and not (set(now) & old):
+                break
+            time.sleep(0.2)
+        else:
+            raise BenchError("the transfer pool's workers did not roll after SIGHUP")
+        stack.wait_healthy()
+
+    roll(text.rstrip("\n") + f"\n# bench/run memory scenario (removed afterwards)\n{line}\n")
+    try:
+        run_wrk(stack, 60, args.concurrency, 1, N_USERS, limit=2000)      # warm-up
+        pids0 = stack.pool_pids("transfer")
+        rss0 = {p: stack.rss_kib(p) for p in pids0}
+        m0 = stack.metrics()
+        w = run_wrk(stack, 3600, args.concurrency, 1, N_USERS, limit=args.memory_requests)
+        m1 = stack.metrics()
+        pids1 = stack.pool_pids("transfer")
+        rss1 = {p: stack.rss_kib(p) for p in pids1}
+    finally:
+        roll(text)
+    dur = w["duration_us"] / 1e6
+    same = pids0 == pids1
+    growth = {str(p): (rss1.get(p) or 0) - (rss0.get(p) or 0) for p in pids0} if same else None
+    return {"tps": w["statuses"].get("201", 0) / dur, "p50_ms": w["latency_us"]["p50"] / 1000,
+            "p99_ms": w["latency_us"]["p99"] / 1000,
+            "retries_per_commit": tx_delta(m0, m1, "transfer")["retries_per_commit"], "pgbench": None,
+            "extra": {"requests": w["requests"], "statuses": w["statuses"], "workers": pids0,
+                      "same_workers": same, "rss_start_kib": sum(v or 0 for v in rss0.values()),
+                      "rss_end_kib": sum(v or 0 for v in rss1.values()),
+                      "rss_start_kib_by_pid": {str(k): v for k, v in rss0.items()},
+                      "rss_end_kib_by_pid": {str(k): v for k, v in rss1.items()},
+                      "rss_growth_kib_by_pid": growth,
+                      "flat": same and growth is not None and all(g <= 1024 for g in growth.values()),
+                      "requests_per_worker": w["requests"] / max(1, len(pids0)),
+                      "max_requests": MEMORY_MAX_REQUESTS}}
+
+
+GOALS = {
+    "transfer-uniform": "ratio >= 0.5 (per-request), >= 0.75 (per-worker)",
+    "transfer-hotspot": "tps >= 0.5 x uniform tps, retries_per_commit <= 0.05",
+    "bid-war": "retries_per_commit <= 0.1, p99 <= 100 ms",
+    "drop-stampede": "done in <= 300 ms, exactly K winners",
+    "proof": "p50 <= 200 ms at >= 1,000,000 entries",
+    "memory": "RSS flat over the requests (each worker grows <= 1 MiB)",
+}
+
+
+def goal_met(row, rows):
+    n, x = row["name"], row
+    if n == "transfer-uniform":
+        return x["ratio"] is not None and x["ratio"] >= (0.5 if x["policy"] == "per-request" else 0.75)
+    if n == "transfer-hotspot":
+        uni = [r for r in rows if r["name"] == "transfer-uniform" and r["policy"] == x["policy"]]
+        rpc = x["retries_per_commit"] or 0
+        return bool(uni) and x["tps"] >= 0.5 * uni[0]["tps"] and rpc <= 0.05
+    if n == "bid-war":
+        return (x["retries_per_commit"] or 0) <= 0.1 and x["p99_ms"] is not None and x["p99_ms"] <= 100
+    if n == "drop-stampede":
+        return x["done_ms"] <= 300 and x["exactly_k_won"]
+    if n == "proof":
+        return x["p50_ms"] <= 200 and x["entries"] >= PROOF_MIN_ENTRIES
+    if n == "memory":
+        return bool(x.get("flat"))
+    return None
+
+
+def run_scenario(stack, args, name):
+    la0 = loadavg()
+    t0 = time.time()
+    if name in ("transfer-uniform", "transfer-hotspot"):
+        r = sc_transfer(stack, args, name)
+    elif name == "bid-war":
+        r = sc_bid_war(stack, args)
+    elif name == "drop-stampede":
+        r = sc_drop(stack, args)
+    elif name == "proof":
+        r = sc_proof(stack, args)
+    else:
+        r = sc_memory(stack, args)
+    pg = r.pop("pgbench")
+    inv = r.pop("invariants_ok", None)
+    if name == "proof":
+        # the timed requests were /proof themselves, after every write (the
+        # pgbench proof script only reads): no need for another
+        ok, proof_ms, bad = inv, None, None
+    else:
+        ok, proof_ms, bad, _ = stack.proof()
+    row = {"name": name, "policy": stack.policy, "tps": r3(r["tps"]), "p50_ms": r3(r["p50_ms"]),
+           "p99_ms": r3(r["p99_ms"]), "retries_per_commit": r3(r["retries_per_commit"]),
+           "pgbench_tps": r3(pg["tps"]) if pg else None,
+           "ratio": r3(r["tps"] / pg["tps"]) if pg and pg["tps"] else None,
+           "invariants_ok": ok and (inv is None or inv)}
+    row.update(r["extra"])
+    if pg:
+        row["pgbench"] = pg
+    row["proof_after_ms"] = round(proof_ms, 1) if proof_ms is not None else None
+    if bad:
+        row["proof_failing"] = bad
+    row["loadavg_before"] = la0
+    row["elapsed_s"] = round(time.time() - t0, 1)
+    row["goal"] = GOALS[name]
+    return row
+

@@ -1,0 +1,323 @@
+"""bench/run's stacks: one per connection policy, started if need be, set up
+once (10,003 funded bench accounts, a 1,000,000-entry ledger) and reused."""
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+
+from .. import metrics, tokens
+from ..client import Api
+from ..stack import ADMIN_SUB, ISSUER, REPO, key_file, load_env
+
+BENCH = os.path.join(REPO, "bench")
+POLICIES = ("per-request", "per-worker")
+N_USERS = 10000          # bench accounts 1..10000: uniform transfers, bidders, buyers
+HOT_A, HOT_B = 10001, 10002
+SELLER = 10003
+N_BENCH = 10003
+FUND = 1_000_000_000     # minor units issued to each bench account
+PROOF_MIN_ENTRIES = 1_000_000
+SEED_BATCH = 100_000     # transfers per seeding transaction (2 entries each)
+MEMORY_MAX_REQUESTS = 1_000_000
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+class Stack:
+    """One policy's bench stack: ZS_VAR=var/bench-<policy>, its own ports and setup."""
+
+    def __init__(self, policy, args):
+        i = POLICIES.index(policy)
+        self.policy = policy
+        self.args = args
+        self.var = os.path.realpath(os.path.join(REPO, "var", f"bench-{policy}"))
+        self.port, self.pg_port, self.pgb_port = 18900 + i, 15900 + i, 16900 + i
+        self.bin = os.path.realpath(os.environ.get("ZS_BIN") or os.path.join(REPO, "build", "zerosum"))
+        self.env = dict(os.environ, ZS_VAR=self.var, PORT=str(self.port),
+                        ZS_PG_PORT=str(self.pg_port), ZS_PGB_PORT=str(self.pgb_port),
+                        ZS_BIN=self.bin, ZS_POLICY=policy)
+        self.env.pop("ZS_DIALECT", None)       # the bench measures the postgres dialect
+        self.pgsock = os.path.join(self.var, "pgsock")
+        self.accounts_file = os.path.join(self.var, "bench", "accounts.txt")
+        self.ids = {}
+        self.tokens = {}
+
+    # -- lifecycle --
+
+    def stack(self, *args, check=True):
+        p = subprocess.run([os.path.join(REPO, "scripts", "stack"), *args], env=self.env,
+                           capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise BenchError(f"scripts/stack {' '.join(args)} ({self.policy}) failed:\n"
+                             f"{p.stdout}{p.stderr}")
+        return p
+
+    def sup_pid(self):
+        try:
+            with open(os.path.join(self.var, "run", "zerosum.pid")) as f:
+                pid = int(f.read().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stale_reason(self):
+        pid = self.sup_pid()
+        if not pid:
+            return None
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return None
+        if exe.endswith(" (deleted)"):
+            return "its binary was rebuilt"
+        if os.path.realpath(exe) != self.bin:
+            return f"it runs {exe}, not {self.bin}"
+        try:
+            with open(os.path.join(self.var, "zerosum.conf")) as f:
+                conf = f.read()
+            if f"connection_policy = {self.policy}" not in conf:
+                return "it runs another connection policy"
+        except OSError:
+            pass
+        return None
+
+    def up(self):
+        if not os.access(self.bin, os.X_OK):
+            raise BenchError(f"{self.bin} not found; build it first (make)")
+        why = self.stale_reason()
+        if why:
+            log(f"{self.policy}: restarting the bench stack ({why})")
+            self.stack("stop")
+        p = self.stack("start", check=False)
+        if p.returncode != 0:
+            hint = ""
+            if "was changed after it was applied" in p.stdout + p.stderr:
+                hint = ("\nan applied migration was edited in place; this bench stack's database "
+                        "cannot follow it: recreate the stack with bench/run --reset "
+                        f"(deletes {self.var}, the 1M-entry ledger is seeded again)")
+            raise BenchError(f"scripts/stack start ({self.policy}) failed:\n{p.stdout}{p.stderr}{hint}")
+        self._load_env()
+        # The schema may have moved on since the stack was started.
+        p = subprocess.run([os.path.join(REPO, "scripts", "migrate")], env=self.env,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise BenchError(f"scripts/migrate failed:\n{p.stdout}{p.stderr}")
+        self.wait_healthy()
+
+    def _load_env(self):
+        """The ports the stack really runs on (a running stack keeps its own)."""
+        env = load_env(self.var) or {}
+        for k, attr in (("PORT", "port"), ("ZS_PG_PORT", "pg_port"), ("ZS_PGB_PORT", "pgb_port")):
+            if env.get(k, "").isdigit():
+                setattr(self, attr, int(env[k]))
+
+    def stop(self):
+        if os.path.isdir(self.var):
+            self.stack("stop", check=False)
+
+    def reset(self):
+        """Stop the bench stack and delete its runtime directory (ours alone)."""
+        self.stop()
+        if os.path.basename(self.var).startswith("bench-") and os.path.isdir(self.var):
+            import shutil
+            shutil.rmtree(self.var)
+
+    def wait_healthy(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.call("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise BenchError(f"{self.policy}: GET /healthz did not answer 200 within {timeout} s")
+
+    # -- database --
+
+    def sql(self, text, user="zerosum", db="zerosum", timeout=1800):
+        p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.pgsock,
+                            "-p", str(self.pg_port), "-U", user, "-d", db, "-f", "-"],
+                           input=text, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise BenchError(f"psql failed: {p.stderr.strip()[:2000]}")
+        return p.stdout.strip()
+
+    # -- HTTP --
+
+    @property
+    def api(self):
+        return Api(f"http://127.0.0.1:{self.port}", 60)
+
+    def call(self, method, path, body=None, token=None, key=None, timeout=120):
+        """One request on a fresh connection: (status, json, text, ms); a transport failure raises."""
+        a = self.api.call(method, path, body, token, key, timeout=timeout, raise_errors=True)
+        return a.status, a.json, a.text, a.ms
+
+    def metrics(self):
+        """The tx counters of GET /metrics (zerosum_py.metrics.counters)."""
+        status, _, text, _ = self.call("GET", "/metrics")
+        if status != 200:
+            raise BenchError(f"GET /metrics answered {status}")
+        return metrics.counters(text)
+
+    def requests(self, endpoint):
+        """zerosum_requests_total{endpoint=...} summed over statuses."""
+        _, _, text, _ = self.call("GET", "/metrics")
+        return metrics.requests_total(text, endpoint)
+
+    def proof(self):
+        # with a token: every request is computed (anonymous answers are
+        # shared by nginx for two seconds, which would time the cache)
+        status, j, text, ms = self.call("GET", "/proof", token=self.admin_token(), timeout=600)
+        j = j if isinstance(j, dict) else {}
+        bad = [c.get("name") for c in j.get("checks", []) if isinstance(c, dict) and not c.get("ok")]
+        return status == 200 and j.get("consistent") is True, ms, bad, j
+
+    def admin_token(self):
+        return self.mint(ADMIN_SUB, admin=True, ttl=3600)
+
+    def mint(self, sub, admin=False, ttl=86400):
+        """The bearer token `zerosum token` would mint, from the ring read by setup()."""
+        return tokens.mint(self.ring, sub, admin=admin, ttl=ttl)
+
+    # -- setup --
+
+    def setup(self):
+        self.ring = tokens.read_ring(key_file(self.var))
+        have = self.sql("SELECT to_regclass('bench.accounts') IS NOT NULL")
+        if have != "t":
+            t0 = time.time()
+            log(f"{self.policy}: creating {N_BENCH} bench accounts, each funded by an issue transfer")
+            self.sql(f"""
+BEGIN;
+CREATE SCHEMA bench;
+-- n -> account id; pgbench scripts pick accounts by n
+CREATE TABLE bench.accounts (n integer PRIMARY KEY, id uuid NOT NULL UNIQUE);
+INSERT INTO bench.accounts SELECT n, md5('zerosum-bench:' || n)::uuid FROM generate_series(1, {N_BENCH}) n;
+INSERT INTO accounts (id, name, kind, balance)
+    SELECT id, 'bench-' || n, 'user', {FUND} FROM bench.accounts;
+WITH t AS (
+    INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)
+    SELECT gen_random_uuid(), '{ISSUER}', id, {FUND}, 'issue', 'admin:{ADMIN_SUB}', 'bench funding'
+      FROM bench.accounts
+    RETURNING id, to_account, amount, created_at)
+INSERT INTO entries (transfer_id, account_id, amount, created_at)
+    SELECT id, '{ISSUER}'::uuid, -amount, created_at FROM t
+    UNION ALL SELECT id, to_account, amount, created_at FROM t;
+UPDATE accounts SET balance = balance - {FUND}::bigint * {N_BENCH} WHERE id = '{ISSUER}';
+GRANT USAGE ON SCHEMA bench TO zerosum_app;
+GRANT SELECT ON bench.accounts TO zerosum_app;
+COMMIT;
+""")
+            log(f"{self.policy}: accounts created in {time.time() - t0:.1f} s")
+        n = int(self.sql("SELECT count(*) FROM bench.accounts a JOIN accounts b USING (id)"))
+        if n != N_BENCH:
+            raise BenchError(f"{self.var}: bench.accounts is inconsistent ({n} of {N_BENCH} accounts); "
+                             f"remove the bench stack (bench/run --stop; rm -rf {self.var})")
+        rows = self.sql("SELECT n, id FROM bench.accounts ORDER BY n").splitlines()
+        for line in rows:
+            n, aid = line.split("|")
+            self.ids[int(n)] = aid
+        self.tokens = {n: self.mint(aid) for n, aid in self.ids.items()}
+        os.makedirs(os.path.dirname(self.accounts_file), exist_ok=True)
+        tmp = self.accounts_file + ".tmp"
+        with open(tmp, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            for n in sorted(self.ids):
+                f.write(f"{n} {self.ids[n]} {self.tokens[n]}\n")
+        os.replace(tmp, self.accounts_file)
+        status, j, text, _ = self.call("GET", f"/accounts/{self.ids[1]}", token=self.tokens[1])
+        if status != 200:
+            raise BenchError(f"a minted bench token is refused: GET /accounts/{self.ids[1]}: {status} {text[:200]}")
+        self.seed_entries(PROOF_MIN_ENTRIES)
+
+    def seed_entries(self, target):
+        have = int(self.sql("SELECT count(*) FROM entries"))
+        if have >= target:
+            return
+        t0 = time.time()
+        log(f"{self.policy}: seeding the ledger from {have:,} to {target:,} entries "
+            f"(balanced transfers between bench accounts; once per bench stack)")
+        while have < target:
+            k = min(SEED_BATCH, (target - have + 1) // 2)
+            off = random.randrange(0, 10 ** 9)
+            self.sql(f"""
+BEGIN;
+CREATE TEMP TABLE seed ON COMMIT DROP AS
+    SELECT gen_random_uuid() AS id, fa.id AS f, ta.id AS t
+      FROM generate_series({off}, {off + k - 1}) g
+      JOIN bench.accounts fa ON fa.n = 1 + g % {N_USERS}
+      JOIN bench.accounts ta ON ta.n = 1 + (g % {N_USERS} + 1 + (g / {N_USERS}) % {N_USERS - 1}) % {N_USERS};
+INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)
+    SELECT id, f, t, 1, 'transfer', 'user:' || f, 'bench seed' FROM seed;
+INSERT INTO entries (transfer_id, account_id, amount)
+    SELECT id, f, -1 FROM seed UNION ALL SELECT id, t, 1 FROM seed;
+UPDATE accounts a SET balance = a.balance + d.delta
+  FROM (SELECT account_id, sum(amount) AS delta
+          FROM (SELECT f AS account_id, -1 AS amount FROM seed
+                UNION ALL SELECT t, 1 FROM seed) x
+         GROUP BY account_id) d
+ WHERE a.id = d.account_id;
+COMMIT;
+""")
+            have += 2 * k
+            log(f"{self.policy}:   {have:,} entries ({time.time() - t0:.0f} s)")
+        self.sql("VACUUM ANALYZE accounts; VACUUM ANALYZE transfers; VACUUM ANALYZE entries;")
+        log(f"{self.policy}: seeded in {time.time() - t0:.0f} s")
+
+    def create_lot(self, spec):
+        status, j, text, _ = self.call("POST", "/lots", spec, self.admin_token(), str(uuid.uuid4()))
+        if status != 201:
+            raise BenchError(f"POST /lots {spec}: {status} {text[:300]}")
+        return j["lot"]
+
+    # -- workers --
+
+    def pool_pids(self, pool):
+        """Live worker pids of one pool: children of the supervisor holding the
+        pool's listening socket (workers close the other pools' sockets)."""
+        path = os.path.join(self.var, "run", f"fcgi-{pool}.sock")
+        inodes = set()
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[7] == path:
+                    inodes.add(f"socket:[{parts[6]}]")
+        sup = self.sup_pid()
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                fields = st[st.rindex(")") + 2:].split()
+                if int(fields[1]) != sup or fields[0] == "Z":
+                    continue
+                fds = os.listdir(f"/proc/{d}/fd")
+                if any(os.readlink(f"/proc/{d}/fd/{fd}") in inodes for fd in fds):
+                    pids.append(int(d))
+            except (OSError, ValueError):
+                continue
+        return sorted(pids)
+
+    @staticmethod
+    def rss_kib(pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+

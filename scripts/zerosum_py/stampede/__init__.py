@@ -1,0 +1,23 @@
+"""scripts/stampede's scenarios: real concurrent requests at a running stack,
+then proof of the outcome from what the clients were told and what the server
+shows (usage: zerosum_py.stampede.cli).
+
+  harness   the stack a run talks to, the burst, the records
+  checks    Checks and the checks the verifiers share
+  auctions  oversell, double-spend, bid-war
+  markets   phantom-shares, event-market
+  bank      Jepsen's bank workload
+  cli       arguments, the summary line, exit status
+
+The verifiers are pure (record in, (figures, Checks) out) and importable from
+here, so a test can re-verify a record --record wrote, or a doctored copy."""
+from .auctions import verify_bid_war, verify_double_spend, verify_oversell
+from .bank import verify_bank
+from .checks import Checks
+from .markets import verify_event_market, verify_phantom_shares
+
+VERIFY = {"oversell": verify_oversell, "double-spend": verify_double_spend, "bid-war": verify_bid_war,
+          "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank}
+
+__all__ = ["Checks", "VERIFY", "verify_bank", "verify_bid_war", "verify_double_spend", "verify_event_market",
+           "verify_oversell", "verify_phantom_shares"]
