@@ -26,15 +26,17 @@ SELECT a.id AS me, least(a.id, ':seller'::uuid) AS lo, greatest(a.id, ':seller':
 -- the bearer token's revocation check (fcgi/auth.c) rides right after BEGIN;
 -- any iat will do: the bench revokes nothing
 \set iat 1700000000
+-- the claim's brief wait for a concurrent holder of the key (idempotency_wait_ms, in ms)
+\set keywait 20
 -- round trip 1 (bid_tx round 1): BEGIN, claim the key, lock the lot row
 BEGIN ISOLATION LEVEL READ COMMITTED \;
 SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
     max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':me'::text, '*') \;
-SET LOCAL lock_timeout = '20ms' \;
+SELECT set_config('lock_timeout', ':keywait', true) \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;
-SET LOCAL lock_timeout TO DEFAULT \;
+SELECT set_config('lock_timeout', reset_val, true) FROM pg_settings WHERE name = 'lock_timeout' \;
 SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window,
     snipe_extend, floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
     high_amount, high_bidder, high_bid, seq, to_char(starts_at AT TIME ZONE 'UTC',

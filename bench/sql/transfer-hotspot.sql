@@ -40,16 +40,18 @@ SELECT f.id AS fid, t.id AS tid, least(f.id, t.id) AS lo, greatest(f.id, t.id) A
 -- the bearer token's revocation check (fcgi/auth.c) rides right after BEGIN;
 -- any iat will do: the bench revokes nothing
 \set iat 1700000000
+-- the claim's brief wait for a concurrent holder of the key (idempotency_wait_ms, in ms)
+\set keywait 20
 -- round trip 1 (transfer_tx round 1): BEGIN, claim the key, lock both
 -- accounts in id order
 BEGIN ISOLATION LEVEL READ COMMITTED \;
 SELECT CASE WHEN max(valid_after) > ':iat'::bigint THEN ('token_revoked ' ||
     max(valid_after))::bigint END FROM token_revocations WHERE subject IN (':fid'::text, '*') \;
-SET LOCAL lock_timeout = '20ms' \;
+SELECT set_config('lock_timeout', ':keywait', true) \;
 INSERT INTO idempotency_keys (caller, key, fingerprint, state) VALUES (':caller', ':key', ':fp',
     'pending') ON CONFLICT (caller, key) DO NOTHING RETURNING to_char(now() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') \;
-SET LOCAL lock_timeout TO DEFAULT \;
+SELECT set_config('lock_timeout', reset_val, true) FROM pg_settings WHERE name = 'lock_timeout' \;
 SELECT kind, balance, held FROM accounts WHERE id = ':lo' FOR UPDATE \;
 SELECT kind, balance, held FROM accounts WHERE id = ':hi' FOR UPDATE;
 \set a random(:first, :last)
