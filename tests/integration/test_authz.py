@@ -279,11 +279,11 @@ finished = wait_for(lambda: query("SELECT count(*) FROM stampede_runs WHERE stat
                     timeout=30, interval=0.3)
 ok(finished, "the run queued by the admin cell finished", runs)
 
-# every route in fcgi/routes.c has a row (a new route without one is a TODO, not a failure of others' work)
-with open(os.path.join(REPO, "fcgi", "routes.c")) as f:
+# every route in fcgi/api/routes.c has a row (a new route without one is a TODO, not a failure of others' work)
+with open(os.path.join(REPO, "fcgi", "api", "routes.c")) as f:
     declared = {(m, re.sub(r"\{[^}]*\}", "{}", p)) for m, p in re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)"', f.read())}
 missing = sorted(declared - COVERED)
-ok(not missing, "every route in fcgi/routes.c is in the matrix" + (" # TODO new routes need rows" if missing else ""),
+ok(not missing, "every route in fcgi/api/routes.c is in the matrix" + (" # TODO new routes need rows" if missing else ""),
    missing)
 diag(f"authorisation matrix: {len(ROWS)} routes x {len(COLS)} callers = {cells_run} cells")
 
