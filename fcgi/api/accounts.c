@@ -14,7 +14,7 @@
 #include "api/api_tx.h"
 #include "api/auth.h"
 #include "store/db.h"
-#include "api/idempotency.h"
+#include "api/mutation.h"
 #include "domain/ledger.h"
 #include "api/routes.h"
 #include "util.h"
@@ -22,96 +22,98 @@
 #define ENTRIES_LIMIT_DEFAULT 50
 #define ENTRIES_LIMIT_MAX 500
 
-/* {"id","name","kind","balance","held","available","created_at"} from one row. */
-static struct json_object *account_json(PGresult *res, int row)
+/* {"id","name","kind","balance","held","available","created_at"}. */
+static struct json_object *account_object(const char *id, const char *name, const char *kind,
+                                          int64_t balance, int64_t held, const char *created_at)
 {
     struct json_object *a = json_object_new_object();
-    int64_t balance = strtoll(PQgetvalue(res, row, 3), NULL, 10);
-    int64_t held = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+    struct ledger_account acc = { .balance = balance, .held = held };
 
-    json_object_object_add(a, "id", json_object_new_string(PQgetvalue(res, row, 0)));
-    json_object_object_add(a, "name", json_object_new_string(PQgetvalue(res, row, 1)));
-    json_object_object_add(a, "kind", json_object_new_string(PQgetvalue(res, row, 2)));
+    json_object_object_add(a, "id", json_object_new_string(id));
+    json_object_object_add(a, "name", json_object_new_string(name));
+    json_object_object_add(a, "kind", json_object_new_string(kind));
     json_object_object_add(a, "balance", json_object_new_int64(balance));
     json_object_object_add(a, "held", json_object_new_int64(held));
-    json_object_object_add(a, "available", json_object_new_int64(balance - held));
-    json_object_object_add(a, "created_at", json_object_new_string(PQgetvalue(res, row, 5)));
+    json_object_object_add(a, "available", json_object_new_int64(ledger_available(&acc)));
+    json_object_object_add(a, "created_at", json_object_new_string(created_at));
     return a;
 }
 
-#define ACCOUNT_COLUMNS "id, name, kind, balance, held, " LEDGER_TS("created_at")
+/* account_object() of one SQL_ACCOUNT_GET row. */
+static struct json_object *account_json(PGresult *res, int row)
+{
+    return account_object(PQgetvalue(res, row, 0), PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
+                          strtoll(PQgetvalue(res, row, 3), NULL, 10),
+                          strtoll(PQgetvalue(res, row, 4), NULL, 10), PQgetvalue(res, row, 5));
+}
 
 /* ---- POST /accounts ---------------------------------------------------- */
 
-struct create_tx {
-    const char *name;
-    struct idem *idem;
-    char *body;
+struct create_req {
+    const char *name; /* 1 to 100 bytes, owned by the request's JSON */
 };
 
-static enum tx_decision create_tx(struct tx *tx, void *arg)
-{
-    struct create_tx *c = arg;
-    char id[UUID_STR_LEN + 1];
-    PGresult *res;
-
-    free(c->body);
-    c->body = NULL;
-    if (idem_claim(tx, c->idem) < 0)
-        return TX_ERROR;
-    if (c->idem->outcome != IDEM_NEW)
-        return TX_ROLLBACK;
-    if (util_uuid_v4(id) < 0)
-        return TX_ERROR;
-    {
-        const char *p[2] = { id, c->name };
-        res = tx_exec(tx, "INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'user')"
-                          " RETURNING " ACCOUNT_COLUMNS, 2, p);
-    }
-    if (!res)
-        return TX_ERROR;
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "account", account_json(res, 0));
-    PQclear(res);
-    c->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    if (!c->body || idem_finish(tx, c->idem, 201, c->body) < 0)
-        return TX_ERROR;
-    return TX_COMMIT;
-}
-
-void handle_account_create(struct request *r)
+/* {"name": string of 1 to 100 bytes} and nothing else; answers 422 if not. */
+static int create_parse(struct request *r, void *req)
 {
     static const char *const allowed[] = { "name", NULL };
+    struct create_req *q = req;
     struct json_object *v;
     const char *unknown = util_json_unknown_member(r->json, allowed), *name;
-    struct idem idem;
-    struct create_tx c;
-    enum tx_decision d;
 
     if (unknown) {
         http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
-        return;
+        return -1;
     }
     if (!json_object_object_get_ex(r->json, "name", &v)) {
         http_problem(r, 422, "missing_field", "\"name\" is required");
-        return;
+        return -1;
     }
     name = json_object_get_string(v);
     if (!json_object_is_type(v, json_type_string) || strlen(name) == 0 || strlen(name) > 100) {
         http_problem(r, 422, "invalid_name", "\"name\" must be a string of 1 to 100 bytes");
-        return;
+        return -1;
     }
-    if (idem_prepare(r, &idem) < 0)
-        return;
-    memset(&c, 0, sizeof(c));
-    c.name = name;
-    c.idem = &idem;
-    if (api_tx_run(r, 0, create_tx, &c, &d) == 0)
-        idem_answer(r, d, &idem, 201, c.body);
-    free(c.body);
-    idem_free(&idem);
+    q->name = name;
+    return 0;
+}
+
+/*
+ * Two round trips: BEGIN and the key claim (returning now()), then the
+ * INSERT, the stored answer and COMMIT. The answer is known before the
+ * INSERT runs: a new account is empty, of kind user, and its created_at is
+ * the transaction's now(), which the claim returned.
+ */
+static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *req)
+{
+    const struct create_req *q = req;
+    char id[UUID_STR_LEN + 1]; /* sent by mut_commit(), before this returns */
+    const char *p[2] = { id, q->name };
+    struct tx_stmt st[1] = { tx_stmt_named(SQL_ACCOUNT_CREATE, p) };
+    struct json_object *o;
+    enum tx_decision d;
+
+    if (!mut_begin(m, tx, NULL, 0, &d))
+        return d;
+    if (util_uuid_v4(id) < 0)
+        return TX_ERROR;
+    o = json_object_new_object();
+    json_object_object_add(
+        o, "account",
+        account_object(id, q->name, ledger_kind_name(LEDGER_KIND_USER), 0, 0, mut_now(m)));
+    return mut_commit(m, tx, st, 1, 201, o);
+}
+
+static const struct mutation_ops create_ops = {
+    .name = "account_create",
+    .req_size = sizeof(struct create_req),
+    .parse = create_parse,
+    .apply = create_apply,
+};
+
+void handle_account_create(struct request *r)
+{
+    mutation_run(r, &create_ops);
 }
 
 /* ---- GET /accounts/{id}, /accounts/issuer ---------------------------------- */
@@ -131,7 +133,7 @@ static enum tx_decision get_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    res = tx_exec(tx, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = $1", 1, p);
+    res = tx_exec_named(tx, SQL_ACCOUNT_GET, p);
     if (!res)
         return TX_ERROR;
     if (PQntuples(res) == 1)
@@ -148,8 +150,7 @@ static void answer_account(struct request *r, const char *id)
     int rc = api_tx_run(r, TX_READ_ONLY, get_tx, &g, &d);
 
     /* tx_run first: the transaction fills the output */
-    api_answer_read(r, rc, g.out, "account", "account_not_found",
-                   "no such account");
+    api_answer_read(r, rc, g.out, "account", "account_not_found", "no such account");
 }
 
 /* Parse {id} and check the caller may read it; answers and returns -1 if
@@ -181,9 +182,9 @@ void handle_account_issuer(struct request *r)
 
 struct entries_tx {
     const char *id;
-    const char *after;          /* entry id cursor, or NULL */
+    const char *after; /* entry id cursor, or NULL */
     int limit;
-    int found;                  /* the account exists */
+    int found; /* the account exists */
     int bad_cursor;
     struct json_object *list;
     char next[UUID_STR_LEN + 1];
@@ -204,7 +205,7 @@ static enum tx_decision entries_tx(struct tx *tx, void *arg)
     e->bad_cursor = 0;
     {
         const char *p[1] = { e->id };
-        res = tx_exec(tx, "SELECT 1 FROM accounts WHERE id = $1", 1, p);
+        res = tx_exec_named(tx, SQL_ACCOUNT_EXISTS, p);
         if (!res)
             return TX_ERROR;
         e->found = PQntuples(res) == 1;
@@ -214,7 +215,7 @@ static enum tx_decision entries_tx(struct tx *tx, void *arg)
     }
     if (e->after) {
         const char *p[2] = { e->after, e->id };
-        res = tx_exec(tx, "SELECT 1 FROM entries WHERE id = $1 AND account_id = $2", 2, p);
+        res = tx_exec_named(tx, SQL_ACCOUNT_ENTRY_OF, p);
         if (!res)
             return TX_ERROR;
         e->bad_cursor = PQntuples(res) != 1;
@@ -225,15 +226,7 @@ static enum tx_decision entries_tx(struct tx *tx, void *arg)
     snprintf(lim, sizeof(lim), "%d", e->limit + 1);
     {
         const char *p[3] = { e->id, lim, e->after };
-        res = tx_exec(tx,
-                      "SELECT e.id, e.transfer_id, e.amount, " LEDGER_TS("e.created_at")
-                      ", t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END"
-                      " FROM entries e JOIN transfers t ON t.id = e.transfer_id"
-                      " WHERE e.account_id = $1"
-                      "   AND ($3::uuid IS NULL OR (e.created_at, e.id) <"
-                      "        (SELECT created_at, id FROM entries WHERE id = $3::uuid))"
-                      " ORDER BY e.created_at DESC, e.id DESC LIMIT $2::int",
-                      3, p);
+        res = tx_exec_named(tx, SQL_ACCOUNT_ENTRIES, p);
     }
     if (!res)
         return TX_ERROR;

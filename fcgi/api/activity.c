@@ -17,15 +17,14 @@
 #include "api/api_tx.h"
 #include "api/auth.h"
 #include "store/db.h"
-#include "domain/ledger.h"
 #include "api/routes.h"
 #include "util.h"
 
 #define ACTIVITY_MAX_AGE 2
 
 struct activity {
-    const char *lot;             /* or NULL: most recent English lot with bids */
-    int full;                    /* admin: the transfers themselves */
+    const char *lot; /* or NULL: most recent English lot with bids */
+    int full;        /* admin: the transfers themselves */
     struct json_object *out;
 };
 
@@ -35,8 +34,7 @@ static int add_transfers(struct tx *tx, struct json_object *out)
     struct json_object *transfers;
     PGresult *res;
 
-    res = tx_exec(tx, "SELECT id, from_account, to_account, amount, kind, " LEDGER_TS("created_at")
-                      " FROM transfers ORDER BY created_at DESC LIMIT 20", 0, NULL);
+    res = tx_exec_named(tx, SQL_ACTIVITY_TRANSFERS, NULL);
     if (!res)
         return -1;
     transfers = json_object_new_array();
@@ -45,7 +43,8 @@ static int add_transfers(struct tx *tx, struct json_object *out)
         json_object_object_add(t, "id", json_object_new_string(PQgetvalue(res, i, 0)));
         json_object_object_add(t, "from", json_object_new_string(PQgetvalue(res, i, 1)));
         json_object_object_add(t, "to", json_object_new_string(PQgetvalue(res, i, 2)));
-        json_object_object_add(t, "amount", json_object_new_int64(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
+        json_object_object_add(t, "amount",
+                               json_object_new_int64(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
         json_object_object_add(t, "kind", json_object_new_string(PQgetvalue(res, i, 4)));
         json_object_object_add(t, "created_at", json_object_new_string(PQgetvalue(res, i, 5)));
         json_object_array_add(transfers, t);
@@ -62,7 +61,7 @@ static int add_transfer_kinds(struct tx *tx, struct json_object *out)
     struct json_object *kinds;
     PGresult *res;
 
-    res = tx_exec(tx, "SELECT kind, count(*) FROM transfers GROUP BY kind ORDER BY kind", 0, NULL);
+    res = tx_exec_named(tx, SQL_ACTIVITY_TRANSFER_KINDS, NULL);
     if (!res)
         return -1;
     kinds = json_object_new_array();
@@ -78,26 +77,14 @@ static int add_transfer_kinds(struct tx *tx, struct json_object *out)
     return 0;
 }
 
-static enum tx_decision activity_tx(struct tx *tx, void *arg)
+/* The 20 most recent bids, as "bids". */
+static int add_bids(struct tx *tx, struct json_object *out)
 {
-    struct activity *a = arg;
-    struct json_object *bids, *chart;
-    PGresult *res;
-    char lot[UUID_STR_LEN + 1] = "";
+    struct json_object *bids;
+    PGresult *res = tx_exec_named(tx, SQL_ACTIVITY_BIDS, NULL);
 
-    if (a->out)
-        json_object_put(a->out);
-    a->out = json_object_new_object();
-
-    json_object_object_add(a->out, "redacted", json_object_new_boolean(!a->full));
-    if ((a->full && add_transfers(tx, a->out) < 0) || add_transfer_kinds(tx, a->out) < 0)
-        return TX_ERROR;
-
-    res = tx_exec(tx, "SELECT b.id, b.lot_id, l.kind, b.bidder, b.amount, b.quantity, b.seq, b.status, "
-                      LEDGER_TS("b.created_at") " FROM bids b JOIN lots l ON l.id = b.lot_id"
-                      " ORDER BY b.created_at DESC LIMIT 20", 0, NULL);
     if (!res)
-        return TX_ERROR;
+        return -1;
     bids = json_object_new_array();
     for (int i = 0; i < PQntuples(res); i++) {
         struct json_object *b = json_object_new_object();
@@ -105,51 +92,75 @@ static enum tx_decision activity_tx(struct tx *tx, void *arg)
         json_object_object_add(b, "lot", json_object_new_string(PQgetvalue(res, i, 1)));
         json_object_object_add(b, "kind", json_object_new_string(PQgetvalue(res, i, 2)));
         json_object_object_add(b, "bidder", json_object_new_string(PQgetvalue(res, i, 3)));
-        json_object_object_add(b, "amount", json_object_new_int64(strtoll(PQgetvalue(res, i, 4), NULL, 10)));
+        json_object_object_add(b, "amount",
+                               json_object_new_int64(strtoll(PQgetvalue(res, i, 4), NULL, 10)));
         json_object_object_add(b, "quantity", json_object_new_int(atoi(PQgetvalue(res, i, 5))));
-        json_object_object_add(b, "seq", json_object_new_int64(strtoll(PQgetvalue(res, i, 6), NULL, 10)));
+        json_object_object_add(b, "seq",
+                               json_object_new_int64(strtoll(PQgetvalue(res, i, 6), NULL, 10)));
         json_object_object_add(b, "status", json_object_new_string(PQgetvalue(res, i, 7)));
         json_object_object_add(b, "created_at", json_object_new_string(PQgetvalue(res, i, 8)));
         json_object_array_add(bids, b);
     }
     PQclear(res);
-    json_object_object_add(a->out, "bids", bids);
+    json_object_object_add(out, "bids", bids);
+    return 0;
+}
 
-    if (a->lot) {
-        snprintf(lot, sizeof(lot), "%s", a->lot);
+/* One English lot's accepted bids as [seq, amount] points, as "lot_bids":
+ * lot, or (NULL) the English lot bid on most recently, if any. */
+static int add_lot_bids(struct tx *tx, const char *lot_asked, struct json_object *out)
+{
+    struct json_object *chart, *points;
+    char lot[UUID_STR_LEN + 1] = "";
+    PGresult *res;
+
+    if (lot_asked) {
+        snprintf(lot, sizeof(lot), "%s", lot_asked);
     } else {
-        res = tx_exec(tx, "SELECT b.lot_id FROM bids b JOIN lots l ON l.id = b.lot_id"
-                          " WHERE l.kind = 'english' ORDER BY b.created_at DESC LIMIT 1", 0, NULL);
+        res = tx_exec_named(tx, SQL_ACTIVITY_CHART_LOT, NULL);
         if (!res)
-            return TX_ERROR;
+            return -1;
         if (PQntuples(res) == 1)
             snprintf(lot, sizeof(lot), "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
     }
+    points = json_object_new_array();
+    if (lot[0]) {
+        const char *p[1] = { lot };
+        res = tx_exec_named(tx, SQL_ACTIVITY_CHART_POINTS, p);
+        if (!res) {
+            json_object_put(points);
+            return -1;
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+            struct json_object *pt = json_object_new_array();
+            json_object_array_add(pt,
+                                  json_object_new_int64(strtoll(PQgetvalue(res, i, 0), NULL, 10)));
+            json_object_array_add(pt,
+                                  json_object_new_int64(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
+            json_object_array_add(points, pt);
+        }
+        PQclear(res);
+    }
     chart = json_object_new_object();
     json_object_object_add(chart, "lot", lot[0] ? json_object_new_string(lot) : NULL);
-    {
-        struct json_object *points = json_object_new_array();
-        if (lot[0]) {
-            const char *p[1] = { lot };
-            res = tx_exec(tx, "SELECT seq, amount FROM bids WHERE lot_id = $1 ORDER BY seq LIMIT 1000",
-                          1, p);
-            if (!res) {
-                json_object_put(points);
-                json_object_put(chart);
-                return TX_ERROR;
-            }
-            for (int i = 0; i < PQntuples(res); i++) {
-                struct json_object *pt = json_object_new_array();
-                json_object_array_add(pt, json_object_new_int64(strtoll(PQgetvalue(res, i, 0), NULL, 10)));
-                json_object_array_add(pt, json_object_new_int64(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
-                json_object_array_add(points, pt);
-            }
-            PQclear(res);
-        }
-        json_object_object_add(chart, "points", points);
-    }
-    json_object_object_add(a->out, "lot_bids", chart);
+    json_object_object_add(chart, "points", points);
+    json_object_object_add(out, "lot_bids", chart);
+    return 0;
+}
+
+/* The whole feed, on one snapshot (called again from scratch on a retry). */
+static enum tx_decision activity_tx(struct tx *tx, void *arg)
+{
+    struct activity *a = arg;
+
+    if (a->out)
+        json_object_put(a->out);
+    a->out = json_object_new_object();
+    json_object_object_add(a->out, "redacted", json_object_new_boolean(!a->full));
+    if ((a->full && add_transfers(tx, a->out) < 0) || add_transfer_kinds(tx, a->out) < 0
+        || add_bids(tx, a->out) < 0 || add_lot_bids(tx, a->lot, a->out) < 0)
+        return TX_ERROR;
     return TX_COMMIT;
 }
 

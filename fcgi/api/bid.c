@@ -330,14 +330,7 @@ static enum tx_decision purchase(struct tx *tx, struct bid_tx *b, struct lot *l)
     /* One round trip for the payment, the claim row and the lot. */
     tx_batch_init(&w);
     for (int i = 0; i < m.n; i++)
-        tx_batch_add(&w, m.st[i].sql, m.st[i].nparams,
-                     m.st[i].values[0], m.st[i].nparams > 1 ? m.st[i].values[1] : NULL,
-                     m.st[i].nparams > 2 ? m.st[i].values[2] : NULL,
-                     m.st[i].nparams > 3 ? m.st[i].values[3] : NULL,
-                     m.st[i].nparams > 4 ? m.st[i].values[4] : NULL,
-                     m.st[i].nparams > 5 ? m.st[i].values[5] : NULL,
-                     m.st[i].nparams > 6 ? m.st[i].values[6] : NULL,
-                     m.st[i].nparams > 7 ? m.st[i].values[7] : NULL);
+        tx_batch_add_stmt(&w, &m.st[i]);
     add_bid(&w, b, bid_id, cost, qty, l->seq + 1, "claimed", m.id);
     if (dutch)
         return finish(tx, b, &w, bid_id, cost, 1, l->seq + 1, "claimed", m.id,

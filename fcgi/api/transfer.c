@@ -72,15 +72,16 @@ int transfer_parse(struct request *r, struct transfer_req *q)
         return -1;
     }
     if (util_json_int64(v, 1, &q->amount) < 0) {
-        http_problem(r, 422, "invalid_amount",
-                     "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
+        http_problem(
+            r, 422, "invalid_amount",
+            "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
         return -1;
     }
     if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_string)
             || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
-            http_problem(r, 422, "invalid_memo", "\"memo\" must be a string of at most %d characters",
-                         LEDGER_MEMO_MAX);
+            http_problem(r, 422, "invalid_memo",
+                         "\"memo\" must be a string of at most %d characters", LEDGER_MEMO_MAX);
             return -1;
         }
         q->memo = json_object_get_string(v);
@@ -149,7 +150,7 @@ static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *
     const char *p_hi[1] = { from_first ? q->to : q->from };
     struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
                              tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
-    struct ledger_account acc[2];          /* [0] from, [1] to */
+    struct ledger_account acc[2]; /* [0] from, [1] to */
     struct ledger_move_stmts mv;
     enum tx_decision d;
     const char *kind;
@@ -170,29 +171,32 @@ static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *
     if (!acc[1].found)
         return mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
                           "the \"to\" account does not exist");
-    if (acc[0].escrow || acc[1].escrow)
-        return mut_refuse(m, tx, MUT_STORED, 403, "escrow_account", NULL,
-                          "a market's escrow account moves only with its market's fills and payouts");
-    if (acc[0].issuer && mut_request(m)->caller.scope != JWT_SCOPE_ADMIN)
+    if (acc[0].kind == LEDGER_KIND_ESCROW || acc[1].kind == LEDGER_KIND_ESCROW)
+        return mut_refuse(
+            m, tx, MUT_STORED, 403, "escrow_account", NULL,
+            "a market's escrow account moves only with its market's fills and payouts");
+    if (acc[0].kind == LEDGER_KIND_ISSUER && mut_request(m)->caller.scope != JWT_SCOPE_ADMIN)
         return mut_refuse(m, tx, MUT_STORED, 403, "admin_required", NULL,
                           "only an admin may issue money");
-    if (!acc[0].issuer && acc[0].balance - acc[0].held < q->amount)
+    if (!ledger_funds_cover(&acc[0], q->amount))
         return mut_refuse(m, tx, MUT_STORED, 422, "insufficient_funds", NULL,
-                          "available %" PRId64 ", needed %" PRId64, acc[0].balance - acc[0].held,
+                          "available %" PRId64 ", needed %" PRId64, ledger_available(&acc[0]),
                           q->amount);
     if (!ledger_move_fits(&acc[0], &acc[1], q->amount))
         /* An issue past -2^63 or a credit past 2^63 - 1: refused and rolled
          * back (not stored under the key: nothing is written). */
         return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL, "%s",
-                          acc[0].issuer ? "issuing this amount would take the money supply"
-                                          " beyond the largest representable amount"
-                                        : "the payee's balance would exceed the largest"
-                                          " representable amount");
+                          acc[0].kind == LEDGER_KIND_ISSUER
+                              ? "issuing this amount would take the money supply"
+                                " beyond the largest representable amount"
+                              : "the payee's balance would exceed the largest"
+                                " representable amount");
 
     /* Round 2: the move, the stored answer and COMMIT. */
-    kind = acc[0].issuer ? "issue" : "transfer";
+    kind = ledger_transfer_kind(&acc[0]);
     if (ledger_move_prepare(&mv, tx->cfg, q->from, q->to, q->amount, 0, kind, mut_caller(m),
-                            q->memo, mut_scoped_key(m)) < 0)
+                            q->memo, mut_scoped_key(m))
+        < 0)
         return TX_ERROR;
     return mut_commit(m, tx, mv.st, mv.n, 201, transfer_answer(q, mv.id, kind, mut_now(m)));
 }
@@ -212,7 +216,7 @@ void handle_transfer_create(struct request *r)
 
 struct transfer_get {
     const char *id;
-    struct json_object *out;     /* the transfer object, or NULL if not found */
+    struct json_object *out; /* the transfer object, or NULL if not found */
     char from[UUID_STR_LEN + 1], to[UUID_STR_LEN + 1];
 };
 
@@ -226,10 +230,7 @@ static enum tx_decision transfer_get_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    res = tx_exec(tx,
-                  "SELECT id, from_account, to_account, amount, kind, memo, "
-                  LEDGER_TS("created_at") " FROM transfers WHERE id = $1",
-                  1, p);
+    res = tx_exec_named(tx, SQL_LEDGER_TRANSFER_GET, p);
     if (!res)
         return TX_ERROR;
     if (PQntuples(res) == 1) {
@@ -240,8 +241,9 @@ static enum tx_decision transfer_get_tx(struct tx *tx, void *arg)
         json_object_object_add(g->out, "amount",
                                json_object_new_int64(strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
         json_object_object_add(g->out, "kind", json_object_new_string(PQgetvalue(res, 0, 4)));
-        json_object_object_add(g->out, "memo", PQgetisnull(res, 0, 5) ? NULL
-                               : json_object_new_string(PQgetvalue(res, 0, 5)));
+        json_object_object_add(
+            g->out, "memo",
+            PQgetisnull(res, 0, 5) ? NULL : json_object_new_string(PQgetvalue(res, 0, 5)));
         json_object_object_add(g->out, "created_at", json_object_new_string(PQgetvalue(res, 0, 6)));
         snprintf(g->from, sizeof(g->from), "%s", PQgetvalue(res, 0, 1));
         snprintf(g->to, sizeof(g->to), "%s", PQgetvalue(res, 0, 2));

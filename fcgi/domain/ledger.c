@@ -1,5 +1,7 @@
 /*
- * ledger.c — locking accounts in id order and double-entry moves.
+ * ledger.c — the ledger's rules (account kinds, available funds, bigint
+ * bounds), locking accounts in id order and double-entry moves. Every
+ * statement is a named one (sql/queries/ledger.sql).
  */
 #include "domain/ledger.h"
 
@@ -8,13 +10,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const kind_names[] = {
+    [LEDGER_KIND_UNKNOWN] = "unknown",
+    [LEDGER_KIND_USER] = "user",
+    [LEDGER_KIND_ISSUER] = "issuer",
+    [LEDGER_KIND_ESCROW] = "escrow",
+};
+
+enum ledger_kind ledger_kind_parse(const char *text)
+{
+    if (!text)
+        return LEDGER_KIND_UNKNOWN;
+    for (int k = LEDGER_KIND_USER; k <= LEDGER_KIND_ESCROW; k++)
+        if (strcmp(text, kind_names[k]) == 0)
+            return (enum ledger_kind)k;
+    return LEDGER_KIND_UNKNOWN;
+}
+
+const char *ledger_kind_name(enum ledger_kind k)
+{
+    if ((unsigned)k > LEDGER_KIND_ESCROW)
+        k = LEDGER_KIND_UNKNOWN;
+    return kind_names[k];
+}
+
+int64_t ledger_available(const struct ledger_account *a)
+{
+    int64_t out;
+
+    if (__builtin_sub_overflow(a->balance, a->held, &out))
+        return a->held > 0 ? INT64_MIN : INT64_MAX;
+    return out;
+}
+
+int ledger_funds_cover(const struct ledger_account *from, int64_t amount)
+{
+    return from->kind == LEDGER_KIND_ISSUER || ledger_available(from) >= amount;
+}
+
+const char *ledger_transfer_kind(const struct ledger_account *from)
+{
+    return from->kind == LEDGER_KIND_ISSUER ? "issue" : "transfer";
+}
+
 void ledger_lock_parse(struct ledger_account *a, PGresult *res)
 {
     a->found = PQntuples(res) == 1;
     if (!a->found)
         return;
-    a->issuer = strcmp(PQgetvalue(res, 0, 0), "issuer") == 0;
-    a->escrow = strcmp(PQgetvalue(res, 0, 0), "escrow") == 0;
+    a->kind = ledger_kind_parse(PQgetvalue(res, 0, 0));
+    a->issuer = a->kind == LEDGER_KIND_ISSUER;
+    a->escrow = a->kind == LEDGER_KIND_ESCROW;
     a->balance = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     a->held = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 }
@@ -73,10 +119,9 @@ out:
     return rc;
 }
 
-int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg,
-                        const char *from, const char *to, int64_t amount, int64_t release_hold,
-                        const char *kind, const char *caller, const char *memo,
-                        const char *idem_key)
+int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg, const char *from,
+                        const char *to, int64_t amount, int64_t release_hold, const char *kind,
+                        const char *caller, const char *memo, const char *idem_key)
 {
     if (util_uuid_v4(m->id) < 0)
         return -1;
@@ -94,39 +139,14 @@ int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg
     m->p_transfer[5] = caller;
     m->p_transfer[6] = memo;
     m->p_transfer[7] = idem_key;
-    m->st[0].sql = "UPDATE accounts SET"
-                   " balance = balance + CASE WHEN id = $1::uuid THEN -$3::bigint ELSE $3::bigint END,"
-                   " held = held - CASE WHEN id = $1::uuid THEN $4::bigint ELSE 0 END"
-                   " WHERE id IN ($1::uuid, $2::uuid)";
-    m->st[0].nparams = 4;
-    m->st[0].values = m->p_balances;
-    if (cfg->dialect == ZS_DIALECT_DSQL) {
-        /* Aurora DSQL: no data-modifying CTEs assumed; two INSERTs. */
-        m->st[1].sql = "INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,"
-                       " memo, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                       " RETURNING " LEDGER_TS("created_at");
-        m->st[1].nparams = 8;
-        m->st[1].values = m->p_transfer;
-        m->st[2].sql = "INSERT INTO entries (transfer_id, account_id, amount, created_at)"
-                       " SELECT $1::uuid, x.account_id, x.amount, now() FROM"
-                       " (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount)";
-        m->st[2].nparams = 4;
-        m->st[2].values = m->p_transfer;     /* $1..$4: id, from, to, amount */
-        m->n = 3;
-    } else {
-        m->st[1].sql = "WITH t AS ("
-                       "  INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,"
-                       "  memo, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                       "  RETURNING id, created_at),"
-                       " e AS ("
-                       "  INSERT INTO entries (transfer_id, account_id, amount, created_at)"
-                       "  SELECT t.id, x.account_id, x.amount, t.created_at FROM t,"
-                       "   (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount))"
-                       " SELECT " LEDGER_TS("created_at") " FROM t";
-        m->st[1].nparams = 8;
-        m->st[1].values = m->p_transfer;
-        m->n = 2;
-    }
+    m->st[0] = tx_stmt_named(SQL_LEDGER_MOVE_BALANCES, m->p_balances);
+    /* postgres: one statement appends the transfer and its entries; dsql
+     * (no data-modifying CTEs assumed): the transfer, then its entries,
+     * which take $1..$4 of the same values (id, from, to, amount). */
+    m->st[1] = tx_stmt_named(SQL_LEDGER_MOVE_RECORD, m->p_transfer);
+    m->n = 2;
+    if (cfg->dialect == ZS_DIALECT_DSQL)
+        m->st[m->n++] = tx_stmt_named(SQL_LEDGER_MOVE_ENTRIES, m->p_transfer);
     return 0;
 }
 
@@ -137,9 +157,10 @@ int ledger_move(struct tx *tx, const char *from, const char *to, int64_t amount,
     struct ledger_move_stmts m;
 
     if (ledger_move_prepare(&m, tx->cfg, from, to, amount, release_hold, kind, caller, memo,
-                            idem_key) < 0)
+                            idem_key)
+        < 0)
         return -1;
-    if (tx_exec_many(tx, m.st, m.n, 0) < 0)   /* one round trip for the whole move */
+    if (tx_exec_many(tx, m.st, m.n, 0) < 0) /* one round trip for the whole move */
         return -1;
     if (created_out)
         snprintf(created_out, 40, "%s", PQgetvalue(m.st[1].res, 0, 0));
@@ -154,14 +175,9 @@ int ledger_adjust_held(struct tx *tx, const char *account, int64_t delta)
 {
     char d[24];
     const char *p[2] = { account, d };
-    PGresult *res;
 
     snprintf(d, sizeof(d), "%" PRId64, delta);
-    res = tx_exec(tx, "UPDATE accounts SET held = held + $2::bigint WHERE id = $1", 2, p);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    return tx_exec_named_void(tx, SQL_LEDGER_ADJUST_HELD, p);
 }
 
 int ledger_move_fits(const struct ledger_account *from, const struct ledger_account *to,

@@ -4,7 +4,9 @@
  * Callers lock the accounts they touch with ledger_lock() (always in id
  * order, after any lot row), check what they need, then ledger_move()
  * changes the balances and appends one transfer with its two entries.
- * Every function here runs inside a caller's transaction.
+ * The functions taking a struct tx run inside a caller's transaction; the
+ * rules (an account's kind, available funds, whether a move fits in bigint)
+ * are pure functions of what was read.
  */
 #ifndef ZS_LEDGER_H
 #define ZS_LEDGER_H
@@ -17,20 +19,54 @@
 /* The one issuer account (created by migration 002). */
 #define LEDGER_ISSUER_ID "00000000-0000-0000-0000-000000000001"
 
-/* SQL expression formatting a timestamptz column as RFC 3339 UTC with microseconds. */
+/* SQL expression formatting a timestamptz column as RFC 3339 UTC with microseconds.
+ * Deprecated: named statements spell the to_char(...) out in sql/queries/;
+ * this goes once nothing under fcgi/ uses it. */
 #define LEDGER_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* Longest memo, in characters. */
 #define LEDGER_MEMO_MAX 140
 
+/* What an account is (accounts.kind), parsed once from the row. */
+enum ledger_kind {
+    LEDGER_KIND_UNKNOWN = 0, /* a text the schema does not allow */
+    LEDGER_KIND_USER,        /* 'user': a holder's account */
+    LEDGER_KIND_ISSUER,      /* 'issuer': the one account money comes from */
+    LEDGER_KIND_ESCROW,      /* 'escrow': a market's escrow account */
+};
+
+/* The kind accounts.kind text names (exact, case-sensitive); UNKNOWN for
+ * anything else, NULL included. */
+enum ledger_kind ledger_kind_parse(const char *text);
+
+/* The accounts.kind text of k ("user", "issuer", "escrow"), or "unknown". */
+const char *ledger_kind_name(enum ledger_kind k);
+
 struct ledger_account {
     char id[UUID_STR_LEN + 1];
     int found;
-    int issuer;
-    int escrow;                        /* a market's escrow account */
+    enum ledger_kind kind;
+    int issuer; /* kind == LEDGER_KIND_ISSUER */
+    int escrow; /* kind == LEDGER_KIND_ESCROW */
     int64_t balance;
     int64_t held;
 };
+
+/* balance - held: what the account may spend or hold, saturated at
+ * INT64_MIN should held exceed balance by more than bigint can say. */
+int64_t ledger_available(const struct ledger_account *a);
+
+/*
+ * 1 if `from` can pay amount: the issuer always can (its balance is minus
+ * the money issued, and only ledger_move_fits() bounds it); any other
+ * account when ledger_available() >= amount. 0 otherwise (the caller
+ * refuses with 422 insufficient_funds).
+ */
+int ledger_funds_cover(const struct ledger_account *from, int64_t amount);
+
+/* The transfers.kind of a POST /transfer out of `from`: "issue" out of the
+ * issuer, "transfer" otherwise. */
+const char *ledger_transfer_kind(const struct ledger_account *from);
 
 /*
  * Lock accounts a[0..n) (SELECT … FOR UPDATE, one row at a time in
@@ -54,11 +90,11 @@ int ledger_move(struct tx *tx, const char *from, const char *to, int64_t amount,
 
 /* The statements of one move, for callers that pipeline them with others. */
 struct ledger_move_stmts {
-    char id[UUID_STR_LEN + 1];       /* the new transfer's id */
+    char id[UUID_STR_LEN + 1]; /* the new transfer's id */
     char amt[24], rel[24];
     const char *p_balances[4];
     const char *p_transfer[8];
-    struct tx_stmt st[3];            /* st[1].res holds created_at (RFC 3339) */
+    struct tx_stmt st[3]; /* st[1].res holds created_at (RFC 3339) */
     int n;
 };
 
@@ -66,12 +102,11 @@ struct ledger_move_stmts {
  * Fill m with ledger_move()'s statements (a fresh transfer id included) for
  * tx_exec_many(); the strings passed in must outlive the send. 0 or -1.
  */
-int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg,
-                        const char *from, const char *to, int64_t amount, int64_t release_hold,
-                        const char *kind, const char *caller, const char *memo,
-                        const char *idem_key);
+int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg, const char *from,
+                        const char *to, int64_t amount, int64_t release_hold, const char *kind,
+                        const char *caller, const char *memo, const char *idem_key);
 
-/* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/issuer/escrow/balance/held). */
+/* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/kind/issuer/escrow/balance/held). */
 void ledger_lock_parse(struct ledger_account *a, PGresult *res);
 
 /*

@@ -316,6 +316,17 @@ int tx_batch_add(struct tx_batch *b, const char *sql, int n, ...)
     return b->n++;
 }
 
+int tx_batch_add_stmt(struct tx_batch *b, const struct tx_stmt *st)
+{
+    if (b->n == (int)(sizeof(b->st) / sizeof(b->st[0]))) {
+        b->overflow = 1;
+        return -1;
+    }
+    b->st[b->n] = *st;
+    b->st[b->n].res = NULL;
+    return b->n++;
+}
+
 const char *tx_batch_i64(struct tx_batch *b, int64_t v)
 {
     char *out = b->text + b->nt;

@@ -162,6 +162,11 @@ void tx_batch_init(struct tx_batch *b);
  * must outlive the send). Returns its index, or -1 when the batch is full. */
 int tx_batch_add(struct tx_batch *b, const char *sql, int n, ...);
 
+/* Append st as it is (a named statement from tx_stmt_named(), say); its
+ * values are not copied and must outlive the send. Returns its index, or
+ * -1 when the batch is full. */
+int tx_batch_add_stmt(struct tx_batch *b, const struct tx_stmt *st);
+
 /* A decimal copy of v that lives as long as the batch ("" if full). */
 const char *tx_batch_i64(struct tx_batch *b, int64_t v);
 
