@@ -29,20 +29,53 @@ static const char *col(PGresult *res, int row, const char *name)
     return PQgetvalue(res, row, c);
 }
 
-static void add_i64(struct json_object *o, const char *name, PGresult *res, int row,
-                    const char *colname)
+/* A member of the public JSON: its name, the column it shows, and whether it is a number. */
+struct member {
+    const char *name, *column;
+    int numeric;
+};
+
+static const struct member head_members[] = {
+    { "id", "id", 0 },       { "kind", "kind", 0 },     { "seller", "seller", 0 },
+    { "title", "title", 0 }, { "status", "status", 0 }, { NULL, NULL, 0 },
+};
+static const struct member english_members[] = {
+    { "start_price", "start_price", 1 },   { "increment", "increment", 1 },
+    { "reserve", "reserve", 1 },           { "snipe_window", "snipe_window", 1 },
+    { "snipe_extend", "snipe_extend", 1 }, { "high_amount", "high_amount", 1 },
+    { "high_bidder", "high_bidder", 0 },   { NULL, NULL, 0 },
+};
+static const struct member dutch_members[] = {
+    { "start_price", "start_price", 1 },
+    { "floor_price", "floor_price", 1 },
+    { "step", "step", 1 },
+    { "interval", "interval_s", 1 },
+    { NULL, NULL, 0 },
+};
+static const struct member drop_members[] = {
+    { "price", "price", 1 },
+    { "max_per_claim", "max_per_claim", 1 },
+    { "quantity", "qty_total", 1 },
+    { "claimed", "qty_claimed", 1 },
+    { NULL, NULL, 0 },
+};
+static const struct member tail_members[] = {
+    { "seq", "seq", 1 },         { "starts_at", "starts_at", 0 },
+    { "ends_at", "ends_at", 0 }, { "settled_at", "settled_at", 0 },
+    { "winner", "winner", 0 },   { "clearing_price", "clearing_price", 1 },
+    { NULL, NULL, 0 },
+};
+
+/* Add the members m[] (up to a NULL name) from row of res; SQL NULL shows as null. */
+static void add_members(struct json_object *o, const struct member *m, PGresult *res, int row)
 {
-    const char *v = col(res, row, colname);
-
-    json_object_object_add(o, name, v ? json_object_new_int64(strtoll(v, NULL, 10)) : NULL);
-}
-
-static void add_str(struct json_object *o, const char *name, PGresult *res, int row,
-                    const char *colname)
-{
-    const char *v = col(res, row, colname);
-
-    json_object_object_add(o, name, v ? json_object_new_string(v) : NULL);
+    for (; m->name; m++) {
+        const char *v = col(res, row, m->column);
+        json_object_object_add(o, m->name,
+                               !v               ? NULL
+                                   : m->numeric ? json_object_new_int64(strtoll(v, NULL, 10))
+                                                : json_object_new_string(v));
+    }
 }
 
 /* The members only a lot of l's kind has. */
@@ -52,13 +85,7 @@ static void add_kind_members(struct json_object *o, const struct lot *l, PGresul
 
     switch (l->kind) {
     case LOT_ENGLISH:
-        add_i64(o, "start_price", res, row, "start_price");
-        add_i64(o, "increment", res, row, "increment");
-        add_i64(o, "reserve", res, row, "reserve");
-        add_i64(o, "snipe_window", res, row, "snipe_window");
-        add_i64(o, "snipe_extend", res, row, "snipe_extend");
-        add_i64(o, "high_amount", res, row, "high_amount");
-        add_str(o, "high_bidder", res, row, "high_bidder");
+        add_members(o, english_members, res, row);
         /* null once no higher bid fits in a bigint (POST /bid then answers
          * 422 amount_out_of_range) */
         json_object_object_add(o, "min_next_bid",
@@ -66,19 +93,13 @@ static void add_kind_members(struct json_object *o, const struct lot *l, PGresul
                                                                    : NULL);
         break;
     case LOT_DUTCH:
-        add_i64(o, "start_price", res, row, "start_price");
-        add_i64(o, "floor_price", res, row, "floor_price");
-        add_i64(o, "step", res, row, "step");
-        add_i64(o, "interval", res, row, "interval_s");
+        add_members(o, dutch_members, res, row);
         json_object_object_add(o, "current_price",
                                l->status == LOT_LIVE ? json_object_new_int64(l->current_price)
                                                      : NULL);
         break;
     case LOT_DROP:
-        add_i64(o, "price", res, row, "price");
-        add_i64(o, "max_per_claim", res, row, "max_per_claim");
-        add_i64(o, "quantity", res, row, "qty_total");
-        add_i64(o, "claimed", res, row, "qty_claimed");
+        add_members(o, drop_members, res, row);
         json_object_object_add(o, "units_left", json_object_new_int64(auction_units_left(l)));
         break;
     }
@@ -94,20 +115,14 @@ struct json_object *lots_json(PGresult *res, int row)
         return NULL;
     }
     o = json_object_new_object();
-    add_str(o, "id", res, row, "id");
-    add_str(o, "kind", res, row, "kind");
-    add_str(o, "seller", res, row, "seller");
-    add_str(o, "title", res, row, "title");
-    add_str(o, "status", res, row, "status");
+    add_members(o, head_members, res, row);
     add_kind_members(o, &l, res, row);
-    add_i64(o, "seq", res, row, "seq");
-    add_str(o, "starts_at", res, row, "starts_at");
-    add_str(o, "ends_at", res, row, "ends_at");
-    add_str(o, "settled_at", res, row, "settled_at");
-    add_str(o, "winner", res, row, "winner");
-    add_i64(o, "clearing_price", res, row, "clearing_price");
+    add_members(o, tail_members, res, row);
     json_object_object_add(o, "ended", json_object_new_boolean(l.status != LOT_LIVE || l.ended));
-    add_str(o, "now", res, row, "db_now");
+    {
+        const char *now = col(res, row, "db_now");
+        json_object_object_add(o, "now", now ? json_object_new_string(now) : NULL);
+    }
     return o;
 }
 
