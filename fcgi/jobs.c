@@ -17,8 +17,8 @@
 
 #include "store/db.h"
 #include "log.h"
-#include "api/lots.h"
 #include "api/market.h"
+#include "domain/auction.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -270,7 +270,10 @@ void jobs_main(const struct zs_config *cfg)
 
         /* Settle English lots whose end has passed (close-on-read does the rest). */
         do {
-            n = lots_sweep(cfg, 32);
+            struct db_session s;
+
+            db_session_init(&s, cfg, "jobs-sweep", EP_LOTS);
+            n = auction_sweep(&s, 32);
         } while (n == 32 && !stop_requested);
 
         /* Finish resolutions left half done (their owner died or failed). */

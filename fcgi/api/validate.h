@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/http.h"
+#include "domain/auction.h"
 #include "util.h"
 
 /* POST /transfer: {"from", "to", "amount", "memo"?} */
@@ -36,7 +37,8 @@ int bid_parse(struct request *r, struct bid_req *q);
 
 /* POST /lots: an English, Dutch or drop lot. */
 struct lot_spec {
-    const char *kind;
+    const char *kind;            /* lent from r->json */
+    enum lot_kind kind_id;       /* the same, parsed */
     char seller[UUID_STR_LEN + 1];
     const char *title;
     int64_t start, increment, reserve, floor, step, price;
