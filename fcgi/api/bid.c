@@ -182,7 +182,8 @@ static enum tx_decision refuse_closed(struct mutation *m, struct tx *tx, const s
                                       enum auction_closed c, const char *verb)
 {
     if (c == AUCTION_SOLD_OUT && l->kind != LOT_ENGLISH) /* an English lot never sells out */
-        return mut_refuse(m, tx, MUT_STORED, 409, "sold_out", NULL, "every unit has been claimed");
+        return mut_refuse(m, tx, MUT_STORED, 409, "sold_out", mut_extra_i64("units_left", 0),
+                          "every unit has been claimed");
     switch (c) {
     case AUCTION_SOLD_OUT:
     case AUCTION_ENDED:

@@ -214,6 +214,7 @@ ok(r.status == 201 and lj.get("status") == "sold_out" and lj.get("units_left") =
    "drop: the last unit flips the status to sold_out", r)
 r = bid(t_d1, D)
 is_problem(r, 409, "sold_out", "drop: a claim on a sold-out lot -> 409 sold_out")
+is_((r.json or {}).get("units_left"), 0, "drop: ...and says units_left 0, as every sold_out does")
 is_((acct_state(d1), acct_state(d2), acct_state(seller2)), ((700, 0), (800, 0), (500, 0)),
     "drop: buyers paid 300 and 200, the seller got 500")
 is_(lot_row(D)[5:], (5, 4), "drop: qty_claimed 5 from 4 claims (seq 4)")
