@@ -18,7 +18,7 @@
 #include "store/db.h"
 #include "log.h"
 #include "api/lots.h"
-#include "api/market.h"
+#include "domain/resolve.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
