@@ -13,8 +13,7 @@ static const char *const status_names[] = { "open", "resolving", "resolved", "ca
 static const char *const outcome_names[] = { "shares", "yes", "no" };
 static const char *const resolution_names[] = { "", "yes", "no", "cancel" };
 
-/* The index of s in names[0..n), or -1. */
-static int lookup(const char *const *names, int n, const char *s)
+int market_enum_lookup(const char *const *names, int n, const char *s)
 {
     for (int i = 0; s && i < n; i++)
         if (strcmp(names[i], s) == 0)
@@ -24,7 +23,7 @@ static int lookup(const char *const *names, int n, const char *s)
 
 int market_kind_parse(const char *s, enum market_kind *out)
 {
-    int i = lookup(kind_names, 2, s);
+    int i = market_enum_lookup(kind_names, 2, s);
 
     if (i < 0)
         return -1;
@@ -34,7 +33,7 @@ int market_kind_parse(const char *s, enum market_kind *out)
 
 int market_status_parse(const char *s, enum market_status *out)
 {
-    int i = lookup(status_names, 4, s);
+    int i = market_enum_lookup(status_names, 4, s);
 
     if (i < 0)
         return -1;
@@ -44,7 +43,7 @@ int market_status_parse(const char *s, enum market_status *out)
 
 int market_outcome_parse(const char *s, enum market_outcome *out)
 {
-    int i = lookup(outcome_names, 3, s);
+    int i = market_enum_lookup(outcome_names, 3, s);
 
     if (i < 0)
         return -1;
@@ -54,7 +53,7 @@ int market_outcome_parse(const char *s, enum market_outcome *out)
 
 int market_resolution_parse(const char *s, enum market_resolution *out)
 {
-    int i = lookup(resolution_names, 4, s);
+    int i = market_enum_lookup(resolution_names, 4, s);
 
     if (i < 0)
         return -1;

@@ -39,6 +39,10 @@ enum market_resolution {
     RESOLUTION_CANCEL,
 };
 
+/* The index of s in names[0..n) (the texts of an enum, in its order), or
+ * -1 when s is NULL or none of them: the one parser behind every enum here. */
+int market_enum_lookup(const char *const *names, int n, const char *s);
+
 /* Parse a kind/status/outcome/resolution text; 0, or -1 if it names none. */
 int market_kind_parse(const char *s, enum market_kind *out);
 int market_status_parse(const char *s, enum market_status *out);

@@ -10,18 +10,9 @@ static const char *const side_names[] = { "buy", "sell" };
 static const char *const tif_names[] = { "gtc", "ioc" };
 static const char *const status_names[] = { "open", "filled", "cancelled" };
 
-/* The index of s in names[0..n), or -1. */
-static int lookup(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
 int order_side_parse(const char *s, enum order_side *out)
 {
-    int i = lookup(side_names, 2, s);
+    int i = market_enum_lookup(side_names, 2, s);
 
     if (i < 0)
         return -1;
@@ -31,7 +22,7 @@ int order_side_parse(const char *s, enum order_side *out)
 
 int order_tif_parse(const char *s, enum order_tif *out)
 {
-    int i = lookup(tif_names, 2, s);
+    int i = market_enum_lookup(tif_names, 2, s);
 
     if (i < 0)
         return -1;
@@ -41,7 +32,7 @@ int order_tif_parse(const char *s, enum order_tif *out)
 
 int order_status_parse(const char *s, enum order_status *out)
 {
-    int i = lookup(status_names, 3, s);
+    int i = market_enum_lookup(status_names, 3, s);
 
     if (i < 0)
         return -1;

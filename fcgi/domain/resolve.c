@@ -343,6 +343,15 @@ static int close_market(struct tx *tx, const struct market_resolve *v, const str
     return tx_exec_named_void(tx, SQL_MARKET_CLOSE, pm);
 }
 
+/* The states of an idempotency key row (the schema's two). */
+enum key_state { KEY_PENDING, KEY_DONE };
+
+/* Parse a key row's state; anything but "done" counts as pending. */
+static enum key_state key_state_parse(const char *s)
+{
+    return strcmp(s, "done") == 0 ? KEY_DONE : KEY_PENDING;
+}
+
 /* The answer another driver stored under the key, if it finished it. 1
  * (v->body set), 0 (still pending), -1 on a failed statement. */
 static int stored_answer(struct tx *tx, struct market_resolve *v, const struct resolving *r)
@@ -353,7 +362,7 @@ static int stored_answer(struct tx *tx, struct market_resolve *v, const struct r
 
     if (!res)
         return -1;
-    found = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "done") == 0;
+    found = PQntuples(res) == 1 && key_state_parse(PQgetvalue(res, 0, 0)) == KEY_DONE;
     if (found)
         v->body = strdup(PQgetvalue(res, 0, 1));
     PQclear(res);
