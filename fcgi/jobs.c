@@ -17,8 +17,8 @@
 
 #include "store/db.h"
 #include "log.h"
-#include "api/market.h"
 #include "domain/auction.h"
+#include "domain/resolve.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;

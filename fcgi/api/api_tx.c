@@ -10,20 +10,20 @@
 
 #include "api/auth.h"
 
-int api_tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *decision)
+void api_tx_session(struct request *r, struct db_session *s, char iat[24])
 {
-    struct db_session s;
-    char iat[24], hdr[64];
-    enum tx_result res;
-
-    db_session_init(&s, r->cfg, r->request_id, r->endpoint);
-    s.start = r->start;
-    if (auth_revocation_params(r, s.preamble_values, iat)) {
-        s.has_preamble = 1;
-        s.preamble = SQL_AUTH_TOKEN_REVOKED;
+    db_session_init(s, r->cfg, r->request_id, r->endpoint);
+    s->start = r->start;
+    if (auth_revocation_params(r, s->preamble_values, iat)) {
+        s->has_preamble = 1;
+        s->preamble = SQL_AUTH_TOKEN_REVOKED;
     }
-    res = tx_run(&s, flags, fn, arg, decision);
-    r->attempts += s.attempts;
+}
+
+int api_tx_answer(struct request *r, enum tx_result res, const struct db_session *s)
+{
+    char hdr[64];
+
     snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", r->cfg->retry_after);
     switch (res) {
     case TX_RESULT_DONE:
@@ -37,13 +37,13 @@ int api_tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decisi
                        "the transaction kept conflicting with others; retry later");
         break;
     case TX_RESULT_PREAMBLE:
-        if (strcmp(s.sqlstate, AUTH_REVOKED_SQLSTATE) == 0)
+        if (strcmp(s->sqlstate, AUTH_REVOKED_SQLSTATE) == 0)
             auth_answer_revoked(r);
         else
             http_problem(r, 500, "internal_error", "the server could not complete the request");
         break;
     case TX_RESULT_FAILED:
-        if (strcmp(s.sqlstate, "22003") == 0)
+        if (strcmp(s->sqlstate, "22003") == 0)
             http_problem(r, 422, "amount_out_of_range",
                          "an amount or a sum it makes is outside the representable range");
         else
@@ -51,6 +51,18 @@ int api_tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decisi
         break;
     }
     return -1;
+}
+
+int api_tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *decision)
+{
+    struct db_session s;
+    char iat[24];
+    enum tx_result res;
+
+    api_tx_session(r, &s, iat);
+    res = tx_run(&s, flags, fn, arg, decision);
+    r->attempts += s.attempts;
+    return api_tx_answer(r, res, &s);
 }
 
 void api_answer_read(struct request *r, int rc, struct json_object *out, const char *key,

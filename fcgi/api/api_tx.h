@@ -26,6 +26,16 @@
 int api_tx_run(struct request *r, int flags, tx_fn fn, void *arg, enum tx_decision *decision);
 
 /*
+ * The pieces of api_tx_run(), for a driver that runs several transactions
+ * on one session (market resolution): fill s for r (iat: the preamble's
+ * parameter text, living as long as s), and answer r for a tx_run()
+ * result — 0 for TX_RESULT_DONE (nothing answered), or -1 after answering.
+ * The caller adds s->attempts into r->attempts.
+ */
+void api_tx_session(struct request *r, struct db_session *s, char iat[24]);
+int api_tx_answer(struct request *r, enum tx_result res, const struct db_session *s);
+
+/*
  * Finish a read handler after api_tx_run() (rc is its result), taking
  * ownership of out: rc < 0 means the request was answered already and out
  * is released; a NULL out answers 404 with missing_code; otherwise 200
