@@ -17,6 +17,7 @@
 #include "api/mutation.h"
 #include "domain/ledger.h"
 #include "api/routes.h"
+#include "api/rows.h"
 #include "util.h"
 
 #define ENTRIES_LIMIT_DEFAULT 50
@@ -59,12 +60,10 @@ static int create_parse(struct request *r, void *req)
     static const char *const allowed[] = { "name", NULL };
     struct create_req *q = req;
     struct json_object *v;
-    const char *unknown = util_json_unknown_member(r->json, allowed), *name;
+    const char *name;
 
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "name", &v)) {
         http_problem(r, 422, "missing_field", "\"name\" is required");
         return -1;
@@ -190,6 +189,12 @@ struct entries_tx {
     char next[UUID_STR_LEN + 1];
 };
 
+/* The columns of account_entries. */
+static const struct row_col entry_cols[] = {
+    { "id", ROW_TEXT },         { "transfer_id", ROW_TEXT }, { "amount", ROW_I64 },
+    { "created_at", ROW_TEXT }, { "kind", ROW_TEXT },        { "counterparty", ROW_TEXT },
+};
+
 static enum tx_decision entries_tx(struct tx *tx, void *arg)
 {
     struct entries_tx *e = arg;
@@ -230,20 +235,9 @@ static enum tx_decision entries_tx(struct tx *tx, void *arg)
     }
     if (!res)
         return TX_ERROR;
-    e->list = json_object_new_array();
-    for (int i = 0; i < PQntuples(res) && i < e->limit; i++) {
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(o, "transfer_id", json_object_new_string(PQgetvalue(res, i, 1)));
-        json_object_object_add(o, "amount",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 2), NULL, 10)));
-        json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, i, 3)));
-        json_object_object_add(o, "kind", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(o, "counterparty", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_array_add(e->list, o);
-        if (i == e->limit - 1 && PQntuples(res) > e->limit)
-            snprintf(e->next, sizeof(e->next), "%s", PQgetvalue(res, i, 0));
-    }
+    e->list = rows_array(res, entry_cols, ROW_COLS(entry_cols), e->limit);
+    if (PQntuples(res) > e->limit && e->limit > 0)
+        snprintf(e->next, sizeof(e->next), "%s", PQgetvalue(res, e->limit - 1, 0));
     PQclear(res);
     return TX_COMMIT;
 }

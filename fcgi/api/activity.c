@@ -18,6 +18,7 @@
 #include "api/auth.h"
 #include "store/db.h"
 #include "api/routes.h"
+#include "api/rows.h"
 #include "util.h"
 
 #define ACTIVITY_MAX_AGE 2
@@ -26,6 +27,18 @@ struct activity {
     const char *lot; /* or NULL: most recent English lot with bids */
     int full;        /* admin: the transfers themselves */
     struct json_object *out;
+};
+
+/* The columns of activity_transfers, activity_transfer_kinds and activity_bids. */
+static const struct row_col transfer_cols[] = {
+    { "id", ROW_TEXT },     { "from", ROW_TEXT }, { "to", ROW_TEXT },
+    { "amount", ROW_I64 },  { "kind", ROW_TEXT }, { "created_at", ROW_TEXT },
+};
+static const struct row_col kind_cols[] = { { "kind", ROW_TEXT }, { "count", ROW_I64 } };
+static const struct row_col bid_cols[] = {
+    { "id", ROW_TEXT },     { "lot", ROW_TEXT },      { "kind", ROW_TEXT },
+    { "bidder", ROW_TEXT }, { "amount", ROW_I64 },    { "quantity", ROW_INT },
+    { "seq", ROW_I64 },     { "status", ROW_TEXT },   { "created_at", ROW_TEXT },
 };
 
 /* The 20 most recent transfers, in full, as "transfers". */
@@ -37,18 +50,7 @@ static int add_transfers(struct tx *tx, struct json_object *out)
     res = tx_exec_named(tx, SQL_ACTIVITY_TRANSFERS, NULL);
     if (!res)
         return -1;
-    transfers = json_object_new_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *t = json_object_new_object();
-        json_object_object_add(t, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(t, "from", json_object_new_string(PQgetvalue(res, i, 1)));
-        json_object_object_add(t, "to", json_object_new_string(PQgetvalue(res, i, 2)));
-        json_object_object_add(t, "amount",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
-        json_object_object_add(t, "kind", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(t, "created_at", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_array_add(transfers, t);
-    }
+    transfers = rows_array(res, transfer_cols, ROW_COLS(transfer_cols), -1);
     PQclear(res);
     json_object_object_add(out, "transfers", transfers);
     return 0;
@@ -64,14 +66,7 @@ static int add_transfer_kinds(struct tx *tx, struct json_object *out)
     res = tx_exec_named(tx, SQL_ACTIVITY_TRANSFER_KINDS, NULL);
     if (!res)
         return -1;
-    kinds = json_object_new_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *k = json_object_new_object();
-        json_object_object_add(k, "kind", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(k, "count",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
-        json_object_array_add(kinds, k);
-    }
+    kinds = rows_array(res, kind_cols, ROW_COLS(kind_cols), -1);
     PQclear(res);
     json_object_object_add(out, "transfer_kinds", kinds);
     return 0;
@@ -85,22 +80,7 @@ static int add_bids(struct tx *tx, struct json_object *out)
 
     if (!res)
         return -1;
-    bids = json_object_new_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *b = json_object_new_object();
-        json_object_object_add(b, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(b, "lot", json_object_new_string(PQgetvalue(res, i, 1)));
-        json_object_object_add(b, "kind", json_object_new_string(PQgetvalue(res, i, 2)));
-        json_object_object_add(b, "bidder", json_object_new_string(PQgetvalue(res, i, 3)));
-        json_object_object_add(b, "amount",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 4), NULL, 10)));
-        json_object_object_add(b, "quantity", json_object_new_int(atoi(PQgetvalue(res, i, 5))));
-        json_object_object_add(b, "seq",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 6), NULL, 10)));
-        json_object_object_add(b, "status", json_object_new_string(PQgetvalue(res, i, 7)));
-        json_object_object_add(b, "created_at", json_object_new_string(PQgetvalue(res, i, 8)));
-        json_object_array_add(bids, b);
-    }
+    bids = rows_array(res, bid_cols, ROW_COLS(bid_cols), -1);
     PQclear(res);
     json_object_object_add(out, "bids", bids);
     return 0;

@@ -47,13 +47,10 @@ int bid_parse(struct request *r, struct bid_req *q)
 {
     static const char *const allowed[] = { "lot", "amount", "max_price", "quantity", NULL };
     struct json_object *v;
-    const char *unknown = util_json_unknown_member(r->json, allowed);
 
     memset(q, 0, sizeof(*q));
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "lot", &v)) {
         http_problem(r, 422, "missing_field", "\"lot\" is required");
         return -1;

@@ -83,6 +83,12 @@ void http_request_free(struct request *r);
 int http_parse_json_body(struct request *r);
 
 /*
+ * Refuse a body with a member not in allowed (NULL-terminated): answers 422
+ * unknown_field naming it and returns -1; 0 when every member is allowed.
+ */
+int http_json_refuse_unknown(struct request *r, const char *const *allowed);
+
+/*
  * Write status line, headers and body. extra_headers: "" or "Name: v\r\n"...;
  * `Cache-Control: no-store` is added unless extra_headers has a Cache-Control
  * of its own. A HEAD request gets everything but the body.

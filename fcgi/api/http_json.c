@@ -205,3 +205,13 @@ int http_parse_json_body(struct request *r)
     r->json = obj;
     return 0;
 }
+
+int http_json_refuse_unknown(struct request *r, const char *const *allowed)
+{
+    const char *unknown = util_json_unknown_member(r->json, allowed);
+
+    if (!unknown)
+        return 0;
+    http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    return -1;
+}

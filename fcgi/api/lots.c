@@ -14,6 +14,7 @@
 #include "api/mutation.h"
 #include "api/routes.h"
 #include "api/validate.h"
+#include "api/rows.h"
 #include "domain/auction.h"
 #include "log.h"
 #include "util.h"
@@ -219,13 +220,10 @@ int parse_lot_spec(struct request *r, struct lot_spec *s)
         "price",   "quantity",     "max_per_claim", NULL
     };
     struct json_object *v;
-    const char *unknown = util_json_unknown_member(r->json, allowed);
 
     memset(s, 0, sizeof(*s));
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "kind", &v) || !json_object_is_type(v, json_type_string)
         || auction_kind_parse(json_object_get_string(v), &s->kind_id) < 0) {
         http_problem(r, 422, "invalid_kind", "\"kind\" must be \"english\", \"dutch\" or \"drop\"");
@@ -343,24 +341,15 @@ struct lot_read {
     struct json_object *out;
 };
 
+/* The columns of lot_recent_bids. */
+static const struct row_col recent_bid_cols[] = {
+    { "id", ROW_TEXT },  { "bidder", ROW_TEXT },  { "amount", ROW_I64 },     { "quantity", ROW_INT },
+    { "seq", ROW_I64 }, { "status", ROW_TEXT }, { "created_at", ROW_TEXT },
+};
+
 static struct json_object *recent_bids(PGresult *res)
 {
-    struct json_object *a = json_object_new_array();
-
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *b = json_object_new_object();
-        json_object_object_add(b, "id", json_object_new_string(PQgetvalue(res, i, 0)));
-        json_object_object_add(b, "bidder", json_object_new_string(PQgetvalue(res, i, 1)));
-        json_object_object_add(b, "amount",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 2), NULL, 10)));
-        json_object_object_add(b, "quantity", json_object_new_int(atoi(PQgetvalue(res, i, 3))));
-        json_object_object_add(b, "seq",
-                               json_object_new_int64(strtoll(PQgetvalue(res, i, 4), NULL, 10)));
-        json_object_object_add(b, "status", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_object_add(b, "created_at", json_object_new_string(PQgetvalue(res, i, 6)));
-        json_object_array_add(a, b);
-    }
-    return a;
+    return rows_array(res, recent_bid_cols, ROW_COLS(recent_bid_cols), -1);
 }
 
 /* The 50 newest lots into g->out (an array). */

@@ -132,14 +132,11 @@ static int market_create_parse(struct request *r, void *req)
 {
     static const char *const allowed[] = { "kind",     "title",    "owner", "supply",
                                            "tick_min", "tick_max", NULL };
-    const char *unknown = util_json_unknown_member(r->json, allowed);
     struct market_spec *s = req;
     struct json_object *v;
 
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "kind", &v) || !json_object_is_type(v, json_type_string)
         || market_kind_parse(json_object_get_string(v), &s->kind) < 0) {
         http_problem(r, 422, "invalid_kind", "\"kind\" must be \"shares\" or \"event\"");
@@ -425,17 +422,14 @@ static enum tx_decision resolve_claim_tx(struct tx *tx, void *arg)
 static int resolve_parse(struct request *r, struct market_resolve *v)
 {
     static const char *const allowed[] = { "outcome", NULL };
-    const char *unknown = util_json_unknown_member(r->json, allowed);
     struct json_object *w;
 
     if (!util_uuid_parse(r->path_params[0], v->id)) {
         http_problem(r, 404, "market_not_found", "no such market");
         return -1;
     }
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "outcome", &w)
         || !json_object_is_type(w, json_type_string)
         || market_resolution_parse(json_object_get_string(w), &v->outcome) < 0

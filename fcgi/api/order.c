@@ -61,12 +61,9 @@ static int order_parse(struct request *r, void *req)
                                            "quantity", "time_in_force", NULL };
     struct order_req *q = req;
     struct json_object *v;
-    const char *unknown = util_json_unknown_member(r->json, allowed);
 
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (!json_object_object_get_ex(r->json, "market", &v)
         || !json_object_is_type(v, json_type_string)
         || !util_uuid_parse(json_object_get_string(v), q->market)) {

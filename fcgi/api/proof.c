@@ -362,14 +362,11 @@ struct run_req {
 static int run_parse(struct request *r, void *req)
 {
     static const char *const allowed[] = { "scenario", "n", "k", NULL };
-    const char *unknown = util_json_unknown_member(r->json, allowed);
     struct run_req *q = req;
     struct json_object *v;
 
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (json_object_object_get_ex(r->json, "scenario", &v)
         && json_object_is_type(v, json_type_string))
         for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)

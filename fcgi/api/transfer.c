@@ -58,13 +58,10 @@ int transfer_parse(struct request *r, struct transfer_req *q)
 {
     static const char *const allowed[] = { "from", "to", "amount", "memo", NULL };
     struct json_object *v;
-    const char *unknown = util_json_unknown_member(r->json, allowed);
 
     memset(q, 0, sizeof(*q));
-    if (unknown) {
-        http_problem(r, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (http_json_refuse_unknown(r, allowed) < 0)
         return -1;
-    }
     if (parse_account(r, "from", q->from) < 0 || parse_account(r, "to", q->to) < 0)
         return -1;
     if (!json_object_object_get_ex(r->json, "amount", &v)) {

@@ -19,11 +19,6 @@
 /* The one issuer account (created by migration 002). */
 #define LEDGER_ISSUER_ID "00000000-0000-0000-0000-000000000001"
 
-/* SQL expression formatting a timestamptz column as RFC 3339 UTC with microseconds.
- * Deprecated: named statements spell the to_char(...) out in sql/queries/;
- * this goes once nothing under fcgi/ uses it. */
-#define LEDGER_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /* Longest memo, in characters. */
 #define LEDGER_MEMO_MAX 140
 
