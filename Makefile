@@ -117,6 +117,7 @@ test-oracle: all
 	ZS_BIN=$(CURDIR)/build/zerosum prove --exec "" tests/oracle/run.sh
 
 test: install
+	$(MAKE) format-check layers-check
 	$(MAKE) test-unit
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-oracle

@@ -74,8 +74,7 @@ size_t base64url_encode(const void *src, size_t n, char *dst, size_t dstcap)
     return o;
 }
 
-int base64url_decode(const char *src, size_t n, unsigned char *dst, size_t dstcap,
-                     size_t *outlen)
+int base64url_decode(const char *src, size_t n, unsigned char *dst, size_t dstcap, size_t *outlen)
 {
     const unsigned char *in = (const unsigned char *)src;
     size_t rem = n % 4;

@@ -46,7 +46,6 @@ size_t base64url_encode(const void *src, size_t n, char *dst, size_t dstcap);
  * dstcap < base64url_decoded_len(n); dst may then hold partial output and
  * *outlen is not written. The caller owns both buffers.
  */
-int base64url_decode(const char *src, size_t n, unsigned char *dst, size_t dstcap,
-                     size_t *outlen);
+int base64url_decode(const char *src, size_t n, unsigned char *dst, size_t dstcap, size_t *outlen);
 
 #endif

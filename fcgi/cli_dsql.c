@@ -40,12 +40,12 @@ static const char help_rds[] =
 
 /* Parsed command line of either subcommand. Strings point into argv. */
 struct cli_opts {
-    const char *cmd;       /* argv[0], for messages */
+    const char *cmd; /* argv[0], for messages */
     const char *endpoint;
     const char *region;
-    const char *user;      /* rds only */
-    int port;              /* rds only; 0 = not given */
-    int admin;             /* dsql only */
+    const char *user; /* rds only */
+    int port;         /* rds only; 0 = not given */
+    int admin;        /* dsql only */
     int expires;
     time_t at;
 };
@@ -103,7 +103,7 @@ static int parse_iso8601(const char *s, time_t *out)
     int ext = match_template(s, "dddd-dd-ddTdd:dd:ddZ");
     if (!ext && !match_template(s, "ddddddddTddddddZ"))
         return -1;
-    if (digits(s, 4) < 1000)   /* SigV4 dates have four-digit years */
+    if (digits(s, 4) < 1000) /* SigV4 dates have four-digit years */
         return -1;
     tm.tm_year = digits(s, 4) - 1900;
     tm.tm_mon = digits(s + (ext ? 5 : 4), 2) - 1;
@@ -114,12 +114,11 @@ static int parse_iso8601(const char *s, time_t *out)
     back = tm;
     *out = timegm(&tm);
     /* (time_t)-1 is both the error value and 1969-12-31T23:59:59Z. */
-    if (*out == (time_t)-1 &&
-        strcmp(s, ext ? "1969-12-31T23:59:59Z" : "19691231T235959Z") != 0)
+    if (*out == (time_t)-1 && strcmp(s, ext ? "1969-12-31T23:59:59Z" : "19691231T235959Z") != 0)
         return -1;
     /* timegm normalises out-of-range fields; a real date comes back unchanged. */
-    if (tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon || tm.tm_mday != back.tm_mday ||
-        tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min || tm.tm_sec != back.tm_sec)
+    if (tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon || tm.tm_mday != back.tm_mday
+        || tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min || tm.tm_sec != back.tm_sec)
         return -1;
     return 0;
 }
@@ -164,9 +163,9 @@ static int parse_args(int argc, char **argv, int rds, struct cli_opts *o)
             o->admin = 1;
             continue;
         }
-        if (strcmp(name, "--endpoint") != 0 && strcmp(name, "--region") != 0 &&
-            strcmp(name, "--expires") != 0 && strcmp(name, "--at") != 0 &&
-            !(rds && (strcmp(name, "--port") == 0 || strcmp(name, "--user") == 0)))
+        if (strcmp(name, "--endpoint") != 0 && strcmp(name, "--region") != 0
+            && strcmp(name, "--expires") != 0 && strcmp(name, "--at") != 0
+            && !(rds && (strcmp(name, "--port") == 0 || strcmp(name, "--user") == 0)))
             return usage_error(o, usage, "unknown option", name);
         if (eq)
             val = eq + 1;
@@ -189,16 +188,16 @@ static int parse_args(int argc, char **argv, int rds, struct cli_opts *o)
                 return usage_error(o, usage, "--expires must be 1..604800 seconds, not", val);
         } else if (strcmp(name, "--at") == 0) {
             if (parse_iso8601(val, &o->at) != 0)
-                return usage_error(o, usage, "--at must be a UTC time like 2025-01-02T03:04:05Z, not",
-                                   val);
+                return usage_error(o, usage,
+                                   "--at must be a UTC time like 2025-01-02T03:04:05Z, not", val);
         }
     }
 
     if (!o->endpoint || !*o->endpoint)
         return usage_error(o, usage, "--endpoint is required", NULL);
     if (strstr(o->endpoint, "://") || strchr(o->endpoint, '/'))
-        return usage_error(o, usage, "--endpoint is a host name, without scheme or path:",
-                           o->endpoint);
+        return usage_error(o, usage,
+                           "--endpoint is a host name, without scheme or path:", o->endpoint);
     if (!o->region || !*o->region)
         return usage_error(o, usage, "--region is required", NULL);
     if (rds && !o->port)

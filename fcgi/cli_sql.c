@@ -30,7 +30,8 @@ static int dump_all(void)
         json_object_object_add(o, "dsql", json_object_new_string(s->dsql ? s->dsql : s->text));
         json_object_array_add(a, o);
     }
-    puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    puts(json_object_to_json_string_ext(a,
+                                        JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(a);
     return 0;
 }

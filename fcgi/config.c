@@ -18,13 +18,19 @@ struct setting {
     const char *name;
     enum setting_type type;
     size_t offset;
-    size_t size;          /* for strings */
+    size_t size; /* for strings */
     const char *def;
-    int min, max;         /* for ints */
+    int min, max; /* for ints */
 };
 
-#define STR(f, d)  { #f, S_STR, offsetof(struct zs_config, f), sizeof(((struct zs_config *)0)->f), d, 0, 0 }
-#define INT(f, d, lo, hi) { #f, S_INT, offsetof(struct zs_config, f), 0, d, lo, hi }
+#define STR(f, d)                                                                                  \
+    {                                                                                              \
+#f, S_STR, offsetof(struct zs_config, f), sizeof(((struct zs_config *)0)->f), d, 0, 0      \
+    }
+#define INT(f, d, lo, hi)                                                                          \
+    {                                                                                              \
+#f, S_INT, offsetof(struct zs_config, f), 0, d, lo, hi                                     \
+    }
 
 static const struct setting settings[] = {
     STR(var_dir, "var"),
@@ -72,8 +78,8 @@ static const struct setting settings[] = {
     INT(respawn_max, "10", 1, 10000),
 };
 
-static int set_value(struct zs_config *cfg, const struct setting *s, const char *v,
-                     char *err, size_t errlen)
+static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,
+                     size_t errlen)
 {
     char *p = (char *)cfg + s->offset;
 
@@ -90,8 +96,8 @@ static int set_value(struct zs_config *cfg, const struct setting *s, const char 
         errno = 0;
         long n = strtol(v, &end, 10);
         if (errno || end == v || *end || n < s->min || n > s->max) {
-            snprintf(err, errlen, "%s: expected an integer in %d..%d, got \"%s\"",
-                     s->name, s->min, s->max, v);
+            snprintf(err, errlen, "%s: expected an integer in %d..%d, got \"%s\"", s->name, s->min,
+                     s->max, v);
             return -1;
         }
         *(int *)p = (int)n;
@@ -121,8 +127,8 @@ static int set_value(struct zs_config *cfg, const struct setting *s, const char 
     return -1;
 }
 
-static int set_pool(struct zs_config *cfg, const char *name, const char *v,
-                    char *err, size_t errlen)
+static int set_pool(struct zs_config *cfg, const char *name, const char *v, char *err,
+                    size_t errlen)
 {
     char *end;
     long n = strtol(v, &end, 10);

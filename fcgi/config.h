@@ -43,11 +43,11 @@ struct zs_config {
     char db_sslmode[32];
     char db_sslrootcert[ZS_PATH_MAX];
     int db_connect_timeout;
-    char db_token_provider[16];     /* static | dsql | rds */
+    char db_token_provider[16]; /* static | dsql | rds */
     char aws_region[32];
     int token_expires;
     enum zs_policy connection_policy;
-    int connection_max_lifetime;    /* seconds, per-worker policy */
+    int connection_max_lifetime; /* seconds, per-worker policy */
     enum zs_dialect dialect;
 
     /* transactions */
@@ -60,18 +60,18 @@ struct zs_config {
     int header_max;
     int json_max_depth;
     int max_requests;
-    int retry_after;                /* seconds, sent with 503 */
-    int idempotency_ttl;            /* seconds */
-    int idempotency_wait_ms;        /* postgres: wait for a concurrent claim of a key */
-    int resolve_lease;              /* seconds a resolution's owner is presumed alive */
+    int retry_after;         /* seconds, sent with 503 */
+    int idempotency_ttl;     /* seconds */
+    int idempotency_wait_ms; /* postgres: wait for a concurrent claim of a key */
+    int resolve_lease;       /* seconds a resolution's owner is presumed alive */
     int idempotency_purge_batch;
 
     /* processes */
     char stampede_script[ZS_PATH_MAX]; /* scripts/stampede, run for POST /proof/runs */
-    int drain_timeout;              /* seconds for SIGQUIT before TERM */
+    int drain_timeout;                 /* seconds for SIGQUIT before TERM */
     int jobs_interval_ms;
-    int respawn_window;             /* crash-loop throttle: window seconds */
-    int respawn_max;                /* deaths per window before throttling */
+    int respawn_window; /* crash-loop throttle: window seconds */
+    int respawn_max;    /* deaths per window before throttling */
 
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;

@@ -283,7 +283,7 @@ void jobs_main(const struct zs_config *cfg)
 
         runs_poll(cfg);
 
-        nanosleep(&nap, NULL);   /* a signal cuts the nap short */
+        nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
     db_close_worker_connection();
     _exit(0);

@@ -59,7 +59,7 @@
 enum jwt_scope { JWT_SCOPE_USER = 1, JWT_SCOPE_ADMIN = 2 };
 
 struct jwt_claims {
-    char sub[64];              /* account id (a UUID string, 36 chars); NUL-terminated */
+    char sub[64]; /* account id (a UUID string, 36 chars); NUL-terminated */
     enum jwt_scope scope;
     int64_t iat;               /* issued at, seconds since epoch */
     int64_t nbf;               /* not before; jwt_verify reports iat when the token has none */

@@ -26,8 +26,7 @@ void log_set_role(const char *role);
 
 /* One error-log line. Control bytes, DEL, bytes >= 0x80 and '\\' in the
  * formatted message become \xHH, so no argument can forge a second line. */
-void log_write(enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One pre-formatted access-log line (a newline is appended). Control bytes
  * and DEL in it become \xHH; fields from a client must go through
@@ -43,14 +42,15 @@ void log_access(const char *line);
 char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 /* Skip formatting the arguments entirely below the current level. */
-#define zs_log(level, ...) do {                  \
-        if ((level) >= log_min_level)            \
-            log_write((level), __VA_ARGS__);     \
+#define zs_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) >= log_min_level)                                                              \
+            log_write((level), __VA_ARGS__);                                                       \
     } while (0)
 
 #define log_debug(...) zs_log(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...)  zs_log(LOG_INFO, __VA_ARGS__)
-#define log_warn(...)  zs_log(LOG_WARN, __VA_ARGS__)
+#define log_info(...) zs_log(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) zs_log(LOG_WARN, __VA_ARGS__)
 #define log_error(...) zs_log(LOG_ERROR, __VA_ARGS__)
 
 #endif

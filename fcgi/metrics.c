@@ -11,12 +11,11 @@
 
 struct metrics *metrics;
 
-static struct metrics fallback;   /* used when metrics_init() was not called (CLI, tests) */
+static struct metrics fallback; /* used when metrics_init() was not called (CLI, tests) */
 
-static const int status_codes[METRICS_STATUS_SLOTS] = {
-    200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 414, 415, 422, 429, 431, 500, 502, 503,
-    505, 0
-};
+static const int status_codes[METRICS_STATUS_SLOTS] = { 200, 201, 202, 400, 401, 403, 404,
+                                                        405, 409, 413, 414, 415, 422, 429,
+                                                        431, 500, 502, 503, 505, 0 };
 static const double duration_le_ms[METRICS_DURATION_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 0 /* +Inf */
 };
@@ -24,14 +23,14 @@ static const char *const retry_le[METRICS_RETRY_BUCKETS] = { "0", "1", "2", "3",
 static const int retry_le_n[METRICS_RETRY_BUCKETS] = { 0, 1, 2, 3, 5, 1 << 30 };
 
 static const char *const endpoint_names[EP__COUNT] = {
-    "healthz", "metrics", "transfer", "accounts", "transfers", "bid", "lots",
-    "proof", "order", "markets", "other",
+    "healthz", "metrics", "transfer", "accounts", "transfers", "bid",
+    "lots",    "proof",   "order",    "markets",  "other",
 };
 
 int metrics_init(void)
 {
-    void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
     if (p == MAP_FAILED)
         return -1;
     memset(p, 0, sizeof(struct metrics));
@@ -134,7 +133,7 @@ static void bprintf(struct buf *b, const char *fmt, ...)
         size_t cap = (b->cap + (size_t)n) * 2;
         char *np = realloc(b->p, cap);
         if (!np)
-            return;  /* keep the old buffer and its true size */
+            return; /* keep the old buffer and its true size */
         b->p = np;
         b->cap = cap;
     }
@@ -153,8 +152,9 @@ char *metrics_render(size_t *len)
     if (!b.p)
         return NULL;
     b.p[0] = '\0';
-    bprintf(&b, "# HELP zerosum_requests_total HTTP requests answered, by endpoint and status.\n"
-                "# TYPE zerosum_requests_total counter\n");
+    bprintf(&b,
+            "# HELP zerosum_requests_total HTTP requests answered, by endpoint and status.\n"
+            "# TYPE zerosum_requests_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         for (int s = 0; s < METRICS_STATUS_SLOTS; s++) {
             uint64_t v = ld(&mm->requests[e][s]);
@@ -167,8 +167,9 @@ char *metrics_render(size_t *len)
                 bprintf(&b, "zerosum_requests_total{endpoint=\"%s\",status=\"other\"} %llu\n",
                         endpoint_names[e], (unsigned long long)v);
         }
-    bprintf(&b, "# HELP zerosum_request_duration_seconds Request duration, by endpoint.\n"
-                "# TYPE zerosum_request_duration_seconds histogram\n");
+    bprintf(&b,
+            "# HELP zerosum_request_duration_seconds Request duration, by endpoint.\n"
+            "# TYPE zerosum_request_duration_seconds histogram\n");
     for (int e = 0; e < EP__COUNT; e++) {
         uint64_t cum = 0;
         for (int i = 0; i < METRICS_DURATION_BUCKETS; i++)
@@ -179,37 +180,44 @@ char *metrics_render(size_t *len)
         for (int i = 0; i < METRICS_DURATION_BUCKETS; i++) {
             cum += ld(&mm->duration_bucket[e][i]);
             if (i < METRICS_DURATION_BUCKETS - 1)
-                bprintf(&b, "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+                bprintf(&b,
+                        "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
                         endpoint_names[e], duration_le_ms[i] / 1000.0, (unsigned long long)cum);
             else
-                bprintf(&b, "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
-                        endpoint_names[e], (unsigned long long)cum);
+                bprintf(
+                    &b,
+                    "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+                    endpoint_names[e], (unsigned long long)cum);
         }
         bprintf(&b, "zerosum_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
                 endpoint_names[e], (double)ld(&mm->duration_us_sum[e]) / 1e6);
         bprintf(&b, "zerosum_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
                 endpoint_names[e], (unsigned long long)cum);
     }
-    bprintf(&b, "# HELP zerosum_tx_attempts_total Transaction attempts, retries included.\n"
-                "# TYPE zerosum_tx_attempts_total counter\n");
+    bprintf(&b,
+            "# HELP zerosum_tx_attempts_total Transaction attempts, retries included.\n"
+            "# TYPE zerosum_tx_attempts_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
             bprintf(&b, "zerosum_tx_attempts_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_attempts[e]));
-    bprintf(&b, "# HELP zerosum_tx_retries_total Transactions retried after 40001/40P01.\n"
-                "# TYPE zerosum_tx_retries_total counter\n");
+    bprintf(&b,
+            "# HELP zerosum_tx_retries_total Transactions retried after 40001/40P01.\n"
+            "# TYPE zerosum_tx_retries_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
             bprintf(&b, "zerosum_tx_retries_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_retries[e]));
-    bprintf(&b, "# HELP zerosum_tx_commits_total Transactions committed.\n"
-                "# TYPE zerosum_tx_commits_total counter\n");
+    bprintf(&b,
+            "# HELP zerosum_tx_commits_total Transactions committed.\n"
+            "# TYPE zerosum_tx_commits_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
             bprintf(&b, "zerosum_tx_commits_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_commits[e]));
-    bprintf(&b, "# HELP zerosum_tx_retries_per_commit Committed transactions by retries needed.\n"
-                "# TYPE zerosum_tx_retries_per_commit histogram\n");
+    bprintf(&b,
+            "# HELP zerosum_tx_retries_per_commit Committed transactions by retries needed.\n"
+            "# TYPE zerosum_tx_retries_per_commit histogram\n");
     {
         uint64_t cum = 0;
         for (int i = 0; i < METRICS_RETRY_BUCKETS; i++) {
@@ -219,16 +227,18 @@ char *metrics_render(size_t *len)
         }
         bprintf(&b, "zerosum_tx_retries_per_commit_count %llu\n", (unsigned long long)cum);
     }
-    bprintf(&b, "# HELP zerosum_db_connects_total Database connections opened.\n"
-                "# TYPE zerosum_db_connects_total counter\n"
-                "zerosum_db_connects_total %llu\n"
-                "# HELP zerosum_db_connect_errors_total Database connections refused or failed.\n"
-                "# TYPE zerosum_db_connect_errors_total counter\n"
-                "zerosum_db_connect_errors_total %llu\n"
-                "# HELP zerosum_db_connect_seconds_total Time spent opening connections.\n"
-                "# TYPE zerosum_db_connect_seconds_total counter\n"
-                "zerosum_db_connect_seconds_total %.6f\n",
-            (unsigned long long)ld(&mm->db_connects), (unsigned long long)ld(&mm->db_connect_errors),
+    bprintf(&b,
+            "# HELP zerosum_db_connects_total Database connections opened.\n"
+            "# TYPE zerosum_db_connects_total counter\n"
+            "zerosum_db_connects_total %llu\n"
+            "# HELP zerosum_db_connect_errors_total Database connections refused or failed.\n"
+            "# TYPE zerosum_db_connect_errors_total counter\n"
+            "zerosum_db_connect_errors_total %llu\n"
+            "# HELP zerosum_db_connect_seconds_total Time spent opening connections.\n"
+            "# TYPE zerosum_db_connect_seconds_total counter\n"
+            "zerosum_db_connect_seconds_total %.6f\n",
+            (unsigned long long)ld(&mm->db_connects),
+            (unsigned long long)ld(&mm->db_connect_errors),
             (double)ld(&mm->db_connect_us_sum) / 1e6);
     bprintf(&b,
             "# HELP zerosum_worker_spawns_total Workers forked by the supervisor.\n"

@@ -12,8 +12,18 @@
 #include <stddef.h>
 
 enum metrics_endpoint {
-    EP_HEALTHZ, EP_METRICS, EP_TRANSFER, EP_ACCOUNTS, EP_TRANSFERS, EP_BID, EP_LOTS,
-    EP_PROOF, EP_ORDER, EP_MARKETS, EP_OTHER, EP__COUNT
+    EP_HEALTHZ,
+    EP_METRICS,
+    EP_TRANSFER,
+    EP_ACCOUNTS,
+    EP_TRANSFERS,
+    EP_BID,
+    EP_LOTS,
+    EP_PROOF,
+    EP_ORDER,
+    EP_MARKETS,
+    EP_OTHER,
+    EP__COUNT
 };
 
 #define METRICS_STATUS_SLOTS 20
@@ -27,7 +37,7 @@ struct metrics {
     uint64_t tx_attempts[EP__COUNT];
     uint64_t tx_retries[EP__COUNT];
     uint64_t tx_commits[EP__COUNT];
-    uint64_t retry_hist[METRICS_RETRY_BUCKETS];   /* retries per committed transaction */
+    uint64_t retry_hist[METRICS_RETRY_BUCKETS]; /* retries per committed transaction */
     uint64_t db_connects;
     uint64_t db_connect_errors;
     uint64_t db_connect_us_sum;
@@ -35,7 +45,7 @@ struct metrics {
     uint64_t worker_deaths;
     uint64_t worker_recycles;
     uint64_t proof_computations; /* GET /proof audits started */
-    uint64_t settle_skipped; /* due lots the sweep could not settle */
+    uint64_t settle_skipped;     /* due lots the sweep could not settle */
 };
 
 extern struct metrics *metrics;

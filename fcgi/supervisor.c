@@ -35,7 +35,7 @@
 
 struct child {
     pid_t pid;
-    int pool;              /* index into pools[], or JOBS_POOL */
+    int pool; /* index into pools[], or JOBS_POOL */
     int generation;
 };
 
@@ -60,13 +60,25 @@ static volatile sig_atomic_t got_chld, got_term, got_quit, got_hup, got_usr1, go
 static void on_signal(int sig)
 {
     switch (sig) {
-    case SIGCHLD: got_chld = 1; break;
+    case SIGCHLD:
+        got_chld = 1;
+        break;
     case SIGTERM:
-    case SIGINT:  got_term = 1; break;
-    case SIGQUIT: got_quit = 1; break;
-    case SIGHUP:  got_hup = 1; break;
-    case SIGUSR1: got_usr1 = 1; break;
-    case SIGALRM: got_alrm = 1; break;
+    case SIGINT:
+        got_term = 1;
+        break;
+    case SIGQUIT:
+        got_quit = 1;
+        break;
+    case SIGHUP:
+        got_hup = 1;
+        break;
+    case SIGUSR1:
+        got_usr1 = 1;
+        break;
+    case SIGALRM:
+        got_alrm = 1;
+        break;
     }
 }
 
@@ -150,7 +162,8 @@ static int sync_pools(void)
             memset(p, 0, sizeof(*p));
             snprintf(p->name, sizeof(p->name), "%s", cfg.pools[i].name);
             if ((size_t)snprintf(p->path, sizeof(p->path), "%s/fcgi-%s.sock", cfg.socket_dir,
-                                 cfg.pools[i].name) >= sizeof(p->path)) {
+                                 cfg.pools[i].name)
+                >= sizeof(p->path)) {
                 log_error("socket_dir \"%s\" is too long", cfg.socket_dir);
                 return -1;
             }
@@ -320,7 +333,7 @@ static int wait_children(int seconds, int hurry_on_term)
         if (now.tv_sec - start.tv_sec >= seconds)
             return -1;
         if (hurry_on_term && got_term)
-            return -1;       /* a TERM during a drain means: hurry */
+            return -1; /* a TERM during a drain means: hurry */
         nanosleep(&nap, NULL);
     }
 }
@@ -371,7 +384,7 @@ static void reload(void)
     generation++;
     log_info("SIGHUP: config reloaded; rolling workers to generation %d", generation);
     fill_pools();
-    signal_children(SIGQUIT, 1);     /* old generation finishes in-flight work */
+    signal_children(SIGQUIT, 1); /* old generation finishes in-flight work */
 }
 
 static int write_pid_file(void)

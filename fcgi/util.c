@@ -36,9 +36,9 @@ int util_uuid_v4(char out[UUID_STR_LEN + 1])
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, UUID_STR_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
     return 0;
 }
 
@@ -60,7 +60,8 @@ int util_json_int64(struct json_object *v, int64_t min_value, int64_t *out)
 
 const char *util_json_unknown_member(struct json_object *obj, const char *const *allowed)
 {
-    json_object_object_foreach(obj, name, val) {
+    json_object_object_foreach(obj, name, val)
+    {
         int known = 0;
         (void)val;
         for (const char *const *a = allowed; *a; a++)
@@ -118,7 +119,8 @@ static void canon(struct sbuf *b, struct json_object *v)
             b->oom = 1;
             return;
         }
-        json_object_object_foreach(v, name, val) {
+        json_object_object_foreach(v, name, val)
+        {
             (void)val;
             names[i++] = name;
         }
@@ -178,7 +180,8 @@ static size_t parsed_members(struct json_object *v)
     size_t n = 0;
 
     if (json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, name, child) {
+        json_object_object_foreach(v, name, child)
+        {
             (void)name;
             n += 1 + parsed_members(child);
         }
@@ -223,8 +226,8 @@ void util_sha256_hex(const void *data, size_t len, char out[65])
 
 char *util_json_take_text(struct json_object *o)
 {
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    char *s = strdup(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     return s;
 }

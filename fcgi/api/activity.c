@@ -31,14 +31,14 @@ struct activity {
 
 /* The columns of activity_transfers, activity_transfer_kinds and activity_bids. */
 static const struct row_col transfer_cols[] = {
-    { "id", ROW_TEXT },     { "from", ROW_TEXT }, { "to", ROW_TEXT },
-    { "amount", ROW_I64 },  { "kind", ROW_TEXT }, { "created_at", ROW_TEXT },
+    { "id", ROW_TEXT },    { "from", ROW_TEXT }, { "to", ROW_TEXT },
+    { "amount", ROW_I64 }, { "kind", ROW_TEXT }, { "created_at", ROW_TEXT },
 };
 static const struct row_col kind_cols[] = { { "kind", ROW_TEXT }, { "count", ROW_I64 } };
 static const struct row_col bid_cols[] = {
-    { "id", ROW_TEXT },     { "lot", ROW_TEXT },      { "kind", ROW_TEXT },
-    { "bidder", ROW_TEXT }, { "amount", ROW_I64 },    { "quantity", ROW_INT },
-    { "seq", ROW_I64 },     { "status", ROW_TEXT },   { "created_at", ROW_TEXT },
+    { "id", ROW_TEXT },     { "lot", ROW_TEXT },    { "kind", ROW_TEXT },
+    { "bidder", ROW_TEXT }, { "amount", ROW_I64 },  { "quantity", ROW_INT },
+    { "seq", ROW_I64 },     { "status", ROW_TEXT }, { "created_at", ROW_TEXT },
 };
 
 /* The 20 most recent transfers, in full, as "transfers". */

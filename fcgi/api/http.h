@@ -33,13 +33,13 @@ struct request {
     char query[1024];
     char request_id[64];
     char content_type[128];
-    const char *authorization;      /* lent from the FastCGI params */
+    const char *authorization; /* lent from the FastCGI params */
     char idempotency_key[HTTP_IDEMPOTENCY_KEY_MAX + 1];
     int has_idempotency_key;
 
-    char *body;                     /* malloc'd, NUL-terminated, body_len bytes */
+    char *body; /* malloc'd, NUL-terminated, body_len bytes */
     size_t body_len;
-    struct json_object *json;       /* parsed body (owned) or NULL */
+    struct json_object *json; /* parsed body (owned) or NULL */
 
     char path_params[HTTP_MAX_PATH_PARAMS][64];
     int npath_params;
@@ -48,8 +48,8 @@ struct request {
     int authenticated;
 
     enum metrics_endpoint endpoint;
-    int attempts;                   /* transaction attempts used by this request */
-    int status;                     /* 0 until answered */
+    int attempts; /* transaction attempts used by this request */
+    int status;   /* 0 until answered */
     struct timespec start;
 };
 
@@ -93,8 +93,8 @@ int http_json_refuse_unknown(struct request *r, const char *const *allowed);
  * `Cache-Control: no-store` is added unless extra_headers has a Cache-Control
  * of its own. A HEAD request gets everything but the body.
  */
-void http_respond_raw(struct request *r, int status, const char *content_type,
-                      const char *body, size_t len, const char *extra_headers);
+void http_respond_raw(struct request *r, int status, const char *content_type, const char *body,
+                      size_t len, const char *extra_headers);
 
 /* Serialise body (taking ownership of it) and answer with it. */
 void http_respond_json(struct request *r, int status, struct json_object *body,
@@ -110,7 +110,7 @@ void http_problem_h(struct request *r, int status, const char *code, const char 
 
 /* The problem+json object problem() would send (owned by the caller). */
 struct json_object *http_problem_object(const struct request *r, int status, const char *code,
-                                       const char *detail);
+                                        const char *detail);
 
 /* Reason phrase for a status code ("Not Found"). */
 const char *http_reason(int status);

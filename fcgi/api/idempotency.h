@@ -38,14 +38,14 @@ enum idem_outcome {
 struct idem {
     char caller[80];
     const char *key;
-    char scoped[80 + 1 + 256];   /* "caller:key", recorded on the rows it creates */
+    char scoped[80 + 1 + 256]; /* "caller:key", recorded on the rows it creates */
     char fingerprint[65];
     enum idem_outcome outcome;
-    int status;        /* stored status, for IDEM_REPLAY */
-    char *body;        /* stored body (malloc'd), for IDEM_REPLAY */
-    char now[40];      /* the transaction's now(), RFC 3339, after a claim */
-    int lock_wait_ms;  /* postgres: wait this long for a concurrent claim; -1: no SET */
-    char lock_wait[16];   /* "<n>ms", the parameter of the brief wait */
+    int status;         /* stored status, for IDEM_REPLAY */
+    char *body;         /* stored body (malloc'd), for IDEM_REPLAY */
+    char now[40];       /* the transaction's now(), RFC 3339, after a claim */
+    int lock_wait_ms;   /* postgres: wait this long for a concurrent claim; -1: no SET */
+    char lock_wait[16]; /* "<n>ms", the parameter of the brief wait */
     const char *lock_params[1];
     int claim_at; /* index of the INSERT among the claim statements */
     int claim_n;  /* how many claim statements */

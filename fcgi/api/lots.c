@@ -343,7 +343,7 @@ struct lot_read {
 
 /* The columns of lot_recent_bids. */
 static const struct row_col recent_bid_cols[] = {
-    { "id", ROW_TEXT },  { "bidder", ROW_TEXT },  { "amount", ROW_I64 },     { "quantity", ROW_INT },
+    { "id", ROW_TEXT }, { "bidder", ROW_TEXT }, { "amount", ROW_I64 },      { "quantity", ROW_INT },
     { "seq", ROW_I64 }, { "status", ROW_TEXT }, { "created_at", ROW_TEXT },
 };
 

@@ -17,8 +17,8 @@ struct mutation {
     const struct mutation_ops *ops;
     void *req;
     struct idem idem;
-    int status;            /* the answer of this attempt, when body is set */
-    char *body;            /* malloc'd JSON text; NULL: the key answers (replay …) */
+    int status; /* the answer of this attempt, when body is set */
+    char *body; /* malloc'd JSON text; NULL: the key answers (replay …) */
 };
 
 struct request *mut_request(const struct mutation *m)
@@ -81,8 +81,8 @@ int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum
     return 1;
 }
 
-enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, int status,
-                            struct json_object *body)
+enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,
+                            int status, struct json_object *body)
 {
     struct tx_stmt all[MUT_LAST_MAX + 1];
 

@@ -38,9 +38,9 @@
 struct mutation;
 
 struct mutation_ops {
-    const char *name;      /* for logs */
-    size_t req_size;       /* the handler's typed request, zeroed before parse */
-    int tx_flags;          /* TX_SNAPSHOT … (db.h) */
+    const char *name; /* for logs */
+    size_t req_size;  /* the handler's typed request, zeroed before parse */
+    int tx_flags;     /* TX_SNAPSHOT … (db.h) */
     /* Validate r into req. 0, or -1 after answering (http_problem: nothing written). */
     int (*parse)(struct request *r, void *req);
     /* Who may do it, decided before the database; may be NULL. 0, or -1 after answering. */
@@ -68,12 +68,12 @@ int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum
  * MUT_LAST_MAX statements.
  */
 #define MUT_LAST_MAX 16
-enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, int status,
-                            struct json_object *body);
+enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,
+                            int status, struct json_object *body);
 
 enum mut_store {
-    MUT_ROLLBACK,          /* not stored: the transaction rolls back, a retry may differ */
-    MUT_STORED,            /* terminal: stored under the key and committed, a retry replays it */
+    MUT_ROLLBACK, /* not stored: the transaction rolls back, a retry may differ */
+    MUT_STORED,   /* terminal: stored under the key and committed, a retry replays it */
 };
 
 /*

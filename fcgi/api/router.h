@@ -36,6 +36,6 @@ enum router_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
  * r->endpoint is still set for metrics.
  */
 enum router_result router_match(const struct route *table, size_t n, struct request *r,
-                                 const struct route **out, char *allow, size_t allowlen);
+                                const struct route **out, char *allow, size_t allowlen);
 
 #endif

@@ -17,13 +17,13 @@
 #include <libpq-fe.h>
 
 enum row_type {
-    ROW_TEXT,              /* a string (SQL NULL: JSON null) */
-    ROW_I64,               /* a bigint (SQL NULL: JSON null) */
-    ROW_INT,               /* an int (SQL NULL: JSON null) */
+    ROW_TEXT, /* a string (SQL NULL: JSON null) */
+    ROW_I64,  /* a bigint (SQL NULL: JSON null) */
+    ROW_INT,  /* an int (SQL NULL: JSON null) */
 };
 
 struct row_col {
-    const char *name;      /* the member name */
+    const char *name; /* the member name */
     enum row_type type;
 };
 

@@ -21,7 +21,7 @@ struct transfer_req {
     char from[UUID_STR_LEN + 1];
     char to[UUID_STR_LEN + 1];
     int64_t amount;
-    const char *memo;            /* lent from r->json, or NULL */
+    const char *memo; /* lent from r->json, or NULL */
 };
 
 int transfer_parse(struct request *r, struct transfer_req *q);
@@ -37,8 +37,8 @@ int bid_parse(struct request *r, struct bid_req *q);
 
 /* POST /lots: an English, Dutch or drop lot. */
 struct lot_spec {
-    const char *kind;            /* lent from r->json */
-    enum lot_kind kind_id;       /* the same, parsed */
+    const char *kind;      /* lent from r->json */
+    enum lot_kind kind_id; /* the same, parsed */
     char seller[UUID_STR_LEN + 1];
     const char *title;
     int64_t start, increment, reserve, floor, step, price;

@@ -48,7 +48,7 @@ static void install_signals(sigset_t *handled)
 
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;                 /* no SA_RESTART: accept() must see EINTR */
+    sa.sa_flags = 0; /* no SA_RESTART: accept() must see EINTR */
     sa.sa_handler = on_quit;
     sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = on_usr1;
@@ -72,7 +72,7 @@ static uint64_t elapsed_us(const struct timespec *start)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)(now.tv_sec - start->tv_sec) * 1000000u
-           + (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
+        + (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
 }
 
 void worker_set_pool(const char *pool)
@@ -168,7 +168,7 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         struct request r;
         int rc;
 
-        sigprocmask(SIG_UNBLOCK, &handled, NULL);   /* pending signals land here */
+        sigprocmask(SIG_UNBLOCK, &handled, NULL); /* pending signals land here */
         if (reopen_requested) {
             reopen_requested = 0;
             log_reopen();

@@ -20,8 +20,8 @@
 /* ---- credentials ------------------------------------------------------ */
 
 /* Format a message into err (if errlen > 0). Always returns -1. */
-__attribute__((format(printf, 3, 4)))
-static int creds_fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int creds_fail(char *err, size_t errlen,
+                                                            const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -40,8 +40,8 @@ static int valid_key(const char *s)
     if (!s || !*s)
         return 0;
     for (; s[n]; n++)
-        if (n >= sizeof ((struct aws_credentials *)0)->access_key_id - 1 ||
-            (unsigned char)s[n] <= ' ' || (unsigned char)s[n] > '~')
+        if (n >= sizeof((struct aws_credentials *)0)->access_key_id - 1
+            || (unsigned char)s[n] <= ' ' || (unsigned char)s[n] > '~')
             return 0;
     return 1;
 }
@@ -53,8 +53,8 @@ static int creds_set(struct aws_credentials *out, const char *akid, const char *
                      const char *token, const char *where, char *err, size_t errlen)
 {
     if (!valid_key(akid))
-        return creds_fail(err, errlen, "%s: access key id is empty, too long or not printable ASCII",
-                          where);
+        return creds_fail(err, errlen,
+                          "%s: access key id is empty, too long or not printable ASCII", where);
     if (!valid_key(secret))
         return creds_fail(err, errlen,
                           "%s: secret access key is empty, too long or not printable ASCII", where);
@@ -202,9 +202,10 @@ static int creds_load_file(struct aws_credentials *out, char *err, size_t errlen
 
     fp = fopen(path, "re");
     if (!fp)
-        return creds_fail(err, errlen,
-                          "no AWS credentials: AWS_ACCESS_KEY_ID is unset and fopen(\"%s\") failed: %s",
-                          path, strerror(errno));
+        return creds_fail(
+            err, errlen,
+            "no AWS credentials: AWS_ACCESS_KEY_ID is unset and fopen(\"%s\") failed: %s", path,
+            strerror(errno));
     found = read_profile(fp, profile, &v);
     fclose(fp);
 

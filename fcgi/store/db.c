@@ -48,12 +48,12 @@ enum db_error db_classify(const char *sqlstate)
         return DB_UNAVAILABLE;
     if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
         return DB_RETRYABLE;
-    if (strncmp(sqlstate, "08", 2) == 0          /* connection exceptions */
-        || strcmp(sqlstate, "57P01") == 0        /* admin_shutdown */
-        || strcmp(sqlstate, "57P02") == 0        /* crash_shutdown */
-        || strcmp(sqlstate, "57P03") == 0        /* cannot_connect_now */
-        || strcmp(sqlstate, "53300") == 0        /* too_many_connections */
-        || strcmp(sqlstate, "57014") == 0)       /* query_canceled: statement_timeout */
+    if (strncmp(sqlstate, "08", 2) == 0    /* connection exceptions */
+        || strcmp(sqlstate, "57P01") == 0  /* admin_shutdown */
+        || strcmp(sqlstate, "57P02") == 0  /* crash_shutdown */
+        || strcmp(sqlstate, "57P03") == 0  /* cannot_connect_now */
+        || strcmp(sqlstate, "53300") == 0  /* too_many_connections */
+        || strcmp(sqlstate, "57014") == 0) /* query_canceled: statement_timeout */
         return DB_UNAVAILABLE;
     return DB_FAILED;
 }
@@ -97,19 +97,28 @@ PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen)
     }
     snprintf(port, sizeof(port), "%d", cfg->db_port);
     snprintf(timeout, sizeof(timeout), "%d", cfg->db_connect_timeout);
-    keys[k] = "host";             vals[k++] = cfg->db_host;
-    keys[k] = "port";             vals[k++] = port;
-    keys[k] = "dbname";           vals[k++] = cfg->db_name;
-    keys[k] = "user";             vals[k++] = cfg->db_user;
-    keys[k] = "connect_timeout";  vals[k++] = timeout;
-    keys[k] = "application_name"; vals[k++] = "zerosum";
+    keys[k] = "host";
+    vals[k++] = cfg->db_host;
+    keys[k] = "port";
+    vals[k++] = port;
+    keys[k] = "dbname";
+    vals[k++] = cfg->db_name;
+    keys[k] = "user";
+    vals[k++] = cfg->db_user;
+    keys[k] = "connect_timeout";
+    vals[k++] = timeout;
+    keys[k] = "application_name";
+    vals[k++] = "zerosum";
     if (password[0]) {
-        keys[k] = "password";     vals[k++] = password;
+        keys[k] = "password";
+        vals[k++] = password;
     }
     if (cfg->db_host[0] != '/') {
-        keys[k] = "sslmode";      vals[k++] = cfg->db_sslmode;
+        keys[k] = "sslmode";
+        vals[k++] = cfg->db_sslmode;
         if (cfg->db_sslrootcert[0]) {
-            keys[k] = "sslrootcert"; vals[k++] = cfg->db_sslrootcert;
+            keys[k] = "sslrootcert";
+            vals[k++] = cfg->db_sslrootcert;
         }
     }
     keys[k] = NULL;
@@ -142,8 +151,9 @@ static PGconn *acquire(const struct zs_config *cfg, int *reused, char *err, size
 {
     *reused = 0;
     if (cfg->connection_policy == ZS_POLICY_PER_WORKER) {
-        if (worker_conn && (PQstatus(worker_conn) != CONNECTION_OK
-                            || time(NULL) - worker_conn_born >= cfg->connection_max_lifetime))
+        if (worker_conn
+            && (PQstatus(worker_conn) != CONNECTION_OK
+                || time(NULL) - worker_conn_born >= cfg->connection_max_lifetime))
             db_close_worker_connection();
         if (worker_conn) {
             *reused = 1;
@@ -210,8 +220,8 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     }
     if (!failed && commit) {
         tx->commit_sent = 1;
-        if (!PQsendQueryParams(c, sql_text(SQL_TX_COMMIT, tx->dialect), 0, NULL, NULL, NULL,
-                               NULL, 0))
+        if (!PQsendQueryParams(c, sql_text(SQL_TX_COMMIT, tx->dialect), 0, NULL, NULL, NULL, NULL,
+                               0))
             failed = 1;
     }
     if (failed || PQpipelineSync(c) != 1) {
@@ -255,7 +265,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
                 tx->err = DB_FAILED;
         }
         PQclear(res);
-        while ((end = PQgetResult(c)) != NULL)   /* each query ends with a NULL */
+        while ((end = PQgetResult(c)) != NULL) /* each query ends with a NULL */
             PQclear(end);
     }
     {
@@ -457,7 +467,7 @@ static enum tx_result failed(struct db_session *s, const struct tx *tx, enum tx_
                  tx->sqlstate);
         break;
     case TX_RESULT_FAILED:
-        if (strcmp(tx->sqlstate, "22003") == 0)   /* a sum past bigint: a refusal, not a fault */
+        if (strcmp(tx->sqlstate, "22003") == 0) /* a sum past bigint: a refusal, not a fault */
             log_warn("request %s: a value out of range (SQLSTATE 22003), rolled back", s->id);
         else
             log_error("request %s: transaction failed (SQLSTATE %s)", s->id,
@@ -519,7 +529,7 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
                 break;
             }
         } else if (tx.err == DB_OK) {
-            tx.err = DB_FAILED;  /* fn failed without a statement failing */
+            tx.err = DB_FAILED; /* fn failed without a statement failing */
         }
         /* A reused connection that died while idle (PgBouncer or the server
          * restarted) fails on the first round trip, before any COMMIT went
@@ -550,8 +560,8 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
         if (tx.err == DB_RETRYABLE && tx.attempt < cfg->tx_max_attempts) {
             int ms = db_backoff_ms(tx.attempt, cfg->tx_backoff_base_ms, cfg->tx_backoff_max_ms,
                                    rng_next());
-            log_debug("request %s: SQLSTATE %s, retry %d in %d ms", s->id, tx.sqlstate,
-                      tx.attempt, ms);
+            log_debug("request %s: SQLSTATE %s, retry %d in %d ms", s->id, tx.sqlstate, tx.attempt,
+                      ms);
             if (ms > 0) {
                 struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -570,8 +580,7 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
             return failed(s, &tx, TX_RESULT_UNAVAILABLE, err);
         }
         release(cfg, conn, 0);
-        return failed(s, &tx, tx.err == DB_RETRYABLE ? TX_RESULT_CONTENTION : TX_RESULT_FAILED,
-                      "");
+        return failed(s, &tx, tx.err == DB_RETRYABLE ? TX_RESULT_CONTENTION : TX_RESULT_FAILED, "");
     }
     metrics_count_tx(s->endpoint, tx.attempt, *decision == TX_COMMIT);
     release(cfg, conn, 0);

@@ -28,10 +28,10 @@
  */
 struct db_session {
     const struct zs_config *cfg;
-    const char *id;                /* request id or job name, for log lines */
+    const char *id;                 /* request id or job name, for log lines */
     enum metrics_endpoint endpoint; /* metrics label */
-    struct timespec start;         /* CLOCK_MONOTONIC when the work began (budgets) */
-    int attempts;                  /* out: transaction attempts made, summed */
+    struct timespec start;          /* CLOCK_MONOTONIC when the work began (budgets) */
+    int attempts;                   /* out: transaction attempts made, summed */
     /* A statement that rides first in every transaction's first round trip
      * (the API layer checks token revocation with it): when it fails, the
      * transaction stops at once with TX_RESULT_PREAMBLE. */
@@ -49,26 +49,26 @@ void db_session_init(struct db_session *s, const struct zs_config *cfg, const ch
 
 enum db_error {
     DB_OK,
-    DB_RETRYABLE,      /* 40001 serialization failure, 40P01 deadlock */
-    DB_UNAVAILABLE,    /* connection lost or refused, server shutting down */
-    DB_FAILED,         /* anything else: constraint, syntax, … */
+    DB_RETRYABLE,   /* 40001 serialization failure, 40P01 deadlock */
+    DB_UNAVAILABLE, /* connection lost or refused, server shutting down */
+    DB_FAILED,      /* anything else: constraint, syntax, … */
 };
 
 struct tx {
     struct db_session *s;
-    const struct zs_config *cfg;   /* s->cfg */
+    const struct zs_config *cfg; /* s->cfg */
     PGconn *conn;
     enum db_error err;
     char sqlstate[6];
-    int attempt;                   /* 1-based */
+    int attempt; /* 1-based */
     /* BEGIN is not sent on its own: it rides with the first statements. */
     const char *begin_sql;
-    enum zs_dialect dialect;       /* which text of a named statement to send */
-    int begun;                     /* BEGIN has been sent and succeeded */
-    int commit_sent;               /* a COMMIT went out in a pipeline */
-    int committed;                 /* …and succeeded */
-    int rounds;                    /* round trips made in this attempt */
-    int preamble_failed;           /* the session's preamble refused the transaction */
+    enum zs_dialect dialect; /* which text of a named statement to send */
+    int begun;               /* BEGIN has been sent and succeeded */
+    int commit_sent;         /* a COMMIT went out in a pipeline */
+    int committed;           /* …and succeeded */
+    int rounds;              /* round trips made in this attempt */
+    int preamble_failed;     /* the session's preamble refused the transaction */
 };
 
 /*
@@ -80,32 +80,32 @@ struct tx_stmt {
     const char *sql;
     int nparams;
     const char *const *values;
-    PGresult *res;                 /* out: the result, owned by the caller */
-    enum sql_id id;                /* used when sql is NULL */
+    PGresult *res;  /* out: the result, owned by the caller */
+    enum sql_id id; /* used when sql is NULL */
 };
 
 /* The pipeline statement id with its parameters (values must outlive the send). */
 struct tx_stmt tx_stmt_named(enum sql_id id, const char *const *values);
 
 enum tx_decision {
-    TX_COMMIT,                     /* commit the work */
-    TX_ROLLBACK,                   /* business rejection: roll back, do not retry */
-    TX_ERROR,                      /* a tx_exec() failed; tx->err says why */
+    TX_COMMIT,   /* commit the work */
+    TX_ROLLBACK, /* business rejection: roll back, do not retry */
+    TX_ERROR,    /* a tx_exec() failed; tx->err says why */
 };
 
 typedef enum tx_decision (*tx_fn)(struct tx *tx, void *arg);
 
 enum tx_flags {
-    TX_READ_ONLY = 1,              /* BEGIN … READ ONLY */
-    TX_SNAPSHOT = 2,               /* REPEATABLE READ even on the postgres dialect */
+    TX_READ_ONLY = 1, /* BEGIN … READ ONLY */
+    TX_SNAPSHOT = 2,  /* REPEATABLE READ even on the postgres dialect */
 };
 
 enum tx_result {
-    TX_RESULT_DONE,                /* fn's decision was carried out: *decision says which */
-    TX_RESULT_UNAVAILABLE,         /* no connection, or it was lost: retry later */
-    TX_RESULT_CONTENTION,          /* 40001/40P01 on every attempt: retry later */
-    TX_RESULT_PREAMBLE,            /* the session's preamble statement refused it */
-    TX_RESULT_FAILED,              /* anything else; s->sqlstate says what */
+    TX_RESULT_DONE,        /* fn's decision was carried out: *decision says which */
+    TX_RESULT_UNAVAILABLE, /* no connection, or it was lost: retry later */
+    TX_RESULT_CONTENTION,  /* 40001/40P01 on every attempt: retry later */
+    TX_RESULT_PREAMBLE,    /* the session's preamble statement refused it */
+    TX_RESULT_FAILED,      /* anything else; s->sqlstate says what */
 };
 
 /*

@@ -105,8 +105,8 @@ static char *sbuf_take(struct sbuf *b)
  * the locale). */
 static int is_unreserved(unsigned char ch)
 {
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_' || ch == '.' || ch == '~';
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+        || ch == '-' || ch == '_' || ch == '.' || ch == '~';
 }
 
 /* Append s to b, RFC 3986 encoded: A-Za-z0-9-_.~ are kept, every other byte
@@ -154,8 +154,8 @@ static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
                        unsigned char out[SHA256_DIGEST_LENGTH])
 {
     unsigned int outlen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg),
-              out, &outlen) || outlen != SHA256_DIGEST_LENGTH)
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &outlen)
+        || outlen != SHA256_DIGEST_LENGTH)
         return -1;
     return 0;
 }
@@ -168,17 +168,16 @@ static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
 static int sigv4_signing_key(const char *secret, const char *date, const char *region,
                              const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
 {
-    unsigned char k0[4 + sizeof ((struct aws_credentials *)0)->secret_access_key];
+    unsigned char k0[4 + sizeof((struct aws_credentials *)0)->secret_access_key];
     unsigned char k1[SHA256_DIGEST_LENGTH], k2[SHA256_DIGEST_LENGTH], k3[SHA256_DIGEST_LENGTH];
     size_t slen = strnlen(secret, sizeof k0 - 4);
     int rc = -1;
 
     memcpy(k0, "AWS4", 4);
     memcpy(k0 + 4, secret, slen);
-    if (hmac_sha256(k0, 4 + slen, date, k1) == 0 &&
-        hmac_sha256(k1, sizeof k1, region, k2) == 0 &&
-        hmac_sha256(k2, sizeof k2, service, k3) == 0 &&
-        hmac_sha256(k3, sizeof k3, "aws4_request", key) == 0)
+    if (hmac_sha256(k0, 4 + slen, date, k1) == 0 && hmac_sha256(k1, sizeof k1, region, k2) == 0
+        && hmac_sha256(k2, sizeof k2, service, k3) == 0
+        && hmac_sha256(k3, sizeof k3, "aws4_request", key) == 0)
         rc = 0;
     OPENSSL_cleanse(k0, sizeof k0);
     OPENSSL_cleanse(k1, sizeof k1);
@@ -216,8 +215,8 @@ static int valid_host(const char *s)
         return 0;
     for (; s[n]; n++) {
         unsigned char ch = (unsigned char)s[n];
-        if (!(is_unreserved(ch) || ch == ':' || ch == '[' || ch == ']') || ch == '~' ||
-            n >= SIGV4_MAX_HOST)
+        if (!(is_unreserved(ch) || ch == ':' || ch == '[' || ch == ']') || ch == '~'
+            || n >= SIGV4_MAX_HOST)
             return 0;
     }
     return 1;
@@ -294,9 +293,9 @@ char *sigv4_presign_query(const struct aws_credentials *c, const char *host, con
     unsigned char key[SHA256_DIGEST_LENGTH], sig[SHA256_DIGEST_LENGTH];
     struct tm tm;
 
-    if (!c || !c->access_key_id[0] || !c->secret_access_key[0] ||
-        !memchr(c->access_key_id, '\0', sizeof c->access_key_id) ||
-        !memchr(c->secret_access_key, '\0', sizeof c->secret_access_key))
+    if (!c || !c->access_key_id[0] || !c->secret_access_key[0]
+        || !memchr(c->access_key_id, '\0', sizeof c->access_key_id)
+        || !memchr(c->secret_access_key, '\0', sizeof c->secret_access_key))
         return NULL;
     if (!valid_host(host) || !valid_scope_part(service) || !valid_scope_part(region))
         return NULL;
@@ -322,14 +321,14 @@ char *sigv4_presign_query(const struct aws_credentials *c, const char *host, con
     for (size_t i = 0; i < nparams; i++)
         if (qparam_set(&ps[np++], params[2 * i], params[2 * i + 1]) != 0)
             goto done;
-    if (qparam_set(&ps[np++], "X-Amz-Algorithm", SIGV4_ALGORITHM) != 0 ||
-        qparam_set(&ps[np++], "X-Amz-Credential", credential) != 0 ||
-        qparam_set(&ps[np++], "X-Amz-Date", longdate) != 0 ||
-        qparam_set(&ps[np++], "X-Amz-Expires", expires_s) != 0 ||
-        qparam_set(&ps[np++], "X-Amz-SignedHeaders", "host") != 0)
+    if (qparam_set(&ps[np++], "X-Amz-Algorithm", SIGV4_ALGORITHM) != 0
+        || qparam_set(&ps[np++], "X-Amz-Credential", credential) != 0
+        || qparam_set(&ps[np++], "X-Amz-Date", longdate) != 0
+        || qparam_set(&ps[np++], "X-Amz-Expires", expires_s) != 0
+        || qparam_set(&ps[np++], "X-Amz-SignedHeaders", "host") != 0)
         goto done;
-    if (c->session_token && c->session_token[0] &&
-        qparam_set(&ps[np++], "X-Amz-Security-Token", c->session_token) != 0)
+    if (c->session_token && c->session_token[0]
+        && qparam_set(&ps[np++], "X-Amz-Security-Token", c->session_token) != 0)
         goto done;
     qsort(ps, np, sizeof *ps, qparam_cmp);
 
@@ -400,8 +399,8 @@ char *sigv4_dsql_token(const struct aws_credentials *c, const char *host, const 
     return token_join(host, sigv4_presign_query(c, host, "dsql", region, params, 1, expires, at));
 }
 
-char *sigv4_rds_token(const struct aws_credentials *c, const char *host, int port, const char *region,
-                      const char *user, int expires, time_t at)
+char *sigv4_rds_token(const struct aws_credentials *c, const char *host, int port,
+                      const char *region, const char *user, int expires, time_t at)
 {
     const char *params[] = { "Action", "connect", "DBUser", user };
     char hostport[SIGV4_MAX_HOST + 8];

@@ -27,7 +27,7 @@
 struct aws_credentials {
     char access_key_id[128];
     char secret_access_key[128];
-    char *session_token;          /* malloc'd or NULL */
+    char *session_token; /* malloc'd or NULL */
 };
 
 /*
@@ -70,8 +70,8 @@ char *sigv4_dsql_token(const struct aws_credentials *c, const char *host, const 
  * itself contain ':', port must be 1..65535, user non-empty. Returns a
  * malloc'd string or NULL, as above.
  */
-char *sigv4_rds_token(const struct aws_credentials *c, const char *host, int port, const char *region,
-                      const char *user, int expires, time_t at);
+char *sigv4_rds_token(const struct aws_credentials *c, const char *host, int port,
+                      const char *region, const char *user, int expires, time_t at);
 
 /*
  * General SigV4 query presigner, used by both tokens and by the test vectors.

@@ -15,12 +15,12 @@
 #include "sql_table.h"
 
 struct sql_def {
-    const char *name;          /* the -- name: of the block */
-    const char *file;          /* the sql/queries/ file it comes from */
-    int nparams;               /* $1..$n */
-    const char *text;          /* the postgres text (also dsql's, unless below) */
-    const char *dsql;          /* a dsql variant, or NULL when the text is shared */
-    const char *doc;           /* the block's comment lines joined by single spaces ("" if none) */
+    const char *name; /* the -- name: of the block */
+    const char *file; /* the sql/queries/ file it comes from */
+    int nparams;      /* $1..$n */
+    const char *text; /* the postgres text (also dsql's, unless below) */
+    const char *dsql; /* a dsql variant, or NULL when the text is shared */
+    const char *doc;  /* the block's comment lines joined by single spaces ("" if none) */
 };
 
 extern const struct sql_def sql_table[SQL__COUNT];

@@ -15,8 +15,8 @@
 
 #include "store/sigv4.h"
 
-static int mint_static(const struct zs_config *cfg, char *out, size_t outlen,
-                       char *err, size_t errlen)
+static int mint_static(const struct zs_config *cfg, char *out, size_t outlen, char *err,
+                       size_t errlen)
 {
     int fd;
     ssize_t n;
@@ -41,8 +41,7 @@ static int mint_static(const struct zs_config *cfg, char *out, size_t outlen,
     return 0;
 }
 
-static int mint_aws(const struct zs_config *cfg, char *out, size_t outlen,
-                    char *err, size_t errlen)
+static int mint_aws(const struct zs_config *cfg, char *out, size_t outlen, char *err, size_t errlen)
 {
     struct aws_credentials creds;
     char *tok;

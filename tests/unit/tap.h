@@ -30,18 +30,19 @@ static int tap_ok_(int cond, const char *file, int line, const char *name)
 
 #define ok(cond, name) tap_ok_(!!(cond), __FILE__, __LINE__, (name))
 
-#define is_int(got, want, name) do {                                        \
-        long long g_ = (long long)(got), w_ = (long long)(want);            \
-        if (!tap_ok_(g_ == w_, __FILE__, __LINE__, (name)))                 \
-            printf("#   got: %lld\n#   expected: %lld\n", g_, w_);         \
+#define is_int(got, want, name)                                                                    \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        if (!tap_ok_(g_ == w_, __FILE__, __LINE__, (name)))                                        \
+            printf("#   got: %lld\n#   expected: %lld\n", g_, w_);                                 \
     } while (0)
 
-#define is_str(got, want, name) do {                                        \
-        const char *g_ = (got), *w_ = (want);                               \
-        int eq_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_;              \
-        if (!tap_ok_(eq_, __FILE__, __LINE__, (name)))                      \
-            printf("#   got: '%s'\n#   expected: '%s'\n",                   \
-                   g_ ? g_ : "(null)", w_ ? w_ : "(null)");                 \
+#define is_str(got, want, name)                                                                    \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        int eq_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_;                                     \
+        if (!tap_ok_(eq_, __FILE__, __LINE__, (name)))                                             \
+            printf("#   got: '%s'\n#   expected: '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
     } while (0)
 
 static int done_testing(void)

@@ -48,14 +48,11 @@ static int decodes_to(const char *s, const void *want, size_t wantlen)
 
 static void test_rfc4648_vectors(void)
 {
-    static const struct { const char *plain, *encoded; } v[] = {
-        { "", "" },
-        { "f", "Zg" },
-        { "fo", "Zm8" },
-        { "foo", "Zm9v" },
-        { "foob", "Zm9vYg" },
-        { "fooba", "Zm9vYmE" },
-        { "foobar", "Zm9vYmFy" },
+    static const struct {
+        const char *plain, *encoded;
+    } v[] = {
+        { "", "" },           { "f", "Zg" },          { "fo", "Zm8" },          { "foo", "Zm9v" },
+        { "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" },
     };
     char name[64];
     size_t i;
@@ -70,9 +67,9 @@ static void test_rfc4648_vectors(void)
 
 static void test_url_alphabet(void)
 {
-    static const unsigned char dash[] = { 0xfb, 0xef, 0xbe };   /* std "++++" */
-    static const unsigned char under[] = { 0xff, 0xff, 0xff };  /* std "////" */
-    static const unsigned char mixed[] = { 0xfb, 0xff };        /* std "+/8=" */
+    static const unsigned char dash[] = { 0xfb, 0xef, 0xbe };  /* std "++++" */
+    static const unsigned char under[] = { 0xff, 0xff, 0xff }; /* std "////" */
+    static const unsigned char mixed[] = { 0xfb, 0xff };       /* std "+/8=" */
 
     is_str(enc(dash, sizeof dash), "----", "62 encodes as '-'");
     is_str(enc(under, sizeof under), "____", "63 encodes as '_'");
@@ -96,8 +93,8 @@ static void test_round_trip(void)
         got = base64url_encode(src, len, text, sizeof text);
         if (got != base64url_encoded_len(len) || strlen(text) != got)
             bad++;
-        if (base64url_decode(text, got, dst, sizeof dst, &n) != 0 || n != len ||
-            memcmp(src, dst, len) != 0)
+        if (base64url_decode(text, got, dst, sizeof dst, &n) != 0 || n != len
+            || memcmp(src, dst, len) != 0)
             bad++;
         if (base64url_decoded_len(got) != len)
             bad++;
@@ -108,8 +105,8 @@ static void test_round_trip(void)
         src[0] = (unsigned char)n;
         src[1] = (unsigned char)~n;
         base64url_encode(src, 2, text, sizeof text);
-        if (base64url_decode(text, strlen(text), dst, sizeof dst, &got) != 0 || got != 2 ||
-            dst[0] != src[0] || dst[1] != src[1])
+        if (base64url_decode(text, strlen(text), dst, sizeof dst, &got) != 0 || got != 2
+            || dst[0] != src[0] || dst[1] != src[1])
             bad++;
     }
     is_int(bad, 0, "round trip of every byte value");
@@ -154,7 +151,8 @@ static void test_rejects(void)
     ok(base64url_decode("Zm9vYmFy", 8, buf, 5, &n) == -1, "decode refuses a short buffer");
     ok(base64url_decode("Zm9vYmFy", 8, buf, 6, &n) == 0 && n == 6, "decode fits an exact buffer");
     ok(base64url_decode("", 0, buf, 0, &n) == 0 && n == 0, "empty input decodes to nothing");
-    ok(base64url_encode("foo", 3, small, 4) == (size_t)-1, "encode refuses a buffer without NUL room");
+    ok(base64url_encode("foo", 3, small, 4) == (size_t)-1,
+       "encode refuses a buffer without NUL room");
     ok(base64url_encode("fo", 2, small, 4) == 3 && strcmp(small, "Zm8") == 0,
        "encode fits an exact buffer");
     ok(base64url_encode(NULL, 0, small, 1) == 0 && small[0] == '\0', "encode of nothing");

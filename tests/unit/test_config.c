@@ -121,7 +121,7 @@ static void test_parse(void)
                   "pool_transfer = 5\n"
                   "pool_order = 2\n"
                   "pool_proof = 0\n"
-                  "log_level = debug",           /* no final newline */
+                  "log_level = debug", /* no final newline */
                   err, sizeof(err));
 
     is_int(rc, 0, "a good file loads");
@@ -223,8 +223,8 @@ static void test_errors(void)
     is_int(load(&c, "pool_a = 1\npool_b = 1\npool_c = 1\n", err, sizeof(err)), 0,
            "eight pools in all are fine");
     is_int(c.npools, ZS_MAX_POOLS, "…and fill the table");
-    is_int(load(&c, "pool_a = 1\npool_b = 1\npool_c = 1\npool_d = 1\n", err,
-                sizeof(err)), -1, "a ninth pool is refused");
+    is_int(load(&c, "pool_a = 1\npool_b = 1\npool_c = 1\npool_d = 1\n", err, sizeof(err)), -1,
+           "a ninth pool is refused");
     ok(err_at(err, 4, "too many pools"), "too many pools at line 4");
 
     /* A line longer than the reader's buffer must not be cut in two and the

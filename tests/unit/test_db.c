@@ -17,7 +17,8 @@ static void test_classify(void)
     is_int(db_classify("40P01"), DB_RETRYABLE, "40P01 deadlock_detected → retry");
     is_int(db_classify("08006"), DB_UNAVAILABLE, "08006 connection_failure → unavailable");
     is_int(db_classify("08001"), DB_UNAVAILABLE, "08001 unable to connect → unavailable");
-    is_int(db_classify("08P01"), DB_UNAVAILABLE, "08P01 protocol violation (class 08) → unavailable");
+    is_int(db_classify("08P01"), DB_UNAVAILABLE,
+           "08P01 protocol violation (class 08) → unavailable");
     is_int(db_classify("57P01"), DB_UNAVAILABLE, "57P01 admin_shutdown → unavailable");
     is_int(db_classify("57P02"), DB_UNAVAILABLE, "57P02 crash_shutdown → unavailable");
     is_int(db_classify("57P03"), DB_UNAVAILABLE, "57P03 cannot_connect_now → unavailable");
@@ -66,8 +67,8 @@ static void test_backoff(void)
                     int v = db_backoff_ms(n, bases[b], maxes[m], rnds[k]);
                     if (v < 0 || v > c) {
                         if (bad++ < 5)
-                            printf("#   n=%d base=%d max=%d rnd=%u → %d, cap %lld\n", n,
-                                   bases[b], maxes[m], rnds[k], v, c);
+                            printf("#   n=%d base=%d max=%d rnd=%u → %d, cap %lld\n", n, bases[b],
+                                   maxes[m], rnds[k], v, c);
                     }
                     if ((unsigned int)c == rnds[k] && v == c)
                         cap_hit++;

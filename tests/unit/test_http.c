@@ -128,7 +128,8 @@ static void test_problem_object(void)
     is_str(member_str(o, "type"), "about:blank", "type about:blank");
     is_str(member_str(o, "title"), "Not Found", "title is the reason phrase");
     ok(json_object_object_get_ex(o, "status", &st) && json_object_is_type(st, json_type_int)
-           && json_object_get_int(st) == 404, "status is the integer 404");
+           && json_object_get_int(st) == 404,
+       "status is the integer 404");
     is_str(member_str(o, "code"), "not_found", "code");
     is_str(member_str(o, "detail"), "no such resource: /x", "detail");
     is_str(member_str(o, "request_id"), "abc123", "request_id");
@@ -140,8 +141,8 @@ static void test_problem_object(void)
     is_str(member_str(o, "title"), "Service Unavailable", "503 title");
     is_str(member_str(o, "detail"), "quote \" and \\ and \n", "detail kept verbatim");
     {
-        struct json_object *back = json_tokener_parse(
-            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        struct json_object *back =
+            json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         is_str(member_str(back, "detail"), "quote \" and \\ and \n", "detail round-trips as JSON");
         json_object_put(back);
     }

@@ -163,8 +163,8 @@ static enum jwt_status check(const char *hdr, const char *pl)
 }
 
 /* As check(), with the payload made by printf. */
-__attribute__((format(printf, 2, 3)))
-static enum jwt_status checkf(const char *hdr, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static enum jwt_status checkf(const char *hdr,
+                                                                    const char *fmt, ...)
 {
     char pl[8192];
     va_list ap;
@@ -284,7 +284,8 @@ static void test_tampering(void)
     n = strlen(tok) + strlen(p) + 1;
     forged = malloc(n);
     snprintf(forged, n, "%.*s.%s%s", (int)(dot1 - tok), tok, p, dot2);
-    is_int(verify(forged, &out), JWT_BAD_SIGNATURE, "payload replaced (user -> admin): bad signature");
+    is_int(verify(forged, &out), JWT_BAD_SIGNATURE,
+           "payload replaced (user -> admin): bad signature");
     free(forged);
     free(p);
 
@@ -322,7 +323,8 @@ static void test_tampering(void)
     forged = strdup(tok);
     forged[strlen(forged) - 1] = '\0';
     st = verify(forged, &out);
-    ok(st == JWT_MALFORMED || st == JWT_BAD_SIGNATURE, "signature missing its last character: refused");
+    ok(st == JWT_MALFORMED || st == JWT_BAD_SIGNATURE,
+       "signature missing its last character: refused");
     free(forged);
 
     /* Signature with extra bytes appended. */
@@ -406,7 +408,8 @@ static void test_alg(void)
     is_int(check("{\"alg\":\"HS256\",\"kid\":\"k1\"}", PL_OK), JWT_OK, "typ absent: ok");
     is_int(check("{\"typ\":\"JWT\",\"alg\":\"HS256\",\"kid\":\"k1\"}", PL_OK), JWT_OK,
            "member order and extra kid: ok");
-    is_int(check("{\"alg\":\"HS256\",\"typ\":\"JWS\"}", PL_OK), JWT_MALFORMED, "typ JWS: malformed");
+    is_int(check("{\"alg\":\"HS256\",\"typ\":\"JWS\"}", PL_OK), JWT_MALFORMED,
+           "typ JWS: malformed");
     is_int(check("{\"alg\":\"HS256\",\"typ\":1}", PL_OK), JWT_MALFORMED, "typ a number: malformed");
     is_int(check("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", PL_OK), JWT_MALFORMED,
            "crit present: malformed");
@@ -532,9 +535,12 @@ static void test_json(void)
     is_int(check("[\"HS256\"]", PL_OK), JWT_MALFORMED, "header a JSON array: malformed");
     is_int(check("\"HS256\"", PL_OK), JWT_MALFORMED, "header a JSON string: malformed");
     is_int(check("{\"alg\":\"HS256\"", PL_OK), JWT_MALFORMED, "header truncated: malformed");
-    is_int(check("{\"alg\":\"HS256\"}x", PL_OK), JWT_MALFORMED, "header with trailing bytes: malformed");
-    is_int(check("{\"alg\":\"HS256\"}{}", PL_OK), JWT_MALFORMED, "header of two objects: malformed");
-    is_int(check("{\"alg\":\"HS256\",}", PL_OK), JWT_MALFORMED, "header with trailing comma: malformed");
+    is_int(check("{\"alg\":\"HS256\"}x", PL_OK), JWT_MALFORMED,
+           "header with trailing bytes: malformed");
+    is_int(check("{\"alg\":\"HS256\"}{}", PL_OK), JWT_MALFORMED,
+           "header of two objects: malformed");
+    is_int(check("{\"alg\":\"HS256\",}", PL_OK), JWT_MALFORMED,
+           "header with trailing comma: malformed");
     is_int(check("{\"alg\":\"HS256\",\"x\":\"\xff\"}", PL_OK), JWT_MALFORMED,
            "header with invalid UTF-8: malformed");
     is_int(check("{\"alg\":\"HS256\",\"x\":[[[[[[[[[[[[1]]]]]]]]]]]]}", PL_OK), JWT_MALFORMED,
@@ -917,8 +923,9 @@ static void test_length_cap(void)
             else
                 free(tok);
         }
-        ok(found, want == JWT_MAX_TOKEN_LEN ? "built a 4096-character token"
-                                             : "built a 4097-character token");
+        ok(found,
+           want == JWT_MAX_TOKEN_LEN ? "built a 4096-character token"
+                                     : "built a 4097-character token");
         if (!found)
             continue;
         is_int(verify(tok, &c), want == JWT_MAX_TOKEN_LEN ? JWT_OK : JWT_MALFORMED,
@@ -969,13 +976,13 @@ static void test_length_cap(void)
  * and spaces, with the RFC's 64-byte key (JWK "k", decoded to hex). Its
  * header names no key (no kid), so it is refused before the signature.
  */
-#define KEY_RFC_HEX                                                              \
-    "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf"           \
+#define KEY_RFC_HEX                                                                                \
+    "0323354b2b0fa5bc837e0665777ba68f5ab328e6f054c928a90f84b2d2502ebf"                             \
     "d3fb5a92d20647ef968ab4c377623d223d2e2172052e4f08c0cd9af567d080a3"
-#define TOKEN_RFC7515_A1                                                                  \
-    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."                                           \
-    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290" \
-    "Ijp0cnVlfQ."                                                                         \
+#define TOKEN_RFC7515_A1                                                                           \
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."                                                    \
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290"         \
+    "Ijp0cnVlfQ."                                                                                  \
     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 static void test_independent_vectors(void)
@@ -1014,7 +1021,8 @@ static void test_independent_vectors(void)
     in.scope = JWT_SCOPE_USER;
     strcpy(in.sub, "a/b\"c\\d");
     tok = jwt_sign(&in, &r.keys[0]);
-    is_str(tok, TOKEN_CLI_ESCAPED, "jwt_sign escapes '\"' and '\\' as the shell did, '/' not at all");
+    is_str(tok, TOKEN_CLI_ESCAPED,
+           "jwt_sign escapes '\"' and '\\' as the shell did, '/' not at all");
     free(tok);
 
     is_int(jwt_verify(TOKEN_CLI_AUD_ARRAY, &r, &POL, NOW, &c), JWT_OK,

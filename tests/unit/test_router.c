@@ -13,12 +13,30 @@
 #include <stdio.h>
 #include <string.h>
 
-static void h_a(struct request *r) { (void)r; }
-static void h_b(struct request *r) { (void)r; }
-static void h_c(struct request *r) { (void)r; }
-static void h_d(struct request *r) { (void)r; }
-static void h_e(struct request *r) { (void)r; }
-static void h_f(struct request *r) { (void)r; }
+static void h_a(struct request *r)
+{
+    (void)r;
+}
+static void h_b(struct request *r)
+{
+    (void)r;
+}
+static void h_c(struct request *r)
+{
+    (void)r;
+}
+static void h_d(struct request *r)
+{
+    (void)r;
+}
+static void h_e(struct request *r)
+{
+    (void)r;
+}
+static void h_f(struct request *r)
+{
+    (void)r;
+}
 
 static const struct route table[] = {
     { "GET", "/items", h_a, EP_LOTS, AUTH_NONE, "t" },
@@ -78,7 +96,8 @@ static void test_literals_and_captures(void)
            "a literal between captures must match");
     is_int(run(table, ntable, "GET", "/itemsX"), ROUTE_NOT_FOUND,
            "a literal must match the whole segment");
-    is_int(run(table, ntable, "GET", "/item"), ROUTE_NOT_FOUND, "a prefix of a literal does not match");
+    is_int(run(table, ntable, "GET", "/item"), ROUTE_NOT_FOUND,
+           "a prefix of a literal does not match");
     is_int(run(table, ntable, "GET", "items"), ROUTE_NOT_FOUND, "a path without a leading slash");
     is_int(run(table, ntable, "GET", ""), ROUTE_NOT_FOUND, "an empty path");
     is_int(run(table, ntable, "GET", "/"), ROUTE_NOT_FOUND, "/ is not a route here");
@@ -87,11 +106,11 @@ static void test_literals_and_captures(void)
         char longseg[200];
         memset(longseg, 'a', sizeof(longseg));
         memcpy(longseg, "/items/", 7);
-        longseg[7 + 63] = '\0';     /* 63 bytes fit a 64-byte capture */
+        longseg[7 + 63] = '\0'; /* 63 bytes fit a 64-byte capture */
         is_int(run(table, ntable, "GET", longseg), ROUTE_FOUND, "a 63-byte capture fits");
         is_int((long long)strlen(req.path_params[0]), 63, "and is kept whole");
         longseg[7 + 63] = 'a';
-        longseg[7 + 64] = '\0';     /* 64 bytes do not */
+        longseg[7 + 64] = '\0'; /* 64 bytes do not */
         is_int(run(table, ntable, "GET", longseg), ROUTE_NOT_FOUND,
                "a capture longer than its buffer is refused, not truncated");
     }
@@ -245,10 +264,12 @@ static void test_real_table(void)
         snprintf(name, sizeof(name), "%s %s reaches its own handler", routes[i].method,
                  routes[i].pattern);
         ok(run(routes, routes_count, routes[i].method, routes[i].pattern) == ROUTE_FOUND
-               && found == &routes[i], name);
+               && found == &routes[i],
+           name);
     }
 
-    is_int(run(routes, routes_count, "GET", "/accounts/issuer"), ROUTE_FOUND, "GET /accounts/issuer");
+    is_int(run(routes, routes_count, "GET", "/accounts/issuer"), ROUTE_FOUND,
+           "GET /accounts/issuer");
     ok(found && found->handler == handle_account_issuer, "→ handle_account_issuer");
     is_int(found ? (int)found->auth : -1, AUTH_ADMIN, "issuer lookup needs admin");
 

@@ -129,7 +129,8 @@ static void test_get_vanilla(void)
            "e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b25b7192d3865d",
            "get-vanilla: signature matches the official vector");
     is_str(param(&p, "X-Amz-Algorithm"), "AWS4-HMAC-SHA256", "get-vanilla: algorithm");
-    is_str(param(&p, "X-Amz-Credential"), "AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request",
+    is_str(param(&p, "X-Amz-Credential"),
+           "AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request",
            "get-vanilla: credential scope, slashes encoded");
     is_str(param(&p, "X-Amz-Date"), "20150830T123600Z", "get-vanilla: date");
     is_str(param(&p, "X-Amz-Expires"), "3600", "get-vanilla: expires");
@@ -171,8 +172,8 @@ static void test_dsql_reference(void)
         is_str(param(&p, "X-Amz-Signature"), cases[i].signature, "  signature matches DESIGN.md");
         is_str(param(&p, "Action"), cases[i].admin ? "DbConnectAdmin" : "DbConnect", "  action");
         is_str(param(&p, "X-Amz-Algorithm"), "AWS4-HMAC-SHA256", "  algorithm");
-        is_str(param(&p, "X-Amz-Credential"), "AKIDEXAMPLE%2F20250102%2Fus-east-1%2Fdsql%2Faws4_request",
-               "  credential");
+        is_str(param(&p, "X-Amz-Credential"),
+               "AKIDEXAMPLE%2F20250102%2Fus-east-1%2Fdsql%2Faws4_request", "  credential");
         is_str(param(&p, "X-Amz-Date"), "20250102T030405Z", "  date");
         is_str(param(&p, "X-Amz-Expires"), "900", "  expires");
         is_str(param(&p, "X-Amz-SignedHeaders"), "host", "  signed headers");
@@ -205,7 +206,8 @@ static void test_rds(void)
     is_int(parse_query(q ? q : "", &p), 8, "rds: parameter count");
     is_str(param(&p, "Action"), "connect", "rds: action");
     is_str(param(&p, "DBUser"), "app%20user%2B1", "rds: user encoded (space is %20, + is %2B)");
-    is_str(param(&p, "X-Amz-Credential"), "AKIDEXAMPLE%2F20250102%2Feu-west-1%2Frds-db%2Faws4_request",
+    is_str(param(&p, "X-Amz-Credential"),
+           "AKIDEXAMPLE%2F20250102%2Feu-west-1%2Frds-db%2Faws4_request",
            "rds: credential scope names rds-db");
     is_str(param(&p, "X-Amz-Signature"),
            "1ad492a5f4db3a87ddece04509b4a86719d873de634b5da82e379c55178e874b", "rds: signature");
@@ -226,9 +228,12 @@ static void test_rds(void)
     free(tok);
 
     ok(sigv4_rds_token(&c, host, 0, "eu-west-1", "u", 900, at) == NULL, "rds: port 0 refused");
-    ok(sigv4_rds_token(&c, host, 65536, "eu-west-1", "u", 900, at) == NULL, "rds: port 65536 refused");
-    ok(sigv4_rds_token(&c, host, 5432, "eu-west-1", "", 900, at) == NULL, "rds: empty user refused");
-    ok(sigv4_rds_token(&c, host, 5432, "eu-west-1", NULL, 900, at) == NULL, "rds: NULL user refused");
+    ok(sigv4_rds_token(&c, host, 65536, "eu-west-1", "u", 900, at) == NULL,
+       "rds: port 65536 refused");
+    ok(sigv4_rds_token(&c, host, 5432, "eu-west-1", "", 900, at) == NULL,
+       "rds: empty user refused");
+    ok(sigv4_rds_token(&c, host, 5432, "eu-west-1", NULL, 900, at) == NULL,
+       "rds: NULL user refused");
     aws_credentials_clear(&c);
 }
 
@@ -257,8 +262,8 @@ static void test_presign_edges(void)
     free(q);
     ok(sigv4_presign_query(&c, "h.example", "svc", "us-west-2", NULL, 0, 0, at) == NULL,
        "edges: expires 0 refused");
-    ok(sigv4_presign_query(&c, "h.example", "svc", "us-west-2", NULL, 0, SIGV4_MAX_EXPIRES + 1,
-                           at) == NULL,
+    ok(sigv4_presign_query(&c, "h.example", "svc", "us-west-2", NULL, 0, SIGV4_MAX_EXPIRES + 1, at)
+           == NULL,
        "edges: expires over 7 days refused");
     ok(sigv4_dsql_token(&c, "", "us-east-1", 0, 900, at) == NULL, "edges: empty host refused");
     ok(sigv4_dsql_token(&c, "https://h.example", "us-east-1", 0, 900, at) == NULL,
@@ -288,8 +293,8 @@ static void env_reset(void)
 /* True if err is non-empty and mentions none of the secrets. */
 static int err_clean(const char *err)
 {
-    return err[0] && !strstr(err, SECRET) && !strstr(err, "FILESECRET") &&
-           !strstr(err, "TOO LONG") && !strstr(err, "SESSIONTOKEN");
+    return err[0] && !strstr(err, SECRET) && !strstr(err, "FILESECRET") && !strstr(err, "TOO LONG")
+        && !strstr(err, "SESSIONTOKEN");
 }
 
 static void test_credentials_env(void)
@@ -319,7 +324,8 @@ static void test_credentials_env(void)
     unsetenv("AWS_ACCESS_KEY_ID");
     is_int(aws_credentials_load(&c, err, sizeof err), -1, "env: secret without key id fails");
     ok(err_clean(err), "env: error message carries no secret");
-    ok(c.session_token == NULL && c.secret_access_key[0] == '\0', "env: failure leaves out cleared");
+    ok(c.session_token == NULL && c.secret_access_key[0] == '\0',
+       "env: failure leaves out cleared");
 
     setenv("AWS_ACCESS_KEY_ID", AKID, 1);
     setenv("AWS_SECRET_ACCESS_KEY", "TOO LONG secret with spaces", 1);
@@ -345,24 +351,23 @@ static const char *write_temp(const char *text)
 
 static void test_credentials_file(void)
 {
-    static const char ini[] =
-        "# shared credentials for the unit test\n"
-        "[default]\n"
-        "aws_access_key_id = AKIDDEFAULT\n"
-        "aws_secret_access_key = FILESECRETDEFAULT\n"
-        "\n"
-        "  [ work ]   ; a comment after the section\n"
-        "\taws_access_key_id=AKIDWORK   # inline comment\n"
-        "AWS_SECRET_ACCESS_KEY   =   FILESECRET/work+key=\n"
-        "; full-line comment\n"
-        "aws_session_token = " SESSION "\n"
-        "region = eu-west-1\n"
-        "not a key value line\n"
-        "[nokey]\n"
-        "aws_access_key_id = AKIDNOKEY\n"
-        "[other]\n"
-        "aws_access_key_id = AKIDOTHER\n"
-        "aws_secret_access_key = FILESECRETOTHER\n";
+    static const char ini[] = "# shared credentials for the unit test\n"
+                              "[default]\n"
+                              "aws_access_key_id = AKIDDEFAULT\n"
+                              "aws_secret_access_key = FILESECRETDEFAULT\n"
+                              "\n"
+                              "  [ work ]   ; a comment after the section\n"
+                              "\taws_access_key_id=AKIDWORK   # inline comment\n"
+                              "AWS_SECRET_ACCESS_KEY   =   FILESECRET/work+key=\n"
+                              "; full-line comment\n"
+                              "aws_session_token = " SESSION "\n"
+                              "region = eu-west-1\n"
+                              "not a key value line\n"
+                              "[nokey]\n"
+                              "aws_access_key_id = AKIDNOKEY\n"
+                              "[other]\n"
+                              "aws_access_key_id = AKIDOTHER\n"
+                              "aws_secret_access_key = FILESECRETOTHER\n";
     struct aws_credentials c;
     char err[512];
     const char *path;

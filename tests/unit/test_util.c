@@ -28,7 +28,8 @@ static void test_uuid(void)
     ok(!util_uuid_parse("123e4567-e89b-12d3-a456-42661417400", out), "35 chars refused");
     ok(!util_uuid_parse("123e4567-e89b-12d3-a456-4266141740000", out), "37 chars refused");
     ok(!util_uuid_parse("123e4567e89b-12d3-a456-426614174000-", out), "dash out of place refused");
-    ok(!util_uuid_parse("123e4567-e89b-12d3-a456_426614174000", out), "underscore for dash refused");
+    ok(!util_uuid_parse("123e4567-e89b-12d3-a456_426614174000", out),
+       "underscore for dash refused");
     ok(!util_uuid_parse("123e4567-e89b-12d3-a456-42661417400g", out), "non-hex g refused");
     ok(!util_uuid_parse("{23e4567-e89b-12d3-a456-42661417400}", out), "braces refused");
     ok(!util_uuid_parse("123e4567-e89b-12d3-a456-4266141740 0", out), "space refused");
@@ -50,7 +51,7 @@ static struct json_object *parse_strict(const char *text)
     struct json_object *o;
 
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, text, -1);   /* -1: the NUL ends a bare number */
+    o = json_tokener_parse_ex(tok, text, -1); /* -1: the NUL ends a bare number */
     if (json_tokener_get_error(tok) != json_tokener_success) {
         if (o)
             json_object_put(o);
@@ -73,7 +74,7 @@ static int int64_of(const char *text, int64_t min, int64_t *out, int *strict_rc)
 
     *strict_rc = st ? util_json_int64(st, min, &dummy) : -1;
     if (st && *strict_rc == 0 && rc == 0 && dummy != *out)
-        *strict_rc = -2;  /* the two parsers disagree on the value */
+        *strict_rc = -2; /* the two parsers disagree on the value */
     json_object_put(lax);
     json_object_put(st);
     return rc;
@@ -248,7 +249,8 @@ static void test_duplicate_keys(void)
     ok(dup("{\"a\":1,\"a\":2}"), "a repeated member is found");
     ok(dup("{\"x\":{\"a\":1,\"a\":1}}"), "a repeat in a nested object is found");
     ok(dup("[{\"a\":1},{\"b\":1,\"b\":2}]"), "a repeat inside an array is found");
-    ok(!dup("{\"a\":\"x:y\",\"b\":\"\\\":\"}"), "colons inside strings (escaped quotes too) do not count");
+    ok(!dup("{\"a\":\"x:y\",\"b\":\"\\\":\"}"),
+       "colons inside strings (escaped quotes too) do not count");
     ok(!dup("{\"a\":[{\"a\":1},{\"a\":2}]}"), "the same name in sibling objects is fine");
     ok(dup("{\"a\":1,\"\\u0061\":2}"), "a name spelled with an escape is the same name");
 }
