@@ -15,6 +15,7 @@
 #include "api/routes.h"
 #include "api/validate.h"
 #include "api/rows.h"
+#include "domain/ledger.h"
 #include "domain/auction.h"
 #include "log.h"
 #include "util.h"
@@ -281,7 +282,8 @@ static enum tx_decision lot_create_apply(struct mutation *m, struct tx *tx, void
 
     if (!mut_begin(m, tx, r1, 1, &d))
         return d;
-    ok = PQntuples(r1[0].res) == 1 && strcmp(PQgetvalue(r1[0].res, 0, 0), "user") == 0;
+    ok = PQntuples(r1[0].res) == 1
+        && ledger_kind_parse(PQgetvalue(r1[0].res, 0, 0)) == LEDGER_KIND_USER;
     PQclear(r1[0].res);
     if (!ok)
         return mut_refuse(m, tx, MUT_STORED, 422, "seller_not_found", NULL,

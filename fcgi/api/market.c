@@ -18,6 +18,7 @@
 #include "api/idempotency.h"
 #include "api/mutation.h"
 #include "api/routes.h"
+#include "domain/ledger.h"
 #include "domain/market.h"
 #include "domain/resolve.h"
 #include "log.h"
@@ -195,7 +196,9 @@ static enum tx_decision market_create_apply(struct mutation *mu, struct tx *tx, 
                    : tx_stmt_named(SQL_MARKET_ESCROW_INSERT, pe);
     if (!mut_begin(mu, tx, st, 1, &d))
         return d;
-    ok = !shares || (PQntuples(st[0].res) == 1 && strcmp(PQgetvalue(st[0].res, 0, 0), "user") == 0);
+    ok = !shares
+        || (PQntuples(st[0].res) == 1
+            && ledger_kind_parse(PQgetvalue(st[0].res, 0, 0)) == LEDGER_KIND_USER);
     PQclear(st[0].res);
     if (!ok)
         return mut_refuse(mu, tx, MUT_STORED, 422, "owner_not_found", NULL,
@@ -316,7 +319,8 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
         struct json_object *prob = NULL;
         if (PQntuples(res) > 0) {
             int px = atoi(PQgetvalue(res, 0, 3));
-            if (strcmp(PQgetvalue(res, 0, 2), "no") == 0)
+            enum market_outcome o;
+            if (market_outcome_parse(PQgetvalue(res, 0, 2), &o) == 0 && o == OUTCOME_NO)
                 px = 100 - px;
             char txt[16];
             snprintf(txt, sizeof(txt), "%d.%02d", px / 100, px % 100);
