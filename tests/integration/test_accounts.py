@@ -174,12 +174,14 @@ is_problem(g, 404, "account_not_found", "entries of an unknown account: 404")
 g = get("/accounts/issuer", token=admin)
 a = (g.json or {}).get("account") or {}
 db_issuer = balance(ISSUER)[0]
-users_total = query("SELECT sum(balance) FROM accounts WHERE kind = 'user'")[0][0]
+# every account but the issuer: users, and the escrow of any market another
+# suite left open (money issued and not yet paid out is still issued)
+users_total = query("SELECT sum(balance) FROM accounts WHERE kind <> 'issuer'")[0][0]
 ok(g.status == 200 and a.get("id") == ISSUER and a.get("kind") == "issuer",
    "GET /accounts/issuer as admin: 200, the issuer", g)
 is_(a.get("balance"), db_issuer, "issuer balance matches the database")
 ok(db_issuer < 0 and db_issuer == -users_total,
-   "issuer balance is minus all money issued (Σ user balances)", (db_issuer, users_total))
+   "issuer balance is minus all money issued (Σ of every other balance)", (db_issuer, users_total))
 g = get("/accounts/issuer", token=t_owner)
 is_problem(g, 403, "admin_required", "GET /accounts/issuer with a user token: 403 admin_required")
 g = get("/accounts/issuer")
