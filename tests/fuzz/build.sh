@@ -51,11 +51,12 @@ while IFS= read -r src; do
 done < <(find fcgi -name '*.c' | sort)
 export cc cflags obj_san out
 printf '%s\n' "${lib_srcs[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
-    src={}; o="$out/obj/$(basename "$src" .c).o"
+    src={}; o="$out/obj/$(printf %s "${src%.c}" | tr / _).o"
     $cc $cflags $obj_san -c "$src" -o "$o"' || { echo "build.sh: compiling fcgi/ failed" >&2; exit 1; }
 lib_objs=()
 for src in "${lib_srcs[@]}"; do
-    lib_objs+=("$out/obj/$(basename "$src" .c).o")
+    o=${src%.c}
+    lib_objs+=("$out/obj/${o//\//_}.o") # fcgi/api/market.c and fcgi/domain/market.c apart
 done
 
 extra=()
