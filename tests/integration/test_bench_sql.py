@@ -1,22 +1,29 @@
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib")); from zs import *
-# test_bench_sql — bench/sql/*.sql (the pgbench scripts bench/run measures
-# PostgreSQL's ceiling with) must execute exactly the statements the server
-# executes, in the same order. With statement logging on, one real transfer,
-# one English bid that outbids a leader, one winning drop claim and one
+# test_bench_sql — the pgbench scripts bench/run measures PostgreSQL's ceiling
+# with are generated (bench/sqlgen) from templates, bench/sql/*.pgb, that
+# name the server's statements (sql/queries, the binary's table) instead of
+# copying them. First a plain file check: every @name line names a statement
+# that exists, with its number of arguments; generation is deterministic and
+# expands each name to exactly the table's text; literal SQL in a template is
+# either the benchmark's own (harness) or marked /* unnamed */, and is
+# reported — an unnamed statement whose text a name now has fails (re-run the
+# converter). Then the order check templates cannot make on their own: with
+# statement logging on, one real transfer, one English bid that outbids a
+# leader, one winning drop claim, a refused claim on a sold-out drop and one
 # GET /proof go through the stack; their transactions are read back from
-# PostgreSQL's log and compared, normalised ($n and :var become ?, whitespace
-# collapsed), with the scripts. Change the server's SQL without the script
-# and this fails, with a diff. Then each script runs under pgbench against
-# this stack (a few transactions) and /proof must stay consistent: the
-# scripts are runnable and write rows that keep every invariant.
+# PostgreSQL's log, each statement mapped to its name by its normalised text,
+# and compared, name by name and in order, with the templates. Then each
+# generated script runs under pgbench against this stack (a few
+# transactions) and /proof must stay consistent: the scripts are runnable
+# and write rows that keep every invariant.
 import difflib
+import filecmp
 import re
 import subprocess
 
-sys.path.insert(0, os.path.join(REPO, "bench"))
-import sqlcheck  # noqa: E402
+from zerosum_py.bench import sqlgen  # noqa: E402
 
-SQL_DIR = os.path.join(REPO, "bench", "sql")
+TEMPLATE_DIR = sqlgen.TEMPLATE_DIR
 PG_LOG = os.path.join(ZS_VAR, "log", "postgresql.log")
 
 
@@ -79,25 +86,87 @@ def tx_proof(txs):
     return None
 
 
+def template_text(script):
+    with open(os.path.join(TEMPLATE_DIR, script[:-len(".sql")] + sqlgen.TEMPLATE_EXT), encoding="utf-8") as f:
+        return f.read()
+
+
 def compare(script, tx, what):
-    want = sqlcheck.script_statements(os.path.join(SQL_DIR, script))
     if tx is None:
         return ok(False, f"{script}: the server's {what} transaction is in the log",
                   f"no transaction for {what} found in {PG_LOG}")
-    got = [sqlcheck.normalise(e["sql"]) for e in tx]
+    want = sqlgen.template_keys(template_text(script), TABLE)
+    same, got = sqlgen.compare(sqlgen.log_keys(tx, TABLE), want)
     diff = "\n".join(difflib.unified_diff(got, want, "server (" + what + ")", script, lineterm="", n=1))
-    return ok(got == want, f"{script}: the same {len(got)} statements, in order, as the server's {what}",
+    return ok(same, f"{script}: the same {len(got)} statements, by name and in order, as the server's {what}",
               diff[:6000])
 
 
-# ---- the normaliser itself -------------------------------------------------
+# ---- the templates, as files ----------------------------------------------
 
-is_(sqlcheck.normalise("SELECT kind FROM accounts WHERE id = $1 FOR UPDATE"),
-    sqlcheck.normalise("SELECT kind FROM accounts\n    WHERE id = ':lo' FOR UPDATE;"),
+TABLE = sqlgen.load_table(ZS_BIN)
+ok(len(TABLE) > 50 and "ledger_lock_account" in TABLE, f"{ZS_BIN} sql dumps the named statements",
+   f"{len(TABLE)} statements")
+
+gen_a = os.path.join(ZS_VAR, "bench-sql")
+gen_b = os.path.join(ZS_VAR, "bench-sql-again")
+generated = sqlgen.generate(ZS_BIN, gen_a)
+again = sqlgen.generate(ZS_BIN, gen_b)
+templates = sorted(os.path.basename(t) for t in sqlgen.templates())
+is_(sorted(generated), [t[:-len(sqlgen.TEMPLATE_EXT)] + ".sql" for t in templates],
+    "one generated script per template")
+is_([n for n in sorted(generated) if not filecmp.cmp(generated[n], again[n], shallow=False)], [],
+    "generation is deterministic: two runs write the same bytes")
+SQL_DIR = gen_a
+
+for t in templates:
+    with open(os.path.join(TEMPLATE_DIR, t), encoding="utf-8") as f:
+        text = f.read()
+    errors, unnamed = sqlgen.check_template(text, TABLE)
+    ok(not errors, f"{t}: every @name exists with its number of arguments; no unmarked literal SQL; "
+       "no unnamed statement a name has", "\n".join(errors))
+    names = [k for k in sqlgen.template_keys(text, TABLE) if not k.startswith("sql: ")]
+    ok(names, f"{t}: names the server's statements ({len(names)} named, {len(unnamed)} literal)")
+    for u in unnamed:
+        diag(f"{t}: literal SQL, no named statement yet: {u}")
+    # each @name line became exactly the table's text, its $n replaced in order
+    with open(generated[t[:-len(sqlgen.TEMPLATE_EXT)] + ".sql"], encoding="utf-8") as f:
+        out = f.read()
+    lines = [ln for ln in text.split("\n") if ln.lstrip().startswith("@")]
+    missing = [ln for ln in lines if sqlgen.expand_directive(ln, TABLE) not in out]
+    is_(missing, [], f"{t}: the generated script holds every named statement's text, arguments in place")
+
+# The file check can fail: an unknown name, a wrong argument count, an
+# unmarked copy of the server's SQL, and an unnamed statement that has a name.
+def check_errors(text, table=None):
+    return sqlgen.check_template(text, table or TABLE)[0]
+
+
+ok(check_errors("@no_such_statement ':x';\n"), "negative control: an unknown name is an error")
+ok(check_errors("@ledger_lock_account ':a' ':b';\n"), "negative control: a wrong argument count is an error")
+ok(check_errors("SELECT kind, balance, held FROM accounts WHERE id = ':lo' FOR UPDATE;\n"),
+   "negative control: literal SQL that is neither harness nor marked unnamed is an error")
+ok(not check_errors("-- harness\nSELECT 1 \\gset\n@tx_begin \\;\n/* harness */ SELECT 2;\n"),
+   "harness statements pass through")
+fake = dict(TABLE, bench_fake_lock={"nparams": 1, "text": "SELECT 1 FROM lots WHERE id = $1 FOR UPDATE"})
+marked = sqlgen.UNNAMED_MARK + "\nSELECT 1 FROM lots WHERE id = ':lot' FOR UPDATE;\n"
+is_(check_errors(marked), [], "an unnamed statement no name has is reported, not an error")
+ok(check_errors(marked, fake), "negative control: an unnamed statement a name now has is an error")
+conv, report = sqlgen.convert(marked, fake)
+is_((conv, [r[1] for r in report]), ("@bench_fake_lock ':lot';\n", ["named"]),
+    "the converter names it, recovering the argument from the aligned texts")
+conv, _ = sqlgen.convert("SELECT kind, balance, held FROM accounts\n    WHERE id = ':hi' FOR UPDATE \\;\n"
+                         "COMMIT;\n", TABLE)
+is_(conv, "@ledger_lock_account ':hi' \\;\n@tx_commit;\n",
+    "the converter keeps the round trips (\\; and ;) and ignores layout")
+
+# the normaliser that maps a logged statement to its name
+is_(sqlgen.normalise("SELECT kind FROM accounts WHERE id = $1 FOR UPDATE"),
+    sqlgen.normalise("SELECT kind FROM accounts\n    WHERE id = ':lo' FOR UPDATE;"),
     "normalise: $n and a quoted pgbench :var are the same placeholder; whitespace and ';' do not matter")
-is_(sqlcheck.normalise("VALUES ($1::uuid, -$3::bigint)"), sqlcheck.normalise("VALUES (':f'::uuid, -:a::bigint)"),
+is_(sqlgen.normalise("VALUES ($1::uuid, -$3::bigint)"), sqlgen.normalise("VALUES (':f'::uuid, -:a::bigint)"),
     "normalise: casts survive; ::type is not a variable")
-ok(sqlcheck.normalise("x = $1 AND y = 'HH24:MI:SS'") != sqlcheck.normalise("x = $1 AND y = 'HH24:MI'"),
+ok(sqlgen.normalise("x = $1 AND y = 'HH24:MI:SS'") != sqlgen.normalise("x = $1 AND y = 'HH24:MI'"),
    "normalise: literals still count")
 
 # ---- one of each, with every statement logged ------------------------------
@@ -135,7 +204,7 @@ is_(r_drop.status, 201, "the logged drop claim won a unit")
 is_((r_soldout.status, r_soldout.code), (409, "sold_out"), "the logged claim on the sold-out drop was refused")
 is_(r_proof.status, 200, "the logged /proof answered 200")
 
-txs = sqlcheck.transactions(sqlcheck.parse_log(read_log(mark)))
+txs = sqlgen.transactions(sqlgen.parse_log(read_log(mark)))
 ok(txs, "statement logging captured the application's transactions",
    f"nothing from zerosum_app in {PG_LOG} after byte {mark}")
 
@@ -147,8 +216,8 @@ checks = {
     "drop-soldout.sql": (tx_with_param(txs, keys["soldout"]), "POST /bid (drop, sold out)"),
     "proof.sql": (tx_proof(txs), "GET /proof"),
 }
-scripts = sorted(f for f in os.listdir(SQL_DIR) if f.endswith(".sql"))
-is_(sorted(checks), scripts, "every bench/sql script is checked here (a new script needs its check)")
+scripts = sorted(generated)
+is_(sorted(checks), scripts, "every bench/sql template is checked here (a new template needs its check)")
 for script in scripts:
     if script in checks:
         tx, what = checks[script]
@@ -158,11 +227,15 @@ for script in scripts:
 # one statement changed, no longer matches the script.
 tx = checks["transfer-uniform.sql"][0]
 if tx:
-    want = sqlcheck.script_statements(os.path.join(SQL_DIR, "transfer-uniform.sql"))
-    got = [sqlcheck.normalise(e["sql"]) for e in tx]
-    ok(got[:3] + got[4:] != want, "negative control: a missing statement is a mismatch")
-    changed = [s.replace("FOR UPDATE", "FOR NO KEY UPDATE") for s in got]
-    ok(changed != want, "negative control: a changed statement is a mismatch")
+    want = sqlgen.template_keys(template_text("transfer-uniform.sql"), TABLE)
+    ok(not sqlgen.compare(sqlgen.log_keys(tx[:3] + tx[4:], TABLE), want)[0],
+       "negative control: a missing statement is a mismatch")
+    changed = [dict(e, sql=e["sql"].replace("FOR UPDATE", "FOR NO KEY UPDATE")) for e in tx]
+    ok(not sqlgen.compare(sqlgen.log_keys(changed, TABLE), want)[0],
+       "negative control: a changed statement is a mismatch")
+    swapped = tx[:1] + tx[2:3] + tx[1:2] + tx[3:]
+    ok(not sqlgen.compare(sqlgen.log_keys(swapped, TABLE), want)[0],
+       "negative control: two statements in another order are a mismatch")
 
 # ---- the scripts run, and keep every invariant ----------------------------
 

@@ -34,6 +34,7 @@ import subprocess
 import time
 
 from ..stack import REPO
+from . import sqlgen
 from .report import fmt, machine, markdown, table
 from .scenarios import SCENARIOS, goal_met, run_scenario
 from .stack import N_USERS, POLICIES, BenchError, Stack, log
@@ -88,6 +89,13 @@ def main():
     for tool in ("wrk", "pgbench", "psql"):
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
             ap.error(f"{tool} not found; run: scripts/stack install (or apt-get install -y wrk postgresql-client-15)")
+
+    binary = os.path.realpath(os.environ.get("ZS_BIN") or os.path.join(REPO, "build", "zerosum"))
+    try:
+        for path in sqlgen.scripts_for(binary).values():
+            log(f"pgbench script {os.path.relpath(path, REPO)} (from bench/sql, bench/sqlgen)")
+    except (OSError, sqlgen.TemplateError) as e:
+        ap.error(f"the pgbench scripts cannot be generated from bench/sql/*.pgb: {e}")
 
     t_start = time.time()
     result = {"machine": machine(),

@@ -8,6 +8,7 @@ import tempfile
 import time
 import uuid
 
+from . import sqlgen
 from .stack import BENCH, BenchError
 
 BODY_SAMPLE_TRANSFER = (
@@ -102,12 +103,17 @@ def run_wrk(stack, seconds, concurrency, first, last, limit=0, timeout_s=10):
 
 
 def run_pgbench(stack, script, concurrency, seconds=None, transactions=None, defines=None):
-    """pgbench on bench/sql/<script> (or a list of (script, weight): a weighted
-    mix, as pgbench -f a.sql@W), through PgBouncer; tps and more."""
+    """pgbench on build/bench-sql/<script>, generated from the template
+    bench/sql/<scenario>.pgb for the stack's binary (or a list of (script,
+    weight): a weighted mix, as pgbench -f a.sql@W), through PgBouncer; tps and more."""
     scripts = [(script, None)] if isinstance(script, str) else script
+    try:
+        generated = sqlgen.scripts_for(stack.bin)
+    except (OSError, sqlgen.TemplateError) as e:
+        raise BenchError(f"the pgbench scripts cannot be generated: {e}")
     cmd = ["pgbench", "-n", "-M", "simple", "-c", str(concurrency), "-j", str(max(1, min(2, concurrency)))]
     for name, weight in scripts:
-        cmd += ["-f", os.path.join(BENCH, "sql", name) + (f"@{weight}" if weight else "")]
+        cmd += ["-f", generated[name] + (f"@{weight}" if weight else "")]
     cmd += ["-h", stack.pgsock, "-p", str(stack.pgb_port), "-U", "zerosum_app"]
     cmd += ["-T", str(seconds)] if seconds else ["-t", str(transactions)]
     for k, v in (defines or {}).items():
