@@ -43,7 +43,7 @@ targets=(fuzz_request fuzz_jwt fuzz_fingerprint)
 
 mkdir -p "$out/obj"
 
-# The named statement table (fcgi/sql.h), then the daemon's sources, in parallel.
+# The named statement table (fcgi/store/sql.h), then the daemon's sources, in parallel.
 scripts/gen-sql "$out/gen"
 lib_srcs=("$out/gen/sql_table.c")
 while IFS= read -r src; do

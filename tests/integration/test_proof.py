@@ -2,7 +2,7 @@
 
 Real state is built through the API (accounts, transfers, a live English lot
 with several bids, a settled and an unsold English lot, a Dutch claim, a drop
-with claims). Then, for every check in fcgi/proof.c, the database is corrupted
+with claims). Then, for every check in fcgi/api/proof.c, the database is corrupted
 directly as the PostgreSQL superuser, bypassing the application and disabling
 exactly the guard in the way (immutable-ledger triggers, foreign keys, CHECK
 constraints), so that one fact disagrees with the fact it is checked against

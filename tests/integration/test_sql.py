@@ -1,4 +1,4 @@
-"""The named statement table (sql/queries/*.sql → fcgi/sql.h): every statement
+"""The named statement table (sql/queries/*.sql → fcgi/store/sql.h): every statement
 the daemon can send parses and plans against the migrated schema of this
 stack's dialect, with the parameter count the table records, and the
 table is exactly what the files define (no statement is lost or doubled by

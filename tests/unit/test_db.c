@@ -1,5 +1,5 @@
 /*
- * test_db.c — unit tests for the pure parts of fcgi/db.c: SQLSTATE
+ * test_db.c — unit tests for the pure parts of fcgi/store/db.c: SQLSTATE
  * classification (what is retried, what is a 503, what is a 500) and the
  * backoff before a retry: exponential cap, full jitter, bounds.
  */

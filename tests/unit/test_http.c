@@ -1,5 +1,5 @@
 /*
- * test_http.c — unit tests for the parts of fcgi/http.c that need no
+ * test_http.c — unit tests for the parts of fcgi/api/http.c that need no
  * FastCGI stream: query parameters (decoding, malformed escapes, caps),
  * reason phrases, the problem+json object, and the JSON body checks of
  * http_parse_json_body() on synthetic requests (r->fcgi NULL: the answer is

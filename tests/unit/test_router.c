@@ -1,5 +1,5 @@
 /*
- * test_router.c — unit tests for fcgi/router.c: {captures}, 404 versus 405
+ * test_router.c — unit tests for fcgi/api/router.c: {captures}, 404 versus 405
  * and the Allow text, literal-before-capture ordering (on a table of our
  * own and on the real routes[] of routes.c), the endpoint label kept for
  * metrics on unmatched paths, and worker_dispatch()'s 404/405 answers.
