@@ -297,3 +297,9 @@ CREATE TABLE IF NOT EXISTS token_revocations (
     valid_after bigint      NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- migrate: 061 markets_resolution_driver
+-- Which driver (a random id per process driving it) holds a resolution's
+-- lease, so that a driver releasing its lease after a failure never drops
+-- the lease of one that has taken over since.
+ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_owner text;

@@ -62,12 +62,20 @@ static int resolve_lock(struct tx *tx, const char *id, struct resolving *v)
     return 1;
 }
 
-/* Keep the lease for another v->lease seconds. 0 / -1. */
-static int extend_lease(struct tx *tx, const struct market_resolve *v)
+/* This driver's id, made on first use. 0 / -1. */
+static int driver_id(struct market_resolve *v)
+{
+    return v->owner[0] || util_uuid_v4(v->owner) == 0 ? 0 : -1;
+}
+
+/* Hold the lease, as this driver, for another v->lease seconds. 0 / -1. */
+static int extend_lease(struct tx *tx, struct market_resolve *v)
 {
     char b[24];
-    const char *p[2] = { v->id, i64(b, v->lease) };
+    const char *p[3] = { v->id, i64(b, v->lease), v->owner };
 
+    if (driver_id(v) < 0)
+        return -1;
     return tx_exec_named_void(tx, SQL_MARKET_EXTEND_LEASE, p);
 }
 
@@ -135,14 +143,15 @@ int market_resolve_claim(struct tx *tx, struct market_resolve *v, int pending,
     }
     fresh = r.m.status == MARKET_OPEN;
     {
-        const char *p[6] = { v->id,
+        const char *p[7] = { v->id,
                              market_resolution_name(v->outcome),
                              v->caller,
                              v->key,
                              i64(b, v->lease),
-                             fresh ? "t" : "f" };
+                             fresh ? "t" : "f",
+                             v->owner };
 
-        if (tx_exec_named_void(tx, SQL_MARKET_BEGIN_RESOLVING, p) < 0)
+        if (driver_id(v) < 0 || tx_exec_named_void(tx, SQL_MARKET_BEGIN_RESOLVING, p) < 0)
             return -1;
     }
     *out = RESOLVE_CLAIMED;
@@ -294,7 +303,8 @@ static enum tx_decision pay_step(struct tx *tx, struct step_run *s, const struct
     PQclear(res);
     if (rc == 0) {
         /* What this batch paid, in its own transaction: exact whoever resumes. */
-        const char *pc[4] = { s->v->id, i64(b2, paid), i64(b3, n), i64(b4, s->v->lease) };
+        const char *pc[5] = { s->v->id, i64(b2, paid), i64(b3, n), i64(b4, s->v->lease),
+                              s->v->owner };
 
         rc = tx_exec_named_void(tx, SQL_MARKET_RECORD_PAID, pc);
     }
@@ -438,10 +448,12 @@ static enum tx_decision run_step(struct tx *tx, void *arg)
     return s->step == STEP_CANCEL_ORDERS ? cancel_step(tx, s) : pay_step(tx, s, &r);
 }
 
-/* Best effort after a failed step: let a retry or the jobs child resume at once. */
+/* Best effort after a failed step: let a retry or the jobs child resume at
+ * once, unless another driver holds the lease now. */
 static enum tx_decision release_tx(struct tx *tx, void *arg)
 {
-    const char *p[1] = { arg };
+    const struct market_resolve *v = arg;
+    const char *p[2] = { v->id, v->owner };
 
     return tx_exec_named_void(tx, SQL_MARKET_RELEASE_LEASE, p) < 0 ? TX_ERROR : TX_COMMIT;
 }
@@ -462,7 +474,7 @@ enum resolve_outcome market_resolve_drive(struct db_session *s, struct market_re
                 struct db_session q;
 
                 db_session_init(&q, s->cfg, s->id, s->endpoint);
-                tx_run(&q, 0, release_tx, v->id, &d);
+                tx_run(&q, 0, release_tx, v, &d);
                 s->attempts += q.attempts;
                 return RESOLVE_FAILED;
             }

@@ -35,6 +35,7 @@ struct market_resolve {
     enum market_resolution outcome;
     char caller[80], key[RESOLVE_KEY_MAX + 1]; /* the key it runs under ("": none) */
     int lease;                                 /* seconds */
+    char owner[UUID_STR_LEN + 1]; /* this driver (set at its first lease): only it releases */
     /* out, once RESOLVE_DONE */
     char *body;   /* the 200 answer (malloc'd; the caller frees it) */
     int replayed; /* body is the answer another driver stored */

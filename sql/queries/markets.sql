@@ -62,25 +62,28 @@ SELECT outcome, coalesce(sum(quantity), 0), count(*) FILTER (WHERE quantity > 0)
 -- key, whether the lease still runs, what it paid so far).
 SELECT kind, status, coalesce(outcome, ''), coalesce(escrow::text, ''),
  coalesce(resolve_caller, ''), coalesce(resolve_key, ''),
- coalesce(resolve_lease > now(), false), coalesce(resolve_paid, 0),
+ coalesce(resolve_lease > clock_timestamp(), false), coalesce(resolve_paid, 0),
  coalesce(resolve_settled, 0) FROM markets WHERE id = $1 FOR UPDATE;
 
 -- name: market_extend_lease
--- Keep a resolution's lease for another $2 seconds.
-UPDATE markets SET resolve_lease = now() + make_interval(secs => $2::int)
- WHERE id = $1;
+-- The driver $3 holds the resolution's lease for another $2 seconds, from
+-- the moment of the update (clock_timestamp(), not the transaction's start:
+-- a batch that waited for locks must not commit a lease already lapsed).
+UPDATE markets SET resolve_lease = clock_timestamp() + make_interval(secs => $2::int),
+ resolve_owner = $3 WHERE id = $1;
 
 -- name: market_lease_running
 -- A resolution whose owner still runs (read before locking: a retry must
 -- not wait for the owner's batch).
 SELECT 1 FROM markets WHERE id = $1 AND status = 'resolving'
- AND resolve_lease > now();
+ AND resolve_lease > clock_timestamp();
 
 -- name: market_begin_resolving
 -- The market moves to resolving under the key $3:$4 with a fresh lease
--- ($6: a fresh start, the paid and settled counters reset).
+-- ($6: a fresh start, the paid and settled counters reset), driven by $7.
 UPDATE markets SET status = 'resolving', outcome = $2, resolve_caller = $3,
- resolve_key = $4, resolve_lease = now() + make_interval(secs => $5::int),
+ resolve_key = $4, resolve_lease = clock_timestamp() + make_interval(secs => $5::int),
+ resolve_owner = $7,
  resolve_paid = CASE WHEN $6::boolean THEN 0 ELSE resolve_paid END,
  resolve_settled = CASE WHEN $6::boolean THEN 0 ELSE resolve_settled END
  WHERE id = $1;
@@ -120,17 +123,22 @@ UPDATE positions SET quantity = 0, held = 0, cost = 0
  WHERE market_id = $1 AND account_id = $2 AND outcome = $3;
 
 -- name: market_record_paid
--- What a batch paid and settled, with the lease renewed, in its transaction.
+-- What a batch paid and settled, with the lease renewed for its driver $5,
+-- in its transaction.
 UPDATE markets SET resolve_paid = coalesce(resolve_paid, 0) + $2::bigint,
  resolve_settled = coalesce(resolve_settled, 0) + $3::bigint,
- resolve_lease = now() + make_interval(secs => $4::int) WHERE id = $1;
+ resolve_lease = clock_timestamp() + make_interval(secs => $4::int), resolve_owner = $5
+ WHERE id = $1;
 
 -- name: market_release_lease
--- After a failed step: let a retry or the jobs child resume at once.
-UPDATE markets SET resolve_lease = NULL WHERE id = $1 AND status = 'resolving';
+-- After a failed step: let a retry or the jobs child resume at once — only
+-- if the lease is still the failed driver's ($2): one that another driver
+-- has taken over since is not ours to drop.
+UPDATE markets SET resolve_lease = NULL
+ WHERE id = $1 AND status = 'resolving' AND resolve_owner = $2;
 
 -- name: market_stale
 -- Resolutions whose lease lapsed (their driver died or failed half way).
 SELECT id FROM markets WHERE status = 'resolving'
- AND (resolve_lease IS NULL OR resolve_lease < now())
+ AND (resolve_lease IS NULL OR resolve_lease < clock_timestamp())
  ORDER BY id LIMIT $1::int;

@@ -26,6 +26,7 @@
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import subprocess
 import threading
 import time
 
@@ -338,6 +339,25 @@ else:
     is_((r.status, r.body == orig["r"].body, r.headers.get("idempotent-replayed")), (201, True, "true"),
         "a retry after it replays the 201")
     is_((balance(P), balance(Q)), ((90, 0), (10, 0)), "money moved once")
+
+# ---- resolve: a failed driver releases only its own lease -------------------------
+# The statement a driver runs after a failed step (market_release_lease), as
+# the daemon sends it: another driver's lease, taken over meanwhile, stays.
+release_sql = subprocess.run([ZS_BIN, "sql", "market_release_lease"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+M9 = must(post("/markets", {"kind": "event", "title": "idem-lease"}, token=ADMIN), 201,
+          "POST /markets")["market"]["id"]
+query("UPDATE markets SET status = 'resolving', outcome = 'yes', resolve_owner = 'driver-b',"
+      " resolve_lease = now() + interval '60 seconds' WHERE id = %s", (M9,))
+with db() as c9, c9.cursor() as cur:
+    cur.execute(release_sql.replace("$1", "%s").replace("$2", "%s"), (M9, "driver-a"))
+lease = query("SELECT resolve_lease IS NOT NULL FROM markets WHERE id = %s", (M9,))[0][0]
+ok(lease, "a failed driver (a) does not release the lease driver b took over")
+with db() as c9, c9.cursor() as cur:
+    cur.execute(release_sql.replace("$1", "%s").replace("$2", "%s"), (M9, "driver-b"))
+lease = query("SELECT resolve_lease IS NOT NULL FROM markets WHERE id = %s", (M9,))[0][0]
+ok(not lease, "…and driver b releases its own")
+query("UPDATE markets SET status = 'open', outcome = NULL, resolve_owner = NULL WHERE id = %s", (M9,))
 
 proof_ok("at the end")
 problems = ledger_invariants()
