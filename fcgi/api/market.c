@@ -24,6 +24,9 @@
 #include "log.h"
 #include "util.h"
 
+/* A resolution runs under the request's Idempotency-Key: it must fit whole. */
+_Static_assert(RESOLVE_KEY_MAX == HTTP_IDEMPOTENCY_KEY_MAX, "a resolution holds any key");
+
 static const char *i64(char *buf, int64_t v)
 {
     snprintf(buf, 24, "%" PRId64, v);

@@ -156,8 +156,15 @@ void mutation_run(struct request *r, const struct mutation_ops *ops)
     if (ops->parse(r, m.req) < 0 || (ops->authorize && ops->authorize(r, m.req) < 0)
         || idem_prepare(r, &m.idem) < 0)
         goto out;
-    if (api_tx_run(r, ops->tx_flags, attempt, &m, &d) == 0)
-        idem_answer(r, d, &m.idem, m.status, m.body);
+    if (api_tx_run(r, ops->tx_flags, attempt, &m, &d) == 0) {
+        if (d == TX_COMMIT && !m.body) {
+            /* an apply() that committed without mut_commit(): a bug, not an answer */
+            log_error("request %s: %s committed without an answer", r->request_id, ops->name);
+            http_problem(r, 500, "internal_error", "the server could not complete the request");
+        } else {
+            idem_answer(r, d, &m.idem, m.status, m.body);
+        }
+    }
 out:
     free(m.body);
     idem_free(&m.idem);

@@ -367,7 +367,7 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
 }
 
 /*
- * Round 1: BEGIN, the key and the market lock. Then the checks, the book,
+ * Round 1: BEGIN and the key; then the market lock. Then the checks, the book,
  * the accounts and the writes, one statement at a time (each depends on
  * the last); the market's sequence rides with the stored answer and COMMIT.
  */
@@ -375,21 +375,26 @@ static enum tx_decision order_apply(struct mutation *mu, struct tx *tx, void *re
 {
     const struct order_req *q = req;
     const char *p[1] = { q->market };
-    struct tx_stmt st[1] = { tx_stmt_named(SQL_MARKET_LOCK, p) };
     struct order_run o;
     enum tx_decision d;
+    PGresult *res;
     int found, bad = 0;
 
     memset(&o, 0, sizeof(o));
     o.mu = mu;
     o.q = q;
     o.me = mut_request(mu)->caller.sub;
-    if (!mut_begin(mu, tx, st, 1, &d))
+    /* The key alone first: a replay or a duplicate in flight is answered
+     * without queueing on the market lock behind every active taker. */
+    if (!mut_begin(mu, tx, NULL, 0, &d))
         return d;
-    found = PQntuples(st[0].res) == 1;
+    res = tx_exec_named(tx, SQL_MARKET_LOCK, p);
+    if (!res)
+        return TX_ERROR;
+    found = PQntuples(res) == 1;
     if (found)
-        bad = market_row_parse(&o.mk, st[0].res, 0) < 0;
-    PQclear(st[0].res);
+        bad = market_row_parse(&o.mk, res, 0) < 0;
+    PQclear(res);
     if (bad) {
         tx->err = DB_FAILED;
         return TX_ERROR;
