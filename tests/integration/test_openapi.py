@@ -188,9 +188,10 @@ for path, tok, ids in CASES:
         if r.status != 422:
             invalid_fail.append((body, r.status, r.body[:200]))
 
-    valid()
+    if path != "/proof/runs":   # a valid run is queued and run: the other suites' runs would wait
+        valid()
+        is_(valid_fail[:3], [], f"POST {path}: generated valid bodies get no validation 422")
     invalid()
-    is_(valid_fail[:3], [], f"POST {path}: generated valid bodies get no validation 422")
     is_(invalid_fail[:3], [], f"POST {path}: a body breaking one documented bound gets 422")
 
 for q, want in (("limit=0", 400), ("limit=501", 400), ("limit=500", 200), ("limit=1", 200), ("after=x", 400)):
