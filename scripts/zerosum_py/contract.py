@@ -85,9 +85,11 @@ class Contract:
             ctype = answer.headers.get("content-type", "")
             if not ctype.startswith(("application/json", "application/problem+json")):
                 return []           # a static file of the dashboard
-            return self._check_response(self.resolve(self.doc["components"]["responses"]["NotFound"]),
-                                        answer, where, method == "HEAD") if answer.status == 404 else \
-                self._generic(answer, where)
+            rule = {404: "NotFound", 405: "MethodNotAllowed"}.get(answer.status)
+            if rule:
+                return self._check_response(self.resolve(self.doc["components"]["responses"][rule]),
+                                            answer, where, method == "HEAD")
+            return self._generic(answer, where)
         op = item.get("get" if method == "HEAD" else method.lower())
         if op is None:
             if answer.status == 405:
