@@ -34,7 +34,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
         fuzz test-fuzz-replay test-faults test-model bench \
-        install format format-check layers-check clean
+        install format format-check layers-check openapi-lint clean
 
 all: $(BUILD)/zerosum
 
@@ -116,8 +116,13 @@ test-model: all asan
 test-oracle: all
 	ZS_BIN=$(CURDIR)/build/zerosum prove --exec "" tests/oracle/run.sh
 
+# docs/openapi.yaml through @redocly/cli's recommended rules: no error, no warning.
+openapi-lint: dashboard
+	tests/openapi/node_modules/.bin/redocly lint --config tests/openapi/redocly.yaml \
+		--max-problems 50 docs/openapi.yaml
+
 test: install
-	$(MAKE) format-check layers-check
+	$(MAKE) format-check layers-check openapi-lint
 	$(MAKE) test-unit
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-oracle

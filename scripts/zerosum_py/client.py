@@ -66,6 +66,9 @@ class Api:
         self.port = u.port or (443 if self.https else 80)
         self.prefix = u.path.rstrip("/")
         self.timeout = timeout
+        # observer(method, path, answer), if set, sees every answer received
+        # (the integration tests check each against docs/openapi.yaml).
+        self.observer = None
 
     def connection(self, timeout=None):
         cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
@@ -92,6 +95,8 @@ class Api:
         raw_body = resp.read()
         a = Answer(resp.status, resp.getheaders(), raw_body, ms=(time.perf_counter() - t0) * 1000)
         a.will_close = resp.will_close
+        if self.observer is not None:
+            self.observer(method, path, a)
         return a
 
     def call(self, method, path, body=None, token=None, key=None, conn=None, headers=None, raw=None,

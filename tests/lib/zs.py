@@ -34,6 +34,13 @@ ZS_BIN = os.environ.get("ZS_BIN", os.path.join(REPO, "build", "zerosum"))
 KEY_FILE = _stack.key_file(ZS_VAR)
 _api = _Api(f"http://127.0.0.1:{PORT}")
 
+# Every answer this module's client receives is checked against the API
+# contract (docs/openapi.yaml, scripts/zerosum_py/contract.py); done() fails
+# the suite on any violation.
+from zerosum_py.contract import Recorder as _Recorder  # noqa: E402
+CONTRACT = _Recorder()
+_api.observer = CONTRACT
+
 # ---- TAP -------------------------------------------------------------------
 
 _count = 0
@@ -67,7 +74,15 @@ def diag(msg):
     sys.stdout.flush()
 
 
+def contract_ok():
+    """One TAP line for the contract: every answer checked so far conforms."""
+    v = CONTRACT.violations
+    ok(not v, f"all {CONTRACT.checked} answers conform to docs/openapi.yaml",
+       "\n".join(v[:20]) + (f"\n… and {len(v) - 20} more" if len(v) > 20 else ""))
+
+
 def done():
+    contract_ok()
     print(f"1..{_count}")
     sys.stdout.flush()
     sys.exit(1 if _failed else 0)
