@@ -40,12 +40,15 @@ try:
 except psycopg2.Error as e:
     is_(e.pgcode, "42703", "control: PREPARE refuses an unknown column")
 
-tx_control = re.compile(r"^(BEGIN|COMMIT|ROLLBACK)\b")
+tx_control = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|SET LOCAL)\b")
 for s in table:
     text = s[dialect]
     if tx_control.match(text):
-        # transaction control cannot be prepared; it runs as itself
+        # transaction control and SET cannot be PREPAREd; each runs as itself
+        # (SET LOCAL inside a transaction of its own)
         try:
+            if text.startswith("SET LOCAL"):
+                cur.execute("BEGIN")
             cur.execute(text)
             if not text.startswith(("COMMIT", "ROLLBACK")):
                 cur.execute("ROLLBACK")
