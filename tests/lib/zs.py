@@ -57,9 +57,14 @@ def ok(cond, name, diag=None):
         else:
             _failed += 1
             print(f"not ok {_count} - {name}")
+            sys.stdout.flush()
+            # on stderr, as Test::More does: prove shows it without -v, so a
+            # failure in CI says why
+            print(f"#   Failed test {_count} - {name}", file=sys.stderr)
             if diag is not None:
                 for line in str(diag).splitlines()[:20]:
-                    print(f"#   {line}")
+                    print(f"#   {line}", file=sys.stderr)
+            sys.stderr.flush()
         sys.stdout.flush()
     return bool(cond)
 
