@@ -38,6 +38,7 @@ ALL_CHECKS = {
     "money_conserved": "evidence",
     "no_negative_balances": "constraint",
     "holds_match_held": "evidence",
+    "pending_released": "evidence",  # tampered below (pending transfers)
     "held_within_balance": "constraint",
     "drop_claims_match": "evidence",
     "english_high_is_last_bid": "evidence",
