@@ -19,6 +19,7 @@
 #include "log.h"
 #include "domain/auction.h"
 #include "domain/resolve.h"
+#include "domain/pending.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -274,6 +275,14 @@ void jobs_main(const struct zs_config *cfg)
 
             db_session_init(&s, cfg, "jobs-sweep", EP_LOTS);
             n = auction_sweep(&s, 32);
+        } while (n == 32 && !stop_requested);
+
+        /* Expire pending transfers whose deadline has passed. */
+        do {
+            struct db_session s;
+
+            db_session_init(&s, cfg, "jobs-pending", EP_TRANSFERS);
+            n = pending_expire_due(&s, 32);
         } while (n == 32 && !stop_requested);
 
         /* Finish resolutions left half done (their owner died or failed). */

@@ -7,5 +7,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON lots, bids, holds TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON stampede_runs TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON markets, positions, orders, trades TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON pending_transfers TO zerosum_app;
 -- read-only: revocations are set by the owner through scripts/zerosum revoke-tokens
 GRANT SELECT ON token_revocations TO zerosum_app;

@@ -303,3 +303,35 @@ CREATE TABLE IF NOT EXISTS token_revocations (
 -- lease, so that a driver releasing its lease after a failure never drops
 -- the lease of one that has taken over since.
 ALTER TABLE markets ADD COLUMN IF NOT EXISTS resolve_owner text;
+
+-- migrate: 070 pending_transfers
+-- Two-phase transfers (POST /transfer with "pending": true). While
+-- `pending`, amount is held on from_account (accounts.held); nothing has
+-- moved. Posting moves posted_amount (1..amount) by one ordinary transfer
+-- (transfer_id) and releases the whole hold; voiding, or expiring once
+-- expires_at (database clock) has passed, releases it and moves nothing.
+-- The row is the transfer's serialisation point: post, void and expiry lock
+-- it first (then accounts by id), and only a `pending` row changes.
+CREATE TABLE IF NOT EXISTS pending_transfers (
+    id             uuid        PRIMARY KEY,
+    from_account   uuid        NOT NULL,
+    to_account     uuid        NOT NULL,
+    amount         bigint      NOT NULL CHECK (amount > 0),
+    status         text        NOT NULL CHECK (status IN ('pending', 'posted', 'voided', 'expired')),
+    posted_amount  bigint      CHECK (posted_amount > 0 AND posted_amount <= amount),
+    transfer_id    uuid,
+    caller         text        NOT NULL,
+    memo           text        CHECK (memo IS NULL OR length(memo) <= 140),
+    idem_key       text,
+    expires_at     timestamptz NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    resolved_at    timestamptz,
+    resolved_by    text,
+    CONSTRAINT pending_transfers_distinct_accounts CHECK (from_account <> to_account)
+);
+
+-- migrate: 071 pending_transfers_due
+CREATE INDEX IF NOT EXISTS pending_transfers_due ON pending_transfers (status, expires_at);
+
+-- migrate: 072 pending_transfers_by_account
+CREATE INDEX IF NOT EXISTS pending_transfers_by_account ON pending_transfers (from_account, status);

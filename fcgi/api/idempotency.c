@@ -26,6 +26,8 @@ struct idem_optional {
 
 static const struct idem_optional optionals[] = {
     { "POST", "/transfer", "memo", NULL, NULL, NULL },
+    { "POST", "/transfer", "pending", NULL, NULL, "false" },
+    { "POST", "/transfer", "timeout", NULL, NULL, "3600" }, /* only with "pending": true */
     { "POST", "/lots", "title", NULL, NULL, "\"\"" },
     { "POST", "/lots", "reserve", NULL, NULL, NULL },
     { "POST", "/lots", "snipe_window", NULL, NULL, "0" },

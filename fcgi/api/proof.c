@@ -61,6 +61,7 @@ static const struct check checks[] = {
     { "money_conserved", CHECK_EVIDENCE, SQL_PROOF_MONEY_CONSERVED },
     { "no_negative_balances", CHECK_CONSTRAINT, SQL_PROOF_NO_NEGATIVE_BALANCES },
     { "holds_match_held", CHECK_EVIDENCE, SQL_PROOF_HOLDS_MATCH_HELD },
+    { "pending_released", CHECK_EVIDENCE, SQL_PROOF_PENDING_RELEASED },
     { "order_holds_exact", CHECK_EVIDENCE, SQL_PROOF_ORDER_HOLDS_EXACT },
     { "held_within_balance", CHECK_CONSTRAINT, SQL_PROOF_HELD_WITHIN_BALANCE },
     { "drop_claims_match", CHECK_EVIDENCE, SQL_PROOF_DROP_CLAIMS_MATCH },

@@ -16,6 +16,8 @@ const struct route routes[] = {
     { "GET", "/accounts/{id}/entries", handle_account_entries, EP_ACCOUNTS, AUTH_USER, "default" },
     { "POST", "/transfer", handle_transfer_create, EP_TRANSFER, AUTH_USER, "transfer" },
     { "GET", "/transfers/{id}", handle_transfer_get, EP_TRANSFERS, AUTH_USER, "default" },
+    { "POST", "/transfers/{id}/post", handle_transfer_post, EP_TRANSFERS, AUTH_USER, "default" },
+    { "POST", "/transfers/{id}/void", handle_transfer_void, EP_TRANSFERS, AUTH_USER, "default" },
     { "POST", "/lots", handle_lot_create, EP_LOTS, AUTH_ADMIN, "default" },
     { "GET", "/lots", handle_lot_list, EP_LOTS, AUTH_NONE, "default" },
     { "GET", "/lots/{id}", handle_lot_get, EP_LOTS, AUTH_NONE, "default" },

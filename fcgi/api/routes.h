@@ -19,6 +19,8 @@ void handle_account_get(struct request *r);
 void handle_account_entries(struct request *r);
 void handle_transfer_create(struct request *r);
 void handle_transfer_get(struct request *r);
+void handle_transfer_post(struct request *r);
+void handle_transfer_void(struct request *r);
 void handle_lot_create(struct request *r);
 void handle_lot_list(struct request *r);
 void handle_lot_get(struct request *r);

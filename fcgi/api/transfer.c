@@ -21,6 +21,8 @@
 #include "domain/ledger.h"
 #include "log.h"
 #include "api/mutation.h"
+#include "api/pending.h"
+#include "domain/pending.h"
 #include "api/routes.h"
 #include "util.h"
 #include "api/validate.h"
@@ -53,10 +55,44 @@ static int parse_account(struct request *r, const char *field, char out[UUID_STR
     return 0;
 }
 
+/* "pending" (a boolean, default false) and "timeout" (seconds, only with
+ * "pending": true). 0, or -1 after answering 422. */
+static int parse_pending(struct request *r, struct transfer_req *q)
+{
+    struct json_object *v;
+
+    if (json_object_object_get_ex(r->json, "pending", &v)
+        && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_boolean)) {
+            http_problem(r, 422, "invalid_pending", "\"pending\" must be true or false");
+            return -1;
+        }
+        q->pending = json_object_get_boolean(v);
+    }
+    q->timeout = PENDING_TIMEOUT_DEFAULT;
+    if (!json_object_object_get_ex(r->json, "timeout", &v)
+        || json_object_is_type(v, json_type_null))
+        return 0;
+    if (!q->pending) {
+        http_problem(r, 422, "timeout_without_pending",
+                     "\"timeout\" applies only to a transfer with \"pending\": true");
+        return -1;
+    }
+    if (util_json_int64(v, PENDING_TIMEOUT_MIN, &q->timeout) < 0
+        || !pending_timeout_valid(q->timeout)) {
+        http_problem(r, 422, "invalid_timeout",
+                     "\"timeout\" must be a JSON integer from %d to %d (seconds)",
+                     PENDING_TIMEOUT_MIN, PENDING_TIMEOUT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 /* Validate the body into q; answers 422 and returns -1 on bad input. */
 int transfer_parse(struct request *r, struct transfer_req *q)
 {
-    static const char *const allowed[] = { "from", "to", "amount", "memo", NULL };
+    static const char *const allowed[] = { "from",    "to",      "amount", "memo",
+                                           "pending", "timeout", NULL };
     struct json_object *v;
 
     memset(q, 0, sizeof(*q));
@@ -87,12 +123,12 @@ int transfer_parse(struct request *r, struct transfer_req *q)
         http_problem(r, 422, "same_account", "\"from\" and \"to\" must be different accounts");
         return -1;
     }
-    return 0;
+    return parse_pending(r, q);
 }
 
 /* A user moves only their own money; an admin moves money only out of the issuer.
  * Decided before touching the database. */
-static int transfer_authorize(struct request *r, const void *req)
+int transfer_authorize(struct request *r, const void *req)
 {
     const struct transfer_req *q = req;
 
@@ -206,9 +242,15 @@ static const struct mutation_ops transfer_ops = {
     .apply = transfer_apply,
 };
 
+/* "pending": true sends the request to the two-phase path (api/pending.c);
+ * both parse the same body with transfer_parse(). */
 void handle_transfer_create(struct request *r)
 {
-    mutation_run(r, &transfer_ops);
+    struct json_object *v;
+    int pending = json_object_object_get_ex(r->json, "pending", &v)
+        && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+
+    mutation_run(r, pending ? &pending_create_ops : &transfer_ops);
 }
 
 struct transfer_get {
@@ -230,7 +272,19 @@ static enum tx_decision transfer_get_tx(struct tx *tx, void *arg)
     res = tx_exec_named(tx, SQL_LEDGER_TRANSFER_GET, p);
     if (!res)
         return TX_ERROR;
-    if (PQntuples(res) == 1) {
+    if (PQntuples(res) == 0) {
+        /* Not a transfer that moved: perhaps a pending one (a second round
+         * trip only for ids the ledger does not know). */
+        PQclear(res);
+        res = tx_exec_named(tx, SQL_PENDING_GET, p);
+        if (!res)
+            return TX_ERROR;
+        if (PQntuples(res) == 1) {
+            g->out = pending_row_json(res);
+            snprintf(g->from, sizeof(g->from), "%s", PQgetvalue(res, 0, 1));
+            snprintf(g->to, sizeof(g->to), "%s", PQgetvalue(res, 0, 2));
+        }
+    } else if (PQntuples(res) == 1) {
         g->out = json_object_new_object();
         json_object_object_add(g->out, "id", json_object_new_string(PQgetvalue(res, 0, 0)));
         json_object_object_add(g->out, "from", json_object_new_string(PQgetvalue(res, 0, 1)));

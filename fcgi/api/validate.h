@@ -22,9 +22,14 @@ struct transfer_req {
     char to[UUID_STR_LEN + 1];
     int64_t amount;
     const char *memo; /* lent from r->json, or NULL */
+    int pending;      /* "pending": true: a two-phase transfer (api/pending.h) */
+    int64_t timeout;  /* pending: seconds until it expires */
 };
 
 int transfer_parse(struct request *r, struct transfer_req *q);
+
+/* Who may make a transfer (the caller owns "from"; an admin only from the issuer). */
+int transfer_authorize(struct request *r, const void *req);
 
 /* POST /bid: {"lot", "amount"?, "max_price"?, "quantity"?} */
 struct bid_req {

@@ -60,14 +60,30 @@ SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' 
 
 -- name: proof_holds_match_held
 -- every account's held equals its active lot holds plus the cash reserved by
--- its resting buy orders
+-- its resting buy orders plus its pending transfers
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT a.id, row_number() OVER () AS rn FROM accounts a
  LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE state = 'active'
             GROUP BY account_id) h ON h.account_id = a.id
  LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE status = 'open'
             AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
- WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0)) bad;
+ LEFT JOIN (SELECT from_account, sum(amount) AS s FROM pending_transfers
+            WHERE status = 'pending' GROUP BY from_account) p ON p.from_account = a.id
+ WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(p.s, 0)) bad;
+
+-- name: proof_pending_released
+-- every closed pending transfer released exactly its hold: a posted one
+-- moved its posted amount (at most what was held) by exactly one transfer
+-- from its payer to its payee and released the rest; a voided or expired
+-- one moved nothing
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT p.id, row_number() OVER () AS rn FROM pending_transfers p
+ LEFT JOIN transfers t ON t.id = p.transfer_id
+ WHERE p.status <> 'pending' AND NOT coalesce(CASE WHEN p.status = 'posted' THEN
+   t.id IS NOT NULL AND t.from_account = p.from_account AND t.to_account = p.to_account
+   AND t.amount = p.posted_amount AND p.posted_amount BETWEEN 1 AND p.amount
+   AND (SELECT count(*) FROM pending_transfers q WHERE q.transfer_id = p.transfer_id) = 1
+  ELSE p.transfer_id IS NULL AND p.posted_amount IS NULL END, false)) bad;
 
 -- name: proof_order_holds_exact
 -- every resting buy reserves exactly remaining x price; closed orders reserve

@@ -402,7 +402,10 @@ rows = query("""SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, sum(am
                 WHERE state = 'active' GROUP BY account_id) h ON h.account_id = a.id
                 LEFT JOIN (SELECT account_id, sum(hold_amount) s FROM orders
                 WHERE status = 'open' AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
-                WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0)""")
-is_(rows, [], "every account's held equals its active holds plus its resting buy orders' reserve")
+                LEFT JOIN (SELECT from_account, sum(amount) s FROM pending_transfers
+                WHERE status = 'pending' GROUP BY from_account) p ON p.from_account = a.id
+                WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(p.s, 0)""")
+is_(rows, [], "every account's held equals its active holds plus its resting buy orders' reserve"
+    " plus its pending transfers")
 
 done()

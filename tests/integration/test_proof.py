@@ -38,6 +38,7 @@ ALL_CHECKS = {
     "money_conserved": "evidence",
     "no_negative_balances": "constraint",
     "holds_match_held": "evidence",
+    "pending_released": "evidence",  # tampered below (pending transfers)
     "held_within_balance": "constraint",
     "drop_claims_match": "evidence",
     "english_high_is_last_bid": "evidence",
@@ -236,6 +237,18 @@ is_(query("SELECT status, qty_claimed FROM lots WHERE id = %s", (L_drop,))[0], (
 is_(balance(alice), (10_000 - 100 + 25 - 40 - 60, 170), "alice: balance and the live lot's hold")
 is_(ledger_invariants(), [], "the test's own ledger invariants hold before tampering")
 
+# Pending transfers: erin holds one live (held 60: holds_match_held counts it),
+# posted 25 of another (its hold of 40 released) and voided a third.
+erin, t_erin = create_account("erin", 500)
+frank, _ = create_account("frank", 0)
+def pending(amount):
+    return must(post("/transfer", {"from": erin, "to": frank, "amount": amount, "pending": True},
+                     token=t_erin), 201, "pending transfer")["transfer"]["id"]
+P_live, P_posted, P_voided = pending(60), pending(40), pending(30)
+must(post(f"/transfers/{P_posted}/post", {"amount": 25}, token=t_erin), 200, "post 25")
+must(post(f"/transfers/{P_voided}/void", {}, token=t_erin), 200, "void")
+is_(balance(erin), (475, 60), "erin: 25 moved, the live pending 60 held")
+
 # ---- baseline --------------------------------------------------------------
 
 r = healthy("baseline")
@@ -368,6 +381,25 @@ hd = "UPDATE accounts SET held = held + %s WHERE id = %s"
 case("holds_match_held", {"holds_match_held"},
      [(hd, (5, carol))], [(hd, (-5, carol))],
      observed={"holds_match_held": 1}, samples={"holds_match_held": [carol]})
+
+# holds_match_held (pending): erin's live pending transfer is marked voided behind
+# the application's back; its 60 stays held, so her held no longer equals her holds.
+ps = "UPDATE pending_transfers SET status = %s WHERE id = %s"
+case("holds_match_held (pending transfer)", {"holds_match_held"},
+     [(ps, ("voided", P_live))], [(ps, ("pending", P_live))],
+     observed={"holds_match_held": 1}, samples={"holds_match_held": [erin]})
+
+# pending_released (a): the posted transfer says it posted 24, its transfer moved 25.
+pa = "UPDATE pending_transfers SET posted_amount = posted_amount + %s WHERE id = %s"
+case("pending_released (posted amount)", {"pending_released"},
+     [(pa, (-1, P_posted))], [(pa, (1, P_posted))],
+     observed={"pending_released": 1}, samples={"pending_released": [P_posted]})
+
+# pending_released (b): the voided one claims a posting transfer (nothing moved by it).
+pt = "UPDATE pending_transfers SET transfer_id = %s WHERE id = %s"
+case("pending_released (voided moved)", {"pending_released"},
+     [(pt, (str(uuid.uuid4()), P_voided))], [(pt, (None, P_voided))],
+     observed={"pending_released": 1}, samples={"pending_released": [P_voided]})
 
 # held_within_balance: a rogue transfer spends alice's held money, leaving 169 against
 # her live hold of 170 (held still equals her active holds, balance still equals her

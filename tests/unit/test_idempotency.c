@@ -56,6 +56,12 @@ int main(void)
     ok(!same("/transfer", "{\"from\":\"a\",\"to\":\"b\",\"amount\":5}",
              "{\"from\":\"a\",\"to\":\"b\",\"amount\":6}"),
        "transfer: a different amount differs");
+    ok(same("/transfer", "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"pending\":true}",
+            "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"pending\":true,\"timeout\":3600}"),
+       "pending transfer: timeout 3600 (the default) = omitted");
+    ok(!same("/transfer", "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"pending\":true}",
+             "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"pending\":true,\"timeout\":60}"),
+       "pending transfer: another timeout differs");
     ok(!same("/transfer", "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"memo\":\"x\"}",
              "{\"from\":\"a\",\"to\":\"b\",\"amount\":5,\"memo\":\"y\"}"),
        "transfer: a different memo differs");
