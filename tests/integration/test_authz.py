@@ -138,6 +138,13 @@ def alice_order():
 
 
 order_for_cells = alice_order()
+
+
+def alice_pending():
+    r = post("/transfer", {"from": alice, "to": carol, "amount": 1, "pending": True}, token=t_alice)
+    if r.status != 201:
+        raise RuntimeError(f"POST /transfer (pending): {r}")
+    return r.json["transfer"]["id"]
 bid_amount = [100]
 
 
@@ -204,6 +211,12 @@ ROWS = [
     ("DELETE /order/{id}", "DELETE", "/order/{order}", lambda: {}, False,
      {"other": (404, "order_not_found", 1), "user": ok2(200), "admin": ok2(200)}),
     ("POST /proof/runs", "POST", "/proof/runs", lambda: {"scenario": "double-spend", "n": 1}, True, admin_only(202)),
+    # alice's pending transfer to carol (a fresh one per cell): bob, a stranger, is answered as if
+    # it did not exist (rolled back: nothing stored); alice, the payer, and the admin may post or void
+    ("POST /transfers/{id}/post", "POST", "/transfers/{pending}/post", lambda: {}, False,
+     {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
+    ("POST /transfers/{id}/void", "POST", "/transfers/{pending}/void", lambda: {}, False,
+     {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
 ]
 
 COVERED = {(r[1], re.sub(r"\{[^}]*\}|[0-9a-f]{8}-[0-9a-f-]{27}", "{}", r[2].split("?")[0])) for r in ROWS}
@@ -245,6 +258,8 @@ for i, (name, method, path, body_fn, admin_route, cells) in enumerate(ROWS):
         if name == "GET /transfers/{id}" and col == "other":
             auth = "Bearer " + t_carol
         p = path
+        if "{pending}" in path:
+            p = path.replace("{pending}", alice_pending())
         if "{order}" in path:
             p = path.replace("{order}", order_for_cells if col in ("other", "user") or exp[0] != "ok"
                              else alice_order())
