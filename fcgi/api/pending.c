@@ -97,11 +97,6 @@ struct json_object *pending_row_json(PGresult *res)
 static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct transfer_req *q = req;
-    int from_first = strcmp(q->from, q->to) < 0;
-    const char *p_lo[1] = { from_first ? q->from : q->to };
-    const char *p_hi[1] = { from_first ? q->to : q->from };
-    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
-                             tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
     struct ledger_account acc[2]; /* [0] from, [1] to */
     char id[UUID_STR_LEN + 1], amt[24], tmo[24], expires[TS_LEN];
     const char *p_held[2], *p_rec[9];
@@ -109,24 +104,8 @@ static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *re
     struct pending_view v;
     enum tx_decision d;
 
-    memset(acc, 0, sizeof(acc));
-    if (!mut_begin(m, tx, r1, 2, &d))
+    if (!transfer_begin(m, tx, q, acc, &d))
         return d;
-    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[0].res);
-    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[1].res);
-    PQclear(r1[0].res);
-    PQclear(r1[1].res);
-
-    if (!acc[0].found)
-        return mut_refuse(m, tx, MUT_STORED, 422, "from_account_not_found", NULL,
-                          "the \"from\" account does not exist");
-    if (!acc[1].found)
-        return mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
-                          "the \"to\" account does not exist");
-    if (acc[0].kind == LEDGER_KIND_ESCROW || acc[1].kind == LEDGER_KIND_ESCROW)
-        return mut_refuse(
-            m, tx, MUT_STORED, 403, "escrow_account", NULL,
-            "a market's escrow account moves only with its market's fills and payouts");
     if (acc[0].kind != LEDGER_KIND_USER)
         return mut_refuse(m, tx, MUT_STORED, 422, "pending_from_issuer", NULL,
                           "the issuer holds nothing: money is issued by immediate transfers only");

@@ -168,6 +168,38 @@ static struct json_object *transfer_answer(const struct transfer_req *q, const c
     return o;
 }
 
+int transfer_begin(struct mutation *m, struct tx *tx, const struct transfer_req *q,
+                   struct ledger_account acc[2], enum tx_decision *d)
+{
+    int from_first = strcmp(q->from, q->to) < 0;
+    const char *p_lo[1] = { from_first ? q->from : q->to };
+    const char *p_hi[1] = { from_first ? q->to : q->from };
+    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
+                             tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
+
+    memset(acc, 0, 2 * sizeof(*acc));
+    /* the key, then both rows locked in id order (opposite transfers wait
+     * for each other, never deadlock) */
+    if (!mut_begin(m, tx, r1, 2, d))
+        return 0;
+    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[0].res);
+    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[1].res);
+    PQclear(r1[0].res);
+    PQclear(r1[1].res);
+    if (!acc[0].found)
+        *d = mut_refuse(m, tx, MUT_STORED, 422, "from_account_not_found", NULL,
+                        "the \"from\" account does not exist");
+    else if (!acc[1].found)
+        *d = mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
+                        "the \"to\" account does not exist");
+    else if (acc[0].kind == LEDGER_KIND_ESCROW || acc[1].kind == LEDGER_KIND_ESCROW)
+        *d = mut_refuse(m, tx, MUT_STORED, 403, "escrow_account", NULL,
+                        "a market's escrow account moves only with its market's fills and payouts");
+    else
+        return 1;
+    return 0;
+}
+
 /*
  * Two round trips in all:
  *   1. BEGIN; claim the key (returning now()); lock the lower id; lock the higher id
@@ -178,36 +210,13 @@ static struct json_object *transfer_answer(const struct transfer_req *q, const c
 static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct transfer_req *q = req;
-    int from_first = strcmp(q->from, q->to) < 0;
-    const char *p_lo[1] = { from_first ? q->from : q->to };
-    const char *p_hi[1] = { from_first ? q->to : q->from };
-    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_lo),
-                             tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_hi) };
     struct ledger_account acc[2]; /* [0] from, [1] to */
     struct ledger_move_stmts mv;
     enum tx_decision d;
     const char *kind;
 
-    memset(acc, 0, sizeof(acc));
-    /* Round 1: the key, then both rows locked in id order (opposite transfers
-     * wait for each other, never deadlock). */
-    if (!mut_begin(m, tx, r1, 2, &d))
+    if (!transfer_begin(m, tx, q, acc, &d))
         return d;
-    ledger_lock_parse(&acc[from_first ? 0 : 1], r1[0].res);
-    ledger_lock_parse(&acc[from_first ? 1 : 0], r1[1].res);
-    PQclear(r1[0].res);
-    PQclear(r1[1].res);
-
-    if (!acc[0].found)
-        return mut_refuse(m, tx, MUT_STORED, 422, "from_account_not_found", NULL,
-                          "the \"from\" account does not exist");
-    if (!acc[1].found)
-        return mut_refuse(m, tx, MUT_STORED, 422, "to_account_not_found", NULL,
-                          "the \"to\" account does not exist");
-    if (acc[0].kind == LEDGER_KIND_ESCROW || acc[1].kind == LEDGER_KIND_ESCROW)
-        return mut_refuse(
-            m, tx, MUT_STORED, 403, "escrow_account", NULL,
-            "a market's escrow account moves only with its market's fills and payouts");
     if (acc[0].kind == LEDGER_KIND_ISSUER && mut_request(m)->caller.scope != JWT_SCOPE_ADMIN)
         return mut_refuse(m, tx, MUT_STORED, 403, "admin_required", NULL,
                           "only an admin may issue money");

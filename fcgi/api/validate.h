@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "api/http.h"
+#include "api/mutation.h"
+#include "domain/ledger.h"
 #include "domain/auction.h"
 #include "util.h"
 
@@ -30,6 +32,16 @@ int transfer_parse(struct request *r, struct transfer_req *q);
 
 /* Who may make a transfer (the caller owns "from"; an admin only from the issuer). */
 int transfer_authorize(struct request *r, const void *req);
+
+/*
+ * The first round trip of a transfer, immediate or pending (api/transfer.c):
+ * BEGIN, the key claim and both accounts locked in id order into acc ([0]
+ * from, [1] to), then the refusals every transfer shares — an unknown payer
+ * or payee, an escrow account — stored under the key. 1: go on; 0: the
+ * apply step returns *d.
+ */
+int transfer_begin(struct mutation *m, struct tx *tx, const struct transfer_req *q,
+                   struct ledger_account acc[2], enum tx_decision *d);
 
 /* POST /bid: {"lot", "amount"?, "max_price"?, "quantity"?} */
 struct bid_req {
