@@ -419,7 +419,7 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
 {
     const struct zs_config *cfg = s->cfg;
     char err[512];
-    int reused, reconnected = 0, reprepared = 0;
+    int reused, reconnected = 0, reprepared = 0, again;
     struct tx tx;
     PGconn *conn = acquire(cfg, &reused, err, sizeof(err));
 
@@ -467,30 +467,23 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
         } else if (tx.err == DB_OK) {
             tx.err = DB_FAILED; /* fn failed without a statement failing */
         }
-        /* Stale prepared statements (a migration, a DEALLOCATE): nothing
-         * was committed; drop the connection and with it every prepared
-         * statement, and run the transaction once more on a new one, whose
-         * statements are prepared afresh from the table. */
+        /* Start over once on a new connection, nothing having been
+         * committed: when the prepared statements are stale (a migration,
+         * a DEALLOCATE; the new connection prepares them afresh from the
+         * table), or when a reused connection died while idle (PgBouncer or
+         * the server restarted: it fails on the first round trip, before
+         * any COMMIT went out). */
+        again = 0;
         if (stale_prepared(&tx) && !reprepared) {
             log_warn("request %s: prepared statements are stale (SQLSTATE %s): reconnecting", s->id,
                      tx.sqlstate);
-            release(cfg, conn, 1);
-            reprepared = 1;
-            s->attempts--;
-            tx.attempt--;
-            conn = acquire(cfg, &reused, err, sizeof(err));
-            if (!conn)
-                return failed(s, &tx, TX_RESULT_UNAVAILABLE, err);
-            tx.conn = conn;
-            continue;
+            reprepared = again = 1;
+        } else if (tx.err == DB_UNAVAILABLE && reused && !reconnected && tx.rounds <= 1
+                   && !tx.commit_sent) {
+            reconnected = again = 1;
         }
-        /* A reused connection that died while idle (PgBouncer or the server
-         * restarted) fails on the first round trip, before any COMMIT went
-         * out: nothing can have happened, so reconnect once and start over. */
-        if (tx.err == DB_UNAVAILABLE && reused && !reconnected && tx.rounds <= 1
-            && !tx.commit_sent) {
+        if (again) {
             release(cfg, conn, 1);
-            reconnected = 1;
             s->attempts--;
             tx.attempt--;
             conn = acquire(cfg, &reused, err, sizeof(err));
