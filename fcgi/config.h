@@ -48,6 +48,7 @@ struct zs_config {
     int token_expires;
     enum zs_policy connection_policy;
     int connection_max_lifetime; /* seconds, per-worker policy */
+    int prepared_statements;     /* per-worker: 1 = named prepared statements */
     enum zs_dialect dialect;
 
     /* transactions */

@@ -96,3 +96,45 @@ ALTER TABLE orders
     ADD CONSTRAINT orders_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id);
 ALTER TABLE trades
     ADD CONSTRAINT trades_market_fk FOREIGN KEY (market_id) REFERENCES markets (id);
+
+-- migrate: 108 balanced_transfers_once
+-- The balanced-transfer check (103) fires once per transfer, not once per
+-- entry as well: the deferred trigger on transfers checks, at commit, every
+-- transfer this transaction inserted, with all its entries. Entries added to
+-- any other transfer (one committed earlier, or one this transaction did not
+-- insert at its top level) are checked at the end of their INSERT statement,
+-- at once, by a statement-level trigger that costs one primary-key probe per
+-- new entry on the common path. A transfer counts as this transaction's own
+-- only when both its xmin and its created_at (now()) say so.
+DROP TRIGGER IF EXISTS entries_balanced ON entries;
+CREATE OR REPLACE FUNCTION zerosum_check_entries_of_old_transfers() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    tid   uuid;
+    n     bigint;
+    s     numeric;
+    legs  bigint;
+BEGIN
+    FOR tid IN
+        SELECT DISTINCT ne.transfer_id
+          FROM new_entries ne LEFT JOIN transfers t ON t.id = ne.transfer_id
+         WHERE t.id IS NULL OR t.xmin <> pg_current_xact_id()::xid OR t.created_at <> now()
+    LOOP
+        SELECT count(*), coalesce(sum(e.amount), 0),
+               count(*) FILTER (WHERE (e.account_id = t.from_account AND e.amount = -t.amount)
+                                   OR (e.account_id = t.to_account AND e.amount = t.amount))
+          INTO n, s, legs
+          FROM entries e JOIN transfers t ON t.id = e.transfer_id
+         WHERE e.transfer_id = tid;
+        IF n < 2 OR s <> 0 OR legs <> n THEN
+            RAISE EXCEPTION 'transfer % is unbalanced: % entries summing to %, % of them its legs',
+                tid, n, s, legs
+                USING ERRCODE = '23514';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER entries_of_old_transfers_balanced
+    AFTER INSERT ON entries REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION zerosum_check_entries_of_old_transfers();

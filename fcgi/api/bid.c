@@ -402,14 +402,43 @@ static int bid_authorize(struct request *r, const void *req)
 }
 
 /*
- * Round 1: BEGIN, the key and the lot row locked (the lot's turn). Then the
- * lot settles if its time is up, and the bid or claim goes its kind's way.
+ * No locked row came back: the lot does not exist, or it is sold out
+ * (lot_lock_unless_sold_out skips it without waiting on its lock). Read it
+ * unlocked and refuse as purchase() would; in any other case (not sold out
+ * after all, or input purchase() refuses first) lock it as usual and
+ * return 1 with *l filled: go on as if round 1 had locked it.
+ */
+static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req *q, struct lot *l,
+                        enum tx_decision *d)
+{
+    char buf[96];
+    int rc = auction_lot_read(tx, q->lot, l);
+
+    /* the answer purchase() gives a sold-out lot: input errors come first */
+    if (rc > 0 && l->kind != LOT_ENGLISH && !claim_input_error(q, l, buf, sizeof(buf))
+        && auction_lot_closed(l, mut_request(m)->caller.sub) == AUCTION_SOLD_OUT) {
+        *d = refuse_closed(m, tx, l, AUCTION_SOLD_OUT, "buy");
+        return 0;
+    }
+    if (rc > 0)
+        rc = auction_lot_lock(tx, q->lot, l);
+    if (rc < 0)
+        *d = TX_ERROR;
+    else if (rc == 0)
+        *d = mut_refuse(m, tx, MUT_STORED, 404, "lot_not_found", NULL, "no such lot");
+    return rc > 0;
+}
+
+/*
+ * Round 1: BEGIN, the key and the lot row locked (the lot's turn) unless it
+ * is sold out. Then the lot settles if its time is up, and the bid or claim
+ * goes its kind's way.
  */
 static enum tx_decision bid_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct bid_req *q = req;
     const char *p[1] = { q->lot };
-    struct tx_stmt r1[1] = { tx_stmt_named(SQL_LOT_LOCK, p) };
+    struct tx_stmt r1[1] = { tx_stmt_named(SQL_LOT_LOCK_UNLESS_SOLD_OUT, p) };
     enum tx_decision d;
     struct lot l;
     int rc;
@@ -424,8 +453,8 @@ static enum tx_decision bid_apply(struct mutation *m, struct tx *tx, void *req)
         tx->err = DB_FAILED;
         return TX_ERROR;
     }
-    if (rc == 0)
-        return mut_refuse(m, tx, MUT_STORED, 404, "lot_not_found", NULL, "no such lot");
+    if (rc == 0 && !unlocked_lot(m, tx, q, &l, &d))
+        return d;
     /* Close on read: settle a lot whose time is up before judging the bid. */
     rc = auction_settle_if_due(tx, &l);
     if (rc == AUCTION_SETTLE_OUT_OF_RANGE)

@@ -187,6 +187,9 @@ int auction_lot_parse(PGresult *res, int row, struct lot *l);
 /* SQL_LOT_LOCK into *l: 1 found, 0 not found, -1 on a failed statement. */
 int auction_lot_lock(struct tx *tx, const char *id, struct lot *l);
 
+/* SQL_LOT_GET (the lot unlocked, as it is now) into *l: as auction_lot_lock. */
+int auction_lot_read(struct tx *tx, const char *id, struct lot *l);
+
 /*
  * If the (locked) lot is a live English lot whose end has passed, settle
  * it exactly once: capture the winner's hold as a transfer to the seller

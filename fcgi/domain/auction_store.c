@@ -75,10 +75,11 @@ int auction_lot_parse(PGresult *res, int row, struct lot *l)
     return 0;
 }
 
-int auction_lot_lock(struct tx *tx, const char *id, struct lot *l)
+/* One lot row by statement which into *l: 1 found, 0 not, -1 on failure. */
+static int lot_one(struct tx *tx, enum sql_id which, const char *id, struct lot *l)
 {
     const char *p[1] = { id };
-    PGresult *res = tx_exec_named(tx, SQL_LOT_LOCK, p);
+    PGresult *res = tx_exec_named(tx, which, p);
     int found;
 
     if (!res)
@@ -91,6 +92,16 @@ int auction_lot_lock(struct tx *tx, const char *id, struct lot *l)
     }
     PQclear(res);
     return found;
+}
+
+int auction_lot_lock(struct tx *tx, const char *id, struct lot *l)
+{
+    return lot_one(tx, SQL_LOT_LOCK, id, l);
+}
+
+int auction_lot_read(struct tx *tx, const char *id, struct lot *l)
+{
+    return lot_one(tx, SQL_LOT_GET, id, l);
 }
 
 /* Unsold below the reserve: the leader's hold is released, every bid lost. */

@@ -1,25 +1,28 @@
 /*
- * db.c — connection policy, SQLSTATE classification and the retrying
+ * db.c — connection policy, pipelines (named prepared statements on a
+ * per-worker connection, unnamed ones otherwise) and the retrying
  * transaction runner (the store layer: see db.h).
  */
 #include "store/db.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "log.h"
 #include "metrics.h"
-#include "store/token.h"
 
 static PGconn *worker_conn;
+/*
+ * The per-worker connection's prepared statements, by statement id: none,
+ * a Parse in flight in the current pipeline, or prepared (named after the
+ * statement). Emptied whenever that connection is closed or replaced.
+ */
+enum prep_state { PREP_NONE, PREP_SENT, PREP_READY };
+static unsigned char worker_prepared[SQL__COUNT];
 static time_t worker_conn_born;
 static unsigned int rng_state;
 
@@ -34,116 +37,18 @@ static unsigned int rng_next(void)
     return rng_state;
 }
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-enum db_error db_classify(const char *sqlstate)
-{
-    if (!sqlstate || !*sqlstate)
-        return DB_UNAVAILABLE;
-    if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
-        return DB_RETRYABLE;
-    if (strncmp(sqlstate, "08", 2) == 0    /* connection exceptions */
-        || strcmp(sqlstate, "57P01") == 0  /* admin_shutdown */
-        || strcmp(sqlstate, "57P02") == 0  /* crash_shutdown */
-        || strcmp(sqlstate, "57P03") == 0  /* cannot_connect_now */
-        || strcmp(sqlstate, "53300") == 0  /* too_many_connections */
-        || strcmp(sqlstate, "57014") == 0) /* query_canceled: statement_timeout */
-        return DB_UNAVAILABLE;
-    return DB_FAILED;
-}
-
-int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd)
-{
-    long cap = base_ms;
-
-    for (int i = 1; i < attempt && cap < max_ms; i++)
-        cap *= 2;
-    if (cap > max_ms)
-        cap = max_ms;
-    if (cap <= 0)
-        return 0;
-    return (int)(rnd % (unsigned int)(cap + 1));
-}
-
-/*
- * libpq's default notice processor prints to stderr, the daemon's log, as
- * bare unformatted lines: a server WARNING, or the FATAL a server sends to
- * an idle connection when it shuts down ("terminating connection due to
- * administrator command"). Route them through the log instead.
- */
-static void notice_to_log(void *arg, const char *message)
-{
-    (void)arg;
-    log_warn("database notice: %.*s", (int)strcspn(message, "\n"), message);
-}
-
-PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen)
-{
-    char password[4096], port[16], timeout[16];
-    const char *keys[12], *vals[12];
-    int k = 0;
-    PGconn *conn;
-    uint64_t t0 = now_us();
-
-    if (token_mint(cfg, password, sizeof(password), err, errlen) < 0) {
-        metrics_count_connect(0, now_us() - t0);
-        return NULL;
-    }
-    snprintf(port, sizeof(port), "%d", cfg->db_port);
-    snprintf(timeout, sizeof(timeout), "%d", cfg->db_connect_timeout);
-    keys[k] = "host";
-    vals[k++] = cfg->db_host;
-    keys[k] = "port";
-    vals[k++] = port;
-    keys[k] = "dbname";
-    vals[k++] = cfg->db_name;
-    keys[k] = "user";
-    vals[k++] = cfg->db_user;
-    keys[k] = "connect_timeout";
-    vals[k++] = timeout;
-    keys[k] = "application_name";
-    vals[k++] = "zerosum";
-    if (password[0]) {
-        keys[k] = "password";
-        vals[k++] = password;
-    }
-    if (cfg->db_host[0] != '/') {
-        keys[k] = "sslmode";
-        vals[k++] = cfg->db_sslmode;
-        if (cfg->db_sslrootcert[0]) {
-            keys[k] = "sslrootcert";
-            vals[k++] = cfg->db_sslrootcert;
-        }
-    }
-    keys[k] = NULL;
-    vals[k] = NULL;
-    conn = PQconnectdbParams(keys, vals, 0);
-    OPENSSL_cleanse(password, sizeof(password));
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        /* libpq's message names host and reason, never the password */
-        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
-        snprintf(err, errlen, "%.*s", (int)strcspn(msg, "\n"), msg);
-        PQfinish(conn);
-        metrics_count_connect(0, now_us() - t0);
-        return NULL;
-    }
-    PQsetNoticeProcessor(conn, notice_to_log, NULL);
-    metrics_count_connect(1, now_us() - t0);
-    return conn;
-}
-
 void db_close_worker_connection(void)
 {
     if (worker_conn) {
         PQfinish(worker_conn);
         worker_conn = NULL;
     }
+    memset(worker_prepared, 0, sizeof(worker_prepared));
+}
+
+int db_prepares(const struct zs_config *cfg)
+{
+    return cfg->connection_policy == ZS_POLICY_PER_WORKER && cfg->prepared_statements;
 }
 
 /* A connection for this request under the policy; reused → *reused = 1. */
@@ -189,99 +94,177 @@ static void record_failure(struct tx *tx, PGresult *res)
     }
 }
 
+/* What one result of a pipeline answers (see tx_exec_many). */
+enum slot_kind { SLOT_BEGIN, SLOT_PREAMBLE, SLOT_PREPARE, SLOT_STMT, SLOT_COMMIT };
+struct slot {
+    enum slot_kind kind;
+    int idx; /* SLOT_STMT: index into s[]; SLOT_PREPARE: statement id */
+};
+
+/*
+ * Queue one statement on c in pipeline mode: a literal text, or named
+ * statement id — unnamed (PQsendQueryParams) on a per-request connection,
+ * by its name on a prepared one, with a Parse riding ahead of it the first
+ * time. Appends its result slots to slots[*ns]. 0, or -1 if libpq refused.
+ */
+static int send_stmt(struct tx *tx, const char *literal, enum sql_id id, int nparams,
+                     const char *const *values, struct slot *slots, int *ns, struct slot self)
+{
+    PGconn *c = tx->conn;
+    const char *text = literal ? literal : sql_text(id, tx->dialect);
+
+    if (!text)
+        return -1;
+    if (literal || !tx->prepared) {
+        if (!PQsendQueryParams(c, text, nparams, NULL, values, NULL, NULL, 0))
+            return -1;
+    } else {
+        if (worker_prepared[id] == PREP_NONE) {
+            if (!PQsendPrepare(c, sql_name(id), text, nparams, NULL))
+                return -1;
+            worker_prepared[id] = PREP_SENT;
+            slots[(*ns)++] = (struct slot){ SLOT_PREPARE, (int)id };
+        }
+        if (!PQsendQueryPrepared(c, sql_name(id), nparams, values, NULL, NULL, 0))
+            return -1;
+    }
+    slots[(*ns)++] = self;
+    return 0;
+}
+
+/* Queue BEGIN, the preamble, s[0..n) and COMMIT as tx_exec_many says. */
+static int send_all(struct tx *tx, struct tx_stmt *s, int n, int begin, int check, int commit,
+                    struct slot *slots, int *ns)
+{
+    const struct db_session *ss = tx->s;
+
+    if (begin
+        && send_stmt(tx, NULL, tx->begin_id, 0, NULL, slots, ns, (struct slot){ SLOT_BEGIN, 0 }))
+        return -1;
+    if (check
+        && send_stmt(tx, NULL, ss->preamble, sql_table[ss->preamble].nparams, ss->preamble_values,
+                     slots, ns, (struct slot){ SLOT_PREAMBLE, 0 }))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (send_stmt(tx, s[i].sql, s[i].id, s[i].nparams, s[i].values, slots, ns,
+                      (struct slot){ SLOT_STMT, i }))
+            return -1;
+    if (commit) {
+        tx->commit_sent = 1;
+        if (send_stmt(tx, NULL, SQL_TX_COMMIT, 0, NULL, slots, ns, (struct slot){ SLOT_COMMIT, 0 }))
+            return -1;
+    }
+    return 0;
+}
+
+/* Take the result of one slot: keep a statement's, note BEGIN/COMMIT/Parse. */
+static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult **resp)
+{
+    PGresult *res = *resp;
+    ExecStatusType st = PQresultStatus(res);
+    int good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+    if (sl.kind == SLOT_PREPARE) /* a Parse that did not run must be sent again */
+        worker_prepared[sl.idx] = good ? PREP_READY : PREP_NONE;
+    if (good) {
+        if (sl.kind == SLOT_BEGIN)
+            tx->begun = 1;
+        else if (sl.kind == SLOT_COMMIT)
+            tx->committed = 1;
+        else if (sl.kind == SLOT_STMT) {
+            s[sl.idx].res = res;
+            *resp = NULL;
+        }
+    } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
+        if (sl.kind == SLOT_BEGIN)
+            tx->begun = 0;
+        record_failure(tx, res);
+        if (sl.kind == SLOT_PREAMBLE && tx->err == DB_FAILED)
+            tx->preamble_failed = 1;
+        if (tx->err == DB_OK)
+            tx->err = DB_FAILED;
+    }
+}
+
+/* After the last result: the Sync's own result, then back to normal mode. */
+static void end_pipeline(struct tx *tx)
+{
+    PGresult *sync;
+
+    while ((sync = PQgetResult(tx->conn)) != NULL) {
+        int is_sync = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (is_sync)
+            break;
+    }
+    if (PQexitPipelineMode(tx->conn) != 1 && tx->err == DB_OK) {
+        record_failure(tx, NULL);
+        tx->err = DB_UNAVAILABLE;
+    }
+}
+
 int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
 {
     PGconn *c = tx->conn;
-    int begin = !tx->begun && tx->begin_sql, total, failed = 0;
+    int begin = !tx->begun && tx->begin_sql, ns = 0, failed;
     /* the session's preamble rides first in the transaction's first round trip */
     int check = begin && tx->s->has_preamble;
+    /* at most a Parse ahead of each statement */
+    struct slot small[40], *slots = small;
+    size_t cap = 2 * ((size_t)n + 3);
 
     for (int i = 0; i < n; i++)
         s[i].res = NULL;
     tx->rounds++;
+    if (cap > sizeof(small) / sizeof(small[0]) && !(slots = malloc(cap * sizeof(*slots)))) {
+        log_error("request %s: out of memory for a pipeline", tx->s->id);
+        tx->err = DB_FAILED;
+        return -1;
+    }
     if (PQenterPipelineMode(c) != 1) {
         record_failure(tx, NULL);
         if (tx->err == DB_OK)
             tx->err = DB_UNAVAILABLE;
+        if (slots != small)
+            free(slots);
         return -1;
     }
-    total = begin + check + n + (commit ? 1 : 0);
-    if (begin && !PQsendQueryParams(c, tx->begin_sql, 0, NULL, NULL, NULL, NULL, 0))
-        failed = 1;
-    if (check && !failed
-        && !PQsendQueryParams(c, sql_text(tx->s->preamble, tx->dialect),
-                              sql_table[tx->s->preamble].nparams, NULL, tx->s->preamble_values,
-                              NULL, NULL, 0))
-        failed = 1;
-    for (int i = 0; i < n && !failed; i++) {
-        const char *text = s[i].sql ? s[i].sql : sql_text(s[i].id, tx->dialect);
-        if (!text || !PQsendQueryParams(c, text, s[i].nparams, NULL, s[i].values, NULL, NULL, 0))
-            failed = 1;
-    }
-    if (!failed && commit) {
-        tx->commit_sent = 1;
-        if (!PQsendQueryParams(c, sql_text(SQL_TX_COMMIT, tx->dialect), 0, NULL, NULL, NULL, NULL,
-                               0))
-            failed = 1;
-    }
+    failed = send_all(tx, s, n, begin, check, commit, slots, &ns);
     if (failed || PQpipelineSync(c) != 1) {
         /* the connection is gone; nothing more will come back */
         record_failure(tx, NULL);
         tx->err = DB_UNAVAILABLE;
         (void)PQexitPipelineMode(c);
+        for (int k = 0; k < ns; k++)
+            if (slots[k].kind == SLOT_PREPARE)
+                worker_prepared[slots[k].idx] = PREP_NONE;
+        if (slots != small)
+            free(slots);
         return -1;
     }
     tx->err = DB_OK;
     tx->sqlstate[0] = '\0';
-    for (int k = 0; k < total; k++) {
+    for (int k = 0; k < ns; k++) {
         PGresult *res = PQgetResult(c), *end;
-        ExecStatusType st;
-        int idx = k - begin - check;
 
         if (!res) {
             if (tx->err == DB_OK) {
                 record_failure(tx, NULL);
                 tx->err = DB_UNAVAILABLE;
             }
+            for (; k < ns; k++) /* what never answered was never prepared */
+                if (slots[k].kind == SLOT_PREPARE)
+                    worker_prepared[slots[k].idx] = PREP_NONE;
             break;
         }
-        st = PQresultStatus(res);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            if (begin && k == 0)
-                tx->begun = 1;
-            else if (commit && k == total - 1)
-                tx->committed = 1;
-            if (idx >= 0 && idx < n) {
-                s[idx].res = res;
-                res = NULL;
-            }
-        } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
-            if (begin && k == 0)
-                tx->begun = 0;
-            record_failure(tx, res);
-            if (check && k == begin && tx->err == DB_FAILED)
-                tx->preamble_failed = 1;
-            if (tx->err == DB_OK)
-                tx->err = DB_FAILED;
-        }
+        take_result(tx, s, slots[k], &res);
         PQclear(res);
         while ((end = PQgetResult(c)) != NULL) /* each query ends with a NULL */
             PQclear(end);
     }
-    {
-        /* the Sync's own result, then back to normal mode */
-        PGresult *sync;
-        while ((sync = PQgetResult(c)) != NULL) {
-            int is_sync = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-            PQclear(sync);
-            if (is_sync)
-                break;
-        }
-        if (PQexitPipelineMode(c) != 1 && tx->err == DB_OK) {
-            record_failure(tx, NULL);
-            tx->err = DB_UNAVAILABLE;
-        }
-    }
+    end_pipeline(tx);
+    if (slots != small)
+        free(slots);
     if (tx->err != DB_OK) {
         for (int i = 0; i < n; i++) {
             PQclear(s[i].res);
@@ -299,74 +282,6 @@ struct tx_stmt tx_stmt_named(enum sql_id id, const char *const *values)
     if ((unsigned)id < SQL__COUNT)
         st.nparams = sql_table[id].nparams;
     return st;
-}
-
-void tx_batch_init(struct tx_batch *b)
-{
-    memset(b, 0, sizeof(*b));
-}
-
-int tx_batch_add(struct tx_batch *b, const char *sql, int n, ...)
-{
-    va_list ap;
-
-    if (b->n == (int)(sizeof(b->st) / sizeof(b->st[0]))
-        || b->np + n > (int)(sizeof(b->params) / sizeof(b->params[0]))) {
-        b->overflow = 1;
-        return -1;
-    }
-    b->st[b->n].sql = sql;
-    b->st[b->n].nparams = n;
-    b->st[b->n].values = b->params + b->np;
-    b->st[b->n].res = NULL;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++)
-        b->params[b->np++] = va_arg(ap, const char *);
-    va_end(ap);
-    return b->n++;
-}
-
-int tx_batch_add_stmt(struct tx_batch *b, const struct tx_stmt *st)
-{
-    if (b->n == (int)(sizeof(b->st) / sizeof(b->st[0]))) {
-        b->overflow = 1;
-        return -1;
-    }
-    b->st[b->n] = *st;
-    b->st[b->n].res = NULL;
-    return b->n++;
-}
-
-const char *tx_batch_i64(struct tx_batch *b, int64_t v)
-{
-    char *out = b->text + b->nt;
-    int w;
-
-    if (b->nt + 24 > sizeof(b->text)) {
-        b->overflow = 1;
-        return "";
-    }
-    w = snprintf(out, 24, "%" PRId64, v);
-    b->nt += (size_t)w + 1;
-    return out;
-}
-
-int tx_batch_send(struct tx *tx, struct tx_batch *b, int commit)
-{
-    if (b->overflow) {
-        log_error("request %s: a statement batch overflowed", tx->s->id);
-        tx->err = DB_FAILED;
-        return -1;
-    }
-    return tx_exec_many(tx, b->st, b->n, commit);
-}
-
-void tx_batch_clear(struct tx_batch *b)
-{
-    for (int i = 0; i < b->n; i++) {
-        PQclear(b->st[i].res);
-        b->st[i].res = NULL;
-    }
 }
 
 PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const *values)
@@ -402,6 +317,11 @@ PGresult *tx_exec_named(struct tx *tx, enum sql_id id, const char *const *values
         tx->err = DB_FAILED;
         return NULL;
     }
+    if (tx->prepared) {
+        /* by name, its Parse riding along the first time: one round trip */
+        struct tx_stmt st = tx_stmt_named(id, values);
+        return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
+    }
     return tx_exec(tx, text, sql_table[id].nparams, values);
 }
 
@@ -430,7 +350,7 @@ static int simple(struct tx *tx, enum sql_id id)
     return tx_exec_named_void(tx, id, NULL);
 }
 
-static const char *begin_sql(const struct zs_config *cfg, int flags)
+static enum sql_id begin_id(const struct zs_config *cfg, int flags)
 {
     int snapshot = cfg->dialect == ZS_DIALECT_DSQL || (flags & TX_SNAPSHOT);
     enum sql_id id;
@@ -439,7 +359,21 @@ static const char *begin_sql(const struct zs_config *cfg, int flags)
         id = snapshot ? SQL_TX_BEGIN_READ_SNAPSHOT : SQL_TX_BEGIN_READ;
     else
         id = snapshot ? SQL_TX_BEGIN_SNAPSHOT : SQL_TX_BEGIN;
-    return sql_text(id, cfg->dialect);
+    return id;
+}
+
+/*
+ * A prepared statement the server no longer has (26000), whose plan a
+ * migration changed under it ("cached plan must not change result type",
+ * 0A000), or a name the server already holds (42P05: a pooler between us
+ * and the server): the connection's prepared set is stale, not the
+ * transaction.
+ */
+static int stale_prepared(const struct tx *tx)
+{
+    return tx->prepared && tx->err == DB_FAILED && !tx->committed
+        && (strcmp(tx->sqlstate, "26000") == 0 || strcmp(tx->sqlstate, "0A000") == 0
+            || strcmp(tx->sqlstate, "42P05") == 0);
 }
 
 void db_session_init(struct db_session *s, const struct zs_config *cfg, const char *id,
@@ -485,7 +419,7 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
 {
     const struct zs_config *cfg = s->cfg;
     char err[512];
-    int reused, reconnected = 0;
+    int reused, reconnected = 0, reprepared = 0, again;
     struct tx tx;
     PGconn *conn = acquire(cfg, &reused, err, sizeof(err));
 
@@ -496,12 +430,14 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
     tx.cfg = cfg;
     tx.conn = conn;
     tx.dialect = cfg->dialect;
+    tx.prepared = db_prepares(cfg);
 
     for (tx.attempt = 1;; tx.attempt++) {
         enum tx_decision d;
 
         s->attempts++;
-        tx.begin_sql = begin_sql(cfg, flags);
+        tx.begin_id = begin_id(cfg, flags);
+        tx.begin_sql = sql_text(tx.begin_id, cfg->dialect);
         tx.begun = tx.commit_sent = tx.committed = tx.rounds = tx.preamble_failed = 0;
         tx.err = DB_OK;
         tx.sqlstate[0] = '\0';
@@ -531,13 +467,23 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
         } else if (tx.err == DB_OK) {
             tx.err = DB_FAILED; /* fn failed without a statement failing */
         }
-        /* A reused connection that died while idle (PgBouncer or the server
-         * restarted) fails on the first round trip, before any COMMIT went
-         * out: nothing can have happened, so reconnect once and start over. */
-        if (tx.err == DB_UNAVAILABLE && reused && !reconnected && tx.rounds <= 1
-            && !tx.commit_sent) {
+        /* Start over once on a new connection, nothing having been
+         * committed: when the prepared statements are stale (a migration,
+         * a DEALLOCATE; the new connection prepares them afresh from the
+         * table), or when a reused connection died while idle (PgBouncer or
+         * the server restarted: it fails on the first round trip, before
+         * any COMMIT went out). */
+        again = 0;
+        if (stale_prepared(&tx) && !reprepared) {
+            log_warn("request %s: prepared statements are stale (SQLSTATE %s): reconnecting", s->id,
+                     tx.sqlstate);
+            reprepared = again = 1;
+        } else if (tx.err == DB_UNAVAILABLE && reused && !reconnected && tx.rounds <= 1
+                   && !tx.commit_sent) {
+            reconnected = again = 1;
+        }
+        if (again) {
             release(cfg, conn, 1);
-            reconnected = 1;
             s->attempts--;
             tx.attempt--;
             conn = acquire(cfg, &reused, err, sizeof(err));

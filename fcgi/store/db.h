@@ -63,6 +63,8 @@ struct tx {
     int attempt; /* 1-based */
     /* BEGIN is not sent on its own: it rides with the first statements. */
     const char *begin_sql;
+    enum sql_id begin_id;    /* …and the BEGIN statement it is */
+    int prepared;            /* statements go by name, prepared on this connection */
     enum zs_dialect dialect; /* which text of a named statement to send */
     int begun;               /* BEGIN has been sent and succeeded */
     int commit_sent;         /* a COMMIT went out in a pipeline */
@@ -181,6 +183,17 @@ enum db_error db_classify(const char *sqlstate);
 
 /* Backoff before attempt n+1 (n ≥ 1): uniform in [0, min(max, base·2^(n-1))] ms. */
 int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd);
+
+/*
+ * Whether transactions under cfg send named prepared statements: the
+ * per-worker policy with prepared_statements on. Each statement is then
+ * prepared on the worker's connection the first time it is used (its Parse
+ * riding in the same pipeline) under its table name, and executed by name;
+ * the set is dropped with the connection, and a stale set (SQLSTATE 26000,
+ * or 0A000 after a migration changed a result type) costs one reconnect
+ * and one more run of the transaction. Otherwise statements are unnamed.
+ */
+int db_prepares(const struct zs_config *cfg);
 
 /* Close the per-worker connection, if any (worker exit, recycle). */
 void db_close_worker_connection(void);

@@ -25,6 +25,28 @@ SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_w
   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
 FROM lots WHERE id = $1 FOR UPDATE;
 
+-- name: lot_lock_unless_sold_out
+-- POST /bid's lot_lock: no row for a lot that is sold out, so a claim that
+-- cannot succeed never queues on the lock. Under READ COMMITTED a row already
+-- sold out in the statement's snapshot is skipped without waiting, and one
+-- that sells out while the claim waits is re-checked and skipped when the
+-- lock is released; the caller then reads the lot unlocked (lot_get) to
+-- answer sold_out, and the locked path re-checks every rule as before.
+SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
+  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
+  high_amount, high_bidder, high_bid, seq,
+  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
+  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
+  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
+  winner, clearing_price,
+  now() >= starts_at AS started,
+  (kind = 'english' AND now() >= ends_at) AS ended,
+  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
+    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
+    (start_price - floor_price) / step + 1)) END AS current_price,
+  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+FROM lots WHERE id = $1 AND status <> 'sold_out' FOR UPDATE;
+
 -- name: lot_get
 -- One lot, unlocked (GET /lots/{id}).
 SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,

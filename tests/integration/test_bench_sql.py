@@ -239,12 +239,19 @@ if tx:
 
 # ---- the scripts run, and keep every invariant ----------------------------
 
-def pgbench(script, transactions, clients, defines):
-    """script: a file name, or "a.sql@W b.sql@W" (a weighted mix, as bench/run runs the drop)."""
-    cmd = ["pgbench", "-n", "-M", "simple", "-c", str(clients), "-t", str(transactions)]
+PREPARED_DIR = os.path.join(ZS_VAR, "bench-sql-prepared")
+
+
+def pgbench(script, transactions, clients, defines, direct=False):
+    """script: a file name, or "a.sql@W b.sql@W" (a weighted mix, as bench/run runs the drop).
+    direct: the -M prepared variant (sqlgen.prepared_script), straight to PostgreSQL,
+    as bench/run measures pgbench_direct_tps."""
+    mode, sql_dir, port = ("prepared", PREPARED_DIR, ENV["ZS_PG_PORT"]) if direct else \
+        ("simple", SQL_DIR, ENV["ZS_PGB_PORT"])
+    cmd = ["pgbench", "-n", "-M", mode, "-c", str(clients), "-t", str(transactions)]
     for f in script.split():
-        cmd += ["-f", os.path.join(SQL_DIR, f)]
-    cmd += ["-h", ENV["PGHOST"], "-p", ENV["ZS_PGB_PORT"], "-U", "zerosum_app"]
+        cmd += ["-f", os.path.join(sql_dir, f)]
+    cmd += ["-h", ENV["PGHOST"], "-p", port, "-U", "zerosum_app"]
     for k, v in defines.items():
         cmd += ["-D", f"{k}={v}"]
     cmd.append("zerosum")
@@ -252,7 +259,7 @@ def pgbench(script, transactions, clients, defines):
     out = p.stdout + p.stderr
     m = re.search(r"number of transactions actually processed: (\d+)/(\d+)", out)
     good = p.returncode == 0 and m and m.group(1) == m.group(2) and "aborted" not in out
-    return ok(good, f"pgbench runs {script} ({transactions} x {clients} clients) without an error",
+    return ok(good, f"pgbench -M {mode} runs {script} ({transactions} x {clients} clients) without an error",
               out[-3000:])
 
 
@@ -294,6 +301,31 @@ else:
     r = get(f"/lots/{sold['id']}")
     is_((r.json["lot"]["claimed"], r.json["lot"]["status"]) if r.status == 200 else None, (1, "sold_out"),
         "the sold-out drop still has its one claim")
+    # the direct ceiling's scripts: the same statements, -M prepared, pipelined
+    for name, path in sqlgen.generate(ZS_BIN, gen_a).items():
+        with open(path, encoding="utf-8") as f:
+            text = sqlgen.prepared_script(f.read())
+        os.makedirs(PREPARED_DIR, exist_ok=True)
+        with open(os.path.join(PREPARED_DIR, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        code = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("--"))
+        ok(":MI" not in code and "\\;" not in code and not re.search(r"'(:[A-Za-z_]\w*)'", code),
+           f"{name}: the -M prepared variant has no :MI, no compound statement, no quoted :var")
+    pgbench("transfer-uniform.sql", 10, 2, dict(common, first=1, last=4, amount=1, release=0,
+                                                 kind="transfer", memo="bench"), direct=True)
+    lot3 = create_lot(kind="english", seller=seller, start=100, increment=1, ends_in=3600)
+    place_bid(token(runners[0]), lot3["id"], amount=100)
+    pgbench("bid-war.sql", 10, 2, dict(common, first=1, last=4, lot=lot3["id"], qty=1, st="leading",
+                                        null="NULL"), direct=True)
+    r = get(f"/lots/{lot3['id']}")
+    is_(r.json["lot"]["seq"] if r.status == 200 else None, 21,
+        "-M prepared: the English lot took the opening bid and the 20 pgbench bids")
+    d2 = create_lot(kind="drop", seller=seller, price=3, quantity=1000)
+    pgbench("drop-stampede.sql@1 drop-soldout.sql@1", 20, 2,
+            dict(common, first=1, last=4, lot=d2["id"], soldlot=sold["id"], seller=seller, cost=3, qty=1,
+                 st="claimed", release=0, kind="purchase", memo=f"lot {d2['id']}", status_soldout=409),
+            direct=True)
+    pgbench("proof.sql", 1, 1, {"admin": "00000000-0000-0000-0000-000000000000"}, direct=True)
     r = get("/proof")
     bad = [c["name"] for c in (r.json or {}).get("checks", []) if not c.get("ok")]
     ok(r.status == 200 and r.json.get("consistent") is True,

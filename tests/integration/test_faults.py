@@ -275,7 +275,29 @@ def stop_pgbouncer():
     return (0 if stopped and pgbouncer_pid() is None else 1), "PgBouncer still running"
 
 
-down_window("PgBouncer stopped", stop_pgbouncer, lambda: stack_cmd("restart", "pgbouncer"))
+def workers_use_pgbouncer():
+    """The per-request policy goes through PgBouncer; per-worker straight to
+    PostgreSQL (scripts/stack writes the port), where PgBouncer is not in the path."""
+    with open(os.path.join(ZS_VAR, "zerosum.conf")) as f:
+        ports = [l.split("=", 1)[1].strip() for l in f if l.split("=", 1)[0].strip() == "db_port"]
+    return ports[-1:] == [ENV["ZS_PGB_PORT"]]
+
+
+if workers_use_pgbouncer():
+    down_window("PgBouncer stopped", stop_pgbouncer, lambda: stack_cmd("restart", "pgbouncer"))
+else:
+    rc, out = stop_pgbouncer()
+    ok(rc == 0, "per-worker: PgBouncer stopped", out)
+    got = []
+    t_down = time.monotonic()
+    while time.monotonic() - t_down < 1.5:
+        got.append(attempt("GET", f"/accounts/{probe}", token=probe_tok, timeout=10)[1].status)
+        got.append(attempt("GET", "/healthz", timeout=10)[1].status)
+    rc, out = stack_cmd("restart", "pgbouncer")
+    ok(rc == 0, "per-worker: PgBouncer started again", out)
+    ok(got and all(st == 200 for st in got),
+       f"per-worker: with PgBouncer stopped the workers (straight to PostgreSQL) answer all {len(got)} 200",
+       got[:10])
 down_window("PostgreSQL stopped", lambda: pg_ctl("stop", "fast"), lambda: pg_ctl("start"), seconds=6.0)
 down_max = max((a.ms for _, _, a in down), default=0)
 

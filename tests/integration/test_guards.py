@@ -108,6 +108,44 @@ err = in_tx([new_transfer(tid, 7), entry(tid, a, -7), entry(tid, b, 7)] + moves(
 ok(err is None, "control: a balanced transfer with two entries commits", err)
 is_((balance(a)[0], balance(b)[0]), (bal[0] - 7, bal[1] + 7), "control: balances moved by 7")
 
+# entries added later to a committed transfer, in one statement, summing to
+# zero but not its legs: refused (checked at once, not at commit)
+tid2 = str(uuid.uuid4())
+err = in_tx([new_transfer(tid2, 4), entry(tid2, a, -4), entry(tid2, b, 4)] + moves(4))
+ok(err is None, "setup: another balanced transfer commits", err)
+err = in_tx([("INSERT INTO entries (transfer_id, account_id, amount) VALUES (%s, %s, 3), (%s, %s, -3)",
+              (tid2, a, tid2, b))])
+refused(err, "23514", ["unbalanced"],
+        "owner: a zero-sum pair of non-legs added to a committed transfer is refused")
+
+# ---- the check fires once per transfer, not once per entry -----------------
+# The server's own statement (ledger_move_record: the transfer and its two
+# entries in one statement), three times in one transaction as the
+# superuser with track_functions = 'pl'; SET CONSTRAINTS ALL IMMEDIATE runs
+# the deferred checks before the count is read; then everything is rolled back.
+move_sql = next(s["postgres"] for s in json.loads(
+    subprocess.run([ZS_BIN, "sql"], capture_output=True, text=True, check=True).stdout)
+    if s["name"] == "ledger_move_record")
+conn = db("postgres")
+conn.autocommit = False
+with conn.cursor() as cur:
+    cur.execute("SET track_functions = 'pl'")
+    cur.execute("PREPARE zs_move AS " + move_sql)
+    for _ in range(3):
+        cur.execute("EXECUTE zs_move (%s, %s, %s, 1, 'transfer', 'test:guards', NULL, NULL)",
+                    (str(uuid.uuid4()), a, b))
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cur.execute("SELECT funcname, calls FROM pg_stat_xact_user_functions"
+                " WHERE funcname LIKE 'zerosum_check%' ORDER BY funcname")
+    calls = dict(cur.fetchall())
+conn.rollback()
+conn.close()
+diag(f"guard function calls for 3 transfers (6 entries): {calls}")
+is_(calls.get("zerosum_check_transfer_balanced"), 3,
+    "the deferred balanced-transfer check fires once per transfer (3 for 3 transfers, not 9)")
+ok(calls.get("zerosum_check_entries_of_old_transfers", 0) <= 3,
+   "the entries' check fires at most once per INSERT statement", calls)
+
 # ---- the ledger is append-only, even for the owner -------------------------
 
 fp = ledger_fingerprint()

@@ -172,6 +172,10 @@ def set_policy(policy):
     text, n = re.subn(r"(?m)^connection_policy\s*=.*$", f"connection_policy = {policy}", text)
     if n == 0:
         text += f"\nconnection_policy = {policy}\n"
+    # as scripts/stack writes it: per-worker straight to PostgreSQL (its
+    # prepared statements), per-request through PgBouncer
+    port = ENV["ZS_PG_PORT"] if policy == "per-worker" else ENV["ZS_PGB_PORT"]
+    text = re.sub(r"(?m)^db_port\s*=.*$", f"db_port = {port}", text)
     with open(CONF + ".tmp", "w") as f:
         f.write(text)
     os.replace(CONF + ".tmp", CONF)

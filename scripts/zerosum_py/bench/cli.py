@@ -61,6 +61,12 @@ def main():
     ap.add_argument("--memory-requests", type=int, default=100_000,
                     help="transfers sent while the transfer workers' RSS is watched (default 100,000)")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
+    ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
+                    type=lambda v: tuple(int(x) for x in v.split(",")),
+                    help="the per-request stack's nginx, PostgreSQL and PgBouncer ports; the "
+                         "per-worker stack's are each one more (default 18900,15900,16900)")
+    ap.add_argument("--var-suffix", default="", metavar="S",
+                    help="the stacks live in var/bench-<policy>S (default: no suffix)")
     ap.add_argument("--stop", action="store_true", help="stop the bench stacks and exit")
     ap.add_argument("--markdown", metavar="JSON",
                     help="print a result file (e.g. var/bench/latest.json) as bench/README.md's table and exit")
@@ -110,6 +116,9 @@ def main():
                                                capture_output=True, text=True).stdout.strip(),
                          "pgbench": "through PgBouncer (transaction pooling) as zerosum_app, "
                                     "-M simple, persistent connections, same concurrency and duration",
+                         "pgbench_direct": "straight to PostgreSQL as zerosum_app, -M prepared, each "
+                                           "round trip a pipeline (a \\gset statement just after it), "
+                                           "same statements, concurrency and duration",
                          "http": "wrk 4 (transfers, memory), bench/run's threaded client (bid-war, "
                                  "drop-stampede, proof); keep-alive connections to nginx"},
               "scenarios": []}
@@ -137,7 +146,8 @@ def main():
             rows.append(row)
             log(f"{p}: {name}: tps {fmt(row['tps'])}, p50 {fmt(row['p50_ms'], 2)} ms, "
                 f"p99 {fmt(row['p99_ms'], 2)} ms, pgbench {fmt(row['pgbench_tps'])}, "
-                f"ratio {fmt(row['ratio'], 2)}, invariants {fmt(row['invariants_ok'])} "
+                f"ratio {fmt(row['ratio'], 2)}, pgbench direct {fmt(row.get('pgbench_direct_tps'))}, "
+                f"ratio_direct {fmt(row.get('ratio_direct'), 2)}, invariants {fmt(row['invariants_ok'])} "
                 f"({row['elapsed_s']} s)")
     for r in rows:
         if r.get("tps") is not None:

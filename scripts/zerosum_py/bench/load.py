@@ -102,19 +102,24 @@ def run_wrk(stack, seconds, concurrency, first, last, limit=0, timeout_s=10):
     return res
 
 
-def run_pgbench(stack, script, concurrency, seconds=None, transactions=None, defines=None):
+def run_pgbench(stack, script, concurrency, seconds=None, transactions=None, defines=None, direct=False):
     """pgbench on build/bench-sql/<script>, generated from the template
     bench/sql/<scenario>.pgb for the stack's binary (or a list of (script,
-    weight): a weighted mix, as pgbench -f a.sql@W), through PgBouncer; tps and more."""
+    weight): a weighted mix, as pgbench -f a.sql@W), through PgBouncer with
+    -M simple; direct: straight to PostgreSQL with -M prepared, on the same
+    statements in pipelines (build/bench-sql-prepared, sqlgen.prepared_script);
+    tps and more."""
     scripts = [(script, None)] if isinstance(script, str) else script
     try:
-        generated = sqlgen.scripts_for(stack.bin)
+        generated = sqlgen.generate_prepared(stack.bin) if direct else sqlgen.scripts_for(stack.bin)
     except (OSError, sqlgen.TemplateError) as e:
         raise BenchError(f"the pgbench scripts cannot be generated: {e}")
-    cmd = ["pgbench", "-n", "-M", "simple", "-c", str(concurrency), "-j", str(max(1, min(2, concurrency)))]
+    mode = "prepared" if direct else "simple"
+    cmd = ["pgbench", "-n", "-M", mode, "-c", str(concurrency), "-j", str(max(1, min(2, concurrency)))]
     for name, weight in scripts:
         cmd += ["-f", generated[name] + (f"@{weight}" if weight else "")]
-    cmd += ["-h", stack.pgsock, "-p", str(stack.pgb_port), "-U", "zerosum_app"]
+    port = stack.pg_port if direct else stack.pgb_port
+    cmd += ["-h", stack.pgsock, "-p", str(port), "-U", "zerosum_app"]
     cmd += ["-T", str(seconds)] if seconds else ["-t", str(transactions)]
     for k, v in (defines or {}).items():
         cmd += ["-D", f"{k}={v}"]
@@ -126,9 +131,18 @@ def run_pgbench(stack, script, concurrency, seconds=None, transactions=None, def
     failed = re.search(r"number of failed transactions: (\d+)", out)
     lat = re.search(r"latency average = ([\d.]+) ms", out)
     if p.returncode != 0 or not m or "aborted" in out:
-        raise BenchError(f"pgbench {scripts} failed (exit {p.returncode}):\n{out[-3000:]}")
-    return {"tps": float(m.group(1)), "transactions": int(processed.group(1)) if processed else None,
+        raise BenchError(f"pgbench -M {mode} {scripts} failed (exit {p.returncode}):\n{out[-3000:]}")
+    return {"tps": float(m.group(1)), "mode": mode, "via": "postgres" if direct else "pgbouncer",
+            "transactions": int(processed.group(1)) if processed else None,
             "failed": int(failed.group(1)) if failed else 0,
             "latency_avg_ms": float(lat.group(1)) if lat else None,
             "scripts": [f"{n}@{w}" if w else n for n, w in scripts]}
 
+
+
+def run_pgbench_both(stack, script, concurrency, **kw):
+    """run_pgbench() through PgBouncer (-M simple), then directly (-M
+    prepared): the first run's figures, with the second's under "direct"."""
+    pg = run_pgbench(stack, script, concurrency, **kw)
+    pg["direct"] = run_pgbench(stack, script, concurrency, direct=True, **kw)
+    return pg

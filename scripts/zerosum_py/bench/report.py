@@ -76,18 +76,19 @@ def notes(r, md=False):
 
 def table(rows):
     head = ["policy", "scenario", "tps", "p50_ms", "p99_ms", "retries/commit", "pgbench_tps", "ratio",
-            "invariants", "goal", "notes"]
+            "direct_tps", "ratio_direct", "invariants", "goal", "notes"]
     lines = []
     for r in rows:
         note = notes(r)
         lines.append([r["policy"], r["name"], fmt(r["tps"]), fmt(r["p50_ms"], 2), fmt(r["p99_ms"], 2),
                       fmt(r["retries_per_commit"], 3), fmt(r["pgbench_tps"]), fmt(r["ratio"], 2),
+                      fmt(r.get("pgbench_direct_tps")), fmt(r.get("ratio_direct"), 2),
                       fmt(r["invariants_ok"]), fmt(r.get("goal_met")), note])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
     out.append("  ".join("-" * w for w in widths))
     for l in lines:
-        out.append("  ".join((x.rjust(w) if i in (2, 3, 4, 5, 6, 7) else x.ljust(w))
+        out.append("  ".join((x.rjust(w) if i in (2, 3, 4, 5, 6, 7, 8, 9) else x.ljust(w))
                              for i, (x, w) in enumerate(zip(l, widths))))
     return "\n".join(out)
 
@@ -100,15 +101,17 @@ def markdown(result):
            f"(concurrency {c['concurrency']}), build `{c.get('git', '?')}`, total {c.get('total_s', '?')} s; "
            f"load average at start {m.get('loadavg')}, other zerosum stacks running: "
            f"{m.get('other_zerosum_stacks_running')}.", "",
-           "| policy | scenario | tps | p50 ms | p99 ms | retries/commit | pgbench tps | ratio | invariants | goal met | notes |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
+           "| policy | scenario | tps | p50 ms | p99 ms | retries/commit | pgbench tps | ratio "
+           "| direct tps | ratio direct | invariants | goal met | notes |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in result["scenarios"]:
         if r.get("tps") is None:
-            out.append(f"| {r['policy']} | {r['name']} | failed: {r.get('error', '')[:80]} |||||||||")
+            out.append(f"| {r['policy']} | {r['name']} | failed: {r.get('error', '')[:80]} |||||||||||")
             continue
         note = notes(r, md=True)
         out.append(f"| {r['policy']} | {r['name']} | {fmt(r['tps'])} | {fmt(r['p50_ms'], 1)} | "
                    f"{fmt(r['p99_ms'], 1)} | {fmt(r['retries_per_commit'], 3)} | {fmt(r['pgbench_tps'])} | "
-                   f"{fmt(r['ratio'], 2)} | {fmt(r['invariants_ok'])} | {fmt(r.get('goal_met'))} | {note} |")
+                   f"{fmt(r['ratio'], 2)} | {fmt(r.get('pgbench_direct_tps'))} | {fmt(r.get('ratio_direct'), 2)} | "
+                   f"{fmt(r['invariants_ok'])} | {fmt(r.get('goal_met'))} | {note} |")
     return "\n".join(out)
 

@@ -6,7 +6,7 @@ import time
 import uuid
 
 from ..stack import ADMIN_SUB
-from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench, run_wrk, tx_delta
+from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench_both, run_wrk, tx_delta
 from .stack import HOT_A, HOT_B, MEMORY_MAX_REQUESTS, N_USERS, PROOF_MIN_ENTRIES, SELLER, BenchError, log
 
 SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory")
@@ -20,7 +20,7 @@ def sc_transfer(stack, args, name):
     dur = w["duration_us"] / 1e6
     ok201 = w["statuses"].get("201", 0)
     txd = tx_delta(m0, m1, "transfer")
-    pg = run_pgbench(stack, f"{name}.sql", args.concurrency, seconds=args.seconds, defines={
+    pg = run_pgbench_both(stack, f"{name}.sql", args.concurrency, seconds=args.seconds, defines={
         "primed": 0, "first": first, "last": last, "amount": 1, "release": 0, "kind": "transfer",
         "memo": "bench", "status": 201, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
     tps = ok201 / dur if dur else 0.0
@@ -89,7 +89,7 @@ def sc_bid_war(stack, args):
                                str(uuid.uuid4()))
     if s != 201:
         raise BenchError(f"opening bid on the pgbench lot: {s} {text[:200]}")
-    pg = run_pgbench(stack, "bid-war.sql", args.concurrency, seconds=args.seconds, defines={
+    pg = run_pgbench_both(stack, "bid-war.sql", args.concurrency, seconds=args.seconds, defines={
         "primed": 0, "first": 1, "last": args.bidders, "lot": lot2["id"], "qty": 1, "st": "leading", "null": "NULL",
         "status": 201, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
     lat = [r[2] for r in results]
@@ -149,7 +149,7 @@ def sc_drop(stack, args):
     # in the run) to N - K refused (the stampede's lot, sold out by now)
     lot2 = stack.create_lot({"kind": "drop", "seller": seller, "price": 1, "quantity": 1000000,
                              "title": "bench drop-stampede (pgbench)"})
-    pg = run_pgbench(stack, [("drop-stampede.sql", k), ("drop-soldout.sql", n - k)], args.concurrency,
+    pg = run_pgbench_both(stack, [("drop-stampede.sql", k), ("drop-soldout.sql", n - k)], args.concurrency,
                      seconds=args.seconds, defines={
                          "primed": 0, "first": 301, "last": 300 + n, "lot": lot2["id"], "soldlot": lot["id"],
                          "seller": seller, "cost": 1, "qty": 1, "st": "claimed", "release": 0,
@@ -184,7 +184,7 @@ def sc_proof(stack, args):
         times.append(ms)
         oks.append(ok)
     m1 = stack.metrics()
-    pg = run_pgbench(stack, "proof.sql", 1, transactions=len(times),
+    pg = run_pgbench_both(stack, "proof.sql", 1, transactions=len(times),
                      defines={"admin": ADMIN_SUB})
     return {"tps": len(times) / (sum(times) / 1000), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
             "retries_per_commit": tx_delta(m0, m1, "proof")["retries_per_commit"], "pgbench": pg,
@@ -297,6 +297,9 @@ def run_scenario(stack, args, name):
            "p99_ms": r3(r["p99_ms"]), "retries_per_commit": r3(r["retries_per_commit"]),
            "pgbench_tps": r3(pg["tps"]) if pg else None,
            "ratio": r3(r["tps"] / pg["tps"]) if pg and pg["tps"] else None,
+           "pgbench_direct_tps": r3(pg["direct"]["tps"]) if pg and pg.get("direct") else None,
+           "ratio_direct": r3(r["tps"] / pg["direct"]["tps"])
+           if pg and pg.get("direct") and pg["direct"]["tps"] else None,
            "invariants_ok": ok and (inv is None or inv)}
     row.update(r["extra"])
     if pg:

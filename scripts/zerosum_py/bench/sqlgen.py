@@ -293,6 +293,69 @@ def generate(binary, outdir=DEFAULT_OUT, srcdir=TEMPLATE_DIR, table=None):
     return out
 
 
+PREPARED_OUT = os.path.join(REPO, "build", "bench-sql-prepared")
+# pgbench -M prepared turns every :name into a parameter, inside quotes too:
+# the to_char formats' :MI and :SS would become parameters. An empty quoted
+# literal after the colon ("" prints nothing in a to_char format) keeps the
+# same output without a colon followed by a name.
+_TO_CHAR_COLON = re.compile(r"(?<=HH24):(MI):(SS)")
+_QUOTED_VAR = re.compile(r"'(:[A-Za-z_][A-Za-z0-9_]*)'")
+_BARE_NULL = re.compile(r"(?<!')(?<![\w:]):null\b(?!')")
+
+
+def prepared_script(text):
+    """A generated (-M simple) script as pgbench -M prepared can run it, the
+    same statements with the same round trips where pgbench can express
+    them: each `\\;` group becomes a \\startpipeline … \\endpipeline (pgbench
+    refuses compound statements outside -M simple); a trailing \\gset, which
+    pgbench refuses inside a pipeline, leaves its statement just after the
+    pipeline (one more round trip: only the harness's next-transaction
+    SELECT and the lot row's lock take it); ':var' literals become bare
+    :var parameters, untyped as the server sends its own, and a bare :null
+    (SQL text in -M simple) the keyword NULL."""
+    lines = text.split("\n")
+    out, i = [], 0
+    for cmd in commands(text):
+        first, last = cmd["lines"]
+        out += lines[i:first]
+        i = last + 1
+        sts = statements(cmd)
+        gset = sts and sts[-1]["term"].startswith("\\")
+        piped, tail = (sts[:-1], sts[-1]) if gset else (sts, None)
+        if len(piped) > 1:
+            out.append("\\startpipeline")
+            out += [st["body"] + ";" for st in piped]
+            out.append("\\endpipeline")
+        else:
+            out += [st["body"] + ";" for st in piped]
+        if tail:
+            out.append(tail["body"] + " " + tail["term"])
+    out += lines[i:]
+    text = "\n".join(out)
+    text = _TO_CHAR_COLON.sub(r':""\1:""\2', text)
+    # an unquoted :null is SQL text in -M simple (the keyword NULL), a value
+    # (the string 'NULL') as a parameter: write the keyword
+    text = _BARE_NULL.sub("NULL", text)
+    return _QUOTED_VAR.sub(r"\1", text)
+
+
+def generate_prepared(binary, outdir=PREPARED_OUT):
+    """generate() into build/bench-sql, then each script's prepared_script()
+    into OUTDIR; returns {scenario.sql: path}."""
+    simple = scripts_for(binary)
+    os.makedirs(outdir, exist_ok=True)
+    out = {}
+    for name, path in simple.items():
+        with open(path, encoding="utf-8") as f:
+            text = prepared_script(f.read())
+        dest = os.path.join(outdir, name)
+        with open(dest + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(dest + ".tmp", dest)
+        out[name] = dest
+    return out
+
+
 _GENERATED = {}
 
 

@@ -36,8 +36,10 @@ class Stack:
         i = POLICIES.index(policy)
         self.policy = policy
         self.args = args
-        self.var = os.path.realpath(os.path.join(REPO, "var", f"bench-{policy}"))
-        self.port, self.pg_port, self.pgb_port = 18900 + i, 15900 + i, 16900 + i
+        self.var = os.path.realpath(os.path.join(REPO, "var", f"bench-{policy}"
+                                                 + (getattr(args, "var_suffix", "") or "")))
+        base = getattr(args, "ports", None) or (18900, 15900, 16900)
+        self.port, self.pg_port, self.pgb_port = base[0] + i, base[1] + i, base[2] + i
         self.bin = os.path.realpath(os.environ.get("ZS_BIN") or os.path.join(REPO, "build", "zerosum"))
         self.env = dict(os.environ, ZS_VAR=self.var, PORT=str(self.port),
                         ZS_PG_PORT=str(self.pg_port), ZS_PGB_PORT=str(self.pgb_port),

@@ -1,0 +1,96 @@
+"""A claim on a sold-out drop never queues on the lot's lock (POST /bid,
+lot_lock_unless_sold_out in sql/queries/auction.sql).
+
+While another session holds the lot row's lock (FOR UPDATE, as a claim in
+flight does), a claim on a sold-out drop is answered 409 sold_out at once —
+the lock holder is still holding it when the answer arrives — and the
+refusal is stored under its key as before (a replay answers it again). A
+claim on a drop that still has units waits for the lock as it must, and then
+takes the last unit or is refused sold_out: never an oversell."""
+import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from zs import *
+
+import threading
+
+
+class LotLock:
+    """Hold lot_id's row lock in an open transaction until release()."""
+
+    def __init__(self, lot_id):
+        self.conn = db()
+        self.conn.autocommit = False
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT id FROM lots WHERE id = %s FOR UPDATE", (lot_id,))
+        self.held = True
+
+    def release(self):
+        if self.held:
+            self.conn.rollback()
+            self.conn.close()
+            self.held = False
+
+
+seller, _ = create_account("soldout-seller")
+buyers = [create_account(f"soldout-buyer-{i}", 1000) for i in range(4)]
+lot = create_lot(kind="drop", seller=seller, price=100, quantity=1)
+r = place_bid(buyers[0][1], lot["id"])
+is_(r.status, 201, "the only unit is claimed")
+got = get(f"/lots/{lot['id']}")
+is_((got.json or {}).get("lot", {}).get("status"), "sold_out", "the drop is sold out")
+fp = ledger_fingerprint()
+
+# ---- 1. sold out: refused at once, while the lot's lock is held ------------
+lock = LotLock(lot["id"])
+try:
+    key = new_key()
+    t0 = time.monotonic()
+    r = place_bid(buyers[1][1], lot["id"], key=key)
+    took = time.monotonic() - t0
+    still_held = lock.held
+finally:
+    lock.release()
+is_problem(r, 409, "sold_out", "a claim on a sold-out drop → 409 sold_out")
+is_((r.json or {}).get("units_left"), 0, "…with units_left 0")
+ok(still_held and took < 5, f"…answered while another session held the lot's lock ({took:.3f} s)", took)
+
+r2 = place_bid(buyers[1][1], lot["id"], key=key)
+is_((r2.status, r2.headers.get("idempotent-replayed")), (409, "true"),
+    "the refusal is stored under the key: a replay answers it again")
+is_(r2.body, r.body, "…with the same body")
+is_(query("SELECT status FROM idempotency_keys WHERE key = %s", (key,)), [(409,)],
+    "the key row holds the 409")
+fp_after = ledger_fingerprint()
+is_(fp_after[:5], fp[:5], "refusals moved no money and wrote no transfer")
+
+# input errors still come first, as on the locked path
+r = place_bid(buyers[2][1], lot["id"], amount=5)
+is_problem(r, 422, "field_not_applicable", "an English-style amount on a sold-out drop → 422 first")
+
+# ---- 2. units left: the claim waits for the lock, then wins; never oversells
+lot2 = create_lot(kind="drop", seller=seller, price=100, quantity=1)
+lock = LotLock(lot2["id"])
+results = {}
+
+
+def claim(i):
+    results[i] = place_bid(buyers[i][1], lot2["id"])
+
+
+threads = [threading.Thread(target=claim, args=(i,)) for i in (2, 3)]
+for t in threads:
+    t.start()
+time.sleep(0.5)
+waiting = not results
+lock.release()
+for t in threads:
+    t.join(30)
+ok(waiting, "claims on a drop with a unit left wait while the lot's lock is held")
+statuses = sorted(results[i].status for i in results)
+is_(statuses, [201, 409], "after the lock is released: one claim wins the unit, the other is sold out")
+loser = [results[i] for i in results if results[i].status == 409]
+ok(loser and (loser[0].json or {}).get("code") == "sold_out", "the loser is refused sold_out", loser)
+is_(query("SELECT qty_claimed, qty_total, status FROM lots WHERE id = %s", (lot2["id"],)),
+    [(1, 1, "sold_out")], "the lot: exactly its one unit claimed")
+r = get("/proof")
+is_(r.status, 200, "/proof holds")
+done()
