@@ -144,15 +144,10 @@ static uint64_t ld(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-char *metrics_render(size_t *len)
+/* Requests by endpoint and status, and their durations. */
+static void render_requests(struct buf *b, struct metrics *mm)
 {
-    struct metrics *mm = m();
-    struct buf b = { malloc(8192), 0, 8192 };
-
-    if (!b.p)
-        return NULL;
-    b.p[0] = '\0';
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_requests_total HTTP requests answered, by endpoint and status.\n"
             "# TYPE zerosum_requests_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
@@ -161,13 +156,13 @@ char *metrics_render(size_t *len)
             if (!v)
                 continue;
             if (status_codes[s])
-                bprintf(&b, "zerosum_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
+                bprintf(b, "zerosum_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
                         endpoint_names[e], status_codes[s], (unsigned long long)v);
             else
-                bprintf(&b, "zerosum_requests_total{endpoint=\"%s\",status=\"other\"} %llu\n",
+                bprintf(b, "zerosum_requests_total{endpoint=\"%s\",status=\"other\"} %llu\n",
                         endpoint_names[e], (unsigned long long)v);
         }
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_request_duration_seconds Request duration, by endpoint.\n"
             "# TYPE zerosum_request_duration_seconds histogram\n");
     for (int e = 0; e < EP__COUNT; e++) {
@@ -180,54 +175,64 @@ char *metrics_render(size_t *len)
         for (int i = 0; i < METRICS_DURATION_BUCKETS; i++) {
             cum += ld(&mm->duration_bucket[e][i]);
             if (i < METRICS_DURATION_BUCKETS - 1)
-                bprintf(&b,
+                bprintf(b,
                         "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
                         endpoint_names[e], duration_le_ms[i] / 1000.0, (unsigned long long)cum);
             else
                 bprintf(
-                    &b,
+                    b,
                     "zerosum_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
                     endpoint_names[e], (unsigned long long)cum);
         }
-        bprintf(&b, "zerosum_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+        bprintf(b, "zerosum_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
                 endpoint_names[e], (double)ld(&mm->duration_us_sum[e]) / 1e6);
-        bprintf(&b, "zerosum_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+        bprintf(b, "zerosum_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
                 endpoint_names[e], (unsigned long long)cum);
     }
-    bprintf(&b,
+}
+
+/* Transactions: attempts, retries, commits, retries per commit. */
+static void render_tx(struct buf *b, struct metrics *mm)
+{
+    bprintf(b,
             "# HELP zerosum_tx_attempts_total Transaction attempts, retries included.\n"
             "# TYPE zerosum_tx_attempts_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
-            bprintf(&b, "zerosum_tx_attempts_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
+            bprintf(b, "zerosum_tx_attempts_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_attempts[e]));
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_tx_retries_total Transactions retried after 40001/40P01.\n"
             "# TYPE zerosum_tx_retries_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
-            bprintf(&b, "zerosum_tx_retries_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
+            bprintf(b, "zerosum_tx_retries_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_retries[e]));
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_tx_commits_total Transactions committed.\n"
             "# TYPE zerosum_tx_commits_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
-            bprintf(&b, "zerosum_tx_commits_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
+            bprintf(b, "zerosum_tx_commits_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_commits[e]));
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_tx_retries_per_commit Committed transactions by retries needed.\n"
             "# TYPE zerosum_tx_retries_per_commit histogram\n");
     {
         uint64_t cum = 0;
         for (int i = 0; i < METRICS_RETRY_BUCKETS; i++) {
             cum += ld(&mm->retry_hist[i]);
-            bprintf(&b, "zerosum_tx_retries_per_commit_bucket{le=\"%s\"} %llu\n", retry_le[i],
+            bprintf(b, "zerosum_tx_retries_per_commit_bucket{le=\"%s\"} %llu\n", retry_le[i],
                     (unsigned long long)cum);
         }
-        bprintf(&b, "zerosum_tx_retries_per_commit_count %llu\n", (unsigned long long)cum);
+        bprintf(b, "zerosum_tx_retries_per_commit_count %llu\n", (unsigned long long)cum);
     }
-    bprintf(&b,
+}
+
+/* The process: connections, workers, proof computations, the sweep. */
+static void render_process(struct buf *b, struct metrics *mm)
+{
+    bprintf(b,
             "# HELP zerosum_db_connects_total Database connections opened.\n"
             "# TYPE zerosum_db_connects_total counter\n"
             "zerosum_db_connects_total %llu\n"
@@ -240,7 +245,7 @@ char *metrics_render(size_t *len)
             (unsigned long long)ld(&mm->db_connects),
             (unsigned long long)ld(&mm->db_connect_errors),
             (double)ld(&mm->db_connect_us_sum) / 1e6);
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_worker_spawns_total Workers forked by the supervisor.\n"
             "# TYPE zerosum_worker_spawns_total counter\n"
             "zerosum_worker_spawns_total %llu\n"
@@ -257,12 +262,25 @@ char *metrics_render(size_t *len)
             (unsigned long long)ld(&mm->worker_spawns), (unsigned long long)ld(&mm->worker_deaths),
             (unsigned long long)ld(&mm->worker_recycles),
             (unsigned long long)ld(&mm->proof_computations));
-    bprintf(&b,
+    bprintf(b,
             "# HELP zerosum_settlement_skipped_total Due lots the settlement sweep could not"
             " settle (skipped, retried a minute later).\n"
             "# TYPE zerosum_settlement_skipped_total counter\n"
             "zerosum_settlement_skipped_total %llu\n",
             (unsigned long long)ld(&mm->settle_skipped));
+}
+
+char *metrics_render(size_t *len)
+{
+    struct metrics *mm = m();
+    struct buf b = { malloc(8192), 0, 8192 };
+
+    if (!b.p)
+        return NULL;
+    b.p[0] = '\0';
+    render_requests(&b, mm);
+    render_tx(&b, mm);
+    render_process(&b, mm);
     *len = b.len;
     return b.p;
 }

@@ -261,18 +261,11 @@ struct due_list {
 static enum tx_decision due_tx(struct tx *tx, void *arg)
 {
     struct due_list *d = arg;
-    char lim[16];
-    const char *p[1] = { lim };
-    PGresult *res;
 
-    snprintf(lim, sizeof(lim), "%d", d->limit);
-    res = tx_exec_named(tx, SQL_LOT_DUE, p);
-    if (!res)
+    d->n =
+        tx_exec_ids(tx, SQL_LOT_DUE, d->limit, d->ids, (int)(sizeof(d->ids) / sizeof(d->ids[0])));
+    if (d->n < 0)
         return TX_ERROR;
-    d->n = PQntuples(res);
-    for (int i = 0; i < d->n; i++)
-        snprintf(d->ids[i], sizeof(d->ids[i]), "%s", PQgetvalue(res, i, 0));
-    PQclear(res);
     return TX_COMMIT;
 }
 

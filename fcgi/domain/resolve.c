@@ -494,17 +494,10 @@ struct stale {
 static enum tx_decision stale_tx(struct tx *tx, void *arg)
 {
     struct stale *q = arg;
-    char b[24];
-    const char *p[1] = { i64(b, q->max) };
-    PGresult *res = tx_exec_named(tx, SQL_MARKET_STALE, p);
 
-    if (!res)
-        return TX_ERROR;
-    q->n = PQntuples(res);
-    for (int i = 0; i < q->n; i++)
-        snprintf(q->ids[i], sizeof(q->ids[i]), "%s", PQgetvalue(res, i, 0));
-    PQclear(res);
-    return TX_COMMIT;
+    q->n = tx_exec_ids(tx, SQL_MARKET_STALE, q->max, q->ids,
+                       (int)(sizeof(q->ids) / sizeof(q->ids[0])));
+    return q->n < 0 ? TX_ERROR : TX_COMMIT;
 }
 
 /* Take over resolution id (its lease lapsed) and drive it. 1 finished, 0 not. */

@@ -78,3 +78,21 @@ void tx_batch_clear(struct tx_batch *b)
         b->st[i].res = NULL;
     }
 }
+
+int tx_exec_ids(struct tx *tx, enum sql_id id, int limit, char ids[][UUID_STR_LEN + 1], int max)
+{
+    char lim[16];
+    const char *p[1] = { lim };
+    PGresult *res;
+    int n;
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    res = tx_exec_named(tx, id, p);
+    if (!res)
+        return -1;
+    n = PQntuples(res) < max ? PQntuples(res) : max;
+    for (int i = 0; i < n; i++)
+        snprintf(ids[i], UUID_STR_LEN + 1, "%s", PQgetvalue(res, i, 0));
+    PQclear(res);
+    return n;
+}

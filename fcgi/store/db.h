@@ -21,6 +21,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "store/sql.h"
+#include "util.h"
 
 /*
  * Who runs transactions, and what they learn: one per request (the API
@@ -128,6 +129,13 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
 
 /* tx_exec() of the named statement id; its parameter count comes from the table. */
 PGresult *tx_exec_named(struct tx *tx, enum sql_id id, const char *const *values);
+
+/*
+ * Run statement id, whose one parameter is a row limit ($1 = limit), and
+ * copy the first column of at most max rows into ids (ids to work on: due
+ * lots, pending transfers, stale resolutions). The count, or -1.
+ */
+int tx_exec_ids(struct tx *tx, enum sql_id id, int limit, char ids[][UUID_STR_LEN + 1], int max);
 
 /* tx_exec_named() for a statement whose result is not needed. 0, or -1 (tx->err set). */
 int tx_exec_named_void(struct tx *tx, enum sql_id id, const char *const *values);
