@@ -34,7 +34,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan unit unit-asan run stop status test test-unit test-integration test-oracle dashboard \
         fuzz test-fuzz-replay test-faults test-model bench \
-        install format format-check layers-check openapi-lint clean
+        install format format-check layers-check size-check openapi-lint clean
 
 all: $(BUILD)/zerosum
 
@@ -124,7 +124,7 @@ openapi-lint: dashboard
 		--max-problems 50 docs/openapi.yaml
 
 test: install
-	$(MAKE) format-check layers-check openapi-lint
+	$(MAKE) format-check layers-check size-check openapi-lint
 	$(MAKE) test-unit
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-oracle
@@ -173,6 +173,10 @@ format-check:
 # domain/ also store/, api/ also domain/ (scripts/layers-check).
 layers-check:
 	scripts/layers-check
+
+# No C file under fcgi/ over 600 lines, no function over 120 (scripts/size-check).
+size-check:
+	scripts/size-check
 
 clean:
 	rm -rf build build-asan
