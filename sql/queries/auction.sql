@@ -2,15 +2,13 @@
 -- fcgi/api/bid.c, fcgi/api/lots.c). Lock order everywhere: the lot row
 -- first, then accounts by id. Deadlines, the anti-snipe extension and Dutch
 -- prices come from the database clock (now()).
--- The lot columns (the same select list in every statement that returns a
--- lot; domain/auction_store.c and api/lots.c read them by name): the Dutch
+
+-- fragment: lot_columns
+-- The lot columns: the one select list of every statement that returns a
+-- lot (domain/auction_store.c and api/lots.c read them by name). The Dutch
 -- price is the schedule at the database clock, its whole intervals capped
 -- where the floor is reached so step x intervals cannot overflow bigint.
-
--- name: lot_lock
--- Lock one lot row (the lot's serialisation point: every bid, claim and
--- settlement takes it first) and read all of it.
-SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
+id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
   floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
   high_amount, high_bidder, high_bid, seq,
   to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
@@ -23,6 +21,11 @@ SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_w
     LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
     (start_price - floor_price) / step + 1)) END AS current_price,
   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+
+-- name: lot_lock
+-- Lock one lot row (the lot's serialisation point: every bid, claim and
+-- settlement takes it first) and read all of it.
+SELECT {{lot_columns}}
 FROM lots WHERE id = $1 FOR UPDATE;
 
 -- name: lot_lock_unless_sold_out
@@ -32,53 +35,17 @@ FROM lots WHERE id = $1 FOR UPDATE;
 -- that sells out while the claim waits is re-checked and skipped when the
 -- lock is released; the caller then reads the lot unlocked (lot_get) to
 -- answer sold_out, and the locked path re-checks every rule as before.
-SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+SELECT {{lot_columns}}
 FROM lots WHERE id = $1 AND status <> 'sold_out' FOR UPDATE;
 
 -- name: lot_get
 -- One lot, unlocked (GET /lots/{id}).
-SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+SELECT {{lot_columns}}
 FROM lots WHERE id = $1;
 
 -- name: lot_list
 -- The 50 newest lots (GET /lots).
-SELECT id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+SELECT {{lot_columns}}
 FROM lots ORDER BY created_at DESC LIMIT 50;
 
 -- name: lot_recent_bids
@@ -99,19 +66,7 @@ INSERT INTO lots (id, kind, seller, title, start_price, increment, reserve,
 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::int, 0), coalesce($9::int, 0),
   $10, $11, $12, $13, $14, $15,
   now() + make_interval(secs => $16::bigint))
-RETURNING id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now;
+RETURNING {{lot_columns}};
 
 -- name: lot_due
 -- English lots whose end has passed and that are still live, oldest end
@@ -188,38 +143,14 @@ UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,
     THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
     ELSE ends_at END
   WHERE id = $1
-RETURNING id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now;
+RETURNING {{lot_columns}};
 
 -- name: bid_dutch_sold
 -- A Dutch lot claimed by $2 at price $5: settled at once.
 UPDATE lots SET status = 'settled', settled_at = now(), winner = $2,
   clearing_price = $5::bigint, high_amount = $5::bigint, high_bidder = $2,
   high_bid = $3, qty_claimed = 1, seq = $4::bigint WHERE id = $1
-RETURNING id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now;
+RETURNING {{lot_columns}};
 
 -- name: bid_drop_claimed
 -- $2 more units of a drop claimed; the last unit sells it out.
@@ -229,16 +160,4 @@ UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,
   settled_at = CASE WHEN qty_claimed + $2::int >= qty_total THEN now()
     ELSE settled_at END
   WHERE id = $1
-RETURNING id, kind, seller, title, status, start_price, increment, reserve, snipe_window, snipe_extend,
-  floor_price, step, interval_s, price, max_per_claim, qty_total, qty_claimed,
-  high_amount, high_bidder, high_bid, seq,
-  to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS starts_at,
-  to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ends_at,
-  to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS settled_at,
-  winner, clearing_price,
-  now() >= starts_at AS started,
-  (kind = 'english' AND now() >= ends_at) AS ended,
-  CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
-    LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
-    (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now;
+RETURNING {{lot_columns}};

@@ -96,6 +96,10 @@ bad_cases = {
     "dialects with different parameters":
         "-- name: a\n-- dialect: postgres\nSELECT $1;\n-- name: a\n-- dialect: dsql\nSELECT 1;\n",
     "text before the first name": "SELECT 1;\n",
+    "an unknown fragment": "-- name: a\nSELECT {{cols}} FROM t;\n",
+    "a fragment naming a fragment": "-- fragment: x\n{{y}}\n-- fragment: y\n1\n-- name: a\nSELECT {{x}};\n",
+    "a fragment defined twice": "-- fragment: x\n1\n-- fragment: x\n2\n-- name: a\nSELECT {{x}};\n",
+    "a fragment with a dialect": "-- fragment: x\n-- dialect: dsql\n1\n-- name: a\nSELECT {{x}};\n",
 }
 with tempfile.TemporaryDirectory() as tmp:
     for what, text in bad_cases.items():
@@ -112,4 +116,12 @@ with tempfile.TemporaryDirectory() as tmp:
     c = open(os.path.join(tmp, "out", "sql_table.c")).read() if out.returncode == 0 else ""
     ok('"SELECT $1::int"' in c and '"SELECT $1::bigint"' in c,
        "gen-sql keeps both dialects' texts of one name", out.stderr + c)
+    with open(good, "w") as f:
+        f.write("-- name: a\nSELECT {{cols}} FROM t WHERE id = $1;\n"
+                "-- fragment: cols\n-- a select list written once\nx, y\n")
+    out = subprocess.run([gen, os.path.join(tmp, "out"), good], capture_output=True, text=True)
+    c = open(os.path.join(tmp, "out", "sql_table.c")).read() if out.returncode == 0 else ""
+    ok('"SELECT x, y FROM t WHERE id = $1"' in c and '"cols"' not in c and "SQL_COLS" not in c,
+       "gen-sql pastes a fragment into the statements naming it (and makes no statement of it)",
+       out.stderr + c)
 done()
