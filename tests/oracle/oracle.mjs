@@ -134,7 +134,7 @@ function compare(sdk, zs) {
   return diffs;
 }
 
-// The DESIGN.md reference cases first, so the oracle itself is checked too.
+// The SDK reference cases first (fixed credentials and time), so the oracle itself is checked too.
 function referenceCases() {
   const base = {
     host: "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws", region: "us-east-1",
@@ -187,14 +187,14 @@ async function main() {
     const label = `case ${n}: ${c.region} ${c.admin ? "DbConnectAdmin" : "DbConnect"} ` +
       `at ${iso(c.at)} expires ${c.expires} ` +
       (c.session ? `session token ${c.session.length} chars` : "no session token") +
-      (c.want ? " (DESIGN.md reference)" : "");
+      (c.want ? " (SDK reference)" : "");
     const diffs = [];
     try {
       const sdk = parseToken(await sdkToken(c));
       if (sdk.params.get("X-Amz-Date") !== iso(c.at).replace(/[-:]/g, ""))
         diffs.push(`SDK clock not frozen: X-Amz-Date ${sdk.params.get("X-Amz-Date")}`);
       if (c.want && sdk.params.get("X-Amz-Signature") !== c.want)
-        diffs.push(`SDK disagrees with DESIGN.md: ${sdk.params.get("X-Amz-Signature")}`);
+        diffs.push(`SDK disagrees with the reference: ${sdk.params.get("X-Amz-Signature")}`);
       const zs = zsToken(c);
       if (zs.error) diffs.push(`zerosum failed: ${zs.error}`);
       else diffs.push(...compare(sdk, parseToken(zs.token)));

@@ -1,7 +1,7 @@
 /*
  * test_sigv4.c — unit tests for fcgi/sigv4.c: the SigV4 query presigner
  * against the official `get-vanilla` presign vector, the Aurora DSQL tokens
- * against the reference signatures in DESIGN.md, RDS IAM tokens against
+ * against reference signatures from @aws-sdk/dsql-signer and botocore, RDS IAM tokens against
  * values from @smithy/signature-v4, argument checks, and credential loading
  * from the environment and from a shared credentials file.
  *
@@ -141,7 +141,7 @@ static void test_get_vanilla(void)
     aws_credentials_clear(&c);
 }
 
-/* The four DSQL reference tokens of DESIGN.md. */
+/* The four DSQL reference tokens (@aws-sdk/dsql-signer and botocore agree on them). */
 static void test_dsql_reference(void)
 {
     static const struct {
@@ -169,7 +169,8 @@ static void test_dsql_reference(void)
         q = token_query(tok, DSQL_HOST);
         ok(q != NULL, name);
         is_int(parse_query(q ? q : "", &p), cases[i].session ? 8 : 7, "  parameter count");
-        is_str(param(&p, "X-Amz-Signature"), cases[i].signature, "  signature matches DESIGN.md");
+        is_str(param(&p, "X-Amz-Signature"), cases[i].signature,
+               "  signature matches the SDK reference");
         is_str(param(&p, "Action"), cases[i].admin ? "DbConnectAdmin" : "DbConnect", "  action");
         is_str(param(&p, "X-Amz-Algorithm"), "AWS4-HMAC-SHA256", "  algorithm");
         is_str(param(&p, "X-Amz-Credential"),
