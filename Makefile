@@ -181,4 +181,5 @@ size-check:
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d
+# the unit tests too: a header a test includes (tests/unit/*.h) rebuilds it
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT_BINS:=.d)

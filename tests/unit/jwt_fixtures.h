@@ -156,8 +156,8 @@ static inline enum jwt_status check(const char *hdr, const char *pl)
 }
 
 /* As check(), with the payload made by printf. */
-__attribute__((format(printf, 2, 3))) static enum jwt_status checkf(const char *hdr,
-                                                                    const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline enum jwt_status checkf(const char *hdr,
+                                                                           const char *fmt, ...)
 {
     char pl[8192];
     va_list ap;
