@@ -138,3 +138,18 @@ $$;
 CREATE TRIGGER entries_of_old_transfers_balanced
     AFTER INSERT ON entries REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION zerosum_check_entries_of_old_transfers();
+
+-- migrate: 109 sealing_the_ledger
+-- Transfers and entries stay history: the one change allowed is the
+-- sealer's, which sets `sealed` once, from NULL, and nothing else.
+CREATE OR REPLACE FUNCTION zerosum_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.sealed IS NULL AND NEW.sealed IS NOT NULL
+       AND (to_jsonb(OLD) - 'sealed') = (to_jsonb(NEW) - 'sealed') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = '42501';
+END;
+$$;

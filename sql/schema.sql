@@ -335,3 +335,132 @@ CREATE INDEX IF NOT EXISTS pending_transfers_due ON pending_transfers (status, e
 
 -- migrate: 072 pending_transfers_by_account
 CREATE INDEX IF NOT EXISTS pending_transfers_by_account ON pending_transfers (from_account, status);
+
+-- migrate: 080 sealed_positions
+-- Sealing (fcgi/domain/seal.c, docs/PROOF-FORMAT.md). A history row is
+-- sealed once the sealer has verified it, folded it into the sealed
+-- aggregates below and given it its place in one total order: `sealed` is
+-- that position (the Merkle leaf index of its record; an entry carries its
+-- transfer's). NULL: not sealed yet. Only the sealer writes it, once, and
+-- only on a row in a final state: transfers, entries and trades at once;
+-- holds once released or captured; orders once filled or cancelled;
+-- pending transfers once closed; a lot, with its bids, once closed.
+ALTER TABLE transfers ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE entries ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE holds ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE bids ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE lots ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE trades ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS sealed bigint;
+ALTER TABLE pending_transfers ADD COLUMN IF NOT EXISTS sealed bigint;
+
+-- migrate: 081 unsealed_indexes
+-- The unsealed rows, which the live /proof and the sealer read: partial
+-- indexes, so their size follows the backlog and current state, never the
+-- history. Each holds what its readers look rows up by.
+CREATE INDEX IF NOT EXISTS transfers_unsealed ON transfers (created_at, id) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS entries_unsealed ON entries (account_id) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS holds_unsealed ON holds (account_id) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS bids_unsealed ON bids (lot_id, seq) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS lots_unsealed ON lots (status) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS trades_unsealed ON trades (market_id, seq) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS orders_unsealed ON orders (account_id) WHERE sealed IS NULL;
+CREATE INDEX IF NOT EXISTS pending_transfers_unsealed ON pending_transfers (from_account) WHERE sealed IS NULL;
+
+-- migrate: 082 lookup_indexes
+-- Lookups the per-row checks make from an unsealed (or freshly sealed) row
+-- into history: another row with its idempotency key, the hold or pending
+-- transfer a transfer settled, and the rows in position order.
+CREATE INDEX IF NOT EXISTS transfers_by_idem_key ON transfers (idem_key) WHERE idem_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS bids_by_idem_key ON bids (idem_key) WHERE idem_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS orders_by_idem_key ON orders (idem_key) WHERE idem_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS holds_by_transfer ON holds (transfer_id) WHERE transfer_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS pending_transfers_by_transfer ON pending_transfers (transfer_id) WHERE transfer_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transfers_by_seal ON transfers (sealed) WHERE sealed IS NOT NULL;
+
+-- migrate: 083 seals
+-- One row per seal: the positions it sealed ([tree_size - records,
+-- tree_size)), what it sealed by kind, the Merkle root of the whole log at
+-- tree_size, the state commitment (docs/PROOF-FORMAT.md), and its hash,
+-- which chains it to the previous seal. checkpoint: the signed note.
+CREATE TABLE IF NOT EXISTS seals (
+    seal_no     bigint      PRIMARY KEY CHECK (seal_no > 0),
+    tree_size   bigint      NOT NULL UNIQUE CHECK (tree_size > 0),
+    records     integer     NOT NULL CHECK (records > 0),
+    counts      text        NOT NULL,
+    root        bytea       NOT NULL,
+    state_hash  bytea       NOT NULL,
+    prev_hash   bytea       NOT NULL,
+    hash        bytea       NOT NULL,
+    checkpoint  text,
+    oldest_at   timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 084 merkle_nodes
+-- The RFC 9162 tree over the sealed records: level 0 holds the leaf
+-- hashes (idx = position), level k > 0 the root of the perfect subtree of
+-- 2^k leaves starting at idx * 2^k, stored once that subtree is complete.
+-- Any inclusion or consistency proof reads O(log n) of them.
+CREATE TABLE IF NOT EXISTS merkle_nodes (
+    level  smallint NOT NULL CHECK (level BETWEEN 0 AND 62),
+    idx    bigint   NOT NULL CHECK (idx >= 0),
+    hash   bytea    NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+
+-- migrate: 085 seal_aggregates
+-- What the sealed history adds up to, kept by the sealer in the same
+-- transaction as the rows it seals. The live /proof checks current state
+-- against these plus the unsealed rows; the full pass re-adds history and
+-- compares.
+CREATE TABLE IF NOT EXISTS seal_accounts (
+    account_id  uuid    PRIMARY KEY,
+    balance     bigint  NOT NULL,
+    entries     bigint  NOT NULL CHECK (entries >= 0)
+);
+CREATE TABLE IF NOT EXISTS seal_lots (
+    lot_id    uuid    PRIMARY KEY,
+    claimed   bigint  NOT NULL CHECK (claimed >= 0),
+    captured  bigint  NOT NULL CHECK (captured >= 0),
+    bids      bigint  NOT NULL CHECK (bids >= 0)
+);
+CREATE TABLE IF NOT EXISTS seal_markets (
+    market_id  uuid    PRIMARY KEY,
+    fills      bigint  NOT NULL CHECK (fills >= 0),
+    quantity   bigint  NOT NULL CHECK (quantity >= 0),
+    pairs      bigint  NOT NULL CHECK (pairs >= 0)
+);
+
+-- migrate: 086 leases
+-- One holder at a time for a background role (the sealer, the full pass):
+-- a process takes the row when it is free or its lease has lapsed
+-- (clock_timestamp()), renews it while it works, and releases it only if
+-- it still holds it.
+CREATE TABLE IF NOT EXISTS leases (
+    name     text        PRIMARY KEY,
+    owner    text,
+    expires  timestamptz
+);
+
+-- migrate: 087 full_audits
+-- Full re-verification passes of all history against the seals (the jobs
+-- child runs one every full_audit_interval_s; an admin may ask for one with
+-- POST /proof/audits). failed_check/sample name what failed, as /proof does.
+CREATE TABLE IF NOT EXISTS full_audits (
+    id            uuid        PRIMARY KEY,
+    status        text        NOT NULL CHECK (status IN ('queued', 'running', 'passed', 'failed')),
+    requested_by  text        NOT NULL,
+    seal_no       bigint,
+    tree_size     bigint,
+    rows_read     bigint,
+    failed_check  text,
+    sample        text,
+    detail        text,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz
+);
+
+-- migrate: 088 full_audits_by_time
+CREATE INDEX IF NOT EXISTS full_audits_by_time ON full_audits (created_at DESC);
