@@ -205,6 +205,54 @@ def ledger_invariants():
     return problems
 
 
+# ---- sealing (fcgi/domain/seal.c) -------------------------------------------
+# The sealer seals only while it holds the `sealer` row of `leases`. A test
+# that tampers with rows it needs unsealed holds that row itself (freeze), so
+# nothing is sealed under it whatever the scheduling; seal_now() seals every
+# sealable row at once, through the real sealer, and returns what it printed.
+
+SEAL_FREEZER = "test-freeze"
+
+
+def seal_freeze(seconds=3600):
+    """Take the sealer's lease for this test (waits for the sealer to finish a batch)."""
+    conn = db()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO leases (name) VALUES ('sealer') ON CONFLICT (name) DO NOTHING")
+        deadline = time.time() + 30
+        while True:
+            with conn.cursor() as cur:
+                cur.execute("""UPDATE leases SET owner = %s,
+                                      expires = clock_timestamp() + make_interval(secs => %s)
+                                WHERE name = 'sealer' AND (owner IS NULL OR owner = %s
+                                      OR expires < clock_timestamp())""",
+                            (SEAL_FREEZER, seconds, SEAL_FREEZER))
+                if cur.rowcount == 1:
+                    return
+            if time.time() > deadline:
+                raise RuntimeError("the sealer's lease stayed taken for 30 s")
+            time.sleep(0.05)
+    finally:
+        conn.close()
+
+
+def seal_thaw():
+    """Give the sealer's lease back (only if this test holds it)."""
+    query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'sealer' AND owner = %s",
+          (SEAL_FREEZER,))
+
+
+def seal_now():
+    """Seal everything sealable now (scripts/zerosum seal); the lease must be free or lapsed."""
+    seal_thaw()
+    out = subprocess.run([os.path.join(REPO, "scripts", "zerosum"), "seal"], env=dict(os.environ, ZS_VAR=ZS_VAR),
+                         capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"zerosum seal: {out.returncode} {out.stderr.strip()}")
+    return out.stdout
+
+
 def concurrently(fn, args_list, max_workers=50):
     """Run fn(*args) for every args tuple on real threads, max_workers at once; results in order."""
     from concurrent.futures import ThreadPoolExecutor
