@@ -1,0 +1,37 @@
+/*
+ * checks.c — the table of /proof's invariants (see checks.h).
+ */
+#include "domain/checks.h"
+
+const struct check checks[] = {
+    { "transfers_balanced", CHECK_EVIDENCE, SQL_PROOF_TRANSFERS_BALANCED },
+    { "entries_have_transfers", CHECK_EVIDENCE, SQL_PROOF_ENTRIES_HAVE_TRANSFERS },
+    { "balances_match_entries", CHECK_EVIDENCE, SQL_PROOF_BALANCES_MATCH_ENTRIES },
+    { "money_conserved", CHECK_EVIDENCE, SQL_PROOF_MONEY_CONSERVED },
+    { "no_negative_balances", CHECK_CONSTRAINT, SQL_PROOF_NO_NEGATIVE_BALANCES },
+    { "holds_match_held", CHECK_EVIDENCE, SQL_PROOF_HOLDS_MATCH_HELD },
+    { "pending_released", CHECK_EVIDENCE, SQL_PROOF_PENDING_RELEASED },
+    { "order_holds_exact", CHECK_EVIDENCE, SQL_PROOF_ORDER_HOLDS_EXACT },
+    { "held_within_balance", CHECK_CONSTRAINT, SQL_PROOF_HELD_WITHIN_BALANCE },
+    { "drop_claims_match", CHECK_EVIDENCE, SQL_PROOF_DROP_CLAIMS_MATCH },
+    { "english_high_is_last_bid", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_HIGH_IS_LAST_BID },
+    { "english_bids_increase", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_BIDS_INCREASE },
+    { "english_live_holds", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_LIVE_HOLDS },
+    { "settled_lots_captured_once", CHECK_EVIDENCE, SQL_PROOF_SETTLED_LOTS_CAPTURED_ONCE },
+    { "captures_belong_to_lots", CHECK_EVIDENCE, SQL_PROOF_CAPTURES_BELONG_TO_LOTS },
+    { "dutch_paid_schedule_price", CHECK_EVIDENCE, SQL_PROOF_DUTCH_PAID_SCHEDULE_PRICE },
+    { "purchases_paid", CHECK_EVIDENCE, SQL_PROOF_PURCHASES_PAID },
+    { "shares_supply_conserved", CHECK_EVIDENCE, SQL_PROOF_SHARES_SUPPLY_CONSERVED },
+    { "positions_held_match_orders", CHECK_EVIDENCE, SQL_PROOF_POSITIONS_HELD_MATCH_ORDERS },
+    { "event_pairs_backed", CHECK_EVIDENCE, SQL_PROOF_EVENT_PAIRS_BACKED },
+    { "trade_cash_legs", CHECK_EVIDENCE, SQL_PROOF_TRADE_CASH_LEGS },
+    { "no_negative_positions", CHECK_CONSTRAINT, SQL_PROOF_NO_NEGATIVE_POSITIONS },
+    { "idempotency_keys_unique", CHECK_EVIDENCE, SQL_PROOF_IDEMPOTENCY_KEYS_UNIQUE },
+};
+
+const size_t checks_count = sizeof(checks) / sizeof(checks[0]);
+
+const char *check_kind_name(enum check_kind k)
+{
+    return k == CHECK_CONSTRAINT ? "constraint" : "evidence";
+}

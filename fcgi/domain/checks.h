@@ -1,0 +1,37 @@
+/*
+ * checks.h — the invariants /proof reports, as a table shared by everything
+ * that verifies them: the live /proof (api/proof.c), the sealer, which
+ * seals nothing unless every check holds in its snapshot (domain/seal.c),
+ * and the full pass over all history (domain/fullpass.c).
+ *
+ * A check's statement (sql/queries/proof.sql, proof_<name>) answers one
+ * row: observed bigint and sample text (nullable). observed is the number
+ * of violating rows (expected 0) unless its description, the statement's
+ * comment lines (sql_table[sql].doc), says otherwise; expected is 0 for
+ * every check.
+ */
+#ifndef ZS_DOMAIN_CHECKS_H
+#define ZS_DOMAIN_CHECKS_H
+
+#include <stddef.h>
+
+#include "store/sql.h"
+
+enum check_kind {
+    CHECK_EVIDENCE,   /* two facts kept independently agree */
+    CHECK_CONSTRAINT, /* restates a schema constraint */
+};
+
+struct check {
+    const char *name;
+    enum check_kind kind;
+    enum sql_id sql; /* the live form: current state, sealed aggregates, unsealed rows */
+};
+
+extern const struct check checks[];
+extern const size_t checks_count;
+
+/* "evidence" or "constraint", as /proof labels a check. */
+const char *check_kind_name(enum check_kind k);
+
+#endif
