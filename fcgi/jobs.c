@@ -88,8 +88,9 @@ static void jobs_seal(const struct zs_config *cfg)
     if (cfg->seal_interval_ms <= 0)
         return;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (last.tv_sec && (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000
-                           < cfg->seal_interval_ms)
+    if (last.tv_sec
+        && (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000
+            < cfg->seal_interval_ms)
         return;
     last = now;
     snprintf(owner, sizeof(owner), "jobs-%ld", (long)getpid());

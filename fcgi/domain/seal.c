@@ -36,7 +36,6 @@ struct seal_ctx {
     struct seal_result *out;
     struct seal_batch b;
     struct seal_tree tree;
-    uint64_t vpos; /* positions accepted so far (they decide Merkle node counts) */
     int64_t prev_no;
     unsigned char prev_hash[RECORD_HASH_LEN];
     struct tx_stmt st[SEAL_MAX_STMTS];
@@ -56,7 +55,6 @@ static void ctx_free(struct seal_ctx *c)
     for (int i = 0; i < c->ntxt; i++)
         seal_text_free(&c->txt[i]);
     c->ntxt = 0;
-    c->vpos = 0;
     c->prev_no = 0;
     memset(c->prev_hash, 0, sizeof(c->prev_hash));
 }
@@ -114,21 +112,6 @@ static int parse_hash(const char *s, unsigned char out[RECORD_HASH_LEN])
     return 0;
 }
 
-/* Charge cost rows to the budget: 1 if they fit (and are now spent). */
-static int charge(struct seal_ctx *c, int64_t cost)
-{
-    if (cost > c->b.budget)
-        return 0;
-    c->b.budget -= cost;
-    return 1;
-}
-
-/* Rows one more record costs at the next position: itself and its Merkle nodes. */
-static int64_t record_cost(struct seal_ctx *c, int k)
-{
-    return 1 + seal_nodes_at(c->tree.size + c->vpos + (uint64_t)k);
-}
-
 /* ---- round trip 1 --------------------------------------------------------- */
 
 /* The latest seal and the tree's right edge from results il, ie. 0 or -1. */
@@ -156,95 +139,10 @@ static int read_tree(struct seal_ctx *c, const PGresult *latest, const PGresult 
     }
     c->tree.nedge = bits;
     c->tree.size = size;
+    c->b.first = size;
     c->out->seal_no = c->prev_no;
     c->out->tree_size = (int64_t)size;
     return 0;
-}
-
-struct ent {
-    const char *tid;
-    struct record_entry e;
-};
-
-static int ent_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct ent *)a)->tid, ((const struct ent *)b)->tid);
-}
-
-/* Accept transfer row i (entries e[0..ne)) if it fits. 1 taken, 0 not, -1 error, -2 unbalanced. */
-static int take_transfer(struct seal_ctx *c, const PGresult *res, int i, const struct ent *e,
-                         int ne)
-{
-    int64_t cost = record_cost(c, 0) + ne, sum = 0;
-    struct record_entry re[64];
-    struct record rec;
-    int created;
-
-    if (ne < 2 || ne > 64)
-        return -2;
-    for (int k = 0; k < ne; k++) {
-        re[k] = e[k].e;
-        sum += seal_i64(e[k].e.amount);
-        int dup = seal_folds_has(&c->b.accounts, e[k].e.account);
-        for (int j = 0; j < k && !dup; j++)
-            dup = strcmp(e[j].e.account, e[k].e.account) == 0;
-        cost += !dup;
-    }
-    if (sum != 0)
-        return -2;
-    if (!charge(c, cost))
-        return 0;
-    if (record_encode_row(RECORD_TRANSFER, res, i, 0, re, (size_t)ne, &rec) < 0)
-        return -1;
-    for (int k = 0; k < ne; k++) {
-        struct seal_fold *f = seal_folds_get(&c->b.accounts, e[k].e.account, &created);
-        if (!f)
-            return -1;
-        f->a += seal_i64(e[k].e.amount);
-        f->b += 1;
-    }
-    c->b.entries += ne;
-    c->vpos++;
-    return seal_batch_add(&c->b, RECORD_TRANSFER, PQgetvalue(res, i, RT_ID),
-                          seal_i64(PQgetvalue(res, i, RT_AT)), &rec)
-            < 0
-        ? -1
-        : 1;
-}
-
-/* Accept the candidate transfers in order while they fit. 0, -1, or -2 (unbalanced). */
-static int take_transfers(struct seal_ctx *c, const PGresult *tr, const PGresult *en)
-{
-    int n = PQntuples(en), rc = 0;
-    struct ent *e = calloc((size_t)(n ? n : 1), sizeof(*e));
-
-    if (!e)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        e[i].tid = PQgetvalue(en, i, 0);
-        e[i].e.id = PQgetvalue(en, i, 1);
-        e[i].e.account = PQgetvalue(en, i, 2);
-        e[i].e.amount = PQgetvalue(en, i, 3);
-    }
-    qsort(e, (size_t)n, sizeof(*e), ent_cmp);
-    for (int i = 0; i < PQntuples(tr) && rc == 0; i++) {
-        const char *id = PQgetvalue(tr, i, RT_ID);
-        int lo = 0, hi = n, m;
-        while (lo < hi) {
-            m = (lo + hi) / 2;
-            if (strcmp(e[m].tid, id) < 0)
-                lo = m + 1;
-            else
-                hi = m;
-        }
-        for (m = lo; m < n && strcmp(e[m].tid, id) == 0; m++)
-            ;
-        int t = take_transfer(c, tr, i, e + lo, m - lo);
-        if (t <= 0)
-            rc = t == 0 ? 1 : t; /* 1: budget spent, stop here */
-    }
-    free(e);
-    return rc < 0 ? rc : 0;
 }
 
 /* Round trip 1. TX_COMMIT to go on, or the decision to return. */
@@ -286,7 +184,7 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
         log_error("seal: the latest seal or the tree's right edge is malformed or missing");
         return TX_ROLLBACK;
     }
-    rc = take_transfers(c, c->st[itr].res, c->st[ien].res);
+    rc = seal_take_transfers(&c->b, c->st[itr].res, c->st[ien].res);
     if (rc == -2) {
         c->out->outcome = SEAL_BLOCKED;
         snprintf(c->out->blocked, sizeof(c->out->blocked), "transfers_balanced");
@@ -308,127 +206,6 @@ static int queue_marks(struct seal_ctx *c, enum record_kind k, enum sql_id id)
     pos = new_text(c);
     seal_batch_arrays(&c->b, k, ids, pos);
     return add_stmt(c, id, 2, ids->p, pos->p);
-}
-
-/* Fold a hold or bid into its lot: the rows a new aggregate row costs (0/1), or -1 (full). */
-static int lot_key_cost(struct seal_ctx *c, const char *lot)
-{
-    return !seal_folds_has(&c->b.lots, lot);
-}
-
-/* Encode row i of res as kind k and add it (position order is the caller's). 0 or -1. */
-static int add_row(struct seal_ctx *c, enum record_kind k, const PGresult *res, int i, int at_col)
-{
-    struct record rec;
-
-    if (record_encode_row(k, res, i, 0, NULL, 0, &rec) < 0)
-        return -1;
-    return seal_batch_add(&c->b, k, PQgetvalue(res, i, 0), seal_i64(PQgetvalue(res, i, at_col)),
-                          &rec);
-}
-
-/* Accept holds in order while they fit. 0 or -1. */
-static int take_holds(struct seal_ctx *c, const PGresult *res)
-{
-    int created;
-
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *lot = PQgetvalue(res, i, RH_LOT);
-        if (!charge(c, record_cost(c, 0) + lot_key_cost(c, lot)))
-            break;
-        struct seal_fold *f = seal_folds_get(&c->b.lots, lot, &created);
-        if (!f)
-            return -1;
-        if (strcmp(PQgetvalue(res, i, RH_STATE), "captured") == 0)
-            f->b += seal_i64(PQgetvalue(res, i, RH_AMOUNT));
-        c->vpos++;
-        if (add_row(c, RECORD_HOLD, res, i, RH_AT) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Accept whole lots (with all their bids) in order while they fit; bids first. 0 or -1. */
-static int take_lots(struct seal_ctx *c, const PGresult *lots, const PGresult *bids)
-{
-    int nl = PQntuples(lots), nb = PQntuples(bids), created, rc = 0;
-    char *take = calloc((size_t)(nl ? nl : 1), 1);
-
-    if (!take)
-        return -1;
-    for (int i = 0; i < nl; i++) {
-        const char *id = PQgetvalue(lots, i, RL_ID);
-        int64_t cost = lot_key_cost(c, id), k = 0;
-        for (int j = 0; j < nb; j++)
-            if (strcmp(PQgetvalue(bids, j, RB_LOT), id) == 0)
-                cost += record_cost(c, (int)k++);
-        cost += record_cost(c, (int)k);
-        if (!charge(c, cost))
-            break;
-        take[i] = 1;
-        c->vpos += (uint64_t)k + 1;
-        if (!seal_folds_get(&c->b.lots, id, &created))
-            rc = -1;
-    }
-    for (int j = 0; j < nb && rc == 0; j++) {
-        const char *lot = PQgetvalue(bids, j, RB_LOT);
-        int accepted = 0;
-        for (int i = 0; i < nl && !accepted; i++)
-            accepted = take[i] && strcmp(PQgetvalue(lots, i, RL_ID), lot) == 0;
-        if (!accepted)
-            continue;
-        struct seal_fold *f = seal_folds_get(&c->b.lots, lot, &created);
-        if (!f)
-            rc = -1;
-        else {
-            f->c += 1;
-            if (strcmp(PQgetvalue(bids, j, RB_STATUS), "claimed") == 0)
-                f->a += seal_i64(PQgetvalue(bids, j, RB_QUANTITY));
-            rc = add_row(c, RECORD_BID, bids, j, RB_AT);
-        }
-    }
-    for (int i = 0; i < nl && rc == 0; i++)
-        if (take[i])
-            rc = add_row(c, RECORD_LOT, lots, i, RL_STARTS_AT);
-    free(take);
-    return rc;
-}
-
-/* Accept fills in order while they fit. 0 or -1. */
-static int take_fills(struct seal_ctx *c, const PGresult *res)
-{
-    int created;
-
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *m = PQgetvalue(res, i, RF_MARKET);
-        int64_t q = seal_i64(PQgetvalue(res, i, RF_QUANTITY));
-        if (!charge(c, record_cost(c, 0) + !seal_folds_has(&c->b.markets, m)))
-            break;
-        struct seal_fold *f = seal_folds_get(&c->b.markets, m, &created);
-        if (!f)
-            return -1;
-        f->a += 1;
-        f->b += q;
-        if (strcmp(PQgetvalue(res, i, RF_KIND), "mint") == 0)
-            f->c += q;
-        c->vpos++;
-        if (add_row(c, RECORD_FILL, res, i, RF_AT) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Accept rows of a kind without aggregates (orders, pending) while they fit. 0 or -1. */
-static int take_plain(struct seal_ctx *c, enum record_kind k, const PGresult *res, int at_col)
-{
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (!charge(c, record_cost(c, 0)))
-            break;
-        c->vpos++;
-        if (add_row(c, k, res, i, at_col) < 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* 1 if mark statement i (or none: -1) updated exactly want rows. */
@@ -466,10 +243,11 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
         log_error("seal: rows changed under the seal (another sealer?)");
         return TX_ROLLBACK;
     }
-    if (take_holds(c, c->st[ih].res) < 0 || take_lots(c, c->st[il].res, c->st[ib].res) < 0
-        || take_fills(c, c->st[ifl].res) < 0
-        || take_plain(c, RECORD_ORDER, c->st[io].res, RO_AT) < 0
-        || take_plain(c, RECORD_PENDING, c->st[ip].res, RP_AT) < 0)
+    if (seal_take_holds(&c->b, c->st[ih].res) < 0
+        || seal_take_lots(&c->b, c->st[il].res, c->st[ib].res) < 0
+        || seal_take_fills(&c->b, c->st[ifl].res) < 0
+        || seal_take_plain(&c->b, RECORD_ORDER, c->st[io].res, RO_AT) < 0
+        || seal_take_plain(&c->b, RECORD_PENDING, c->st[ip].res, RP_AT) < 0)
         return TX_ROLLBACK;
     return TX_COMMIT;
 }
@@ -647,7 +425,6 @@ static enum tx_decision seal_tx(struct tx *tx, void *arg)
     d = round1(tx, c);
     if (d != TX_COMMIT)
         goto out;
-    c->b.first = c->tree.size;
     d = round2(tx, c);
     if (d != TX_COMMIT)
         goto out;

@@ -81,6 +81,7 @@ struct seal_batch {
     size_t n, cap;
     int64_t budget; /* rows still allowed */
     uint64_t first; /* position of items[0] */
+    uint64_t vpos;  /* records taken so far (they decide the Merkle node counts) */
     struct seal_folds accounts, lots, markets;
     int counts[RECORD_KINDS];
     int entries;
@@ -103,6 +104,20 @@ void seal_folds_arrays(const struct seal_folds *f, int three, struct seal_text o
 
 /* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N" into out. */
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen);
+
+/*
+ * Take candidates (results of seal.sql's seal_candidate_* statements, in
+ * their order) into b while they fit its budget. 0, or -1 (a malformed row,
+ * out of memory); seal_take_transfers also -2 when a transfer's entries do
+ * not balance (the seal is then blocked).
+ */
+int seal_take_transfers(struct seal_batch *b, const PGresult *transfers, const PGresult *entries);
+int seal_take_holds(struct seal_batch *b, const PGresult *res);
+/* Whole lots with all their bids (bids are added first, then the lots). */
+int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *bids);
+int seal_take_fills(struct seal_batch *b, const PGresult *res);
+/* Orders or pending transfers (no aggregates); at_col: the record's time column. */
+int seal_take_plain(struct seal_batch *b, enum record_kind k, const PGresult *res, int at_col);
 
 /* Parse a canonical decimal integer (NULL → 0). */
 int64_t seal_i64(const char *s);
