@@ -74,6 +74,10 @@ struct zs_config {
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 
+    /* the verifiable log */
+    char log_origin[128];           /* checkpoint origin line = signing key name */
+    char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
+
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;
 };
