@@ -25,12 +25,14 @@
 #include "domain/checks.h"
 #include "domain/seal_batch.h"
 #include "log.h"
+#include "note.h"
 
 #define SEAL_LEASE_TTL "10000" /* ms; renewed by every seal */
 #define SEAL_MAX_STMTS 64
 #define SEAL_MAX_TEXTS 32
 
 struct seal_ctx {
+    const struct zs_config *cfg;
     const char *owner;
     int batch_rows;
     struct seal_result *out;
@@ -184,6 +186,8 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
         log_error("seal: the latest seal or the tree's right edge is malformed or missing");
         return TX_ROLLBACK;
     }
+    if (PQntuples(c->st[itr].res) >= lim)
+        c->b.full = 1;
     rc = seal_take_transfers(&c->b, c->st[itr].res, c->st[ien].res);
     if (rc == -2) {
         c->out->outcome = SEAL_BLOCKED;
@@ -243,6 +247,9 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
         log_error("seal: rows changed under the seal (another sealer?)");
         return TX_ROLLBACK;
     }
+    for (int i = ih; i <= ip; i++)
+        if (i != ib && PQntuples(c->st[i].res) >= atol(c->num[1]))
+            c->b.full = 1;
     if (seal_take_holds(&c->b, c->st[ih].res) < 0
         || seal_take_lots(&c->b, c->st[il].res, c->st[ib].res) < 0
         || seal_take_fills(&c->b, c->st[ifl].res) < 0
@@ -376,6 +383,36 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
     return state_hash(c, ia, il, imk, state) < 0 ? TX_ROLLBACK : TX_COMMIT;
 }
 
+/*
+ * The signed checkpoint of a tree of size with root and state, by the log
+ * key (loaded once per process, created on first use). malloc'd, or NULL
+ * when the key cannot be had (logged; the seal then goes unsigned).
+ */
+static char *sign_checkpoint(const struct zs_config *cfg, uint64_t size,
+                             const unsigned char root[32], const unsigned char state[32])
+{
+    static struct note_key *key;
+    struct checkpoint cp;
+    char err[256], *body, *note;
+
+    if (!key) {
+        key = note_key_load_or_create(cfg->log_key_file, cfg->log_origin, err, sizeof(err));
+        if (!key) {
+            log_error("seal: log key %s: %s", cfg->log_key_file, err);
+            return NULL;
+        }
+    }
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.origin, sizeof(cp.origin), "%s", cfg->log_origin);
+    cp.size = size;
+    memcpy(cp.root, root, 32);
+    memcpy(cp.state, state, 32);
+    body = note_checkpoint_body(&cp);
+    note = body ? note_sign(key, body) : NULL;
+    free(body);
+    return note;
+}
+
 /* Round trip 4: the seal row, with COMMIT. */
 static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned char state[32])
 {
@@ -383,6 +420,8 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     char hroot[65], hstate[65], hprev[65], hhash[65], counts[160], no[24], size[24], recs[24],
         oldest[24];
     int64_t at = c->b.items[0].at;
+    char *note;
+    int rc;
 
     clear_results(c);
     seal_tree_root(&c->tree, root);
@@ -399,15 +438,19 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     snprintf(size, sizeof(size), "%llu", (unsigned long long)c->tree.size);
     snprintf(recs, sizeof(recs), "%zu", c->b.n);
     snprintf(oldest, sizeof(oldest), "%lld", (long long)at);
-    add_stmt(c, SQL_SEAL_INSERT, 10, no, size, recs, counts, hroot, hstate, hprev, hhash, NULL,
+    note = sign_checkpoint(c->cfg, c->tree.size, root, state);
+    add_stmt(c, SQL_SEAL_INSERT, 10, no, size, recs, counts, hroot, hstate, hprev, hhash, note,
              oldest);
-    if (tx_exec_many(tx, c->st, c->nst, 1) < 0) {
+    rc = tx_exec_many(tx, c->st, c->nst, 1);
+    free(note);
+    if (rc < 0) {
         c->nst = 0;
         return TX_ERROR;
     }
     c->out->seal_no = c->prev_no + 1;
     c->out->tree_size = (int64_t)c->tree.size;
     c->out->records = (int)c->b.n;
+    c->out->more = c->b.full;
     c->out->outcome = SEAL_SEALED;
     return TX_COMMIT;
 }
@@ -454,6 +497,7 @@ void seal_once(struct db_session *s, const char *owner, struct seal_result *out)
     out->outcome = SEAL_ERROR;
     if (!c)
         return;
+    c->cfg = s->cfg;
     c->owner = owner;
     c->batch_rows = s->cfg->seal_batch_rows;
     c->out = out;
@@ -522,6 +566,8 @@ void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, st
         }
         t->seals++;
         t->records += r.records;
+        if (!r.more)
+            return;
         if (budget_ms > 0 && since_ms(&t0) >= budget_ms)
             return;
     }

@@ -28,6 +28,7 @@ struct seal_result {
     enum seal_outcome outcome;
     int64_t seal_no, tree_size; /* the latest seal after the attempt (0, 0: none) */
     int records;                /* records sealed by this seal */
+    int more;                   /* the row budget, not the backlog, ended this seal */
     char blocked[64];           /* SEAL_BLOCKED: the check that failed */
 };
 
@@ -47,7 +48,8 @@ int seal_lease_ensure(struct db_session *s);
 void seal_once(struct db_session *s, const char *owner, struct seal_result *out);
 
 /*
- * Seal until nothing is left, a seal fails, or budget_ms has passed
+ * Seal until a seal takes everything sealable in its snapshot (or nothing
+ * is left), a seal fails, or budget_ms has passed
  * (budget_ms <= 0: no time bound). t gets what was done.
  */
 void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms,

@@ -82,6 +82,7 @@ struct seal_batch {
     int64_t budget; /* rows still allowed */
     uint64_t first; /* position of items[0] */
     uint64_t vpos;  /* records taken so far (they decide the Merkle node counts) */
+    int full;       /* a candidate did not fit, or a candidate list came back at its limit */
     struct seal_folds accounts, lots, markets;
     int counts[RECORD_KINDS];
     int entries;

@@ -11,8 +11,10 @@
 /* Charge cost rows to the budget: 1 if they fit (and are now spent). */
 static int charge(struct seal_batch *b, int64_t cost)
 {
-    if (cost > b->budget)
+    if (cost > b->budget) {
+        b->full = 1;
         return 0;
+    }
     b->budget -= cost;
     return 1;
 }
