@@ -250,14 +250,7 @@ void record_private(const char *caller, const char *key, const char *memo,
     record_hex(md, sizeof(md), out);
 }
 
-/* A growing text buffer; oom latches on the first failed allocation. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+void record_text_addn(struct record_text *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
@@ -278,9 +271,15 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_str(struct sbuf *b, const char *s)
+void record_text_add(struct record_text *b, const char *s)
 {
-    sb_add(b, s, strlen(s));
+    record_text_addn(b, s, strlen(s));
+}
+
+void record_text_free(struct record_text *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
 }
 
 /* 1 if s is a decimal integer as the encoding writes it: no '+', no leading zero, no "-0". */
@@ -308,7 +307,7 @@ static int is_word(const char *s)
 }
 
 /* Write one line's value into b. 0, or -1 if malformed. */
-static int put_value(struct sbuf *b, const struct line *l, const char *const *v)
+static int put_value(struct record_text *b, const struct line *l, const char *const *v)
 {
     const char *x = l->col >= 0 ? v[l->col] : NULL;
     char hex[RECORD_HEX_LEN + 1];
@@ -316,24 +315,24 @@ static int put_value(struct sbuf *b, const struct line *l, const char *const *v)
     switch (l->f) {
     case F_INT_OPT:
         if (!x) {
-            sb_str(b, "-");
+            record_text_add(b, "-");
             return 0;
         }
         /* fall through */
     case F_INT:
         if (!x || !canonical_int(x))
             return -1;
-        sb_str(b, x);
+        record_text_add(b, x);
         return 0;
     case F_WORD:
         if (!x || !is_word(x))
             return -1;
-        sb_str(b, x);
+        record_text_add(b, x);
         return 0;
     case F_REF_OPT:
     case F_ACC_OPT:
         if (!x) {
-            sb_str(b, "-");
+            record_text_add(b, "-");
             return 0;
         }
         /* fall through */
@@ -341,12 +340,12 @@ static int put_value(struct sbuf *b, const struct line *l, const char *const *v)
     case F_ACC:
         if (record_ref(l->ref ? l->ref : "account", x, hex) != 0)
             return -1;
-        sb_str(b, hex);
+        record_text_add(b, hex);
         return 0;
     case F_PRIV:
         record_private(l->col >= 0 ? v[l->col] : NULL, l->c2 >= 0 ? v[l->c2] : NULL,
                        l->c3 >= 0 ? v[l->c3] : NULL, hex);
-        sb_str(b, hex);
+        record_text_add(b, hex);
         return 0;
     }
     return -1;
@@ -364,7 +363,7 @@ static int ent_cmp(const void *a, const void *b)
 }
 
 /* The "entry" lines of a transfer, sorted by entry ref. 0 or -1. */
-static int put_entries(struct sbuf *b, const struct record_entry *e, size_t ne)
+static int put_entries(struct record_text *b, const struct record_entry *e, size_t ne)
 {
     struct ent_line *el;
     int rc = 0;
@@ -384,13 +383,13 @@ static int put_entries(struct sbuf *b, const struct record_entry *e, size_t ne)
     if (rc == 0) {
         qsort(el, ne, sizeof(*el), ent_cmp);
         for (size_t i = 0; i < ne; i++) {
-            sb_str(b, "entry ");
-            sb_str(b, el[i].ref);
-            sb_str(b, " ");
-            sb_str(b, el[i].acc);
-            sb_str(b, " ");
-            sb_str(b, el[i].amount);
-            sb_str(b, "\n");
+            record_text_add(b, "entry ");
+            record_text_add(b, el[i].ref);
+            record_text_add(b, " ");
+            record_text_add(b, el[i].acc);
+            record_text_add(b, " ");
+            record_text_add(b, el[i].amount);
+            record_text_add(b, "\n");
         }
     }
     free(el);
@@ -400,7 +399,7 @@ static int put_entries(struct sbuf *b, const struct record_entry *e, size_t ne)
 int record_encode(enum record_kind k, const char *const *v, const struct record_entry *e, size_t ne,
                   struct record *out)
 {
-    struct sbuf b = { 0 };
+    struct record_text b = { 0 };
     const struct kind_def *d;
     int rc = 0;
 
@@ -408,14 +407,14 @@ int record_encode(enum record_kind k, const char *const *v, const struct record_
     if (k >= RECORD_KINDS || (k != RECORD_TRANSFER && ne))
         return -1;
     d = &kinds[k];
-    sb_str(&b, "zerosum/v1 ");
-    sb_str(&b, d->name);
-    sb_str(&b, "\n");
+    record_text_add(&b, "zerosum/v1 ");
+    record_text_add(&b, d->name);
+    record_text_add(&b, "\n");
     for (int i = 0; i < d->nlines && rc == 0; i++) {
-        sb_str(&b, d->lines[i].label);
-        sb_str(&b, " ");
+        record_text_add(&b, d->lines[i].label);
+        record_text_add(&b, " ");
         rc = put_value(&b, &d->lines[i], v);
-        sb_str(&b, "\n");
+        record_text_add(&b, "\n");
     }
     if (rc == 0 && k == RECORD_TRANSFER)
         rc = put_entries(&b, e, ne);
@@ -465,7 +464,7 @@ static int agg_cmp(const void *x, const void *y)
 }
 
 /* Append one section ("account", "lot", "market") sorted by ref. 0 or -1. */
-static int put_section(struct sbuf *b, const char *label, const char *refkind,
+static int put_section(struct record_text *b, const char *label, const char *refkind,
                        const struct record_agg *rows, size_t n, int three)
 {
     struct agg_line *al;
@@ -490,7 +489,7 @@ static int put_section(struct sbuf *b, const char *label, const char *refkind,
                        (long long)al[i].a->a, (long long)al[i].a->b, (long long)al[i].a->c)
             : snprintf(line, sizeof(line), "%s %s %lld %lld\n", label, al[i].ref,
                        (long long)al[i].a->a, (long long)al[i].a->b);
-        sb_add(b, line, (size_t)len);
+        record_text_addn(b, line, (size_t)len);
     }
     free(al);
     return 0;
@@ -500,12 +499,12 @@ int record_state_hash(uint64_t size, struct record_agg *accounts, size_t na,
                       struct record_agg *lots, size_t nl, struct record_agg *markets, size_t nm,
                       unsigned char out[RECORD_HASH_LEN])
 {
-    struct sbuf b = { 0 };
+    struct record_text b = { 0 };
     char head[64];
     int n = snprintf(head, sizeof(head), "zerosum/v1 state\nsize %llu\n", (unsigned long long)size);
     int rc;
 
-    sb_add(&b, head, (size_t)n);
+    record_text_addn(&b, head, (size_t)n);
     rc = put_section(&b, "account", "account", accounts, na, 0);
     if (rc == 0)
         rc = put_section(&b, "lot", "lot", lots, nl, 1);

@@ -162,6 +162,17 @@ struct record {
     unsigned char leaf[RECORD_HASH_LEN];
 };
 
+/* A growing text buffer (malloc'd, NUL-terminated); oom latches on the first failed allocation. */
+struct record_text {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+void record_text_addn(struct record_text *t, const char *s, size_t n);
+void record_text_add(struct record_text *t, const char *s);
+void record_text_free(struct record_text *t);
+
 /* Number of columns a row of kind k has (RT_NCOLS …). */
 int record_ncols(enum record_kind k);
 

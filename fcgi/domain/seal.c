@@ -42,7 +42,7 @@ struct seal_ctx {
     unsigned char prev_hash[RECORD_HASH_LEN];
     struct tx_stmt st[SEAL_MAX_STMTS];
     int nst;
-    struct seal_text txt[SEAL_MAX_TEXTS];
+    struct record_text txt[SEAL_MAX_TEXTS];
     int ntxt;
     char num[8][24];
     const char *p[SEAL_MAX_STMTS][10];
@@ -55,7 +55,7 @@ static void ctx_free(struct seal_ctx *c)
     seal_tree_free(&c->tree);
     memset(&c->tree, 0, sizeof(c->tree));
     for (int i = 0; i < c->ntxt; i++)
-        seal_text_free(&c->txt[i]);
+        record_text_free(&c->txt[i]);
     c->ntxt = 0;
     c->prev_no = 0;
     memset(c->prev_hash, 0, sizeof(c->prev_hash));
@@ -92,9 +92,9 @@ static int add_stmt(struct seal_ctx *c, enum sql_id id, int n, ...)
     return i;
 }
 
-static struct seal_text *new_text(struct seal_ctx *c)
+static struct record_text *new_text(struct seal_ctx *c)
 {
-    struct seal_text *t = &c->txt[c->ntxt++];
+    struct record_text *t = &c->txt[c->ntxt++];
 
     memset(t, 0, sizeof(*t));
     return t;
@@ -202,7 +202,7 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
 /* Queue the mark statement of kind k if the batch has any; its index or -1. */
 static int queue_marks(struct seal_ctx *c, enum record_kind k, enum sql_id id)
 {
-    struct seal_text *ids, *pos;
+    struct record_text *ids, *pos;
 
     if (c->b.counts[k] == 0)
         return -1;
@@ -222,7 +222,7 @@ static int marked(const struct seal_ctx *c, int i, long want)
 static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 {
     int mt, me, ih, il, ib, ifl, io, ip;
-    struct seal_text *tids = NULL, *tpos = NULL;
+    struct record_text *tids = NULL, *tpos = NULL;
 
     clear_results(c);
     snprintf(c->num[1], sizeof(c->num[1]), "%lld", (long long)(c->b.budget / 2 + 1));
@@ -262,37 +262,37 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 /* ---- round trips 3 and 4 -------------------------------------------------- */
 
 /* The Merkle nodes the batch adds as the three arrays of seal_merkle_insert. */
-static void node_arrays(struct seal_ctx *c, struct seal_text *lv, struct seal_text *ix,
-                        struct seal_text *hs)
+static void node_arrays(struct seal_ctx *c, struct record_text *lv, struct record_text *ix,
+                        struct record_text *hs)
 {
     char num[32], hex[RECORD_HEX_LEN + 1];
 
-    seal_text_add(lv, "{");
-    seal_text_add(ix, "{");
-    seal_text_add(hs, "{");
+    record_text_add(lv, "{");
+    record_text_add(ix, "{");
+    record_text_add(hs, "{");
     for (size_t i = 0; i < c->tree.nadded; i++) {
         const struct seal_node *n = &c->tree.added[i];
         const char *sep = i ? "," : "";
         snprintf(num, sizeof(num), "%s%d", sep, n->level);
-        seal_text_add(lv, num);
+        record_text_add(lv, num);
         snprintf(num, sizeof(num), "%s%llu", sep, (unsigned long long)n->idx);
-        seal_text_add(ix, num);
+        record_text_add(ix, num);
         record_hex(n->hash, RECORD_HASH_LEN, hex);
-        seal_text_add(hs, sep);
-        seal_text_add(hs, "\"\\\\x");
-        seal_text_add(hs, hex);
-        seal_text_add(hs, "\"");
+        record_text_add(hs, sep);
+        record_text_add(hs, "\"\\\\x");
+        record_text_add(hs, hex);
+        record_text_add(hs, "\"");
     }
-    seal_text_add(lv, "}");
-    seal_text_add(ix, "}");
-    seal_text_add(hs, "}");
+    record_text_add(lv, "}");
+    record_text_add(ix, "}");
+    record_text_add(hs, "}");
 }
 
 /* Queue the fold upsert of f (three: lots and markets) if it has rows. */
 static void queue_fold(struct seal_ctx *c, const struct seal_folds *f, int three, enum sql_id id)
 {
-    struct seal_text *a[4];
-    struct seal_text tmp[4];
+    struct record_text *a[4];
+    struct record_text tmp[4];
 
     if (f->n == 0)
         return;
@@ -352,7 +352,7 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
         { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING }
     };
     int im[6], ia, il, imk;
-    struct seal_text *lv, *ix, *hs;
+    struct record_text *lv, *ix, *hs;
 
     clear_results(c);
     for (int k = 0; k < 6; k++)

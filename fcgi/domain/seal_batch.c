@@ -7,36 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void seal_text_add(struct seal_text *t, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (t->oom)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        char *p;
-
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        p = realloc(t->p, cap);
-        if (!p) {
-            t->oom = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n + 1);
-    t->len += n;
-}
-
-void seal_text_free(struct seal_text *t)
-{
-    free(t->p);
-    memset(t, 0, sizeof(*t));
-}
-
 int64_t seal_i64(const char *s)
 {
     return s ? strtoll(s, NULL, 10) : 0;
@@ -106,31 +76,31 @@ int seal_folds_has(const struct seal_folds *f, const char *id)
     return s && s->used;
 }
 
-void seal_folds_arrays(const struct seal_folds *f, int three, struct seal_text out[4])
+void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text out[4])
 {
     char num[32];
     int first = 1;
 
     for (int k = 0; k < 4; k++)
-        seal_text_add(&out[k], "{");
+        record_text_add(&out[k], "{");
     for (size_t i = 0; i < f->cap; i++) {
         const struct seal_fold *s = &f->slot[i];
         if (!s->used)
             continue;
         if (!first)
             for (int k = 0; k < 4; k++)
-                seal_text_add(&out[k], ",");
+                record_text_add(&out[k], ",");
         first = 0;
-        seal_text_add(&out[0], s->id);
+        record_text_add(&out[0], s->id);
         snprintf(num, sizeof(num), "%lld", (long long)s->a);
-        seal_text_add(&out[1], num);
+        record_text_add(&out[1], num);
         snprintf(num, sizeof(num), "%lld", (long long)s->b);
-        seal_text_add(&out[2], num);
+        record_text_add(&out[2], num);
         snprintf(num, sizeof(num), "%lld", (long long)s->c);
-        seal_text_add(&out[3], num);
+        record_text_add(&out[3], num);
     }
     for (int k = 0; k < 4; k++)
-        seal_text_add(&out[k], "}");
+        record_text_add(&out[k], "}");
     (void)three; /* the two-delta form ignores out[3] */
 }
 
@@ -254,28 +224,28 @@ int seal_batch_add(struct seal_batch *b, enum record_kind k, const char *id, int
     return 0;
 }
 
-void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct seal_text *ids,
-                       struct seal_text *pos)
+void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct record_text *ids,
+                       struct record_text *pos)
 {
     char num[32];
     int first = 1;
 
-    seal_text_add(ids, "{");
-    seal_text_add(pos, "{");
+    record_text_add(ids, "{");
+    record_text_add(pos, "{");
     for (size_t i = 0; i < b->n; i++) {
         if (b->items[i].kind != k)
             continue;
         if (!first) {
-            seal_text_add(ids, ",");
-            seal_text_add(pos, ",");
+            record_text_add(ids, ",");
+            record_text_add(pos, ",");
         }
         first = 0;
-        seal_text_add(ids, b->items[i].id);
+        record_text_add(ids, b->items[i].id);
         snprintf(num, sizeof(num), "%llu", (unsigned long long)(b->first + i));
-        seal_text_add(pos, num);
+        record_text_add(pos, num);
     }
-    seal_text_add(ids, "}");
-    seal_text_add(pos, "}");
+    record_text_add(ids, "}");
+    record_text_add(pos, "}");
 }
 
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen)

@@ -12,16 +12,6 @@
 
 #include "domain/record.h"
 
-/* A growing text buffer; oom latches on the first failed allocation. */
-struct seal_text {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-void seal_text_add(struct seal_text *t, const char *s);
-void seal_text_free(struct seal_text *t);
-
 /* One aggregate row being folded: its UUID and three deltas. */
 struct seal_fold {
     char id[37];
@@ -97,11 +87,11 @@ int seal_batch_add(struct seal_batch *b, enum record_kind k, const char *id, int
                    struct record *rec);
 
 /* Lowercase PostgreSQL array literals '{id,…}' and '{pos,…}' of the items of kind k. */
-void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct seal_text *ids,
-                       struct seal_text *pos);
+void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct record_text *ids,
+                       struct record_text *pos);
 
 /* The fold arrays (ids and three deltas, or two when three is 0) of f. */
-void seal_folds_arrays(const struct seal_folds *f, int three, struct seal_text out[4]);
+void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text out[4]);
 
 /* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N" into out. */
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen);

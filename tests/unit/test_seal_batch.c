@@ -78,8 +78,8 @@ static void test_tree(void)
 static void test_batch(void)
 {
     struct seal_batch b;
-    struct seal_text ids = { 0 }, pos = { 0 };
-    struct seal_text arr[4];
+    struct record_text ids = { 0 }, pos = { 0 };
+    struct record_text arr[4];
     struct record r1 = { 0 }, r2 = { 0 };
     char counts[160];
     int created;
@@ -95,8 +95,8 @@ static void test_batch(void)
     is_str(ids.p, "{11111111-1111-4111-8111-111111111111,22222222-2222-4222-8222-222222222222}",
            "id array");
     is_str(pos.p, "{7,8}", "positions from the batch's first");
-    seal_text_free(&ids);
-    seal_text_free(&pos);
+    record_text_free(&ids);
+    record_text_free(&pos);
     struct seal_fold *f = seal_folds_get(&b.lots, "55555555-5555-4555-8555-555555555555", &created);
     ok(f && created, "a new fold is created");
     f->a = 3;
@@ -109,7 +109,7 @@ static void test_batch(void)
     seal_folds_arrays(&b.lots, 1, arr);
     is_str(arr[1].p, "{3}", "fold delta array");
     for (int k = 0; k < 4; k++)
-        seal_text_free(&arr[k]);
+        record_text_free(&arr[k]);
     seal_batch_counts(&b, counts, sizeof(counts));
     is_str(counts, "transfer=0 entry=0 hold=2 bid=0 lot=0 fill=0 order=0 pending=0", "counts text");
     seal_batch_free(&b);
