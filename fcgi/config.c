@@ -77,6 +77,8 @@ static const struct setting settings[] = {
     INT(jobs_interval_ms, "1000", 10, 3600000),
     INT(respawn_window, "10", 1, 3600),
     INT(respawn_max, "10", 1, 10000),
+    INT(seal_backlog_max_s, "300", 1, 604800),
+    INT(full_audit_interval_s, "3600", 1, 2592000),
 };
 
 static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,

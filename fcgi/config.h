@@ -74,6 +74,10 @@ struct zs_config {
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 
+    /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
+    int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
+    int full_audit_interval_s; /* longest time without a passed full pass, seconds */
+
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;
 };

@@ -10,3 +10,5 @@ GRANT SELECT, INSERT, UPDATE ON markets, positions, orders, trades TO zerosum_ap
 GRANT SELECT, INSERT, UPDATE ON pending_transfers TO zerosum_app;
 -- read-only: revocations are set by the owner through scripts/zerosum revoke-tokens
 GRANT SELECT ON token_revocations TO zerosum_app;
+-- read-only for the live /proof: the seals, the sealed aggregates, the full passes
+GRANT SELECT ON seals, seal_accounts, seal_lots, seal_markets, full_audits TO zerosum_app;
