@@ -74,6 +74,12 @@ struct zs_config {
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 
+    /* sealing (domain/seal.h, docs/PROOF-FORMAT.md) */
+    int seal_interval_ms; /* the jobs child seals this often; 0: never */
+    int seal_batch_rows;  /* rows one seal may write, all counted */
+    /* the verifiable log */
+    char log_origin[128];           /* checkpoint origin line = signing key name */
+    char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
     /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
     int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
     int full_audit_interval_s; /* longest time without a passed full pass, seconds */
