@@ -253,8 +253,7 @@ static enum coverage check_coverage(enum sql_id id)
 }
 
 /* The "covers" text of check c, given the snapshot's seal and the last full pass's. */
-static struct json_object *covers_json(const struct check *c, int64_t seal_no,
-                                       int64_t full_seal_no)
+static struct json_object *covers_json(const struct check *c, int64_t seal_no, int64_t full_seal_no)
 {
     char s[160];
 
