@@ -7,4 +7,7 @@
 /* `zerosum sql [NAME [--dialect D]]` (argv[0] is "sql"); exit status. */
 int cli_sql(int argc, char **argv);
 
+/* `zerosum seal -c CONFIG` (argv[0] is "seal"): seal until nothing is left; exit status. */
+int cli_seal(int argc, char **argv);
+
 #endif

@@ -77,6 +77,10 @@ static const struct setting settings[] = {
     INT(jobs_interval_ms, "1000", 10, 3600000),
     INT(respawn_window, "10", 1, 3600),
     INT(respawn_max, "10", 1, 10000),
+    INT(seal_interval_ms, "1000", 0, 3600000),
+    INT(seal_batch_rows, "3000", 16, 100000),
+    STR(log_origin, "zerosum.local/ledger"),
+    STR(log_key_file, "var/secrets/log-ed25519.pem"),
 };
 
 static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,
