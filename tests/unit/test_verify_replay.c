@@ -97,7 +97,7 @@ static void clean(struct log *l)
     add(l,
         "zerosum/v1 lot\nref " H(
             "6") "\nkind english\nseller " SELLER "\nstatus settled\nstart_price 100\nincrement "
-                                                  "10\nreserve -\nfloor_price -\nstep -\n"
+                 "10\nreserve -\nfloor_price -\nstep -\n"
                  "interval_s -\nprice -\nqty_total 1\nqty_claimed 0\nseq 1\nhigh_amount "
                  "120\nwinner " BOB "\nclearing_price 120\nstarts_at 1\nends_at 5\nsettled_at 6\n");
     add(l,
