@@ -25,6 +25,13 @@ LAYERS   := store domain api
 SRCS     := $(wildcard fcgi/*.c) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.c))
 C_FILES  := $(SRCS) $(wildcard fcgi/*.h) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.h))
 LIB_SRCS := $(filter-out fcgi/main.c,$(SRCS))
+# zerosum-verify (fcgi/verify/): a stand-alone tool on the base modules it
+# needs (merkle, note) plus json-c and OpenSSL; never libpq nor libfcgi.
+VERIFY_SRCS := $(wildcard fcgi/verify/*.c)
+VERIFY_LIB_OBJS = $(filter-out $(BUILD)/obj/verify/main.o,$(VERIFY_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)) \
+                  $(BUILD)/obj/merkle.o $(BUILD)/obj/note.o
+VERIFY_LDLIBS := $(JSONC_LIBS) -lssl -lcrypto
+C_FILES  += $(VERIFY_SRCS) $(wildcard fcgi/verify/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Unit-level scripts (TAP) that drive the unit binaries: cross-checks with
 # Python and the openssl CLI.
@@ -39,7 +46,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
         fuzz test-fuzz-replay test-faults test-model bench \
         install format format-check layers-check size-check openapi-lint clean
 
-all: $(BUILD)/zerosum
+all: $(BUILD)/zerosum $(BUILD)/zerosum-verify
 
 # The named statement table, generated from sql/queries/*.sql (fcgi/store/sql.h).
 SQL_QUERIES := $(wildcard sql/queries/*.sql)
@@ -56,6 +63,14 @@ $(BUILD)/obj/sql_table.o: $(BUILD)/gen/sql_table.c
 
 $(BUILD)/zerosum: $(LIB_OBJS) $(BUILD)/obj/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/zerosum-verify: $(VERIFY_LIB_OBJS) $(BUILD)/obj/verify/main.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(VERIFY_LDLIBS)
+
+# the verifier's unit tests link only what the verifier links
+$(BUILD)/tests/test_verify_%: tests/unit/test_verify_%.c $(VERIFY_LIB_OBJS) tests/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(VERIFY_LIB_OBJS) $(VERIFY_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/tap.h
 	@mkdir -p $(@D)
@@ -96,7 +111,8 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_idempotency.py tests/integration/test_edges.py \
                tests/integration/test_tokens.py tests/integration/test_sql.py \
                tests/integration/test_prepared.py tests/integration/test_drop_soldout.py \
-               tests/integration/test_seal.py tests/integration/test_tlog.py
+               tests/integration/test_seal.py tests/integration/test_tlog.py \
+               tests/integration/test_verify.py
 
 test-integration: all asan dashboard
 	scripts/test-integration
@@ -186,4 +202,5 @@ clean:
 	rm -rf build build-asan
 
 # the unit tests too: a header a test includes (tests/unit/*.h) rebuilds it
--include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT_BINS:=.d) $(VERIFY_LIB_OBJS:.o=.d) \
+         $(BUILD)/obj/verify/main.d
