@@ -68,7 +68,9 @@ void vcheck_print(const struct vcheck_list *l, const char *origin, int have_size
     json_object_object_add(v, "checkpoint", cp);
     json_object_object_add(v, "checks", checks);
     json_object_object_add(v, "failed", failed);
-    fprintf(out, "%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fprintf(
+        out, "%s\n",
+        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     fflush(out);
     json_object_put(v);
 }
