@@ -29,7 +29,7 @@ LIB_SRCS := $(filter-out fcgi/main.c,$(SRCS))
 # needs (merkle, note) plus json-c and OpenSSL; never libpq nor libfcgi.
 VERIFY_SRCS := $(wildcard fcgi/verify/*.c)
 VERIFY_LIB_OBJS = $(filter-out $(BUILD)/obj/verify/main.o,$(VERIFY_SRCS:fcgi/%.c=$(BUILD)/obj/%.o)) \
-                  $(BUILD)/obj/merkle.o $(BUILD)/obj/note.o
+                  $(BUILD)/obj/merkle.o $(BUILD)/obj/note.o $(BUILD)/obj/note_checkpoint.o
 VERIFY_LDLIBS := $(JSONC_LIBS) -lssl -lcrypto
 C_FILES  += $(VERIFY_SRCS) $(wildcard fcgi/verify/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -475,3 +475,24 @@ CREATE INDEX IF NOT EXISTS lots_by_seal ON lots (sealed) WHERE sealed IS NOT NUL
 CREATE INDEX IF NOT EXISTS trades_by_seal ON trades (sealed) WHERE sealed IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_seal ON orders (sealed) WHERE sealed IS NOT NULL;
 CREATE INDEX IF NOT EXISTS pending_transfers_by_seal ON pending_transfers (sealed) WHERE sealed IS NOT NULL;
+
+-- migrate: 090 seals_totals
+-- What all seals up to and including this one sealed, by kind, in the
+-- format of `counts`: the live /proof reads the latest seal's totals plus
+-- the unsealed rows, so its counts cost one row however many seals exist.
+ALTER TABLE seals ADD COLUMN IF NOT EXISTS totals text;
+UPDATE seals SET totals = w.totals FROM (
+ SELECT seal_no, 'transfer=' || sum(n[1]) OVER o || ' entry=' || sum(n[2]) OVER o
+     || ' hold=' || sum(n[3]) OVER o || ' bid=' || sum(n[4]) OVER o || ' lot=' || sum(n[5]) OVER o
+     || ' fill=' || sum(n[6]) OVER o || ' order=' || sum(n[7]) OVER o
+     || ' pending=' || sum(n[8]) OVER o AS totals
+ FROM (SELECT seal_no, ARRAY[split_part(split_part(counts, 'transfer=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'entry=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'hold=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'bid=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'lot=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'fill=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'order=', 2), ' ', 1)::bigint,
+         split_part(split_part(counts, 'pending=', 2), ' ', 1)::bigint] AS n FROM seals) c
+ WINDOW o AS (ORDER BY seal_no)) w
+ WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;

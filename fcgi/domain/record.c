@@ -5,6 +5,8 @@
  */
 #include "domain/record.h"
 
+#include "merkle.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,24 +191,6 @@ void record_hex(const unsigned char *b, size_t n, char *out)
         out[2 * i + 1] = hx[b[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-void record_leaf_hash(const void *data, size_t len, unsigned char out[RECORD_HASH_LEN])
-{
-    static const unsigned char zero = 0x00;
-
-    sha256(&zero, 1, data, len, out);
-}
-
-void record_node_hash(const unsigned char l[RECORD_HASH_LEN],
-                      const unsigned char r[RECORD_HASH_LEN], unsigned char out[RECORD_HASH_LEN])
-{
-    unsigned char buf[1 + 2 * RECORD_HASH_LEN];
-
-    buf[0] = 0x01;
-    memcpy(buf + 1, l, RECORD_HASH_LEN);
-    memcpy(buf + 1 + RECORD_HASH_LEN, r, RECORD_HASH_LEN);
-    sha256(buf, sizeof(buf), NULL, 0, out);
 }
 
 int record_ref(const char *kind, const char *uuid, char out[RECORD_HEX_LEN + 1])
@@ -424,7 +408,7 @@ int record_encode(enum record_kind k, const char *const *v, const struct record_
     }
     out->text = b.p;
     out->len = b.len;
-    record_leaf_hash(b.p, b.len, out->leaf);
+    merkle_leaf_hash(b.p, b.len, out->leaf);
     return 0;
 }
 

@@ -208,13 +208,6 @@ int record_account(const char *uuid, char out[RECORD_HEX_LEN + 1]);
 void record_private(const char *caller, const char *key, const char *memo,
                     char out[RECORD_HEX_LEN + 1]);
 
-/* SHA-256(0x00 || data): the RFC 9162 leaf hash. */
-void record_leaf_hash(const void *data, size_t len, unsigned char out[RECORD_HASH_LEN]);
-
-/* SHA-256(0x01 || l || r): the RFC 9162 interior node hash. */
-void record_node_hash(const unsigned char l[RECORD_HASH_LEN],
-                      const unsigned char r[RECORD_HASH_LEN], unsigned char out[RECORD_HASH_LEN]);
-
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void record_hex(const unsigned char *b, size_t n, char *out);
 

@@ -30,6 +30,7 @@
 #define SEAL_LEASE_TTL "10000" /* ms; renewed by every seal */
 #define SEAL_MAX_STMTS 64
 #define SEAL_MAX_TEXTS 32
+#define SEAL_MAX_PARAMS 11
 
 struct seal_ctx {
     const struct zs_config *cfg;
@@ -40,12 +41,13 @@ struct seal_ctx {
     struct seal_tree tree;
     int64_t prev_no;
     unsigned char prev_hash[RECORD_HASH_LEN];
+    int64_t prev_totals[SEAL_TOTALS]; /* what every seal so far sealed, by kind */
     struct tx_stmt st[SEAL_MAX_STMTS];
     int nst;
     struct record_text txt[SEAL_MAX_TEXTS];
     int ntxt;
     char num[8][24];
-    const char *p[SEAL_MAX_STMTS][10];
+    const char *p[SEAL_MAX_STMTS][SEAL_MAX_PARAMS];
 };
 
 /* Free what an attempt built (the result stays). */
@@ -59,6 +61,7 @@ static void ctx_free(struct seal_ctx *c)
     c->ntxt = 0;
     c->prev_no = 0;
     memset(c->prev_hash, 0, sizeof(c->prev_hash));
+    memset(c->prev_totals, 0, sizeof(c->prev_totals));
 }
 
 /* Start an attempt afresh: nothing built, the result an error until decided. */
@@ -85,7 +88,7 @@ static int add_stmt(struct seal_ctx *c, enum sql_id id, int n, ...)
     int i = c->nst++;
 
     va_start(ap, n);
-    for (int k = 0; k < n && k < 10; k++)
+    for (int k = 0; k < n && k < SEAL_MAX_PARAMS; k++)
         c->p[i][k] = va_arg(ap, const char *);
     va_end(ap);
     c->st[i] = tx_stmt_named(id, c->p[i]);
@@ -125,7 +128,8 @@ static int read_tree(struct seal_ctx *c, const PGresult *latest, const PGresult 
     if (PQntuples(latest) == 1) {
         c->prev_no = seal_i64(PQgetvalue(latest, 0, 0));
         size = (uint64_t)seal_i64(PQgetvalue(latest, 0, 1));
-        if (parse_hash(PQgetvalue(latest, 0, 2), c->prev_hash) < 0)
+        if (parse_hash(PQgetvalue(latest, 0, 2), c->prev_hash) < 0
+            || seal_totals_parse(PQgetvalue(latest, 0, 3), c->prev_totals) < 0)
             return -1;
     }
     for (uint64_t s = size; s; s >>= 1)
@@ -417,8 +421,8 @@ static char *sign_checkpoint(const struct zs_config *cfg, uint64_t size,
 static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned char state[32])
 {
     unsigned char root[32], hash[32];
-    char hroot[65], hstate[65], hprev[65], hhash[65], counts[160], no[24], size[24], recs[24],
-        oldest[24];
+    char hroot[65], hstate[65], hprev[65], hhash[65], counts[160], totals[256], no[24], size[24],
+        recs[24], oldest[24];
     int64_t at = c->b.items[0].at;
     char *note;
     int rc;
@@ -431,6 +435,7 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     record_hex(c->prev_hash, 32, hprev);
     record_hex(hash, 32, hhash);
     seal_batch_counts(&c->b, counts, sizeof(counts));
+    seal_batch_totals(&c->b, c->prev_totals, totals, sizeof(totals));
     for (size_t i = 1; i < c->b.n; i++)
         if (c->b.items[i].at < at)
             at = c->b.items[i].at;
@@ -439,8 +444,8 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     snprintf(recs, sizeof(recs), "%zu", c->b.n);
     snprintf(oldest, sizeof(oldest), "%lld", (long long)at);
     note = sign_checkpoint(c->cfg, c->tree.size, root, state);
-    add_stmt(c, SQL_SEAL_INSERT, 10, no, size, recs, counts, hroot, hstate, hprev, hhash, note,
-             oldest);
+    add_stmt(c, SQL_SEAL_INSERT, 11, no, size, recs, counts, hroot, hstate, hprev, hhash, note,
+             oldest, totals);
     rc = tx_exec_many(tx, c->st, c->nst, 1);
     free(note);
     if (rc < 0) {

@@ -1,6 +1,7 @@
 /*
  * seal_batch.c — the database-free parts of one seal (see seal_batch.h).
  */
+#include "merkle.h"
 #include "domain/seal_batch.h"
 
 #include <stdio.h>
@@ -141,7 +142,7 @@ int seal_tree_append(struct seal_tree *t, const unsigned char leaf[RECORD_HASH_L
         struct seal_node *l = &t->edge[t->nedge - 2], *r = &t->edge[t->nedge - 1];
         struct seal_node up = { l->level + 1, l->idx / 2, { 0 } };
 
-        record_node_hash(l->hash, r->hash, up.hash);
+        merkle_node_hash(l->hash, r->hash, up.hash);
         t->nedge--;
         t->edge[t->nedge - 1] = up;
         if (tree_keep(t, &up) < 0)
@@ -157,7 +158,7 @@ void seal_tree_root(const struct seal_tree *t, unsigned char out[RECORD_HASH_LEN
 
     memcpy(h, t->edge[t->nedge - 1].hash, RECORD_HASH_LEN);
     for (int i = t->nedge - 2; i >= 0; i--)
-        record_node_hash(t->edge[i].hash, h, h);
+        merkle_node_hash(t->edge[i].hash, h, h);
     memcpy(out, h, RECORD_HASH_LEN);
 }
 
@@ -254,4 +255,55 @@ void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen)
              b->counts[RECORD_TRANSFER], b->entries, b->counts[RECORD_HOLD], b->counts[RECORD_BID],
              b->counts[RECORD_LOT], b->counts[RECORD_FILL], b->counts[RECORD_ORDER],
              b->counts[RECORD_PENDING]);
+}
+
+/* What b seals, by kind, in the order of seal_batch_counts. */
+static void batch_kinds(const struct seal_batch *b, int64_t n[SEAL_TOTALS])
+{
+    n[0] = b->counts[RECORD_TRANSFER];
+    n[1] = b->entries;
+    n[2] = b->counts[RECORD_HOLD];
+    n[3] = b->counts[RECORD_BID];
+    n[4] = b->counts[RECORD_LOT];
+    n[5] = b->counts[RECORD_FILL];
+    n[6] = b->counts[RECORD_ORDER];
+    n[7] = b->counts[RECORD_PENDING];
+}
+
+int seal_totals_parse(const char *text, int64_t t[SEAL_TOTALS])
+{
+    long long v[SEAL_TOTALS];
+    int used = 0;
+
+    memset(t, 0, sizeof(int64_t) * SEAL_TOTALS);
+    if (!text || !*text)
+        return 0;
+    if (sscanf(text,
+               "transfer=%lld entry=%lld hold=%lld bid=%lld lot=%lld fill=%lld order=%lld "
+               "pending=%lld%n",
+               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &used)
+            != SEAL_TOTALS
+        || text[used] != '\0')
+        return -1;
+    for (int i = 0; i < SEAL_TOTALS; i++) {
+        if (v[i] < 0)
+            return -1;
+        t[i] = v[i];
+    }
+    return 0;
+}
+
+void seal_batch_totals(const struct seal_batch *b, const int64_t prev[SEAL_TOTALS], char *out,
+                       size_t outlen)
+{
+    int64_t n[SEAL_TOTALS];
+
+    batch_kinds(b, n);
+    for (int i = 0; i < SEAL_TOTALS; i++)
+        n[i] += prev[i];
+    snprintf(out, outlen,
+             "transfer=%lld entry=%lld hold=%lld bid=%lld lot=%lld fill=%lld order=%lld "
+             "pending=%lld",
+             (long long)n[0], (long long)n[1], (long long)n[2], (long long)n[3], (long long)n[4],
+             (long long)n[5], (long long)n[6], (long long)n[7]);
 }

@@ -96,6 +96,20 @@ void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text
 /* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N" into out. */
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen);
 
+/* The kinds a seal's counts and totals name, in their order. */
+#define SEAL_TOTALS 8
+
+/*
+ * Totals text (the counts format) into t[SEAL_TOTALS]; NULL or "" (before
+ * the first seal, or a seal from before totals were kept: read as 0) gives
+ * zeros. 0, or -1 when the text is malformed.
+ */
+int seal_totals_parse(const char *text, int64_t t[SEAL_TOTALS]);
+
+/* prev plus what b seals, in the counts format, into out. */
+void seal_batch_totals(const struct seal_batch *b, const int64_t prev[SEAL_TOTALS], char *out,
+                       size_t outlen);
+
 /*
  * Take candidates (results of seal.sql's seal_candidate_* statements, in
  * their order) into b while they fit its budget. 0, or -1 (a malformed row,

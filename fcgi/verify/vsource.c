@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "verify/vhttp.h"
 
@@ -33,10 +34,34 @@ static void describe(const struct vhttp_resp *r, const char *path, char *err, si
     json_object_put(j);
 }
 
+/*
+ * GET path, waiting out the server's rate limit: a 429 (the /proof routes
+ * allow a few dozen requests a second per address, and a replay pages
+ * through thousands) or a 503 is retried after a pause that grows from
+ * 100 ms to 2 s, for about a minute in all. 0 with *r filled, or -1.
+ */
+static int get_paced(const char *url, const char *path, struct vhttp_resp *r, char *err,
+                     size_t errlen)
+{
+    long pause_ms = 100, waited_ms = 0;
+
+    for (;;) {
+        if (vhttp_get(url, path, r, err, errlen) < 0)
+            return -1;
+        if ((r->status != 429 && r->status != 503) || waited_ms >= 60000)
+            return 0;
+        vhttp_free(r);
+        struct timespec nap = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
+        nanosleep(&nap, NULL);
+        waited_ms += pause_ms;
+        pause_ms = pause_ms * 2 > 2000 ? 2000 : pause_ms * 2;
+    }
+}
+
 json_object *vsource_get_json(const char *url, const char *path, char *err, size_t errlen)
 {
     struct vhttp_resp r;
-    if (vhttp_get(url, path, &r, err, errlen) < 0)
+    if (get_paced(url, path, &r, err, errlen) < 0)
         return NULL;
     json_object *j = NULL;
     if (r.status != 200)
@@ -105,7 +130,7 @@ int vsource_checkpoint(struct vsource *s, char **note, size_t *len, char *err, s
         return *note ? 0 : -1;
     }
     struct vhttp_resp r;
-    if (vhttp_get(s->url, "/proof/checkpoint", &r, err, errlen) < 0)
+    if (get_paced(s->url, "/proof/checkpoint", &r, err, errlen) < 0)
         return -1;
     if (r.status != 200) {
         describe(&r, "/proof/checkpoint", err, errlen);

@@ -32,24 +32,25 @@ SELECT set_config('statement_timeout', $1, true);
 
 -- name: proof_audit_counts
 -- The snapshot's time, the server version, the size of the ledger (per
--- history table: the rows the seals counted plus the unsealed rows, so the
--- cost follows the number of seals, not of rows) and the latest seal.
+-- history table: the rows the latest seal's totals count plus the unsealed
+-- rows, so the cost follows neither history nor the number of seals) and
+-- the latest seal.
 SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), current_setting('server_version'),
     (SELECT count(*) FROM accounts),
-    s.transfers + (SELECT count(*) FROM transfers WHERE sealed IS NULL),
-    s.entries + (SELECT count(*) FROM entries WHERE sealed IS NULL),
-    s.lots + (SELECT count(*) FROM lots WHERE sealed IS NULL),
-    s.bids + (SELECT count(*) FROM bids WHERE sealed IS NULL),
-    s.holds + (SELECT count(*) FROM holds WHERE sealed IS NULL),
+    coalesce(h.transfers, 0) + (SELECT count(*) FROM transfers WHERE sealed IS NULL),
+    coalesce(h.entries, 0) + (SELECT count(*) FROM entries WHERE sealed IS NULL),
+    coalesce(h.lots, 0) + (SELECT count(*) FROM lots WHERE sealed IS NULL),
+    coalesce(h.bids, 0) + (SELECT count(*) FROM bids WHERE sealed IS NULL),
+    coalesce(h.holds, 0) + (SELECT count(*) FROM holds WHERE sealed IS NULL),
     h.seal_no, h.tree_size,
     to_char(h.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-FROM (SELECT coalesce(sum(nullif(split_part(split_part(' ' || counts, ' transfer=', 2), ' ', 1), '')::bigint), 0) AS transfers,
-        coalesce(sum(nullif(split_part(split_part(' ' || counts, ' entry=', 2), ' ', 1), '')::bigint), 0) AS entries,
-        coalesce(sum(nullif(split_part(split_part(' ' || counts, ' lot=', 2), ' ', 1), '')::bigint), 0) AS lots,
-        coalesce(sum(nullif(split_part(split_part(' ' || counts, ' bid=', 2), ' ', 1), '')::bigint), 0) AS bids,
-        coalesce(sum(nullif(split_part(split_part(' ' || counts, ' hold=', 2), ' ', 1), '')::bigint), 0) AS holds
-      FROM seals) s
-LEFT JOIN (SELECT seal_no, tree_size, created_at FROM seals ORDER BY seal_no DESC LIMIT 1) h ON true;
+FROM (SELECT 1) one LEFT JOIN (SELECT seal_no, tree_size, created_at,
+        split_part(split_part(totals, 'transfer=', 2), ' ', 1)::bigint AS transfers,
+        split_part(split_part(totals, 'entry=', 2), ' ', 1)::bigint AS entries,
+        split_part(split_part(totals, 'lot=', 2), ' ', 1)::bigint AS lots,
+        split_part(split_part(totals, 'bid=', 2), ' ', 1)::bigint AS bids,
+        split_part(split_part(totals, 'hold=', 2), ' ', 1)::bigint AS holds
+      FROM seals ORDER BY seal_no DESC LIMIT 1) h ON true;
 
 -- fragment: live_lots
 -- The lots a lot check reads: every unsealed lot (live, or closed and not

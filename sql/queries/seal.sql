@@ -58,8 +58,9 @@ UPDATE leases SET owner = $1, expires = clock_timestamp() + $2::integer * interv
 UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'sealer' AND owner = $1;
 
 -- name: seal_latest
--- The latest seal: its number, tree size and chain hash (none before the first).
-SELECT seal_no, tree_size, hash FROM seals ORDER BY seal_no DESC LIMIT 1;
+-- The latest seal: its number, tree size, chain hash and totals (none before
+-- the first).
+SELECT seal_no, tree_size, hash, totals FROM seals ORDER BY seal_no DESC LIMIT 1;
 
 -- name: seal_frontier
 -- The right edge of the Merkle tree at the latest seal's size n: for every
@@ -219,11 +220,11 @@ SELECT market_id, fills, quantity, pairs FROM seal_markets;
 -- name: seal_insert
 -- Record seal $1: tree size $2, $3 records, counts $4, root $5, state hash
 -- $6, previous hash $7, its hash $8 (hex), checkpoint $9 (NULL: unsigned),
--- oldest record time $10 (microseconds since the epoch).
+-- oldest record time $10 (microseconds since the epoch), totals through it $11.
 INSERT INTO seals (seal_no, tree_size, records, counts, root, state_hash, prev_hash, hash,
- checkpoint, oldest_at)
+ checkpoint, oldest_at, totals)
  VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'), decode($7, 'hex'),
- decode($8, 'hex'), $9, timestamptz 'epoch' + $10::bigint * interval '1 microsecond');
+ decode($8, 'hex'), $9, timestamptz 'epoch' + $10::bigint * interval '1 microsecond', $11);
 
 -- name: seal_records_transfers
 -- Sealed transfers at positions [$1, $1 + $2): position, then the record columns.

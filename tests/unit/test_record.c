@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 
+#include "merkle.h"
 #include "domain/record.h"
 
 #define T "11111111-1111-4111-8111-111111111111"
@@ -168,7 +169,7 @@ static void test_state_chain_node(void)
     hex_of(out, h);
     is_str(h, "a419c3c3616011aa306492c30eeaf5d7139ff918b36fcae85567c0511972080d", "seal hash");
     /* sha256(b"\1" + b"\xaa"*32 + b"\xbb"*32) */
-    record_node_hash(l, r, out);
+    merkle_node_hash(l, r, out);
     hex_of(out, h);
     is_str(h, "2f65cc0c7abfdb0c535cb7f942d65ae1fb04c9a3ad3ea5a62057aa8ac934a93a", "node hash");
 }

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 
+#include "merkle.h"
 #include "domain/seal_batch.h"
 
 /* RFC 9162 2.1: MTH of leaves[0..n), split at the largest power of two < n. */
@@ -24,7 +25,7 @@ static void mth(unsigned char leaves[][32], size_t n, unsigned char out[32])
         k *= 2;
     mth(leaves, k, l);
     mth(leaves + k, n - k, r);
-    record_node_hash(l, r, out);
+    merkle_node_hash(l, r, out);
 }
 
 static void test_tree(void)
@@ -35,7 +36,7 @@ static void test_tree(void)
     for (int i = 0; i < 40; i++) {
         char text[16];
         int n = snprintf(text, sizeof(text), "leaf %d", i);
-        record_leaf_hash(text, (size_t)n, leaves[i]);
+        merkle_leaf_hash(text, (size_t)n, leaves[i]);
     }
     /* one tree grown from empty, and at every size a second one resumed from the first's edge */
     struct seal_tree t = { 0 };
