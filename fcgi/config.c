@@ -81,6 +81,7 @@ static const struct setting settings[] = {
     INT(seal_batch_rows, "3000", 16, 100000),
     STR(log_origin, "zerosum.local/ledger"),
     STR(log_key_file, "var/secrets/log-ed25519.pem"),
+    STR(witness_dir, ""),
     INT(seal_backlog_max_s, "300", 1, 604800),
     INT(full_audit_interval_s, "3600", 1, 2592000),
 };

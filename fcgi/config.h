@@ -80,6 +80,7 @@ struct zs_config {
     /* the verifiable log */
     char log_origin[128];           /* checkpoint origin line = signing key name */
     char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
+    char witness_dir[ZS_PATH_MAX];  /* hand each new checkpoint to a witness here; "": none */
     /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
     int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
     int full_audit_interval_s; /* longest time without a passed full pass, seconds */

@@ -20,6 +20,7 @@
 #include "domain/auction.h"
 #include "domain/resolve.h"
 #include "domain/pending.h"
+#include "domain/witness.h"
 #include "domain/seal.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -79,6 +80,7 @@ int jobs_purge_idempotency_keys(const struct zs_config *cfg)
  */
 static void jobs_seal(const struct zs_config *cfg)
 {
+    static int64_t witnessed; /* tree size of the checkpoint last handed to the witness */
     static struct timespec last;
     static int ensured;
     struct timespec now;
@@ -103,6 +105,8 @@ static void jobs_seal(const struct zs_config *cfg)
     if (t.seals > 0)
         log_info("sealed %lld records in %d seals (seal %lld, tree size %lld)",
                  (long long)t.records, t.seals, (long long)t.seal_no, (long long)t.tree_size);
+    /* Every run, not only one that sealed: a witness that failed is retried. */
+    witness_latest(cfg, &witnessed);
     if (t.last != SEAL_NO_LEASE)
         seal_release(cfg, owner);
 }
