@@ -105,7 +105,7 @@ test-unit: all unit asan
 # the dsql profile — core schema only, REPEATABLE READ, OCC-style retries —
 # proving the application keeps every invariant without PostgreSQL's guards.
 DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
-               tests/integration/test_pending.py \
+               tests/integration/test_pending.py tests/integration/test_batch.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py tests/integration/test_markets.py \
                tests/integration/test_idempotency.py tests/integration/test_edges.py \

@@ -51,12 +51,18 @@ struct json_object *mut_extra_i64(const char *name, int64_t v)
 
 int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum tx_decision *d)
 {
-    struct tx_stmt all[IDEM_CLAIM_STMTS + MUT_FIRST_MAX];
-    int nc;
+    struct tx_stmt fixed[IDEM_CLAIM_STMTS + MUT_FIRST_MAX], *all = fixed;
+    int nc, ok = 0;
 
-    if (n < 0 || n > MUT_FIRST_MAX) {
-        log_error("request %s: %s: %d first statements (at most %d)", m->r->request_id,
-                  m->ops->name, n, MUT_FIRST_MAX);
+    if (n < 0) {
+        tx->err = DB_FAILED;
+        *d = TX_ERROR;
+        return 0;
+    }
+    /* more than MUT_FIRST_MAX: a pipeline on the heap (a linked batch's locks) */
+    if (n > MUT_FIRST_MAX && !(all = calloc((size_t)(IDEM_CLAIM_STMTS + n), sizeof(*all)))) {
+        log_error("request %s: %s: out of memory for %d first statements", m->r->request_id,
+                  m->ops->name, n);
         tx->err = DB_FAILED;
         *d = TX_ERROR;
         return 0;
@@ -66,7 +72,7 @@ int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum
         memcpy(all + nc, st, (size_t)n * sizeof(*st));
     if (tx_exec_many(tx, all, nc + n, 0) < 0) {
         *d = idem_claim_timed_out(tx, &m->idem) ? TX_ROLLBACK : TX_ERROR;
-        return 0;
+        goto out;
     }
     for (int i = 0; i < n; i++)
         st[i].res = all[nc + i].res;
@@ -76,19 +82,25 @@ int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum
             st[i].res = NULL;
         }
         *d = m->idem.outcome != IDEM_NEW && tx->err == DB_OK ? TX_ROLLBACK : TX_ERROR;
-        return 0;
+        goto out;
     }
-    return 1;
+    ok = 1;
+out:
+    if (all != fixed)
+        free(all);
+    return ok;
 }
 
 enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,
                             int status, struct json_object *body)
 {
-    struct tx_stmt all[MUT_LAST_MAX + 1];
+    struct tx_stmt fixed[MUT_LAST_MAX + 1], *all = fixed;
+    enum tx_decision d = TX_ERROR;
 
     free(m->body);
     m->body = body ? util_json_take_text(body) : NULL;
-    if (!m->body || n < 0 || n > MUT_LAST_MAX) {
+    /* more than MUT_LAST_MAX: a pipeline on the heap (a linked batch's writes) */
+    if (!m->body || n < 0 || (n > MUT_LAST_MAX && !(all = calloc((size_t)n + 1, sizeof(*all))))) {
         tx->err = DB_FAILED;
         return TX_ERROR;
     }
@@ -96,11 +108,14 @@ enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *s
     if (n)
         memcpy(all, st, (size_t)n * sizeof(*st));
     idem_finish_stmt(&m->idem, status, m->body, &all[n]);
-    if (tx_exec_many(tx, all, n + 1, 1) < 0)
-        return TX_ERROR;
-    for (int i = 0; i <= n; i++)
-        PQclear(all[i].res);
-    return TX_COMMIT;
+    if (tx_exec_many(tx, all, n + 1, 1) == 0) {
+        for (int i = 0; i <= n; i++)
+            PQclear(all[i].res);
+        d = TX_COMMIT;
+    }
+    if (all != fixed)
+        free(all);
+    return d;
 }
 
 enum tx_decision mut_refuse(struct mutation *m, struct tx *tx, enum mut_store store, int status,

@@ -57,15 +57,17 @@ void mutation_run(struct request *r, const struct mutation_ops *ops);
  * Returns 1 when the key is new — go on, st[i].res hold the results (the
  * caller PQclear()s them). Returns 0 when apply() must stop and return
  * *d: the key was not new (the runner answers), or a statement failed
- * (TX_ERROR). At most MUT_FIRST_MAX statements.
+ * (TX_ERROR). Up to MUT_FIRST_MAX statements ride in a fixed pipeline;
+ * more (a linked batch's account locks) are sent the same way from the heap.
  */
 #define MUT_FIRST_MAX 8
 int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum tx_decision *d);
 
 /*
  * The last round trip: st[0..n), the stored answer (status, body — whose
- * ownership it takes) and COMMIT. TX_COMMIT, or TX_ERROR. At most
- * MUT_LAST_MAX statements.
+ * ownership it takes) and COMMIT. TX_COMMIT, or TX_ERROR. Up to
+ * MUT_LAST_MAX statements ride in a fixed pipeline; more (a linked batch's
+ * writes) are sent the same way from the heap.
  */
 #define MUT_LAST_MAX 16
 enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,

@@ -89,6 +89,44 @@ struct json_object *pending_row_json(PGresult *res)
 
 /* ---- POST /transfer with "pending": true --------------------------------- */
 
+int pending_create_prepare(struct pending_create_stmts *p, const struct transfer_req *q,
+                           const char *caller, const char *scoped_key, const char *now)
+{
+    if (util_uuid_v4(p->id) < 0 || pending_deadline_text(now, q->timeout, p->expires) < 0)
+        return -1;
+    snprintf(p->amt, sizeof(p->amt), "%" PRId64, q->amount);
+    snprintf(p->tmo, sizeof(p->tmo), "%" PRId64, q->timeout);
+    p->p_held[0] = q->from;
+    p->p_held[1] = p->amt;
+    p->p_rec[0] = p->id;
+    p->p_rec[1] = q->from;
+    p->p_rec[2] = q->to;
+    p->p_rec[3] = p->amt;
+    p->p_rec[4] = caller;
+    p->p_rec[5] = q->memo;
+    p->p_rec[6] = scoped_key;
+    p->p_rec[7] = now;
+    p->p_rec[8] = p->tmo;
+    p->st[0] = tx_stmt_named(SQL_LEDGER_ADJUST_HELD, p->p_held);
+    p->st[1] = tx_stmt_named(SQL_PENDING_CREATE, p->p_rec);
+    return 0;
+}
+
+struct json_object *pending_new_json(const struct transfer_req *q, const char *id,
+                                     const char *created_at, const char *expires_at)
+{
+    struct pending_view v = { .id = id,
+                              .from = q->from,
+                              .to = q->to,
+                              .memo = q->memo,
+                              .created_at = created_at,
+                              .expires_at = expires_at,
+                              .amount = q->amount,
+                              .status = PENDING_STATUS_PENDING };
+
+    return view_json(&v);
+}
+
 /*
  * Two round trips:
  *   1. BEGIN; claim the key (returning now()); lock the lower id; lock the higher id
@@ -98,10 +136,8 @@ static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *re
 {
     const struct transfer_req *q = req;
     struct ledger_account acc[2]; /* [0] from, [1] to */
-    char id[UUID_STR_LEN + 1], amt[24], tmo[24], expires[TS_LEN];
-    const char *p_held[2], *p_rec[9];
-    struct tx_stmt r2[2];
-    struct pending_view v;
+    struct pending_create_stmts pc;
+    struct json_object *o;
     enum tx_decision d;
 
     if (!transfer_begin(m, tx, q, acc, &d))
@@ -113,33 +149,11 @@ static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *re
         return mut_refuse(m, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                           "available %" PRId64 ", needed %" PRId64, ledger_available(&acc[0]),
                           q->amount);
-
-    if (util_uuid_v4(id) < 0 || pending_deadline_text(mut_now(m), q->timeout, expires) < 0)
+    if (pending_create_prepare(&pc, q, mut_caller(m), mut_scoped_key(m), mut_now(m)) < 0)
         return TX_ERROR;
-    snprintf(amt, sizeof(amt), "%" PRId64, q->amount);
-    snprintf(tmo, sizeof(tmo), "%" PRId64, q->timeout);
-    p_held[0] = q->from;
-    p_held[1] = amt;
-    p_rec[0] = id;
-    p_rec[1] = q->from;
-    p_rec[2] = q->to;
-    p_rec[3] = amt;
-    p_rec[4] = mut_caller(m);
-    p_rec[5] = q->memo;
-    p_rec[6] = mut_scoped_key(m);
-    p_rec[7] = mut_now(m);
-    p_rec[8] = tmo;
-    r2[0] = tx_stmt_named(SQL_LEDGER_ADJUST_HELD, p_held);
-    r2[1] = tx_stmt_named(SQL_PENDING_CREATE, p_rec);
-    v = (struct pending_view){ .id = id,
-                               .from = q->from,
-                               .to = q->to,
-                               .memo = q->memo,
-                               .created_at = mut_now(m),
-                               .expires_at = expires,
-                               .amount = q->amount,
-                               .status = PENDING_STATUS_PENDING };
-    return mut_commit(m, tx, r2, 2, 201, view_answer(&v));
+    o = json_object_new_object();
+    json_object_object_add(o, "transfer", pending_new_json(q, pc.id, mut_now(m), pc.expires));
+    return mut_commit(m, tx, pc.st, 2, 201, o);
 }
 
 static int create_parse(struct request *r, void *req)

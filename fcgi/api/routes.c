@@ -15,6 +15,7 @@ const struct route routes[] = {
     { "GET", "/accounts/{id}", handle_account_get, EP_ACCOUNTS, AUTH_USER, "default" },
     { "GET", "/accounts/{id}/entries", handle_account_entries, EP_ACCOUNTS, AUTH_USER, "default" },
     { "POST", "/transfer", handle_transfer_create, EP_TRANSFER, AUTH_USER, "transfer" },
+    { "POST", "/transfers/batch", handle_transfer_batch, EP_TRANSFERS, AUTH_USER, "default" },
     { "GET", "/transfers/{id}", handle_transfer_get, EP_TRANSFERS, AUTH_USER, "default" },
     { "POST", "/transfers/{id}/post", handle_transfer_post, EP_TRANSFERS, AUTH_USER, "default" },
     { "POST", "/transfers/{id}/void", handle_transfer_void, EP_TRANSFERS, AUTH_USER, "default" },

@@ -19,6 +19,7 @@ void handle_account_get(struct request *r);
 void handle_account_entries(struct request *r);
 void handle_transfer_create(struct request *r);
 void handle_transfer_get(struct request *r);
+void handle_transfer_batch(struct request *r);
 void handle_transfer_post(struct request *r);
 void handle_transfer_void(struct request *r);
 void handle_lot_create(struct request *r);

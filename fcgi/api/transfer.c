@@ -10,6 +10,7 @@
  * so a retry replays them instead of succeeding later by accident.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,108 +39,124 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-static int parse_account(struct request *r, const char *field, char out[UUID_STR_LEN + 1])
+/* Record a refusal of one transfer's fields: status, code and detail. Returns -1. */
+__attribute__((format(printf, 4, 5))) static int refuse(struct transfer_refusal *e, int status,
+                                                        const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->status = status;
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_account(struct json_object *o, const char *field, char out[UUID_STR_LEN + 1],
+                         struct transfer_refusal *e)
 {
     struct json_object *v;
 
-    if (!json_object_object_get_ex(r->json, field, &v)) {
-        http_problem(r, 422, "missing_field", "\"%s\" is required", field);
-        return -1;
-    }
+    if (!json_object_object_get_ex(o, field, &v))
+        return refuse(e, 422, "missing_field", "\"%s\" is required", field);
     if (!json_object_is_type(v, json_type_string)
-        || !util_uuid_parse(json_object_get_string(v), out)) {
-        http_problem(r, 422, "invalid_account_id", "\"%s\" must be an account id (a UUID string)",
-                     field);
-        return -1;
-    }
+        || !util_uuid_parse(json_object_get_string(v), out))
+        return refuse(e, 422, "invalid_account_id", "\"%s\" must be an account id (a UUID string)",
+                      field);
     return 0;
 }
 
 /* "pending" (a boolean, default false) and "timeout" (seconds, only with
- * "pending": true). 0, or -1 after answering 422. */
-static int parse_pending(struct request *r, struct transfer_req *q)
+ * "pending": true). 0, or -1 with *e filled (422). */
+static int parse_pending(struct json_object *o, struct transfer_req *q, struct transfer_refusal *e)
 {
     struct json_object *v;
 
-    if (json_object_object_get_ex(r->json, "pending", &v)
-        && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_boolean)) {
-            http_problem(r, 422, "invalid_pending", "\"pending\" must be true or false");
-            return -1;
-        }
+    if (json_object_object_get_ex(o, "pending", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            return refuse(e, 422, "invalid_pending", "\"pending\" must be true or false");
         q->pending = json_object_get_boolean(v);
     }
     q->timeout = PENDING_TIMEOUT_DEFAULT;
-    if (!json_object_object_get_ex(r->json, "timeout", &v)
-        || json_object_is_type(v, json_type_null))
+    if (!json_object_object_get_ex(o, "timeout", &v) || json_object_is_type(v, json_type_null))
         return 0;
-    if (!q->pending) {
-        http_problem(r, 422, "timeout_without_pending",
-                     "\"timeout\" applies only to a transfer with \"pending\": true");
-        return -1;
-    }
+    if (!q->pending)
+        return refuse(e, 422, "timeout_without_pending",
+                      "\"timeout\" applies only to a transfer with \"pending\": true");
     if (util_json_int64(v, PENDING_TIMEOUT_MIN, &q->timeout) < 0
-        || !pending_timeout_valid(q->timeout)) {
-        http_problem(r, 422, "invalid_timeout",
-                     "\"timeout\" must be a JSON integer from %d to %d (seconds)",
-                     PENDING_TIMEOUT_MIN, PENDING_TIMEOUT_MAX);
-        return -1;
-    }
+        || !pending_timeout_valid(q->timeout))
+        return refuse(e, 422, "invalid_timeout",
+                      "\"timeout\" must be a JSON integer from %d to %d (seconds)",
+                      PENDING_TIMEOUT_MIN, PENDING_TIMEOUT_MAX);
     return 0;
+}
+
+int transfer_fields_parse(struct json_object *o, struct transfer_req *q, struct transfer_refusal *e)
+{
+    static const char *const allowed[] = { "from",    "to",      "amount", "memo",
+                                           "pending", "timeout", NULL };
+    struct json_object *v;
+    const char *unknown;
+
+    memset(q, 0, sizeof(*q));
+    if (!json_object_is_type(o, json_type_object))
+        return refuse(e, 422, "invalid_transfer", "a transfer must be a JSON object");
+    if ((unknown = util_json_unknown_member(o, allowed)))
+        return refuse(e, 422, "unknown_field", "unknown field \"%.64s\"", unknown);
+    if (parse_account(o, "from", q->from, e) < 0 || parse_account(o, "to", q->to, e) < 0)
+        return -1;
+    if (!json_object_object_get_ex(o, "amount", &v))
+        return refuse(e, 422, "missing_field", "\"amount\" is required");
+    if (util_json_int64(v, 1, &q->amount) < 0)
+        return refuse(
+            e, 422, "invalid_amount",
+            "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
+    if (json_object_object_get_ex(o, "memo", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_string)
+            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX)
+            return refuse(e, 422, "invalid_memo",
+                          "\"memo\" must be a string of at most %d characters", LEDGER_MEMO_MAX);
+        q->memo = json_object_get_string(v);
+    }
+    if (strcmp(q->from, q->to) == 0)
+        return refuse(e, 422, "same_account", "\"from\" and \"to\" must be different accounts");
+    return parse_pending(o, q, e);
 }
 
 /* Validate the body into q; answers 422 and returns -1 on bad input. */
 int transfer_parse(struct request *r, struct transfer_req *q)
 {
-    static const char *const allowed[] = { "from",    "to",      "amount", "memo",
-                                           "pending", "timeout", NULL };
-    struct json_object *v;
+    struct transfer_refusal e;
 
-    memset(q, 0, sizeof(*q));
-    if (http_json_refuse_unknown(r, allowed) < 0)
-        return -1;
-    if (parse_account(r, "from", q->from) < 0 || parse_account(r, "to", q->to) < 0)
-        return -1;
-    if (!json_object_object_get_ex(r->json, "amount", &v)) {
-        http_problem(r, 422, "missing_field", "\"amount\" is required");
+    if (transfer_fields_parse(r->json, q, &e) < 0) {
+        http_problem(r, e.status, e.code, "%s", e.detail);
         return -1;
     }
-    if (util_json_int64(v, 1, &q->amount) < 0) {
-        http_problem(
-            r, 422, "invalid_amount",
-            "\"amount\" must be a JSON integer from 1 to 9223372036854775807 (minor units)");
-        return -1;
+    return 0;
+}
+
+int transfer_may(const struct jwt_claims *caller, const struct transfer_req *q,
+                 struct transfer_refusal *e)
+{
+    if (caller->scope == JWT_SCOPE_ADMIN) {
+        if (strcmp(q->from, LEDGER_ISSUER_ID) != 0)
+            return refuse(e, 403, "not_account_owner",
+                          "an admin token moves money only from the issuer");
+    } else if (strcmp(caller->sub, q->from) != 0) {
+        return refuse(e, 403, "not_account_owner", "the token does not own the \"from\" account");
     }
-    if (json_object_object_get_ex(r->json, "memo", &v) && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_string)
-            || utf8_chars(json_object_get_string(v)) > LEDGER_MEMO_MAX) {
-            http_problem(r, 422, "invalid_memo",
-                         "\"memo\" must be a string of at most %d characters", LEDGER_MEMO_MAX);
-            return -1;
-        }
-        q->memo = json_object_get_string(v);
-    }
-    if (strcmp(q->from, q->to) == 0) {
-        http_problem(r, 422, "same_account", "\"from\" and \"to\" must be different accounts");
-        return -1;
-    }
-    return parse_pending(r, q);
+    return 0;
 }
 
 /* A user moves only their own money; an admin moves money only out of the issuer.
  * Decided before touching the database. */
 int transfer_authorize(struct request *r, const void *req)
 {
-    const struct transfer_req *q = req;
+    struct transfer_refusal e;
 
-    if (r->caller.scope == JWT_SCOPE_ADMIN) {
-        if (strcmp(q->from, LEDGER_ISSUER_ID) != 0) {
-            http_problem(r, 403, "not_account_owner",
-                         "an admin token moves money only from the issuer");
-            return -1;
-        }
-    } else if (strcmp(r->caller.sub, q->from) != 0) {
-        http_problem(r, 403, "not_account_owner", "the token does not own the \"from\" account");
+    if (transfer_may(&r->caller, req, &e) < 0) {
+        http_problem(r, e.status, e.code, "%s", e.detail);
         return -1;
     }
     return 0;
@@ -150,12 +167,10 @@ static int transfer_parse_req(struct request *r, void *req)
     return transfer_parse(r, req);
 }
 
-/* The answer of a transfer that moved: its created_at is the transaction's
- * now(), which the first round trip returned. */
-static struct json_object *transfer_answer(const struct transfer_req *q, const char *id,
-                                           const char *kind, const char *created_at)
+struct json_object *transfer_json(const struct transfer_req *q, const char *id, const char *kind,
+                                  const char *created_at)
 {
-    struct json_object *o = json_object_new_object(), *tr = json_object_new_object();
+    struct json_object *tr = json_object_new_object();
 
     json_object_object_add(tr, "id", json_object_new_string(id));
     json_object_object_add(tr, "from", json_object_new_string(q->from));
@@ -164,7 +179,17 @@ static struct json_object *transfer_answer(const struct transfer_req *q, const c
     json_object_object_add(tr, "memo", util_json_string_or_null(q->memo));
     json_object_object_add(tr, "kind", json_object_new_string(kind));
     json_object_object_add(tr, "created_at", json_object_new_string(created_at));
-    json_object_object_add(o, "transfer", tr);
+    return tr;
+}
+
+/* The answer of a transfer that moved: its created_at is the transaction's
+ * now(), which the first round trip returned. */
+static struct json_object *transfer_answer(const struct transfer_req *q, const char *id,
+                                           const char *kind, const char *created_at)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "transfer", transfer_json(q, id, kind, created_at));
     return o;
 }
 

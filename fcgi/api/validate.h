@@ -30,8 +30,31 @@ struct transfer_req {
 
 int transfer_parse(struct request *r, struct transfer_req *q);
 
+/* Why one transfer's fields or caller were refused: what POST /transfer answers. */
+struct transfer_refusal {
+    int status;
+    const char *code; /* a static string */
+    char detail[192];
+};
+
+/*
+ * transfer_parse() of any JSON object o (one item of POST /transfers/batch,
+ * or the body of POST /transfer): 0, or -1 with *e filled. Strings in q are
+ * lent from o.
+ */
+int transfer_fields_parse(struct json_object *o, struct transfer_req *q,
+                          struct transfer_refusal *e);
+
 /* Who may make a transfer (the caller owns "from"; an admin only from the issuer). */
 int transfer_authorize(struct request *r, const void *req);
+
+/* transfer_authorize()'s rule for caller: 0, or -1 with *e filled (403). */
+int transfer_may(const struct jwt_claims *caller, const struct transfer_req *q,
+                 struct transfer_refusal *e);
+
+/* One immediate transfer as POST /transfer answers it (its "transfer" member). */
+struct json_object *transfer_json(const struct transfer_req *q, const char *id, const char *kind,
+                                  const char *created_at);
 
 /*
  * The first round trip of a transfer, immediate or pending (api/transfer.c):
