@@ -32,7 +32,7 @@
   var enc = new TextEncoder();
   var timer = null;
   var shownNote = '';
-  var verifying = 0;                /* id of the newest verification; older ones stop rendering */
+  var runs = 0;                     /* checks started, in #incl-result's data-run */
 
   function $(id) { return document.getElementById(id); }
 
@@ -283,14 +283,12 @@
   }
 
   async function verifyInclusion(id) {
-    var me = ++verifying;
-    var current = function () { return me === verifying; };
+    $('incl-result').setAttribute('data-run', String(++runs));
     resetSteps(false);
     setResult('working', 'asking /proof/inclusion for transfer ' + id + '…');
 
     var r = await get('/proof/inclusion?transfer=' + encodeURIComponent(id), true);
     var key = await getKey();
-    if (!current()) return;
     if (r.status === 404 && r.body && r.body.code === 'not_sealed') {
       setResult('not-sealed', 'Transfer ' + id + ' exists but is not in the log yet (not_sealed): the sealer adds it within seconds; try again.');
       return;
@@ -355,7 +353,6 @@
       setStep('signature', sig.verdict, sig.detail);
     }
     skipFrom('record');
-    if (!current()) return;
 
     var verdicts = STEPS.map(function (s) { return stepEl(s).getAttribute('data-verdict'); });
     if (verdicts.every(function (v) { return v === 'ok'; })) {
@@ -387,12 +384,20 @@
       if (!UUID_RE.test(id)) {
         input.setAttribute('aria-invalid', 'true');
         resetSteps(false);
+        $('incl-result').setAttribute('data-run', String(++runs));
         setResult('invalid', 'A transfer id is a UUID (8-4-4-4-12 hex digits).');
         return;
       }
       input.removeAttribute('aria-invalid');
+      /* one check at a time: the steps list is shared */
+      var button = $('incl-verify');
+      button.disabled = true;
+      $('incl-result').setAttribute('aria-busy', 'true');
       verifyInclusion(id).catch(function (e) {
         setResult('error', 'could not check: ' + (e && e.message ? e.message : e));
+      }).then(function () {
+        button.disabled = false;
+        $('incl-result').removeAttribute('aria-busy');
       });
     });
     document.addEventListener('visibilitychange', function () {
