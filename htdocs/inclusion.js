@@ -261,7 +261,8 @@
   function setStep(name, verdict, detail) {
     var li = stepEl(name);
     li.setAttribute('data-verdict', verdict);
-    li.querySelector('.step-verdict').textContent = VERDICT_TEXT[verdict];
+    /* the fold computes a root; whether it is the signed one is the next step */
+    li.querySelector('.step-verdict').textContent = name === 'path' && verdict === 'ok' ? 'folded' : VERDICT_TEXT[verdict];
     li.querySelector('.step-detail').textContent = detail || '';
   }
 

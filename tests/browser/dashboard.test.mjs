@@ -912,6 +912,8 @@ try {
         for (const s of STEPS) {
           assert(r.steps[s].verdict === want[s], `${what}: step ${s} is ${r.steps[s].verdict} (${r.steps[s].detail}), expected ${want[s]}`);
         }
+        assert((await tp.textContent('#incl-steps li[data-step="path"] .step-verdict')).trim() === 'folded',
+          `${what}: a fold that ran is not labelled "folded"`);
         const li = tp.locator(`#incl-steps li[data-verdict="fail"]`).first();
         const bg = await li.evaluate((e) => getComputedStyle(e.querySelector('.step-verdict')).backgroundColor);
         const m = /rgba?\((\d+), (\d+), (\d+)/.exec(bg);
