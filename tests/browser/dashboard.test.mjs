@@ -744,6 +744,240 @@ try {
     const errs = errors.slice(marketErrStart);
     assert(errs.length === 0, 'console errors: ' + JSON.stringify(errs, null, 1));
   });
+
+  // ---------------------------------------------------------------- the signed log
+  //
+  // The checkpoint panel and the in-browser inclusion check (htdocs/inclusion.js).
+  // The sealer is run to completion first (scripts/zerosum seal, as the jobs
+  // child would within a second), so the DB's latest seal stays the latest.
+  // Whether the page can check Ed25519 is decided by the browser under test:
+  // Chromium has Ed25519 in WebCrypto from version 137 on (enabled by default),
+  // so on that browser the signature must verify; an older one must say it did
+  // not check it. The unsupported path is also exercised on purpose below.
+  const tlogErrStart = errors.length;
+  const chromiumMajor = Number(String(browser.version()).split('.')[0]);
+  const hasEd25519 = chromiumMajor >= 137;
+  diag(`browser ${browser.version()}: Ed25519 in WebCrypto ${hasEd25519 ? 'expected' : 'not expected'}`);
+  const sealTo = () => JSON.parse(execFileSync(join(REPO, 'scripts/zerosum'), ['seal'],
+    { encoding: 'utf8', env: { ...process.env, ZS_VAR, ZS_BIN } }).trim().split('\n').pop());
+  const b64hex = (b) => Buffer.from(b, 'base64').toString('hex');
+  // Results of one paste into the form: the overall state and each step's verdict.
+  const STEPS = ['record', 'leaf', 'path', 'root', 'signature'];
+  async function paste(p, id) {
+    await p.fill('#incl-id', id);
+    // each check numbers itself, so a paste never reads the previous verdict
+    const run = Number(await p.getAttribute('#incl-result', 'data-run')) + 1;
+    await p.click('#incl-verify');
+    const state = await waitFor(`a verdict for ${id}`, async () => {
+      const s = await p.getAttribute('#incl-result', 'data-state');
+      const done = Number(await p.getAttribute('#incl-result', 'data-run')) === run &&
+        (await p.getAttribute('#incl-result', 'aria-busy')) === null;
+      return done && s !== 'working' ? s : null;
+    });
+    const steps = {};
+    for (const s of STEPS) {
+      const li = p.locator(`#incl-steps li[data-step="${s}"]`);
+      steps[s] = { verdict: await li.getAttribute('data-verdict'), detail: (await li.locator('.step-detail').textContent()).trim() };
+    }
+    return { state, steps, message: (await p.textContent('#incl-message')).trim(), stepsHidden: await p.isHidden('#incl-steps') };
+  }
+  const sigVerdict = hasEd25519 ? 'ok' : 'unsupported';
+  const tctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: 'light' });
+  const tp = await tctx.newPage();
+  const tlocal = [];
+  let tphase = 'tlog';
+  watch(tp, tlocal, () => tphase);
+
+  await test('checkpoint: after a seal the panel shows the latest signed checkpoint of the database', async () => {
+    // The last leaf a transfer, at an even index of a tree of odd size: its
+    // path takes RFC 9162's branch for a last node without a right sibling.
+    // One transfer (= one record) sealed at a time, nothing else in the way.
+    let sealed = sealTo();
+    do {
+      await must('POST', '/transfer', adminToken, { from: ISSUER_ID, to: seed.bob.id, amount: 3 });
+      sealed = sealTo();
+    } while (sealed.tree_size % 2 === 0 || sealed.tree_size < 3);
+    diag('scripts/zerosum seal: ' + JSON.stringify(sealed));
+    assert(sealed.tree_size % 2 === 1 && sealed.tree_size > 2, 'tree size ' + sealed.tree_size + ' is not odd and > 2');
+    await tp.goto(BASE_URL + '/', { waitUntil: 'load' });
+    const latest = () => psql('SELECT tree_size FROM seals ORDER BY seal_no DESC LIMIT 1');
+    await waitFor('the panel to show the database\'s latest tree size', async () =>
+      (await tp.getAttribute('#cp-size', 'data-size')) === latest());
+    const size = latest();
+    assert(Number(size) >= sealed.tree_size && Number(size) > 1, `tree size ${size}, the sealer said ${sealed.tree_size}`);
+    const [rootHex, stateHex] = psql(`SELECT encode(root, 'hex') || ' ' || encode(state_hash, 'hex') FROM seals
+                                      WHERE tree_size = ${size} ORDER BY seal_no DESC LIMIT 1`).split(' ');
+    const key = (await must('GET', '/proof/key')).vkey.split('+');
+    assert((await tp.textContent('#cp-origin')).trim() === key[0], 'origin ' + await tp.textContent('#cp-origin'));
+    assert((await tp.textContent('#cp-size')).replace(/,/g, '') === size, 'tree size text');
+    assert((await tp.textContent('#cp-root')).trim() === rootHex, `root ${await tp.textContent('#cp-root')}, DB ${rootHex}`);
+    assert((await tp.getAttribute('#cp-root', 'title')) === 'base64 ' + Buffer.from(rootHex, 'hex').toString('base64'), 'root title');
+    assert((await tp.textContent('#cp-state')).trim() === stateHex, 'state line');
+    assert((await tp.textContent('#cp-key')).trim() === key[1], `key id ${await tp.textContent('#cp-key')}, vkey ${key[1]}`);
+    assert((await tp.getAttribute('#cp-sig', 'data-verdict')) === sigVerdict, `signature verdict ${await tp.getAttribute('#cp-sig', 'data-verdict')}`);
+    const sigText = await tp.textContent('#cp-sig');
+    assert(hasEd25519 ? /^verified in this browser/.test(sigText) : /signature not checked in this browser/.test(sigText), 'signature text ' + sigText);
+    // the note served is the one the database keeps for that seal
+    const note = await (await fetch(BASE_URL + '/proof/checkpoint')).text();
+    assert(note.split('\n')[1] === size && b64hex(note.split('\n')[2]) === rootHex, 'GET /proof/checkpoint is another seal');
+  });
+
+  await test('inclusion: a pasted transfer id (first, middle and last in the log) shows every step verified', async () => {
+    const rows = psql(`SELECT id || ' ' || sealed FROM transfers WHERE sealed IS NOT NULL ORDER BY sealed`).split('\n');
+    assert(rows.length >= 3, `${rows.length} sealed transfers`);
+    const size = Number(await tp.getAttribute('#cp-size', 'data-size'));
+    for (const row of [rows[0], rows[rows.length >> 1], rows[rows.length - 1]]) {
+      const [id, pos] = row.split(' ');
+      const served = await must('GET', `/proof/inclusion?transfer=${id}`);
+      const r = await paste(tp, id.toUpperCase());   // pasted as anyone might: case does not matter
+      diag(`transfer ${id} at ${pos} of ${served.tree_size}: ${served.path.length} path hashes → ${r.state}`);
+      assert(r.state === (hasEd25519 ? 'verified' : 'unsigned'), `state ${r.state}: ${r.message} ${JSON.stringify(r.steps)}`);
+      for (const s of STEPS) {
+        const want = s === 'signature' ? sigVerdict : 'ok';
+        assert(r.steps[s].verdict === want, `${s}: ${r.steps[s].verdict} (${r.steps[s].detail})`);
+      }
+      assert(new RegExp(`is record ${pos} of `).test(r.message), `message "${r.message}" does not name position ${pos}`);
+      assert(r.steps.leaf.detail.includes(served.leaf_hash), 'leaf detail ' + r.steps.leaf.detail);
+      assert(r.steps.root.detail.includes(`tree size ${served.tree_size}`) && served.tree_size >= size, 'root detail ' + r.steps.root.detail);
+      // the root the page folded to is the one the database sealed at that size
+      const dbRoot = psql(`SELECT encode(root, 'hex') FROM seals WHERE tree_size = ${served.tree_size} ORDER BY seal_no DESC LIMIT 1`);
+      assert(r.steps.path.detail.endsWith('→ root ' + dbRoot), `path detail "${r.steps.path.detail}", DB root ${dbRoot}`);
+      if (Number(pos) === 0) assert(served.path.length > 0, 'the first transfer has an empty path in a tree of ' + served.tree_size);
+      if (row === rows[rows.length - 1]) {
+        assert(Number(pos) === served.tree_size - 1 && Number(pos) % 2 === 0,
+          `the last transfer is leaf ${pos} of ${served.tree_size}, not the last leaf of an odd-sized tree`);
+      }
+    }
+  });
+
+  await test('inclusion: an unknown id says not found, an unsealed one not sealed, a non-uuid is refused before any request', async () => {
+    tphase = 'tlog-404'; // its 404s are the answers under test
+    const r = await paste(tp, randomUUID());
+    assert(r.state === 'not-found' && /not_found/.test(r.message) && r.stepsHidden, `random uuid: ${r.state} "${r.message}"`);
+    let asked = 0;
+    const count = (req) => { if (req.url().includes('/proof/inclusion')) asked += 1; };
+    tp.on('request', count);
+    const bad = await paste(tp, 'not-a-transfer-id');
+    tp.off('request', count);
+    assert(bad.state === 'invalid' && asked === 0 && /UUID/.test(bad.message) &&
+      (await tp.getAttribute('#incl-id', 'aria-invalid')) === 'true', `non-uuid: ${bad.state}, ${asked} requests`);
+    // not sealed yet: the sealer's lease held by the test, one fresh transfer
+    psql(`INSERT INTO leases (name) VALUES ('sealer') ON CONFLICT (name) DO NOTHING`);
+    await waitFor('the sealer\'s lease', async () => psql(`UPDATE leases SET owner = 'test-freeze',
+        expires = clock_timestamp() + interval '10 minutes' WHERE name = 'sealer'
+        AND (owner IS NULL OR owner = 'test-freeze' OR expires < clock_timestamp()) RETURNING 1`) === '1', 30000);
+    try {
+      const t = (await must('POST', '/transfer', adminToken, { from: ISSUER_ID, to: seed.alice.id, amount: 7 })).transfer;
+      const u = await paste(tp, t.id);
+      assert(u.state === 'not-sealed' && /not_sealed/.test(u.message) && u.stepsHidden, `unsealed: ${u.state} "${u.message}"`);
+    } finally {
+      psql(`UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'sealer' AND owner = 'test-freeze'`);
+    }
+    tphase = 'tlog';
+  });
+
+  await test('inclusion: a tampered answer (a path hash, the record, the checkpoint\'s signature) is shown failing at its step', async () => {
+    const sealed = sealTo();
+    const id = psql(`SELECT id FROM transfers WHERE sealed IS NOT NULL ORDER BY sealed LIMIT 1`);
+    const flip = (h, i) => h.slice(0, i) + (h[i] === '0' ? '1' : '0') + h.slice(i + 1);
+    const cases = [
+      ['path', (a) => { a.path[a.path.length - 1] = flip(a.path[a.path.length - 1], 7); },
+        { record: 'ok', leaf: 'ok', path: 'ok', root: 'fail', signature: sigVerdict }],
+      ['record', (a) => { a.record = a.record.replace(/\namount (\d+)\n/, (m, v) => `\namount ${Number(v) + 1}\n`); },
+        { record: 'ok', leaf: 'fail', path: 'ok', root: 'fail', signature: sigVerdict }],
+      ['signature', (a) => {
+        const lines = a.checkpoint.split('\n');
+        const i = lines.findIndex((l) => l.startsWith('\u2014 '));
+        const sig = lines[i].split(' ');
+        const raw = Buffer.from(sig[2], 'base64');
+        raw[40] ^= 1;                                    // inside the 64-byte signature, not the key id
+        lines[i] = sig[0] + ' ' + sig[1] + ' ' + raw.toString('base64');
+        a.checkpoint = lines.join('\n');
+      }, { record: 'ok', leaf: 'ok', path: 'ok', root: 'ok', signature: hasEd25519 ? 'fail' : 'unsupported' }]
+    ];
+    for (const [what, tamper, want] of cases) {
+      if (what === 'signature' && !hasEd25519) continue;  // nothing to see without Ed25519
+      let tampered = 0;
+      await tp.route((url) => url.pathname === '/proof/inclusion', async (route) => {
+        const res = await route.fetch();
+        const a = await res.json();
+        tamper(a);
+        tampered += 1;
+        await route.fulfill({ response: res, body: JSON.stringify(a) });
+      });
+      try {
+        const r = await paste(tp, id);
+        assert(tampered === 1, `${what}: ${tampered} answers tampered`);
+        assert(r.state === 'failed' && /NOT verified/.test(r.message), `${what}: state ${r.state} "${r.message}"`);
+        for (const s of STEPS) {
+          assert(r.steps[s].verdict === want[s], `${what}: step ${s} is ${r.steps[s].verdict} (${r.steps[s].detail}), expected ${want[s]}`);
+        }
+        assert((await tp.textContent('#incl-steps li[data-step="path"] .step-verdict')).trim() === 'folded',
+          `${what}: a fold that ran is not labelled "folded"`);
+        const li = tp.locator(`#incl-steps li[data-verdict="fail"]`).first();
+        const bg = await li.evaluate((e) => getComputedStyle(e.querySelector('.step-verdict')).backgroundColor);
+        const m = /rgba?\((\d+), (\d+), (\d+)/.exec(bg);
+        assert(m && Number(m[1]) > Number(m[2]) + 60, `${what}: the failing step is not red (${bg})`);
+        if (what === 'path') await tp.locator('#tlog').screenshot({ path: join(SHOTS, 'desktop-inclusion-tampered.png') });
+      } finally {
+        await tp.unrouteAll();
+      }
+    }
+    // and untampered, the same id verifies again
+    const ok = await paste(tp, id);
+    assert(ok.state === (hasEd25519 ? 'verified' : 'unsigned'), `untampered again: ${ok.state} "${ok.message}" (seal ${sealed.seal_no})`);
+    await tp.locator('#tlog').screenshot({ path: join(SHOTS, 'desktop-inclusion.png') });
+  });
+
+  await test('inclusion: a browser without Ed25519 says "signature not checked in this browser" and verifies the rest', async () => {
+    const ctx4 = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const p = await ctx4.newPage();
+    const local = [];
+    watch(p, local, () => 'tlog-no-ed25519');
+    // WebCrypto as an older browser has it: SHA-256, but no Ed25519 algorithm.
+    await p.addInitScript(() => {
+      const orig = SubtleCrypto.prototype.importKey;
+      SubtleCrypto.prototype.importKey = function (format, data, alg, ...rest) {
+        const name = typeof alg === 'string' ? alg : alg && alg.name;
+        if (String(name).toLowerCase() === 'ed25519') return Promise.reject(new DOMException('Unrecognized name', 'NotSupportedError'));
+        return orig.call(this, format, data, alg, ...rest);
+      };
+    });
+    await p.goto(BASE_URL + '/', { waitUntil: 'load' });
+    await waitFor('the checkpoint panel', async () => (await p.getAttribute('#cp-sig', 'data-verdict')) !== 'pending');
+    assert((await p.getAttribute('#cp-sig', 'data-verdict')) === 'unsupported', 'panel signature verdict ' + await p.getAttribute('#cp-sig', 'data-verdict'));
+    assert(/signature not checked in this browser/.test(await p.textContent('#cp-sig')), 'panel text ' + await p.textContent('#cp-sig'));
+    const id = psql(`SELECT id FROM transfers WHERE sealed IS NOT NULL ORDER BY sealed DESC LIMIT 1`);
+    const r = await paste(p, id);
+    assert(r.state === 'unsigned' && /signature not checked in this browser/.test(r.message), `state ${r.state} "${r.message}"`);
+    for (const s of STEPS) assert(r.steps[s].verdict === (s === 'signature' ? 'unsupported' : 'ok'), `${s}: ${r.steps[s].verdict}`);
+    assert(/signature not checked in this browser/.test(r.steps.signature.detail), 'signature step ' + r.steps.signature.detail);
+    assert((await p.textContent('#incl-steps li[data-step="signature"] .step-verdict')).trim() === 'not checked', 'verdict label');
+    assert(local.length === 0, 'console errors: ' + JSON.stringify(local));
+    await ctx4.close();
+  });
+
+  await test('inclusion: no console errors but the 404s asked for, and the section fits a phone', async () => {
+    const errs = tlocal.filter((e) => !(e.phase === 'tlog-404' && /status of 404/.test(e.text)))
+      .concat(errors.slice(tlogErrStart));
+    assert(errs.length === 0, 'console errors: ' + JSON.stringify(errs, null, 1));
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const p = await phone.newPage();
+    await p.goto(BASE_URL + '/', { waitUntil: 'load' });
+    await waitFor('the phone checkpoint panel', async () => (await p.getAttribute('#cp', 'data-state')) === 'ok');
+    const r = await paste(p, psql(`SELECT id FROM transfers WHERE sealed IS NOT NULL ORDER BY sealed DESC LIMIT 1`));
+    assert(r.state === (hasEd25519 ? 'verified' : 'unsigned'), 'phone state ' + r.state);
+    const card = await p.evaluate(() => {
+      const c = document.querySelector('#tlog').getBoundingClientRect();
+      return { sw: document.scrollingElement.scrollWidth,
+        out: Array.from(document.querySelectorAll('#tlog *')).filter((e) => e.getBoundingClientRect().right > c.right + 0.5)
+          .slice(0, 5).map((e) => e.tagName + '#' + e.id + '.' + e.className) };
+    });
+    await p.locator('#tlog').screenshot({ path: join(SHOTS, 'phone-inclusion.png') });
+    assert(card.sw <= 390 && card.out.length === 0, 'too wide on a phone: ' + JSON.stringify(card));
+    await phone.close();
+    await tctx.close();
+  });
 } finally {
   await browser.close();
 }
