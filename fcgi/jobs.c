@@ -20,6 +20,7 @@
 #include "domain/auction.h"
 #include "domain/resolve.h"
 #include "domain/pending.h"
+#include "domain/fullpass.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -292,8 +293,12 @@ void jobs_main(const struct zs_config *cfg)
 
         runs_poll(cfg);
 
+        /* Start or reap the full re-verification pass (it runs in a child of its own). */
+        fullpass_jobs_poll(cfg);
+
         nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
+    fullpass_jobs_stop();
     db_close_worker_connection();
     _exit(0);
 }

@@ -10,3 +10,6 @@ GRANT SELECT, INSERT, UPDATE ON markets, positions, orders, trades TO zerosum_ap
 GRANT SELECT, INSERT, UPDATE ON pending_transfers TO zerosum_app;
 -- read-only: revocations are set by the owner through scripts/zerosum revoke-tokens
 GRANT SELECT ON token_revocations TO zerosum_app;
+-- the full pass (fcgi/domain/fullpass.c): reads the seals, keeps its lease and its rows
+GRANT SELECT ON seals, merkle_nodes, seal_accounts, seal_lots, seal_markets TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;

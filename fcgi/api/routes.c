@@ -26,6 +26,8 @@ const struct route routes[] = {
     { "POST", "/proof/runs", handle_proof_run_create, EP_PROOF, AUTH_ADMIN, "proof" },
     { "GET", "/proof/runs", handle_proof_run_list, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/runs/{id}", handle_proof_run_get, EP_PROOF, AUTH_NONE, "proof" },
+    { "POST", "/proof/audits", handle_proof_audit_create, EP_PROOF, AUTH_ADMIN, "proof" },
+    { "GET", "/proof/audits/{id}", handle_proof_audit_get, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/activity", handle_activity, EP_PROOF, AUTH_NONE, "proof" },
     { "POST", "/markets", handle_market_create, EP_MARKETS, AUTH_ADMIN, "default" },
     { "GET", "/markets", handle_market_list, EP_MARKETS, AUTH_NONE, "default" },

@@ -29,6 +29,8 @@ void handle_proof(struct request *r);
 void handle_proof_run_create(struct request *r);
 void handle_proof_run_list(struct request *r);
 void handle_proof_run_get(struct request *r);
+void handle_proof_audit_create(struct request *r); /* api/audits.c */
+void handle_proof_audit_get(struct request *r);
 void handle_activity(struct request *r);
 void handle_market_create(struct request *r);
 void handle_market_list(struct request *r);
