@@ -81,6 +81,10 @@ static const struct setting settings[] = {
     INT(full_audit_chunk_rows, "5000", 1, 1000000),
     INT(full_audit_yield_ms, "1", 0, 1000),
     INT(full_audit_timeout_ms, "3600000", 1000, 86400000),
+    INT(seal_interval_ms, "1000", 0, 3600000),
+    INT(seal_batch_rows, "3000", 16, 100000),
+    STR(log_origin, "zerosum.local/ledger"),
+    STR(log_key_file, "var/secrets/log-ed25519.pem"),
 };
 
 static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,

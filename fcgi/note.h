@@ -23,12 +23,21 @@ struct note_key;
 
 /*
  * Load the Ed25519 private key at pem_path, or generate one and write it
- * there (mode 0600, parent directory created 0700 if missing). name is the
- * key name (the log origin). Returns the key (free with note_key_free), or
- * NULL with a message in err.
+ * there (mode 0600, parent directories created 0700 if missing; a file that
+ * group or others may read is refused). Concurrent first uses agree on one
+ * key (the file is linked into place atomically). name is the key name (the
+ * log origin). Returns the key (free with note_key_free), or NULL with a
+ * message in err.
  */
 struct note_key *note_key_load_or_create(const char *pem_path, const char *name, char *err,
                                          size_t errlen);
+
+/*
+ * A private key named name from its raw 32-byte RFC 8032 seed (for tests and
+ * for importing a key from another tool). NULL with err.
+ */
+struct note_key *note_key_from_seed(const char *name, const unsigned char seed[32], char *err,
+                                    size_t errlen);
 
 /* A public key from its C2SP vkey text; NULL with err on anything malformed. */
 struct note_key *note_key_from_vkey(const char *vkey, char *err, size_t errlen);
