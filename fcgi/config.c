@@ -77,7 +77,7 @@ static const struct setting settings[] = {
     INT(jobs_interval_ms, "1000", 10, 3600000),
     INT(respawn_window, "10", 1, 3600),
     INT(respawn_max, "10", 1, 10000),
-    INT(full_audit_interval_s, "3600", 0, 31536000),
+    INT(full_audit_interval_s, "3600", 1, 2592000),
     INT(full_audit_chunk_rows, "5000", 1, 1000000),
     INT(full_audit_yield_ms, "1", 0, 1000),
     INT(full_audit_timeout_ms, "3600000", 1000, 86400000),

@@ -75,7 +75,7 @@ struct zs_config {
     int respawn_max;    /* deaths per window before throttling */
 
     /* the full pass (domain/fullpass.c) */
-    int full_audit_interval_s; /* start one when the last finished is older; 0: only on demand */
+    int full_audit_interval_s; /* start one when the last finished is older (seconds) */
     int full_audit_chunk_rows; /* rows streamed between two yields */
     int full_audit_yield_ms;   /* the pause between chunks (low priority) */
     int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
