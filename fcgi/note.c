@@ -51,8 +51,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Standard padded base64 (RFC 4648 §4) of n bytes into dst (needs 4*ceil(n/3)+1). */
-static void b64_encode(const unsigned char *src, size_t n, char *dst)
+void note_b64_encode(const unsigned char *src, size_t n, char *dst)
 {
     size_t i, o = 0;
 
@@ -81,12 +80,7 @@ static int b64_value(unsigned char c)
     return p ? (int)(p - b64_alphabet) : -1;
 }
 
-/*
- * Strict padded standard base64: len % 4 == 0, '=' only as the last one or
- * two characters, unused bits zero (one encoding per byte string). Decodes
- * into dst (cap bytes); returns the byte count or -1.
- */
-static long b64_decode(const char *s, size_t len, unsigned char *dst, size_t cap)
+long note_b64_decode(const char *s, size_t len, unsigned char *dst, size_t cap)
 {
     size_t i, o = 0;
 
@@ -359,7 +353,7 @@ struct note_key *note_key_from_vkey(const char *vkey, char *err, size_t errlen)
     }
     id = strtoul(plus + 1, &end, 16);
     b64 = plus + 10;
-    n = b64_decode(b64, strlen(b64), raw, sizeof raw);
+    n = note_b64_decode(b64, strlen(b64), raw, sizeof raw);
     if (n != 33 || raw[0] != NOTE_ALG_ED25519) {
         set_err(err, errlen, "malformed verifier key: not base64 of 0x01 || 32-byte Ed25519 key");
         return NULL;
@@ -394,8 +388,7 @@ struct note_key *note_key_from_public_pem(const char *name, const char *pem, siz
     return key_wrap(pkey, name, 0, err, errlen);
 }
 
-/* A note text as C2SP requires: non-empty, ends in LF, no control characters but LF. */
-static int text_ok(const char *s, size_t len)
+int note_text_ok(const char *s, size_t len)
 {
     size_t i;
 
@@ -416,7 +409,7 @@ char *note_sign(const struct note_key *k, const char *body)
     char *out;
     int ok;
 
-    if (k == NULL || !k->is_private || body == NULL || !text_ok(body, strlen(body)))
+    if (k == NULL || !k->is_private || body == NULL || !note_text_ok(body, strlen(body)))
         return NULL;
     len = strlen(body);
     ctx = EVP_MD_CTX_new();
@@ -430,7 +423,7 @@ char *note_sign(const struct note_key *k, const char *body)
     blob[1] = (unsigned char)(k->id >> 16);
     blob[2] = (unsigned char)(k->id >> 8);
     blob[3] = (unsigned char)k->id;
-    b64_encode(blob, sizeof blob, b64);
+    note_b64_encode(blob, sizeof blob, b64);
     need = len + 1 + strlen(sig_prefix) + strlen(k->name) + 1 + strlen(b64) + 2;
     out = malloc(need);
     if (out != NULL)
@@ -470,7 +463,7 @@ static int check_sig_line(const struct note_key *k, const char *p, const char *e
     sp = memchr(name, ' ', (size_t)(eol - name));
     if (sp == NULL || !name_ok(name, (size_t)(sp - name)))
         return -2;
-    n = b64_decode(sp + 1, (size_t)(eol - sp - 1), blob, sizeof blob);
+    n = note_b64_decode(sp + 1, (size_t)(eol - sp - 1), blob, sizeof blob);
     if (n < 4) {
         /* A signature too long for us is another key type's: not malformed. */
         return n < 0 && (size_t)(eol - sp - 1) > 4 * ((sizeof blob + 2) / 3) ? 0 : -2;
@@ -490,7 +483,7 @@ int note_verify(const struct note_key *k, const char *note, size_t len, size_t *
     int verified = 0, count = 0;
     size_t i;
 
-    if (k == NULL || note == NULL || len < 3 || !text_ok(note, len))
+    if (k == NULL || note == NULL || len < 3 || !note_text_ok(note, len))
         return 0;
     for (i = len - 1; i > 0; i--)
         if (note[i] == '\n' && note[i - 1] == '\n') {
@@ -528,7 +521,7 @@ char *note_vkey(const struct note_key *k)
         return NULL;
     raw[0] = NOTE_ALG_ED25519;
     memcpy(raw + 1, k->pub, 32);
-    b64_encode(raw, sizeof raw, b64);
+    note_b64_encode(raw, sizeof raw, b64);
     need = strlen(k->name) + 1 + 8 + 1 + strlen(b64) + 1;
     out = malloc(need);
     if (out != NULL)
@@ -569,78 +562,4 @@ void note_key_free(struct note_key *k)
         return;
     EVP_PKEY_free(k->pkey);
     free(k);
-}
-
-/* Next line of [*p, end) (without LF) into [*line, *line_end); 0, or -1 if no LF. */
-static int next_line(const char **p, const char *end, const char **line, const char **line_end)
-{
-    const char *eol = memchr(*p, '\n', (size_t)(end - *p));
-
-    if (*p >= end || eol == NULL)
-        return -1;
-    *line = *p;
-    *line_end = eol;
-    *p = eol + 1;
-    return 0;
-}
-
-int note_checkpoint_parse(const char *body, size_t len, struct checkpoint *out)
-{
-    const char *p = body, *end = body + len, *l, *le;
-    static const char ext[] = "zerosum-state ";
-    unsigned char root[34];
-    uint64_t size = 0;
-    size_t n;
-
-    if (body == NULL || out == NULL || !text_ok(body, len))
-        return -1;
-    memset(out, 0, sizeof *out);
-    if (next_line(&p, end, &l, &le) != 0 || le == l || (size_t)(le - l) >= sizeof out->origin)
-        return -1;
-    memcpy(out->origin, l, (size_t)(le - l));
-    if (next_line(&p, end, &l, &le) != 0 || le == l || (le - l > 1 && *l == '0') || le - l > 20)
-        return -1;
-    for (; l < le; l++) {
-        if (*l < '0' || *l > '9' || size > (UINT64_MAX - (uint64_t)(*l - '0')) / 10)
-            return -1;
-        size = size * 10 + (uint64_t)(*l - '0');
-    }
-    out->size = size;
-    if (next_line(&p, end, &l, &le) != 0
-        || b64_decode(l, (size_t)(le - l), root, sizeof root) != 32)
-        return -1;
-    memcpy(out->root, root, 32);
-    n = strlen(ext);
-    if (next_line(&p, end, &l, &le) != 0 || (size_t)(le - l) != n + 64 || memcmp(l, ext, n) != 0)
-        return -1;
-    for (l += n; l < le; l++)
-        if (!strchr("0123456789abcdef", *l))
-            return -1;
-    for (n = 0; n < 32; n++) {
-        unsigned int v;
-        sscanf(le - 64 + 2 * n, "%2x", &v);
-        out->state[n] = (unsigned char)v;
-    }
-    return p == end ? 0 : -1;
-}
-
-char *note_checkpoint_body(const struct checkpoint *c)
-{
-    char root[45], state[65], *out;
-    size_t need, i;
-
-    if (c == NULL || c->origin[0] == '\0' || memchr(c->origin, '\0', sizeof c->origin) == NULL)
-        return NULL;
-    for (i = 0; c->origin[i] != '\0'; i++)
-        if ((unsigned char)c->origin[i] < 0x20 || c->origin[i] == 0x7f)
-            return NULL;
-    b64_encode(c->root, 32, root);
-    for (i = 0; i < 32; i++)
-        snprintf(state + 2 * i, 3, "%02x", c->state[i]);
-    need = strlen(c->origin) + 1 + 21 + 1 + 44 + 1 + 14 + 64 + 2;
-    out = malloc(need);
-    if (out != NULL)
-        snprintf(out, need, "%s\n%" PRIu64 "\n%s\nzerosum-state %s\n", c->origin, c->size, root,
-                 state);
-    return out;
 }

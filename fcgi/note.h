@@ -76,6 +76,19 @@ uint32_t note_key_id(const struct note_key *k);
 /* Free a key from any constructor; NULL is a no-op. */
 void note_key_free(struct note_key *k);
 
+/* Standard padded base64 (RFC 4648 §4) of n bytes into dst (4 * ceil(n / 3) + 1 bytes). */
+void note_b64_encode(const unsigned char *src, size_t n, char *dst);
+
+/*
+ * Strict padded standard base64: len % 4 == 0, '=' only as the last one or
+ * two characters, unused bits zero (one encoding per byte string). Decodes
+ * into dst (cap bytes); returns the byte count, or -1.
+ */
+long note_b64_decode(const char *s, size_t len, unsigned char *dst, size_t cap);
+
+/* Is s (len bytes) a note text as C2SP requires: non-empty, ends in LF, no control byte but LF? */
+int note_text_ok(const char *s, size_t len);
+
 /*
  * A checkpoint body: origin, tree size, base64 (standard, padded) root, and
  * the extension line "zerosum-state <64 hex>", each ending in LF.

@@ -53,9 +53,9 @@ static int inclusion_encode(struct tlog_inclusion *q, PGresult *row, PGresult *e
     if (ne > (int)(sizeof e / sizeof e[0]) && (ep = calloc((size_t)ne, sizeof *ep)) == NULL)
         return -1;
     for (i = 0; i < ne; i++) {
-        ep[i].id = PQgetvalue(ents, i, 0);
-        ep[i].account = PQgetvalue(ents, i, 1);
-        ep[i].amount = PQgetvalue(ents, i, 2);
+        ep[i].id = PQgetvalue(ents, i, 1);
+        ep[i].account = PQgetvalue(ents, i, 2);
+        ep[i].amount = PQgetvalue(ents, i, 3);
     }
     rc = record_encode_row(q->kind, row, 0, 1, ep, (size_t)ne, &q->rec);
     if (ep != e)
@@ -89,9 +89,9 @@ static enum tx_decision inclusion_path(struct tx *tx, struct tlog_inclusion *q)
 static enum tx_decision inclusion_tx(struct tx *tx, void *arg)
 {
     static const enum sql_id by_kind[RECORD_KINDS] = {
-        [RECORD_TRANSFER] = SQL_TLOG_TRANSFER,
-        [RECORD_BID] = SQL_TLOG_BID,
-        [RECORD_FILL] = SQL_TLOG_FILL,
+        [RECORD_TRANSFER] = SQL_SEAL_RECORD_TRANSFER,
+        [RECORD_BID] = SQL_SEAL_RECORD_BID,
+        [RECORD_FILL] = SQL_SEAL_RECORD_FILL,
     };
     struct tlog_inclusion *q = arg;
     char size[24];
@@ -105,7 +105,7 @@ static enum tx_decision inclusion_tx(struct tx *tx, void *arg)
     st[n++] = tx_stmt_named(by_kind[q->kind], pid);
     if (q->kind == RECORD_TRANSFER) {
         s_ent = n;
-        st[n++] = tx_stmt_named(SQL_TLOG_TRANSFER_ENTRIES, pid);
+        st[n++] = tx_stmt_named(SQL_SEAL_RECORD_ENTRIES, pid);
     }
     s_seal = n;
     st[n++] =
@@ -175,14 +175,20 @@ static void inclusion_answer(struct request *r, struct tlog_inclusion *q)
 
     if (!q->found)
         http_problem(r, 404, "not_found", "no such %s", record_kind_name(q->kind));
+    else if (!q->sealed)
+        http_problem(r, 404, "not_sealed", "this %s is not in the log yet",
+                     record_kind_name(q->kind));
     else if (!q->have_seal)
         http_problem(r, 404, "no_checkpoint",
                      q->size ? "no seal has tree size %llu" : "nothing has been sealed yet",
                      (unsigned long long)q->size);
-    else if (!q->sealed || q->index >= q->tree_size)
+    else if (q->index >= q->tree_size)
         http_problem(r, 404, "not_sealed", "this %s is not in the log at tree size %llu yet",
                      record_kind_name(q->kind), (unsigned long long)q->tree_size);
-    else if (q->corrupt || q->checkpoint == NULL) {
+    else if (q->checkpoint == NULL)
+        http_problem(r, 404, "no_checkpoint", "the seal of tree size %llu has no signed checkpoint",
+                     (unsigned long long)q->tree_size);
+    else if (q->corrupt) {
         log_error("inclusion %s: the stored tree or record is incomplete", q->id);
         http_problem(r, 500, "internal_error", "the stored Merkle tree is incomplete");
     } else {
@@ -240,10 +246,10 @@ static const struct {
     enum sql_id id;
     enum record_kind kind;
 } range_stmts[] = {
-    { SQL_TLOG_RANGE_TRANSFERS, RECORD_TRANSFER }, { SQL_TLOG_RANGE_HOLDS, RECORD_HOLD },
-    { SQL_TLOG_RANGE_BIDS, RECORD_BID },           { SQL_TLOG_RANGE_LOTS, RECORD_LOT },
-    { SQL_TLOG_RANGE_FILLS, RECORD_FILL },         { SQL_TLOG_RANGE_ORDERS, RECORD_ORDER },
-    { SQL_TLOG_RANGE_PENDING, RECORD_PENDING },
+    { SQL_SEAL_RECORDS_TRANSFERS, RECORD_TRANSFER }, { SQL_SEAL_RECORDS_HOLDS, RECORD_HOLD },
+    { SQL_SEAL_RECORDS_BIDS, RECORD_BID },           { SQL_SEAL_RECORDS_LOTS, RECORD_LOT },
+    { SQL_SEAL_RECORDS_FILLS, RECORD_FILL },         { SQL_SEAL_RECORDS_ORDERS, RECORD_ORDER },
+    { SQL_SEAL_RECORDS_PENDING, RECORD_PENDING },
 };
 #define RANGE_KINDS ((int)(sizeof range_stmts / sizeof range_stmts[0]))
 
@@ -266,16 +272,27 @@ static int range_place(struct tlog_range *g, struct tx_stmt *st, struct tlog_slo
     return 0;
 }
 
-/* The entries (transfer_id, id, account, amount rows of ents) of transfer id. */
-static size_t range_entries(PGresult *ents, const char *id, struct record_entry *e, size_t max)
+/*
+ * The entries of the transfer at position pos: ents is seal_records_entries
+ * (position, transfer_id, id, account, amount; ordered by position), so a
+ * binary search finds the first, and its neighbours follow.
+ */
+static size_t range_entries(PGresult *ents, uint64_t pos, struct record_entry *e, size_t max)
 {
+    int lo = 0, hi = PQntuples(ents);
     size_t n = 0;
-    int i;
 
-    for (i = 0; i < PQntuples(ents) && n < max; i++)
-        if (strcmp(PQgetvalue(ents, i, 0), id) == 0)
-            e[n++] = (struct record_entry){ PQgetvalue(ents, i, 1), PQgetvalue(ents, i, 2),
-                                            PQgetvalue(ents, i, 3) };
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strtoull(PQgetvalue(ents, mid, 0), NULL, 10) < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < PQntuples(ents) && n < max && strtoull(PQgetvalue(ents, lo, 0), NULL, 10) == pos;
+         lo++)
+        e[n++] = (struct record_entry){ PQgetvalue(ents, lo, 2), PQgetvalue(ents, lo, 3),
+                                        PQgetvalue(ents, lo, 4) };
     return n;
 }
 
@@ -294,7 +311,7 @@ static int range_encode(struct tlog_range *g, struct tlog_slot *slots, PGresult 
         if (s->res == NULL)
             goto bad;
         if (s->kind == RECORD_TRANSFER)
-            ne = range_entries(ents, PQgetvalue(s->res, s->row, 1), e, sizeof e / sizeof e[0]);
+            ne = range_entries(ents, p, e, sizeof e / sizeof e[0]);
         if (record_encode_row(s->kind, s->res, s->row, 1, e, ne, &rec) < 0)
             goto bad;
         o = json_object_new_object();
@@ -315,8 +332,8 @@ static enum tx_decision range_tx(struct tx *tx, void *arg)
 {
     struct tlog_range *g = arg;
     struct tx_stmt st[RANGE_KINDS + 2];
-    char lo[24], hi[24];
-    const char *p[2] = { lo, hi };
+    char lo[24], count[24];
+    const char *p[2] = { lo, count };
     struct tlog_slot *slots = NULL;
     int k, n = 0;
 
@@ -324,10 +341,10 @@ static enum tx_decision range_tx(struct tx *tx, void *arg)
     g->records = json_object_new_array();
     g->have_seal = g->corrupt = 0;
     snprintf(lo, sizeof lo, "%llu", (unsigned long long)g->from);
-    snprintf(hi, sizeof hi, "%llu", (unsigned long long)g->end);
+    snprintf(count, sizeof count, "%llu", (unsigned long long)(g->end - g->from));
     for (k = 0; k < RANGE_KINDS; k++)
         st[n++] = tx_stmt_named(range_stmts[k].id, p);
-    st[n++] = tx_stmt_named(SQL_TLOG_RANGE_ENTRIES, p);
+    st[n++] = tx_stmt_named(SQL_SEAL_RECORDS_ENTRIES, p);
     st[n++] = tx_stmt_named(SQL_TLOG_SEAL_LATEST, NULL);
     if (tx_exec_many(tx, st, n, 0) < 0)
         return TX_ERROR;
