@@ -75,7 +75,6 @@ struct zs_config {
     int respawn_max;    /* deaths per window before throttling */
 
     /* the full pass (domain/fullpass.c) */
-    int full_audit_interval_s; /* start one when the last finished is older (seconds) */
     int full_audit_chunk_rows; /* rows streamed between two yields */
     int full_audit_yield_ms;   /* the pause between chunks (low priority) */
     int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
@@ -85,6 +84,10 @@ struct zs_config {
     /* the verifiable log */
     char log_origin[128];           /* checkpoint origin line = signing key name */
     char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
+    /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
+    int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
+    int full_audit_interval_s; /* longest time without a passed full pass, seconds; the jobs
+                                * child starts one when the last finished is older */
 
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;

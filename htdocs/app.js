@@ -229,13 +229,17 @@
     $('gate').textContent = ok ? '200 OK' : '409 Conflict';
     $('gate').className = ok ? 'gate-ok' : 'gate-fail';
 
+    renderSealing(p);
+
     var counts = p.counts || {};
     Array.prototype.forEach.call(document.querySelectorAll('[data-count]'), function (e) {
       e.textContent = fmtNum(counts[e.getAttribute('data-count')]);
     });
 
+    var bounds = checks.filter(function (c) { return c.kind === 'bound'; }).length;
     $('checks-summary').textContent = (checks.length - failing.length) + ' / ' + checks.length +
-      ' hold · ' + evidence.length + ' evidence, ' + (checks.length - evidence.length) + ' constraint';
+      ' hold · ' + evidence.length + ' evidence, ' + (checks.length - evidence.length - bounds) +
+      ' constraint' + (bounds ? ', ' + bounds + ' bound' : '');
 
     var key = JSON.stringify(checks);
     if (key !== state.checksKey) {
@@ -243,6 +247,26 @@
       renderChecks(checks);
     }
     renderRuns(Array.isArray(p.stampede_runs) ? p.stampede_runs : []);
+  }
+
+  /* The seal position, the sealer's backlog and the last full pass (/proof's
+   * seal, backlog and full_audit). */
+  function renderSealing(p) {
+    var seal = p.seal;
+    $('seal-pos').textContent = seal
+      ? 'seal ' + fmtNum(seal.seal_no) + ' · ' + fmtNum(seal.tree_size) + ' records'
+      : 'nothing sealed yet';
+    $('seal-pos').title = seal ? 'sealed at ' + seal.sealed_at : '';
+    var b = p.backlog || {};
+    $('backlog').textContent = fmtNum(b.rows) + ' rows · oldest ' + fmtNum(b.oldest_age_s) + ' s';
+    var fa = p.full_audit;
+    var e = $('full-audit');
+    e.textContent = fa
+      ? fa.status + ' · seal ' + fmtNum(fa.seal_no) + ' · ' + fmtNum(fa.rows_read) + ' rows · ' +
+        fmtSnapshot(fa.finished_at)
+      : 'none yet';
+    e.title = fa ? 'every ' + fa.interval_s + ' s at most; finished ' + fa.finished_at : '';
+    e.className = fa ? (fa.status === 'passed' ? 'gate-ok' : 'gate-fail') : '';
   }
 
   function renderChecks(checks) {
@@ -268,10 +292,15 @@
       head.appendChild(el('code', 'check-name', c.name));
       head.appendChild(c.kind === 'constraint'
         ? el('span', 'tag tag-constraint', 'constraint (not evidence)')
-        : el('span', 'tag tag-evidence', 'evidence'));
+        : c.kind === 'bound' ? el('span', 'tag tag-bound', 'bound')
+          : el('span', 'tag tag-evidence', 'evidence'));
       if (!c.ok) head.appendChild(el('span', 'tag tag-fail', 'FAILING'));
       main.appendChild(head);
       main.appendChild(el('p', 'check-desc', c.description || ''));
+      if (c.covers) main.appendChild(el('p', 'check-covers', 'covers: ' + c.covers));
+      if (!c.ok && c.failed_check) {
+        main.appendChild(el('p', 'check-failed', 'the full pass failed ' + c.failed_check));
+      }
       if (!c.ok && c.sample) {
         var sample = el('p', 'check-sample');
         sample.appendChild(el('span', 'sample-label', 'sample ids: '));

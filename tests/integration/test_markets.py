@@ -50,6 +50,7 @@ import psycopg2
 
 T0 = time.time()
 ADMIN = admin_token()
+seal_freeze()  # see the tampers (section 3): thawed after them
 DIALECT = os.environ.get("ZS_DIALECT", "postgres")
 URL = f"http://127.0.0.1:{PORT}/proof"
 MARKET_CHECKS = ["order_holds_exact", "shares_supply_conserved", "positions_held_match_orders",
@@ -558,6 +559,8 @@ healthy("event cancelled")
 
 # ---- 3. tampers: one per market check ---------------------------------------------
 
+# The live /proof reads unsealed rows (fills among them): the whole suite runs with the
+# sealer frozen (from the start, so the fill tampered below stays unsealed), thawed after.
 # live state the tampers corrupt: a resting buy and sell in M, an open event market with pairs
 tb = placed(t_D, M, "buy", 7, 3)                 # D holds 21
 ts = placed(t_X, M, "sell", 60, 1)               # X holds 1 of 3 shares
@@ -685,6 +688,7 @@ is_((orow(tb["id"]), balance(D), pos(M, B), pos(ET, Y6, "yes")), (("open", 3, 21
 for o_, t_ in ((tb, t_D), (ts, t_X)):
     is_(cancel(t_, o_["id"]).status, 200, "clean up a resting order")
 is_(ledger_invariants(), [], "ledger invariants hold after the tampers")
+seal_thaw()
 diag(f"matching, resolution and tampers took {time.time() - T0:.1f} s")
 
 # ---- 4. the market stampedes ------------------------------------------------------

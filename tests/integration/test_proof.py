@@ -18,6 +18,16 @@ held_within_balance fails with it). Every other tamper breaks one check.
 Guards are restored after every tamper (CHECKs re-added NOT VALID in the same
 transaction, validated after the repair) and compared with their original
 definitions at the end.
+
+The checks are live (current state, sealed aggregates, unsealed rows), so the
+sealer is frozen (it holds no lease) while the state the tampers corrupt is
+built and tampered with: every row stays unsealed and every tamper must be
+caught by the next /proof. Then everything is sealed (scripts/zerosum seal)
+and the live cases only the live forms could miss are run against sealed
+history: a balance against its sealed aggregate, an orphan entry, an
+unsealed entry added to a sealed transfer. Last, the two bound checks:
+sealer_keeps_up (an old sealable row) and full_audit_passed (a failed pass,
+and no pass within the interval).
 """
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
@@ -56,9 +66,14 @@ ALL_CHECKS = {
     "event_pairs_backed": "evidence",
     "trade_cash_legs": "evidence",
     "no_negative_positions": "constraint",
+    # bounds (tampered at the end)
+    "sealer_keeps_up": "bound",
+    "full_audit_passed": "bound",
 }
+BOUND_CHECKS = {n for n, k in ALL_CHECKS.items() if k == "bound"}
 ADMIN = admin_token()
 T0 = time.time()
+seal_freeze()
 
 
 # ---- helpers ---------------------------------------------------------------
@@ -163,8 +178,12 @@ def case(label, expected, tamper, repair, observed=None, samples=None):
         is_(failing(r), expected, f"{label}: failing checks are exactly {sorted(expected)}")
         for name, want in (observed or {}).items():
             c = check_of(r, name)
-            is_((c.get("observed"), c.get("expected")), (want, 0),
-                f"{label}: {name} observed {want}, expected 0")
+            if name in BOUND_CHECKS:
+                ok(c.get("observed", 0) >= want > c.get("expected", 0),
+                   f"{label}: {name} observed at least {want}, over its bound", c)
+            else:
+                is_((c.get("observed"), c.get("expected")), (want, 0),
+                    f"{label}: {name} observed {want}, expected 0")
         for name, ids in (samples or {}).items():
             s = check_of(r, name).get("sample") or ""
             ok(all(str(i) in s for i in ids), f"{label}: {name} sample names the tampered rows",
@@ -257,13 +276,28 @@ names = [c.get("name") for c in p.get("checks", [])]
 is_(sorted(names), sorted(ALL_CHECKS), "the checks are exactly the expected ones, each once")
 is_({c.get("name"): c.get("kind") for c in p.get("checks", [])}, ALL_CHECKS,
     "each check's kind (evidence | constraint)")
-ok(all(set(c) >= {"name", "kind", "ok", "observed", "expected", "description"}
-       and isinstance(c["ok"], bool) and type(c["observed"]) is int and c["expected"] == 0
-       and c["observed"] == 0 and isinstance(c["description"], str) and len(c["description"]) > 10
-       and c["kind"] in ("evidence", "constraint")
+ok(all(set(c) >= {"name", "kind", "ok", "observed", "expected", "description", "covers"}
+       and isinstance(c["ok"], bool) and type(c["observed"]) is int
+       and (c["expected"] == 0 and c["observed"] == 0 if c["kind"] != "bound"
+            else 0 <= c["observed"] <= c["expected"])
+       and isinstance(c["description"], str) and len(c["description"]) > 10
+       and isinstance(c["covers"], str) and c["kind"] in ("evidence", "constraint", "bound")
        for c in p.get("checks", [])),
-   "every check has name, kind, ok (bool), observed (0), expected (0), description",
-   p.get("checks"))
+   "every check has name, kind, ok (bool), observed (0, or within its bound), expected (0, or"
+   " the bound), description, covers", p.get("checks"))
+is_({c["name"]: c["expected"] for c in p.get("checks", []) if c["kind"] == "bound"},
+    {"sealer_keeps_up": 300, "full_audit_passed": 3600}, "the bounds are the configured defaults")
+is_(check_of(r, "money_conserved").get("covers"), "state as of the snapshot",
+    "a check of current state covers the snapshot")
+is_(p.get("seal"), None, "no seal yet: seal is null")
+unsealed_rows = query("SELECT (SELECT count(*) FROM transfers) + (SELECT count(*) FROM entries)"
+                      " + (SELECT count(*) FROM holds WHERE state <> 'active')"
+                      " + (SELECT count(*) FROM pending_transfers WHERE status <> 'pending')"
+                      " + (SELECT count(*) FROM lots WHERE status <> 'live')"
+                      " + (SELECT count(*) FROM bids b JOIN lots l ON l.id = b.lot_id WHERE l.status <> 'live')")[0][0]
+bl = p.get("backlog") or {}
+is_(bl.get("rows"), unsealed_rows, "backlog.rows counts every sealable row (nothing is sealed: frozen)")
+ok(0 <= bl.get("oldest_age_s", -1) <= time.time() - T0 + 1, "backlog.oldest_age_s is the age of the oldest", bl)
 ok(isinstance(p.get("snapshot_at"), str) and p["snapshot_at"][:2] == "20", "snapshot_at present",
    p.get("snapshot_at"))
 b = p.get("backend") or {}
@@ -557,6 +591,106 @@ is_({n: docs.get("proof_" + n) for n in served}, served,
     "every served description is, word for word, the comment of its proof_<check> statement")
 is_(sorted(n[len("proof_"):] for n in docs if n[len("proof_"):] in ALL_CHECKS), sorted(served),
     "every check statement in proof.sql is served")
+
+# ---- the bound checks ------------------------------------------------------
+# sealer_keeps_up: the voided pending transfer (sealable; unsealed, as the sealer is
+# frozen) is dated an hour back: the backlog's oldest row is over the 300 s bound.
+P_voided_at = query("SELECT resolved_at FROM pending_transfers WHERE id = %s", (P_voided,))[0][0]
+ok(P_voided_at is not None, "the voided pending transfer has its resolution time")
+ra = "UPDATE pending_transfers SET resolved_at = %s WHERE id = %s"
+case("sealer_keeps_up", {"sealer_keeps_up"},
+     [("UPDATE pending_transfers SET resolved_at = now() - interval '1 hour' WHERE id = %s", (P_voided,))],
+     [(ra, (P_voided_at, P_voided))],
+     observed={"sealer_keeps_up": 3600}, samples={"sealer_keeps_up": [P_voided]})
+
+
+def failed_pass_case(label):
+    """A finished full pass that failed makes /proof 409, naming full_audit_passed, the
+    check the pass failed and (admin only) its sample. The row is dated ahead so it is
+    the latest pass whatever the jobs child runs meanwhile."""
+    fa = str(uuid.uuid4())
+    err = su([("INSERT INTO full_audits (id, status, requested_by, seal_no, tree_size, rows_read,"
+               " failed_check, sample, created_at, started_at, finished_at) VALUES (%s, 'failed',"
+               " 'test', 0, 0, 123, 'transfers_balanced', %s, now() + interval '1 day', now(), now())",
+               (fa, T_ab))])
+    if not ok(err is None, f"{label}: tamper committed", err):
+        return
+    try:
+        r = proof()
+        is_((r.status, failing(r)), (409, {"full_audit_passed"}), f"{label}: 409, only full_audit_passed fails")
+        c = check_of(r, "full_audit_passed")
+        is_((c.get("failed_check"), T_ab in (c.get("sample") or "")), ("transfers_balanced", True),
+            f"{label}: the check names the failed check and (admin) its sample")
+        fa_json = (r.json or {}).get("full_audit") or {}
+        is_({k: fa_json.get(k) for k in ("id", "status", "rows_read", "interval_s")},
+            {"id": fa, "status": "failed", "rows_read": 123, "interval_s": 3600},
+            f"{label}: full_audit is the failed pass")
+        u = get("/proof", token=t_alice)
+        c = check_of(u, "full_audit_passed")
+        is_((u.status, c.get("failed_check"), "sample" in c), (409, "transfers_balanced", False),
+            f"{label}: a user sees the failed check but no sample")
+        is_(curl_rc(), 22, f"{label}: curl -fsS exits 22")
+    finally:
+        ok(su([("DELETE FROM full_audits WHERE id = %s", (fa,))]) is None, f"{label}: repair committed")
+    healthy(f"{label} repaired")
+
+
+failed_pass_case("full_audit_passed (failed pass)")
+
+# ---- sealed history: what only the live forms could miss ----------------------
+# Everything sealable is sealed now (the real sealer); the tampers below hit
+# current state or add unsealed rows next to sealed history, with the sealer
+# frozen again so that it cannot seal (or refuse) them first.
+seal_out = seal_now()
+seal_freeze()
+diag(f"zerosum seal: {seal_out.strip()}")
+r = healthy("sealed")
+sl = (r.json or {}).get("seal") or {}
+top = query("SELECT seal_no, tree_size FROM seals ORDER BY seal_no DESC LIMIT 1")
+is_((sl.get("seal_no"), sl.get("tree_size")), tuple(top[0]) if top else None, "seal is the latest seal")
+is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0], 0, "every transfer is sealed")
+is_((r.json or {}).get("backlog", {}).get("rows"), 0, "nothing sealable is left: backlog.rows is 0")
+ok(f"seal {sl.get('seal_no')}" in check_of(r, "balances_match_entries").get("covers", ""),
+   "balances_match_entries covers history through the latest seal",
+   check_of(r, "balances_match_entries").get("covers"))
+is_(query("SELECT balance FROM seal_accounts WHERE account_id = %s", (alice,)),
+    [(bal(alice),)], "alice's sealed aggregate is her balance (no unsealed entry of hers)")
+
+# balances_match_entries against the sealed aggregate: 11 moves from bob to alice with no
+# entry, while every entry of theirs is sealed.
+case("balances_match_entries (sealed history)", {"balances_match_entries"},
+     [(mv, (11, alice)), (mv, (-11, bob))], [(mv, (-11, alice)), (mv, (11, bob))],
+     observed={"balances_match_entries": 2}, samples={"balances_match_entries": [alice, bob]})
+
+# an orphan pair of entries next to sealed history
+ghost = str(uuid.uuid4())
+case("entries_have_transfers (sealed history)", {"entries_have_transfers"},
+     ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (ghost, alice, 9)),
+      (ins, (ghost, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
+     ["ALTER TABLE entries DISABLE TRIGGER ALL",
+      ("DELETE FROM entries WHERE transfer_id = %s", (ghost,)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
+     observed={"entries_have_transfers": 2})
+
+# an unsealed pair of entries (+9/-9 on its payer: balanced, and alice's sum unchanged)
+# added to a sealed transfer
+case("transfers_balanced (unsealed entries of a sealed transfer)", {"transfers_balanced"},
+     ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (T_ab, alice, 9)),
+      (ins, (T_ab, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
+     ["ALTER TABLE entries DISABLE TRIGGER ALL",
+      ("DELETE FROM entries WHERE transfer_id = %s AND sealed IS NULL", (T_ab,)),
+      "ALTER TABLE entries ENABLE TRIGGER ALL"],
+     observed={"transfers_balanced": 1}, samples={"transfers_balanced": [T_ab]})
+
+# full_audit_passed: seals exist and the last passed pass finished two hours ago
+fa = str(uuid.uuid4())
+case("full_audit_passed (no pass within the interval)", {"full_audit_passed"},
+     [("INSERT INTO full_audits (id, status, requested_by, rows_read, created_at, started_at, finished_at)"
+       " VALUES (%s, 'passed', 'test', 1, now() + interval '1 day', now() - interval '3 hours',"
+       " now() - interval '2 hours')", (fa,))],
+     [("DELETE FROM full_audits WHERE id = %s", (fa,))],
+     observed={"full_audit_passed": 7200})
+failed_pass_case("full_audit_passed (failed pass, sealed history)")
+seal_thaw()
 
 # ---- how long /proof takes -------------------------------------------------
 
