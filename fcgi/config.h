@@ -74,6 +74,10 @@ struct zs_config {
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 
+    /* the full pass (domain/fullpass.c) */
+    int full_audit_chunk_rows; /* rows streamed between two yields */
+    int full_audit_yield_ms;   /* the pause between chunks (low priority) */
+    int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
     /* sealing (domain/seal.h, docs/PROOF-FORMAT.md) */
     int seal_interval_ms; /* the jobs child seals this often; 0: never */
     int seal_batch_rows;  /* rows one seal may write, all counted */
@@ -83,7 +87,8 @@ struct zs_config {
     char witness_dir[ZS_PATH_MAX];  /* hand each new checkpoint to a witness here; "": none */
     /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
     int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
-    int full_audit_interval_s; /* longest time without a passed full pass, seconds */
+    int full_audit_interval_s; /* longest time without a passed full pass, seconds; the jobs
+                                * child starts one when the last finished is older */
 
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;

@@ -21,6 +21,7 @@
 #include "domain/resolve.h"
 #include "domain/pending.h"
 #include "domain/witness.h"
+#include "domain/fullpass.h"
 #include "domain/seal.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -333,10 +334,13 @@ void jobs_main(const struct zs_config *cfg)
 
         runs_poll(cfg);
 
+        /* Start or reap the full re-verification pass (it runs in a child of its own). */
+        fullpass_jobs_poll(cfg);
         jobs_seal(cfg);
 
         nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
+    fullpass_jobs_stop();
     db_close_worker_connection();
     _exit(0);
 }

@@ -31,6 +31,7 @@ static int usage(void)
             "[--at ISO8601]\n"
             "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] "
             "[--at ISO8601]\n"
+            "       zerosum audit -c CONFIG\n"
             "       zerosum routes\n");
     return 2;
 }
@@ -200,6 +201,8 @@ int main(int argc, char **argv)
         return cmd_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "sql") == 0)
         return cli_sql(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return cli_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "seal") == 0)
         return cli_seal(argc - 1, argv + 1);
     if (strcmp(argv[1], "key-rotate") == 0)

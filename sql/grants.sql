@@ -17,5 +17,5 @@ GRANT SELECT ON token_revocations TO zerosum_app;
 GRANT UPDATE (sealed) ON transfers, entries TO zerosum_app;
 GRANT SELECT, INSERT ON seals, merkle_nodes TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON seal_accounts, seal_lots, seal_markets, leases TO zerosum_app;
--- read-only for the live /proof: the full passes (the full pass writes them)
-GRANT SELECT ON full_audits TO zerosum_app;
+-- the full pass (fcgi/domain/fullpass.c): its lease and its rows
+GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;

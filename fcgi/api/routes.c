@@ -27,6 +27,8 @@ const struct route routes[] = {
     { "POST", "/proof/runs", handle_proof_run_create, EP_PROOF, AUTH_ADMIN, "proof" },
     { "GET", "/proof/runs", handle_proof_run_list, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/runs/{id}", handle_proof_run_get, EP_PROOF, AUTH_NONE, "proof" },
+    { "POST", "/proof/audits", handle_proof_audit_create, EP_PROOF, AUTH_ADMIN, "proof" },
+    { "GET", "/proof/audits/{id}", handle_proof_audit_get, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/activity", handle_activity, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/key", handle_tlog_key, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/checkpoint", handle_tlog_checkpoint, EP_PROOF, AUTH_NONE, "proof" },

@@ -30,6 +30,8 @@ void handle_proof(struct request *r);
 void handle_proof_run_create(struct request *r);
 void handle_proof_run_list(struct request *r);
 void handle_proof_run_get(struct request *r);
+void handle_proof_audit_create(struct request *r); /* api/audits.c */
+void handle_proof_audit_get(struct request *r);
 void handle_activity(struct request *r);
 void handle_tlog_key(struct request *r);
 void handle_tlog_checkpoint(struct request *r);

@@ -8,7 +8,8 @@
  * row: observed bigint and sample text (nullable). observed is the number
  * of violating rows (expected 0) unless its description, the statement's
  * comment lines (sql_table[sql].doc), says otherwise; expected is 0 for
- * every check.
+ * every check. Its full form (sql/queries/audit.sql, audit_<name>) answers
+ * the same row over all history: the full pass runs it.
  */
 #ifndef ZS_DOMAIN_CHECKS_H
 #define ZS_DOMAIN_CHECKS_H
@@ -29,8 +30,14 @@ enum check_kind {
 struct check {
     const char *name;
     enum check_kind kind;
-    enum sql_id sql; /* the live form: current state, sealed aggregates, unsealed rows */
+    enum sql_id sql;  /* the live form: current state, sealed aggregates, unsealed rows */
+    enum sql_id full; /* the full-history form (sql/queries/audit.sql, audit_<name>), or
+                       * CHECK_NO_FULL: a bound on the present, with no history form */
 };
+
+/* The zero value of `full` (a row that names no full form): the full pass skips the check.
+ * Statement 0 is never an audit statement (sql/queries/accounts.sql comes first). */
+#define CHECK_NO_FULL ((enum sql_id)0)
 
 extern const struct check checks[];
 extern const size_t checks_count;
