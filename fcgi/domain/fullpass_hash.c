@@ -179,7 +179,7 @@ static int node_row(struct fullpass *p, const PGresult *r, void *ctx)
         fullpass_fail(p, "merkle_nodes_match", 1, NULL);
         return 0;
     }
-    record_node_hash(l, rr, want);
+    merkle_node_hash(l, rr, want);
     if (memcmp(want, h, 32) != 0)
         fullpass_fail(p, "merkle_nodes_match", 1, NULL);
     return 0;
