@@ -305,8 +305,9 @@ static void add_fill(struct vreplay *r, uint64_t index, const struct vrec *f)
     if (mint)
         add_i64(r, &mk->pairs, f->num[FI_QUANTITY], index);
     int64_t cash, pair;
-    int ovf = __builtin_mul_overflow(f->num[FI_PRICE], f->num[FI_QUANTITY], &cash)
-        | __builtin_mul_overflow((int64_t)100, f->num[FI_QUANTITY], &pair);
+    /* both products computed: | on purpose, not || */
+    int ovf = (int)__builtin_mul_overflow(f->num[FI_PRICE], f->num[FI_QUANTITY], &cash)
+        | (int)__builtin_mul_overflow((int64_t)100, f->num[FI_QUANTITY], &pair);
     const struct xfer *a = leg(r, f->text[FI_CASH_A], mint ? XK_MINT : XK_TRADE);
     const struct xfer *b =
         mint && f->present[FI_CASH_B] ? leg(r, f->text[FI_CASH_B], XK_MINT) : NULL;

@@ -47,7 +47,8 @@ mkdir -p "$out/obj"
 scripts/gen-sql "$out/gen"
 lib_srcs=("$out/gen/sql_table.c")
 while IFS= read -r src; do
-    [[ $src == fcgi/main.c ]] || lib_srcs+=("$src")
+    # the daemon's main(), and zerosum-verify (a program of its own)
+    [[ $src == fcgi/main.c || $src == fcgi/verify/* ]] || lib_srcs+=("$src")
 done < <(find fcgi -name '*.c' | sort)
 export cc cflags obj_san out
 printf '%s\n' "${lib_srcs[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
