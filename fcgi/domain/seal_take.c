@@ -148,7 +148,7 @@ int seal_take_holds(struct seal_batch *b, const PGresult *res)
     return 0;
 }
 
-/* Accept whole lots (with all their bids) in order while they fit; bids first. 0 or -1. */
+/* Accept whole lots (with all their bids) in order, each one that fits; bids first. 0 or -1. */
 int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *bids)
 {
     int nl = PQntuples(lots), nb = PQntuples(bids), created, rc = 0;
@@ -163,8 +163,10 @@ int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *b
             if (strcmp(PQgetvalue(bids, j, RB_LOT), id) == 0)
                 cost += record_cost(b, (int)k++);
         cost += record_cost(b, (int)k);
+        /* a lot too big for what is left is passed over, not waited on: the
+         * lots after it may still fit (this seal or the next) */
         if (!charge(b, cost))
-            break;
+            continue;
         take[i] = 1;
         b->vpos += (uint64_t)k + 1;
         if (!seal_folds_get(&b->lots, id, &created))

@@ -80,10 +80,14 @@ SELECT {{seal_transfer_cols}} FROM transfers WHERE sealed IS NULL
 
 -- name: seal_candidate_entries
 -- The entries of the transfers seal_candidate_transfers($1) returns in the
--- same snapshot: transfer_id, then the entry columns.
-SELECT transfer_id, id, account_id, amount FROM entries
- WHERE transfer_id IN (SELECT id FROM transfers WHERE sealed IS NULL
- ORDER BY created_at, id LIMIT $1);
+-- same snapshot: transfer_id, then the entry columns. One index probe of
+-- entries_by_transfer per transfer: OFFSET 0 keeps the planner from
+-- flattening the LATERAL into a hash join that reads every entry ever
+-- written (what an IN (...) here becomes once history is long).
+SELECT e.transfer_id, e.id, e.account_id, e.amount
+ FROM (SELECT id FROM transfers WHERE sealed IS NULL ORDER BY created_at, id LIMIT $1) t
+ CROSS JOIN LATERAL (SELECT transfer_id, id, account_id, amount FROM entries
+ WHERE transfer_id = t.id OFFSET 0) e;
 
 -- name: seal_mark_transfers
 -- Seal transfers $1 at positions $2 (parallel arrays). Only unsealed rows change.

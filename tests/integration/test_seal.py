@@ -416,7 +416,8 @@ ok(wait_for(lambda: query("SELECT count(*) FROM seals")[0][0] >= seals_before + 
 p.send_signal(signal.SIGKILL)
 p.wait()
 # the dead sealer's lease is given back as a crash would leave it: to lapse; take it over
-query("UPDATE leases SET owner = %s WHERE name = 'sealer' AND owner = %s", (SEAL_FREEZER, f"cli-{p.pid}"))
+query("UPDATE leases SET owner = %s, expires = now() + interval '1 hour' WHERE name = 'sealer' AND owner = %s",
+      (SEAL_FREEZER, f"cli-{p.pid}"))
 left = query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0]
 ok(left > 0, "killed mid-backlog: some transfers are still unsealed", left)
 verify_all("after SIGKILL")

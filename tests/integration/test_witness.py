@@ -10,6 +10,7 @@ consistent with the next (checked here with the independent RFC 9162 code).
 import os
 import base64
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -66,6 +67,22 @@ committed = int(msg.rsplit(" ", 1)[1])
 files = git("show", "--name-only", "--format=", "HEAD").split()
 ok("latest" in files and f"checkpoints/{committed}" in files, "it commits latest and the new checkpoint (and any written before)", files)
 is_(git("status", "--porcelain").strip(), "", "nothing is left uncommitted")
+
+# ---- a restarted jobs child hands over the checkpoint the witness holds ----
+# (it forgets what it witnessed; rewriting the same files leaves git nothing
+# to commit, which is not a failure to log and retry every tick)
+
+LOG = os.path.join(ZS_VAR, "log", "zerosum.log")
+head = git("rev-parse", "HEAD").strip()
+mark = os.path.getsize(LOG)
+stack("restart", "workers")
+time.sleep(4)  # several sealing ticks of the new jobs child, nothing new to seal
+with open(LOG, errors="replace") as f:
+    f.seek(mark)
+    failed = [line for line in f if "witness:" in line]
+is_(failed, [], "the restarted jobs child logs no witness failure for a checkpoint already committed")
+if latest_size()[0] == committed:
+    is_(git("rev-parse", "HEAD").strip(), head, "and commits nothing new")
 
 # ---- what the witness holds verifies, and each extends the one before ------
 
