@@ -167,10 +167,11 @@ int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *b
          * lots after it may still fit (this seal or the next) */
         if (!charge(b, cost))
             continue;
+        /* no aggregate of its own: a lot has one once a bid or hold record
+         * names it (docs/PROOF-FORMAT.md), so a lot closed without bids adds
+         * no zero line to the state */
         take[i] = 1;
         b->vpos += (uint64_t)k + 1;
-        if (!seal_folds_get(&b->lots, id, &created))
-            rc = -1;
     }
     for (int j = 0; j < nb && rc == 0; j++) {
         const char *lot = PQgetvalue(bids, j, RB_LOT);

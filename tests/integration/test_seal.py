@@ -229,7 +229,8 @@ def verify_all(label):
     db_lots = {r["lot_id"]: [r["claimed"], r["captured"], r["bids"]] for r in rows("SELECT * FROM seal_lots")}
     db_mk = {r["market_id"]: [r["fills"], r["quantity"], r["pairs"]] for r in rows("SELECT * FROM seal_markets")}
     ok(db_acc == acc, f"{label}: seal_accounts = the sums of the sealed entries")
-    ok(db_lots == lots, f"{label}: seal_lots = the folds of the sealed bids and holds")
+    ok(db_lots == lots, f"{label}: seal_lots = the folds of the sealed bids and holds",
+       {k: (db_lots.get(k), lots.get(k)) for k in set(db_lots) | set(lots) if db_lots.get(k) != lots.get(k)})
     ok(db_mk == mk, f"{label}: seal_markets = the folds of the sealed fills")
     if seals:
         text = f"zerosum/v1 state\nsize {size}\n"
@@ -297,6 +298,12 @@ must(place_bid(tc, eng["id"], amount=120), 201, "english bid 2")
 query("UPDATE lots SET ends_at = now() - interval '1 second' WHERE id = %s", (eng["id"],), user="postgres")
 ok(wait_for(lambda: query("SELECT status FROM lots WHERE id = %s", (eng["id"],))[0][0] == "settled", 15),
    "the English lot settled")
+# English, no bid at all: ends unsold; a sealed lot no bid or hold names
+# has no aggregate (no zero line in the state)
+bare = create_lot(kind="english", seller=seller, start=100, increment=10, ends_in=3600)
+query("UPDATE lots SET ends_at = now() - interval '1 second' WHERE id = %s", (bare["id"],), user="postgres")
+ok(wait_for(lambda: query("SELECT status FROM lots WHERE id = %s", (bare["id"],))[0][0] == "unsold", 15),
+   "the English lot without bids ended unsold")
 dutch = create_lot(kind="dutch", seller=seller, start=300, floor=100, step=50, interval=3600)
 must(place_bid(tb, dutch["id"]), 201, "dutch buy")
 drop = create_lot(kind="drop", seller=seller, price=20, quantity=3)
@@ -327,6 +334,9 @@ is_(sealable_unsealed(), 0, "every row in a final state is sealed")
 is_(live_sealed(), 0, "no live row is sealed (active holds, live lots and their bids, open orders, pending)")
 ok(query("SELECT count(*) FROM bids WHERE lot_id = %s AND sealed IS NULL", (live["id"],))[0][0] == 1,
    "the live lot's bid stays unsealed")
+ok(query("SELECT sealed FROM lots WHERE id = %s", (bare["id"],))[0][0] is not None
+   and query("SELECT count(*) FROM seal_lots WHERE lot_id = %s", (bare["id"],))[0][0] == 0,
+   "the lot that ended without bids is sealed, with no aggregate row")
 kinds = query("SELECT string_agg(counts, ' ') FROM seals")[0][0]
 for k in ("transfer", "hold", "bid", "lot", "fill", "order", "pending"):
     ok(f"{k}=0" not in kinds or any(f"{k}={n}" in kinds for n in range(1, 1000)),

@@ -37,6 +37,8 @@ def transfer_some(n):
             raise RuntimeError(f"transfer: {r}")
 
 
+START = latest_size()[0]
+
 # ---- a plain directory ----------------------------------------------------
 
 transfer_some(3)
@@ -87,7 +89,11 @@ if latest_size()[0] == committed:
 # ---- what the witness holds verifies, and each extends the one before ------
 
 key = get("/proof/key").json
-sizes = sorted(int(f) for f in os.listdir(os.path.join(WITNESS, "checkpoints")))
+# Only the checkpoints handed over while this suite ran: suites before it on
+# the same stack rewrite sealed history on purpose (test_verify re-derives
+# the log), and the witness rightly holds checkpoints the new log does not
+# extend.
+sizes = sorted(int(f) for f in os.listdir(os.path.join(WITNESS, "checkpoints")) if int(f) >= START)
 ok(len(sizes) >= 2, "the witness holds at least two checkpoints", sizes)
 roots = {}
 for s in sizes:
