@@ -596,6 +596,11 @@ class PrivateSupervisor:
             "db_name": "zerosum", "db_user": "zerosum_app", "connection_policy": "per-request",
             "pool_default": "1", "pool_bid": "0", "pool_transfer": "0", "pool_proof": "0",
             "pool_order": "0",
+            # the stack's own jobs child seals this database with the stack's
+            # log key; a second sealer with another key would sign checkpoints
+            # the stack's verifier key does not verify
+            "seal_interval_ms": "0",
+            "log_key_file": stack_conf.get("log_key_file", ""),
         }
         self.settings.update({k: str(v) for k, v in settings.items()})
 
