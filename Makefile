@@ -26,6 +26,9 @@ SRCS     := $(wildcard fcgi/*.c) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.c)
 C_FILES  := $(SRCS) $(wildcard fcgi/*.h) $(foreach l,$(LAYERS),$(wildcard fcgi/$(l)/*.h))
 LIB_SRCS := $(filter-out fcgi/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# Unit-level scripts (TAP) that drive the unit binaries: cross-checks with
+# Python and the openssl CLI.
+UNIT_SCRIPTS := $(wildcard tests/unit/test_*.py tests/unit/test_*.sh)
 
 BUILD ?= build
 
@@ -80,7 +83,7 @@ status:
 	@scripts/stack status
 
 test-unit: all unit asan
-	prove --exec '' $(UNIT_BINS)
+	prove --exec '' $(UNIT_BINS) $(UNIT_SCRIPTS)
 	ASAN_OPTIONS=detect_leaks=1 prove --exec '' $(UNIT_BINS:$(BUILD)/%=build-asan/%)
 
 # The suites run twice: on the postgres dialect (guards installed), and on
@@ -92,7 +95,8 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_stampede.py tests/integration/test_markets.py \
                tests/integration/test_idempotency.py tests/integration/test_edges.py \
                tests/integration/test_tokens.py tests/integration/test_sql.py \
-               tests/integration/test_prepared.py tests/integration/test_drop_soldout.py
+               tests/integration/test_prepared.py tests/integration/test_drop_soldout.py \
+               tests/integration/test_fullpass.py
 
 test-integration: all asan dashboard
 	scripts/test-integration

@@ -7,4 +7,10 @@
 /* `zerosum sql [NAME [--dialect D]]` (argv[0] is "sql"); exit status. */
 int cli_sql(int argc, char **argv);
 
+/* `zerosum audit -c CONFIG`: one full pass in the foreground; exit 0 passed, 1 failed. */
+int cli_audit(int argc, char **argv);
+
+/* `zerosum seal -c CONFIG` (argv[0] is "seal"): seal until nothing is left; exit status. */
+int cli_seal(int argc, char **argv);
+
 #endif

@@ -74,6 +74,18 @@ struct zs_config {
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 
+    /* the full pass (domain/fullpass.c) */
+    int full_audit_interval_s; /* start one when the last finished is older; 0: only on demand */
+    int full_audit_chunk_rows; /* rows streamed between two yields */
+    int full_audit_yield_ms;   /* the pause between chunks (low priority) */
+    int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
+    /* sealing (domain/seal.h, docs/PROOF-FORMAT.md) */
+    int seal_interval_ms; /* the jobs child seals this often; 0: never */
+    int seal_batch_rows;  /* rows one seal may write, all counted */
+    /* the verifiable log */
+    char log_origin[128];           /* checkpoint origin line = signing key name */
+    char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
+
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;
 };

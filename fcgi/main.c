@@ -26,10 +26,12 @@ static int usage(void)
             "                     [-c CONFIG] [--key-file PATH]   (at least one of the two)\n"
             "       zerosum key-rotate [--drop-previous] [-c CONFIG] [--key-file PATH]\n"
             "       zerosum sql [NAME [--dialect postgres|dsql]]\n"
+            "       zerosum seal -c CONFIG\n"
             "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] "
             "[--at ISO8601]\n"
             "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] "
             "[--at ISO8601]\n"
+            "       zerosum audit -c CONFIG\n"
             "       zerosum routes\n");
     return 2;
 }
@@ -199,6 +201,10 @@ int main(int argc, char **argv)
         return cmd_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "sql") == 0)
         return cli_sql(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return cli_audit(argc - 1, argv + 1);
+    if (strcmp(argv[1], "seal") == 0)
+        return cli_seal(argc - 1, argv + 1);
     if (strcmp(argv[1], "key-rotate") == 0)
         return cmd_key_rotate(argc - 1, argv + 1);
     if (strcmp(argv[1], "dsql-token") == 0)

@@ -10,3 +10,12 @@ GRANT SELECT, INSERT, UPDATE ON markets, positions, orders, trades TO zerosum_ap
 GRANT SELECT, INSERT, UPDATE ON pending_transfers TO zerosum_app;
 -- read-only: revocations are set by the owner through scripts/zerosum revoke-tokens
 GRANT SELECT ON token_revocations TO zerosum_app;
+-- sealing (fcgi/domain/seal.c): the one change to the ledger tables is the
+-- sealer's `sealed` position (on PostgreSQL the guards allow only NULL → a
+-- value); seals and Merkle nodes are append-only; the aggregates and the
+-- lease rows are the sealer's to update
+GRANT UPDATE (sealed) ON transfers, entries TO zerosum_app;
+GRANT SELECT, INSERT ON seals, merkle_nodes TO zerosum_app;
+GRANT SELECT, INSERT, UPDATE ON seal_accounts, seal_lots, seal_markets, leases TO zerosum_app;
+-- the full pass (fcgi/domain/fullpass.c): its lease and its rows
+GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;

@@ -464,3 +464,14 @@ CREATE TABLE IF NOT EXISTS full_audits (
 
 -- migrate: 088 full_audits_by_time
 CREATE INDEX IF NOT EXISTS full_audits_by_time ON full_audits (created_at DESC);
+
+-- migrate: 089 sealed_lookup_indexes
+-- The sealed rows of every record kind by position, for reading the log
+-- back in order (GET /proof/records, the full pass); transfers have theirs
+-- (082).
+CREATE INDEX IF NOT EXISTS holds_by_seal ON holds (sealed) WHERE sealed IS NOT NULL;
+CREATE INDEX IF NOT EXISTS bids_by_seal ON bids (sealed) WHERE sealed IS NOT NULL;
+CREATE INDEX IF NOT EXISTS lots_by_seal ON lots (sealed) WHERE sealed IS NOT NULL;
+CREATE INDEX IF NOT EXISTS trades_by_seal ON trades (sealed) WHERE sealed IS NOT NULL;
+CREATE INDEX IF NOT EXISTS orders_by_seal ON orders (sealed) WHERE sealed IS NOT NULL;
+CREATE INDEX IF NOT EXISTS pending_transfers_by_seal ON pending_transfers (sealed) WHERE sealed IS NOT NULL;

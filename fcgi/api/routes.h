@@ -29,7 +29,14 @@ void handle_proof(struct request *r);
 void handle_proof_run_create(struct request *r);
 void handle_proof_run_list(struct request *r);
 void handle_proof_run_get(struct request *r);
+void handle_proof_audit_create(struct request *r); /* api/audits.c */
+void handle_proof_audit_get(struct request *r);
 void handle_activity(struct request *r);
+void handle_tlog_key(struct request *r);
+void handle_tlog_checkpoint(struct request *r);
+void handle_tlog_inclusion(struct request *r);
+void handle_tlog_consistency(struct request *r);
+void handle_tlog_records(struct request *r);
 void handle_market_create(struct request *r);
 void handle_market_list(struct request *r);
 void handle_market_get(struct request *r);

@@ -8,7 +8,8 @@
  * row: observed bigint and sample text (nullable). observed is the number
  * of violating rows (expected 0) unless its description, the statement's
  * comment lines (sql_table[sql].doc), says otherwise; expected is 0 for
- * every check.
+ * every check. Its full form (sql/queries/audit.sql, audit_<name>) answers
+ * the same row over all history: the full pass runs it.
  */
 #ifndef ZS_DOMAIN_CHECKS_H
 #define ZS_DOMAIN_CHECKS_H
@@ -25,7 +26,8 @@ enum check_kind {
 struct check {
     const char *name;
     enum check_kind kind;
-    enum sql_id sql; /* the live form: current state, sealed aggregates, unsealed rows */
+    enum sql_id sql;  /* the live form: current state, sealed aggregates, unsealed rows */
+    enum sql_id full; /* the full-history form (sql/queries/audit.sql, audit_<name>) */
 };
 
 extern const struct check checks[];

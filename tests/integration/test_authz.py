@@ -197,6 +197,7 @@ ROWS = [
     ("GET /proof/runs", "GET", "/proof/runs", None, False, public()),
     ("GET /proof/runs/{id}", "GET", f"/proof/runs/{uuid.uuid4()}", None, False, public(404)),
     ("GET /proof/activity", "GET", "/proof/activity", None, False, public()),
+    ("GET /proof/audits/{id}", "GET", f"/proof/audits/{uuid.uuid4()}", None, False, public(404)),
     ("POST /markets", "POST", "/markets", lambda: {"kind": "event", "title": "authz: made by a cell"}, True,
      admin_only(201)),
     ("GET /markets", "GET", "/markets", None, False, public()),
@@ -216,6 +217,8 @@ ROWS = [
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /transfers/{id}/void", "POST", "/transfers/{pending}/void", lambda: {}, False,
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
+    # the pass it queues only reads (and writes its own full_audits row)
+    ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
     # last: the run it queues writes in the background while later cells would check "nothing moved"
     ("POST /proof/runs", "POST", "/proof/runs", lambda: {"scenario": "double-spend", "n": 1}, True, admin_only(202)),
 ]

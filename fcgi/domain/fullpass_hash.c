@@ -1,0 +1,386 @@
+/*
+ * fullpass_hash.c — the full pass's hash checks, done in C from streamed
+ * rows (single-row mode, so memory stays flat however long the log):
+ *
+ *   sealed_leaves_match   every sealed record, re-encoded from its row with
+ *                         domain/record.h, hashes to the leaf stored at its
+ *                         position (merkle_nodes level 0)
+ *   merkle_nodes_match    every stored interior node is the node hash of its
+ *                         two stored children, and each level stores exactly
+ *                         the complete perfect subtrees of the latest size
+ *   seal_roots_match      each seal's root is the RFC 9162 root of its size,
+ *                         computed from the stored nodes
+ *   seal_chain_intact     seals are numbered 1..N, each seals the positions
+ *                         after the previous one, links to its hash and
+ *                         hashes to its stored hash
+ *   seal_state_matches    the latest seal's state_hash is the commitment over
+ *                         the sealed aggregates (seal_accounts/lots/markets)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/fullpass_pass.h"
+#include "domain/record.h"
+#include "merkle.h"
+
+#define SEALS_PAGE "500"
+#define NODE_CACHE 256
+
+int fullpass_unhex(const char *hex, unsigned char out[32])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    if (!hex || strlen(hex) != 64)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        const char *h = strchr(digits, hex[2 * i]), *l = strchr(digits, hex[2 * i + 1]);
+        if (!h || !l || !*h || !*l)
+            return -1;
+        out[i] = (unsigned char)(((h - digits) << 4) | (l - digits));
+    }
+    return 0;
+}
+
+/* ---- leaves -------------------------------------------------------------- */
+
+/* The transfer being assembled from its entry rows. */
+struct transfer_acc {
+    int64_t pos;       /* -1: none */
+    char *v[RT_NCOLS]; /* its columns, copied */
+    char *leaf;        /* the stored leaf (hex), copied; NULL when missing */
+    struct record_entry *e;
+    size_t ne, cap;
+};
+
+static char *dup_or_null(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? NULL : strdup(PQgetvalue(r, 0, col));
+}
+
+/* Compare record text's leaf with the stored hex leaf; a finding if they differ. */
+static void leaf_compare(struct fullpass *p, int rc, const struct record *rec, const char *stored,
+                         const char *id)
+{
+    unsigned char want[32];
+
+    if (rc < 0 || fullpass_unhex(stored, want) < 0 || memcmp(want, rec->leaf, 32) != 0)
+        fullpass_fail(p, "sealed_leaves_match", 1, id);
+}
+
+static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
+{
+    struct record rec;
+    int rc;
+
+    if (t->pos < 0)
+        return;
+    rc = record_encode(RECORD_TRANSFER, (const char *const *)t->v, t->e, t->ne, &rec);
+    leaf_compare(p, rc, &rec, t->leaf, t->v[RT_ID]);
+    if (rc == 0)
+        record_free(&rec);
+    for (int i = 0; i < RT_NCOLS; i++)
+        free(t->v[i]);
+    for (size_t i = 0; i < t->ne; i++) {
+        free((char *)t->e[i].id);
+        free((char *)t->e[i].account);
+        free((char *)t->e[i].amount);
+    }
+    free(t->leaf);
+    memset(t->v, 0, sizeof(t->v));
+    t->leaf = NULL;
+    t->ne = 0;
+    t->pos = -1;
+}
+
+/* A row of audit_records_transfers: position, leaf, the transfer, one entry. */
+static int transfer_row(struct fullpass *p, const PGresult *r, void *ctx)
+{
+    struct transfer_acc *t = ctx;
+    int64_t pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    int ec = 2 + RT_NCOLS;
+
+    if (pos != t->pos) {
+        transfer_flush(p, t);
+        t->pos = pos;
+        t->leaf = dup_or_null(r, 1);
+        for (int i = 0; i < RT_NCOLS; i++)
+            t->v[i] = dup_or_null(r, 2 + i);
+    }
+    if (PQgetisnull(r, 0, ec))
+        return 0;
+    if (t->ne == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 8;
+        struct record_entry *e = realloc(t->e, cap * sizeof(*e));
+        if (!e) {
+            snprintf(p->err, sizeof(p->err), "out of memory");
+            return -1;
+        }
+        t->e = e;
+        t->cap = cap;
+    }
+    t->e[t->ne].id = dup_or_null(r, ec);
+    t->e[t->ne].account = dup_or_null(r, ec + 1);
+    t->e[t->ne].amount = dup_or_null(r, ec + 2);
+    t->ne++;
+    return 0;
+}
+
+/* A row of audit_records_<kind> for every kind but transfers (ctx: the kind). */
+static int record_row(struct fullpass *p, const PGresult *r, void *ctx)
+{
+    enum record_kind k = *(const enum record_kind *)ctx;
+    struct record rec;
+    int rc = record_encode_row(k, r, 0, 2, NULL, 0, &rec);
+
+    leaf_compare(p, rc, &rec, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1),
+                 PQgetvalue(r, 0, 2));
+    if (rc == 0)
+        record_free(&rec);
+    return 0;
+}
+
+static int verify_leaves(struct fullpass *p)
+{
+    static const struct {
+        enum record_kind kind;
+        enum sql_id sql;
+    } kinds[] = {
+        { RECORD_HOLD, SQL_AUDIT_RECORDS_HOLDS },   { RECORD_BID, SQL_AUDIT_RECORDS_BIDS },
+        { RECORD_LOT, SQL_AUDIT_RECORDS_LOTS },     { RECORD_FILL, SQL_AUDIT_RECORDS_FILLS },
+        { RECORD_ORDER, SQL_AUDIT_RECORDS_ORDERS }, { RECORD_PENDING, SQL_AUDIT_RECORDS_PENDING },
+    };
+    struct transfer_acc t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    t.pos = -1;
+    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, NULL, transfer_row, &t);
+    transfer_flush(p, &t); /* the last one (after an error it only frees) */
+    free(t.e);
+    for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        rc = fullpass_stream(p, kinds[i].sql, NULL, record_row, (void *)&kinds[i].kind);
+    return rc;
+}
+
+/* ---- interior nodes ------------------------------------------------------ */
+
+static int node_row(struct fullpass *p, const PGresult *r, void *ctx)
+{
+    unsigned char h[32], l[32], rr[32], want[32];
+    (void)ctx;
+
+    if (fullpass_unhex(PQgetvalue(r, 0, 2), h) < 0 || PQgetisnull(r, 0, 3) || PQgetisnull(r, 0, 4)
+        || fullpass_unhex(PQgetvalue(r, 0, 3), l) < 0
+        || fullpass_unhex(PQgetvalue(r, 0, 4), rr) < 0) {
+        fullpass_fail(p, "merkle_nodes_match", 1, NULL);
+        return 0;
+    }
+    record_node_hash(l, rr, want);
+    if (memcmp(want, h, 32) != 0)
+        fullpass_fail(p, "merkle_nodes_match", 1, NULL);
+    return 0;
+}
+
+/* Each level k > 0 stores exactly tree_size >> k nodes, indexes 0 .. count - 1. */
+static int verify_levels(struct fullpass *p)
+{
+    PGresult *res = fullpass_exec(p, p->snap, SQL_AUDIT_NODE_LEVELS, NULL);
+    int top = 0;
+
+    if (!res)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int level = atoi(PQgetvalue(res, i, 0));
+        int64_t n = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        int64_t max = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        int64_t want = level < 63 ? (int64_t)((uint64_t)p->tree_size >> level) : 0;
+        if (level > top)
+            top = level;
+        if (level > 0 && (n != want || max != n - 1))
+            fullpass_fail(p, "merkle_nodes_match", n > want ? n - want : want - n, NULL);
+    }
+    PQclear(res);
+    /* a level with complete subtrees but no row at all */
+    for (int level = top + 1; level < 63 && ((uint64_t)p->tree_size >> level) > 0; level++)
+        fullpass_fail(p, "merkle_nodes_match", (int64_t)((uint64_t)p->tree_size >> level), NULL);
+    return 0;
+}
+
+/* ---- roots and the chain ------------------------------------------------- */
+
+struct node_cache {
+    struct fullpass *p;
+    struct {
+        int level;
+        uint64_t idx;
+        unsigned char h[32];
+        int used;
+    } slot[NODE_CACHE];
+};
+
+/* merkle_node_fn over the stored nodes, through a small direct-mapped cache. */
+static int node_get(void *ctx, int level, uint64_t idx, unsigned char out[32])
+{
+    struct node_cache *c = ctx;
+    size_t s = (idx * 31 + (uint64_t)level) % NODE_CACHE;
+    char lv[8], ix[24];
+    const char *v[2] = { lv, ix };
+    PGresult *res;
+    int rc = -1;
+
+    if (c->slot[s].used && c->slot[s].level == level && c->slot[s].idx == idx) {
+        memcpy(out, c->slot[s].h, 32);
+        return 0;
+    }
+    snprintf(lv, sizeof(lv), "%d", level);
+    snprintf(ix, sizeof(ix), "%" PRIu64, idx);
+    res = fullpass_exec(c->p, c->p->snap, SQL_AUDIT_NODE_GET, v);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1 && fullpass_unhex(PQgetvalue(res, 0, 0), out) == 0) {
+        c->slot[s].used = 1;
+        c->slot[s].level = level;
+        c->slot[s].idx = idx;
+        memcpy(c->slot[s].h, out, 32);
+        rc = 0;
+    }
+    PQclear(res);
+    c->p->rows++;
+    return rc;
+}
+
+struct chain {
+    int64_t no, size;
+    unsigned char hash[32]; /* the previous seal's (zeros before seal 1) */
+};
+
+/* One seal row: its root from the nodes, its link and its hash. */
+static void seal_check(struct fullpass *p, struct node_cache *nc, struct chain *ch,
+                       const PGresult *r, int i)
+{
+    int64_t no = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+            size = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+    int64_t records = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+    unsigned char root[32], state[32], prev[32], hash[32], got[32];
+    char err[sizeof(p->err)];
+
+    if (fullpass_unhex(PQgetvalue(r, i, 3), root) < 0
+        || fullpass_unhex(PQgetvalue(r, i, 4), state) < 0
+        || fullpass_unhex(PQgetvalue(r, i, 5), prev) < 0
+        || fullpass_unhex(PQgetvalue(r, i, 6), hash) < 0) {
+        fullpass_fail(p, "seal_chain_intact", 1, PQgetvalue(r, i, 0));
+        return;
+    }
+    memcpy(err, p->err, sizeof(err));
+    if (size <= 0 || merkle_root((uint64_t)size, node_get, nc, got) < 0
+        || memcmp(got, root, 32) != 0)
+        fullpass_fail(p, "seal_roots_match", 1, PQgetvalue(r, i, 0));
+    memcpy(p->err, err, sizeof(err)); /* a missing node is a finding, not an error */
+    if (no != ch->no + 1 || size - records != ch->size || memcmp(prev, ch->hash, 32) != 0)
+        fullpass_fail(p, "seal_chain_intact", 1, PQgetvalue(r, i, 0));
+    record_seal_hash((uint64_t)no, (uint64_t)size, root, state, prev, got);
+    if (memcmp(got, hash, 32) != 0)
+        fullpass_fail(p, "seal_chain_intact", 1, PQgetvalue(r, i, 0));
+    ch->no = no;
+    ch->size = size;
+    memcpy(ch->hash, hash, 32);
+}
+
+static int verify_seals(struct fullpass *p)
+{
+    struct node_cache *nc = calloc(1, sizeof(*nc));
+    struct chain ch = { 0, 0, { 0 } };
+    char after[24];
+    const char *v[2] = { after, SEALS_PAGE };
+    int n, rc = 0;
+
+    if (!nc) {
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return -1;
+    }
+    nc->p = p;
+    do {
+        PGresult *res;
+        snprintf(after, sizeof(after), "%" PRId64, ch.no);
+        res = fullpass_exec(p, p->snap, SQL_AUDIT_SEALS_PAGE, v);
+        if (!res) {
+            rc = -1;
+            break;
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++)
+            seal_check(p, nc, &ch, res, i);
+        p->rows += n;
+        PQclear(res);
+        if (fullpass_report(p, 0) < 0)
+            rc = -1;
+    } while (rc == 0 && n == atoi(SEALS_PAGE));
+    if (rc == 0 && (ch.no != p->seal_no || ch.size != p->tree_size))
+        fullpass_fail(p, "seal_chain_intact", 1, NULL);
+    free(nc);
+    return rc;
+}
+
+/* ---- the state commitment ------------------------------------------------ */
+
+struct aggs {
+    struct record_agg *a;
+    size_t n, cap;
+};
+
+static int agg_row(struct fullpass *p, const PGresult *r, void *ctx)
+{
+    struct aggs *g = ctx;
+
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 256;
+        struct record_agg *a = realloc(g->a, cap * sizeof(*a));
+        if (!a) {
+            snprintf(p->err, sizeof(p->err), "out of memory");
+            return -1;
+        }
+        g->a = a;
+        g->cap = cap;
+    }
+    snprintf(g->a[g->n].id, sizeof(g->a[g->n].id), "%s", PQgetvalue(r, 0, 0));
+    g->a[g->n].a = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    g->a[g->n].b = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    g->a[g->n].c = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    g->n++;
+    return 0;
+}
+
+/* The aggregates are current state (accounts, lots, markets), not history: held in memory. */
+static int verify_state(struct fullpass *p)
+{
+    static const enum sql_id ids[3] = { SQL_AUDIT_STATE_ACCOUNTS, SQL_AUDIT_STATE_LOTS,
+                                        SQL_AUDIT_STATE_MARKETS };
+    struct aggs g[3];
+    unsigned char got[32];
+    int rc = 0;
+
+    memset(g, 0, sizeof(g));
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = fullpass_stream(p, ids[i], NULL, agg_row, &g[i]);
+    if (rc == 0 && p->seal_no > 0
+        && (record_state_hash((uint64_t)p->tree_size, g[0].a, g[0].n, g[1].a, g[1].n, g[2].a,
+                              g[2].n, got)
+                < 0
+            || memcmp(got, p->state_hash, 32) != 0))
+        fullpass_fail(p, "seal_state_matches", 1, NULL);
+    if (rc == 0 && p->seal_no == 0 && g[0].n + g[1].n + g[2].n > 0)
+        fullpass_fail(p, "seal_state_matches", (int64_t)(g[0].n + g[1].n + g[2].n), NULL);
+    for (int i = 0; i < 3; i++)
+        free(g[i].a);
+    return rc;
+}
+
+int fullpass_verify_hashes(struct fullpass *p)
+{
+    if (verify_leaves(p) < 0 || fullpass_stream(p, SQL_AUDIT_NODES, NULL, node_row, NULL) < 0
+        || verify_levels(p) < 0 || verify_seals(p) < 0 || verify_state(p) < 0)
+        return -1;
+    return 0;
+}

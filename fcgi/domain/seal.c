@@ -1,0 +1,528 @@
+/*
+ * seal.c — the sealer (see seal.h). One seal is four round trips in one
+ * REPEATABLE READ transaction:
+ *   1. take/renew the lease, the latest seal, the tree's right edge, every
+ *      evidence and constraint check, the oldest unsealed transfers and
+ *      their entries;
+ *   2. mark the transfers that fit the row budget, then read the other
+ *      kinds' candidates (their rules ask for sealed transfers, which this
+ *      transaction's own marks now satisfy);
+ *   3. mark the rest, store the Merkle nodes, fold the aggregates, read
+ *      every aggregate back for the state commitment;
+ *   4. insert the seal row and commit.
+ * Rows it writes are counted against cfg->seal_batch_rows as they are
+ * accepted: the row, its Merkle nodes, each new aggregate row, and two
+ * for the seal row and the lease.
+ */
+#include "domain/seal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "domain/checks.h"
+#include "domain/seal_batch.h"
+#include "log.h"
+
+#define SEAL_LEASE_TTL "10000" /* ms; renewed by every seal */
+#define SEAL_MAX_STMTS 64
+#define SEAL_MAX_TEXTS 32
+
+struct seal_ctx {
+    const char *owner;
+    int batch_rows;
+    struct seal_result *out;
+    struct seal_batch b;
+    struct seal_tree tree;
+    int64_t prev_no;
+    unsigned char prev_hash[RECORD_HASH_LEN];
+    struct tx_stmt st[SEAL_MAX_STMTS];
+    int nst;
+    struct seal_text txt[SEAL_MAX_TEXTS];
+    int ntxt;
+    char num[8][24];
+    const char *p[SEAL_MAX_STMTS][10];
+};
+
+/* Free what an attempt built (the result stays). */
+static void ctx_free(struct seal_ctx *c)
+{
+    seal_batch_free(&c->b);
+    seal_tree_free(&c->tree);
+    memset(&c->tree, 0, sizeof(c->tree));
+    for (int i = 0; i < c->ntxt; i++)
+        seal_text_free(&c->txt[i]);
+    c->ntxt = 0;
+    c->prev_no = 0;
+    memset(c->prev_hash, 0, sizeof(c->prev_hash));
+}
+
+/* Start an attempt afresh: nothing built, the result an error until decided. */
+static void ctx_reset(struct seal_ctx *c)
+{
+    ctx_free(c);
+    memset(c->out, 0, sizeof(*c->out));
+    c->out->outcome = SEAL_ERROR;
+}
+
+static void clear_results(struct seal_ctx *c)
+{
+    for (int i = 0; i < c->nst; i++) {
+        PQclear(c->st[i].res);
+        c->st[i].res = NULL;
+    }
+    c->nst = 0;
+}
+
+/* Queue statement id with n parameters (copied pointers); its index. */
+static int add_stmt(struct seal_ctx *c, enum sql_id id, int n, ...)
+{
+    va_list ap;
+    int i = c->nst++;
+
+    va_start(ap, n);
+    for (int k = 0; k < n && k < 10; k++)
+        c->p[i][k] = va_arg(ap, const char *);
+    va_end(ap);
+    c->st[i] = tx_stmt_named(id, c->p[i]);
+    return i;
+}
+
+static struct seal_text *new_text(struct seal_ctx *c)
+{
+    struct seal_text *t = &c->txt[c->ntxt++];
+
+    memset(t, 0, sizeof(*t));
+    return t;
+}
+
+/* A bytea as PostgreSQL prints it ("\x" + 64 hex digits) into out. 0 or -1. */
+static int parse_hash(const char *s, unsigned char out[RECORD_HASH_LEN])
+{
+    if (!s || strncmp(s, "\\x", 2) != 0 || strlen(s) != 2 + 2 * RECORD_HASH_LEN)
+        return -1;
+    for (int i = 0; i < RECORD_HASH_LEN; i++) {
+        unsigned int v;
+        if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+/* ---- round trip 1 --------------------------------------------------------- */
+
+/* The latest seal and the tree's right edge from results il, ie. 0 or -1. */
+static int read_tree(struct seal_ctx *c, const PGresult *latest, const PGresult *edge)
+{
+    uint64_t size = 0;
+    int bits = 0;
+
+    if (PQntuples(latest) == 1) {
+        c->prev_no = seal_i64(PQgetvalue(latest, 0, 0));
+        size = (uint64_t)seal_i64(PQgetvalue(latest, 0, 1));
+        if (parse_hash(PQgetvalue(latest, 0, 2), c->prev_hash) < 0)
+            return -1;
+    }
+    for (uint64_t s = size; s; s >>= 1)
+        bits += (int)(s & 1);
+    if (PQntuples(edge) != bits || bits > 63)
+        return -1;
+    for (int i = 0; i < bits; i++) {
+        struct seal_node *n = &c->tree.edge[i];
+        n->level = (int)seal_i64(PQgetvalue(edge, i, 0));
+        n->idx = (uint64_t)seal_i64(PQgetvalue(edge, i, 1));
+        if (parse_hash(PQgetvalue(edge, i, 2), n->hash) < 0 || n->idx != (size >> n->level) - 1)
+            return -1;
+    }
+    c->tree.nedge = bits;
+    c->tree.size = size;
+    c->b.first = size;
+    c->out->seal_no = c->prev_no;
+    c->out->tree_size = (int64_t)size;
+    return 0;
+}
+
+/* Round trip 1. TX_COMMIT to go on, or the decision to return. */
+static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
+{
+    int first_check, ncheck = 0, itr, ien, rc;
+    int64_t lim = c->b.budget / 4 + 1;
+
+    snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)lim);
+    add_stmt(c, SQL_SEAL_LEASE_TAKE, 2, c->owner, SEAL_LEASE_TTL);
+    add_stmt(c, SQL_SEAL_LATEST, 0);
+    add_stmt(c, SQL_SEAL_FRONTIER, 0);
+    first_check = c->nst;
+    for (size_t i = 0; i < checks_count; i++)
+        if (checks[i].kind == CHECK_EVIDENCE || checks[i].kind == CHECK_CONSTRAINT) {
+            add_stmt(c, checks[i].sql, 0);
+            ncheck++;
+        }
+    itr = add_stmt(c, SQL_SEAL_CANDIDATE_TRANSFERS, 1, c->num[0]);
+    ien = add_stmt(c, SQL_SEAL_CANDIDATE_ENTRIES, 1, c->num[0]);
+    if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
+        c->nst = 0;
+        return TX_ERROR;
+    }
+    if (strcmp(PQcmdTuples(c->st[0].res), "1") != 0) {
+        c->out->outcome = SEAL_NO_LEASE;
+        return TX_ROLLBACK;
+    }
+    for (int i = 0, k = 0; i < ncheck; i++, k++) {
+        while (checks[k].kind != CHECK_EVIDENCE && checks[k].kind != CHECK_CONSTRAINT)
+            k++;
+        if (seal_i64(PQgetvalue(c->st[first_check + i].res, 0, 0)) != 0) {
+            c->out->outcome = SEAL_BLOCKED;
+            snprintf(c->out->blocked, sizeof(c->out->blocked), "%s", checks[k].name);
+            return TX_ROLLBACK;
+        }
+    }
+    if (read_tree(c, c->st[1].res, c->st[2].res) < 0) {
+        log_error("seal: the latest seal or the tree's right edge is malformed or missing");
+        return TX_ROLLBACK;
+    }
+    rc = seal_take_transfers(&c->b, c->st[itr].res, c->st[ien].res);
+    if (rc == -2) {
+        c->out->outcome = SEAL_BLOCKED;
+        snprintf(c->out->blocked, sizeof(c->out->blocked), "transfers_balanced");
+        return TX_ROLLBACK;
+    }
+    return rc < 0 ? TX_ROLLBACK : TX_COMMIT;
+}
+
+/* ---- round trip 2 --------------------------------------------------------- */
+
+/* Queue the mark statement of kind k if the batch has any; its index or -1. */
+static int queue_marks(struct seal_ctx *c, enum record_kind k, enum sql_id id)
+{
+    struct seal_text *ids, *pos;
+
+    if (c->b.counts[k] == 0)
+        return -1;
+    ids = new_text(c);
+    pos = new_text(c);
+    seal_batch_arrays(&c->b, k, ids, pos);
+    return add_stmt(c, id, 2, ids->p, pos->p);
+}
+
+/* 1 if mark statement i (or none: -1) updated exactly want rows. */
+static int marked(const struct seal_ctx *c, int i, long want)
+{
+    return i < 0 || atol(PQcmdTuples(c->st[i].res)) == want;
+}
+
+/* Round trip 2. */
+static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
+{
+    int mt, me, ih, il, ib, ifl, io, ip;
+    struct seal_text *tids = NULL, *tpos = NULL;
+
+    clear_results(c);
+    snprintf(c->num[1], sizeof(c->num[1]), "%lld", (long long)(c->b.budget / 2 + 1));
+    mt = queue_marks(c, RECORD_TRANSFER, SQL_SEAL_MARK_TRANSFERS);
+    me = -1;
+    if (mt >= 0) {
+        tids = &c->txt[c->ntxt - 2];
+        tpos = &c->txt[c->ntxt - 1];
+        me = add_stmt(c, SQL_SEAL_MARK_ENTRIES, 2, tids->p, tpos->p);
+    }
+    ih = add_stmt(c, SQL_SEAL_CANDIDATE_HOLDS, 1, c->num[1]);
+    il = add_stmt(c, SQL_SEAL_CANDIDATE_LOTS, 1, c->num[1]);
+    ib = add_stmt(c, SQL_SEAL_CANDIDATE_BIDS, 1, c->num[1]);
+    ifl = add_stmt(c, SQL_SEAL_CANDIDATE_FILLS, 1, c->num[1]);
+    io = add_stmt(c, SQL_SEAL_CANDIDATE_ORDERS, 1, c->num[1]);
+    ip = add_stmt(c, SQL_SEAL_CANDIDATE_PENDING, 1, c->num[1]);
+    if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
+        c->nst = 0;
+        return TX_ERROR;
+    }
+    if (!marked(c, mt, c->b.counts[RECORD_TRANSFER]) || !marked(c, me, c->b.entries)) {
+        log_error("seal: rows changed under the seal (another sealer?)");
+        return TX_ROLLBACK;
+    }
+    if (seal_take_holds(&c->b, c->st[ih].res) < 0
+        || seal_take_lots(&c->b, c->st[il].res, c->st[ib].res) < 0
+        || seal_take_fills(&c->b, c->st[ifl].res) < 0
+        || seal_take_plain(&c->b, RECORD_ORDER, c->st[io].res, RO_AT) < 0
+        || seal_take_plain(&c->b, RECORD_PENDING, c->st[ip].res, RP_AT) < 0)
+        return TX_ROLLBACK;
+    return TX_COMMIT;
+}
+
+/* ---- round trips 3 and 4 -------------------------------------------------- */
+
+/* The Merkle nodes the batch adds as the three arrays of seal_merkle_insert. */
+static void node_arrays(struct seal_ctx *c, struct seal_text *lv, struct seal_text *ix,
+                        struct seal_text *hs)
+{
+    char num[32], hex[RECORD_HEX_LEN + 1];
+
+    seal_text_add(lv, "{");
+    seal_text_add(ix, "{");
+    seal_text_add(hs, "{");
+    for (size_t i = 0; i < c->tree.nadded; i++) {
+        const struct seal_node *n = &c->tree.added[i];
+        const char *sep = i ? "," : "";
+        snprintf(num, sizeof(num), "%s%d", sep, n->level);
+        seal_text_add(lv, num);
+        snprintf(num, sizeof(num), "%s%llu", sep, (unsigned long long)n->idx);
+        seal_text_add(ix, num);
+        record_hex(n->hash, RECORD_HASH_LEN, hex);
+        seal_text_add(hs, sep);
+        seal_text_add(hs, "\"\\\\x");
+        seal_text_add(hs, hex);
+        seal_text_add(hs, "\"");
+    }
+    seal_text_add(lv, "}");
+    seal_text_add(ix, "}");
+    seal_text_add(hs, "}");
+}
+
+/* Queue the fold upsert of f (three: lots and markets) if it has rows. */
+static void queue_fold(struct seal_ctx *c, const struct seal_folds *f, int three, enum sql_id id)
+{
+    struct seal_text *a[4];
+    struct seal_text tmp[4];
+
+    if (f->n == 0)
+        return;
+    memset(tmp, 0, sizeof(tmp));
+    seal_folds_arrays(f, three, tmp);
+    for (int k = 0; k < 4; k++) {
+        a[k] = new_text(c);
+        *a[k] = tmp[k];
+    }
+    if (three)
+        add_stmt(c, id, 4, a[0]->p, a[1]->p, a[2]->p, a[3]->p);
+    else
+        add_stmt(c, id, 3, a[0]->p, a[1]->p, a[2]->p);
+}
+
+/* The aggregates of result res (an id and two or three counters). NULL on OOM. */
+static struct record_agg *read_aggs(const PGresult *res, int three)
+{
+    int n = PQntuples(res);
+    struct record_agg *a = calloc((size_t)(n ? n : 1), sizeof(*a));
+
+    for (int i = 0; a && i < n; i++) {
+        snprintf(a[i].id, sizeof(a[i].id), "%s", PQgetvalue(res, i, 0));
+        a[i].a = seal_i64(PQgetvalue(res, i, 1));
+        a[i].b = seal_i64(PQgetvalue(res, i, 2));
+        a[i].c = three ? seal_i64(PQgetvalue(res, i, 3)) : 0;
+    }
+    return a;
+}
+
+/* The state commitment over the aggregate results ia, il, im. 0 or -1. */
+static int state_hash(struct seal_ctx *c, int ia, int il, int im, unsigned char out[32])
+{
+    struct record_agg *a = read_aggs(c->st[ia].res, 0), *l = read_aggs(c->st[il].res, 1),
+                      *m = read_aggs(c->st[im].res, 1);
+    int rc = -1;
+
+    if (a && l && m)
+        rc = record_state_hash(c->tree.size, a, (size_t)PQntuples(c->st[ia].res), l,
+                               (size_t)PQntuples(c->st[il].res), m,
+                               (size_t)PQntuples(c->st[im].res), out);
+    free(a);
+    free(l);
+    free(m);
+    return rc;
+}
+
+/* Round trip 3: the marks, nodes and folds; then the state hash into state. */
+static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char state[32])
+{
+    static const struct {
+        enum record_kind k;
+        enum sql_id id;
+    } marks[] = {
+        { RECORD_HOLD, SQL_SEAL_MARK_HOLDS },   { RECORD_BID, SQL_SEAL_MARK_BIDS },
+        { RECORD_LOT, SQL_SEAL_MARK_LOTS },     { RECORD_FILL, SQL_SEAL_MARK_FILLS },
+        { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING }
+    };
+    int im[6], ia, il, imk;
+    struct seal_text *lv, *ix, *hs;
+
+    clear_results(c);
+    for (int k = 0; k < 6; k++)
+        im[k] = queue_marks(c, marks[k].k, marks[k].id);
+    lv = new_text(c);
+    ix = new_text(c);
+    hs = new_text(c);
+    node_arrays(c, lv, ix, hs);
+    add_stmt(c, SQL_SEAL_MERKLE_INSERT, 3, lv->p, ix->p, hs->p);
+    queue_fold(c, &c->b.accounts, 0, SQL_SEAL_FOLD_ACCOUNTS);
+    queue_fold(c, &c->b.lots, 1, SQL_SEAL_FOLD_LOTS);
+    queue_fold(c, &c->b.markets, 1, SQL_SEAL_FOLD_MARKETS);
+    ia = add_stmt(c, SQL_SEAL_STATE_ACCOUNTS, 0);
+    il = add_stmt(c, SQL_SEAL_STATE_LOTS, 0);
+    imk = add_stmt(c, SQL_SEAL_STATE_MARKETS, 0);
+    for (int i = 0; i < c->ntxt; i++)
+        if (c->txt[i].oom)
+            return TX_ROLLBACK;
+    if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
+        c->nst = 0;
+        return TX_ERROR;
+    }
+    for (int k = 0; k < 6; k++)
+        if (!marked(c, im[k], c->b.counts[marks[k].k])) {
+            log_error("seal: rows changed under the seal (another sealer?)");
+            return TX_ROLLBACK;
+        }
+    return state_hash(c, ia, il, imk, state) < 0 ? TX_ROLLBACK : TX_COMMIT;
+}
+
+/* Round trip 4: the seal row, with COMMIT. */
+static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned char state[32])
+{
+    unsigned char root[32], hash[32];
+    char hroot[65], hstate[65], hprev[65], hhash[65], counts[160], no[24], size[24], recs[24],
+        oldest[24];
+    int64_t at = c->b.items[0].at;
+
+    clear_results(c);
+    seal_tree_root(&c->tree, root);
+    record_seal_hash((uint64_t)c->prev_no + 1, c->tree.size, root, state, c->prev_hash, hash);
+    record_hex(root, 32, hroot);
+    record_hex(state, 32, hstate);
+    record_hex(c->prev_hash, 32, hprev);
+    record_hex(hash, 32, hhash);
+    seal_batch_counts(&c->b, counts, sizeof(counts));
+    for (size_t i = 1; i < c->b.n; i++)
+        if (c->b.items[i].at < at)
+            at = c->b.items[i].at;
+    snprintf(no, sizeof(no), "%lld", (long long)c->prev_no + 1);
+    snprintf(size, sizeof(size), "%llu", (unsigned long long)c->tree.size);
+    snprintf(recs, sizeof(recs), "%zu", c->b.n);
+    snprintf(oldest, sizeof(oldest), "%lld", (long long)at);
+    add_stmt(c, SQL_SEAL_INSERT, 10, no, size, recs, counts, hroot, hstate, hprev, hhash, NULL,
+             oldest);
+    if (tx_exec_many(tx, c->st, c->nst, 1) < 0) {
+        c->nst = 0;
+        return TX_ERROR;
+    }
+    c->out->seal_no = c->prev_no + 1;
+    c->out->tree_size = (int64_t)c->tree.size;
+    c->out->records = (int)c->b.n;
+    c->out->outcome = SEAL_SEALED;
+    return TX_COMMIT;
+}
+
+static enum tx_decision seal_tx(struct tx *tx, void *arg)
+{
+    struct seal_ctx *c = arg;
+    unsigned char state[32];
+    enum tx_decision d;
+
+    clear_results(c);
+    ctx_reset(c);
+    if (seal_batch_init(&c->b, c->batch_rows - 2, 0) < 0)
+        return TX_ROLLBACK;
+    d = round1(tx, c);
+    if (d != TX_COMMIT)
+        goto out;
+    d = round2(tx, c);
+    if (d != TX_COMMIT)
+        goto out;
+    if (c->b.n == 0) {
+        c->out->outcome = SEAL_NOTHING;
+        d = TX_ROLLBACK;
+        goto out;
+    }
+    for (size_t i = 0; i < c->b.n && d == TX_COMMIT; i++)
+        if (seal_tree_append(&c->tree, c->b.items[i].rec.leaf) < 0)
+            d = TX_ROLLBACK;
+    if (d == TX_COMMIT)
+        d = round3(tx, c, state);
+    if (d == TX_COMMIT)
+        d = round4(tx, c, state);
+out:
+    clear_results(c);
+    return d;
+}
+
+void seal_once(struct db_session *s, const char *owner, struct seal_result *out)
+{
+    struct seal_ctx *c = calloc(1, sizeof(*c));
+    enum tx_decision d = TX_ROLLBACK;
+
+    memset(out, 0, sizeof(*out));
+    out->outcome = SEAL_ERROR;
+    if (!c)
+        return;
+    c->owner = owner;
+    c->batch_rows = s->cfg->seal_batch_rows;
+    c->out = out;
+    if (tx_run(s, TX_SNAPSHOT, seal_tx, c, &d) != TX_RESULT_DONE)
+        out->outcome = SEAL_ERROR;
+    ctx_free(c);
+    free(c);
+}
+
+static enum tx_decision ensure_tx(struct tx *tx, void *arg)
+{
+    (void)arg;
+    return tx_exec_named_void(tx, SQL_SEAL_LEASE_ENSURE, NULL) < 0 ? TX_ERROR : TX_COMMIT;
+}
+
+int seal_lease_ensure(struct db_session *s)
+{
+    enum tx_decision d;
+
+    return tx_run(s, 0, ensure_tx, NULL, &d) == TX_RESULT_DONE && d == TX_COMMIT ? 0 : -1;
+}
+
+static enum tx_decision release_tx(struct tx *tx, void *arg)
+{
+    const char *v[1] = { arg };
+
+    return tx_exec_named_void(tx, SQL_SEAL_LEASE_RELEASE, v) < 0 ? TX_ERROR : TX_COMMIT;
+}
+
+void seal_release(const struct zs_config *cfg, const char *owner)
+{
+    struct db_session s;
+    enum tx_decision d;
+
+    db_session_init(&s, cfg, "sealer", EP_OTHER);
+    tx_run(&s, 0, release_tx, (void *)owner, &d);
+}
+
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, struct seal_totals *t)
+{
+    struct timespec t0;
+    struct seal_result r;
+    struct db_session s;
+
+    memset(t, 0, sizeof(*t));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        db_session_init(&s, cfg, "sealer", EP_OTHER);
+        seal_once(&s, owner, &r);
+        t->last = r.outcome;
+        if (r.outcome == SEAL_SEALED || r.outcome == SEAL_NOTHING || r.outcome == SEAL_BLOCKED) {
+            t->seal_no = r.seal_no;
+            t->tree_size = r.tree_size;
+        }
+        if (r.outcome != SEAL_SEALED) {
+            snprintf(t->blocked, sizeof(t->blocked), "%s", r.blocked);
+            return;
+        }
+        t->seals++;
+        t->records += r.records;
+        if (budget_ms > 0 && since_ms(&t0) >= budget_ms)
+            return;
+    }
+}

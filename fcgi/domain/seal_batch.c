@@ -1,0 +1,287 @@
+/*
+ * seal_batch.c — the database-free parts of one seal (see seal_batch.h).
+ */
+#include "domain/seal_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void seal_text_add(struct seal_text *t, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (t->oom)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        char *p;
+
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        p = realloc(t->p, cap);
+        if (!p) {
+            t->oom = 1;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n + 1);
+    t->len += n;
+}
+
+void seal_text_free(struct seal_text *t)
+{
+    free(t->p);
+    memset(t, 0, sizeof(*t));
+}
+
+int64_t seal_i64(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* ---- folds ---------------------------------------------------------------- */
+
+int seal_folds_init(struct seal_folds *f, size_t max)
+{
+    size_t cap = 16;
+
+    while (cap < 2 * max)
+        cap *= 2;
+    f->slot = calloc(cap, sizeof(*f->slot));
+    f->cap = f->slot ? cap : 0;
+    f->n = 0;
+    return f->slot ? 0 : -1;
+}
+
+void seal_folds_free(struct seal_folds *f)
+{
+    free(f->slot);
+    memset(f, 0, sizeof(*f));
+}
+
+static size_t fold_hash(const char *id, size_t cap)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+    return (size_t)(h & (cap - 1));
+}
+
+static struct seal_fold *fold_find(const struct seal_folds *f, const char *id)
+{
+    size_t i = fold_hash(id, f->cap);
+
+    for (size_t k = 0; k < f->cap; k++, i = (i + 1) & (f->cap - 1))
+        if (!f->slot[i].used || strcmp(f->slot[i].id, id) == 0)
+            return &f->slot[i];
+    return NULL;
+}
+
+struct seal_fold *seal_folds_get(struct seal_folds *f, const char *id, int *created)
+{
+    struct seal_fold *s = fold_find(f, id);
+
+    *created = 0;
+    if (!s || strlen(id) >= sizeof(s->id))
+        return NULL;
+    if (!s->used) {
+        if (2 * (f->n + 1) > f->cap)
+            return NULL;
+        s->used = 1;
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        f->n++;
+        *created = 1;
+    }
+    return s;
+}
+
+int seal_folds_has(const struct seal_folds *f, const char *id)
+{
+    const struct seal_fold *s = fold_find(f, id);
+
+    return s && s->used;
+}
+
+void seal_folds_arrays(const struct seal_folds *f, int three, struct seal_text out[4])
+{
+    char num[32];
+    int first = 1;
+
+    for (int k = 0; k < 4; k++)
+        seal_text_add(&out[k], "{");
+    for (size_t i = 0; i < f->cap; i++) {
+        const struct seal_fold *s = &f->slot[i];
+        if (!s->used)
+            continue;
+        if (!first)
+            for (int k = 0; k < 4; k++)
+                seal_text_add(&out[k], ",");
+        first = 0;
+        seal_text_add(&out[0], s->id);
+        snprintf(num, sizeof(num), "%lld", (long long)s->a);
+        seal_text_add(&out[1], num);
+        snprintf(num, sizeof(num), "%lld", (long long)s->b);
+        seal_text_add(&out[2], num);
+        snprintf(num, sizeof(num), "%lld", (long long)s->c);
+        seal_text_add(&out[3], num);
+    }
+    for (int k = 0; k < 4; k++)
+        seal_text_add(&out[k], "}");
+    (void)three; /* the two-delta form ignores out[3] */
+}
+
+/* ---- the Merkle frontier -------------------------------------------------- */
+
+int seal_nodes_at(uint64_t p)
+{
+    int n = 1;
+
+    for (uint64_t q = p; q & 1; q >>= 1)
+        n++;
+    return n;
+}
+
+static int tree_keep(struct seal_tree *t, const struct seal_node *nd)
+{
+    if (t->nadded == t->capadded) {
+        size_t cap = t->capadded ? 2 * t->capadded : 256;
+        struct seal_node *a = realloc(t->added, cap * sizeof(*a));
+        if (!a)
+            return -1;
+        t->added = a;
+        t->capadded = cap;
+    }
+    t->added[t->nadded++] = *nd;
+    return 0;
+}
+
+int seal_tree_append(struct seal_tree *t, const unsigned char leaf[RECORD_HASH_LEN])
+{
+    struct seal_node nd = { 0, t->size, { 0 } };
+
+    memcpy(nd.hash, leaf, RECORD_HASH_LEN);
+    if (tree_keep(t, &nd) < 0)
+        return -1;
+    t->edge[t->nedge++] = nd;
+    while (t->nedge >= 2 && t->edge[t->nedge - 1].level == t->edge[t->nedge - 2].level) {
+        struct seal_node *l = &t->edge[t->nedge - 2], *r = &t->edge[t->nedge - 1];
+        struct seal_node up = { l->level + 1, l->idx / 2, { 0 } };
+
+        record_node_hash(l->hash, r->hash, up.hash);
+        t->nedge--;
+        t->edge[t->nedge - 1] = up;
+        if (tree_keep(t, &up) < 0)
+            return -1;
+    }
+    t->size++;
+    return 0;
+}
+
+void seal_tree_root(const struct seal_tree *t, unsigned char out[RECORD_HASH_LEN])
+{
+    unsigned char h[RECORD_HASH_LEN];
+
+    memcpy(h, t->edge[t->nedge - 1].hash, RECORD_HASH_LEN);
+    for (int i = t->nedge - 2; i >= 0; i--)
+        record_node_hash(t->edge[i].hash, h, h);
+    memcpy(out, h, RECORD_HASH_LEN);
+}
+
+void seal_tree_free(struct seal_tree *t)
+{
+    free(t->added);
+    t->added = NULL;
+    t->nadded = t->capadded = 0;
+}
+
+/* ---- the batch ------------------------------------------------------------ */
+
+int seal_batch_init(struct seal_batch *b, int budget_rows, uint64_t first)
+{
+    size_t max = budget_rows > 0 ? (size_t)budget_rows : 1;
+
+    memset(b, 0, sizeof(*b));
+    b->budget = budget_rows;
+    b->first = first;
+    if (seal_folds_init(&b->accounts, max) < 0 || seal_folds_init(&b->lots, max) < 0
+        || seal_folds_init(&b->markets, max) < 0) {
+        seal_batch_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+void seal_batch_free(struct seal_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        record_free(&b->items[i].rec);
+    free(b->items);
+    seal_folds_free(&b->accounts);
+    seal_folds_free(&b->lots);
+    seal_folds_free(&b->markets);
+    memset(b, 0, sizeof(*b));
+}
+
+uint64_t seal_batch_next(const struct seal_batch *b)
+{
+    return b->first + b->n;
+}
+
+int seal_batch_add(struct seal_batch *b, enum record_kind k, const char *id, int64_t at,
+                   struct record *rec)
+{
+    struct seal_item *it;
+
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        struct seal_item *a = realloc(b->items, cap * sizeof(*a));
+        if (!a)
+            return -1;
+        b->items = a;
+        b->cap = cap;
+    }
+    it = &b->items[b->n++];
+    it->kind = k;
+    snprintf(it->id, sizeof(it->id), "%s", id);
+    it->at = at;
+    it->rec = *rec;
+    memset(rec, 0, sizeof(*rec));
+    b->counts[k]++;
+    return 0;
+}
+
+void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct seal_text *ids,
+                       struct seal_text *pos)
+{
+    char num[32];
+    int first = 1;
+
+    seal_text_add(ids, "{");
+    seal_text_add(pos, "{");
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i].kind != k)
+            continue;
+        if (!first) {
+            seal_text_add(ids, ",");
+            seal_text_add(pos, ",");
+        }
+        first = 0;
+        seal_text_add(ids, b->items[i].id);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)(b->first + i));
+        seal_text_add(pos, num);
+    }
+    seal_text_add(ids, "}");
+    seal_text_add(pos, "}");
+}
+
+void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "transfer=%d entry=%d hold=%d bid=%d lot=%d fill=%d order=%d pending=%d",
+             b->counts[RECORD_TRANSFER], b->entries, b->counts[RECORD_HOLD], b->counts[RECORD_BID],
+             b->counts[RECORD_LOT], b->counts[RECORD_FILL], b->counts[RECORD_ORDER],
+             b->counts[RECORD_PENDING]);
+}

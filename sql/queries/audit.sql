@@ -1,0 +1,477 @@
+-- The full pass (fcgi/domain/fullpass.c): every check of /proof over ALL
+-- history, in one READ ONLY REPEATABLE READ snapshot on a connection of its
+-- own, then the seal checks: the sealed aggregates are the fold of the
+-- sealed rows, the positions are 0..tree_size-1, and (in C, from the
+-- record streams below) every leaf, internal node, root, chain hash and
+-- the latest state commitment recompute from the rows.
+--
+-- audit_<check> is the full-history form of check <check> (checks.c's
+-- `full`): one row, the observed value (the number of violating rows unless
+-- the description says otherwise; expected 0) and a sample of the ids.
+
+-- name: audit_settings
+-- The pass reads everything: its statement_timeout ($1, ms), memory for its
+-- hash joins, and no JIT (postgres only; SET LOCAL: this transaction only).
+SELECT set_config('statement_timeout', $1, true),
+    set_config('work_mem', '256MB', true), set_config('jit', 'off', true);
+
+-- name: audit_transfers_balanced
+-- every transfer has at least two entries, its entries sum to zero, and they
+-- only debit its payer and credit its payee by its amount
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT t.id, row_number() OVER () AS rn FROM transfers t
+ LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id, t.from_account, t.to_account, t.amount
+ HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0
+  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount
+  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount
+  OR count(e.id) FILTER (WHERE e.account_id NOT IN (t.from_account, t.to_account)) > 0) bad;
+
+-- name: audit_entries_have_transfers
+-- every entry belongs to an existing transfer
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT e.id, row_number() OVER () AS rn FROM entries e
+ WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id)) bad;
+
+-- name: audit_balances_match_entries
+-- every account's balance equals the sum of its ledger entries
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT a.id, row_number() OVER () AS rn FROM accounts a
+ LEFT JOIN (SELECT account_id, sum(amount) AS s FROM entries GROUP BY account_id) e
+   ON e.account_id = a.id
+ WHERE a.balance <> coalesce(e.s, 0)) bad;
+
+-- name: audit_money_conserved
+-- the balances of all accounts, issuer included, sum to zero (observed is the
+-- sum)
+SELECT coalesce(sum(balance), 0)::bigint, NULL FROM accounts;
+
+-- name: audit_no_negative_balances
+-- no account but the issuer has a negative balance (also a CHECK on accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' AND balance < 0;
+
+-- name: audit_holds_match_held
+-- every account's held equals its active lot holds plus the cash reserved by
+-- its resting buy orders plus its pending transfers
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT a.id, row_number() OVER () AS rn FROM accounts a
+ LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE state = 'active'
+            GROUP BY account_id) h ON h.account_id = a.id
+ LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE status = 'open'
+            AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
+ LEFT JOIN (SELECT from_account, sum(amount) AS s FROM pending_transfers
+            WHERE status = 'pending' GROUP BY from_account) p ON p.from_account = a.id
+ WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(p.s, 0)) bad;
+
+-- name: audit_pending_released
+-- every closed pending transfer released exactly its hold: a posted one
+-- moved its posted amount (at most what was held) by exactly one transfer
+-- from its payer to its payee and released the rest; a voided or expired
+-- one moved nothing
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT p.id, row_number() OVER () AS rn FROM pending_transfers p
+ LEFT JOIN transfers t ON t.id = p.transfer_id
+ WHERE p.status <> 'pending' AND NOT coalesce(CASE WHEN p.status = 'posted' THEN
+   t.id IS NOT NULL AND t.from_account = p.from_account AND t.to_account = p.to_account
+   AND t.amount = p.posted_amount AND p.posted_amount BETWEEN 1 AND p.amount
+   AND (SELECT count(*) FROM pending_transfers q WHERE q.transfer_id = p.transfer_id) = 1
+  ELSE p.transfer_id IS NULL AND p.posted_amount IS NULL END, false)) bad;
+
+-- name: audit_order_holds_exact
+-- every resting buy reserves exactly remaining x price; closed orders reserve
+-- nothing
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM orders
+ WHERE hold_amount <> CASE WHEN status = 'open' AND side = 'buy'
+                           THEN remaining * price ELSE 0 END) bad;
+
+-- name: audit_held_within_balance
+-- held is between 0 and the balance (also a CHECK on accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts
+ WHERE kind <> 'issuer' AND (held < 0 OR held > balance);
+
+-- name: audit_drop_claims_match
+-- per drop lot, the units counted from claim rows equal qty_claimed and never
+-- exceed K
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM lots l
+ LEFT JOIN (SELECT lot_id, sum(quantity) AS q FROM bids WHERE status = 'claimed'
+            GROUP BY lot_id) b ON b.lot_id = l.id
+ WHERE l.kind = 'drop' AND (coalesce(b.q, 0) <> l.qty_claimed OR coalesce(b.q, 0) > l.qty_total)
+) bad;
+
+-- name: audit_english_high_is_last_bid
+-- per English lot, the recorded high amount and bidder are those of the last
+-- accepted bid, and the lot's seq counts its bids
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM lots l
+ LEFT JOIN LATERAL (SELECT b.amount, b.bidder, b.seq FROM bids b WHERE b.lot_id = l.id
+                    ORDER BY b.seq DESC LIMIT 1) last ON true
+ LEFT JOIN (SELECT lot_id, count(*) AS n FROM bids GROUP BY lot_id) c ON c.lot_id = l.id
+ WHERE l.kind = 'english' AND (
+   l.high_amount IS DISTINCT FROM last.amount OR l.high_bidder IS DISTINCT FROM last.bidder
+   OR l.seq <> coalesce(c.n, 0) OR l.high_amount IS DISTINCT FROM
+      (SELECT max(amount) FROM bids WHERE lot_id = l.id))) bad;
+
+-- name: audit_english_bids_increase
+-- per English lot, accepted bid amounts strictly increase with their sequence
+-- numbers
+SELECT count(*), string_agg(lot_id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT lot_id, row_number() OVER () AS rn FROM (
+  SELECT b.lot_id, b.amount, lag(b.amount) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev,
+         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq
+  FROM bids b JOIN lots l ON l.id = b.lot_id WHERE l.kind = 'english') x
+ WHERE amount <= prev OR seq <> coalesce(prev_seq, 0) + 1) bad;
+
+-- name: audit_english_live_holds
+-- a live English lot with a leader has exactly one active hold, the leader's,
+-- equal to the high amount; other lots have no active hold
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM lots l
+ LEFT JOIN (SELECT lot_id, count(*) AS n, min(account_id::text) AS acct, sum(amount) AS s
+            FROM holds WHERE state = 'active' GROUP BY lot_id) h ON h.lot_id = l.id
+ WHERE CASE WHEN l.kind = 'english' AND l.status = 'live' AND l.high_bidder IS NOT NULL
+   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text OR h.s <> l.high_amount
+   ELSE coalesce(h.n, 0) <> 0 END) bad;
+
+-- name: audit_settled_lots_captured_once
+-- each settled English lot has exactly one captured hold, paid to the seller
+-- by a capture transfer equal to the clearing price; unsold lots captured
+-- nothing
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM lots l
+ LEFT JOIN (SELECT h.lot_id, count(*) AS n,
+            count(*) FILTER (WHERE t.kind = 'capture' AND t.amount = h.amount) AS good,
+            min(t.to_account::text) AS payee, sum(t.amount) AS paid
+            FROM holds h LEFT JOIN transfers t ON t.id = h.transfer_id
+            WHERE h.state = 'captured' GROUP BY h.lot_id) c ON c.lot_id = l.id
+ WHERE l.kind = 'english' AND CASE
+   WHEN l.status = 'settled' THEN coalesce(c.n, 0) <> 1 OR c.good <> 1
+        OR c.payee <> l.seller::text OR c.paid IS DISTINCT FROM l.clearing_price
+        OR l.winner IS DISTINCT FROM l.high_bidder
+   ELSE coalesce(c.n, 0) <> 0 END) bad;
+
+-- name: audit_captures_belong_to_lots
+-- every capture transfer is the captured hold of exactly one settled lot
+SELECT count(*), string_agg(t.id::text, ',') FROM transfers t
+ WHERE t.kind = 'capture' AND (SELECT count(*) FROM holds h WHERE h.transfer_id = t.id
+   AND h.state = 'captured') <> 1;
+
+-- name: audit_dutch_paid_schedule_price
+-- every Dutch claim paid max(floor, start - step x whole intervals elapsed) at
+-- its claim time
+SELECT count(*), string_agg(b.id::text, ',') FROM bids b JOIN lots l ON l.id = b.lot_id
+ WHERE l.kind = 'dutch' AND b.amount <> GREATEST(l.floor_price, l.start_price - l.step *
+   LEAST(floor(extract(epoch FROM (b.created_at - l.starts_at)) / l.interval_s)::bigint,
+         (l.start_price - l.floor_price) / l.step + 1));
+
+-- name: audit_purchases_paid
+-- every Dutch or drop claim has a purchase transfer from the bidder to the
+-- seller for the amount of the claim
+SELECT count(*), string_agg(b.id::text, ',') FROM bids b JOIN lots l ON l.id = b.lot_id
+ LEFT JOIN transfers t ON t.id = b.transfer_id
+ WHERE b.status = 'claimed' AND (t.id IS NULL OR t.kind <> 'purchase'
+   OR t.from_account <> b.bidder OR t.to_account <> l.seller OR t.amount <> b.amount);
+
+-- name: audit_shares_supply_conserved
+-- per shares market, the units in all positions (resting sells included) equal
+-- the total supply issued at creation
+SELECT count(*), string_agg(id::text, ',') FROM (
+ SELECT m.id FROM markets m LEFT JOIN positions p ON p.market_id = m.id
+ WHERE m.kind = 'shares' GROUP BY m.id, m.total_supply
+ HAVING coalesce(sum(p.quantity), 0) <> m.total_supply) bad;
+
+-- name: audit_positions_held_match_orders
+-- every position's held units equal the remaining units of its resting sell
+-- orders
+SELECT count(*), string_agg(market_id::text || '/' || account_id::text, ',') FILTER (WHERE rn <= 5)
+ FROM (SELECT p.market_id, p.account_id, row_number() OVER () AS rn FROM positions p
+ LEFT JOIN (SELECT market_id, account_id, outcome, sum(remaining) AS s FROM orders
+            WHERE status = 'open' AND side = 'sell' GROUP BY market_id, account_id, outcome) o
+   ON o.market_id = p.market_id AND o.account_id = p.account_id AND o.outcome = p.outcome
+ WHERE p.held <> coalesce(o.s, 0)) bad;
+
+-- name: audit_event_pairs_backed
+-- per event market, outstanding YES equals outstanding NO and escrow holds
+-- exactly 100 per pair, which is also the cost basis carried by the contracts;
+-- mid-resolution, escrow equals what is still owed; zero once resolved
+SELECT count(*), string_agg(id::text, ',') FROM (
+ SELECT m.id FROM markets m JOIN accounts e ON e.id = m.escrow
+ LEFT JOIN (SELECT market_id,
+            coalesce(sum(quantity) FILTER (WHERE outcome = 'yes'), 0) AS yes,
+            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no,
+            coalesce(sum(cost), 0) AS cost
+            FROM positions GROUP BY market_id) p ON p.market_id = m.id
+ WHERE m.kind = 'event' AND CASE
+   WHEN m.status = 'resolving' THEN e.balance <> CASE m.outcome
+     WHEN 'cancel' THEN coalesce(p.cost, 0) WHEN 'yes' THEN 100 * coalesce(p.yes, 0)
+     ELSE 100 * coalesce(p.no, 0) END
+   ELSE coalesce(p.yes, 0) <> coalesce(p.no, 0) OR e.balance <> 100 * coalesce(p.yes, 0)
+     OR e.balance <> coalesce(p.cost, 0)
+     OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0) END) bad;
+
+-- name: audit_trade_cash_legs
+-- every fill's cash legs net to zero: a transfer fill pays price x quantity
+-- from buyer to seller; a mint fill's two legs put exactly 100 x quantity into
+-- the market's escrow
+SELECT count(*), string_agg(t.id::text, ',') FROM trades t
+ JOIN markets m ON m.id = t.market_id
+ LEFT JOIN transfers a ON a.id = t.cash_a LEFT JOIN transfers b ON b.id = t.cash_b
+ WHERE CASE WHEN t.kind = 'transfer' THEN a.id IS NULL OR a.kind <> 'trade'
+   OR a.amount <> t.price::bigint * t.quantity OR a.from_account <> t.buyer
+   OR a.to_account <> t.seller
+ ELSE a.id IS NULL OR b.id IS NULL OR a.kind <> 'mint' OR b.kind <> 'mint'
+   OR a.to_account <> m.escrow OR b.to_account <> m.escrow
+   OR a.amount + b.amount <> 100 * t.quantity OR a.amount <> t.price::bigint * t.quantity
+   OR a.from_account <> t.buyer OR b.from_account <> t.seller END;
+
+-- name: audit_no_negative_positions
+-- no position holds fewer than zero units or more held than it has (also
+-- CHECKs)
+SELECT count(*), NULL FROM positions WHERE quantity < 0 OR held < 0 OR held > quantity;
+
+-- name: audit_idempotency_keys_unique
+-- no idempotency key produced two transfers, two bids or two orders
+SELECT count(*), string_agg(k, ',') FROM (
+ SELECT idem_key AS k FROM transfers WHERE idem_key IS NOT NULL
+  GROUP BY idem_key HAVING count(*) > 1
+ UNION ALL SELECT idem_key FROM bids WHERE idem_key IS NOT NULL
+  GROUP BY idem_key HAVING count(*) > 1
+ UNION ALL SELECT idem_key FROM orders WHERE idem_key IS NOT NULL
+  GROUP BY idem_key HAVING count(*) > 1) dup;
+
+-- ---- the seal checks ------------------------------------------------------
+
+-- name: audit_seal_aggregates_match
+-- the sealed aggregates are the fold of the sealed rows: per account the sum
+-- and count of its sealed entries; per lot the claimed units of its sealed
+-- claimed bids, the captured amount of its sealed captured holds and the
+-- count of its sealed bids; per market the count, quantity and mint quantity
+-- of its sealed fills
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM (
+  SELECT coalesce(s.account_id, f.account_id) AS id FROM seal_accounts s
+  FULL JOIN (SELECT account_id, sum(amount) AS balance, count(*) AS n FROM entries
+             WHERE sealed IS NOT NULL GROUP BY account_id) f ON f.account_id = s.account_id
+  WHERE coalesce(s.balance, 0) <> coalesce(f.balance, 0) OR coalesce(s.entries, 0) <> coalesce(f.n, 0)
+  UNION ALL
+  SELECT coalesce(s.lot_id, b.lot_id, h.lot_id) FROM seal_lots s
+  FULL JOIN (SELECT lot_id, coalesce(sum(quantity) FILTER (WHERE status = 'claimed'), 0) AS claimed,
+             count(*) AS n FROM bids WHERE sealed IS NOT NULL GROUP BY lot_id) b
+    ON b.lot_id = s.lot_id
+  FULL JOIN (SELECT lot_id, sum(amount) AS captured FROM holds
+             WHERE sealed IS NOT NULL AND state = 'captured' GROUP BY lot_id) h
+    ON h.lot_id = coalesce(s.lot_id, b.lot_id)
+  WHERE coalesce(s.claimed, 0) <> coalesce(b.claimed, 0) OR coalesce(s.bids, 0) <> coalesce(b.n, 0)
+     OR coalesce(s.captured, 0) <> coalesce(h.captured, 0)
+  UNION ALL
+  SELECT coalesce(s.market_id, f.market_id) FROM seal_markets s
+  FULL JOIN (SELECT market_id, count(*) AS n, sum(quantity) AS q,
+             coalesce(sum(quantity) FILTER (WHERE kind = 'mint'), 0) AS pairs
+             FROM trades WHERE sealed IS NOT NULL GROUP BY market_id) f ON f.market_id = s.market_id
+  WHERE coalesce(s.fills, 0) <> coalesce(f.n, 0) OR coalesce(s.quantity, 0) <> coalesce(f.q, 0)
+     OR coalesce(s.pairs, 0) <> coalesce(f.pairs, 0)) x) bad;
+
+-- name: audit_positions_contiguous
+-- the sealed positions are exactly 0 .. tree_size - 1 of the latest seal,
+-- each held by one record (transfers, holds, bids, lots, fills, orders,
+-- pending transfers) and each with its leaf stored, and every entry carries
+-- its transfer's position (observed counts the duplicated, missing and
+-- out-of-range positions, the stray or missing leaves and the entries that
+-- disagree)
+WITH size AS (SELECT coalesce(max(tree_size), 0) AS n FROM seals),
+ p AS (SELECT sealed AS pos, id FROM transfers WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM holds WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM bids WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM lots WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM trades WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM orders WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM pending_transfers WHERE sealed IS NOT NULL),
+ stray AS (SELECT e.id FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id
+  WHERE e.sealed IS DISTINCT FROM t.sealed AND (e.sealed IS NOT NULL OR t.sealed IS NOT NULL)),
+ dup AS (SELECT pos, min(id::text) AS id, count(*) - 1 AS extra FROM p GROUP BY pos
+  HAVING count(*) > 1 OR pos < 0 OR pos >= (SELECT n FROM size))
+SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM size) THEN 1 ELSE 0 END), 0) FROM dup)
+     + ((SELECT n FROM size) - (SELECT count(DISTINCT pos) FROM p WHERE pos >= 0
+        AND pos < (SELECT n FROM size)))
+     + (SELECT count(*) FROM merkle_nodes WHERE level = 0 AND idx >= (SELECT n FROM size))
+     + ((SELECT n FROM size) - (SELECT count(*) FROM merkle_nodes WHERE level = 0
+        AND idx < (SELECT n FROM size)))
+     + (SELECT count(*) FROM stray),
+    (SELECT string_agg(id, ',') FROM (SELECT id::text AS id FROM stray
+      UNION ALL SELECT id FROM dup LIMIT 5) s);
+
+-- ---- the record streams (read in single-row mode, hashed in C) ---------------
+-- Each answers every sealed record of its kind in position order: the
+-- position, the leaf stored at it (merkle_nodes level 0, hex; NULL when
+-- missing), then the record's columns in the order of domain/record.h's
+-- enum record_col_<kind> (times in integer microseconds since the epoch).
+
+-- name: audit_records_transfers
+-- Sealed transfers with their entries, one row per entry (entry id, account,
+-- amount after the transfer's columns; NULL when it has none).
+SELECT t.sealed, encode(m.hash, 'hex'), t.id, t.kind, t.from_account, t.to_account, t.amount,
+    (extract(epoch FROM t.created_at) * 1000000)::bigint, t.caller, t.idem_key, t.memo,
+    e.id, e.account_id, e.amount
+ FROM transfers t LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = t.sealed
+ LEFT JOIN entries e ON e.transfer_id = t.id
+ WHERE t.sealed IS NOT NULL ORDER BY t.sealed, e.id;
+
+-- name: audit_records_holds
+-- Sealed holds.
+SELECT h.sealed, encode(m.hash, 'hex'), h.id, h.account_id, h.lot_id, h.bid_id, h.amount, h.state,
+    h.transfer_id, (extract(epoch FROM h.created_at) * 1000000)::bigint,
+    (extract(epoch FROM h.updated_at) * 1000000)::bigint
+ FROM holds h LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = h.sealed
+ WHERE h.sealed IS NOT NULL ORDER BY h.sealed;
+
+-- name: audit_records_bids
+-- Sealed bids.
+SELECT b.sealed, encode(m.hash, 'hex'), b.id, b.lot_id, b.bidder, b.amount, b.quantity, b.seq,
+    b.status, b.transfer_id, (extract(epoch FROM b.created_at) * 1000000)::bigint, b.idem_key
+ FROM bids b LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = b.sealed
+ WHERE b.sealed IS NOT NULL ORDER BY b.sealed;
+
+-- name: audit_records_lots
+-- Sealed lots.
+SELECT l.sealed, encode(m.hash, 'hex'), l.id, l.kind, l.seller, l.status, l.start_price,
+    l.increment, l.reserve, l.floor_price, l.step, l.interval_s, l.price, l.qty_total,
+    l.qty_claimed, l.seq, l.high_amount, l.winner, l.clearing_price,
+    (extract(epoch FROM l.starts_at) * 1000000)::bigint,
+    (extract(epoch FROM l.ends_at) * 1000000)::bigint,
+    (extract(epoch FROM l.settled_at) * 1000000)::bigint
+ FROM lots l LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = l.sealed
+ WHERE l.sealed IS NOT NULL ORDER BY l.sealed;
+
+-- name: audit_records_fills
+-- Sealed trades (fill records).
+SELECT t.sealed, encode(m.hash, 'hex'), t.id, t.market_id, t.kind, t.outcome, t.price, t.quantity,
+    t.buyer, t.seller, t.cash_a, t.cash_b, t.seq, (extract(epoch FROM t.created_at) * 1000000)::bigint
+ FROM trades t LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = t.sealed
+ WHERE t.sealed IS NOT NULL ORDER BY t.sealed;
+
+-- name: audit_records_orders
+-- Sealed orders.
+SELECT o.sealed, encode(m.hash, 'hex'), o.id, o.market_id, o.account_id, o.side, o.outcome,
+    o.price, o.quantity, o.remaining, o.status, o.time_in_force,
+    (extract(epoch FROM o.created_at) * 1000000)::bigint, o.idem_key
+ FROM orders o LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = o.sealed
+ WHERE o.sealed IS NOT NULL ORDER BY o.sealed;
+
+-- name: audit_records_pending
+-- Sealed pending transfers.
+SELECT p.sealed, encode(m.hash, 'hex'), p.id, p.from_account, p.to_account, p.amount, p.status,
+    p.posted_amount, p.transfer_id, (extract(epoch FROM p.expires_at) * 1000000)::bigint,
+    (extract(epoch FROM p.created_at) * 1000000)::bigint, p.caller, p.idem_key, p.memo
+ FROM pending_transfers p LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = p.sealed
+ WHERE p.sealed IS NOT NULL ORDER BY p.sealed;
+
+-- name: audit_nodes
+-- Every stored interior node with its two children (hex; NULL when missing).
+SELECT n.level, n.idx, encode(n.hash, 'hex'), encode(l.hash, 'hex'), encode(r.hash, 'hex')
+ FROM merkle_nodes n
+ LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
+ LEFT JOIN merkle_nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
+ WHERE n.level > 0;
+
+-- name: audit_node_levels
+-- How many nodes each level stores, and its highest index.
+SELECT level, count(*), max(idx) FROM merkle_nodes GROUP BY level ORDER BY level;
+
+-- name: audit_node_get
+-- The stored hash of the perfect subtree ($1 level, $2 index), hex.
+SELECT encode(hash, 'hex') FROM merkle_nodes WHERE level = $1 AND idx = $2;
+
+-- name: audit_latest_seal
+-- The latest seal in the snapshot: what the pass covers.
+SELECT seal_no, tree_size, encode(state_hash, 'hex') FROM seals ORDER BY seal_no DESC LIMIT 1;
+
+-- name: audit_seals_page
+-- The seals after seal $1, at most $2, in order, hashes in hex.
+SELECT seal_no, tree_size, records, encode(root, 'hex'), encode(state_hash, 'hex'),
+    encode(prev_hash, 'hex'), encode(hash, 'hex') FROM seals WHERE seal_no > $1
+ ORDER BY seal_no LIMIT $2;
+
+-- name: audit_state_accounts
+-- The sealed per-account aggregates (the state commitment's account lines).
+SELECT account_id, balance, entries FROM seal_accounts;
+
+-- name: audit_state_lots
+-- The sealed per-lot aggregates.
+SELECT lot_id, claimed, captured, bids FROM seal_lots;
+
+-- name: audit_state_markets
+-- The sealed per-market aggregates.
+SELECT market_id, fills, quantity, pairs FROM seal_markets;
+
+-- ---- the lease and the full_audits rows -------------------------------------
+
+-- name: audit_lease_ensure
+-- The full pass's lease row exists.
+INSERT INTO leases (name) VALUES ('full_audit') ON CONFLICT (name) DO NOTHING;
+
+-- name: audit_lease_take
+-- Take or renew the full pass's lease as $1 for $2 seconds: one row = held.
+UPDATE leases SET owner = $1, expires = clock_timestamp() + make_interval(secs => $2::int)
+ WHERE name = 'full_audit' AND (owner IS NULL OR owner = $1 OR expires < clock_timestamp());
+
+-- name: audit_lease_release
+-- Give the lease back, if $1 still holds it.
+UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'full_audit' AND owner = $1;
+
+-- fragment: audit_columns
+id, status, requested_by, seal_no, tree_size, rows_read, failed_check, sample, detail,
+    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+
+-- name: audit_insert
+-- POST /proof/audits and the CLI: queue a pass ($1 id, $2 who asked).
+INSERT INTO full_audits (id, status, requested_by) VALUES ($1, 'queued', $2)
+ RETURNING {{audit_columns}};
+
+-- name: audit_get
+-- GET /proof/audits/{id}.
+SELECT {{audit_columns}} FROM full_audits WHERE id = $1;
+
+-- name: audit_next_queued
+-- The jobs child: the oldest queued pass, if none is running.
+SELECT id FROM full_audits WHERE status = 'queued'
+ AND NOT EXISTS (SELECT 1 FROM full_audits WHERE status = 'running')
+ ORDER BY created_at LIMIT 1;
+
+-- name: audit_schedule
+-- The jobs child: queue a pass ($1 id) when none is queued or running and
+-- none finished in the last $2 seconds.
+INSERT INTO full_audits (id, status, requested_by)
+ SELECT $1, 'queued', 'schedule'
+ WHERE NOT EXISTS (SELECT 1 FROM full_audits WHERE status IN ('queued', 'running'))
+   AND NOT EXISTS (SELECT 1 FROM full_audits WHERE status IN ('passed', 'failed')
+                   AND finished_at > now() - make_interval(secs => $2::int));
+
+-- name: audit_requeue_orphans
+-- A pass left running while nobody holds the lease was interrupted (its
+-- process died): queue it again.
+UPDATE full_audits SET status = 'queued', started_at = NULL, rows_read = NULL
+ WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM leases WHERE name = 'full_audit'
+   AND owner IS NOT NULL AND expires > clock_timestamp());
+
+-- name: audit_start
+-- The pass $1 starts (it holds the lease).
+UPDATE full_audits SET status = 'running', started_at = now(), rows_read = 0
+ WHERE id = $1 AND status IN ('queued', 'running');
+
+-- name: audit_progress
+-- The pass $1 has read $2 rows so far.
+UPDATE full_audits SET rows_read = $2 WHERE id = $1 AND status = 'running';
+
+-- name: audit_finish
+-- The pass $1 ends: $2 passed|failed, rows read, the seal it covered, the
+-- first failed check, its sample and a detail.
+UPDATE full_audits SET status = $2, rows_read = $3, seal_no = $4, tree_size = $5,
+    failed_check = $6, sample = $7, detail = $8, finished_at = now()
+ WHERE id = $1;
+
+-- name: audit_fail_died
+-- The process running pass $1 died without a verdict: the pass failed ($2 why).
+UPDATE full_audits SET status = 'failed', detail = $2, finished_at = now()
+ WHERE id = $1 AND status = 'running';
