@@ -85,6 +85,7 @@ static const struct setting settings[] = {
     INT(seal_batch_rows, "3000", 16, 100000),
     STR(log_origin, "zerosum.local/ledger"),
     STR(log_key_file, "var/secrets/log-ed25519.pem"),
+    INT(seal_backlog_max_s, "300", 1, 604800),
 };
 
 static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,

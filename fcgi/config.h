@@ -86,6 +86,9 @@ struct zs_config {
     char log_origin[128];           /* checkpoint origin line = signing key name */
     char log_key_file[ZS_PATH_MAX]; /* Ed25519 PEM, 0600, created on first use */
 
+    /* the live /proof's bounds (checks sealer_keeps_up, full_audit_passed) */
+    int seal_backlog_max_s; /* oldest sealable row left unsealed, seconds */
+
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;
 };

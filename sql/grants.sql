@@ -19,3 +19,5 @@ GRANT SELECT, INSERT ON seals, merkle_nodes TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON seal_accounts, seal_lots, seal_markets, leases TO zerosum_app;
 -- the full pass (fcgi/domain/fullpass.c): its lease and its rows
 GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;
+-- read-only for the live /proof: the seals, the sealed aggregates, the full passes
+GRANT SELECT ON seals, seal_accounts, seal_lots, seal_markets, full_audits TO zerosum_app;

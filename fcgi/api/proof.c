@@ -47,6 +47,7 @@ struct proof_tx {
     int consistent;
     int full;        /* admin: samples and whole run summaries */
     long timeout_ms; /* statement_timeout set in this transaction, 0: none */
+    int64_t seal_no; /* the latest seal in the snapshot, 0: none */
 };
 
 static long elapsed_ms(const struct timespec *start)
@@ -170,6 +171,20 @@ static struct json_object *run_json(PGresult *res, int i, int full, int with_sta
     return o;
 }
 
+/* The latest seal (columns 8-10 of proof_audit_counts), or NULL (JSON null) before the first. */
+static struct json_object *seal_json(PGresult *res)
+{
+    struct json_object *o;
+
+    if (PQgetisnull(res, 0, 8))
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "seal_no", json_object_new_int64(cell_i64(res, 0, 8)));
+    json_object_object_add(o, "tree_size", json_object_new_int64(cell_i64(res, 0, 9)));
+    json_object_object_add(o, "sealed_at", cell_str(res, 0, 10));
+    return o;
+}
+
 /* The snapshot's time, backend and counts into p->out. 0, or -1 (tx->err set). */
 static int audit_counts(struct tx *tx, struct proof_tx *p)
 {
@@ -177,7 +192,7 @@ static int audit_counts(struct tx *tx, struct proof_tx *p)
         "accounts", "transfers", "entries", "lots", "bids", "holds"
     };
     PGresult *res = tx_exec_named(tx, SQL_PROOF_AUDIT_COUNTS, NULL);
-    struct json_object *backend, *counts;
+    struct json_object *backend, *counts, *seal;
 
     if (!res)
         return -1;
@@ -192,26 +207,153 @@ static int audit_counts(struct tx *tx, struct proof_tx *p)
     counts = json_object_new_object();
     for (int i = 0; i < 6; i++)
         json_object_object_add(counts, names[i], json_object_new_int64(cell_i64(res, 0, 2 + i)));
+    p->seal_no = cell_i64(res, 0, 8);
+    seal = seal_json(res);
     PQclear(res);
     /* "consistent" comes before them in the answer: a placeholder now. */
     json_object_object_add(p->out, "consistent", json_object_new_boolean(1));
     json_object_object_add(p->out, "backend", backend);
     json_object_object_add(p->out, "counts", counts);
+    json_object_object_add(p->out, "seal", seal);
     return 0;
 }
 
-/* Run check c into a new JSON object (NULL, tx->err set, on a failed statement). */
+/* What a check's statement reads, as /proof's "covers" says it. */
+enum coverage {
+    COV_UNSEALED,  /* unsealed rows (and what they name); sealed ones were checked sealing */
+    COV_STATE,     /* current state only */
+    COV_AGGREGATE, /* current state against the sealed aggregates plus the unsealed rows */
+    COV_BACKLOG,   /* the unsealed backlog */
+    COV_FULL,      /* the last full pass over all history */
+};
+
+static enum coverage check_coverage(enum sql_id id)
+{
+    switch (id) {
+    case SQL_PROOF_MONEY_CONSERVED:
+    case SQL_PROOF_NO_NEGATIVE_BALANCES:
+    case SQL_PROOF_HOLDS_MATCH_HELD:
+    case SQL_PROOF_HELD_WITHIN_BALANCE:
+    case SQL_PROOF_SHARES_SUPPLY_CONSERVED:
+    case SQL_PROOF_POSITIONS_HELD_MATCH_ORDERS:
+    case SQL_PROOF_EVENT_PAIRS_BACKED:
+    case SQL_PROOF_NO_NEGATIVE_POSITIONS:
+        return COV_STATE;
+    case SQL_PROOF_BALANCES_MATCH_ENTRIES:
+    case SQL_PROOF_DROP_CLAIMS_MATCH:
+    case SQL_PROOF_ENGLISH_HIGH_IS_LAST_BID:
+        return COV_AGGREGATE;
+    case SQL_PROOF_SEALER_KEEPS_UP:
+        return COV_BACKLOG;
+    case SQL_PROOF_FULL_AUDIT_PASSED:
+        return COV_FULL;
+    default:
+        return COV_UNSEALED;
+    }
+}
+
+/* The "covers" text of check c, given the snapshot's seal and the last full pass's. */
+static struct json_object *covers_json(const struct check *c, int64_t seal_no,
+                                       int64_t full_seal_no)
+{
+    char s[160];
+
+    switch (check_coverage(c->sql)) {
+    case COV_STATE:
+        return json_object_new_string("state as of the snapshot");
+    case COV_AGGREGATE:
+        snprintf(s, sizeof(s),
+                 "state as of the snapshot, history through seal %" PRId64
+                 " (sealed aggregates) and the unsealed rows",
+                 seal_no);
+        break;
+    case COV_BACKLOG:
+        return json_object_new_string("the unsealed backlog as of the snapshot");
+    case COV_FULL:
+        snprintf(s, sizeof(s), "history through seal %" PRId64 " (the last full pass)",
+                 full_seal_no);
+        break;
+    default:
+        snprintf(s, sizeof(s),
+                 "unsealed rows (history through seal %" PRId64 " was checked as it was sealed)",
+                 seal_no);
+        break;
+    }
+    return json_object_new_string(s);
+}
+
+/* A bound check's bound, in seconds (its statement's $1). */
+static int64_t check_bound(const struct tx *tx, const struct check *c)
+{
+    return c->sql == SQL_PROOF_FULL_AUDIT_PASSED ? tx->cfg->full_audit_interval_s
+                                                 : tx->cfg->seal_backlog_max_s;
+}
+
+/* The last finished full pass (proof_full_audit_passed columns 3-8), or NULL before any. */
+static struct json_object *full_audit_json(PGresult *res, int64_t interval_s)
+{
+    struct json_object *o;
+
+    if (PQgetisnull(res, 0, 3))
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "id", cell_str(res, 0, 3));
+    json_object_object_add(o, "finished_at", cell_str(res, 0, 4));
+    json_object_object_add(o, "status", cell_str(res, 0, 5));
+    json_object_object_add(
+        o, "rows_read", PQgetisnull(res, 0, 6) ? NULL : json_object_new_int64(cell_i64(res, 0, 6)));
+    json_object_object_add(
+        o, "seal_no", PQgetisnull(res, 0, 7) ? NULL : json_object_new_int64(cell_i64(res, 0, 7)));
+    json_object_object_add(o, "interval_s", json_object_new_int64(interval_s));
+    return o;
+}
+
+/*
+ * What a bound check adds to the report: for sealer_keeps_up the top-level
+ * "backlog" (its age and row count), for full_audit_passed "full_audit" and,
+ * on a failed pass, the check's "failed_check". Returns the full pass's
+ * seal_no (0 when none), which its "covers" names.
+ */
+static int64_t bound_extras(struct proof_tx *p, const struct check *c, PGresult *res,
+                            struct json_object *o, int64_t bound)
+{
+    struct json_object *b;
+
+    if (c->sql == SQL_PROOF_SEALER_KEEPS_UP) {
+        b = json_object_new_object();
+        json_object_object_add(b, "rows", json_object_new_int64(cell_i64(res, 0, 3)));
+        json_object_object_add(b, "oldest_age_s", json_object_new_int64(cell_i64(res, 0, 0)));
+        json_object_object_add(p->out, "backlog", b);
+        return 0;
+    }
+    json_object_object_add(p->out, "full_audit", full_audit_json(res, bound));
+    if (!PQgetisnull(res, 0, 8) && strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+        json_object_object_add(o, "failed_check", cell_str(res, 0, 8));
+    return cell_i64(res, 0, 7);
+}
+
+/*
+ * Run check c into a new JSON object (NULL, tx->err set, on a failed
+ * statement). Evidence and constraint checks expect 0; a bound check's
+ * statement takes its bound and says itself whether it fails.
+ */
 static struct json_object *audit_check(struct tx *tx, struct proof_tx *p, const struct check *c)
 {
-    PGresult *res = proof_budget(tx, p) < 0 ? NULL : tx_exec_named(tx, c->sql, NULL);
+    int bound = c->kind == CHECK_BOUND;
+    int64_t expected = bound ? check_bound(tx, c) : 0, full_seal = 0;
+    char arg[24];
+    const char *v[1] = { arg };
+    PGresult *res;
     struct json_object *o;
     int64_t observed;
     int ok;
 
+    snprintf(arg, sizeof(arg), "%" PRId64, expected);
+    res = proof_budget(tx, p) < 0 ? NULL : tx_exec_named(tx, c->sql, bound ? v : NULL);
     if (!res)
         return NULL;
     observed = cell_i64(res, 0, 0);
-    ok = observed == 0;
+    ok = bound ? strcmp(PQgetvalue(res, 0, 2), "f") == 0 : observed == 0;
     if (!ok)
         p->consistent = 0;
     o = json_object_new_object();
@@ -219,8 +361,11 @@ static struct json_object *audit_check(struct tx *tx, struct proof_tx *p, const 
     json_object_object_add(o, "kind", json_object_new_string(check_kind_name(c->kind)));
     json_object_object_add(o, "ok", json_object_new_boolean(ok));
     json_object_object_add(o, "observed", json_object_new_int64(observed));
-    json_object_object_add(o, "expected", json_object_new_int64(0));
+    json_object_object_add(o, "expected", json_object_new_int64(expected));
     json_object_object_add(o, "description", json_object_new_string(sql_table[c->sql].doc));
+    if (bound)
+        full_seal = bound_extras(p, c, res, o, expected);
+    json_object_object_add(o, "covers", covers_json(c, p->seal_no, full_seal));
     if (!ok && p->full && !PQgetisnull(res, 0, 1))
         json_object_object_add(o, "sample", json_object_new_string(PQgetvalue(res, 0, 1)));
     PQclear(res);
@@ -281,7 +426,7 @@ static int anonymous(const struct request *r)
 
 void handle_proof(struct request *r)
 {
-    struct proof_tx p = { NULL, 0, 0, 0 };
+    struct proof_tx p = { NULL, 0, 0, 0, 0 };
     enum tx_decision d;
     char cc[64];
 

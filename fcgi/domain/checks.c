@@ -45,11 +45,14 @@ const struct check checks[] = {
       SQL_AUDIT_NO_NEGATIVE_POSITIONS },
     { "idempotency_keys_unique", CHECK_EVIDENCE, SQL_PROOF_IDEMPOTENCY_KEYS_UNIQUE,
       SQL_AUDIT_IDEMPOTENCY_KEYS_UNIQUE },
+    /* bounds: no full form (the full pass skips them); full repeats the live one */
+    { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, SQL_PROOF_SEALER_KEEPS_UP },
+    { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, SQL_PROOF_FULL_AUDIT_PASSED },
 };
 
 const size_t checks_count = sizeof(checks) / sizeof(checks[0]);
 
 const char *check_kind_name(enum check_kind k)
 {
-    return k == CHECK_CONSTRAINT ? "constraint" : "evidence";
+    return k == CHECK_CONSTRAINT ? "constraint" : k == CHECK_BOUND ? "bound" : "evidence";
 }

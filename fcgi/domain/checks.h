@@ -21,6 +21,10 @@
 enum check_kind {
     CHECK_EVIDENCE,   /* two facts kept independently agree */
     CHECK_CONSTRAINT, /* restates a schema constraint */
+    CHECK_BOUND,      /* an operational bound: the sealer's backlog, the full pass's age.
+                       * Its statement takes the bound ($1, seconds) and answers observed,
+                       * sample and failing (bool); expected is the bound. Never a reason
+                       * to refuse sealing. */
 };
 
 struct check {
@@ -33,7 +37,7 @@ struct check {
 extern const struct check checks[];
 extern const size_t checks_count;
 
-/* "evidence" or "constraint", as /proof labels a check. */
+/* "evidence", "constraint" or "bound", as /proof labels a check. */
 const char *check_kind_name(enum check_kind k);
 
 #endif

@@ -163,9 +163,12 @@ static int sql_checks(struct fullpass *p)
     for (size_t i = 0; i < n; i++) {
         const char *name = i < checks_count ? checks[i].name : seal_checks[i - checks_count].name;
         enum sql_id id = i < checks_count ? checks[i].full : seal_checks[i - checks_count].sql;
-        PGresult *res = fullpass_exec(p, p->snap, id, NULL);
+        PGresult *res;
         int64_t observed;
 
+        if (i < checks_count && checks[i].kind == CHECK_BOUND)
+            continue; /* an operational bound of the live /proof, not a rule of history */
+        res = fullpass_exec(p, p->snap, id, NULL);
         if (!res)
             return -1;
         observed = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
