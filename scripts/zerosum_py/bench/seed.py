@@ -20,6 +20,7 @@ An interrupted seeding resumes: bench.history_seed says how many transfers
 the committed batches hold, and a batch commits whole or not at all."""
 import random
 import subprocess
+import threading
 import time
 
 from .stack import FUND, N_USERS, BenchError, log
@@ -41,7 +42,7 @@ def _uuid4(bits):
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _batch_script(ids, first_batch, batches, rng):
+def _batch_script(ids, batches, rng):
     """Yield the psql script of `batches` seeding transactions, in chunks of text.
 
     ids: account id by bench n (1..N_USERS used). Each transfer moves 1..100
@@ -110,7 +111,6 @@ def seed_history(stack, target_transfers):
                           "-p", str(stack.pg_port), "-U", "zerosum", "-d", "zerosum", "-f", "-"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, bufsize=1 << 20)
-    import threading
     out = []
 
     def reader():
@@ -123,7 +123,7 @@ def seed_history(stack, target_transfers):
     th = threading.Thread(target=reader, daemon=True)
     th.start()
     try:
-        for chunk in _batch_script(stack.ids, nb, batches, rng):
+        for chunk in _batch_script(stack.ids, batches, rng):
             p.stdin.write(chunk)
         p.stdin.close()
     except BrokenPipeError:
