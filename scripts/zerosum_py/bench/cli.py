@@ -68,6 +68,9 @@ def main():
                          "(default max(20, 2 x --seconds))")
     ap.add_argument("--memory-requests", type=int, default=100_000,
                     help="transfers sent while the transfer workers' RSS is watched (default 100,000)")
+    ap.add_argument("--proof-large-transfers", type=int, default=0, metavar="N",
+                    help="proof-scale: transfers in the large history (default 5,000,000: "
+                         "~10,020,000 entries); the stack keeps what it has if it has more")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
     ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
                     type=lambda v: tuple(int(x) for x in v.split(",")),

@@ -25,7 +25,7 @@ import time
 
 from .stack import FUND, N_USERS, BenchError, log
 
-BATCH = 250_000          # transfers per seeding transaction (500,000 entries)
+BATCH = 20_000           # transfers per seeding transaction (40,000 entries), sealed after each
 
 
 def seeded(stack):
@@ -82,9 +82,40 @@ def _batch_script(ids, batches, rng):
                "COMMIT;\n")
 
 
-def seed_history(stack, target_transfers):
+def _psql_stream(stack, chunks, t0):
+    """Pipe a generated script into one psql session; raise on failure."""
+    p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", stack.pgsock,
+                          "-p", str(stack.pg_port), "-U", "zerosum", "-d", "zerosum", "-f", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, bufsize=1 << 20)
+    out = []
+
+    def reader():
+        for line in p.stdout:
+            out.append(line.strip())
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    try:
+        for chunk in chunks:
+            p.stdin.write(chunk)
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = p.stderr.read()
+    rc = p.wait()
+    th.join()
+    if rc != 0:
+        raise BenchError(f"{stack.name}: seeding failed (psql exit {rc}): {err.strip()[:2000]}")
+
+
+def seed_history(stack, target_transfers, seal=None, stage=BATCH):
     """Bring the stack's bulk-seeded history to target_transfers transfers.
 
+    seal: called with the stack after every committed batch of `stage`
+    transfers (the real sealer), so the unsealed backlog never exceeds one
+    batch — the sealer checks the whole backlog in every seal, so sealing a
+    big backlog at once costs its size times the number of seals.
     Needs the bench accounts (Stack.setup). Returns the seconds spent (0 when
     the history was already there)."""
     have = seeded(stack)
@@ -98,41 +129,25 @@ def seed_history(stack, target_transfers):
         raise BenchError(f"{target_transfers:,} transfers could overdraw a bench account")
     t0 = time.time()
     log(f"{stack.name}: seeding the history from {have:,} to {target_transfers:,} transfers "
-        f"({2 * target_transfers:,} entries) with COPY, every guard on (once per stack)")
+        f"({2 * target_transfers:,} entries) with COPY, every guard on"
+        + (f", sealing every {stage:,}" if seal else "") + " (once per stack)")
     nb = int(stack.sql("SELECT coalesce(max(batch), 0) FROM bench.history_seed"))
-    batches = []
-    left = target_transfers - have
-    while left > 0:
-        nb += 1
-        batches.append((nb, min(BATCH, left)))
-        left -= batches[-1][1]
     rng = random.Random()
-    p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", stack.pgsock,
-                          "-p", str(stack.pg_port), "-U", "zerosum", "-d", "zerosum", "-f", "-"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, bufsize=1 << 20)
-    out = []
-
-    def reader():
-        for line in p.stdout:
-            line = line.strip()
-            if line.startswith("batch "):
-                log(f"{stack.name}:   {line} ... ({time.time() - t0:.0f} s)")
-            out.append(line)
-
-    th = threading.Thread(target=reader, daemon=True)
-    th.start()
-    try:
-        for chunk in _batch_script(stack.ids, batches, rng):
-            p.stdin.write(chunk)
-        p.stdin.close()
-    except BrokenPipeError:
-        pass
-    err = p.stderr.read()
-    rc = p.wait()
-    th.join()
-    if rc != 0:
-        raise BenchError(f"{stack.name}: seeding failed (psql exit {rc}): {err.strip()[:2000]}")
+    t_copy = t_seal = 0.0
+    while have < target_transfers:
+        nb += 1
+        count = min(stage, target_transfers - have)
+        t1 = time.time()
+        _psql_stream(stack, _batch_script(stack.ids, [(nb, count)], rng), t0)
+        t_copy += time.time() - t1
+        have += count
+        if seal:
+            t1 = time.time()
+            seal(stack)
+            t_seal += time.time() - t1
+        if nb % 10 == 0 or have >= target_transfers:
+            log(f"{stack.name}:   {have:,} transfers ({time.time() - t0:.0f} s: COPY {t_copy:.0f} s, "
+                f"sealing {t_seal:.0f} s)")
     log(f"{stack.name}: history COPY done in {time.time() - t0:.0f} s; VACUUM ANALYZE")
     stack.sql("VACUUM ANALYZE accounts; VACUUM ANALYZE transfers; VACUUM ANALYZE entries;", timeout=3600)
     have = seeded(stack)
