@@ -94,7 +94,7 @@ static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
     t->pos = -1;
 }
 
-/* A row of audit_records_transfers: position, leaf, the transfer, one entry. */
+/* A row of audit_records_transfers: position, the transfer, its leaf, one entry. */
 static int transfer_row(struct fullpass *p, const PGresult *r, void *ctx)
 {
     struct transfer_acc *t = ctx;
@@ -104,9 +104,9 @@ static int transfer_row(struct fullpass *p, const PGresult *r, void *ctx)
     if (pos != t->pos) {
         transfer_flush(p, t);
         t->pos = pos;
-        t->leaf = dup_or_null(r, 1);
+        t->leaf = dup_or_null(r, 1 + RT_NCOLS);
         for (int i = 0; i < RT_NCOLS; i++)
-            t->v[i] = dup_or_null(r, 2 + i);
+            t->v[i] = dup_or_null(r, 1 + i);
     }
     if (PQgetisnull(r, 0, ec))
         return 0;
@@ -127,15 +127,17 @@ static int transfer_row(struct fullpass *p, const PGresult *r, void *ctx)
     return 0;
 }
 
-/* A row of audit_records_<kind> for every kind but transfers (ctx: the kind). */
+/* A row of audit_records_<kind> for every kind but transfers (ctx: the kind):
+ * position, the record's columns, its leaf. */
 static int record_row(struct fullpass *p, const PGresult *r, void *ctx)
 {
     enum record_kind k = *(const enum record_kind *)ctx;
+    int leaf = 1 + record_ncols(k);
     struct record rec;
-    int rc = record_encode_row(k, r, 0, 2, NULL, 0, &rec);
+    int rc = record_encode_row(k, r, 0, 1, NULL, 0, &rec);
 
-    leaf_compare(p, rc, &rec, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1),
-                 PQgetvalue(r, 0, 2));
+    leaf_compare(p, rc, &rec, PQgetisnull(r, 0, leaf) ? NULL : PQgetvalue(r, 0, leaf),
+                 PQgetvalue(r, 0, 1));
     if (rc == 0)
         record_free(&rec);
     return 0;

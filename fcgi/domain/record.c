@@ -310,7 +310,7 @@ static int is_word(const char *s)
 /* Write one line's value into b. 0, or -1 if malformed. */
 static int put_value(struct sbuf *b, const struct line *l, const char *const *v)
 {
-    const char *x = v[l->col];
+    const char *x = l->col >= 0 ? v[l->col] : NULL; /* F_PRIV may have no first column */
     char hex[RECORD_HEX_LEN + 1];
 
     switch (l->f) {

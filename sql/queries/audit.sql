@@ -302,68 +302,54 @@ SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM s
 
 -- ---- the record streams (read in single-row mode, hashed in C) ---------------
 -- Each answers every sealed record of its kind in position order: the
--- position, the leaf stored at it (merkle_nodes level 0, hex; NULL when
--- missing), then the record's columns in the order of domain/record.h's
--- enum record_col_<kind> (times in integer microseconds since the epoch).
+-- position, the record's columns exactly as the sealer reads them (the
+-- seal_<kind>_cols fragments of seal.sql, in the order of domain/record.h's
+-- enum record_col_<kind>), then the leaf stored at its position
+-- (merkle_nodes level 0, hex; NULL when missing).
 
 -- name: audit_records_transfers
 -- Sealed transfers with their entries, one row per entry (entry id, account,
--- amount after the transfer's columns; NULL when it has none).
-SELECT t.sealed, encode(m.hash, 'hex'), t.id, t.kind, t.from_account, t.to_account, t.amount,
-    (extract(epoch FROM t.created_at) * 1000000)::bigint, t.caller, t.idem_key, t.memo,
-    e.id, e.account_id, e.amount
- FROM transfers t LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = t.sealed
- LEFT JOIN entries e ON e.transfer_id = t.id
- WHERE t.sealed IS NOT NULL ORDER BY t.sealed, e.id;
+-- amount after the leaf; NULL when it has none).
+SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount
+ FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed
+ LEFT JOIN entries e ON e.transfer_id = r.id ORDER BY r.sealed, e.id;
 
 -- name: audit_records_holds
 -- Sealed holds.
-SELECT h.sealed, encode(m.hash, 'hex'), h.id, h.account_id, h.lot_id, h.bid_id, h.amount, h.state,
-    h.transfer_id, (extract(epoch FROM h.created_at) * 1000000)::bigint,
-    (extract(epoch FROM h.updated_at) * 1000000)::bigint
- FROM holds h LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = h.sealed
- WHERE h.sealed IS NOT NULL ORDER BY h.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_hold_cols}} FROM holds WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_bids
 -- Sealed bids.
-SELECT b.sealed, encode(m.hash, 'hex'), b.id, b.lot_id, b.bidder, b.amount, b.quantity, b.seq,
-    b.status, b.transfer_id, (extract(epoch FROM b.created_at) * 1000000)::bigint, b.idem_key
- FROM bids b LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = b.sealed
- WHERE b.sealed IS NOT NULL ORDER BY b.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_bid_cols}} FROM bids WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_lots
 -- Sealed lots.
-SELECT l.sealed, encode(m.hash, 'hex'), l.id, l.kind, l.seller, l.status, l.start_price,
-    l.increment, l.reserve, l.floor_price, l.step, l.interval_s, l.price, l.qty_total,
-    l.qty_claimed, l.seq, l.high_amount, l.winner, l.clearing_price,
-    (extract(epoch FROM l.starts_at) * 1000000)::bigint,
-    (extract(epoch FROM l.ends_at) * 1000000)::bigint,
-    (extract(epoch FROM l.settled_at) * 1000000)::bigint
- FROM lots l LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = l.sealed
- WHERE l.sealed IS NOT NULL ORDER BY l.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_lot_cols}} FROM lots WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_fills
 -- Sealed trades (fill records).
-SELECT t.sealed, encode(m.hash, 'hex'), t.id, t.market_id, t.kind, t.outcome, t.price, t.quantity,
-    t.buyer, t.seller, t.cash_a, t.cash_b, t.seq, (extract(epoch FROM t.created_at) * 1000000)::bigint
- FROM trades t LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = t.sealed
- WHERE t.sealed IS NOT NULL ORDER BY t.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_fill_cols}} FROM trades WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_orders
 -- Sealed orders.
-SELECT o.sealed, encode(m.hash, 'hex'), o.id, o.market_id, o.account_id, o.side, o.outcome,
-    o.price, o.quantity, o.remaining, o.status, o.time_in_force,
-    (extract(epoch FROM o.created_at) * 1000000)::bigint, o.idem_key
- FROM orders o LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = o.sealed
- WHERE o.sealed IS NOT NULL ORDER BY o.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_order_cols}} FROM orders WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_pending
 -- Sealed pending transfers.
-SELECT p.sealed, encode(m.hash, 'hex'), p.id, p.from_account, p.to_account, p.amount, p.status,
-    p.posted_amount, p.transfer_id, (extract(epoch FROM p.expires_at) * 1000000)::bigint,
-    (extract(epoch FROM p.created_at) * 1000000)::bigint, p.caller, p.idem_key, p.memo
- FROM pending_transfers p LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = p.sealed
- WHERE p.sealed IS NOT NULL ORDER BY p.sealed;
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_pending_cols}} FROM pending_transfers WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_nodes
 -- Every stored interior node with its two children (hex; NULL when missing).
