@@ -349,7 +349,8 @@ static int agg_row(struct fullpass *p, const PGresult *r, void *ctx)
     snprintf(g->a[g->n].id, sizeof(g->a[g->n].id), "%s", PQgetvalue(r, 0, 0));
     g->a[g->n].a = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     g->a[g->n].b = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-    g->a[g->n].c = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    /* accounts have two figures (balance, entries), lots and markets three */
+    g->a[g->n].c = PQnfields(r) > 3 ? strtoll(PQgetvalue(r, 0, 3), NULL, 10) : 0;
     g->n++;
     return 0;
 }
