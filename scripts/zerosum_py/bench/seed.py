@@ -82,7 +82,7 @@ def _batch_script(ids, batches, rng):
                "COMMIT;\n")
 
 
-def _psql_stream(stack, chunks, t0):
+def _psql_stream(stack, chunks):
     """Pipe a generated script into one psql session; raise on failure."""
     p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", stack.pgsock,
                           "-p", str(stack.pg_port), "-U", "zerosum", "-d", "zerosum", "-f", "-"],
@@ -138,7 +138,7 @@ def seed_history(stack, target_transfers, seal=None, stage=BATCH):
         nb += 1
         count = min(stage, target_transfers - have)
         t1 = time.time()
-        _psql_stream(stack, _batch_script(stack.ids, [(nb, count)], rng), t0)
+        _psql_stream(stack, _batch_script(stack.ids, [(nb, count)], rng))
         t_copy += time.time() - t1
         have += count
         if seal:
