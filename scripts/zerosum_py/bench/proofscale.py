@@ -107,8 +107,14 @@ def seal_all(stack, quiet=False):
                 f"seal_batch_rows = {SEAL_BATCH_ROWS}\n")
     os.replace(path + ".tmp", path)
     t0 = time.perf_counter()
-    p = subprocess.run([stack.bin, "seal", "-c", path], env=stack.env, capture_output=True, text=True,
-                       timeout=7200)
+    for attempt in range(3):
+        # exit 1 is also a statement timeout behind the jobs child's own seal
+        # (it holds the lease row for its whole transaction): try again
+        p = subprocess.run([stack.bin, "seal", "-c", path], env=stack.env, capture_output=True,
+                           text=True, timeout=7200)
+        if p.returncode != 1:
+            break
+        log(f"{stack.name}: zerosum seal exit 1 ({p.stderr.strip().splitlines()[-1:]}), again")
     rc, out, err, secs = p.returncode, p.stdout, p.stderr, time.perf_counter() - t0
     if rc != 0:
         raise BenchError(f"{stack.name}: scripts/zerosum seal failed ({rc}): {(err or out).strip()[:1500]}")
