@@ -25,6 +25,8 @@ PostgreSQL 15900/15901, PgBouncer 16900/16901, ZS_BIN=build/zerosum (the
 optimised build; ZS_BIN overrides). A stack whose supervisor runs an older
 binary than ZS_BIN is restarted. The setup (10,003 funded accounts, the
 1,000,000-entry ledger) is written once into the stack's database and reused.
+proof-scale's two stacks are var/bench-proof-small and var/bench-proof-large
+(nginx 18902/18903, sockets 15902/15903 and 16902/16903); --ports moves all.
 
 Output: a table on stdout and var/bench/latest.json (also a timestamped copy);
 --out FILE writes elsewhere. bench/README.md explains every figure.
