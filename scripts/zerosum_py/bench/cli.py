@@ -14,6 +14,10 @@ Scenarios, run one after another (default: all):
   drop-stampede     --claims (200) claims released together on a --units (10) unit drop
   proof             GET /proof latency, sequential, with >= 1,000,000 ledger entries
   memory            transfer workers' VmRSS before/after --memory-requests (100,000) transfers
+  proof-scale       GET /proof p50 at ~160,000 and >= 10,000,000 sealed entries side by side,
+                    one full pass at the large size, writer throughput during a full pass
+                    (two stacks of its own, run once whatever --policy: per-worker unless
+                    --policy per-request; the first run seeds 10M entries: minutes)
 
 Each policy gets its own stack, started if it is not up and left running
 (--stop stops them): ZS_VAR=var/bench-<policy>, nginx on 18900/18901,
@@ -21,6 +25,8 @@ PostgreSQL 15900/15901, PgBouncer 16900/16901, ZS_BIN=build/zerosum (the
 optimised build; ZS_BIN overrides). A stack whose supervisor runs an older
 binary than ZS_BIN is restarted. The setup (10,003 funded accounts, the
 1,000,000-entry ledger) is written once into the stack's database and reused.
+proof-scale's two stacks are var/bench-proof-small and var/bench-proof-large
+(nginx 18902/18903, sockets 15902/15903 and 16902/16903); --ports moves all.
 
 Output: a table on stdout and var/bench/latest.json (also a timestamped copy);
 --out FILE writes elsewhere. bench/README.md explains every figure.
@@ -35,9 +41,13 @@ import time
 
 from ..stack import REPO
 from . import sqlgen
-from .report import fmt, machine, markdown, table
+from .report import fmt, machine, markdown, proof_scale_table, table
+from .proofscale import run_proof_scale
 from .scenarios import SCENARIOS, goal_met, run_scenario
 from .stack import N_USERS, POLICIES, BenchError, Stack, log
+
+ALL_SCENARIOS = SCENARIOS + ("proof-scale",)
+PROOF_ROLES = ("proof-small", "proof-large")
 
 
 def main():
@@ -46,8 +56,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "20")),
                     help="duration of each timed run, HTTP and pgbench alike (default 20)")
     ap.add_argument("--policy", default="both", choices=POLICIES + ("both",))
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
-                    help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS),
+                    help="comma-separated subset of: " + ", ".join(ALL_SCENARIOS))
     ap.add_argument("--concurrency", type=int, default=16,
                     help="HTTP connections in flight and pgbench clients (default 16)")
     ap.add_argument("--bidders", type=int, default=300)
@@ -60,6 +70,9 @@ def main():
                          "(default max(20, 2 x --seconds))")
     ap.add_argument("--memory-requests", type=int, default=100_000,
                     help="transfers sent while the transfer workers' RSS is watched (default 100,000)")
+    ap.add_argument("--proof-large-transfers", type=int, default=0, metavar="N",
+                    help="proof-scale: transfers in the large history (default 5,000,000: "
+                         "~10,020,000 entries); the stack keeps what it has if it has more")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
     ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
                     type=lambda v: tuple(int(x) for x in v.split(",")),
@@ -83,9 +96,11 @@ def main():
         for p in policies:
             Stack(p, args).stop()
             log(f"{p}: bench stack stopped")
+        for role in PROOF_ROLES:
+            Stack(proof_policy(args), args, role=role).stop()
         return 0
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = [s for s in scenarios if s not in SCENARIOS]
+    unknown = [s for s in scenarios if s not in ALL_SCENARIOS]
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(unknown)}")
     if args.seconds < 1 or args.concurrency < 1 or args.bidders < 2 or not (1 <= args.units <= args.claims):
@@ -124,7 +139,8 @@ def main():
               "scenarios": []}
     rows = result["scenarios"]
     failed = []
-    for p in policies:
+    per_policy = [n for n in scenarios if n in SCENARIOS]
+    for p in policies if per_policy else ():
         stack = Stack(p, args)
         if args.reset:
             log(f"{p}: --reset: deleting {stack.var}")
@@ -132,7 +148,7 @@ def main():
         log(f"{p}: bench stack {stack.var} (http://127.0.0.1:{stack.port}/)")
         stack.up()
         stack.setup()
-        for name in scenarios:
+        for name in per_policy:
             log(f"{p}: {name} ...")
             try:
                 row = run_scenario(stack, args, name)
@@ -152,6 +168,20 @@ def main():
     for r in rows:
         if r.get("tps") is not None:
             r["goal_met"] = goal_met(r, rows)
+    if "proof-scale" in scenarios:
+        pp = proof_policy(args)
+        if args.reset:
+            for role in PROOF_ROLES:
+                st = Stack(pp, args, role=role)
+                log(f"{role}: --reset: deleting {st.var}")
+                st.reset()
+        log(f"proof-scale ({pp}) ...")
+        try:
+            result["proof_scale"] = run_proof_scale(args, pp)
+        except BenchError as e:
+            log(f"proof-scale FAILED: {e}")
+            failed.append("proof-scale")
+            result["proof_scale"] = {"policy": pp, "error": str(e)[:2000]}
     result["config"]["total_s"] = round(time.time() - t_start, 1)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"
@@ -162,7 +192,10 @@ def main():
     with open(os.path.join(os.path.dirname(args.out), f"bench-{stamp}.json"), "w") as f:
         f.write(text)
     good = [r for r in rows if r.get("tps") is not None]
-    print(table(good))
+    if good:
+        print(table(good))
+    if result.get("proof_scale", {}).get("sizes"):
+        print(proof_scale_table(result["proof_scale"]))
     for r in rows:
         if r.get("error"):
             print(f"FAILED {r['policy']}/{r['name']}: {r['error'].splitlines()[0]}")
@@ -173,10 +206,17 @@ def main():
         print(f"note: {m['other_zerosum_stacks_running']} other zerosum stack(s) were running on this machine")
     print(f"wrote {args.out}")
     bad_inv = [f"{r['policy']}/{r['name']}" for r in good if r.get("invariants_ok") is False]
+    if result.get("proof_scale", {}).get("invariants_ok") is False:
+        bad_inv.append("proof-scale")
     if bad_inv:
         print(f"INVARIANTS FAILED after: {', '.join(bad_inv)}")
     return 1 if failed or bad_inv else 0
 
+
+
+def proof_policy(args):
+    """proof-scale runs once, on one policy: per-worker unless only per-request is asked for."""
+    return "per-request" if args.policy == "per-request" else "per-worker"
 
 
 def run():

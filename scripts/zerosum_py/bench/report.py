@@ -101,9 +101,11 @@ def markdown(result):
            f"(concurrency {c['concurrency']}), build `{c.get('git', '?')}`, total {c.get('total_s', '?')} s; "
            f"load average at start {m.get('loadavg')}, other zerosum stacks running: "
            f"{m.get('other_zerosum_stacks_running')}.", "",
-           "| policy | scenario | tps | p50 ms | p99 ms | retries/commit | pgbench tps | ratio "
-           "| direct tps | ratio direct | invariants | goal met | notes |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+           ]
+    if result["scenarios"]:
+        out += ["| policy | scenario | tps | p50 ms | p99 ms | retries/commit | pgbench tps | ratio "
+                "| direct tps | ratio direct | invariants | goal met | notes |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in result["scenarios"]:
         if r.get("tps") is None:
             out.append(f"| {r['policy']} | {r['name']} | failed: {r.get('error', '')[:80]} |||||||||||")
@@ -113,5 +115,38 @@ def markdown(result):
                    f"{fmt(r['p99_ms'], 1)} | {fmt(r['retries_per_commit'], 3)} | {fmt(r['pgbench_tps'])} | "
                    f"{fmt(r['ratio'], 2)} | {fmt(r.get('pgbench_direct_tps'))} | {fmt(r.get('ratio_direct'), 2)} | "
                    f"{fmt(r['invariants_ok'])} | {fmt(r.get('goal_met'))} | {note} |")
+    if result.get("proof_scale", {}).get("sizes"):
+        out += ["", proof_scale_table(result["proof_scale"], md=True)]
     return "\n".join(out)
 
+
+
+def proof_scale_table(ps, md=False):
+    """proof-scale's figures (latest.json's proof_scale): one line per size, then the
+    full pass and the writers, each with its goal and whether it was met."""
+    met = ps.get("met", {})
+    big = max(ps["sizes"], key=lambda z: z["entries"])
+    low = min(ps["sizes"], key=lambda z: z["entries"])
+    rows = [(f"/proof p50 at {z['entries']:,} entries", f"{fmt(z['p50_ms'], 1)} ms",
+             f"p99 {fmt(z['p99_ms'], 1)} ms, {z['requests']} requests, sealed through seal "
+             f"{z['seal_no']} (tree size {z['tree_size']:,}), {z['unsealed_transfers']:,} unsealed "
+             f"transfers, consistent {fmt(z['consistent'])}") for z in ps["sizes"]]
+    ratio = big["p50_ms"] / low["p50_ms"] if low.get("p50_ms") else None
+    goals = [(f"p50 at {big['entries']:,} entries", f"{fmt(big['p50_ms'], 1)} ms", ps["goals"]["p50_ms_at_10m"], met.get("p50_ms_at_10m")),
+             (f"p50 at {big['entries']:,} / at {low['entries']:,}", f"{fmt(ratio, 2)}x", ps["goals"]["p50_vs_200k"], met.get("p50_vs_200k")),
+             ("full pass", f"{fmt(ps.get('full_audit_s'), 1)} s", ps["goals"]["full_audit_s"], met.get("full_audit_s")),
+             ("writer_ratio", fmt(ps.get("writer_ratio"), 3), ps["goals"]["writer_ratio"], met.get("writer_ratio"))]
+    if md:
+        out = ["| proof-scale | figure | notes |", "|---|---:|---|"]
+        out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        out += ["", "| goal | this run | target | met |", "|---|---:|---|---|"]
+        out += [f"| {a} | {b} | {c} | {fmt(d)} |" for a, b, c, d in goals]
+        return "\n".join(out)
+    out = [f"proof-scale ({ps['policy']}):"]
+    out += [f"  {a}: {b}  ({c})" for a, b, c in rows]
+    out += [f"  {a}: {b}  goal {c}: {'met' if d else 'NOT met'}" for a, b, c, d in goals]
+    w = ps.get("writer", {}).get("tps", {})
+    if w:
+        out.append(f"  transfer-uniform tps without / with / without a full pass: "
+                   f"{fmt(w.get('without_before'))} / {fmt(w.get('with'))} / {fmt(w.get('without_after'))}")
+    return "\n".join(out)

@@ -13,6 +13,8 @@ from ..stack import ADMIN_SUB, ISSUER, REPO, key_file, load_env
 
 BENCH = os.path.join(REPO, "bench")
 POLICIES = ("per-request", "per-worker")
+# stacks of their own, at port offsets 2, 3 (after the two policies')
+ROLES = (None, None, "proof-small", "proof-large")
 N_USERS = 10000          # bench accounts 1..10000: uniform transfers, bidders, buyers
 HOT_A, HOT_B = 10001, 10002
 SELLER = 10003
@@ -32,11 +34,14 @@ class BenchError(Exception):
 class Stack:
     """One policy's bench stack: ZS_VAR=var/bench-<policy>, its own ports and setup."""
 
-    def __init__(self, policy, args):
-        i = POLICIES.index(policy)
+    def __init__(self, policy, args, role=None):
+        # role: a stack of a scenario of its own (ROLES, e.g. proof-scale's
+        # two histories) rather than a policy's; it runs the given policy
+        i = ROLES.index(role) if role else POLICIES.index(policy)
         self.policy = policy
+        self.name = role or policy
         self.args = args
-        self.var = os.path.realpath(os.path.join(REPO, "var", f"bench-{policy}"
+        self.var = os.path.realpath(os.path.join(REPO, "var", f"bench-{self.name}"
                                                  + (getattr(args, "var_suffix", "") or "")))
         base = getattr(args, "ports", None) or (18900, 15900, 16900)
         self.port, self.pg_port, self.pgb_port = base[0] + i, base[1] + i, base[2] + i
@@ -56,7 +61,7 @@ class Stack:
         p = subprocess.run([os.path.join(REPO, "scripts", "stack"), *args], env=self.env,
                            capture_output=True, text=True)
         if check and p.returncode != 0:
-            raise BenchError(f"scripts/stack {' '.join(args)} ({self.policy}) failed:\n"
+            raise BenchError(f"scripts/stack {' '.join(args)} ({self.name}) failed:\n"
                              f"{p.stdout}{p.stderr}")
         return p
 
@@ -95,7 +100,7 @@ class Stack:
             raise BenchError(f"{self.bin} not found; build it first (make)")
         why = self.stale_reason()
         if why:
-            log(f"{self.policy}: restarting the bench stack ({why})")
+            log(f"{self.name}: restarting the bench stack ({why})")
             self.stack("stop")
         p = self.stack("start", check=False)
         if p.returncode != 0:
@@ -104,7 +109,7 @@ class Stack:
                 hint = ("\nan applied migration was edited in place; this bench stack's database "
                         "cannot follow it: recreate the stack with bench/run --reset "
                         f"(deletes {self.var}, the 1M-entry ledger is seeded again)")
-            raise BenchError(f"scripts/stack start ({self.policy}) failed:\n{p.stdout}{p.stderr}{hint}")
+            raise BenchError(f"scripts/stack start ({self.name}) failed:\n{p.stdout}{p.stderr}{hint}")
         self._load_env()
         # The schema may have moved on since the stack was started.
         p = subprocess.run([os.path.join(REPO, "scripts", "migrate")], env=self.env,
@@ -140,7 +145,7 @@ class Stack:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise BenchError(f"{self.policy}: GET /healthz did not answer 200 within {timeout} s")
+        raise BenchError(f"{self.name}: GET /healthz did not answer 200 within {timeout} s")
 
     # -- database --
 
@@ -192,12 +197,12 @@ class Stack:
 
     # -- setup --
 
-    def setup(self):
+    def setup(self, min_entries=PROOF_MIN_ENTRIES):
         self.ring = tokens.read_ring(key_file(self.var))
         have = self.sql("SELECT to_regclass('bench.accounts') IS NOT NULL")
         if have != "t":
             t0 = time.time()
-            log(f"{self.policy}: creating {N_BENCH} bench accounts, each funded by an issue transfer")
+            log(f"{self.name}: creating {N_BENCH} bench accounts, each funded by an issue transfer")
             self.sql(f"""
 BEGIN;
 CREATE SCHEMA bench;
@@ -219,7 +224,7 @@ GRANT USAGE ON SCHEMA bench TO zerosum_app;
 GRANT SELECT ON bench.accounts TO zerosum_app;
 COMMIT;
 """)
-            log(f"{self.policy}: accounts created in {time.time() - t0:.1f} s")
+            log(f"{self.name}: accounts created in {time.time() - t0:.1f} s")
         n = int(self.sql("SELECT count(*) FROM bench.accounts a JOIN accounts b USING (id)"))
         if n != N_BENCH:
             raise BenchError(f"{self.var}: bench.accounts is inconsistent ({n} of {N_BENCH} accounts); "
@@ -239,14 +244,15 @@ COMMIT;
         status, j, text, _ = self.call("GET", f"/accounts/{self.ids[1]}", token=self.tokens[1])
         if status != 200:
             raise BenchError(f"a minted bench token is refused: GET /accounts/{self.ids[1]}: {status} {text[:200]}")
-        self.seed_entries(PROOF_MIN_ENTRIES)
+        if min_entries:
+            self.seed_entries(min_entries)
 
     def seed_entries(self, target):
         have = int(self.sql("SELECT count(*) FROM entries"))
         if have >= target:
             return
         t0 = time.time()
-        log(f"{self.policy}: seeding the ledger from {have:,} to {target:,} entries "
+        log(f"{self.name}: seeding the ledger from {have:,} to {target:,} entries "
             f"(balanced transfers between bench accounts; once per bench stack)")
         while have < target:
             k = min(SEED_BATCH, (target - have + 1) // 2)
@@ -271,9 +277,9 @@ UPDATE accounts a SET balance = a.balance + d.delta
 COMMIT;
 """)
             have += 2 * k
-            log(f"{self.policy}:   {have:,} entries ({time.time() - t0:.0f} s)")
+            log(f"{self.name}:   {have:,} entries ({time.time() - t0:.0f} s)")
         self.sql("VACUUM ANALYZE accounts; VACUUM ANALYZE transfers; VACUUM ANALYZE entries;")
-        log(f"{self.policy}: seeded in {time.time() - t0:.0f} s")
+        log(f"{self.name}: seeded in {time.time() - t0:.0f} s")
 
     def create_lot(self, spec):
         status, j, text, _ = self.call("POST", "/lots", spec, self.admin_token(), str(uuid.uuid4()))
