@@ -173,7 +173,12 @@ def encode(kind, r, ents):
 
 
 def verify_all(label):
-    """Everything a verifier checks, from the rows alone; returns the tree size."""
+    """Everything a verifier checks, from the rows alone; returns the tree size.
+
+    Its reads are many statements, not one snapshot: the sealer is frozen
+    first (the next seal_now() thaws it), so the jobs child cannot seal a
+    row that settles or expires meanwhile between two of them."""
+    seal_freeze()
     seals = rows("SELECT * FROM seals ORDER BY seal_no")
     recs, ents = records()
     n = len(recs)
