@@ -4,7 +4,8 @@ Every rejection is checked three ways: the status, the problem `code`, and
 the database (balances, and ledger_fingerprint() for input rejected before
 the key is stored). The ledger's invariants are checked at the end.
 """
-import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import os
+import re, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
 import base64
@@ -495,8 +496,11 @@ def access_lines():
     return lines
 
 
-ok(rid is not None and wait_for(access_lines, 10) and any("attempts=2" in l for l in lines),
-   "deadlock: the access log shows attempts=2", lines)
+# At least one retry: the deadlock costs the first attempt. A later attempt
+# may lose a serialization race too (the sealer and sweeps run meanwhile),
+# so the exact count is not the behaviour under test; the single move above is.
+attempts = [int(m) for l in lines for m in re.findall(r"attempts=(\d+)", l)] if rid and wait_for(access_lines, 10) else []
+ok(attempts and attempts[0] >= 2, "deadlock: the access log shows the retry (attempts >= 2)", lines)
 
 # ---- the ledger as a whole ------------------------------------------------
 
