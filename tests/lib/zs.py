@@ -9,6 +9,7 @@ described by $ZS_VAR/stack.env (written by `scripts/stack start`), prints TAP
 and exits non-zero if anything failed. `prove --exec /usr/bin/python3` runs them.
 """
 # Some of these are only here because `from zs import *` hands them to the suites.
+import atexit
 import http.client  # noqa: F401
 import json  # noqa: F401
 import os
@@ -212,10 +213,18 @@ def ledger_invariants():
 # sealable row at once, through the real sealer, and returns what it printed.
 
 SEAL_FREEZER = "test-freeze"
+_thaw_at_exit = False
 
 
 def seal_freeze(seconds=3600):
-    """Take the sealer's lease for this test (waits for the sealer to finish a batch)."""
+    """Take the sealer's lease for this test (waits for the sealer to finish a batch).
+
+    Given back at exit whatever happens, so a test that dies frozen does not
+    stop the sealer for the suites after it."""
+    global _thaw_at_exit
+    if not _thaw_at_exit:
+        atexit.register(seal_thaw)
+        _thaw_at_exit = True
     conn = db()
     try:
         with conn.cursor() as cur:
