@@ -153,3 +153,12 @@ BEGIN
         USING ERRCODE = '42501';
 END;
 $$;
+
+-- migrate: 210 proxy_bid_checks
+-- A maximum is positive and never below the amount its bid shows; the
+-- leader's hidden maximum covers the visible high; a buy-now price is positive.
+ALTER TABLE bids
+    ADD CONSTRAINT bids_max_amount_check CHECK (max_amount IS NULL OR max_amount >= amount);
+ALTER TABLE lots
+    ADD CONSTRAINT lots_high_max_check CHECK (high_max IS NULL OR high_max >= high_amount),
+    ADD CONSTRAINT lots_buy_now_check CHECK (buy_now IS NULL OR buy_now > 0);

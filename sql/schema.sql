@@ -496,3 +496,21 @@ UPDATE seals SET totals = w.totals FROM (
          split_part(split_part(counts, 'pending=', 2), ' ', 1)::bigint] AS n FROM seals) c
  WINDOW o AS (ORDER BY seal_no)) w
  WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;
+
+-- migrate: 200 proxy_bids
+-- Proxy bidding on English lots (README, "Auctions"). A bid's max_amount is
+-- its bidder's hidden maximum (NULL: a plain bid, whose maximum is its
+-- amount); proxy marks a counter-bid placed automatically for the leader.
+-- Neither is public: the API never shows max_amount, and the bid's record
+-- commits to it only inside its `private` hash (docs/PROOF-FORMAT.md).
+ALTER TABLE bids ADD COLUMN IF NOT EXISTS max_amount bigint;
+ALTER TABLE bids ADD COLUMN IF NOT EXISTS proxy boolean;
+
+-- migrate: 201 lot_terms
+-- A lot's leader's hidden maximum (high_max, NULL when the leader's bid is
+-- plain: their maximum is high_amount), its buy-now price, and its
+-- increment table ("from:step,from:step…", ascending, first from 0) used
+-- in place of `increment` when set.
+ALTER TABLE lots ADD COLUMN IF NOT EXISTS high_max bigint;
+ALTER TABLE lots ADD COLUMN IF NOT EXISTS buy_now bigint;
+ALTER TABLE lots ADD COLUMN IF NOT EXISTS increments text;

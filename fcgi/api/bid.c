@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/bid_int.h"
 #include "api/lots.h"
 #include "api/mutation.h"
 #include "api/routes.h"
@@ -45,7 +46,8 @@ static int opt_field(struct request *r, const char *name, int64_t min, int64_t m
 
 int bid_parse(struct request *r, struct bid_req *q)
 {
-    static const char *const allowed[] = { "lot", "amount", "max_price", "quantity", NULL };
+    static const char *const allowed[] = { "lot",        "amount",  "max_price", "quantity",
+                                           "max_amount", "buy_now", NULL };
     struct json_object *v;
 
     memset(q, 0, sizeof(*q));
@@ -62,26 +64,31 @@ int bid_parse(struct request *r, struct bid_req *q)
     }
     if (opt_field(r, "amount", 1, INT64_MAX, &q->amount, &q->has_amount) < 0
         || opt_field(r, "max_price", 1, INT64_MAX, &q->max_price, &q->has_max_price) < 0
-        || opt_field(r, "quantity", 1, AUCTION_UNITS_MAX, &q->quantity, &q->has_quantity) < 0)
+        || opt_field(r, "quantity", 1, AUCTION_UNITS_MAX, &q->quantity, &q->has_quantity) < 0
+        || opt_field(r, "max_amount", 1, INT64_MAX, &q->max_amount, &q->has_max_amount) < 0)
         return -1;
+    if (json_object_object_get_ex(r->json, "buy_now", &v)) {
+        if (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v)) {
+            http_problem(r, 422, "invalid_field", "\"buy_now\" must be true (or omitted)");
+            return -1;
+        }
+        q->buy_now = 1;
+    }
+    if ((q->has_amount && q->has_max_amount)
+        || (q->buy_now && (q->has_amount || q->has_max_amount))) {
+        http_problem(r, 422, "conflicting_fields",
+                     "give one of \"amount\", \"max_amount\" or \"buy_now\"");
+        return -1;
+    }
     return 0;
 }
 
 /* ---- the writes of an accepted bid: one round trip ------------------------ */
 
-#define WRITES_MAX 10
-
-struct bid_writes {
-    struct tx_stmt st[WRITES_MAX];
-    const char *params[WRITES_MAX][9];
-    char num[WRITES_MAX][24];
-    int n, nnum, overflow;
-};
-
 /* A decimal text of v that lives as long as w ("" once full). */
-static const char *w_i64(struct bid_writes *w, int64_t v)
+const char *bid_w_i64(struct bid_writes *w, int64_t v)
 {
-    if (w->nnum >= WRITES_MAX) {
+    if (w->nnum >= WRITES_NUMS_MAX) {
         w->overflow = 1;
         return "";
     }
@@ -89,13 +96,13 @@ static const char *w_i64(struct bid_writes *w, int64_t v)
     return w->num[w->nnum++];
 }
 
-/* Append the named statement id with its parameters (as many as it takes, at most 9). */
-static void w_add(struct bid_writes *w, enum sql_id id, ...)
+/* Append the named statement id with its parameters (as many as it takes). */
+void bid_w_add(struct bid_writes *w, enum sql_id id, ...)
 {
     struct tx_stmt st = tx_stmt_named(id, NULL);
     va_list ap;
 
-    if (w->n >= WRITES_MAX || st.nparams > 9) {
+    if (w->n >= WRITES_MAX || st.nparams > WRITES_PARAMS_MAX) {
         w->overflow = 1;
         return;
     }
@@ -117,42 +124,39 @@ static void w_add_stmt(struct bid_writes *w, struct tx_stmt st)
     w->st[w->n++] = st;
 }
 
-/* What the answer says of the bid. */
-struct bid_row {
-    const char *id;
-    int64_t amount, quantity, seq;
-    enum bid_status status;
-    const char *transfer_id; /* NULL: none */
-};
-
 /* Append the accepted bid or claim, numbered seq under the lot lock. */
-static void add_bid(struct bid_writes *w, struct mutation *m, const struct bid_req *q,
-                    const struct bid_row *b)
+void bid_add_row(struct bid_writes *w, struct mutation *m, const struct bid_req *q,
+                 const struct bid_row *b)
 {
-    w_add(w, SQL_BID_INSERT, b->id, q->lot, mut_request(m)->caller.sub, w_i64(w, b->amount),
-          w_i64(w, b->quantity), w_i64(w, b->seq), auction_bid_status_name(b->status),
-          b->transfer_id, mut_scoped_key(m));
+    bid_w_add(w, SQL_BID_INSERT, b->id, q->lot, mut_request(m)->caller.sub, bid_w_i64(w, b->amount),
+              bid_w_i64(w, b->quantity), bid_w_i64(w, b->seq), auction_bid_status_name(b->status),
+              b->transfer_id, mut_scoped_key(m));
 }
 
-/*
- * Send the writes in w, whose last statement updates the lot and returns
- * it, as one round trip; then the 201 answer {"bid", "lot"} stored under
- * the key and COMMIT in a second.
- */
-static enum tx_decision finish(struct mutation *m, struct tx *tx, const struct bid_req *q,
-                               struct bid_writes *w, const struct bid_row *b)
+int bid_w_send(struct tx *tx, struct bid_writes *w)
 {
-    struct json_object *o, *bid, *lot;
-
     if (w->overflow || w->n == 0) {
         tx->err = DB_FAILED;
-        return TX_ERROR;
+        return -1;
     }
     if (tx_exec_many(tx, w->st, w->n, 0) < 0)
-        return TX_ERROR;
-    lot = lots_json(w->st[w->n - 1].res, 0);
-    for (int i = 0; i < w->n; i++)
+        return -1;
+    return 0;
+}
+
+void bid_w_clear(struct bid_writes *w)
+{
+    for (int i = 0; i < w->n; i++) {
         PQclear(w->st[i].res);
+        w->st[i].res = NULL;
+    }
+}
+
+enum tx_decision bid_answer(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                            struct json_object *lot, const struct bid_row *b)
+{
+    struct json_object *o, *bid;
+
     if (!lot) {
         tx->err = DB_FAILED;
         return TX_ERROR;
@@ -174,9 +178,25 @@ static enum tx_decision finish(struct mutation *m, struct tx *tx, const struct b
     return mut_commit(m, tx, NULL, 0, 201, o);
 }
 
-/* The refusal of a lot that takes no bid or claim now (c != AUCTION_OPEN). */
-static enum tx_decision refuse_closed(struct mutation *m, struct tx *tx, const struct lot *l,
-                                      enum auction_closed c, const char *verb)
+/*
+ * Send the writes in w, whose last statement updates the lot and returns
+ * it, as one round trip; then the 201 answer {"bid", "lot"} stored under
+ * the key and COMMIT in a second.
+ */
+enum tx_decision bid_finish(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                            struct bid_writes *w, const struct bid_row *b)
+{
+    struct json_object *lot;
+
+    if (bid_w_send(tx, w) < 0)
+        return TX_ERROR;
+    lot = lots_json(w->st[w->n - 1].res, 0);
+    bid_w_clear(w);
+    return bid_answer(m, tx, q, lot, b);
+}
+
+enum tx_decision bid_refuse_closed(struct mutation *m, struct tx *tx, const struct lot *l,
+                                   enum auction_closed c, const char *verb)
 {
     if (c == AUCTION_SOLD_OUT && l->kind != LOT_ENGLISH) /* an English lot never sells out */
         return mut_refuse(m, tx, MUT_STORED, 409, "sold_out", mut_extra_i64("units_left", 0),
@@ -196,9 +216,8 @@ static enum tx_decision refuse_closed(struct mutation *m, struct tx *tx, const s
                       verb);
 }
 
-/* The bidder's account, locked (acc[0]) with others: refused unless it may pay need. */
-static int refuse_account(struct mutation *m, struct tx *tx, const struct ledger_account *me,
-                          int64_t need, const char *verb, enum tx_decision *d)
+int bid_refuse_account(struct mutation *m, struct tx *tx, const struct ledger_account *me,
+                       int64_t need, const char *verb, enum tx_decision *d)
 {
     if (!me->found)
         *d = mut_refuse(m, tx, MUT_STORED, 422, "bidder_account_not_found", NULL,
@@ -213,80 +232,6 @@ static int refuse_account(struct mutation *m, struct tx *tx, const struct ledger
     else
         return 0;
     return 1;
-}
-
-/* The holds and rows of an accepted English bid, and the lot's new leader. */
-static enum tx_decision english_accept(struct mutation *m, struct tx *tx, const struct bid_req *q,
-                                       const struct lot *l, int64_t extra, int outbid_other)
-{
-    const char *me = mut_request(m)->caller.sub;
-    char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1];
-    struct bid_row b = { bid_id, q->amount, 1, l->seq + 1, BID_LEADING, NULL };
-    struct bid_writes w;
-
-    if (util_uuid_v4(bid_id) < 0 || util_uuid_v4(hold_id) < 0)
-        return TX_ERROR;
-    memset(&w, 0, sizeof(w));
-    /* The previous leader (someone else) is released in this same transaction. */
-    if (outbid_other) {
-        w_add(&w, SQL_BID_ADJUST_HELD, l->high_bidder, w_i64(&w, -l->high_amount));
-        w_add(&w, SQL_BID_RELEASE_HOLD, l->id, l->high_bidder);
-    }
-    if (l->high_bid[0])
-        w_add(&w, SQL_BID_MARK_OUTBID, l->high_bid);
-    if (extra > 0)
-        w_add(&w, SQL_BID_ADJUST_HELD, me, w_i64(&w, extra));
-    /* The bid row first (the hold references it), then the hold, then the lot. */
-    add_bid(&w, m, q, &b);
-    if (auction_is_leader(l, me))
-        w_add(&w, SQL_BID_RAISE_HOLD, l->id, me, w_i64(&w, extra), bid_id);
-    else
-        w_add(&w, SQL_BID_INSERT_HOLD, hold_id, me, l->id, bid_id, w_i64(&w, q->amount));
-    /* Anti-snipe: the statement pushes an end inside the window to now + extension. */
-    w_add(&w, SQL_BID_ENGLISH_LEAD, l->id, w_i64(&w, q->amount), me, bid_id, w_i64(&w, b.seq));
-    return finish(m, tx, q, &w, &b);
-}
-
-static enum tx_decision english(struct mutation *m, struct tx *tx, const struct bid_req *q,
-                                const struct lot *l)
-{
-    const char *me = mut_request(m)->caller.sub;
-    enum auction_closed closed;
-    struct ledger_account acc[2];
-    enum tx_decision d;
-    int64_t min, extra;
-    int nacc = 1;
-
-    if (!q->has_amount)
-        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "missing_field", NULL,
-                          "an English bid needs \"amount\"");
-    if (q->has_max_price || q->has_quantity)
-        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "field_not_applicable", NULL,
-                          "English bids take only \"lot\" and \"amount\"");
-    closed = auction_lot_closed(l, me);
-    if (closed != AUCTION_OPEN)
-        return refuse_closed(m, tx, l, closed, "bid on");
-    if (!auction_min_next_bid(l, &min))
-        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL,
-                          "the leading bid plus the increment exceeds the largest representable"
-                          " amount: no higher bid is possible");
-    if (q->amount < min)
-        return mut_refuse(m, tx, MUT_STORED, 409, "bid_too_low", mut_extra_i64("minimum", min),
-                          "the minimum bid is %" PRId64, min);
-    extra = auction_extra_hold(l, me, q->amount);
-
-    memset(acc, 0, sizeof(acc));
-    memcpy(acc[0].id, me, sizeof(acc[0].id));
-    if (l->high_bidder[0] && !auction_is_leader(l, me)) {
-        memcpy(acc[1].id, l->high_bidder, sizeof(acc[1].id));
-        nacc = 2;
-    }
-    if (ledger_lock(tx, acc, nacc) < 0)
-        return TX_ERROR;
-    /* held + extra <= balance follows: the new held cannot overflow. */
-    if (refuse_account(m, tx, &acc[0], extra, "bid", &d))
-        return d;
-    return english_accept(m, tx, q, l, extra, nacc == 2);
 }
 
 /* Refuse a claim whose terms are not met (r != AUCTION_CLAIM_OK). */
@@ -319,9 +264,11 @@ static enum tx_decision refuse_terms(struct mutation *m, struct tx *tx, const st
 static const char *claim_input_error(const struct bid_req *q, const struct lot *l, char *buf,
                                      size_t n)
 {
-    if (q->has_amount) {
-        snprintf(buf, n, "a %s lot is claimed, not bid on: omit \"amount\"",
-                 auction_kind_name(l->kind));
+    if (q->has_amount || q->has_max_amount || q->buy_now) {
+        snprintf(buf, n, "a %s lot is claimed, not bid on: omit \"%s\"", auction_kind_name(l->kind),
+                 q->has_amount    ? "amount"
+                     : q->buy_now ? "buy_now"
+                                  : "max_amount");
         return buf;
     }
     if (l->kind == LOT_DUTCH && q->has_quantity)
@@ -351,7 +298,7 @@ static enum tx_decision purchase(struct mutation *m, struct tx *tx, const struct
         return mut_refuse(m, tx, MUT_ROLLBACK, 422, "field_not_applicable", NULL, "%s", bad);
     closed = auction_lot_closed(l, me);
     if (closed != AUCTION_OPEN)
-        return refuse_closed(m, tx, l, closed, "buy");
+        return bid_refuse_closed(m, tx, l, closed, "buy");
     refusal =
         auction_claim_terms(l, q->has_max_price, q->max_price, q->has_quantity, q->quantity, &c);
     if (refusal != AUCTION_CLAIM_OK)
@@ -362,7 +309,7 @@ static enum tx_decision purchase(struct mutation *m, struct tx *tx, const struct
     memcpy(acc[1].id, l->seller, sizeof(acc[1].id));
     if (ledger_lock(tx, acc, 2) < 0)
         return TX_ERROR;
-    if (refuse_account(m, tx, &acc[0], c.cost, "buy", &d))
+    if (bid_refuse_account(m, tx, &acc[0], c.cost, "buy", &d))
         return d;
     if (!ledger_move_fits(&acc[0], &acc[1], c.cost))
         return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL,
@@ -378,12 +325,13 @@ static enum tx_decision purchase(struct mutation *m, struct tx *tx, const struct
     memset(&w, 0, sizeof(w));
     for (int i = 0; i < mv.n; i++)
         w_add_stmt(&w, mv.st[i]);
-    add_bid(&w, m, q, &b);
+    bid_add_row(&w, m, q, &b);
     if (l->kind == LOT_DUTCH)
-        w_add(&w, SQL_BID_DUTCH_SOLD, l->id, me, bid_id, w_i64(&w, b.seq), w_i64(&w, c.cost));
+        bid_w_add(&w, SQL_BID_DUTCH_SOLD, l->id, me, bid_id, bid_w_i64(&w, b.seq),
+                  bid_w_i64(&w, c.cost));
     else
-        w_add(&w, SQL_BID_DROP_CLAIMED, l->id, w_i64(&w, c.quantity), w_i64(&w, b.seq));
-    return finish(m, tx, q, &w, &b);
+        bid_w_add(&w, SQL_BID_DROP_CLAIMED, l->id, bid_w_i64(&w, c.quantity), bid_w_i64(&w, b.seq));
+    return bid_finish(m, tx, q, &w, &b);
 }
 
 static int bid_parse_req(struct request *r, void *req)
@@ -417,7 +365,7 @@ static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req 
     /* the answer purchase() gives a sold-out lot: input errors come first */
     if (rc > 0 && l->kind != LOT_ENGLISH && !claim_input_error(q, l, buf, sizeof(buf))
         && auction_lot_closed(l, mut_request(m)->caller.sub) == AUCTION_SOLD_OUT) {
-        *d = refuse_closed(m, tx, l, AUCTION_SOLD_OUT, "buy");
+        *d = bid_refuse_closed(m, tx, l, AUCTION_SOLD_OUT, "buy");
         return 0;
     }
     if (rc > 0)
@@ -463,7 +411,7 @@ static enum tx_decision bid_apply(struct mutation *m, struct tx *tx, void *req)
     if (rc < 0)
         return TX_ERROR;
     if (l.kind == LOT_ENGLISH)
-        return english(m, tx, q, &l);
+        return bid_english(m, tx, q, &l);
     return purchase(m, tx, q, &l);
 }
 

@@ -42,10 +42,15 @@ static const struct member head_members[] = {
     { "title", "title", 0 }, { "status", "status", 0 }, { NULL, NULL, 0 },
 };
 static const struct member english_members[] = {
-    { "start_price", "start_price", 1 },   { "increment", "increment", 1 },
-    { "reserve", "reserve", 1 },           { "snipe_window", "snipe_window", 1 },
-    { "snipe_extend", "snipe_extend", 1 }, { "high_amount", "high_amount", 1 },
-    { "high_bidder", "high_bidder", 0 },   { NULL, NULL, 0 },
+    { "start_price", "start_price", 1 },
+    { "increment", "increment", 1 },
+    { "reserve", "reserve", 1 },
+    { "snipe_window", "snipe_window", 1 },
+    { "snipe_extend", "snipe_extend", 1 },
+    { "high_amount", "high_amount", 1 },
+    { "high_bidder", "high_bidder", 0 },
+    { "buy_now", "buy_now", 1 },
+    { NULL, NULL, 0 },
 };
 static const struct member dutch_members[] = {
     { "start_price", "start_price", 1 },
@@ -80,6 +85,23 @@ static void add_members(struct json_object *o, const struct member *m, PGresult 
     }
 }
 
+/* An English lot's increment table, [{"from", "step"}…], or null without one. */
+static struct json_object *increments_json(const struct lot *l)
+{
+    struct json_object *a;
+
+    if (l->n_inc == 0)
+        return NULL;
+    a = json_object_new_array();
+    for (int i = 0; i < l->n_inc; i++) {
+        struct json_object *row = json_object_new_object();
+        json_object_object_add(row, "from", json_object_new_int64(l->inc_from[i]));
+        json_object_object_add(row, "step", json_object_new_int64(l->inc_step[i]));
+        json_object_array_add(a, row);
+    }
+    return a;
+}
+
 /* The members only a lot of l's kind has. */
 static void add_kind_members(struct json_object *o, const struct lot *l, PGresult *res, int row)
 {
@@ -88,6 +110,7 @@ static void add_kind_members(struct json_object *o, const struct lot *l, PGresul
     switch (l->kind) {
     case LOT_ENGLISH:
         add_members(o, english_members, res, row);
+        json_object_object_add(o, "increments", increments_json(l));
         /* null once no higher bid fits in a bigint (POST /bid then answers
          * 422 amount_out_of_range) */
         json_object_object_add(o, "min_next_bid",
@@ -181,10 +204,104 @@ static int64_t *spec_slot(struct lot_spec *s, enum auction_spec_slot slot)
         return &s->quantity;
     case AUCTION_SPEC_MAX_PER_CLAIM:
         return &s->max_per_claim;
+    case AUCTION_SPEC_BUY_NOW:
+        return &s->buy_now;
     case AUCTION_SPEC__COUNT:
         break;
     }
     return NULL;
+}
+
+/* What is wrong with an increment table, for its problem detail. */
+static const char *inc_error_text(enum auction_inc_error e)
+{
+    switch (e) {
+    case AUCTION_INC_COUNT:
+        return "must have from 1 to 16 rows";
+    case AUCTION_INC_FIRST_NOT_ZERO:
+        return "must start at \"from\": 0";
+    case AUCTION_INC_NOT_ASCENDING:
+        return "must have strictly ascending \"from\" values";
+    case AUCTION_INC_STEP:
+        return "must have integer steps from 1 to the largest price";
+    case AUCTION_INC_STEP_DECREASES:
+        return "must have steps that never decrease";
+    case AUCTION_INC_FROM_RANGE:
+        return "must have integer \"from\" values from 0 to the largest price";
+    case AUCTION_INC_OK:
+        break;
+    }
+    return "is not valid";
+}
+
+/* One row {"from", "step"} of "increments" into row i of s; 0, or an error. */
+static enum auction_inc_error inc_row(struct json_object *row, struct lot_spec *s, int i)
+{
+    struct json_object *f, *st;
+
+    if (!json_object_is_type(row, json_type_object) || json_object_object_length(row) != 2
+        || !json_object_object_get_ex(row, "from", &f)
+        || !json_object_object_get_ex(row, "step", &st))
+        return AUCTION_INC_STEP;
+    if (util_json_int64(f, 0, &s->inc_from[i]) < 0)
+        return AUCTION_INC_FROM_RANGE;
+    if (util_json_int64(st, 1, &s->inc_step[i]) < 0)
+        return AUCTION_INC_STEP;
+    return AUCTION_INC_OK;
+}
+
+/* "increments" (an English lot's increment table) in place of "increment". */
+static int parse_increments(struct request *r, struct lot_spec *s)
+{
+    struct json_object *v, *inc;
+    enum auction_inc_error e = AUCTION_INC_OK;
+    int has_inc = json_object_object_get_ex(r->json, "increment", &inc)
+        && !json_object_is_type(inc, json_type_null);
+
+    if (!json_object_object_get_ex(r->json, "increments", &v)
+        || json_object_is_type(v, json_type_null)) {
+        if (has_inc)
+            return 0;
+        http_problem(r, 422, "missing_field", "\"increment\" or \"increments\" is required");
+        return -1;
+    }
+    if (has_inc) {
+        http_problem(r, 422, "conflicting_fields",
+                     "give \"increment\" or \"increments\", not both");
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1
+        || json_object_array_length(v) > AUCTION_INCREMENTS_MAX)
+        e = AUCTION_INC_COUNT;
+    else
+        s->n_inc = (int)json_object_array_length(v);
+    for (int i = 0; e == AUCTION_INC_OK && i < s->n_inc; i++)
+        e = inc_row(json_object_array_get_idx(v, (size_t)i), s, i);
+    if (e == AUCTION_INC_OK)
+        e = auction_increments_check(s->inc_from, s->inc_step, s->n_inc);
+    if (e != AUCTION_INC_OK
+        || auction_increments_format(s->inc_from, s->inc_step, s->n_inc, s->increments,
+                                     sizeof(s->increments))
+            < 0) {
+        http_problem(r, 422, "invalid_increments", "\"increments\" (rows {\"from\", \"step\"}) %s",
+                     inc_error_text(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* An English lot's cross-field rules: its increment or table, a buy-now
+ * price at least the start and the reserve. */
+static int english_rules(struct request *r, struct lot_spec *s)
+{
+    if (parse_increments(r, s) < 0)
+        return -1;
+    if (s->buy_now && (s->buy_now < s->start || s->buy_now < s->reserve)) {
+        http_problem(r, 422, "invalid_field",
+                     "\"buy_now\" must be at least \"start\" and \"reserve\"");
+        return -1;
+    }
+    return 0;
 }
 
 /* The kind's numbers, its cross-field rules, and no member of another kind. */
@@ -195,6 +312,8 @@ static int parse_kind_fields(struct request *r, struct lot_spec *s)
     for (const struct auction_spec_field *f = auction_spec_fields(s->kind_id); f->name; f++)
         if (opt_int(r, f->name, f->lo, f->hi, f->required, spec_slot(s, f->slot)) < 0)
             return -1;
+    if (s->kind_id == LOT_ENGLISH && english_rules(r, s) < 0)
+        return -1;
     if (s->kind_id == LOT_DUTCH && !auction_dutch_spec_ok(s->start, s->floor)) {
         http_problem(r, 422, "invalid_field", "\"floor\" must not exceed \"start\"");
         return -1;
@@ -216,9 +335,9 @@ static int parse_kind_fields(struct request *r, struct lot_spec *s)
 int parse_lot_spec(struct request *r, struct lot_spec *s)
 {
     static const char *const allowed[] = {
-        "kind",    "seller",       "title",         "start", "increment", "reserve",
-        "ends_in", "snipe_window", "snipe_extend",  "floor", "step",      "interval",
-        "price",   "quantity",     "max_per_claim", NULL
+        "kind",    "seller",       "title",         "start",   "increment",  "reserve",
+        "ends_in", "snipe_window", "snipe_extend",  "floor",   "step",       "interval",
+        "price",   "quantity",     "max_per_claim", "buy_now", "increments", NULL
     };
     struct json_object *v;
 
@@ -274,7 +393,7 @@ static enum tx_decision lot_create_apply(struct mutation *m, struct tx *tx, void
     const struct lot_spec *s = req;
     const char *ps[1] = { s->seller };
     struct tx_stmt r1[1] = { tx_stmt_named(SQL_LOT_SELLER_KIND, ps) };
-    char id[UUID_STR_LEN + 1], v[10][24], qty[24], ends[24];
+    char id[UUID_STR_LEN + 1], v[11][24], qty[24], ends[24];
     struct json_object *o, *lot;
     enum tx_decision d;
     PGresult *res;
@@ -292,7 +411,7 @@ static enum tx_decision lot_create_apply(struct mutation *m, struct tx *tx, void
         return TX_ERROR;
     snprintf(qty, sizeof(qty), "%" PRId64, s->quantity ? s->quantity : 1);
     snprintf(ends, sizeof(ends), "%" PRId64, s->ends_in);
-    const char *p[16] = {
+    const char *p[18] = {
         id,
         s->kind,
         s->seller,
@@ -309,6 +428,8 @@ static enum tx_decision lot_create_apply(struct mutation *m, struct tx *tx, void
         opt_num(v[9], s->max_per_claim),
         qty,
         s->kind_id == LOT_ENGLISH ? ends : NULL,
+        opt_num(v[10], s->buy_now),
+        s->n_inc ? s->increments : NULL,
     };
     res = tx_exec_named(tx, SQL_LOT_CREATE, p);
     if (!res)
@@ -346,7 +467,7 @@ struct lot_read {
 /* The columns of lot_recent_bids. */
 static const struct row_col recent_bid_cols[] = {
     { "id", ROW_TEXT }, { "bidder", ROW_TEXT }, { "amount", ROW_I64 },      { "quantity", ROW_INT },
-    { "seq", ROW_I64 }, { "status", ROW_TEXT }, { "created_at", ROW_TEXT },
+    { "seq", ROW_I64 }, { "status", ROW_TEXT }, { "created_at", ROW_TEXT }, { "proxy", ROW_BOOL },
 };
 
 static struct json_object *recent_bids(PGresult *res)

@@ -17,6 +17,8 @@ static struct json_object *cell(PGresult *res, int row, int col, enum row_type t
         return json_object_new_int64(strtoll(v, NULL, 10));
     case ROW_INT:
         return json_object_new_int(atoi(v));
+    case ROW_BOOL:
+        return json_object_new_boolean(v[0] == 't');
     case ROW_TEXT:
         break;
     }

@@ -20,6 +20,7 @@ enum row_type {
     ROW_TEXT, /* a string (SQL NULL: JSON null) */
     ROW_I64,  /* a bigint (SQL NULL: JSON null) */
     ROW_INT,  /* an int (SQL NULL: JSON null) */
+    ROW_BOOL, /* a boolean, "t" or "f" (SQL NULL: JSON null) */
 };
 
 struct row_col {

@@ -69,8 +69,9 @@ int transfer_begin(struct mutation *m, struct tx *tx, const struct transfer_req 
 /* POST /bid: {"lot", "amount"?, "max_price"?, "quantity"?} */
 struct bid_req {
     char lot[UUID_STR_LEN + 1];
-    int64_t amount, max_price, quantity;
-    int has_amount, has_max_price, has_quantity;
+    int64_t amount, max_price, quantity, max_amount;
+    int has_amount, has_max_price, has_quantity, has_max_amount;
+    int buy_now; /* {"buy_now": true} */
 };
 
 int bid_parse(struct request *r, struct bid_req *q);
@@ -83,6 +84,10 @@ struct lot_spec {
     const char *title;
     int64_t start, increment, reserve, floor, step, price;
     int64_t ends_in, interval, quantity, max_per_claim, snipe_window, snipe_extend;
+    int64_t buy_now;
+    int n_inc; /* rows of "increments"; 0: none */
+    int64_t inc_from[AUCTION_INCREMENTS_MAX], inc_step[AUCTION_INCREMENTS_MAX];
+    char increments[AUCTION_INCREMENTS_MAX * 42]; /* as stored; "" for none */
 };
 
 int parse_lot_spec(struct request *r, struct lot_spec *s);

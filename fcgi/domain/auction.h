@@ -15,6 +15,7 @@
 #ifndef ZS_AUCTION_H
 #define ZS_AUCTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -55,13 +56,47 @@ struct lot {
     int started;           /* now() >= starts_at */
     int ended;             /* english: now() >= ends_at */
     int64_t current_price; /* dutch: the schedule's price now */
+    int64_t high_max;      /* the leader's hidden maximum; 0: their bid is plain */
+    int64_t buy_now;       /* 0: none */
+    int n_inc;             /* rows of the increment table; 0: the fixed increment */
+    int64_t inc_from[16], inc_step[16];
 };
+
+/* The longest increment table a lot may have. */
+#define AUCTION_INCREMENTS_MAX 16
 
 /* ---- pure rules ---------------------------------------------------------- */
 
+/* The increment at price p: the step of the table's last row whose from is
+ * at most p, or the lot's fixed increment without a table. */
+int64_t auction_step_at(const struct lot *l, int64_t p);
+
+/* Why an increment table is refused (auction_increments_check). */
+enum auction_inc_error {
+    AUCTION_INC_OK,
+    AUCTION_INC_COUNT,          /* no row, or more than AUCTION_INCREMENTS_MAX */
+    AUCTION_INC_FIRST_NOT_ZERO, /* the first row's from is not 0 */
+    AUCTION_INC_NOT_ASCENDING,  /* a from not above the one before it */
+    AUCTION_INC_STEP,           /* a step below 1 or above AUCTION_PRICE_MAX */
+    AUCTION_INC_STEP_DECREASES, /* a step below the one before it */
+    AUCTION_INC_FROM_RANGE,     /* a from below 0 or above AUCTION_PRICE_MAX */
+};
+
+/* Whether the table (from[i], step[i]), n rows, is one a lot may take:
+ * first from 0, from strictly ascending, steps positive and never
+ * decreasing (so the minimum next bid rises with the price). */
+enum auction_inc_error auction_increments_check(const int64_t *from, const int64_t *step, int n);
+
+/* The table as stored ("from:step,…") into buf; 0, or -1 if it does not fit. */
+int auction_increments_format(const int64_t *from, const int64_t *step, int n, char *buf,
+                              size_t len);
+
+/* The stored text (NULL or "": no table) into l's table; 0, or -1 when malformed. */
+int auction_increments_parse(const char *text, struct lot *l);
+
 /*
  * The smallest acceptable English bid: the start price without a leader,
- * else the leading amount plus the increment. 1 with *min set, or 0 when
+ * else the leading amount plus the increment at that amount. 1 with *min set, or 0 when
  * that sum is past bigint (no higher bid is possible: 422
  * amount_out_of_range, and min_next_bid shows null).
  */
@@ -74,9 +109,53 @@ int auction_min_next_bid_shown(const struct lot *l, int64_t *min);
 /* 1 if bidder leads lot l already (a raise), else 0. */
 int auction_is_leader(const struct lot *l, const char *bidder);
 
-/* How much more bidder must hold to bid amount: the difference for the
- * leader raising their own bid, the whole amount for anyone else. */
+/* How much more bidder must hold to hold amount in all: the difference
+ * from their maximum for the leader, the whole amount for anyone else. */
 int64_t auction_extra_hold(const struct lot *l, const char *bidder, int64_t amount);
+
+/* The leader's maximum: their hidden maximum, else the visible high (0: no leader). */
+int64_t auction_leader_max(const struct lot *l);
+
+/* What an English bid does (auction_bid_decide). */
+enum auction_bid_outcome {
+    AUCTION_BID_LEAD,            /* the bidder leads (or, leading, raises) at price */
+    AUCTION_BID_OUTBID_BY_PROXY, /* the leader's maximum stands: their counter-bid at price */
+    AUCTION_BID_BUY_NOW,         /* the lot ends at once at its buy-now price */
+    AUCTION_BID_TOO_LOW,         /* below minimum */
+    AUCTION_BID_MAX_NOT_RAISED,  /* the leader's new maximum must exceed their own */
+    AUCTION_BID_OUT_OF_RANGE,    /* no higher bid fits a bigint */
+    AUCTION_BID_NO_BUY_NOW,      /* buy_now asked of a lot without a buy-now price */
+    AUCTION_BID_BUY_NOW_GONE,    /* buy_now asked after the first bid */
+};
+
+/* An English bid: a plain amount, a proxy maximum, or buy-now. */
+struct auction_bid_in {
+    int proxy;          /* value is a hidden maximum */
+    int buy_now;        /* {"buy_now": true}: value is unused */
+    int64_t value;      /* the amount, or the maximum */
+    int64_t second_max; /* a proxy raise by the leader: the others' highest maximum, 0: none */
+};
+
+struct auction_bid_terms {
+    enum auction_bid_outcome outcome;
+    int64_t price;     /* the visible high after the bid (LEAD, OUTBID, BUY_NOW) */
+    int64_t amount;    /* the amount the bidder's own bid row shows */
+    int64_t max;       /* the leader's hidden maximum after the bid, 0: none */
+    int64_t hold;      /* what the leader holds after the bid */
+    int64_t minimum;   /* TOO_LOW, MAX_NOT_RAISED, OUTBID: the least the next bid may be */
+    int minimum_shown; /* 0: no next bid fits a bigint (minimum is meaningless) */
+};
+
+/*
+ * The proxy rule (README, "Auctions"), for bidder on open English lot l:
+ * the visible high is the second-highest maximum plus the increment at it,
+ * capped at the highest maximum; the earlier maximum wins a tie; a plain
+ * bid is a bid of exactly its amount (its maximum too); buy-now is offered
+ * until the first bid. Pure: fills *t and returns its outcome.
+ */
+enum auction_bid_outcome auction_bid_decide(const struct lot *l, const char *bidder,
+                                            const struct auction_bid_in *in,
+                                            struct auction_bid_terms *t);
 
 /* 1 if the account can put need more on hold or pay it (balance - held >= need). */
 int auction_funds_cover(const struct ledger_account *a, int64_t need);
@@ -153,6 +232,7 @@ enum auction_spec_slot {
     AUCTION_SPEC_PRICE,
     AUCTION_SPEC_QUANTITY,
     AUCTION_SPEC_MAX_PER_CLAIM,
+    AUCTION_SPEC_BUY_NOW,
     AUCTION_SPEC__COUNT
 };
 
@@ -189,6 +269,14 @@ int auction_lot_lock(struct tx *tx, const char *id, struct lot *l);
 
 /* SQL_LOT_GET (the lot unlocked, as it is now) into *l: as auction_lot_lock. */
 int auction_lot_read(struct tx *tx, const char *id, struct lot *l);
+
+/*
+ * Settle the (locked) live English lot l now at its high amount, as its
+ * end would (the buy-now path): capture, pay the seller, mark bids won and
+ * lost and the lot settled. 0, -1 on a failed statement, or
+ * AUCTION_SETTLE_OUT_OF_RANGE (nothing written).
+ */
+int auction_settle_now(struct tx *tx, struct lot *l);
 
 /*
  * If the (locked) lot is a live English lot whose end has passed, settle

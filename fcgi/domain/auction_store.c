@@ -72,7 +72,9 @@ int auction_lot_parse(PGresult *res, int row, struct lot *l)
     l->started = col_bool(res, row, "started");
     l->ended = col_bool(res, row, "ended");
     l->current_price = col_i64(res, row, "current_price");
-    return 0;
+    l->high_max = col_i64(res, row, "high_max");
+    l->buy_now = col_i64(res, row, "buy_now");
+    return auction_increments_parse(col(res, row, "increments"), l);
 }
 
 /* One lot row by statement which into *l: 1 found, 0 not, -1 on failure. */
@@ -104,6 +106,25 @@ int auction_lot_read(struct tx *tx, const char *id, struct lot *l)
     return lot_one(tx, SQL_LOT_GET, id, l);
 }
 
+/*
+ * A leader holding a hidden maximum above the high: their hold comes down
+ * to the high before it is released or captured (held by the difference),
+ * so the hold's record shows the price it backed, never the maximum.
+ */
+static int hold_down_to_high(struct tx *tx, const struct lot *l)
+{
+    char amt[24];
+    const char *p[3] = { l->id, l->high_bidder, amt };
+
+    if (auction_leader_max(l) <= l->high_amount)
+        return 0;
+    snprintf(amt, sizeof(amt), "%" PRId64, l->high_amount);
+    if (ledger_adjust_held(tx, l->high_bidder, l->high_amount - auction_leader_max(l)) < 0
+        || tx_exec_named_void(tx, SQL_BID_HOLD_SET_AMOUNT, p) < 0)
+        return -1;
+    return 0;
+}
+
 /* Unsold below the reserve: the leader's hold is released, every bid lost. */
 static int settle_unsold_reserve(struct tx *tx, const struct lot *l)
 {
@@ -112,7 +133,8 @@ static int settle_unsold_reserve(struct tx *tx, const struct lot *l)
 
     memset(acc, 0, sizeof(acc));
     memcpy(acc[0].id, l->high_bidder, sizeof(acc[0].id));
-    if (ledger_lock(tx, acc, 1) < 0 || ledger_adjust_held(tx, l->high_bidder, -l->high_amount) < 0
+    if (ledger_lock(tx, acc, 1) < 0 || hold_down_to_high(tx, l) < 0
+        || ledger_adjust_held(tx, l->high_bidder, -l->high_amount) < 0
         || tx_exec_named_void(tx, SQL_LOT_RELEASE_HOLDS, p) < 0
         || tx_exec_named_void(tx, SQL_LOT_BIDS_LOST, p) < 0
         || tx_exec_named_void(tx, SQL_LOT_MARK_UNSOLD, p) < 0)
@@ -133,6 +155,8 @@ static int settle_capture(struct tx *tx, const struct lot *l)
         return -1;
     if (!ledger_move_fits(&acc[0], &acc[1], l->high_amount))
         return AUCTION_SETTLE_OUT_OF_RANGE; /* nothing written yet */
+    if (hold_down_to_high(tx, l) < 0)
+        return -1;
     snprintf(memo, sizeof(memo), "lot %s", l->id);
     if (ledger_move(tx, l->high_bidder, l->seller, l->high_amount, l->high_amount, "capture",
                     "system", memo, NULL, tid, NULL)
@@ -150,6 +174,15 @@ static int settle_capture(struct tx *tx, const struct lot *l)
             return -1;
     }
     return 0;
+}
+
+int auction_settle_now(struct tx *tx, struct lot *l)
+{
+    int rc = settle_capture(tx, l);
+
+    if (rc == 0)
+        l->status = LOT_SETTLED;
+    return rc;
 }
 
 int auction_settle_if_due(struct tx *tx, struct lot *l)

@@ -74,7 +74,7 @@ static const struct line bid_lines[] = {
     L("status", F_WORD, RB_STATUS),
     LR("transfer", F_REF_OPT, RB_TRANSFER, "transfer"),
     L("at", F_INT, RB_AT),
-    LP(-1, RB_IDEM_KEY, -1),
+    LP(-1, RB_IDEM_KEY, RB_MAX_AMOUNT), /* no maximum: "", as before proxy bids */
 };
 static const struct line lot_lines[] = {
     LR("ref", F_REF, RL_ID, "lot"),

@@ -73,6 +73,7 @@ enum record_col_bid {
     RB_TRANSFER,
     RB_AT,
     RB_IDEM_KEY,
+    RB_MAX_AMOUNT, /* a proxy bid's hidden maximum: only inside `private` */
     RB_NCOLS
 };
 /* Columns of seal_records_lots. */

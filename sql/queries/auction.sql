@@ -20,7 +20,8 @@ id, kind, seller, title, status, start_price, increment, reserve, snipe_window, 
   CASE WHEN kind = 'dutch' THEN GREATEST(floor_price, start_price - step *
     LEAST(floor(extract(epoch FROM (now() - starts_at)) / interval_s)::bigint,
     (start_price - floor_price) / step + 1)) END AS current_price,
-  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now
+  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS db_now,
+  high_max, buy_now, increments
 
 -- name: lot_lock
 -- Lock one lot row (the lot's serialisation point: every bid, claim and
@@ -49,8 +50,9 @@ SELECT {{lot_columns}}
 FROM lots ORDER BY created_at DESC LIMIT 50;
 
 -- name: lot_recent_bids
--- The 20 latest bids and claims of a lot, newest first.
-SELECT id, bidder, amount, quantity, seq, status, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+-- The 20 latest bids and claims of a lot, newest first (never a maximum).
+SELECT id, bidder, amount, quantity, seq, status, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+  coalesce(proxy, false)
 FROM bids WHERE lot_id = $1 ORDER BY seq DESC LIMIT 20;
 
 -- name: lot_seller_kind
@@ -59,13 +61,14 @@ SELECT kind FROM accounts WHERE id = $1;
 
 -- name: lot_create
 -- A new lot (POST /lots): parameters that do not apply to its kind are
--- NULL; an English lot ends $16 seconds from now.
+-- NULL; an English lot ends $16 seconds from now, may have a buy-now
+-- price $17 and an increment table $18 in place of the increment $6.
 INSERT INTO lots (id, kind, seller, title, start_price, increment, reserve,
   snipe_window, snipe_extend, floor_price, step, interval_s, price, max_per_claim,
-  qty_total, ends_at)
+  qty_total, ends_at, buy_now, increments)
 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::int, 0), coalesce($9::int, 0),
   $10, $11, $12, $13, $14, $15,
-  now() + make_interval(secs => $16::bigint))
+  now() + make_interval(secs => $16::bigint), $17, $18)
 RETURNING {{lot_columns}};
 
 -- name: lot_due
@@ -134,10 +137,11 @@ INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)
   VALUES ($1, $2, $3, $4, $5, 'active');
 
 -- name: bid_english_lead
--- The lot's new leader; anti-snipe: a bid inside the window pushes the
--- end to now + extension (never earlier than it was).
+-- The lot's new leader, with a plain bid (no hidden maximum); anti-snipe:
+-- a bid inside the window pushes the end to now + extension (never earlier
+-- than it was).
 UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,
-  seq = $5::bigint,
+  seq = $5::bigint, high_max = NULL,
   ends_at = CASE WHEN snipe_window > 0
     AND ends_at - now() < make_interval(secs => snipe_window)
     THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
@@ -161,3 +165,38 @@ UPDATE lots SET qty_claimed = qty_claimed + $2::int, seq = $3::bigint,
     ELSE settled_at END
   WHERE id = $1
 RETURNING {{lot_columns}};
+
+-- name: bid_english_lead_max
+-- bid_english_lead for a leader with hidden maximum $6 (a proxy bid, its
+-- counter-bid, or a plain raise below the leader's own maximum).
+UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,
+  seq = $5::bigint, high_max = $6::bigint,
+  ends_at = CASE WHEN snipe_window > 0
+    AND ends_at - now() < make_interval(secs => snipe_window)
+    THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
+    ELSE ends_at END
+  WHERE id = $1
+RETURNING {{lot_columns}};
+
+-- name: bid_insert_proxy
+-- Append an English bid with hidden maximum $10 (NULL: plain) or the
+-- leader's automatic counter-bid ($11 true), numbered $6 under the lot lock.
+INSERT INTO bids (id, lot_id, bidder, amount, quantity, seq, status,
+  transfer_id, idem_key, max_amount, proxy)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::boolean);
+
+-- name: bid_set_max
+-- The leader raising their own maximum: their leading bid $1 records it.
+UPDATE bids SET max_amount = $2::bigint WHERE id = $1;
+
+-- name: bid_others_max
+-- The highest maximum (a plain bid's is its amount) of lot $1's bidders
+-- other than $2: the second-highest when $2 leads.
+SELECT coalesce(max(coalesce(max_amount, amount)), 0) FROM bids
+  WHERE lot_id = $1 AND bidder <> $2;
+
+-- name: bid_hold_set_amount
+-- A proxy leader's active hold comes down to the high $3 before it is
+-- released or captured (its record shows the price it backed).
+UPDATE holds SET amount = $3::bigint, updated_at = now()
+  WHERE lot_id = $1 AND account_id = $2 AND state = 'active';

@@ -16,7 +16,7 @@ id, account_id, lot_id, bid_id, amount, state, transfer_id,
 
 -- fragment: seal_bid_cols
 id, lot_id, bidder, amount, quantity, seq, status, transfer_id,
- (extract(epoch FROM created_at) * 1000000)::bigint, idem_key
+ (extract(epoch FROM created_at) * 1000000)::bigint, idem_key, max_amount
 
 -- fragment: seal_lot_cols
 id, kind, seller, status, start_price, increment, reserve, floor_price, step, interval_s,

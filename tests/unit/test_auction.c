@@ -218,8 +218,10 @@ static void test_specs(void)
     const struct auction_spec_field *p = auction_spec_fields(LOT_DROP);
 
     is_str(e[0].name, "start", "English checks start first");
-    ok(has_field(e, "increment", 1) && has_field(e, "ends_in", 1) && has_field(e, "reserve", 0),
-       "English: increment, ends_in required, reserve optional");
+    /* increment or an increment table ("increments", api/lots.c) is required */
+    ok(has_field(e, "increment", 0) && has_field(e, "ends_in", 1) && has_field(e, "reserve", 0),
+       "English: ends_in required, increment (or increments) and reserve optional");
+    ok(has_field(e, "buy_now", 0), "English: buy_now optional");
     ok(has_field(e, "snipe_window", 0) && has_field(e, "snipe_extend", 0), "anti-snipe optional");
     for (const struct auction_spec_field *f = e; f->name; f++)
         if (f->slot == AUCTION_SPEC_SNIPE_WINDOW)

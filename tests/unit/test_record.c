@@ -134,6 +134,23 @@ static void test_bid_lot(void)
     is_str(h, "d3fe27a2fe43584d211662520da2c5f4f738ad670895f67cdad6881c96d300a2", "bid leaf");
     ok(strstr(r.text, "\ntransfer -\n") != NULL, "an absent transfer is '-'");
     record_free(&r);
+    /* a proxy bid's hidden maximum: only inside private, as P("", key, max) */
+    {
+        const char *pb[RB_NCOLS];
+        char p[65], line[80];
+
+        memcpy(pb, b, sizeof(pb));
+        pb[RB_MAX_AMOUNT] = "900";
+        record_private("", "bob:b1", "900", p);
+        snprintf(line, sizeof(line), "\nprivate %s\n", p);
+        ok(record_encode(RECORD_BID, pb, NULL, 0, &r) == 0, "proxy bid encodes");
+        ok(strstr(r.text, line) != NULL, "its private line commits to the maximum");
+        ok(strstr(r.text, "900") == NULL, "the maximum is nowhere in clear");
+        hex_of(r.leaf, h);
+        ok(strcmp(h, "d3fe27a2fe43584d211662520da2c5f4f738ad670895f67cdad6881c96d300a2") != 0,
+           "and changes the leaf");
+        record_free(&r);
+    }
     /* every optional lot field absent but price and settled_at */
     ok(record_encode(RECORD_LOT, l, NULL, 0, &r) == 0, "lot encodes");
     hex_of(r.leaf, h);
