@@ -134,8 +134,8 @@ static enum tx_decision outbid_by_proxy(struct mutation *m, struct tx *tx, const
                             "the leader's maximum beats this bid: the high is now the leader's"
                             " automatic counter-bid");
     json_object_object_add(o, "high_amount", json_object_new_int64(t->price));
-    json_object_object_add(o, "minimum",
-                           t->minimum_shown ? json_object_new_int64(t->minimum) : NULL);
+    if (t->minimum_shown) /* absent when no higher bid fits a bigint */
+        json_object_object_add(o, "minimum", json_object_new_int64(t->minimum));
     return mut_commit(m, tx, NULL, 0, 409, o);
 }
 

@@ -114,23 +114,24 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 
 -- name: audit_english_bids_increase
 -- per English lot, accepted bid amounts strictly increase with their sequence
--- numbers
+-- numbers, except that a proxy counter-bid may equal the bid it answers
 SELECT count(*), string_agg(lot_id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT lot_id, row_number() OVER () AS rn FROM (
   SELECT b.lot_id, b.amount, lag(b.amount) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev,
-         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq
+         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq, b.proxy
   FROM bids b JOIN lots l ON l.id = b.lot_id WHERE l.kind = 'english') x
- WHERE amount <= prev OR seq <> coalesce(prev_seq, 0) + 1) bad;
+ WHERE {{english_bid_not_above}} OR seq <> coalesce(prev_seq, 0) + 1) bad;
 
 -- name: audit_english_live_holds
 -- a live English lot with a leader has exactly one active hold, the leader's,
--- equal to the high amount; other lots have no active hold
+-- equal to the leader's maximum; other lots have no active hold
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT l.id, row_number() OVER () AS rn FROM lots l
  LEFT JOIN (SELECT lot_id, count(*) AS n, min(account_id::text) AS acct, sum(amount) AS s
             FROM holds WHERE state = 'active' GROUP BY lot_id) h ON h.lot_id = l.id
  WHERE CASE WHEN l.kind = 'english' AND l.status = 'live' AND l.high_bidder IS NOT NULL
-   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text OR h.s <> l.high_amount
+   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text
+        OR h.s <> coalesce(l.high_max, l.high_amount)
    ELSE coalesce(h.n, 0) <> 0 END) bad;
 
 -- name: audit_settled_lots_captured_once
@@ -461,3 +462,11 @@ UPDATE full_audits SET status = $2, rows_read = $3, seal_no = $4, tree_size = $5
 -- The process running pass $1 died without a verdict: the pass failed ($2 why).
 UPDATE full_audits SET status = 'failed', detail = $2, finished_at = now()
  WHERE id = $1 AND status = 'running';
+
+-- name: audit_english_proxy_price
+-- per English lot: the leader holds the highest recorded maximum (the
+-- earliest on a tie), high_max is it, and the high is the proxy rule's
+-- price from the recorded maxima
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM lots l
+ WHERE l.kind = 'english' AND {{english_proxy_price_bad}}) bad;

@@ -182,20 +182,23 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 
 -- name: proof_english_bids_increase
 -- per English lot that is unsealed or has unsealed bids, accepted bid
--- amounts strictly increase with their sequence numbers
+-- amounts strictly increase with their sequence numbers, except that a
+-- proxy counter-bid may equal the bid it answers (a tie of maxima goes to
+-- the earlier one, at that maximum)
 SELECT count(*), string_agg(lot_id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT lot_id, row_number() OVER () AS rn FROM (
   SELECT b.lot_id, b.amount, lag(b.amount) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev,
-         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq
+         b.seq, lag(b.seq) OVER (PARTITION BY b.lot_id ORDER BY b.seq) AS prev_seq, b.proxy
   FROM {{live_lots}} c CROSS JOIN LATERAL (SELECT * FROM lots WHERE id = c.id LIMIT 1) l
-  CROSS JOIN LATERAL (SELECT lot_id, amount, seq FROM bids WHERE lot_id = l.id) b
+  CROSS JOIN LATERAL (SELECT lot_id, amount, seq, proxy FROM bids WHERE lot_id = l.id) b
   WHERE l.kind = 'english') x
- WHERE amount <= prev OR seq <> coalesce(prev_seq, 0) + 1) bad;
+ WHERE {{english_bid_not_above}} OR seq <> coalesce(prev_seq, 0) + 1) bad;
 
 -- name: proof_english_live_holds
 -- a live English lot with a leader has exactly one active hold, the leader's,
--- equal to the high amount; other lots have no active hold (every live lot
--- and active hold is unsealed)
+-- equal to the leader's maximum (their hidden proxy maximum, else the high
+-- amount); other lots have no active hold (every live lot and active hold
+-- is unsealed)
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT l.id, row_number() OVER () AS rn FROM {{live_lots}} c
  CROSS JOIN LATERAL (SELECT * FROM lots WHERE id = c.id LIMIT 1) l
@@ -203,7 +206,8 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
             FROM holds WHERE sealed IS NULL AND state = 'active' GROUP BY lot_id) h
    ON h.lot_id = l.id
  WHERE CASE WHEN l.kind = 'english' AND l.status = 'live' AND l.high_bidder IS NOT NULL
-   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text OR h.s <> l.high_amount
+   THEN coalesce(h.n, 0) <> 1 OR h.acct <> l.high_bidder::text
+        OR h.s <> coalesce(l.high_max, l.high_amount)
    ELSE coalesce(h.n, 0) <> 0 END) bad;
 
 -- name: proof_settled_lots_captured_once
@@ -391,3 +395,48 @@ SELECT id, scenario, n, k, status, summary,
     to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM stampede_runs ORDER BY created_at DESC
  LIMIT 50;
+
+-- fragment: english_bid_not_above
+-- An English bid row (amount, prev: the amount of the row before it, proxy)
+-- that does not beat the one before it: lower, or equal without being the
+-- leader's proxy counter-bid to a tie.
+(amount < prev OR (amount = prev AND proxy IS NOT TRUE))
+
+-- fragment: english_proxy_price_bad
+-- Proxy bidding (README, "Auctions"), for English lot l with bids: from the
+-- recorded maxima alone (each bidder's is the highest of their bids'
+-- max_amount, or amount for a plain bid, first recorded at the lowest seq),
+-- the leader must hold the highest maximum (the earliest on a tie), the
+-- lot's high_max must be that maximum (or NULL when it is the high), and the
+-- high must be the rule's price: the greatest of the start price, the
+-- leader's own plain bids, and the second-highest maximum plus the
+-- increment at it capped at the highest maximum.
+coalesce((SELECT x.wb IS DISTINCT FROM l.high_bidder::text
+   OR x.wm IS DISTINCT FROM coalesce(l.high_max, l.high_amount)
+   OR l.high_amount::numeric IS DISTINCT FROM GREATEST(l.start_price::numeric,
+      (SELECT max(amount) FROM bids WHERE lot_id = l.id AND bidder::text = x.wb
+         AND max_amount IS NULL AND proxy IS NOT TRUE),
+      CASE WHEN x.sm IS NOT NULL THEN LEAST(x.wm::numeric, x.sm::numeric + coalesce(
+        (SELECT split_part(e, ':', 2)::bigint FROM unnest(string_to_array(l.increments, ',')) e
+          WHERE split_part(e, ':', 1)::bigint <= x.sm
+          ORDER BY split_part(e, ':', 1)::bigint DESC LIMIT 1), l.increment)) END)
+  FROM (SELECT max(bidder::text) FILTER (WHERE r = 1) AS wb, max(mx) FILTER (WHERE r = 1) AS wm,
+               max(mx) FILTER (WHERE r = 2) AS sm
+        FROM (SELECT bidder, mx, row_number() OVER (ORDER BY mx DESC, fs) AS r
+              FROM (SELECT bidder, mx, min(seq) AS fs
+                    FROM (SELECT bidder, seq, coalesce(max_amount, amount) AS v,
+                                 max(coalesce(max_amount, amount)) OVER (PARTITION BY bidder) AS mx
+                          FROM bids WHERE lot_id = l.id) e
+                    WHERE v = mx GROUP BY bidder, mx) g) ranked) x
+  WHERE x.wb IS NOT NULL), false)
+
+-- name: proof_english_proxy_price
+-- per English lot that is unsealed or has unsealed bids: the leader holds
+-- the highest recorded maximum (the earliest on a tie), high_max is it, and
+-- the high is the proxy rule's price from the recorded maxima (the
+-- second-highest plus the increment at it, capped at the highest; never
+-- below the start price or the leader's own plain bids)
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT l.id, row_number() OVER () AS rn FROM {{live_lots}} c
+ CROSS JOIN LATERAL (SELECT * FROM lots WHERE id = c.id LIMIT 1) l
+ WHERE l.kind = 'english' AND {{english_proxy_price_bad}}) bad;

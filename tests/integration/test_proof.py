@@ -59,6 +59,7 @@ ALL_CHECKS = {
     "dutch_paid_schedule_price": "evidence",
     "purchases_paid": "evidence",
     "idempotency_keys_unique": "evidence",
+    "english_proxy_price": "evidence",  # tampered in test_proxy.py
     # markets (tampered in test_markets.py)
     "order_holds_exact": "evidence",
     "shares_supply_conserved": "evidence",
@@ -477,16 +478,18 @@ if qty_check:
          observed={"drop_claims_match": 1}, samples={"drop_claims_match": [L_drop]})
 
 # english_high_is_last_bid (a): the settled lot's recorded high amount is not its
-# last bid's (the clearing price and the capture are untouched).
+# last bid's (the clearing price and the capture are untouched). Nor is it the
+# proxy rule's price from the bids' maxima: english_proxy_price sees it too.
 ha = "UPDATE lots SET high_amount = high_amount + %s WHERE id = %s"
-case("english_high_is_last_bid (lot side)", {"english_high_is_last_bid"},
+case("english_high_is_last_bid (lot side)", {"english_high_is_last_bid", "english_proxy_price"},
      [(ha, (1, L_settled))], [(ha, (-1, L_settled))],
      observed={"english_high_is_last_bid": 1}, samples={"english_high_is_last_bid": [L_settled]})
 
 # english_high_is_last_bid (b): the live lot's last bid row says 175, not 170 (still
-# increasing; hold and lot still agree with each other).
+# increasing; hold and lot still agree with each other). Its bidder's recorded
+# maximum is then 175, not the lot's 170: english_proxy_price sees it too.
 ba = "UPDATE bids SET amount = amount + %s WHERE id = %s"
-case("english_high_is_last_bid (bid side)", {"english_high_is_last_bid"},
+case("english_high_is_last_bid (bid side)", {"english_high_is_last_bid", "english_proxy_price"},
      [(ba, (5, bid_ids[4]))], [(ba, (-5, bid_ids[4]))],
      observed={"english_high_is_last_bid": 1}, samples={"english_high_is_last_bid": [L_live]})
 
