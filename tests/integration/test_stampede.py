@@ -1,5 +1,5 @@
-"""scripts/stampede at moderate N against the live stack, and proof that its
-checker can fail.
+"""scripts/stampede at moderate N against the live stack (oversell,
+double-spend, bid-war, proxy-war), and proof that its checker can fail.
 
 Each scenario runs as a subprocess (ZS_VAR and ZS_BIN from the toolkit) and
 must exit 0 with a JSON summary on its last stdout line whose fields agree
@@ -191,6 +191,42 @@ bad = copy.deepcopy(rec)                       # a refusal that is not bid_too_l
 r_ = next(a for a in bad["answers"] if a["status"] != 201)
 r_.update(status=422, code="insufficient_funds")
 check_failed(st.verify_bid_war, bad, "rejections_bid_too_low", "doctored: a non-bid_too_low refusal fails")
+
+# ---- proxy-war: 30 bidders with random maxima (one tie at the top) ------------
+
+rec_path = os.path.join(tmp, "proxy-war.json")
+rc, s, err = stampede("proxy-war", "--n", "30", "--record", rec_path)
+summary_ok(rc, s, "proxy-war n=30: exit 0, ok; the winner and the price follow from the maxima",
+           scenario="proxy-war", n=30)
+ok(isinstance(s, dict) and s.get("final_high") == s.get("expected_high") is not None
+   and s.get("led", 0) >= 1 and s.get("led", 0) + s.get("outbid_by_proxy", 0) + s.get("bid_too_low", 0) == 30,
+   "proxy-war: final high = the maxima's price; every bid led, was beaten or was too low", s)
+if rc != 0:
+    diag(err[-2000:])
+with open(rec_path) as f:
+    rec = json.load(f)["record"]
+_, c = st.verify_proxy_war(rec)
+ok(c.ok, "proxy-war record: re-verified it passes", c.failures)
+bad = copy.deepcopy(rec)                       # the high one off the rule's price
+bad["lot"]["high_amount"] += 1
+check_failed(st.verify_proxy_war, bad, "final_price_from_maxima", "doctored: a high off the rule fails")
+bad = copy.deepcopy(rec)                       # someone without the highest maximum leads
+top = max(a["max"] for a in bad["answers"] if a["status"] == 201 or a["code"] == "outbid_by_proxy")
+other = next(a["bidder"] for a in bad["answers"] if a["max"] < top)
+bad["lot"]["high_bidder"] = other
+check_failed(st.verify_proxy_war, bad, "winner_highest_maximum", "doctored: a lower maximum leading fails")
+bad = copy.deepcopy(rec)                       # the second-highest maximum 500 lower than recorded
+counted = sorted((a for a in bad["answers"] if a["status"] == 201 or a["code"] == "outbid_by_proxy"),
+                 key=lambda a: -a["max"])
+if len(counted) >= 2:
+    counted[1]["max"] -= 500
+    check_failed(st.verify_proxy_war, bad, "final_price_from_maxima",
+                 "doctored: a price that does not follow the second-highest maximum fails")
+else:
+    ok(True, "doctored: a second maximum (skipped: one recorded maximum)")
+bad = copy.deepcopy(rec)                       # the leader's hold is not its maximum
+bad["bidders"][bad["lot"]["high_bidder"]]["held"] -= 1
+check_failed(st.verify_proxy_war, bad, "only_leader_holds_its_maximum", "doctored: a short hold fails")
 
 # the ledger (and /proof when the stack has it) after all three
 is_(ledger_invariants(), [], "ledger invariants hold after the stampedes")

@@ -5,6 +5,7 @@ shows (usage: zerosum_py.stampede.cli).
   harness   the stack a run talks to, the burst, the records
   checks    Checks and the checks the verifiers share
   auctions  oversell, double-spend, bid-war
+  proxy     proxy-war
   markets   phantom-shares, event-market
   bank      Jepsen's bank workload
   cli       arguments, the summary line, exit status
@@ -15,9 +16,11 @@ from .auctions import verify_bid_war, verify_double_spend, verify_oversell
 from .bank import verify_bank
 from .checks import Checks
 from .markets import verify_event_market, verify_phantom_shares
+from .proxy import verify_proxy_war
 
 VERIFY = {"oversell": verify_oversell, "double-spend": verify_double_spend, "bid-war": verify_bid_war,
+          "proxy-war": verify_proxy_war,
           "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank}
 
 __all__ = ["Checks", "VERIFY", "verify_bank", "verify_bid_war", "verify_double_spend", "verify_event_market",
-           "verify_oversell", "verify_phantom_shares"]
+           "verify_oversell", "verify_phantom_shares", "verify_proxy_war"]

@@ -27,6 +27,17 @@ never deletes anything):
                 strictly increase with their seq numbers (from the 201
                 answers, and the 20 recent_bids agree), rejections are
                 `bid_too_low` with a minimum above the amount offered.
+  proxy-war     N bidders (default 100) with random hidden maxima (one tie at
+                the top when N >= 3), each funded exactly its maximum, send
+                one proxy bid each {lot, max_amount}, shuffled, all together,
+                on one English lot with an increment table: from the maxima
+                the server recorded (answered 201 or outbid_by_proxy; a
+                bid_too_low was below the minimum at its turn) the leader
+                holds the highest (the earliest of a tie: its answer was the
+                201, the other's outbid_by_proxy), the high is exactly the
+                second-highest plus the step at it capped at the highest, only
+                the leader holds anything (its maximum), nobody paid, the lot's
+                seq counts one row per 201 and two per outbid_by_proxy.
   phantom-shares
                 a shares market whose owner holds 2N shares (N default 100)
                 rests N sells of ONE share each at one price; N buyers, each
@@ -79,7 +90,7 @@ client_retries how often a client re-sent after 429 or 409
 idempotency_key_in_flight (same key). Exit status 0 exactly when ok.
 
 Negative controls: --expect-accepted N replaces the number of 201s the rule
-demands (oversell: min(N, K); double-spend: 1; bid-war: any number >= 1;
+demands (oversell: min(N, K); double-spend: 1; bid-war, proxy-war: any number >= 1;
 phantom-shares: N; event-market: N); a
 wrong value must fail the run with exit status 1, which shows the checker
 can fail. --record FILE writes the answers and observations the checks ran
@@ -96,14 +107,14 @@ import random
 import sys
 import time
 
-from . import auctions, bank, markets
+from . import auctions, bank, markets, proxy
 from . import harness as h
 
-SCENARIOS = ("oversell", "double-spend", "bid-war", "phantom-shares", "event-market", "bank")
+SCENARIOS = ("oversell", "double-spend", "bid-war", "proxy-war", "phantom-shares", "event-market", "bank")
 RUN = {"oversell": auctions.run_oversell, "double-spend": auctions.run_double_spend,
-       "bid-war": auctions.run_bid_war, "phantom-shares": markets.run_phantom_shares,
+       "bid-war": auctions.run_bid_war, "proxy-war": proxy.run_proxy_war, "phantom-shares": markets.run_phantom_shares,
        "event-market": markets.run_event_market, "bank": bank.run_bank}
-DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "phantom-shares": 100, "event-market": 216,
+DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "proxy-war": 100, "phantom-shares": 100, "event-market": 216,
              "bank": 10}
 
 
