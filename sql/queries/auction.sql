@@ -136,16 +136,21 @@ UPDATE holds SET amount = amount + $3::bigint, bid_id = $4,
 INSERT INTO holds (id, account_id, lot_id, bid_id, amount, state)
   VALUES ($1, $2, $3, $4, $5, 'active');
 
+-- fragment: snipe_ends_at
+-- Anti-snipe: a bid inside the window pushes the end to now + extension
+-- (never earlier than it was).
+CASE WHEN snipe_window > 0
+    AND ends_at - now() < make_interval(secs => snipe_window)
+    THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
+    ELSE ends_at END
+
 -- name: bid_english_lead
 -- The lot's new leader, with a plain bid (no hidden maximum); anti-snipe:
 -- a bid inside the window pushes the end to now + extension (never earlier
 -- than it was).
 UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,
   seq = $5::bigint, high_max = NULL,
-  ends_at = CASE WHEN snipe_window > 0
-    AND ends_at - now() < make_interval(secs => snipe_window)
-    THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
-    ELSE ends_at END
+  ends_at = {{snipe_ends_at}}
   WHERE id = $1
 RETURNING {{lot_columns}};
 
@@ -171,10 +176,7 @@ RETURNING {{lot_columns}};
 -- counter-bid, or a plain raise below the leader's own maximum).
 UPDATE lots SET high_amount = $2::bigint, high_bidder = $3, high_bid = $4,
   seq = $5::bigint, high_max = $6::bigint,
-  ends_at = CASE WHEN snipe_window > 0
-    AND ends_at - now() < make_interval(secs => snipe_window)
-    THEN GREATEST(ends_at, now() + make_interval(secs => snipe_extend))
-    ELSE ends_at END
+  ends_at = {{snipe_ends_at}}
   WHERE id = $1
 RETURNING {{lot_columns}};
 
