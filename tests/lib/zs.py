@@ -253,13 +253,26 @@ def seal_thaw():
 
 
 def seal_now():
-    """Seal everything sealable now (scripts/zerosum seal); the lease must be free or lapsed."""
-    seal_thaw()
-    out = subprocess.run([os.path.join(REPO, "scripts", "zerosum"), "seal"], env=dict(os.environ, ZS_VAR=ZS_VAR),
-                         capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError(f"zerosum seal: {out.returncode} {out.stderr.strip()}")
-    return out.stdout
+    """Seal everything sealable now, through the real sealer (zerosum seal), and
+    return what it printed.
+
+    The lease goes from this test straight to that process (its owner name is
+    cli-<pid>), so the jobs child cannot take part of the backlog in between:
+    what the command reports sealed is all that was sealable. It gives the
+    lease back when it ends, so the sealer is thawed afterwards."""
+    seal_freeze()
+    p = subprocess.Popen([ZS_BIN, "seal", "-c", os.path.join(ZS_VAR, "zerosum.conf")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    query("UPDATE leases SET owner = %s WHERE name = 'sealer' AND owner = %s", (f"cli-{p.pid}", SEAL_FREEZER))
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise RuntimeError(f"zerosum seal: timed out {err.strip()}")
+    if p.returncode != 0:
+        raise RuntimeError(f"zerosum seal: {p.returncode} {err.strip()}")
+    return out
 
 
 def concurrently(fn, args_list, max_workers=50):
