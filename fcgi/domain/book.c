@@ -36,7 +36,9 @@ int book_load_makers(PGresult *res, struct match_order *m, int *n, int max, int 
     return 0;
 }
 
-int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k)
+/* Release a resting order's hold and close it with statement close. */
+static int release_resting(struct tx *tx, const char *market, const struct match_order *k,
+                           enum sql_id close)
 {
     char b[24];
     const char *p[1] = { k->id };
@@ -50,7 +52,17 @@ int book_cancel_resting(struct tx *tx, const char *market, const struct match_or
         if (tx_exec_named_void(tx, SQL_ORDER_POSITION_RELEASE, pp) < 0)
             return -1;
     }
-    return tx_exec_named_void(tx, SQL_ORDER_CANCEL, p);
+    return tx_exec_named_void(tx, close, p);
+}
+
+int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k)
+{
+    return release_resting(tx, market, k, SQL_ORDER_CANCEL);
+}
+
+int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k)
+{
+    return release_resting(tx, market, k, SQL_ORDER_EXPIRE);
 }
 
 int book_hold_rest(struct tx *tx, const char *market, const char *account, enum order_side side,
