@@ -62,23 +62,9 @@ static int order_authorize(struct request *r, const void *req)
     return 0;
 }
 
-/* One attempt of an order: what it learned so far. */
-struct order_run {
-    struct mutation *mu;
-    const struct order_req *q;
-    const char *me;
-    struct market mk;
-    enum market_outcome outcome;
-    struct match_order *m; /* the crossing makers, 2 × MATCH_MAX_MAKERS */
-    int n;
-    struct match_result res;
-    struct ledger_account *acc;
-    char order_id[UUID_STR_LEN + 1];
-};
-
 /* The checks on the locked market and the seller's contracts. 0 to go on,
  * or -1 with *d the decision to return. */
-static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct order_req *q = o->q;
     struct mutation *mu = o->mu;
@@ -125,6 +111,7 @@ static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
             return -1;
         avail = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
         PQclear(res);
+        avail += o->credit_units; /* an amended sell's own held contracts */
         if (avail < q->quantity) {
             *d = mut_refuse(mu, tx, MUT_STORED, 422, "insufficient_position", NULL,
                             "you hold %" PRId64 " available %s, the order sells %" PRId64, avail,
@@ -137,7 +124,7 @@ static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
 
 /* Read the crossing resting orders into o->m and match them. 0 to go on,
  * or -1 with *d the decision to return. */
-static int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct order_req *q = o->q;
     int buy = q->side == SIDE_BUY;
@@ -200,7 +187,7 @@ static int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
 
 /* Lock every account the order touches, in id order (me, makers, escrow),
  * and check the taker's own. 0 to go on, or -1 with *d the decision. */
-static int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct ledger_account *me;
     int na = 0;
@@ -228,10 +215,11 @@ static int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decis
                         "the issuer cannot trade");
         return -1;
     }
-    if (o->q->side == SIDE_BUY && me->balance - me->held + o->res.released < o->res.need) {
+    if (o->q->side == SIDE_BUY
+        && me->balance - me->held + o->res.released + o->credit_cash < o->res.need) {
         *d = mut_refuse(o->mu, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                         "available %" PRId64 ", needed %" PRId64,
-                        me->balance - me->held + o->res.released, o->res.need);
+                        me->balance - me->held + o->res.released + o->credit_cash, o->res.need);
         return -1;
     }
     return 0;
@@ -266,8 +254,7 @@ static int order_insert(struct tx *tx, struct order_run *o, int64_t trade_seq)
     return book_hold_rest(tx, q->market, o->me, q->side, o->outcome, o->res.rest, o->res.hold);
 }
 
-/* The 201 answer: the order as it stands, with its fills. */
-static struct json_object *order_answer(const struct order_run *o, struct json_object *fills)
+struct json_object *order_answer(const struct order_run *o, struct json_object *fills)
 {
     const struct order_req *q = o->q;
     struct json_object *res = json_object_new_object(), *ord = json_object_new_object();
@@ -277,8 +264,9 @@ static struct json_object *order_answer(const struct order_run *o, struct json_o
     json_object_object_add(ord, "side", json_object_new_string(order_side_name(q->side)));
     json_object_object_add(ord, "outcome", json_object_new_string(market_outcome_name(o->outcome)));
     json_object_object_add(ord, "price", json_object_new_int64(q->price));
-    json_object_object_add(ord, "quantity", json_object_new_int64(q->quantity));
-    json_object_object_add(ord, "filled", json_object_new_int64(q->quantity - o->res.left));
+    json_object_object_add(ord, "quantity", json_object_new_int64(o->prior_filled + q->quantity));
+    json_object_object_add(ord, "filled",
+                           json_object_new_int64(o->prior_filled + q->quantity - o->res.left));
     json_object_object_add(ord, "remaining", json_object_new_int64(o->res.rest));
     json_object_object_add(ord, "time_in_force",
                            json_object_new_string(order_tif_name(q->terms.tif)));
@@ -312,7 +300,7 @@ static struct json_object *fill_json(const struct order_run *o, const struct mat
 /* Apply what matching decided: self-trade cancellations (their released
  * holds fund what follows), the order row, the fills; then the market's
  * sequence, the stored answer and COMMIT in the last round trip. */
-static enum tx_decision order_write(struct tx *tx, struct order_run *o)
+enum tx_decision order_write(struct tx *tx, struct order_run *o)
 {
     const struct order_req *q = o->q;
     int64_t trade_seq = o->mk.seq + 1;
@@ -324,10 +312,13 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
     struct tx_stmt adv[1] = { tx_stmt_named(SQL_ORDER_MARKET_ADVANCE, p) };
     struct json_object *fills;
 
+    if (o->amend && book_release_hold(tx, q->market, &o->old) < 0)
+        return TX_ERROR;
     for (int i = 0; i < o->n; i++)
         if (o->m[i].stp && book_cancel_resting(tx, q->market, &o->m[i]) < 0)
             return TX_ERROR;
-    if (util_uuid_v4(o->order_id) < 0 || order_insert(tx, o, trade_seq) < 0)
+    if (o->amend ? order_amend_row(tx, o, trade_seq) < 0
+                 : util_uuid_v4(o->order_id) < 0 || order_insert(tx, o, trade_seq) < 0)
         return TX_ERROR;
     fills = json_object_new_array();
     for (int i = 0; i < o->n; i++) {
@@ -339,7 +330,7 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
         }
         json_object_array_add(fills, fill_json(o, &o->m[i]));
     }
-    return mut_commit(o->mu, tx, adv, 1, 201, order_answer(o, fills));
+    return mut_commit(o->mu, tx, adv, 1, o->amend ? 200 : 201, order_answer(o, fills));
 }
 
 /*

@@ -22,6 +22,10 @@
  */
 int book_load_makers(PGresult *res, struct match_order *m, int *n, int max, int mint);
 
+/* Release a resting order's hold (cash for a buy, its remaining contracts
+ * for a sell) and leave its row as it is (an amendment re-places it). 0 / -1. */
+int book_release_hold(struct tx *tx, const char *market, const struct match_order *k);
+
 /* Release a resting order's hold (cash for a buy, contracts for a sell)
  * and mark it cancelled. 0 / -1. */
 int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k);

@@ -99,7 +99,10 @@ SELECT market_id FROM orders WHERE id = $1;
 SELECT id, account_id, side, outcome, price, remaining, hold_amount, seq, status,
  CASE WHEN end_reason = 'expired' THEN 'expired'
       WHEN status = 'open' AND expires_at <= now() THEN 'due' ELSE '' END,
- quantity FROM orders WHERE id = $1 FOR UPDATE;
+ quantity, coalesce(tif, time_in_force), coalesce(stp, 'cancel_maker'),
+ coalesce(post_only, false),
+ coalesce(to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '')
+ FROM orders WHERE id = $1 FOR UPDATE;
 
 -- name: order_expire
 -- Mark a resting gtd order expired (cancelled, end_reason 'expired'); its
@@ -112,3 +115,11 @@ UPDATE orders SET status = 'cancelled', hold_amount = 0, end_reason = 'expired',
 -- oldest deadline first.
 SELECT id FROM orders WHERE status = 'open' AND expires_at IS NOT NULL
  AND expires_at <= now() ORDER BY expires_at LIMIT $1;
+
+-- name: order_amend
+-- An amended order ($1): price $2, quantity $3, remaining $4, status $5,
+-- cash hold $6 and priority stamp $7 (its old one when only its quantity
+-- went down).
+UPDATE orders SET price = $2::int, quantity = $3::bigint, remaining = $4::bigint,
+ status = $5, hold_amount = $6::bigint, seq = $7::bigint, updated_at = now()
+ WHERE id = $1;

@@ -86,8 +86,11 @@ def db_now():
     return query("SELECT now() AT TIME ZONE 'UTC'")[0][0]
 
 
-def refused_clean(label, send, status, code, account, extra=None):
-    """send(key) must answer status/code with nothing written; stored keys replay."""
+def refused_clean(label, send, status, code, account, extra=None, stored=None):
+    """send(key) must answer status/code with nothing written but, when stored
+    (by default: unless a 422), the answer under the key, which replays."""
+    if stored is None:
+        stored = status != 422
     before = fingerprint()
     key = new_key()
     r = send(key)
@@ -96,7 +99,7 @@ def refused_clean(label, send, status, code, account, extra=None):
         for k, v in extra.items():
             is_((r.json or {}).get(k), v, f"{label}: the answer's {k} is {v}")
     is_(fingerprint(), before, f"{label}: nothing written (orders, trades, positions, transfers, holds)")
-    if status == 422:
+    if not stored:
         is_(key_row(account, key), None, f"{label}: the key is not stored")
     else:
         is_(key_row(account, key), ("done", status), f"{label}: the answer is stored under the key")
@@ -302,7 +305,87 @@ is_((orow(g2["id"])[:3], orow(g2["id"])[6], balance(C)[1]), (("cancelled", 5, 0)
     "either way it is expired and holds nothing")
 healthy("after gtd")
 
-# ---- 7. the new checks see what they guard (sealer frozen) ------------------------
+# ---- 7. amend: PATCH /order/{id} ----------------------------------------------------
+
+
+def amend(tok, oid, key="auto", **body):
+    return request("PATCH", f"/order/{oid}", body=body, token=tok,
+                   key=key if key != "auto" else new_key())
+
+
+def seq(oid):
+    return query("SELECT seq, price, quantity FROM orders WHERE id = %s", (oid,))[0]
+
+
+G, t_G = create_account("ot-g", 100)
+M2 = new_market(kind="shares", title="order amends", owner=O, supply=100, tick_min=1,
+                tick_max=1000)["id"]
+ask = placed(t_O, M2, side="sell", price=20, quantity=10)
+a1 = placed(t_A, M2, side="buy", price=10, quantity=5)
+c1 = placed(t_C, M2, side="buy", price=10, quantity=5)
+held_A, held_C = balance(A)[1], balance(C)[1]
+s_a1 = seq(a1["id"])
+
+for label, body, code in (("no member", {}, "missing_field"),
+                          ("an unknown member", {"price": 10, "side": "sell"}, "unknown_field"),
+                          ("a zero quantity", {"quantity": 0}, "invalid_quantity"),
+                          ("a fractional price", {"price": 10.5}, "invalid_price"),
+                          ("a price outside the ticks", {"price": 1001}, "price_out_of_range")):
+    refused_clean(f"amend with {label}", lambda k, b=body: amend(t_A, a1["id"], key=k, **b), 422,
+                  code, A)
+
+r = amend(t_A, a1["id"], quantity=3)
+is_((r.status, r.json["order"]["quantity"], r.json["order"]["remaining"], r.json["order"]["fills"]),
+    (200, 3, 3, []), "amend down 5 -> 3: 200, nothing fills")
+is_((seq(a1["id"]), orow(a1["id"])[:3], balance(A)[1]), ((s_a1[0], 10, 3), ("open", 3, 30), held_A - 20),
+    "lowering the quantity keeps the priority stamp; the hold drops to 3x10 at once")
+x = placed(t_O, M2, side="sell", price=10, quantity=2, time_in_force="ioc")
+is_(fills(x), [(a1["id"], 10, 2)], "a1 kept its place ahead of c1: the sell at 10 fills it first")
+refused_clean("amend to what already filled", lambda k: amend(t_A, a1["id"], key=k, quantity=2),
+              409, "quantity_below_filled", A)
+refused_clean("another user's order", lambda k: amend(t_B, a1["id"], key=k, quantity=2),
+              404, "order_not_found", B)
+
+s_c1 = seq(c1["id"])
+r = amend(t_C, c1["id"], quantity=8)
+is_((r.status, r.json["order"]["remaining"], orow(c1["id"])[:3], balance(C)[1]),
+    (200, 8, ("open", 8, 80), held_C + 30), "amend up 5 -> 8: the hold grows to 8x10 in the same transaction")
+ok(seq(c1["id"])[0] > s_c1[0], "a larger quantity loses the priority stamp",
+   (seq(c1["id"]), s_c1))
+bal_C = balance(C)
+r = amend(t_C, c1["id"], price=20)
+o = r.json["order"]
+is_((r.status, o["status"], o["filled"], o["remaining"], fills(o)),
+    (200, "filled", 8, 0, [(ask["id"], 20, 8)]),
+    "amend the price up to the ask: it matches like a new order, at the maker's price")
+is_((orow(c1["id"])[:3], balance(C), pos(M2, C)), (("filled", 0, 0), (bal_C[0] - 160, bal_C[1] - 80), (8, 0)),
+    "its old hold is released, 160 paid, 8 shares received")
+is_((orow(ask["id"])[:2], pos(M2, O)), (("open", 2), (90, 2)), "the ask has 2 left, held")
+refused_clean("amend a filled order", lambda k: amend(t_C, c1["id"], key=k, quantity=9), 409,
+              "order_not_open", C)
+
+r = amend(t_O, ask["id"], quantity=9)
+is_((r.status, orow(ask["id"])[:2], pos(M2, O)), (200, ("open", 1), (90, 1)),
+    "amend a partly filled sell down (total 10 -> 9): 1 left, the held shares follow")
+refused_clean("amend a sell beyond the position", lambda k: amend(t_O, ask["id"], key=k, quantity=200),
+              422, "insufficient_position", O, stored=True)
+g5 = placed(t_G, M2, side="buy", price=10, quantity=5)
+refused_clean("amend a buy beyond the cash", lambda k: amend(t_G, g5["id"], key=k, quantity=20), 422,
+              "insufficient_funds", G, stored=True)
+is_((orow(g5["id"])[:3], balance(G)), (("open", 5, 50), (100, 50)), "the refused amendment changed nothing")
+po = placed(t_B, M2, side="buy", price=5, quantity=2, post_only=True)
+refused_clean("amend a post-only bid across the ask", lambda k: amend(t_B, po["id"], key=k, price=20),
+              409, "would_take", B)
+is_(orow(po["id"])[:3], ("open", 2, 10), "the post-only bid rests unchanged")
+s_a1 = seq(a1["id"])
+r = amend(t_A, a1["id"], price=11)
+is_((r.status, orow(a1["id"])[:3], r.json["order"]["filled"]), (200, ("open", 1, 11), 2),
+    "a new price that does not cross: rests with hold 1x11 (the 2 filled before still count)")
+ok(seq(a1["id"])[0] > s_a1[0], "a new price loses the priority stamp")
+is_problem(amend(t_C, g1["id"], quantity=1), 409, "order_expired", "amend an expired order: 409 order_expired")
+healthy("after amendments")
+
+# ---- 8. the new checks see what they guard (sealer frozen) ------------------------
 
 seal_freeze()
 # a fok order left partly filled
@@ -313,14 +396,18 @@ bad = {c["name"] for c in (r.json or {}).get("checks", []) if not c.get("ok")}
 ok(r.status == 409 and "fok_all_or_nothing" in bad, "tamper: a partly filled fok order fails fok_all_or_nothing",
    f"{r.status} {sorted(bad)}")
 query("UPDATE orders SET remaining = 0, status = 'filled' WHERE id = %s", (fk["id"],))
-# an expired order still holding cash
-query("UPDATE orders SET hold_amount = 20 WHERE id = %s", (g2["id"],))
+# an expired order still holding cash (expired while the sealer is frozen: unsealed)
+g3 = placed(t_C, M, side="buy", price=4, quantity=5, time_in_force="gtd",
+            expires_at=iso(db_now() + datetime.timedelta(hours=1)))
+query("UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = %s", (g3["id"],))
+is_problem(cancel(t_C, g3["id"]), 409, "order_expired", "a third gtd order expires")
+query("UPDATE orders SET hold_amount = 20 WHERE id = %s", (g3["id"],))
 query("UPDATE accounts SET held = held + 20 WHERE id = %s", (C,))
 r = get("/proof", token=ADMIN)
 bad = {c["name"] for c in (r.json or {}).get("checks", []) if not c.get("ok")}
 ok(r.status == 409 and "expired_orders_release" in bad,
    "tamper: an expired order holding cash fails expired_orders_release", f"{r.status} {sorted(bad)}")
-query("UPDATE orders SET hold_amount = 0 WHERE id = %s", (g2["id"],))
+query("UPDATE orders SET hold_amount = 0 WHERE id = %s", (g3["id"],))
 query("UPDATE accounts SET held = held - 20 WHERE id = %s", (C,))
 healthy("after the tampers are repaired")
 seal_thaw()
