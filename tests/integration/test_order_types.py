@@ -13,7 +13,11 @@ tamper made while the sealer is frozen.
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import copy
 import datetime
+import json
+import subprocess
+import tempfile
 
 ADMIN = admin_token()
 
@@ -411,5 +415,43 @@ query("UPDATE orders SET hold_amount = 0 WHERE id = %s", (g3["id"],))
 query("UPDATE accounts SET held = held - 20 WHERE id = %s", (C,))
 healthy("after the tampers are repaired")
 seal_thaw()
+
+# ---- 9. the fok-storm stampede (small N) and its verifier's negative controls ------------
+
+import zerosum_py.stampede as stampede_pkg  # noqa: E402
+
+rec_path = os.path.join(tempfile.mkdtemp(prefix="fok-storm-"), "fok.json")
+p = subprocess.run([os.path.join(REPO, "scripts", "stampede"), "fok-storm", "--n", "40", "--seed", "7",
+                    "--record", rec_path], env=dict(os.environ, ZS_VAR=ZS_VAR), capture_output=True,
+                   text=True, timeout=300)
+lines = p.stdout.strip().splitlines()
+summary = json.loads(lines[-1]) if lines else {}
+ok(p.returncode == 0 and summary.get("ok") is True and summary.get("errors") == 0
+   and summary.get("accepted", 0) + summary.get("killed", 0) == 40,
+   "fok-storm n=40: exit 0, ok, every order filled completely or killed",
+   f"exit {p.returncode}\n{json.dumps(summary)[:1500]}\n{p.stderr[-1500:]}")
+ok(summary.get("accepted", 0) > 0 and summary.get("killed", 0) > 0,
+   "fok-storm: the thin book both filled and killed orders", summary)
+diag(f"fok-storm n=40: {summary.get('accepted')} filled, {summary.get('killed')} killed,"
+     f" {summary.get('units_filled')}/{summary.get('units_resting')} units, {summary.get('duration_ms')} ms")
+with open(rec_path) as f:
+    rec = json.load(f)["record"]
+_, c = stampede_pkg.VERIFY["fok-storm"](rec)
+ok(c.ok, "the recorded fok-storm re-verifies", c.failures[:3])
+win = next(a for a in rec["answers"] if a["status"] == 201)
+bad = copy.deepcopy(rec)
+w = next(a for a in bad["answers"] if a["json"] == win["json"])
+w["json"]["order"]["fills"] = w["json"]["order"]["fills"][:-1] if len(win["json"]["order"]["fills"]) > 1 \
+    else [dict(w["json"]["order"]["fills"][0], quantity=w["json"]["order"]["fills"][0]["quantity"] - 1)]
+_, c = stampede_pkg.VERIFY["fok-storm"](bad)
+ok(not c.results.get("fills_complete", True), "doctored: a partly filled fok answer fails fills_complete",
+   c.results)
+bad = copy.deepcopy(rec)
+k = next((a for a in bad["answers"] if a["status"] == 409), None)
+if k is not None:
+    bad["buyers"][k["buyer"]]["balance"] -= 1
+    _, c = stampede_pkg.VERIFY["fok-storm"](bad)
+    ok(not c.results.get("killed_wrote_nothing", True),
+       "doctored: money moved for a killed order fails killed_wrote_nothing", c.results)
 
 done()

@@ -6,6 +6,7 @@ shows (usage: zerosum_py.stampede.cli).
   checks    Checks and the checks the verifiers share
   auctions  oversell, double-spend, bid-war
   markets   phantom-shares, event-market
+  orders    fok-storm
   bank      Jepsen's bank workload
   cli       arguments, the summary line, exit status
 
@@ -15,9 +16,11 @@ from .auctions import verify_bid_war, verify_double_spend, verify_oversell
 from .bank import verify_bank
 from .checks import Checks
 from .markets import verify_event_market, verify_phantom_shares
+from .orders import verify_fok_storm
 
 VERIFY = {"oversell": verify_oversell, "double-spend": verify_double_spend, "bid-war": verify_bid_war,
-          "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank}
+          "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank,
+          "fok-storm": verify_fok_storm}
 
 __all__ = ["Checks", "VERIFY", "verify_bank", "verify_bid_war", "verify_double_spend", "verify_event_market",
-           "verify_oversell", "verify_phantom_shares"]
+           "verify_fok_storm", "verify_oversell", "verify_phantom_shares"]
