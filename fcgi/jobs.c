@@ -19,6 +19,7 @@
 #include "log.h"
 #include "domain/auction.h"
 #include "domain/resolve.h"
+#include "domain/book.h"
 #include "domain/pending.h"
 #include "domain/witness.h"
 #include "domain/fullpass.h"
@@ -325,6 +326,14 @@ void jobs_main(const struct zs_config *cfg)
 
             db_session_init(&s, cfg, "jobs-pending", EP_TRANSFERS);
             n = pending_expire_due(&s, 32);
+        } while (n == 32 && !stop_requested);
+
+        /* Expire gtd orders whose deadline has passed, releasing their holds. */
+        do {
+            struct db_session s;
+
+            db_session_init(&s, cfg, "jobs-orders", EP_ORDER);
+            n = book_expire_due(&s, 32);
         } while (n == 32 && !stop_requested);
 
         /* Finish resolutions left half done (their owner died or failed). */

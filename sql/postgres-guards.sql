@@ -162,3 +162,17 @@ ALTER TABLE bids
 ALTER TABLE lots
     ADD CONSTRAINT lots_high_max_check CHECK (high_max IS NULL OR high_max >= high_amount),
     ADD CONSTRAINT lots_buy_now_check CHECK (buy_now IS NULL OR buy_now > 0);
+-- migrate: 230 order_terms_checks
+-- The order terms of migration 220, as constraints (the dsql profile has
+-- the application's validation alone): known values, a gtd order has its
+-- deadline and only it, and the remainder rule agrees with the term.
+ALTER TABLE orders ADD CONSTRAINT orders_terms_known CHECK (
+    (tif IS NULL OR tif IN ('gtc', 'ioc', 'fok', 'gtd'))
+    AND (order_type IS NULL OR order_type IN ('limit', 'market'))
+    AND (stp IS NULL OR stp IN ('cancel_maker', 'cancel_taker', 'cancel_both'))
+    AND (end_reason IS NULL OR end_reason = 'expired'));
+ALTER TABLE orders ADD CONSTRAINT orders_terms_agree CHECK (
+    (tif IS NULL OR time_in_force = CASE WHEN tif IN ('gtc', 'gtd') THEN 'gtc' ELSE 'ioc' END)
+    AND ((tif = 'gtd') = (expires_at IS NOT NULL) OR tif IS NULL)
+    AND (order_type IS DISTINCT FROM 'market' OR tif IN ('ioc', 'fok'))
+    AND (end_reason IS NULL OR (status = 'cancelled' AND expires_at IS NOT NULL)));

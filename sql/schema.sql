@@ -514,3 +514,32 @@ ALTER TABLE bids ADD COLUMN IF NOT EXISTS proxy boolean;
 ALTER TABLE lots ADD COLUMN IF NOT EXISTS high_max bigint;
 ALTER TABLE lots ADD COLUMN IF NOT EXISTS buy_now bigint;
 ALTER TABLE lots ADD COLUMN IF NOT EXISTS increments text;
+-- migrate: 220 order_terms
+-- Exchange-grade order terms (fcgi/api/order.c, README "Orders").
+-- time_in_force keeps what the order does with a remainder: 'gtc' (rests:
+-- gtc and gtd) or 'ioc' (cancelled: ioc, fok, market). tif is the term the
+-- order was placed with ('gtc', 'ioc', 'fok', 'gtd'; NULL on rows older
+-- than this column: read time_in_force). order_type: 'limit' or 'market'
+-- (NULL: limit); a market order's price is its protection price.
+-- expires_at: a gtd order's deadline (database clock). stp: the
+-- self-trade prevention mode it matched with. end_reason: 'expired' when
+-- the jobs child (or a cancel or amend that found it due) expired it.
+-- Nullable, without defaults or constraints: plain ADD COLUMNs, as Aurora
+-- DSQL allows (the postgres dialect adds the CHECKs, migration 230).
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS tif text;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS order_type text;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS post_only boolean;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS stp text;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS end_reason text;
+
+-- migrate: 221 orders_expiring
+-- The jobs child's sweep: open gtd orders by deadline.
+CREATE INDEX IF NOT EXISTS orders_expiring ON orders (expires_at)
+ WHERE status = 'open' AND expires_at IS NOT NULL;
+
+-- migrate: 222 trades_by_order
+-- The fills of one order, as taker or maker: the order checks of /proof
+-- (fok_all_or_nothing, expired_orders_release) look them up per order.
+CREATE INDEX IF NOT EXISTS trades_by_taker_order ON trades (taker_order);
+CREATE INDEX IF NOT EXISTS trades_by_maker_order ON trades (maker_order);

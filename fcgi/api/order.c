@@ -15,8 +15,15 @@
  *   - mint fill (event markets): a YES buy at p meets a resting NO buy at
  *     q ≥ 100 − p; the taker pays 100 − q and the maker q into the market's
  *     escrow (two `mint` transfers, 100 per pair) and each gets one contract.
- * Self-trade prevention: a resting order of the taker's own account that
- * would match is cancelled (its holds released) and matching continues.
+ * Self-trade prevention (the order's "stp", domain/matching.h): by default
+ * a resting order of the taker's own account that would match is cancelled
+ * (its holds released) and matching continues; cancel_taker stops the
+ * taker there instead, cancel_both does both.
+ * The terms (api/order_parse.c, domain/order_terms.c): a market order is
+ * an ioc (or fok) order at its protection price; fok is refused 409
+ * order_killed, nothing written but the stored answer, unless it fills
+ * completely; post-only is refused 409 would_take when anything crosses
+ * it; gtd rests until its expires_at (jobs child: domain/book_expiry.c).
  * A resting buy holds remaining × price on accounts.held; a resting sell
  * holds its contracts on positions.held. At most MATCH_MAX_MAKERS resting
  * orders are consumed per incoming order; the rest of it rests (gtc) or is
@@ -29,6 +36,7 @@
 
 #include "api/auth.h"
 #include "api/mutation.h"
+#include "api/order.h"
 #include "api/routes.h"
 #include "domain/book.h"
 #include "domain/ledger.h"
@@ -36,74 +44,10 @@
 #include "domain/matching.h"
 #include "util.h"
 
-struct order_req {
-    char market[UUID_STR_LEN + 1];
-    enum order_side side;
-    int has_outcome; /* "outcome" given (yes | no) */
-    enum market_outcome outcome;
-    int64_t price, quantity;
-    enum order_tif tif;
-};
-
 static const char *i64(char *buf, int64_t v)
 {
     snprintf(buf, 24, "%" PRId64, v);
     return buf;
-}
-
-/* A string member parsed by parse(s, out); 0 when valid, -1 otherwise. */
-#define PARSE_MEMBER(v, parse, out)                                                                \
-    (json_object_is_type((v), json_type_string) ? parse(json_object_get_string(v), (out)) : -1)
-
-static int order_parse(struct request *r, void *req)
-{
-    static const char *const allowed[] = { "market",   "side",          "outcome", "price",
-                                           "quantity", "time_in_force", NULL };
-    struct order_req *q = req;
-    struct json_object *v;
-
-    if (http_json_refuse_unknown(r, allowed) < 0)
-        return -1;
-    if (!json_object_object_get_ex(r->json, "market", &v)
-        || !json_object_is_type(v, json_type_string)
-        || !util_uuid_parse(json_object_get_string(v), q->market)) {
-        http_problem(r, 422, "invalid_market_id", "\"market\" must be a market id");
-        return -1;
-    }
-    if (!json_object_object_get_ex(r->json, "side", &v)
-        || PARSE_MEMBER(v, order_side_parse, &q->side) < 0) {
-        http_problem(r, 422, "invalid_side", "\"side\" must be \"buy\" or \"sell\"");
-        return -1;
-    }
-    if (json_object_object_get_ex(r->json, "outcome", &v)
-        && !json_object_is_type(v, json_type_null)) {
-        if (PARSE_MEMBER(v, market_outcome_parse, &q->outcome) < 0
-            || q->outcome == OUTCOME_SHARES) {
-            http_problem(r, 422, "invalid_outcome", "\"outcome\" must be \"yes\" or \"no\"");
-            return -1;
-        }
-        q->has_outcome = 1;
-    }
-    if (!json_object_object_get_ex(r->json, "price", &v) || util_json_int64(v, 1, &q->price) < 0
-        || q->price > 1000000000) {
-        http_problem(r, 422, "invalid_price",
-                     "\"price\" must be an integer within the market's ticks");
-        return -1;
-    }
-    if (!json_object_object_get_ex(r->json, "quantity", &v)
-        || util_json_int64(v, 1, &q->quantity) < 0 || q->quantity > 1000000000) {
-        http_problem(r, 422, "invalid_quantity",
-                     "\"quantity\" must be an integer from 1 to 1000000000");
-        return -1;
-    }
-    q->tif = TIF_GTC;
-    if (json_object_object_get_ex(r->json, "time_in_force", &v)
-        && PARSE_MEMBER(v, order_tif_parse, &q->tif) < 0) {
-        http_problem(r, 422, "invalid_time_in_force",
-                     "\"time_in_force\" must be \"gtc\" or \"ioc\"");
-        return -1;
-    }
-    return 0;
 }
 
 /* Orders are placed with the trader's own token. */
@@ -118,23 +62,9 @@ static int order_authorize(struct request *r, const void *req)
     return 0;
 }
 
-/* One attempt of an order: what it learned so far. */
-struct order_run {
-    struct mutation *mu;
-    const struct order_req *q;
-    const char *me;
-    struct market mk;
-    enum market_outcome outcome;
-    struct match_order *m; /* the crossing makers, 2 × MATCH_MAX_MAKERS */
-    int n;
-    struct match_result res;
-    struct ledger_account *acc;
-    char order_id[UUID_STR_LEN + 1];
-};
-
 /* The checks on the locked market and the seller's contracts. 0 to go on,
  * or -1 with *d the decision to return. */
-static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct order_req *q = o->q;
     struct mutation *mu = o->mu;
@@ -157,7 +87,9 @@ static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
     }
     if (q->price < o->mk.tick_min || q->price > o->mk.tick_max) {
         *d = mut_refuse(mu, tx, MUT_ROLLBACK, 422, "price_out_of_range", NULL,
-                        "price must be from %d to %d", o->mk.tick_min, o->mk.tick_max);
+                        "%s must be from %d to %d",
+                        q->terms.type == ORDER_MARKET ? "protection_price" : "price",
+                        o->mk.tick_min, o->mk.tick_max);
         return -1;
     }
     if (o->mk.status != MARKET_OPEN) {
@@ -179,6 +111,7 @@ static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
             return -1;
         avail = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
         PQclear(res);
+        avail += o->credit_units; /* an amended sell's own held contracts */
         if (avail < q->quantity) {
             *d = mut_refuse(mu, tx, MUT_STORED, 422, "insufficient_position", NULL,
                             "you hold %" PRId64 " available %s, the order sells %" PRId64, avail,
@@ -191,14 +124,14 @@ static int order_check(struct tx *tx, struct order_run *o, enum tx_decision *d)
 
 /* Read the crossing resting orders into o->m and match them. 0 to go on,
  * or -1 with *d the decision to return. */
-static int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct order_req *q = o->q;
     int buy = q->side == SIDE_BUY;
     char b1[24], b2[24], b3[24];
     const char *p[4] = { q->market, market_outcome_name(o->outcome), i64(b1, q->price),
                          i64(b2, MATCH_MAX_MAKERS) };
-    struct match_taker t = { o->me, q->side, q->tif, q->price, q->quantity };
+    struct match_taker t = { o->me, q->side, q->terms.tif, q->price, q->quantity, q->stp };
     PGresult *res;
     int bad;
 
@@ -226,6 +159,14 @@ static int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
         tx->err = DB_FAILED;
         return -1;
     }
+    /* every row read crosses the order: a post-only one would take */
+    if (q->terms.post_only && o->n > 0) {
+        *d = mut_refuse(o->mu, tx, MUT_STORED, 409, "would_take", NULL,
+                        "a post-only order must not match on arrival: %d resting order%s "
+                        "cross%s it",
+                        o->n, o->n == 1 ? "" : "s", o->n == 1 ? "es" : "");
+        return -1;
+    }
     match_run(&t, o->m, o->n, &o->res);
     o->n = o->res.n;
     if (o->res.overflow) {
@@ -233,12 +174,20 @@ static int order_match(struct tx *tx, struct order_run *o, enum tx_decision *d)
                         "the order's cost exceeds the largest representable amount");
         return -1;
     }
+    if (o->res.killed) {
+        *d = mut_refuse(o->mu, tx, MUT_STORED, 409, "order_killed",
+                        mut_extra_i64("fillable", q->quantity - o->res.left),
+                        "fill or kill: only %" PRId64 " of %" PRId64
+                        " could fill now, so nothing was done",
+                        q->quantity - o->res.left, q->quantity);
+        return -1;
+    }
     return 0;
 }
 
 /* Lock every account the order touches, in id order (me, makers, escrow),
  * and check the taker's own. 0 to go on, or -1 with *d the decision. */
-static int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decision *d)
+int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decision *d)
 {
     const struct ledger_account *me;
     int na = 0;
@@ -266,10 +215,11 @@ static int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decis
                         "the issuer cannot trade");
         return -1;
     }
-    if (o->q->side == SIDE_BUY && me->balance - me->held + o->res.released < o->res.need) {
+    if (o->q->side == SIDE_BUY
+        && me->balance - me->held + o->res.released + o->credit_cash < o->res.need) {
         *d = mut_refuse(o->mu, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                         "available %" PRId64 ", needed %" PRId64,
-                        me->balance - me->held + o->res.released, o->res.need);
+                        me->balance - me->held + o->res.released + o->credit_cash, o->res.need);
         return -1;
     }
     return 0;
@@ -280,7 +230,7 @@ static int order_insert(struct tx *tx, struct order_run *o, int64_t trade_seq)
 {
     const struct order_req *q = o->q;
     char b1[24], b2[24], b3[24], b4[24], b5[24];
-    const char *p[13] = { o->order_id,
+    const char *p[18] = { o->order_id,
                           q->market,
                           o->me,
                           order_side_name(q->side),
@@ -288,19 +238,23 @@ static int order_insert(struct tx *tx, struct order_run *o, int64_t trade_seq)
                           i64(b1, q->price),
                           i64(b2, q->quantity),
                           i64(b3, o->res.rest),
-                          order_tif_name(q->tif),
+                          order_tif_rests(q->terms.tif) ? "gtc" : "ioc",
                           order_status_name(o->res.status),
                           i64(b4, o->res.hold),
                           mut_scoped_key(o->mu),
-                          i64(b5, trade_seq) };
+                          i64(b5, trade_seq),
+                          order_tif_name(q->terms.tif),
+                          order_type_name(q->terms.type),
+                          q->terms.tif == TIF_GTD ? q->expires_at : NULL,
+                          q->terms.post_only ? "true" : "false",
+                          order_stp_name(q->stp) };
 
     if (tx_exec_named_void(tx, SQL_ORDER_INSERT, p) < 0)
         return -1;
     return book_hold_rest(tx, q->market, o->me, q->side, o->outcome, o->res.rest, o->res.hold);
 }
 
-/* The 201 answer: the order as it stands, with its fills. */
-static struct json_object *order_answer(const struct order_run *o, struct json_object *fills)
+struct json_object *order_answer(const struct order_run *o, struct json_object *fills)
 {
     const struct order_req *q = o->q;
     struct json_object *res = json_object_new_object(), *ord = json_object_new_object();
@@ -310,11 +264,20 @@ static struct json_object *order_answer(const struct order_run *o, struct json_o
     json_object_object_add(ord, "side", json_object_new_string(order_side_name(q->side)));
     json_object_object_add(ord, "outcome", json_object_new_string(market_outcome_name(o->outcome)));
     json_object_object_add(ord, "price", json_object_new_int64(q->price));
-    json_object_object_add(ord, "quantity", json_object_new_int64(q->quantity));
-    json_object_object_add(ord, "filled", json_object_new_int64(q->quantity - o->res.left));
+    json_object_object_add(ord, "quantity", json_object_new_int64(o->prior_filled + q->quantity));
+    json_object_object_add(ord, "filled",
+                           json_object_new_int64(o->prior_filled + q->quantity - o->res.left));
     json_object_object_add(ord, "remaining", json_object_new_int64(o->res.rest));
-    json_object_object_add(ord, "time_in_force", json_object_new_string(order_tif_name(q->tif)));
+    json_object_object_add(ord, "time_in_force",
+                           json_object_new_string(order_tif_name(q->terms.tif)));
     json_object_object_add(ord, "status", json_object_new_string(order_status_name(o->res.status)));
+    json_object_object_add(ord, "type", json_object_new_string(order_type_name(q->terms.type)));
+    if (q->terms.type == ORDER_MARKET)
+        json_object_object_add(ord, "protection_price", json_object_new_int64(q->price));
+    if (q->terms.tif == TIF_GTD)
+        json_object_object_add(ord, "expires_at", json_object_new_string(q->expires_at));
+    json_object_object_add(ord, "post_only", json_object_new_boolean(q->terms.post_only));
+    json_object_object_add(ord, "stp", json_object_new_string(order_stp_name(q->stp)));
     json_object_object_add(ord, "fills", fills);
     json_object_object_add(res, "order", ord);
     return res;
@@ -324,7 +287,8 @@ static struct json_object *order_answer(const struct order_run *o, struct json_o
 static struct json_object *fill_json(const struct order_run *o, const struct match_order *k)
 {
     struct json_object *fo = json_object_new_object();
-    struct match_taker t = { o->me, o->q->side, o->q->tif, o->q->price, o->q->quantity };
+    struct match_taker t = { o->me,       o->q->side,     o->q->terms.tif,
+                             o->q->price, o->q->quantity, o->q->stp };
 
     json_object_object_add(fo, "maker_order", json_object_new_string(k->id));
     json_object_object_add(fo, "kind", json_object_new_string(k->mint ? "mint" : "transfer"));
@@ -336,7 +300,7 @@ static struct json_object *fill_json(const struct order_run *o, const struct mat
 /* Apply what matching decided: self-trade cancellations (their released
  * holds fund what follows), the order row, the fills; then the market's
  * sequence, the stored answer and COMMIT in the last round trip. */
-static enum tx_decision order_write(struct tx *tx, struct order_run *o)
+enum tx_decision order_write(struct tx *tx, struct order_run *o)
 {
     const struct order_req *q = o->q;
     int64_t trade_seq = o->mk.seq + 1;
@@ -348,10 +312,13 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
     struct tx_stmt adv[1] = { tx_stmt_named(SQL_ORDER_MARKET_ADVANCE, p) };
     struct json_object *fills;
 
+    if (o->amend && book_release_hold(tx, q->market, &o->old) < 0)
+        return TX_ERROR;
     for (int i = 0; i < o->n; i++)
         if (o->m[i].stp && book_cancel_resting(tx, q->market, &o->m[i]) < 0)
             return TX_ERROR;
-    if (util_uuid_v4(o->order_id) < 0 || order_insert(tx, o, trade_seq) < 0)
+    if (o->amend ? order_amend_row(tx, o, trade_seq) < 0
+                 : util_uuid_v4(o->order_id) < 0 || order_insert(tx, o, trade_seq) < 0)
         return TX_ERROR;
     fills = json_object_new_array();
     for (int i = 0; i < o->n; i++) {
@@ -363,7 +330,7 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
         }
         json_object_array_add(fills, fill_json(o, &o->m[i]));
     }
-    return mut_commit(o->mu, tx, adv, 1, 201, order_answer(o, fills));
+    return mut_commit(o->mu, tx, adv, 1, o->amend ? 200 : 201, order_answer(o, fills));
 }
 
 /*
@@ -388,6 +355,19 @@ static enum tx_decision order_apply(struct mutation *mu, struct tx *tx, void *re
      * without queueing on the market lock behind every active taker. */
     if (!mut_begin(mu, tx, NULL, 0, &d))
         return d;
+    if (q->terms.tif == TIF_GTD) {
+        int64_t now_us;
+
+        /* in the future by the database clock: the claim's now() */
+        if (order_time_parse(mut_now(mu), &now_us) < 0) {
+            tx->err = DB_FAILED;
+            return TX_ERROR;
+        }
+        if (q->expires_us <= now_us)
+            return mut_refuse(mu, tx, MUT_ROLLBACK, 422, "invalid_expires_at", NULL,
+                              "\"expires_at\" must be in the future (the database clock says %s)",
+                              mut_now(mu));
+    }
     res = tx_exec_named(tx, SQL_MARKET_LOCK, p);
     if (!res)
         return TX_ERROR;
@@ -424,101 +404,4 @@ static const struct mutation_ops order_ops = {
 void handle_order_create(struct request *r)
 {
     mutation_run(r, &order_ops);
-}
-
-/* ---- DELETE /order/{id} -------------------------------------------------- */
-
-struct cancel_req {
-    char id[UUID_STR_LEN + 1];
-};
-
-static int cancel_parse(struct request *r, void *req)
-{
-    struct cancel_req *c = req;
-
-    if (!util_uuid_parse(r->path_params[0], c->id)) {
-        http_problem(r, 404, "order_not_found", "no such order");
-        return -1;
-    }
-    return 0;
-}
-
-/* The 200 answer: what the cancellation released. */
-static struct json_object *cancel_answer(const struct match_order *k, const char *market)
-{
-    struct json_object *out = json_object_new_object(), *ord = json_object_new_object();
-
-    json_object_object_add(ord, "id", json_object_new_string(k->id));
-    json_object_object_add(ord, "market", json_object_new_string(market));
-    json_object_object_add(ord, "status", json_object_new_string("cancelled"));
-    json_object_object_add(ord, "released_quantity", json_object_new_int64(k->remaining));
-    json_object_object_add(ord, "released_cash",
-                           json_object_new_int64(k->side == SIDE_BUY ? k->hold : 0));
-    json_object_object_add(out, "order", ord);
-    return out;
-}
-
-/*
- * Round 1: BEGIN, the key and which market the order rests on. Then the
- * market lock (first, as every order takes it), the order's lock, its
- * owner's account, the release; the stored answer and COMMIT last.
- */
-static enum tx_decision cancel_apply(struct mutation *mu, struct tx *tx, void *req)
-{
-    const struct cancel_req *c = req;
-    const struct request *r = mut_request(mu);
-    const char *p[1] = { c->id };
-    struct tx_stmt st[1] = { tx_stmt_named(SQL_ORDER_MARKET_OF, p) };
-    char market[UUID_STR_LEN + 1];
-    struct ledger_account acc[1];
-    struct match_order k;
-    enum order_status status;
-    struct market mk;
-    enum tx_decision d;
-    PGresult *res;
-    int n = 0, bad;
-
-    if (!mut_begin(mu, tx, st, 1, &d))
-        return d;
-    if (PQntuples(st[0].res) == 0) {
-        PQclear(st[0].res);
-        return mut_refuse(mu, tx, MUT_STORED, 404, "order_not_found", NULL, "no such order");
-    }
-    snprintf(market, sizeof(market), "%s", PQgetvalue(st[0].res, 0, 0));
-    PQclear(st[0].res);
-    if (market_lock(tx, market, &mk) <= 0)
-        return TX_ERROR;
-    res = tx_exec_named(tx, SQL_ORDER_LOCK, p);
-    if (!res)
-        return TX_ERROR;
-    bad = book_load_makers(res, &k, &n, 1, 0) < 0 || n != 1
-        || order_status_parse(PQgetvalue(res, 0, 8), &status) < 0;
-    PQclear(res);
-    if (bad) {
-        tx->err = DB_FAILED;
-        return TX_ERROR;
-    }
-    /* Someone else's order is answered exactly as a missing one. */
-    if (strcmp(k.account, r->caller.sub) != 0 && !auth_is_admin(r))
-        return mut_refuse(mu, tx, MUT_STORED, 404, "order_not_found", NULL, "no such order");
-    if (status != ORDER_OPEN)
-        return mut_refuse(mu, tx, MUT_STORED, 409, "order_not_open", NULL,
-                          "the order is already filled or cancelled");
-    memset(acc, 0, sizeof(acc));
-    memcpy(acc[0].id, k.account, sizeof(acc[0].id));
-    if (ledger_lock(tx, acc, 1) < 0 || book_cancel_resting(tx, market, &k) < 0)
-        return TX_ERROR;
-    return mut_commit(mu, tx, NULL, 0, 200, cancel_answer(&k, market));
-}
-
-static const struct mutation_ops cancel_ops = {
-    .name = "order_cancel",
-    .req_size = sizeof(struct cancel_req),
-    .parse = cancel_parse,
-    .apply = cancel_apply,
-};
-
-void handle_order_cancel(struct request *r)
-{
-    mutation_run(r, &cancel_ops);
 }

@@ -41,6 +41,7 @@ const struct route routes[] = {
     { "POST", "/markets/{id}/resolve", handle_market_resolve, EP_MARKETS, AUTH_ADMIN, "default" },
     { "POST", "/order", handle_order_create, EP_ORDER, AUTH_USER, "order" },
     { "DELETE", "/order/{id}", handle_order_cancel, EP_ORDER, AUTH_USER, "order" },
+    { "PATCH", "/order/{id}", handle_order_amend, EP_ORDER, AUTH_USER, "order" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

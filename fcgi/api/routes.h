@@ -44,5 +44,6 @@ void handle_market_get(struct request *r);
 void handle_market_resolve(struct request *r);
 void handle_order_create(struct request *r);
 void handle_order_cancel(struct request *r);
+void handle_order_amend(struct request *r);
 
 #endif

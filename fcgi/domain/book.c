@@ -36,10 +36,9 @@ int book_load_makers(PGresult *res, struct match_order *m, int *n, int max, int 
     return 0;
 }
 
-int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k)
+int book_release_hold(struct tx *tx, const char *market, const struct match_order *k)
 {
     char b[24];
-    const char *p[1] = { k->id };
 
     if (k->side == SIDE_BUY) {
         if (k->hold > 0 && ledger_adjust_held(tx, k->account, -k->hold) < 0)
@@ -50,7 +49,28 @@ int book_cancel_resting(struct tx *tx, const char *market, const struct match_or
         if (tx_exec_named_void(tx, SQL_ORDER_POSITION_RELEASE, pp) < 0)
             return -1;
     }
-    return tx_exec_named_void(tx, SQL_ORDER_CANCEL, p);
+    return 0;
+}
+
+/* Release a resting order's hold and close it with statement close. */
+static int release_resting(struct tx *tx, const char *market, const struct match_order *k,
+                           enum sql_id close)
+{
+    const char *p[1] = { k->id };
+
+    if (book_release_hold(tx, market, k) < 0)
+        return -1;
+    return tx_exec_named_void(tx, close, p);
+}
+
+int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k)
+{
+    return release_resting(tx, market, k, SQL_ORDER_CANCEL);
+}
+
+int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k)
+{
+    return release_resting(tx, market, k, SQL_ORDER_EXPIRE);
 }
 
 int book_hold_rest(struct tx *tx, const char *market, const char *account, enum order_side side,

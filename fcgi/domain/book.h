@@ -22,9 +22,25 @@
  */
 int book_load_makers(PGresult *res, struct match_order *m, int *n, int max, int mint);
 
+/* Release a resting order's hold (cash for a buy, its remaining contracts
+ * for a sell) and leave its row as it is (an amendment re-places it). 0 / -1. */
+int book_release_hold(struct tx *tx, const char *market, const struct match_order *k);
+
 /* Release a resting order's hold (cash for a buy, contracts for a sell)
  * and mark it cancelled. 0 / -1. */
 int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k);
+
+/* The same for a gtd order past its deadline: released and marked
+ * expired (cancelled, end_reason 'expired'). 0 / -1. */
+int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k);
+
+/*
+ * The jobs child's sweep: expire up to limit open gtd orders whose deadline
+ * has passed by the database clock, one transaction each, locking as every
+ * order does (the market, then the order, then its account). The number
+ * expired, or -1 when the database is away (the next round retries).
+ */
+int book_expire_due(struct db_session *s, int limit);
 
 /* Hold what a resting remainder needs: hold cash for a buy, rest contracts
  * of outcome for a sell. 0 / -1. */

@@ -48,6 +48,11 @@ const struct check checks[] = {
     /* proxy bidding (README, "Auctions"): the high follows the recorded maxima */
     { "english_proxy_price", CHECK_EVIDENCE, SQL_PROOF_ENGLISH_PROXY_PRICE,
       SQL_AUDIT_ENGLISH_PROXY_PRICE },
+    /* exchange-grade orders (fill-or-kill, good-till-date) */
+    { "fok_all_or_nothing", CHECK_EVIDENCE, SQL_PROOF_FOK_ALL_OR_NOTHING,
+      SQL_AUDIT_FOK_ALL_OR_NOTHING },
+    { "expired_orders_release", CHECK_EVIDENCE, SQL_PROOF_EXPIRED_ORDERS_RELEASE,
+      SQL_AUDIT_EXPIRED_ORDERS_RELEASE },
     { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, CHECK_NO_FULL },
     { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, CHECK_NO_FULL },
 };

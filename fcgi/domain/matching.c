@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const char *const side_names[] = { "buy", "sell" };
-static const char *const tif_names[] = { "gtc", "ioc" };
+static const char *const tif_names[] = { "gtc", "ioc", "fok", "gtd" };
+static const char *const stp_names[] = { "cancel_maker", "cancel_taker", "cancel_both" };
 static const char *const status_names[] = { "open", "filled", "cancelled" };
 
 int order_side_parse(const char *s, enum order_side *out)
@@ -22,7 +23,7 @@ int order_side_parse(const char *s, enum order_side *out)
 
 int order_tif_parse(const char *s, enum order_tif *out)
 {
-    int i = market_enum_lookup(tif_names, 2, s);
+    int i = market_enum_lookup(tif_names, 4, s);
 
     if (i < 0)
         return -1;
@@ -40,6 +41,16 @@ int order_status_parse(const char *s, enum order_status *out)
     return 0;
 }
 
+int order_stp_parse(const char *s, enum order_stp *out)
+{
+    int i = market_enum_lookup(stp_names, 3, s);
+
+    if (i < 0)
+        return -1;
+    *out = (enum order_stp)i;
+    return 0;
+}
+
 const char *order_side_name(enum order_side s)
 {
     return side_names[s == SIDE_SELL];
@@ -47,7 +58,17 @@ const char *order_side_name(enum order_side s)
 
 const char *order_tif_name(enum order_tif t)
 {
-    return tif_names[t == TIF_IOC];
+    return tif_names[t == TIF_IOC ? 1 : t == TIF_FOK ? 2 : t == TIF_GTD ? 3 : 0];
+}
+
+const char *order_stp_name(enum order_stp s)
+{
+    return stp_names[s == STP_CANCEL_TAKER ? 1 : s == STP_CANCEL_BOTH ? 2 : 0];
+}
+
+int order_tif_rests(enum order_tif t)
+{
+    return t == TIF_GTC || t == TIF_GTD;
 }
 
 const char *order_status_name(enum order_status s)
@@ -101,9 +122,17 @@ void match_run(const struct match_taker *t, struct match_order *m, int n, struct
         struct match_order *k = &m[i];
 
         if (strcmp(k->account, t->account) == 0) {
+            if (t->stp == STP_CANCEL_TAKER) {
+                r->taker_stopped = 1;
+                break;
+            }
             k->stp = 1; /* its cash comes back before we pay */
             if (k->side == SIDE_BUY && __builtin_add_overflow(r->released, k->hold, &r->released))
                 r->overflow = 1;
+            if (t->stp == STP_CANCEL_BOTH) {
+                r->taker_stopped = 1;
+                break;
+            }
             continue;
         }
         k->fill = k->remaining < r->left ? k->remaining : r->left;
@@ -114,7 +143,8 @@ void match_run(const struct match_taker *t, struct match_order *m, int n, struct
                 || __builtin_add_overflow(r->need, cost, &r->need)))
             r->overflow = 1;
     }
-    r->rest = t->tif == TIF_GTC ? r->left : 0;
+    r->rest = order_tif_rests(t->tif) && !r->taker_stopped ? r->left : 0;
+    r->killed = t->tif == TIF_FOK && r->left > 0;
     if (buy
         && (__builtin_mul_overflow(r->rest, t->price, &r->hold)
             || __builtin_add_overflow(r->need, r->hold, &r->need)))

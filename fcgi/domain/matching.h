@@ -10,7 +10,8 @@
  * at p also meets a resting NO buy at q >= 100 - p (and NO likewise): the
  * pair is minted, the taker paying 100 - q per contract. A maker of the
  * taker's own account is cancelled instead of filled (self-trade
- * prevention), and its cash hold comes back before the taker pays. At most
+ * prevention, the default mode; see enum order_stp for the others), and
+ * its cash hold comes back before the taker pays. At most
  * MATCH_MAX_MAKERS resting orders are considered per incoming order.
  */
 #ifndef ZS_DOMAIN_MATCHING_H
@@ -31,6 +32,19 @@ enum order_side {
 enum order_tif {
     TIF_GTC, /* good till cancelled: the remainder rests */
     TIF_IOC, /* immediate or cancel: the remainder is cancelled */
+    TIF_FOK, /* fill or kill: fills completely now, or nothing is written */
+    TIF_GTD, /* good till date: rests until its expires_at (database clock) */
+};
+
+/* Self-trade prevention, as Binance's EXPIRE_MAKER / EXPIRE_TAKER /
+ * EXPIRE_BOTH: when the taker meets a resting order of its own account,
+ * cancel that maker and go on; or stop the taker there (its remainder is
+ * cancelled, whatever its time in force); or both. Fills made before the
+ * meeting stand. */
+enum order_stp {
+    STP_CANCEL_MAKER, /* the default, and the only mode before it was a choice */
+    STP_CANCEL_TAKER,
+    STP_CANCEL_BOTH,
 };
 
 enum order_status {
@@ -43,10 +57,15 @@ enum order_status {
 int order_side_parse(const char *s, enum order_side *out);
 int order_tif_parse(const char *s, enum order_tif *out);
 int order_status_parse(const char *s, enum order_status *out);
+int order_stp_parse(const char *s, enum order_stp *out);
 
 const char *order_side_name(enum order_side s);
 const char *order_tif_name(enum order_tif t);
 const char *order_status_name(enum order_status s);
+const char *order_stp_name(enum order_stp s);
+
+/* 1 when a remainder of an order with this time in force rests (gtc, gtd). */
+int order_tif_rests(enum order_tif t);
 
 /* A resting order, as read from the book, and what matching decided for it. */
 struct match_order {
@@ -70,6 +89,7 @@ struct match_taker {
     enum order_side side;
     enum order_tif tif;
     int64_t price, quantity;
+    enum order_stp stp; /* zero: cancel_maker */
 };
 
 struct match_result {
@@ -82,6 +102,8 @@ struct match_result {
     int overflow;             /* a sum past bigint: the order must be refused */
     enum order_status status; /* the taker's status once applied */
     int64_t last_price;       /* the last fill's price for the tape, -1 if none */
+    int killed;               /* fok not filled completely: nothing may be applied */
+    int taker_stopped;        /* stp cancel_taker/cancel_both stopped the taker */
 };
 
 /*

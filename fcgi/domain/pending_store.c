@@ -13,8 +13,6 @@
 #include "log.h"
 #include "util.h"
 
-#define EXPIRE_BATCH_MAX 64
-
 int pending_expire_locked(struct tx *tx, const char *id, const char *from, int64_t amount,
                           const char *by)
 {
@@ -34,37 +32,18 @@ int pending_expire_locked(struct tx *tx, const char *id, const char *from, int64
     return 0;
 }
 
-struct due_list {
-    int limit, n;
-    char ids[EXPIRE_BATCH_MAX][UUID_STR_LEN + 1];
-};
-
-static enum tx_decision due_tx(struct tx *tx, void *arg)
-{
-    struct due_list *d = arg;
-
-    d->n = tx_exec_ids(tx, SQL_PENDING_DUE, d->limit, d->ids,
-                       (int)(sizeof(d->ids) / sizeof(d->ids[0])));
-    return d->n < 0 ? TX_ERROR : TX_COMMIT;
-}
-
-struct expire_one {
-    const char *id;
-    int expired;
-};
-
 /* Lock the row; expire it if it is still pending and due (a post or void
  * may have closed it since it was listed). */
 static enum tx_decision expire_one_tx(struct tx *tx, void *arg)
 {
-    struct expire_one *e = arg;
+    struct tx_sweep_row *e = arg;
     const char *p[1] = { e->id };
     PGresult *res;
     int go;
     char from[UUID_STR_LEN + 1];
     int64_t amount;
 
-    e->expired = 0;
+    e->acted = 0;
     res = tx_exec_named(tx, SQL_PENDING_LOCK, p);
     if (!res)
         return TX_ERROR;
@@ -80,29 +59,11 @@ static enum tx_decision expire_one_tx(struct tx *tx, void *arg)
         return TX_ROLLBACK;
     if (pending_expire_locked(tx, e->id, from, amount, "system:jobs") < 0)
         return TX_ERROR;
-    e->expired = 1;
+    e->acted = 1;
     return TX_COMMIT;
 }
 
 int pending_expire_due(struct db_session *s, int limit)
 {
-    struct due_list d;
-    enum tx_decision dec;
-    int expired = 0;
-
-    memset(&d, 0, sizeof(d));
-    d.limit = limit > EXPIRE_BATCH_MAX ? EXPIRE_BATCH_MAX : limit;
-    if (tx_run(s, TX_READ_ONLY, due_tx, &d, &dec) != TX_RESULT_DONE)
-        return -1;
-    for (int i = 0; i < d.n; i++) {
-        struct expire_one e = { d.ids[i], 0 };
-
-        if (tx_run(s, 0, expire_one_tx, &e, &dec) != TX_RESULT_DONE)
-            return -1; /* away or busy: the next round retries */
-        if (e.expired) {
-            log_info("expired pending transfer %s", d.ids[i]);
-            expired++;
-        }
-    }
-    return expired;
+    return tx_sweep(s, SQL_PENDING_DUE, limit, expire_one_tx, NULL, "expired pending transfer");
 }

@@ -137,6 +137,24 @@ PGresult *tx_exec_named(struct tx *tx, enum sql_id id, const char *const *values
  */
 int tx_exec_ids(struct tx *tx, enum sql_id id, int limit, char ids[][UUID_STR_LEN + 1], int max);
 
+/* One row of a sweep (tx_sweep): its id, the sweep's context, and whether
+ * the row's transaction acted on it (set by the callback). */
+struct tx_sweep_row {
+    const char *id;
+    void *ctx;
+    int acted;
+};
+
+/*
+ * The jobs child's sweeps: list up to limit (at most 64) ids with statement
+ * list ($1 the limit) in a read-only transaction, then run one(tx, row) for
+ * each in a transaction of its own (a struct tx_sweep_row *); each row that
+ * acted is logged as "<what> <id>". The number that acted, or -1 when the
+ * database is away or busy (the next round retries).
+ */
+int tx_sweep(struct db_session *s, enum sql_id list, int limit, tx_fn one, void *ctx,
+             const char *what);
+
 /* tx_exec_named() for a statement whose result is not needed. 0, or -1 (tx->err set). */
 int tx_exec_named_void(struct tx *tx, enum sql_id id, const char *const *values);
 

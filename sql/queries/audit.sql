@@ -242,6 +242,20 @@ SELECT count(*), string_agg(k, ',') FROM (
 
 -- ---- the seal checks ------------------------------------------------------
 
+-- name: audit_fok_all_or_nothing
+-- every fill-or-kill order is filled completely: nothing remaining and its
+-- own fills add up to its quantity (a killed one writes no row)
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT o.id, row_number() OVER () AS rn FROM orders o
+ WHERE o.tif = 'fok' AND {{fok_partial}}) bad;
+
+-- name: audit_expired_orders_release
+-- every good-till-date order that expired holds nothing and is cancelled,
+-- and no gtd order filled at or after its deadline
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT o.id, row_number() OVER () AS rn FROM orders o
+ WHERE (o.expires_at IS NOT NULL OR o.end_reason IS NOT NULL) AND {{expired_unreleased}}) bad;
+
 -- name: audit_seal_aggregates_match
 -- the sealed aggregates are the fold of the sealed rows: per account the sum
 -- and count of its sealed entries; per lot the claimed units of its sealed

@@ -41,9 +41,10 @@ SELECT id, kind, title, owner, escrow, total_supply, tick_min, tick_max, status,
  FROM markets WHERE id = $1;
 
 -- name: market_book
--- Aggregated levels: bids best (highest) first, asks best (lowest) first.
+-- Aggregated levels: bids best (highest) first, asks best (lowest) first
+-- (a gtd order past its deadline is not in the book, swept or not).
 SELECT outcome, side, price, sum(remaining) FROM orders
- WHERE market_id = $1 AND status = 'open'
+ WHERE market_id = $1 AND status = 'open' AND (expires_at IS NULL OR expires_at > now())
  GROUP BY outcome, side, price
  ORDER BY outcome, side, CASE WHEN side = 'buy' THEN -price ELSE price END;
 

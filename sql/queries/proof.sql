@@ -327,6 +327,35 @@ SELECT count(*), string_agg(k, ',') FROM (
  UNION ALL SELECT DISTINCT r.idem_key FROM orders r WHERE r.sealed IS NULL AND r.idem_key IS NOT NULL
   AND (SELECT count(*) FROM orders o WHERE o.idem_key = r.idem_key) > 1) dup;
 
+-- fragment: fok_partial
+-- A fill-or-kill order o not filled completely: not filled, something
+-- remaining, or its own fills (as taker) not adding up to its quantity.
+(o.status <> 'filled' OR o.remaining <> 0
+ OR o.quantity <> (SELECT coalesce(sum(t.quantity), 0) FROM trades t WHERE t.taker_order = o.id))
+
+-- fragment: expired_unreleased
+-- A gtd order o that broke its deadline: expired but still open or holding
+-- cash (its contracts: positions_held_match_orders), or filled as a maker
+-- at or after its deadline.
+((o.end_reason = 'expired' AND (o.status <> 'cancelled' OR o.hold_amount <> 0
+   OR o.expires_at IS NULL))
+ OR EXISTS (SELECT 1 FROM trades t WHERE t.maker_order = o.id AND t.created_at >= o.expires_at))
+
+-- name: proof_fok_all_or_nothing
+-- every unsealed fill-or-kill order is filled completely: nothing remaining
+-- and its own fills add up to its quantity (a killed one writes no row)
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT o.id, row_number() OVER () AS rn FROM orders o
+ WHERE o.sealed IS NULL AND o.tif = 'fok' AND {{fok_partial}}) bad;
+
+-- name: proof_expired_orders_release
+-- every unsealed good-till-date order that expired holds nothing and is
+-- cancelled, and no gtd order filled at or after its deadline
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT o.id, row_number() OVER () AS rn FROM orders o
+ WHERE o.sealed IS NULL AND (o.expires_at IS NOT NULL OR o.end_reason IS NOT NULL)
+ AND {{expired_unreleased}}) bad;
+
 -- name: proof_sealer_keeps_up
 -- the oldest row the sealer could seal but has not (a transfer or entry, a
 -- fill, a closed hold, order or pending transfer, a closed lot or its bids)

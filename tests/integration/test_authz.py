@@ -227,6 +227,10 @@ ROWS = [
     # cancel another of alice's orders (placed just before that cell)
     ("DELETE /order/{id}", "DELETE", "/order/{order}", lambda: {}, False,
      {"other": (404, "order_not_found", 1), "user": ok2(200), "admin": ok2(200)}),
+    # a fresh order of alice's per cell: only its owner amends it (bob is answered as for a
+    # missing order, stored; the admin needs the owner's token)
+    ("PATCH /order/{id}", "PATCH", "/order/{fresh_order}", lambda: {"price": 11}, False,
+     {"other": (404, "order_not_found", 1), "user": ok2(200), "admin": (403, "user_token_required")}),
     # alice's pending transfer to carol (a fresh one per cell): bob, a stranger, is answered as if
     # it did not exist (rolled back: nothing stored); alice, the payer, and the admin may post or void
     ("POST /transfers/{id}/post", "POST", "/transfers/{pending}/post", lambda: {}, False,
@@ -280,14 +284,17 @@ for i, (name, method, path, body_fn, admin_route, cells) in enumerate(ROWS):
         p = path
         if "{pending}" in path:
             p = path.replace("{pending}", alice_pending())
+        if "{fresh_order}" in path:
+            p = path.replace("{fresh_order}", alice_order())
         if "{order}" in path:
             p = path.replace("{order}", order_for_cells if col in ("other", "user") or exp[0] != "ok"
                              else alice_order())
         headers = {"Authorization": auth} if auth is not None else {}
         before, keys_before = money()
-        if method in ("POST", "DELETE") and body_fn is not None:
+        if method in ("POST", "DELETE", "PATCH") and body_fn is not None:
             body = body_fn()
-            r = request(method, p, body=body if method == "POST" else None, key=new_key(), headers=headers)
+            r = request(method, p, body=body if method != "DELETE" else None, key=new_key(),
+                        headers=headers)
         else:
             r = request(method, p, headers=headers)
         cells_run += 1

@@ -158,9 +158,14 @@ for path, tok, ids in CASES:
         s = dict(s, properties=dict(s["properties"], k={"type": "null"},
                                     n={"type": "integer", "minimum": 1, "maximum": 2}))
     if path == "/order":
-        s = dict(s, properties=dict(s["properties"], outcome={"enum": ["yes", "no"]},
-                                    price={"type": "integer", "minimum": 1, "maximum": 99}),
-                 required=s["required"] + ["outcome"])        # an event market: its ticks, an outcome
+        # an event market: its ticks, an outcome; a limit order (its terms are
+        # cross-field rules: a market order's protection price, gtd's deadline)
+        props = {k: v for k, v in s["properties"].items()
+                 if k not in ("type", "protection_price", "expires_at")}
+        s = dict(s, properties=dict(props, outcome={"enum": ["yes", "no"]},
+                                    price={"type": "integer", "minimum": 1, "maximum": 99},
+                                    time_in_force={"enum": ["gtc", "ioc", "fok"]}),
+                 required=s["required"] + ["outcome", "price"])
     if path == "/bid":
         s = dict(s, properties={k: v for k, v in s["properties"].items() if k not in ("max_price", "quantity")},
                  required=["lot", "amount"])                  # an English lot: amount only

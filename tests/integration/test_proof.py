@@ -67,6 +67,9 @@ ALL_CHECKS = {
     "event_pairs_backed": "evidence",
     "trade_cash_legs": "evidence",
     "no_negative_positions": "constraint",
+    # order types (tampered in test_order_types.py)
+    "fok_all_or_nothing": "evidence",
+    "expired_orders_release": "evidence",
     # bounds (tampered at the end)
     "sealer_keeps_up": "bound",
     "full_audit_passed": "bound",

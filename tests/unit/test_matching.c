@@ -2,8 +2,8 @@
  * test_matching.c — unit tests for fcgi/domain/matching.c, the pure
  * matching engine: price then time priority for buys and sells, mint
  * complements on event markets, partial fills, self-trade prevention and
- * the cash it releases, gtc/ioc remainders and their hold, the maker cap,
- * checked sums, and the enum parsers.
+ * the cash it releases and its three modes, gtc/ioc/fok/gtd remainders and
+ * their hold, the maker cap, checked sums, and the enum parsers.
  */
 #include "tap.h"
 
@@ -39,7 +39,7 @@ static void test_buy_priority(void)
     struct match_order m[3] = { maker("a", OTHER, SIDE_SELL, 50, 5, 3, 0),
                                 maker("b", OTHER, SIDE_SELL, 40, 5, 9, 0),
                                 maker("c", OTHER, SIDE_SELL, 50, 5, 1, 0) };
-    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 60, 12 };
+    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 60, 12, STP_CANCEL_MAKER };
     struct match_result r;
 
     match_run(&t, m, 3, &r);
@@ -63,7 +63,7 @@ static void test_sell_priority(void)
     struct match_order m[3] = { maker("a", OTHER, SIDE_BUY, 30, 4, 1, 0),
                                 maker("b", OTHER, SIDE_BUY, 45, 4, 5, 0),
                                 maker("c", OTHER, SIDE_BUY, 45, 4, 2, 0) };
-    struct match_taker t = { ME, SIDE_SELL, TIF_IOC, 10, 10 };
+    struct match_taker t = { ME, SIDE_SELL, TIF_IOC, 10, 10, STP_CANCEL_MAKER };
     struct match_result r;
 
     match_run(&t, m, 3, &r);
@@ -79,7 +79,7 @@ static void test_sell_priority(void)
 static void test_remainder(void)
 {
     struct match_order m[1] = { maker("a", OTHER, SIDE_SELL, 20, 3, 1, 0) };
-    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 25, 10 };
+    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 25, 10, STP_CANCEL_MAKER };
     struct match_result r;
 
     match_run(&t, m, 1, &r);
@@ -107,7 +107,7 @@ static void test_mint(void)
     /* a YES buy at 60 meets a NO buy at 45 (cost 55) and a YES sell at 58 */
     struct match_order m[2] = { maker("sell", OTHER, SIDE_SELL, 58, 5, 1, 0),
                                 maker("no", OTHER, SIDE_BUY, 45, 5, 2, 1) };
-    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 60, 6 };
+    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 60, 6, STP_CANCEL_MAKER };
     struct match_result r;
 
     is_int(m[1].cost, 55, "a complement buy at 45 costs the taker 55");
@@ -125,7 +125,7 @@ static void test_self_trade(void)
     struct match_order m[3] = { maker("mine", ME, SIDE_BUY, 50, 4, 1, 0),
                                 maker("theirs", OTHER, SIDE_BUY, 40, 4, 2, 0),
                                 maker("mine2", ME, SIDE_BUY, 10, 4, 3, 0) };
-    struct match_taker t = { ME, SIDE_SELL, TIF_GTC, 10, 3 };
+    struct match_taker t = { ME, SIDE_SELL, TIF_GTC, 10, 3, STP_CANCEL_MAKER };
     struct match_result r;
 
     match_run(&t, m, 3, &r);
@@ -140,7 +140,7 @@ static void test_self_trade(void)
 static void test_cap_and_overflow(void)
 {
     static struct match_order m[MATCH_MAX_MAKERS + 5];
-    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 100, 1000 };
+    struct match_taker t = { ME, SIDE_BUY, TIF_GTC, 100, 1000, STP_CANCEL_MAKER };
     struct match_result r;
     char id[16];
 
@@ -191,7 +191,24 @@ static void test_enums(void)
     is_int(order_side_parse(NULL, &s), -1, "NULL refused");
     is_int(order_tif_parse("ioc", &f), 0, "ioc parses");
     is_int(f, TIF_IOC, "…as TIF_IOC");
-    is_int(order_tif_parse("fok", &f), -1, "fok refused");
+    is_int(order_tif_parse("fok", &f), 0, "fok parses");
+    is_int(f, TIF_FOK, "…as TIF_FOK");
+    is_int(order_tif_parse("gtd", &f), 0, "gtd parses");
+    is_int(f, TIF_GTD, "…as TIF_GTD");
+    is_int(order_tif_parse("day", &f), -1, "day refused");
+    is_str(order_tif_name(TIF_FOK), "fok", "fok's name");
+    is_str(order_tif_name(TIF_GTD), "gtd", "gtd's name");
+    is_int(order_tif_rests(TIF_GTD), 1, "gtd rests");
+    is_int(order_tif_rests(TIF_FOK), 0, "fok never rests");
+    {
+        enum order_stp p;
+
+        is_int(order_stp_parse("cancel_both", &p), 0, "cancel_both parses");
+        is_int(p, STP_CANCEL_BOTH, "…as STP_CANCEL_BOTH");
+        is_int(order_stp_parse("expire_maker", &p), -1, "Binance's own names refused");
+        is_str(order_stp_name(STP_CANCEL_TAKER), "cancel_taker", "cancel_taker's name");
+        is_str(order_stp_name(STP_CANCEL_MAKER), "cancel_maker", "cancel_maker's name");
+    }
     is_int(order_status_parse("cancelled", &st), 0, "cancelled parses");
     is_int(st, ORDER_CANCELLED, "…as ORDER_CANCELLED");
     is_str(order_side_name(SIDE_SELL), "sell", "sell's name");
@@ -200,8 +217,78 @@ static void test_enums(void)
     is_str(order_status_name(ORDER_OPEN), "open", "open's name");
 }
 
+/* Fill or kill: killed exactly when it cannot fill completely now. */
+static void test_fok(void)
+{
+    struct match_order m[2] = { maker("a", OTHER, SIDE_SELL, 10, 4, 1, 0),
+                                maker("b", OTHER, SIDE_SELL, 11, 4, 2, 0) };
+    struct match_taker t = { ME, SIDE_BUY, TIF_FOK, 11, 9, STP_CANCEL_MAKER };
+    struct match_result r;
+
+    match_run(&t, m, 2, &r);
+    is_int(r.killed, 1, "fok 9 against 8: killed");
+    is_int(r.rest, 0, "fok: nothing rests");
+    t.quantity = 8;
+    match_run(&t, m, 2, &r);
+    is_int(r.killed, 0, "fok 8 against 8: not killed");
+    is_int(r.status, ORDER_FILLED, "…and filled");
+    is_int(r.need, 4 * 10 + 4 * 11, "…needing both fills' cost");
+    t.tif = TIF_IOC;
+    t.quantity = 9;
+    match_run(&t, m, 2, &r);
+    is_int(r.killed, 0, "ioc 9 against 8 is never killed");
+    t.tif = TIF_GTD;
+    match_run(&t, m, 2, &r);
+    is_int(r.rest, 1, "gtd: the remainder rests");
+    is_int(r.hold, 11, "…holding rest x price");
+    is_int(r.status, ORDER_OPEN, "…open");
+}
+
+/* The three self-trade prevention modes, as Binance's EXPIRE_*. */
+static void test_stp_modes(void)
+{
+    struct match_order m[3];
+    struct match_taker t = { ME, SIDE_SELL, TIF_GTC, 5, 6, STP_CANCEL_TAKER };
+    struct match_result r;
+
+    m[0] = maker("other7", OTHER, SIDE_BUY, 7, 2, 1, 0);
+    m[1] = maker("mine6", ME, SIDE_BUY, 6, 2, 2, 0);
+    m[2] = maker("other5", OTHER, SIDE_BUY, 5, 2, 3, 0);
+    match_run(&t, m, 3, &r);
+    is_int(m[0].fill, 2, "cancel_taker: fills before the own order stand");
+    is_int(m[1].stp + m[1].fill, 0, "cancel_taker: the own maker is left alone");
+    is_int(m[2].fill, 0, "cancel_taker: nothing after it is reached");
+    is_int(r.taker_stopped, 1, "cancel_taker: the taker is stopped");
+    is_int(r.rest, 0, "cancel_taker: a gtc remainder does not rest");
+    is_int(r.status, ORDER_CANCELLED, "cancel_taker: the taker ends cancelled");
+    is_int(r.released, 0, "cancel_taker: no hold released");
+
+    t.stp = STP_CANCEL_BOTH;
+    match_run(&t, m, 3, &r);
+    is_int(m[1].stp, 1, "cancel_both: the own maker is cancelled");
+    is_int(m[2].fill, 0, "cancel_both: and the taker stops there");
+    is_int(r.taker_stopped, 1, "cancel_both: taker stopped");
+    is_int(r.released, 12, "cancel_both: the own buy's hold comes back");
+    is_int(r.rest, 0, "cancel_both: nothing rests");
+
+    t.stp = STP_CANCEL_MAKER;
+    match_run(&t, m, 3, &r);
+    is_int(m[1].stp, 1, "cancel_maker: the own maker is cancelled");
+    is_int(m[2].fill, 2, "cancel_maker: matching goes on past it");
+    is_int(r.taker_stopped, 0, "cancel_maker: taker not stopped");
+    is_int(r.rest, 2, "cancel_maker: the gtc remainder rests");
+
+    t.stp = STP_CANCEL_TAKER;
+    t.tif = TIF_FOK;
+    t.quantity = 4;
+    match_run(&t, m, 3, &r);
+    is_int(r.killed, 1, "cancel_taker stopping a fok short kills it");
+}
+
 int main(void)
 {
+    test_fok();
+    test_stp_modes();
     test_buy_priority();
     test_sell_priority();
     test_remainder();

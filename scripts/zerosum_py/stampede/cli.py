@@ -63,6 +63,16 @@ never deletes anything):
                 payout/refund and mint entries, cash conserved, nobody
                 negative, every hold released.
 
+  fok-storm     a shares market with a thin book: N/4 asks (N default 100)
+                of 1-3 shares at 10..15; N buyers, each funded exactly for
+                its order, send fill-or-kill buys of 1-4 shares at 10..15,
+                all together: every answer is 201 filled completely (fills at
+                the asks' prices, none above its limit) or 409 order_killed
+                with fillable below its quantity; no ask filled beyond its
+                size, the book left = resting - filled, supply conserved,
+                every buyer's balance = funded - its fills (a killed order
+                moved nothing), the seller paid exactly the fills.
+
 Every scenario also: counts 5xx and transport failures as errors (must be
 0); checks that the 201 answers' seq numbers are exactly 1..accepted and that
 the lot's seq equals the number of 201s (a bid the server recorded but the
@@ -107,15 +117,16 @@ import random
 import sys
 import time
 
-from . import auctions, bank, markets, proxy
+from . import auctions, bank, markets, orders, proxy
 from . import harness as h
 
-SCENARIOS = ("oversell", "double-spend", "bid-war", "proxy-war", "phantom-shares", "event-market", "bank")
+SCENARIOS = ("oversell", "double-spend", "bid-war", "proxy-war", "phantom-shares", "event-market", "bank",
+             "fok-storm")
 RUN = {"oversell": auctions.run_oversell, "double-spend": auctions.run_double_spend,
        "bid-war": auctions.run_bid_war, "proxy-war": proxy.run_proxy_war, "phantom-shares": markets.run_phantom_shares,
-       "event-market": markets.run_event_market, "bank": bank.run_bank}
-DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "proxy-war": 100, "phantom-shares": 100, "event-market": 216,
-             "bank": 10}
+       "event-market": markets.run_event_market, "bank": bank.run_bank, "fok-storm": orders.run_fok_storm}
+DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "proxy-war": 100, "phantom-shares": 100,
+             "event-market": 216, "bank": 10, "fok-storm": 100}
 
 
 def parse_args(argv):
