@@ -496,3 +496,9 @@ UPDATE seals SET totals = w.totals FROM (
          split_part(split_part(counts, 'pending=', 2), ' ', 1)::bigint] AS n FROM seals) c
  WINDOW o AS (ORDER BY seal_no)) w
  WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;
+
+-- migrate: 240 entries_by_seal
+-- Sealed entries by position (an entry carries its transfer's), so the full
+-- pass reads every sealed transfer's entries merged with the transfers in
+-- position order instead of one index probe per transfer.
+CREATE INDEX IF NOT EXISTS entries_by_seal ON entries (sealed) WHERE sealed IS NOT NULL;
