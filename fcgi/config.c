@@ -80,6 +80,7 @@ static const struct setting settings[] = {
     INT(full_audit_chunk_rows, "5000", 1, 1000000),
     INT(full_audit_yield_ms, "1", 0, 1000),
     INT(full_audit_timeout_ms, "3600000", 1000, 86400000),
+    INT(full_audit_nice, "19", 0, 19),
     INT(seal_interval_ms, "1000", 0, 3600000),
     INT(seal_batch_rows, "3000", 16, 100000),
     STR(log_origin, "zerosum.local/ledger"),

@@ -78,6 +78,7 @@ struct zs_config {
     int full_audit_chunk_rows; /* rows streamed between two yields */
     int full_audit_yield_ms;   /* the pause between chunks (low priority) */
     int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
+    int full_audit_nice;       /* CPU niceness of the pass and its own backends; 0: unchanged */
     /* sealing (domain/seal.h, docs/PROOF-FORMAT.md) */
     int seal_interval_ms; /* the jobs child seals this often; 0: never */
     int seal_batch_rows;  /* rows one seal may write, all counted */

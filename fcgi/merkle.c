@@ -9,42 +9,52 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 /*
- * Records are small: one stack buffer holds prefix and data for one-shot
- * SHA-256; a larger input streams through an EVP digest context. Running out
- * of memory for that context aborts (the signature has no error path, and a
- * wrong hash would be worse than a crash).
+ * One SHA-256 implementation fetched once and one reusable context: OpenSSL 3
+ * otherwise fetches the implementation (and the one-shot SHA256() and
+ * EVP_MD_CTX_new() allocate) on every call, which costs several times the
+ * hash of a short record. Failing to set them up, or a failing digest,
+ * aborts: the signatures have no error path, and a wrong hash would be worse
+ * than a crash.
  */
+void merkle_sha256(const void *const *part, const size_t *len, int n, unsigned char out[32])
+{
+    static EVP_MD *md;
+    static EVP_MD_CTX *ctx;
+
+    if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        abort();
+    if (!ctx && !(ctx = EVP_MD_CTX_new()))
+        abort();
+    if (!EVP_DigestInit_ex2(ctx, md, NULL))
+        abort();
+    for (int i = 0; i < n; i++)
+        if (len[i] > 0 && !EVP_DigestUpdate(ctx, part[i], len[i]))
+            abort();
+    if (!EVP_DigestFinal_ex(ctx, out, NULL))
+        abort();
+}
+
 void merkle_leaf_hash(const void *data, size_t len, unsigned char out[32])
 {
     static const unsigned char prefix = 0x00;
-    unsigned char buf[4096];
-    EVP_MD_CTX *c;
+    const void *part[2] = { &prefix, data };
+    size_t lens[2] = { 1, len };
 
-    if (len < sizeof buf) {
-        buf[0] = prefix;
-        if (len > 0)
-            memcpy(buf + 1, data, len);
-        SHA256(buf, len + 1, out);
-        return;
-    }
-    c = EVP_MD_CTX_new();
-    if (c == NULL || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, &prefix, 1)
-        || !EVP_DigestUpdate(c, data, len) || !EVP_DigestFinal_ex(c, out, NULL))
-        abort();
-    EVP_MD_CTX_free(c);
+    merkle_sha256(part, lens, 2, out);
 }
 
 void merkle_node_hash(const unsigned char l[32], const unsigned char r[32], unsigned char out[32])
 {
-    unsigned char buf[1 + 2 * MERKLE_HASH_LEN];
+    static const unsigned char prefix = 0x01;
+    unsigned char lr[2 * MERKLE_HASH_LEN]; /* out may alias l or r */
+    const void *part[2] = { &prefix, lr };
+    size_t lens[2] = { 1, sizeof lr };
 
-    buf[0] = 0x01;
-    memcpy(buf + 1, l, MERKLE_HASH_LEN);
-    memcpy(buf + 1 + MERKLE_HASH_LEN, r, MERKLE_HASH_LEN);
-    SHA256(buf, sizeof buf, out);
+    memcpy(lr, l, MERKLE_HASH_LEN);
+    memcpy(lr + MERKLE_HASH_LEN, r, MERKLE_HASH_LEN);
+    merkle_sha256(part, lens, 2, out);
 }
 
 /* The largest power of two strictly smaller than n; n must be >= 2. */

@@ -26,6 +26,14 @@
 #define MERKLE_HASH_LEN 32
 #define MERKLE_MAX_PATH 64
 
+/*
+ * out = SHA-256 of the concatenation of n parts (part i: len[i] bytes at
+ * part[i]; NULL when its len is 0). Allocation-free: the digest is fetched
+ * once per process and one context is reused, so it is for single-threaded
+ * processes (every zerosum process is). The other hashes here use it.
+ */
+void merkle_sha256(const void *const *part, const size_t *len, int n, unsigned char out[32]);
+
 /* out = SHA-256(0x00 || data[0..len)). data may be NULL when len == 0. */
 void merkle_leaf_hash(const void *data, size_t len, unsigned char out[32]);
 

@@ -66,6 +66,8 @@ int fullpass_report(struct fullpass *p, int now)
     char rows[24];
     const char *lease[2] = { p->owner, LEASE_TTL_S }, *prog[2] = { p->id, rows };
 
+    if (p->chk && fullpass_checks_poll(p, 0) < 0)
+        return -1;
     clock_gettime(CLOCK_MONOTONIC, &t);
     if (!now
         && (t.tv_sec - p->last_report.tv_sec) * 1000000000L + (t.tv_nsec - p->last_report.tv_nsec)
@@ -79,52 +81,6 @@ int fullpass_report(struct fullpass *p, int now)
         return -1;
     }
     return exec_count(p, p->side, SQL_AUDIT_PROGRESS, prog) < 0 ? -1 : 0;
-}
-
-/* Pause between chunks; report progress. 0, or -1 (lease lost, p->err set). */
-static int chunk_done(struct fullpass *p)
-{
-    struct timespec nap = { p->cfg->full_audit_yield_ms / 1000,
-                            (long)(p->cfg->full_audit_yield_ms % 1000) * 1000000L };
-
-    p->since = 0;
-    if (p->cfg->full_audit_yield_ms > 0)
-        nanosleep(&nap, NULL);
-    return fullpass_report(p, 0);
-}
-
-int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fullpass_row_fn fn,
-                    void *ctx)
-{
-    PGresult *res;
-    int failed = 0;
-
-    if (!PQsendQueryParams(p->snap, sql_text(id, p->cfg->dialect), sql_table[id].nparams, NULL, v,
-                           NULL, NULL, 0)
-        || !PQsetSingleRowMode(p->snap)) {
-        snprintf(p->err, sizeof(p->err), "%s: %s", sql_name(id), PQerrorMessage(p->snap));
-        return -1;
-    }
-    /* Read to the end even after a failure: the connection stays usable. */
-    while ((res = PQgetResult(p->snap)) != NULL) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE) {
-            p->rows++;
-            if (!failed && fn(p, res, ctx) < 0)
-                failed = 1;
-            if (!failed && ++p->since >= p->cfg->full_audit_chunk_rows && chunk_done(p) < 0)
-                failed = 1;
-        } else if (st != PGRES_TUPLES_OK) {
-            if (!p->err[0]) {
-                const char *m = PQresultErrorMessage(res);
-                snprintf(p->err, sizeof(p->err), "%s: %.*s", sql_name(id), (int)strcspn(m, "\n"),
-                         m);
-            }
-            failed = 1;
-        }
-        PQclear(res);
-    }
-    return failed ? -1 : 0;
 }
 
 void fullpass_fail(struct fullpass *p, const char *check, int64_t count, const char *id)
@@ -146,40 +102,6 @@ void fullpass_fail(struct fullpass *p, const char *check, int64_t count, const c
         snprintf(f->sample + n, sizeof(f->sample) - n, "%s%s", n ? "," : "", id);
         f->nsample++;
     }
-}
-
-/* Every check's full form, then the seal checks written in SQL. 0, or -1. */
-static int sql_checks(struct fullpass *p)
-{
-    static const struct {
-        const char *name;
-        enum sql_id sql;
-    } seal_checks[] = {
-        { "seal_aggregates_match", SQL_AUDIT_SEAL_AGGREGATES_MATCH },
-        { "positions_contiguous", SQL_AUDIT_POSITIONS_CONTIGUOUS },
-    };
-    size_t n = checks_count + sizeof(seal_checks) / sizeof(seal_checks[0]);
-
-    for (size_t i = 0; i < n; i++) {
-        const char *name = i < checks_count ? checks[i].name : seal_checks[i - checks_count].name;
-        enum sql_id id = i < checks_count ? checks[i].full : seal_checks[i - checks_count].sql;
-        PGresult *res;
-        int64_t observed;
-
-        if (id == CHECK_NO_FULL)
-            continue;
-        res = fullpass_exec(p, p->snap, id, NULL);
-        if (!res)
-            return -1;
-        observed = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        if (observed != 0) {
-            fullpass_fail(p, name, observed, PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1));
-        }
-        PQclear(res);
-        if (fullpass_report(p, 0) < 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* BEGIN the snapshot, its settings, the latest seal. 0, or -1. */
@@ -207,11 +129,42 @@ static int snapshot_begin(struct fullpass *p)
     return 0;
 }
 
+/* A finding's place in the report: the SQL checks in their order, then the hash checks. */
+static int rank(const char *check)
+{
+    static const char *const hashes[] = { "sealed_leaves_match", "merkle_nodes_match",
+                                          "seal_roots_match", "seal_chain_intact",
+                                          "seal_state_matches" };
+    int r = fullpass_check_rank(check);
+
+    if (r >= 0)
+        return r;
+    for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+        if (strcmp(hashes[i], check) == 0)
+            return 1000 + (int)i;
+    return 2000;
+}
+
+/* The findings in report order whatever order the overlapped checks found them in (stable). */
+static void sort_findings(struct fullpass *p)
+{
+    for (int i = 1; i < p->nfindings; i++) {
+        struct fullpass_finding f = p->findings[i];
+        int j = i;
+        while (j > 0 && rank(p->findings[j - 1].check) > rank(f.check)) {
+            p->findings[j] = p->findings[j - 1];
+            j--;
+        }
+        p->findings[j] = f;
+    }
+}
+
 /* The verdict from the findings (or the error). */
 static void verdict(struct fullpass *p, struct fullpass_verdict *v)
 {
     size_t n = 0;
 
+    sort_findings(p);
     v->rows_read = p->rows;
     v->seal_no = p->seal_no;
     v->tree_size = p->tree_size;
@@ -280,8 +233,17 @@ static int pass_body(struct fullpass *p, struct fullpass_verdict *v)
         return -1;
     }
     log_info("full pass %s started", p->id);
-    if (snapshot_begin(p) == 0 && sql_checks(p) == 0)
-        fullpass_verify_hashes(p);
+    if (snapshot_begin(p) == 0) {
+        char ms[24];
+        snprintf(ms, sizeof(ms), "%d", p->cfg->full_audit_timeout_ms);
+        if (fullpass_checks_open(p, ms) == 0) { /* the checks run beside the records */
+            if (fullpass_verify_hashes(p) == 0)
+                fullpass_checks_poll(p, 1);
+        } else if (fullpass_checks_run(p) == 0) {
+            fullpass_verify_hashes(p);
+        }
+    }
+    fullpass_checks_close(p);
     /* The snapshot only read: end it either way. */
     res = PQexec(p->snap, sql_text(SQL_TX_ROLLBACK, p->cfg->dialect));
     PQclear(res);
@@ -315,6 +277,10 @@ int fullpass_run(const struct zs_config *cfg, const char *id, int wait_lease,
     rel[0] = p->owner;
     p->side = db_connect(cfg, err, sizeof(err));
     p->snap = p->side ? db_connect(cfg, err, sizeof(err)) : NULL;
+    if (p->snap) {
+        fullpass_lower_backend(p, p->snap);
+        fullpass_lower_backend(p, p->side);
+    }
     if (!p->snap) {
         snprintf(v->detail, sizeof(v->detail), "no connection: %s", err);
     } else if ((held = lease_take(p, wait_lease)) <= 0) {

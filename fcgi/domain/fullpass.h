@@ -10,8 +10,12 @@
  * pass at a time: the pass holds the `full_audit` lease (leases row) for as
  * long as it runs, renewing it from a second connection together with its
  * progress (rows_read). It never blocks writers: a read-only snapshot takes
- * no locks a writer waits for, big reads are streamed in single-row mode,
- * and it pauses full_audit_yield_ms every full_audit_chunk_rows rows.
+ * no locks a writer waits for, big reads are streamed (COPY on postgres,
+ * single-row mode on dsql), it pauses full_audit_yield_ms every
+ * full_audit_chunk_rows rows, and in the jobs child it runs at low CPU
+ * priority (full_audit_nice), its own postgres backends too. On postgres the
+ * SQL checks run on a third connection that imports the snapshot, beside
+ * the record streams.
  *
  * The jobs child starts passes (fullpass_jobs_poll) in a forked child of
  * its own, so sweeps, expiry and sealing keep running; `zerosum audit` runs
@@ -57,6 +61,10 @@ int fullpass_queue(const struct zs_config *cfg, const char *by, char id[UUID_STR
 
 /* The verdict as one JSON line (malloc'd). */
 char *fullpass_verdict_json(const struct fullpass_verdict *v);
+
+/* Lower this process's CPU priority to full_audit_nice (0: leave it): the
+ * jobs child's pass process does, before fullpass_run (fullpass_prio.c). */
+void fullpass_lower_self(const struct zs_config *cfg);
 
 /* The jobs child stops: so does the pass it runs (its lease lapses; it is queued again). */
 void fullpass_jobs_stop(void);

@@ -1,6 +1,7 @@
 /*
  * fullpass_hash.c — the full pass's hash checks, done in C from streamed
- * rows (single-row mode, so memory stays flat however long the log):
+ * rows (COPY text rows or single-row mode, so memory stays flat however
+ * long the log):
  *
  *   sealed_leaves_match   every sealed record, re-encoded from its row with
  *                         domain/record.h, hashes to the leaf stored at its
@@ -26,120 +27,137 @@
 #include "merkle.h"
 
 #define SEALS_PAGE "500"
-#define NODE_CACHE 256
+#define NODE_CACHE 65536 /* consecutive seals' roots share most of their nodes */
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
 int fullpass_unhex(const char *hex, unsigned char out[32])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    if (!hex || strlen(hex) != 64)
+    if (!hex)
         return -1;
     for (int i = 0; i < 32; i++) {
-        const char *h = strchr(digits, hex[2 * i]), *l = strchr(digits, hex[2 * i + 1]);
-        if (!h || !l || !*h || !*l)
+        int h = hex_digit(hex[2 * i]), l = h < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        if (h < 0 || l < 0)
             return -1;
-        out[i] = (unsigned char)(((h - digits) << 4) | (l - digits));
+        out[i] = (unsigned char)(h << 4 | l);
     }
-    return 0;
+    return hex[64] == '\0' ? 0 : -1;
 }
 
 /* ---- leaves -------------------------------------------------------------- */
 
-/* The transfer being assembled from its entry rows. */
+#define ARENA 4096 /* a transfer's columns and entries, copied (more: a malformed record) */
+#define MAX_ENTRIES 64
+
+/* The transfer being assembled from its entry rows, in fixed buffers (no allocation per row). */
 struct transfer_acc {
-    int64_t pos;       /* -1: none */
-    char *v[RT_NCOLS]; /* its columns, copied */
-    char *leaf;        /* the stored leaf (hex), copied; NULL when missing */
-    struct record_entry *e;
-    size_t ne, cap;
+    int64_t pos; /* -1: none */
+    const char *v[RT_NCOLS];
+    const char *leaf; /* the stored leaf (hex); NULL when missing */
+    struct record_entry e[MAX_ENTRIES];
+    size_t ne;
+    int overflow; /* it did not fit: its leaf is reported as not matching */
+    size_t used;
+    char arena[ARENA];
+    struct record_text text; /* reused for every record */
 };
 
-static char *dup_or_null(const PGresult *r, int col)
+/* Copy a field into the arena (NULL stays NULL). */
+static const char *keep(struct transfer_acc *t, const char *s)
 {
-    return PQgetisnull(r, 0, col) ? NULL : strdup(PQgetvalue(r, 0, col));
+    size_t n;
+    char *d;
+
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    if (t->used + n > sizeof(t->arena)) {
+        t->overflow = 1;
+        return NULL;
+    }
+    d = t->arena + t->used;
+    memcpy(d, s, n);
+    t->used += n;
+    return d;
 }
 
-/* Compare record text's leaf with the stored hex leaf; a finding if they differ. */
-static void leaf_compare(struct fullpass *p, int rc, const struct record *rec, const char *stored,
-                         const char *id)
+/* Compare a re-encoded record's leaf with the stored hex leaf; a finding if they differ. */
+static void leaf_compare(struct fullpass *p, int rc, const unsigned char leaf[32],
+                         const char *stored, const char *id)
 {
     unsigned char want[32];
 
-    if (rc < 0 || fullpass_unhex(stored, want) < 0 || memcmp(want, rec->leaf, 32) != 0)
+    if (rc < 0 || fullpass_unhex(stored, want) < 0 || memcmp(want, leaf, 32) != 0)
         fullpass_fail(p, "sealed_leaves_match", 1, id);
 }
 
 static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
 {
-    struct record rec;
+    unsigned char leaf[32];
     int rc;
 
     if (t->pos < 0)
         return;
-    rc = record_encode(RECORD_TRANSFER, (const char *const *)t->v, t->e, t->ne, &rec);
-    leaf_compare(p, rc, &rec, t->leaf, t->v[RT_ID]);
-    if (rc == 0)
-        record_free(&rec);
-    for (int i = 0; i < RT_NCOLS; i++)
-        free(t->v[i]);
-    for (size_t i = 0; i < t->ne; i++) {
-        free((char *)t->e[i].id);
-        free((char *)t->e[i].account);
-        free((char *)t->e[i].amount);
-    }
-    free(t->leaf);
-    memset(t->v, 0, sizeof(t->v));
-    t->leaf = NULL;
+    rc = t->overflow ? -1 : record_encode_into(RECORD_TRANSFER, t->v, t->e, t->ne, &t->text, leaf);
+    leaf_compare(p, rc, leaf, t->leaf, t->v[RT_ID]);
     t->ne = 0;
+    t->used = 0;
+    t->overflow = 0;
     t->pos = -1;
 }
 
 /* A row of audit_records_transfers: position, the transfer, its leaf, one entry. */
-static int transfer_row(struct fullpass *p, const PGresult *r, void *ctx)
+static int transfer_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
 {
     struct transfer_acc *t = ctx;
-    int64_t pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     int ec = 2 + RT_NCOLS;
+    int64_t pos;
 
+    if (nf < ec + 3 || !f[0]) {
+        snprintf(p->err, sizeof(p->err), "audit_records_transfers: a malformed row");
+        return -1;
+    }
+    pos = strtoll(f[0], NULL, 10);
     if (pos != t->pos) {
         transfer_flush(p, t);
         t->pos = pos;
-        t->leaf = dup_or_null(r, 1 + RT_NCOLS);
         for (int i = 0; i < RT_NCOLS; i++)
-            t->v[i] = dup_or_null(r, 1 + i);
+            t->v[i] = keep(t, f[1 + i]);
+        t->leaf = keep(t, f[1 + RT_NCOLS]);
+        if (!t->v[RT_ID]) /* needed to name the record */
+            t->v[RT_ID] = f[1 + RT_ID] ? keep(t, f[1 + RT_ID]) : NULL;
     }
-    if (PQgetisnull(r, 0, ec))
+    if (!f[ec])
         return 0;
-    if (t->ne == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 8;
-        struct record_entry *e = realloc(t->e, cap * sizeof(*e));
-        if (!e) {
-            snprintf(p->err, sizeof(p->err), "out of memory");
-            return -1;
-        }
-        t->e = e;
-        t->cap = cap;
+    if (t->ne == MAX_ENTRIES) {
+        t->overflow = 1;
+        return 0;
     }
-    t->e[t->ne].id = dup_or_null(r, ec);
-    t->e[t->ne].account = dup_or_null(r, ec + 1);
-    t->e[t->ne].amount = dup_or_null(r, ec + 2);
+    t->e[t->ne].id = keep(t, f[ec]);
+    t->e[t->ne].account = keep(t, f[ec + 1]);
+    t->e[t->ne].amount = keep(t, f[ec + 2]);
     t->ne++;
     return 0;
 }
 
 /* A row of audit_records_<kind> for every kind but transfers (ctx: the kind):
  * position, the record's columns, its leaf. */
-static int record_row(struct fullpass *p, const PGresult *r, void *ctx)
+static int record_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
 {
+    static struct record_text text; /* reused for every record */
     enum record_kind k = *(const enum record_kind *)ctx;
-    int leaf = 1 + record_ncols(k);
-    struct record rec;
-    int rc = record_encode_row(k, r, 0, 1, NULL, 0, &rec);
+    int leaf = 1 + record_ncols(k), rc;
+    unsigned char got[32];
 
-    leaf_compare(p, rc, &rec, PQgetisnull(r, 0, leaf) ? NULL : PQgetvalue(r, 0, leaf),
-                 PQgetvalue(r, 0, 1));
-    if (rc == 0)
-        record_free(&rec);
+    if (nf < leaf + 1) {
+        snprintf(p->err, sizeof(p->err), "audit_records_%s: a malformed row", record_kind_name(k));
+        return -1;
+    }
+    rc = record_encode_into(k, f + 1, NULL, 0, &text, got);
+    leaf_compare(p, rc, got, f[leaf], f[1]);
     return 0;
 }
 
@@ -153,14 +171,19 @@ static int verify_leaves(struct fullpass *p)
         { RECORD_LOT, SQL_AUDIT_RECORDS_LOTS },     { RECORD_FILL, SQL_AUDIT_RECORDS_FILLS },
         { RECORD_ORDER, SQL_AUDIT_RECORDS_ORDERS }, { RECORD_PENDING, SQL_AUDIT_RECORDS_PENDING },
     };
-    struct transfer_acc t;
+    struct transfer_acc *t = calloc(1, sizeof(*t));
     int rc;
 
-    memset(&t, 0, sizeof(t));
-    t.pos = -1;
-    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, NULL, transfer_row, &t);
-    transfer_flush(p, &t); /* the last one (after an error it only frees) */
-    free(t.e);
+    if (!t) {
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return -1;
+    }
+    t->pos = -1;
+    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, NULL, transfer_row, t);
+    if (rc == 0)
+        transfer_flush(p, t); /* the last one */
+    record_text_free(&t->text);
+    free(t);
     for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
         rc = fullpass_stream(p, kinds[i].sql, NULL, record_row, (void *)&kinds[i].kind);
     return rc;
@@ -168,14 +191,13 @@ static int verify_leaves(struct fullpass *p)
 
 /* ---- interior nodes ------------------------------------------------------ */
 
-static int node_row(struct fullpass *p, const PGresult *r, void *ctx)
+static int node_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
 {
     unsigned char h[32], l[32], rr[32], want[32];
     (void)ctx;
 
-    if (fullpass_unhex(PQgetvalue(r, 0, 2), h) < 0 || PQgetisnull(r, 0, 3) || PQgetisnull(r, 0, 4)
-        || fullpass_unhex(PQgetvalue(r, 0, 3), l) < 0
-        || fullpass_unhex(PQgetvalue(r, 0, 4), rr) < 0) {
+    if (nf < 5 || fullpass_unhex(f[2], h) < 0 || fullpass_unhex(f[3], l) < 0
+        || fullpass_unhex(f[4], rr) < 0) {
         fullpass_fail(p, "merkle_nodes_match", 1, NULL);
         return 0;
     }
@@ -332,10 +354,14 @@ struct aggs {
     size_t n, cap;
 };
 
-static int agg_row(struct fullpass *p, const PGresult *r, void *ctx)
+static int agg_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
 {
     struct aggs *g = ctx;
 
+    if (nf < 3 || !f[0] || !f[1] || !f[2] || (nf > 3 && !f[3])) {
+        snprintf(p->err, sizeof(p->err), "a malformed aggregate row");
+        return -1;
+    }
     if (g->n == g->cap) {
         size_t cap = g->cap ? 2 * g->cap : 256;
         struct record_agg *a = realloc(g->a, cap * sizeof(*a));
@@ -346,11 +372,10 @@ static int agg_row(struct fullpass *p, const PGresult *r, void *ctx)
         g->a = a;
         g->cap = cap;
     }
-    snprintf(g->a[g->n].id, sizeof(g->a[g->n].id), "%s", PQgetvalue(r, 0, 0));
-    g->a[g->n].a = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    g->a[g->n].b = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-    g->a[g->n].c =
-        PQnfields(r) > 3 ? strtoll(PQgetvalue(r, 0, 3), NULL, 10) : 0; /* accounts: two */
+    snprintf(g->a[g->n].id, sizeof(g->a[g->n].id), "%s", f[0]);
+    g->a[g->n].a = strtoll(f[1], NULL, 10);
+    g->a[g->n].b = strtoll(f[2], NULL, 10);
+    g->a[g->n].c = nf > 3 ? strtoll(f[3], NULL, 10) : 0; /* accounts: two */
     g->n++;
     return 0;
 }

@@ -124,6 +124,7 @@ void fullpass_jobs_poll(const struct zs_config *cfg)
         signal(SIGTERM, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
         log_set_role("fullpass");
+        fullpass_lower_self(cfg); /* a background pass yields the CPU to the writers */
         rc = fullpass_run(cfg, pass_id, 0, &v);
         if (rc < 0)
             log_info("full pass %s not run: %s", pass_id, v.detail);

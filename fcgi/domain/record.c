@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "util.h"
 
 enum field {
@@ -173,13 +171,10 @@ const char *record_kind_name(enum record_kind k)
 static void sha256(const void *a, size_t alen, const void *b, size_t blen,
                    unsigned char out[RECORD_HASH_LEN])
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned int n = 0;
+    const void *part[2] = { a, b };
+    size_t len[2] = { alen, blen };
 
-    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, a, alen) != 1
-        || (blen && EVP_DigestUpdate(c, b, blen) != 1) || EVP_DigestFinal_ex(c, out, &n) != 1)
-        memset(out, 0, RECORD_HASH_LEN); /* only on allocation failure */
-    EVP_MD_CTX_free(c);
+    merkle_sha256(part, len, 2, out);
 }
 
 void record_hex(const unsigned char *b, size_t n, char *out)
@@ -193,44 +188,67 @@ void record_hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* R(kind, u) for a canonical (lowercase) uuid u, as hex. */
+static void ref_hex(const char *kind, const char u[UUID_STR_LEN + 1], char out[RECORD_HEX_LEN + 1])
+{
+    static const char head[] = "zerosum/v1 ";
+    const void *part[4] = { head, kind, " ", u };
+    size_t len[4] = { sizeof(head) - 1, strlen(kind), 1, UUID_STR_LEN };
+    unsigned char md[RECORD_HASH_LEN];
+
+    merkle_sha256(part, len, 4, md);
+    record_hex(md, sizeof(md), out);
+}
+
 int record_ref(const char *kind, const char *uuid, char out[RECORD_HEX_LEN + 1])
 {
-    char u[UUID_STR_LEN + 1], text[96];
-    unsigned char md[RECORD_HASH_LEN];
-    int n;
+    char u[UUID_STR_LEN + 1];
 
     if (!uuid || !util_uuid_parse(uuid, u))
         return -1;
-    n = snprintf(text, sizeof(text), "zerosum/v1 %s %s", kind, u);
-    if (n < 0 || (size_t)n >= sizeof(text))
-        return -1;
-    sha256(text, (size_t)n, NULL, 0, md);
-    record_hex(md, sizeof(md), out);
+    ref_hex(kind, u, out);
     return 0;
 }
 
+/*
+ * A(uuid) through a small direct-mapped cache: a ledger names few accounts
+ * many times (every transfer names two, every entry one), so re-encoding
+ * history hashes each account once instead of once per line. The cache
+ * holds pure results (uuid -> its hex), so a hit is exactly a recomputation.
+ */
+#define ACCOUNT_CACHE 4096
 int record_account(const char *uuid, char out[RECORD_HEX_LEN + 1])
 {
-    return record_ref("account", uuid, out);
+    static struct {
+        char uuid[UUID_STR_LEN + 1];
+        char hex[RECORD_HEX_LEN + 1];
+    } cache[ACCOUNT_CACHE];
+    char u[UUID_STR_LEN + 1];
+    uint32_t h = 2166136261u;
+
+    if (!uuid || !util_uuid_parse(uuid, u))
+        return -1;
+    for (int i = 0; i < UUID_STR_LEN; i++)
+        h = (h ^ (unsigned char)u[i]) * 16777619u;
+    h %= ACCOUNT_CACHE;
+    if (memcmp(cache[h].uuid, u, UUID_STR_LEN + 1) != 0) {
+        ref_hex("account", u, cache[h].hex);
+        memcpy(cache[h].uuid, u, UUID_STR_LEN + 1);
+    }
+    memcpy(out, cache[h].hex, RECORD_HEX_LEN + 1);
+    return 0;
 }
 
 void record_private(const char *caller, const char *key, const char *memo,
                     char out[RECORD_HEX_LEN + 1])
 {
     static const char head[] = "zerosum/v1 private\n";
-    const char *parts[3] = { caller ? caller : "", key ? key : "", memo ? memo : "" };
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    const char *c = caller ? caller : "", *k = key ? key : "", *m = memo ? memo : "";
+    const void *part[6] = { head, c, "\n", k, "\n", m };
+    size_t len[6] = { sizeof(head) - 1, strlen(c), 1, strlen(k), 1, strlen(m) };
     unsigned char md[RECORD_HASH_LEN];
-    unsigned int n = 0;
-    int okd = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1
-        && EVP_DigestUpdate(c, head, sizeof(head) - 1) == 1;
 
-    for (int i = 0; okd && i < 3; i++)
-        okd = EVP_DigestUpdate(c, parts[i], strlen(parts[i])) == 1
-            && (i == 2 || EVP_DigestUpdate(c, "\n", 1) == 1);
-    if (!okd || EVP_DigestFinal_ex(c, md, &n) != 1)
-        memset(md, 0, sizeof(md));
-    EVP_MD_CTX_free(c);
+    merkle_sha256(part, len, 6, md);
     record_hex(md, sizeof(md), out);
 }
 
@@ -322,7 +340,7 @@ static int put_value(struct record_text *b, const struct line *l, const char *co
         /* fall through */
     case F_REF:
     case F_ACC:
-        if (record_ref(l->ref ? l->ref : "account", x, hex) != 0)
+        if ((l->ref ? record_ref(l->ref, x, hex) : record_account(x, hex)) != 0)
             return -1;
         record_text_add(b, hex);
         return 0;
@@ -349,13 +367,12 @@ static int ent_cmp(const void *a, const void *b)
 /* The "entry" lines of a transfer, sorted by entry ref. 0 or -1. */
 static int put_entries(struct record_text *b, const struct record_entry *e, size_t ne)
 {
-    struct ent_line *el;
+    struct ent_line local[8], *el = local;
     int rc = 0;
 
     if (ne == 0)
         return 0;
-    el = calloc(ne, sizeof(*el));
-    if (!el)
+    if (ne > sizeof(local) / sizeof(local[0]) && !(el = calloc(ne, sizeof(*el))))
         return -1;
     for (size_t i = 0; i < ne && rc == 0; i++) {
         el[i].amount = e[i].amount;
@@ -367,48 +384,61 @@ static int put_entries(struct record_text *b, const struct record_entry *e, size
     if (rc == 0) {
         qsort(el, ne, sizeof(*el), ent_cmp);
         for (size_t i = 0; i < ne; i++) {
-            record_text_add(b, "entry ");
-            record_text_add(b, el[i].ref);
-            record_text_add(b, " ");
-            record_text_add(b, el[i].acc);
-            record_text_add(b, " ");
+            record_text_addn(b, "entry ", 6);
+            record_text_addn(b, el[i].ref, RECORD_HEX_LEN);
+            record_text_addn(b, " ", 1);
+            record_text_addn(b, el[i].acc, RECORD_HEX_LEN);
+            record_text_addn(b, " ", 1);
             record_text_add(b, el[i].amount);
-            record_text_add(b, "\n");
+            record_text_addn(b, "\n", 1);
         }
     }
-    free(el);
+    if (el != local)
+        free(el);
     return rc;
+}
+
+int record_encode_into(enum record_kind k, const char *const *v, const struct record_entry *e,
+                       size_t ne, struct record_text *b, unsigned char leaf[RECORD_HASH_LEN])
+{
+    const struct kind_def *d;
+    int rc = 0;
+
+    b->len = 0;
+    b->oom = 0;
+    if (k >= RECORD_KINDS || (k != RECORD_TRANSFER && ne))
+        return -1;
+    d = &kinds[k];
+    record_text_addn(b, "zerosum/v1 ", 11);
+    record_text_add(b, d->name);
+    record_text_addn(b, "\n", 1);
+    for (int i = 0; i < d->nlines && rc == 0; i++) {
+        record_text_add(b, d->lines[i].label);
+        record_text_addn(b, " ", 1);
+        rc = put_value(b, &d->lines[i], v);
+        record_text_addn(b, "\n", 1);
+    }
+    if (rc == 0 && k == RECORD_TRANSFER)
+        rc = put_entries(b, e, ne);
+    if (rc != 0 || b->oom)
+        return -1;
+    merkle_leaf_hash(b->p, b->len, leaf);
+    return 0;
 }
 
 int record_encode(enum record_kind k, const char *const *v, const struct record_entry *e, size_t ne,
                   struct record *out)
 {
     struct record_text b = { 0 };
-    const struct kind_def *d;
-    int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    if (k >= RECORD_KINDS || (k != RECORD_TRANSFER && ne))
-        return -1;
-    d = &kinds[k];
-    record_text_add(&b, "zerosum/v1 ");
-    record_text_add(&b, d->name);
-    record_text_add(&b, "\n");
-    for (int i = 0; i < d->nlines && rc == 0; i++) {
-        record_text_add(&b, d->lines[i].label);
-        record_text_add(&b, " ");
-        rc = put_value(&b, &d->lines[i], v);
-        record_text_add(&b, "\n");
-    }
-    if (rc == 0 && k == RECORD_TRANSFER)
-        rc = put_entries(&b, e, ne);
-    if (rc != 0 || b.oom) {
+    if (record_encode_into(k, v, e, ne, &b, out->leaf) != 0) {
         free(b.p);
+        memset(out, 0, sizeof(*out));
         return -1;
     }
     out->text = b.p;
     out->len = b.len;
-    merkle_leaf_hash(b.p, b.len, out->leaf);
     return 0;
 }
 

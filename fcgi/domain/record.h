@@ -191,6 +191,15 @@ int record_encode(enum record_kind k, const char *const *v, const struct record_
                   struct record *out);
 
 /*
+ * record_encode() into a caller's reusable buffer b (emptied first; it keeps
+ * its memory for the next record, free it with record_text_free()), without
+ * allocating once b has grown to a record's size: the text is b->p[0..b->len),
+ * the leaf hash goes to leaf. 0, or -1 as record_encode().
+ */
+int record_encode_into(enum record_kind k, const char *const *v, const struct record_entry *e,
+                       size_t ne, struct record_text *b, unsigned char leaf[RECORD_HASH_LEN]);
+
+/*
  * record_encode() of row `row` of res, a result of one of seal.sql's
  * record statements for kind k (columns from `col` on, in enum order).
  */

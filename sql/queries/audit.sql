@@ -11,9 +11,13 @@
 
 -- name: audit_settings
 -- The pass reads everything: its statement_timeout ($1, ms), memory for its
--- hash joins, and no JIT (postgres only; SET LOCAL: this transaction only).
+-- hash joins, no JIT, and no parallel workers: the pass runs at low priority
+-- on the backends it owns (fullpass.c lowers their CPU priority), and a
+-- worker would be a process of normal priority competing with the writers
+-- (postgres only; SET LOCAL: this transaction only).
 SELECT set_config('statement_timeout', $1, true),
-    set_config('work_mem', '256MB', true), set_config('jit', 'off', true);
+    set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
+    set_config('max_parallel_workers_per_gather', '0', true);
 
 -- name: audit_transfers_balanced
 -- every transfer has at least two entries, its entries sum to zero, and they
@@ -315,59 +319,129 @@ SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM s
     (SELECT string_agg(id, ',') FROM (SELECT id::text AS id FROM stray
       UNION ALL SELECT id FROM dup LIMIT 5) s);
 
--- ---- the record streams (read in single-row mode, hashed in C) ---------------
+-- ---- the record streams (hashed in C) ---------------------------------------
 -- Each answers every sealed record of its kind in position order: the
 -- position, the record's columns exactly as the sealer reads them (the
 -- seal_<kind>_cols fragments of seal.sql, in the order of domain/record.h's
 -- enum record_col_<kind>), then the leaf stored at its position
--- (merkle_nodes level 0, hex; NULL when missing).
+-- (merkle_nodes level 0, hex; NULL when missing). On postgres each is a
+-- COPY ... TO STDOUT (text rows, far cheaper to read than one result per
+-- row); DSQL has no COPY, so its variant is the same SELECT, read in
+-- single-row mode (fcgi/domain/fullpass_stream.c reads either).
 
 -- name: audit_records_transfers
--- Sealed transfers with their entries, one row per entry (entry id, account,
--- amount after the leaf; NULL when it has none).
+-- dialect: postgres
+-- Sealed transfers with their entries, one row per entry (entry id,
+-- account, amount after the leaf; NULL when it has none). The transfers, the
+-- leaves and the entries are read in position order through their position
+-- indexes (transfers_by_seal, merkle_nodes' key, entries_by_seal) and merged,
+-- never probed one transfer at a time: an entry joins the transfer it names
+-- at the position it carries. An entry that names a sealed transfer but
+-- carries another position (or none) is a positions_contiguous violation
+-- (its stray part), so together the two checks still see every entry of
+-- every sealed transfer.
+COPY (SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount
+ FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed
+ LEFT JOIN entries e ON e.sealed = r.sealed AND e.transfer_id = r.id
+ ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_transfers
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount
  FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed
  LEFT JOIN entries e ON e.transfer_id = r.id ORDER BY r.sealed, e.id;
 
 -- name: audit_records_holds
+-- dialect: postgres
 -- Sealed holds.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_hold_cols}} FROM holds WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_holds
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_hold_cols}} FROM holds WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_bids
+-- dialect: postgres
 -- Sealed bids.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_bid_cols}} FROM bids WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_bids
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_bid_cols}} FROM bids WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_lots
+-- dialect: postgres
 -- Sealed lots.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_lot_cols}} FROM lots WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_lots
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_lot_cols}} FROM lots WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_fills
+-- dialect: postgres
 -- Sealed trades (fill records).
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_fill_cols}} FROM trades WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_fills
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_fill_cols}} FROM trades WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_orders
+-- dialect: postgres
 -- Sealed orders.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_order_cols}} FROM orders WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_orders
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_order_cols}} FROM orders WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_records_pending
+-- dialect: postgres
 -- Sealed pending transfers.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_pending_cols}} FROM pending_transfers WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_pending
+-- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_pending_cols}} FROM pending_transfers WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_nodes
+-- dialect: postgres
 -- Every stored interior node with its two children (hex; NULL when missing).
+COPY (SELECT n.level, n.idx, encode(n.hash, 'hex'), encode(l.hash, 'hex'), encode(r.hash, 'hex')
+ FROM merkle_nodes n
+ LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
+ LEFT JOIN merkle_nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
+ WHERE n.level > 0) TO STDOUT;
+
+-- name: audit_nodes
+-- dialect: dsql
 SELECT n.level, n.idx, encode(n.hash, 'hex'), encode(l.hash, 'hex'), encode(r.hash, 'hex')
  FROM merkle_nodes n
  LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
@@ -484,3 +558,21 @@ UPDATE full_audits SET status = 'failed', detail = $2, finished_at = now()
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT l.id, row_number() OVER () AS rn FROM lots l
  WHERE l.kind = 'english' AND {{english_proxy_price_bad}}) bad;
+-- name: audit_backend
+-- The backend serving this connection and the port its server listens on
+-- (postgres): the full pass lowers the CPU priority of a backend it owns
+-- when the connection goes straight to that server (fullpass_prio.c).
+SELECT pg_backend_pid(), current_setting('port');
+
+-- name: audit_export_snapshot
+-- postgres: the pass's snapshot, exported so that its second connection
+-- (the SQL checks, run while this one streams the records) reads exactly
+-- the same one.
+SELECT pg_export_snapshot();
+
+-- name: audit_import_snapshot
+-- postgres: the second connection adopts the exported snapshot, first thing
+-- in its REPEATABLE READ transaction. SET takes no parameters: fullpass_checks.c
+-- appends the snapshot's id, as a quoted literal, after checking that it is
+-- one (hex digits and dashes, as pg_export_snapshot() writes them).
+SET TRANSACTION SNAPSHOT;

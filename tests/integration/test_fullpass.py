@@ -107,6 +107,10 @@ must(post("/bid", {"lot": L, "amount": 220}, token=t_carol), 201, "carol outbids
 T_ab = must(post("/transfer", {"from": alice, "to": bob, "amount": 100}, token=t_alice), 201,
             "alice -> bob")["transfer"]["id"]
 must(post("/transfer", {"from": bob, "to": carol, "amount": 50}, token=t_bob), 201, "bob -> carol")
+# a memo COPY must escape (tab, newline, backslash, a literal \N, non-ASCII): the
+# pass reads it back as COPY text on postgres and must hash what the sealer hashed
+must(post("/transfer", {"from": carol, "to": alice, "amount": 3, "memo": "a\tb\nc\\d \\N \\x41 é"},
+          token=t_carol), 201, "carol -> alice, an awkward memo")
 P = must(post("/transfer", {"from": alice, "to": carol, "amount": 40, "pending": True}, token=t_alice),
          201, "pending")["transfer"]["id"]
 must(post(f"/transfers/{P}/post", {"amount": 25}, token=t_alice), 200, "post 25")

@@ -1,0 +1,210 @@
+/*
+ * fullpass_stream.c — reading a big statement's rows on the pass's snapshot
+ * connection (see fullpass_pass.h): a statement whose text is a COPY (...)
+ * TO STDOUT (the postgres variants of the record streams) arrives as COPY
+ * text rows, parsed in place; any other statement (the dsql variants, which
+ * has no COPY) arrives in single-row mode. Either way each row reaches the
+ * caller as an array of field pointers (NULL = SQL NULL), with the pass's
+ * yields and progress reports between chunks.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "domain/fullpass_pass.h"
+
+#define MAX_FIELDS 40
+
+/* Pause between chunks; report progress. 0, or -1 (lease lost, p->err set). */
+static int chunk_done(struct fullpass *p)
+{
+    struct timespec nap = { p->cfg->full_audit_yield_ms / 1000,
+                            (long)(p->cfg->full_audit_yield_ms % 1000) * 1000000L };
+
+    p->since = 0;
+    if (p->cfg->full_audit_yield_ms > 0)
+        nanosleep(&nap, NULL);
+    return fullpass_report(p, 0);
+}
+
+static int octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+        : c >= 'a' && c <= 'f'  ? c - 'a' + 10
+        : c >= 'A' && c <= 'F'  ? c - 'A' + 10
+                                : -1;
+}
+
+/*
+ * Split one COPY text row (len bytes, its newline included or not) into
+ * fields, in place: tabs end fields, "\N" alone is NULL, and the escapes
+ * PostgreSQL writes (\b \f \n \r \t \v \\, octal \ooo and hex \xhh) are
+ * decoded. The number of fields, or -1 when there are too many.
+ */
+int fullpass_copy_split(char *row, size_t len, const char **f, int max)
+{
+    char *r = row, *end = row + len, *w;
+    int n = 0;
+
+    if (len > 0 && end[-1] == '\n')
+        end--;
+    for (;;) {
+        char *start = w = r;
+        if (n == max)
+            return -1;
+        /* "\N" as a whole field is NULL (a data backslash is written "\\") */
+        if (end - r >= 2 && r[0] == '\\' && r[1] == 'N' && (end - r == 2 || r[2] == '\t')) {
+            f[n++] = NULL;
+            r += 2;
+            if (r >= end)
+                return n;
+            r++;
+            continue;
+        }
+        while (r < end && *r != '\t') {
+            if (*r != '\\' || r + 1 >= end) {
+                *w++ = *r++;
+                continue;
+            }
+            r++;
+            switch (*r) {
+            case 'b':
+                *w++ = '\b';
+                r++;
+                break;
+            case 'f':
+                *w++ = '\f';
+                r++;
+                break;
+            case 'n':
+                *w++ = '\n';
+                r++;
+                break;
+            case 'r':
+                *w++ = '\r';
+                r++;
+                break;
+            case 't':
+                *w++ = '\t';
+                r++;
+                break;
+            case 'v':
+                *w++ = '\v';
+                r++;
+                break;
+            case 'x':
+                if (r + 1 < end && hexval(r[1]) >= 0) {
+                    int v = hexval(*++r);
+                    if (r + 1 < end && hexval(r[1]) >= 0)
+                        v = v * 16 + hexval(*++r);
+                    *w++ = (char)v;
+                    r++;
+                } else {
+                    *w++ = *r++;
+                }
+                break;
+            default:
+                if (octal(*r)) {
+                    int v = 0;
+                    for (int i = 0; i < 3 && r < end && octal(*r); i++)
+                        v = v * 8 + (*r++ - '0');
+                    *w++ = (char)v;
+                } else {
+                    *w++ = *r++; /* \\ and any other character: itself */
+                }
+            }
+        }
+        f[n++] = start;
+        if (r >= end) {
+            *w = '\0';
+            return n;
+        }
+        *w = '\0'; /* w <= r: the tab's place at the latest */
+        r++;
+    }
+}
+
+/* One row: count it, hand it on, yield after a chunk. 0, or -1 (stop). */
+static int row_done(struct fullpass *p, const char *const *f, int nf, fullpass_row_fn fn, void *ctx)
+{
+    p->rows++;
+    if (fn(p, f, nf, ctx) < 0)
+        return -1;
+    if (++p->since >= p->cfg->full_audit_chunk_rows && chunk_done(p) < 0)
+        return -1;
+    return 0;
+}
+
+/* The COPY rows of a COPY TO STDOUT; then its final result. 0, or -1. */
+static int copy_rows(struct fullpass *p, enum sql_id id, fullpass_row_fn fn, void *ctx)
+{
+    const char *f[MAX_FIELDS];
+    char *buf;
+    int n, failed = 0, cancelled = 0;
+
+    while ((n = PQgetCopyData(p->snap, &buf, 0)) > 0) {
+        int nf = failed ? 0 : fullpass_copy_split(buf, (size_t)n, f, MAX_FIELDS);
+        if (!failed && nf < 0) {
+            snprintf(p->err, sizeof(p->err), "%s: a row with too many fields", sql_name(id));
+            failed = 1;
+        }
+        if (!failed && row_done(p, f, nf, fn, ctx) < 0)
+            failed = 1;
+        PQfreemem(buf);
+        if (failed && !cancelled) {
+            /* the rest would only be read and dropped: ask the server to stop */
+            PGcancel *c = PQgetCancel(p->snap);
+            char e[128];
+            if (c)
+                PQcancel(c, e, sizeof(e));
+            PQfreeCancel(c);
+            cancelled = 1;
+        }
+    }
+    if (n == -2 && !p->err[0])
+        snprintf(p->err, sizeof(p->err), "%s: %s", sql_name(id), PQerrorMessage(p->snap));
+    return failed || n == -2 ? -1 : 0;
+}
+
+int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fullpass_row_fn fn,
+                    void *ctx)
+{
+    const char *f[MAX_FIELDS];
+    PGresult *res;
+    int failed = 0;
+
+    if (!PQsendQueryParams(p->snap, sql_text(id, p->cfg->dialect), sql_table[id].nparams, NULL, v,
+                           NULL, NULL, 0)
+        || !PQsetSingleRowMode(p->snap)) {
+        snprintf(p->err, sizeof(p->err), "%s: %s", sql_name(id), PQerrorMessage(p->snap));
+        return -1;
+    }
+    /* Read to the end even after a failure: the connection stays usable. */
+    while ((res = PQgetResult(p->snap)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COPY_OUT) {
+            if (copy_rows(p, id, fn, ctx) < 0)
+                failed = 1;
+        } else if (st == PGRES_SINGLE_TUPLE) {
+            int nf = PQnfields(res) < MAX_FIELDS ? PQnfields(res) : MAX_FIELDS;
+            for (int i = 0; i < nf; i++)
+                f[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+            if (!failed && row_done(p, f, nf, fn, ctx) < 0)
+                failed = 1;
+        } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            if (!p->err[0]) {
+                const char *m = PQresultErrorMessage(res);
+                snprintf(p->err, sizeof(p->err), "%s: %.*s", sql_name(id), (int)strcspn(m, "\n"),
+                         m);
+            }
+            failed = 1;
+        }
+        PQclear(res);
+    }
+    return failed ? -1 : 0;
+}
