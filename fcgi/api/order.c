@@ -266,7 +266,8 @@ static int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decis
                         "the issuer cannot trade");
         return -1;
     }
-    if (o->q->side == SIDE_BUY && me->balance - me->held + o->res.released < o->res.need) {
+    /* what this order releases of its own (a replaced hold) counts as available */
+    if (o->q->side == SIDE_BUY && !ledger_funds_cover(me, o->res.need - o->res.released)) {
         *d = mut_refuse(o->mu, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                         "available %" PRId64 ", needed %" PRId64,
                         me->balance - me->held + o->res.released, o->res.need);

@@ -13,6 +13,7 @@ const struct route routes[] = {
     { "POST", "/accounts", handle_account_create, EP_ACCOUNTS, AUTH_ADMIN, "default" },
     { "GET", "/accounts/issuer", handle_account_issuer, EP_ACCOUNTS, AUTH_ADMIN, "default" },
     { "GET", "/accounts/{id}", handle_account_get, EP_ACCOUNTS, AUTH_USER, "default" },
+    { "PATCH", "/accounts/{id}", handle_account_patch, EP_ACCOUNTS, AUTH_ADMIN, "default" },
     { "GET", "/accounts/{id}/entries", handle_account_entries, EP_ACCOUNTS, AUTH_USER, "default" },
     { "POST", "/transfer", handle_transfer_create, EP_TRANSFER, AUTH_USER, "transfer" },
     { "POST", "/transfers/batch", handle_transfer_batch, EP_TRANSFERS, AUTH_USER, "default" },

@@ -78,7 +78,8 @@ int auction_is_leader(const struct lot *l, const char *bidder);
  * leader raising their own bid, the whole amount for anyone else. */
 int64_t auction_extra_hold(const struct lot *l, const char *bidder, int64_t amount);
 
-/* 1 if the account can put need more on hold or pay it (balance - held >= need). */
+/* 1 if the account can put need more on hold or pay it: ledger_funds_cover()
+ * (balance - held - need >= -credit_limit). */
 int auction_funds_cover(const struct ledger_account *a, int64_t need);
 
 /* Why a lot takes no bid or claim now (checked in this order). */

@@ -45,6 +45,9 @@ const struct check checks[] = {
       SQL_AUDIT_NO_NEGATIVE_POSITIONS },
     { "idempotency_keys_unique", CHECK_EVIDENCE, SQL_PROOF_IDEMPOTENCY_KEYS_UNIQUE,
       SQL_AUDIT_IDEMPOTENCY_KEYS_UNIQUE },
+    /* credit limits (PATCH /accounts/{id}) */
+    { "within_credit_limit", CHECK_CONSTRAINT, SQL_PROOF_WITHIN_CREDIT_LIMIT,
+      SQL_AUDIT_WITHIN_CREDIT_LIMIT },
     { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, CHECK_NO_FULL },
     { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, CHECK_NO_FULL },
 };

@@ -233,6 +233,8 @@ ROWS = [
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /transfers/{id}/void", "POST", "/transfers/{pending}/void", lambda: {}, False,
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
+    # carol's credit limit, set to the 0 it already is (nothing moves either way)
+    ("PATCH /accounts/{id}", "PATCH", "/accounts/{carol}", lambda: {"credit_limit": 0}, True, admin_only(200)),
     # the pass it queues only reads (and writes its own full_audits row)
     ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
     # last: the run it queues writes in the background while later cells would check "nothing moved"
@@ -285,9 +287,12 @@ for i, (name, method, path, body_fn, admin_route, cells) in enumerate(ROWS):
                              else alice_order())
         headers = {"Authorization": auth} if auth is not None else {}
         before, keys_before = money()
-        if method in ("POST", "DELETE") and body_fn is not None:
+        if "{carol}" in path:
+            p = path.replace("{carol}", carol)
+        if method in ("POST", "DELETE", "PATCH") and body_fn is not None:
             body = body_fn()
-            r = request(method, p, body=body if method == "POST" else None, key=new_key(), headers=headers)
+            r = request(method, p, body=body if method in ("POST", "PATCH") else None, key=new_key(),
+                        headers=headers)
         else:
             r = request(method, p, headers=headers)
         cells_run += 1
