@@ -31,6 +31,7 @@ const struct route routes[] = {
     { "POST", "/proof/audits", handle_proof_audit_create, EP_PROOF, AUTH_ADMIN, "proof" },
     { "GET", "/proof/audits/{id}", handle_proof_audit_get, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/activity", handle_activity, EP_PROOF, AUTH_NONE, "proof" },
+    { "GET", "/proof/holds", handle_proof_holds, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/key", handle_tlog_key, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/checkpoint", handle_tlog_checkpoint, EP_PROOF, AUTH_NONE, "proof" },
     { "GET", "/proof/inclusion", handle_tlog_inclusion, EP_PROOF, AUTH_NONE, "proof" },

@@ -204,6 +204,7 @@ ROWS = [
     ("GET /proof/runs", "GET", "/proof/runs", None, False, public()),
     ("GET /proof/runs/{id}", "GET", f"/proof/runs/{uuid.uuid4()}", None, False, public(404)),
     ("GET /proof/activity", "GET", "/proof/activity", None, False, public()),
+    ("GET /proof/holds", "GET", "/proof/holds", None, False, public()),
     ("GET /proof/audits/{id}", "GET", f"/proof/audits/{uuid.uuid4()}", None, False, public(404)),
     # The log's read side is public; whether anything is sealed yet depends on the sealer's tick.
     ("GET /proof/key", "GET", "/proof/key", None, False, public()),

@@ -7,6 +7,7 @@ shows (usage: zerosum_py.stampede.cli).
   auctions  oversell, double-spend, bid-war
   markets   phantom-shares, event-market
   bank      Jepsen's bank workload
+  pending   pending-storm (two-phase transfers posted, voided and expired)
   cli       arguments, the summary line, exit status
 
 The verifiers are pure (record in, (figures, Checks) out) and importable from
@@ -15,9 +16,11 @@ from .auctions import verify_bid_war, verify_double_spend, verify_oversell
 from .bank import verify_bank
 from .checks import Checks
 from .markets import verify_event_market, verify_phantom_shares
+from .pending import verify_pending_storm
 
 VERIFY = {"oversell": verify_oversell, "double-spend": verify_double_spend, "bid-war": verify_bid_war,
-          "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank}
+          "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank,
+          "pending-storm": verify_pending_storm}
 
 __all__ = ["Checks", "VERIFY", "verify_bank", "verify_bid_war", "verify_double_spend", "verify_event_market",
-           "verify_oversell", "verify_phantom_shares"]
+           "verify_oversell", "verify_pending_storm", "verify_phantom_shares"]
