@@ -75,6 +75,8 @@ static enum tx_decision credit_refuse(struct mutation *m, struct tx *tx,
     return TX_ERROR;
 }
 
+/* Lock and read the account (with the key claim), check the new limit
+ * against it, then write it with the stored answer and COMMIT. */
 static enum tx_decision credit_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct credit_req *q = req;
@@ -119,6 +121,7 @@ static const struct mutation_ops credit_ops = {
     .apply = credit_apply,
 };
 
+/* PATCH /accounts/{id} (admin, by the route table). */
 void handle_account_patch(struct request *r)
 {
     mutation_run(r, &credit_ops);

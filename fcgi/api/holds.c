@@ -36,6 +36,8 @@ static const struct row_col kind_cols[] = {
     { "credit_used", ROW_I64 },
 };
 
+/* The one statement, into *arg ({"kinds": [...], "as_of"}); run again from
+ * scratch on a retry. */
 static enum tx_decision holds_tx(struct tx *tx, void *arg)
 {
     struct json_object **out = arg;
@@ -57,6 +59,7 @@ static enum tx_decision holds_tx(struct tx *tx, void *arg)
     return TX_COMMIT;
 }
 
+/* GET /proof/holds (anyone). */
 void handle_proof_holds(struct request *r)
 {
     struct json_object *out = NULL;
