@@ -209,6 +209,45 @@ for pid in pend_ids:
 is_(balance(dave), (-100, 0), "posting the holds lands at -100, not below")
 consistent("after the race")
 
+# ---- concurrency: lowering a limit races debits -----------------------------------
+# erin may go to -100; 20 debits of 10 race 10 requests lowering her limit to 50. The
+# limit and the debits take the same row lock, so whatever the order: a lowering that
+# succeeded saw at most 50 used, a debit that succeeded fit the limit of its moment,
+# and she ends within her final limit.
+erin, te = create_account("credit-erin", 0)
+is_(patch(erin, {"credit_limit": 100}).status, 200, "erin may go to -100")
+go2 = threading.Barrier(30)
+
+
+def contend(i):
+    go2.wait()
+    if i % 3 == 0:
+        return ("lower", patch(erin, {"credit_limit": 50}))
+    return ("debit", post("/transfer", {"from": erin, "to": bob, "amount": 10}, token=te))
+
+
+res = concurrently(contend, [(i,) for i in range(30)], max_workers=30)
+debits = [r for k, r in res if k == "debit"]
+lowers = [r for k, r in res if k == "lower"]
+ok(all(r.status == 201 or (r.status == 422 and r.code == "insufficient_funds") for r in debits),
+   "every debit: 201 or 422 insufficient_funds", sorted({(r.status, r.code) for r in debits}))
+ok(all(r.status == 200 or (r.status == 409 and r.code == "credit_limit_in_use") for r in lowers),
+   "every lowering: 200 or 409 credit_limit_in_use", sorted({(r.status, r.code) for r in lowers}))
+won = sum(1 for r in debits if r.status == 201)
+b, h = balance(erin)
+final = limit_of(erin)
+is_(b, -10 * won, "erin's balance is exactly the debits that succeeded")
+ok(b - h >= -final, f"she ends within her final limit ({b - h} >= -{final})")
+if any(r.status == 200 for r in lowers):
+    is_(final, 50, "a lowering succeeded: the limit is 50, and no debit took her past it afterwards")
+else:
+    is_(final, 100, "no lowering succeeded (all came after more than 50 was used): the limit stays 100")
+    ok(won > 5, "…which needs more than 5 debits first", won)
+consistent("after the limit race")
+owed = -balance(erin)[0]
+if owed > 0:
+    is_(post("/transfer", {"from": ISSUER, "to": erin, "amount": owed}, token=ADMIN).status, 201, "erin repaid")
+
 # ---- tamper: a limit lowered behind the application's back ----------------------
 seal_freeze()
 try:
