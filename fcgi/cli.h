@@ -13,4 +13,7 @@ int cli_audit(int argc, char **argv);
 /* `zerosum seal -c CONFIG` (argv[0] is "seal"): seal until nothing is left; exit status. */
 int cli_seal(int argc, char **argv);
 
+/* `zerosum expire-pending -c CONFIG`: expire every due pending transfer now; exit status. */
+int cli_expire_pending(int argc, char **argv);
+
 #endif

@@ -27,6 +27,7 @@ static int usage(void)
             "       zerosum key-rotate [--drop-previous] [-c CONFIG] [--key-file PATH]\n"
             "       zerosum sql [NAME [--dialect postgres|dsql]]\n"
             "       zerosum seal -c CONFIG\n"
+            "       zerosum expire-pending -c CONFIG\n"
             "       zerosum dsql-token --endpoint HOST --region REGION [--admin] [--expires S] "
             "[--at ISO8601]\n"
             "       zerosum rds-token --endpoint HOST --port N --region R --user U [--expires S] "
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
         return cli_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "seal") == 0)
         return cli_seal(argc - 1, argv + 1);
+    if (strcmp(argv[1], "expire-pending") == 0)
+        return cli_expire_pending(argc - 1, argv + 1);
     if (strcmp(argv[1], "key-rotate") == 0)
         return cmd_key_rotate(argc - 1, argv + 1);
     if (strcmp(argv[1], "dsql-token") == 0)

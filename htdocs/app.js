@@ -1,5 +1,5 @@
 /*
- * zerosum dashboard — polls /proof, /proof/activity, /metrics and /markets
+ * zerosum dashboard — polls /proof, /proof/activity, /proof/holds, /metrics and /markets
  * (plus the chosen market's /markets/{id}) every 2 s (paused while the tab
  * is hidden) and draws them; an admin can start a stampede run
  * (POST /proof/runs) and follow it to its verdict.
@@ -35,6 +35,7 @@
     checksKey: '',
     runsKey: '',
     transfersKey: '',
+    holdsKey: '',
     bidsKey: '',
     bidChart: null,
     retryChart: null,
@@ -510,6 +511,45 @@
     var td = el('td');
     td.appendChild(el('span', 'kind kind-' + kind, kind));
     return td;
+  }
+
+  /* ------------------------------------------------------------ holds */
+
+  /* A cell showing "count · amount" (or one number), with the raw values in
+     data-count / data-amount for the tests. */
+  function holdCell(count, amount, label) {
+    var td = el('td', 'num', amount === undefined ? fmtNum(count) : fmtNum(count) + ' · ' + fmtNum(amount));
+    td.setAttribute('data-count', String(count));
+    if (amount !== undefined) td.setAttribute('data-amount', String(amount));
+    return labelled(td, label);
+  }
+
+  /* GET /proof/holds: per account kind, what is held and what holds it. */
+  function renderHolds(h) {
+    var kinds = Array.isArray(h.kinds) ? h.kinds : [];
+    var key = JSON.stringify(kinds);
+    if (key === state.holdsKey) return;
+    state.holdsKey = key;
+    var frag = document.createDocumentFragment();
+    if (!kinds.length) frag.appendChild(emptyRow(8, 'No accounts yet.'));
+    kinds.forEach(function (k) {
+      var tr = el('tr');
+      tr.setAttribute('data-kind', k.kind);
+      tr.appendChild(kindCell(k.kind));
+      tr.appendChild(holdCell(k.accounts, undefined, 'accounts'));
+      var held = holdCell(k.held, undefined, 'held');
+      held.title = k.holding_accounts + ' account(s) hold something';
+      tr.appendChild(held);
+      tr.appendChild(holdCell(k.pending_transfers, k.pending_amount, 'pending transfers'));
+      tr.appendChild(holdCell(k.lot_holds, k.lot_held, 'lot holds'));
+      tr.appendChild(holdCell(k.order_holds, k.order_held, 'buy-order holds'));
+      tr.appendChild(holdCell(k.credit_used, k.credit_limit, 'credit used / limits'));
+      tr.appendChild(holdCell(k.overdrawn_accounts, undefined, 'overdrawn'));
+      frag.appendChild(tr);
+    });
+    $('holds-table').tBodies[0].replaceChildren(frag);
+    $('holds-note').textContent = 'what is reserved and why, as of ' + (h.as_of ? fmtTime(h.as_of) + ' UTC' : '—')
+      + ': held = pending transfers + lot holds + buy-order holds';
   }
 
   /* ------------------------------------------------------------ charts */
@@ -1087,7 +1127,8 @@
     state.inflight = true;
     state.again = false;
 
-    Promise.allSettled([getAuthJSON('/proof'), getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
+    Promise.allSettled([getAuthJSON('/proof'), getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets(),
+                        getAuthJSON('/proof/holds')]).then(function (r) {
       var errors = [];
       if (r[0].status === 'fulfilled') renderProof(r[0].value);
       else { renderProofError(r[0].reason); errors.push(r[0].reason); }
@@ -1097,6 +1138,8 @@
       else errors.push(r[2].reason);
       if (r[3].status === 'fulfilled') renderMarkets(r[3].value);
       else errors.push(r[3].reason);
+      if (r[4].status === 'fulfilled') renderHolds(r[4].value);
+      else errors.push(r[4].reason);
 
       var now = new Date().toISOString();
       if (state.tokenRefused) showTokenState();

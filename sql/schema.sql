@@ -497,6 +497,26 @@ UPDATE seals SET totals = w.totals FROM (
  WINDOW o AS (ORDER BY seal_no)) w
  WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;
 
+-- migrate: 096 credit_limits
+-- Credit limits (PATCH /accounts/{id}, admin only): how far below zero a
+-- user account's available funds may go, so every debit and every hold
+-- keeps balance - held >= -credit_limit. NULL reads as 0 (a plain ADD
+-- COLUMN, nullable and without a default, as Aurora DSQL allows). Only a
+-- user account may have one: the issuer has no lower bound (its balance is
+-- minus the money issued) and an escrow account never goes below zero.
+-- The two CHECKs this replaces (balance >= 0, held <= balance) are what the
+-- new one says for a limit of 0. Each statement can run again (dsql runs
+-- them one per transaction): a constraint is dropped before it is added.
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS credit_limit bigint;
+ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_credit_limit_valid;
+ALTER TABLE accounts ADD CONSTRAINT accounts_credit_limit_valid
+    CHECK (credit_limit IS NULL OR (credit_limit >= 0 AND (kind = 'user' OR credit_limit = 0)));
+ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_within_credit_limit;
+ALTER TABLE accounts ADD CONSTRAINT accounts_within_credit_limit
+    CHECK (kind = 'issuer' OR held - coalesce(credit_limit, 0) <= balance);
+ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_balance_nonnegative;
+ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_held_within_balance;
+
 -- migrate: 200 proxy_bids
 -- Proxy bidding on English lots (README, "Auctions"). A bid's max_amount is
 -- its bidder's hidden maximum (NULL: a plain bid, whose maximum is its

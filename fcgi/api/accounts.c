@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/accounts.h"
 #include "api/api_tx.h"
 #include "api/auth.h"
 #include "store/db.h"
@@ -23,9 +24,10 @@
 #define ENTRIES_LIMIT_DEFAULT 50
 #define ENTRIES_LIMIT_MAX 500
 
-/* {"id","name","kind","balance","held","available","created_at"}. */
+/* {"id","name","kind","balance","held","available","credit_limit","created_at"}. */
 static struct json_object *account_object(const char *id, const char *name, const char *kind,
-                                          int64_t balance, int64_t held, const char *created_at)
+                                          int64_t balance, int64_t held, int64_t credit_limit,
+                                          const char *created_at)
 {
     struct json_object *a = json_object_new_object();
     struct ledger_account acc = { .balance = balance, .held = held };
@@ -36,16 +38,17 @@ static struct json_object *account_object(const char *id, const char *name, cons
     json_object_object_add(a, "balance", json_object_new_int64(balance));
     json_object_object_add(a, "held", json_object_new_int64(held));
     json_object_object_add(a, "available", json_object_new_int64(ledger_available(&acc)));
+    json_object_object_add(a, "credit_limit", json_object_new_int64(credit_limit));
     json_object_object_add(a, "created_at", json_object_new_string(created_at));
     return a;
 }
 
-/* account_object() of one SQL_ACCOUNT_GET row. */
-static struct json_object *account_json(PGresult *res, int row)
+struct json_object *account_json(PGresult *res, int row)
 {
     return account_object(PQgetvalue(res, row, 0), PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
                           strtoll(PQgetvalue(res, row, 3), NULL, 10),
-                          strtoll(PQgetvalue(res, row, 4), NULL, 10), PQgetvalue(res, row, 5));
+                          strtoll(PQgetvalue(res, row, 4), NULL, 10),
+                          strtoll(PQgetvalue(res, row, 6), NULL, 10), PQgetvalue(res, row, 5));
 }
 
 /* ---- POST /accounts ---------------------------------------------------- */
@@ -99,7 +102,7 @@ static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *re
     o = json_object_new_object();
     json_object_object_add(
         o, "account",
-        account_object(id, q->name, ledger_kind_name(LEDGER_KIND_USER), 0, 0, mut_now(m)));
+        account_object(id, q->name, ledger_kind_name(LEDGER_KIND_USER), 0, 0, 0, mut_now(m)));
     return mut_commit(m, tx, st, 1, 201, o);
 }
 

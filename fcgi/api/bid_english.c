@@ -277,7 +277,7 @@ enum tx_decision bid_english(struct mutation *m, struct tx *tx, const struct bid
     need = t.outcome == AUCTION_BID_OUTBID_BY_PROXY ? t.amount
         : t.outcome == AUCTION_BID_BUY_NOW          ? t.price
                                                     : auction_extra_hold(l, me, t.hold);
-    /* held + need <= balance follows: the new held cannot overflow. */
+    /* held + need <= balance + credit_limit follows: the new held cannot overflow. */
     if (bid_refuse_account(m, tx, &acc[0], need, "bid", &d))
         return d;
     if (t.outcome == AUCTION_BID_OUTBID_BY_PROXY)

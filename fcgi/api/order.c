@@ -215,8 +215,10 @@ int order_lock_accounts(struct tx *tx, struct order_run *o, enum tx_decision *d)
                         "the issuer cannot trade");
         return -1;
     }
+    /* what this order releases of its own (a replaced hold) and the cash its
+     * sells credit first count as available */
     if (o->q->side == SIDE_BUY
-        && me->balance - me->held + o->res.released + o->credit_cash < o->res.need) {
+        && !ledger_funds_cover(me, o->res.need - o->res.released - o->credit_cash)) {
         *d = mut_refuse(o->mu, tx, MUT_STORED, 422, "insufficient_funds", NULL,
                         "available %" PRId64 ", needed %" PRId64,
                         me->balance - me->held + o->res.released + o->credit_cash, o->res.need);

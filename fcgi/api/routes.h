@@ -17,6 +17,8 @@ void handle_account_create(struct request *r);
 void handle_account_issuer(struct request *r);
 void handle_account_get(struct request *r);
 void handle_account_entries(struct request *r);
+void handle_account_patch(struct request *r);
+void handle_proof_holds(struct request *r);
 void handle_transfer_create(struct request *r);
 void handle_transfer_get(struct request *r);
 void handle_transfer_batch(struct request *r);

@@ -301,8 +301,8 @@ int64_t auction_extra_hold(const struct lot *l, const char *bidder, int64_t amou
 
 int auction_funds_cover(const struct ledger_account *a, int64_t need)
 {
-    /* held <= balance always, so the difference cannot overflow */
-    return a->balance - a->held >= need;
+    /* the ledger's rule: balance - held - need >= -credit_limit */
+    return ledger_funds_cover(a, need);
 }
 
 int auction_units_left(const struct lot *l)

@@ -157,7 +157,8 @@ enum auction_bid_outcome auction_bid_decide(const struct lot *l, const char *bid
                                             const struct auction_bid_in *in,
                                             struct auction_bid_terms *t);
 
-/* 1 if the account can put need more on hold or pay it (balance - held >= need). */
+/* 1 if the account can put need more on hold or pay it: ledger_funds_cover()
+ * (balance - held - need >= -credit_limit). */
 int auction_funds_cover(const struct ledger_account *a, int64_t need);
 
 /* Why a lot takes no bid or claim now (checked in this order). */

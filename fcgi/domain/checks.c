@@ -53,6 +53,9 @@ const struct check checks[] = {
       SQL_AUDIT_FOK_ALL_OR_NOTHING },
     { "expired_orders_release", CHECK_EVIDENCE, SQL_PROOF_EXPIRED_ORDERS_RELEASE,
       SQL_AUDIT_EXPIRED_ORDERS_RELEASE },
+    /* credit limits (PATCH /accounts/{id}) */
+    { "within_credit_limit", CHECK_CONSTRAINT, SQL_PROOF_WITHIN_CREDIT_LIMIT,
+      SQL_AUDIT_WITHIN_CREDIT_LIMIT },
     { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, CHECK_NO_FULL },
     { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, CHECK_NO_FULL },
 };

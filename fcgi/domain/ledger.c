@@ -43,9 +43,40 @@ int64_t ledger_available(const struct ledger_account *a)
     return out;
 }
 
+int64_t ledger_headroom(const struct ledger_account *a)
+{
+    __int128 h;
+
+    if (a->kind == LEDGER_KIND_ISSUER)
+        return INT64_MAX;
+    /* exact in 128 bits, then saturated: no intermediate result is clamped */
+    h = (__int128)a->balance - a->held + a->credit_limit;
+    return h > INT64_MAX ? INT64_MAX : h < INT64_MIN ? INT64_MIN : (int64_t)h;
+}
+
 int ledger_funds_cover(const struct ledger_account *from, int64_t amount)
 {
-    return from->kind == LEDGER_KIND_ISSUER || ledger_available(from) >= amount;
+    return amount <= 0 || ledger_headroom(from) >= amount;
+}
+
+int64_t ledger_credit_used(const struct ledger_account *a)
+{
+    int64_t avail = ledger_available(a);
+
+    if (avail >= 0)
+        return 0;
+    return avail == INT64_MIN ? INT64_MAX : -avail;
+}
+
+enum ledger_limit_refusal ledger_limit_check(const struct ledger_account *a, int64_t limit)
+{
+    if (limit < 0)
+        return LEDGER_LIMIT_NEGATIVE;
+    if (a->kind != LEDGER_KIND_USER)
+        return LEDGER_LIMIT_NOT_USER;
+    if (ledger_credit_used(a) > limit)
+        return LEDGER_LIMIT_IN_USE;
+    return LEDGER_LIMIT_OK;
 }
 
 const char *ledger_transfer_kind(const struct ledger_account *from)
@@ -63,6 +94,7 @@ void ledger_lock_parse(struct ledger_account *a, PGresult *res)
     a->escrow = a->kind == LEDGER_KIND_ESCROW;
     a->balance = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     a->held = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    a->credit_limit = PQnfields(res) > 3 ? strtoll(PQgetvalue(res, 0, 3), NULL, 10) : 0;
 }
 
 static const struct ledger_account *sort_base;

@@ -45,6 +45,7 @@ struct ledger_account {
     int escrow; /* kind == LEDGER_KIND_ESCROW */
     int64_t balance;
     int64_t held;
+    int64_t credit_limit; /* how far below zero available may go (>= 0; 0 by default) */
 };
 
 /* balance - held: what the account may spend or hold, saturated at
@@ -52,12 +53,39 @@ struct ledger_account {
 int64_t ledger_available(const struct ledger_account *a);
 
 /*
- * 1 if `from` can pay amount: the issuer always can (its balance is minus
- * the money issued, and only ledger_move_fits() bounds it); any other
- * account when ledger_available() >= amount. 0 otherwise (the caller
- * refuses with 422 insufficient_funds).
+ * What the account may still debit or hold: ledger_available() plus its
+ * credit limit, computed without overflow (saturated at INT64_MIN and
+ * INT64_MAX); INT64_MAX for the issuer, which has no lower bound.
+ */
+int64_t ledger_headroom(const struct ledger_account *a);
+
+/*
+ * 1 if `from` can pay or hold amount: the issuer always can (its balance is
+ * minus the money issued, and only ledger_move_fits() bounds it); any other
+ * account when balance - held - amount >= -credit_limit, i.e.
+ * ledger_headroom() >= amount. 0 otherwise (the caller refuses with 422
+ * insufficient_funds). An amount <= 0 is always covered.
  */
 int ledger_funds_cover(const struct ledger_account *from, int64_t amount);
+
+/* Why an account's credit limit may not be set to a value (PATCH /accounts/{id}). */
+enum ledger_limit_refusal {
+    LEDGER_LIMIT_OK = 0,
+    LEDGER_LIMIT_NEGATIVE, /* the limit is below 0 */
+    LEDGER_LIMIT_NOT_USER, /* only a user account has one: issuer and escrow keep their rules */
+    LEDGER_LIMIT_IN_USE,   /* the account already uses more credit than the new limit */
+};
+
+/*
+ * Whether a (locked, found) may get credit limit `limit`: LEDGER_LIMIT_OK,
+ * or why not. A limit may be lowered only down to what the account already
+ * owes (balance - held >= -limit afterwards): a lower one is refused, never
+ * clamped, and nothing is written.
+ */
+enum ledger_limit_refusal ledger_limit_check(const struct ledger_account *a, int64_t limit);
+
+/* How much credit the account uses now: max(0, held - balance), saturated. */
+int64_t ledger_credit_used(const struct ledger_account *a);
 
 /* The transfers.kind of a POST /transfer out of `from`: "issue" out of the
  * issuer, "transfer" otherwise. */
@@ -101,7 +129,8 @@ int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg
                         const char *to, int64_t amount, int64_t release_hold, const char *kind,
                         const char *caller, const char *memo, const char *idem_key);
 
-/* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/kind/issuer/escrow/balance/held). */
+/* Read a SQL_LEDGER_LOCK_ACCOUNT result into *a (found/kind/issuer/escrow/balance/held,
+ * credit_limit when the result has that fourth column, else 0). */
 void ledger_lock_parse(struct ledger_account *a, PGresult *res);
 
 /*

@@ -9,9 +9,11 @@ INSERT INTO accounts (id, name, kind) VALUES ($1, $2, 'user')
  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 
 -- name: account_get
--- GET /accounts/{id} and /accounts/issuer: one account.
+-- GET /accounts/{id} and /accounts/issuer: one account, its credit limit
+-- last (0 when none was set).
 SELECT id, name, kind, balance, held,
- to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM accounts WHERE id = $1;
+ to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), coalesce(credit_limit, 0)
+ FROM accounts WHERE id = $1;
 
 -- name: account_exists
 -- GET /accounts/{id}/entries: a row back when account $1 exists.

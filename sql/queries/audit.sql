@@ -50,8 +50,10 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 SELECT coalesce(sum(balance), 0)::bigint, NULL FROM accounts;
 
 -- name: audit_no_negative_balances
--- no account but the issuer has a negative balance (also a CHECK on accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' AND balance < 0;
+-- no account without a credit limit has a negative balance, the issuer aside
+-- (an account with one is bounded by within_credit_limit; also a CHECK on
+-- accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{no_negative_balances_bad}};
 
 -- name: audit_holds_match_held
 -- every account's held equals its active lot holds plus the cash reserved by
@@ -89,9 +91,16 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
                            THEN remaining * price ELSE 0 END) bad;
 
 -- name: audit_held_within_balance
--- held is between 0 and the balance (also a CHECK on accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts
- WHERE kind <> 'issuer' AND (held < 0 OR held > balance);
+-- held is at least 0, and at most the balance for an account without a
+-- credit limit, the issuer aside (also CHECKs on accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{held_within_balance_bad}};
+
+-- name: audit_within_credit_limit
+-- credit limits: no account but the issuer is below its credit limit (balance
+-- - held >= -credit_limit, 0 when none was set), no limit is negative, and only
+-- user accounts have one (also CHECKs on accounts)
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM accounts WHERE {{within_credit_limit_bad}}) bad;
 
 -- name: audit_drop_claims_match
 -- per drop lot, the units counted from claim rows equal qty_claimed and never

@@ -4,8 +4,9 @@
 -- name: ledger_lock_account
 -- Lock one account row for the rest of the transaction and read what a
 -- move needs. Callers lock accounts in id order, so two transfers in
--- opposite directions wait for each other instead of deadlocking.
-SELECT kind, balance, held FROM accounts WHERE id = $1 FOR UPDATE;
+-- opposite directions wait for each other instead of deadlocking. The
+-- credit limit reads 0 when none was set (NULL).
+SELECT kind, balance, held, coalesce(credit_limit, 0) FROM accounts WHERE id = $1 FOR UPDATE;
 
 -- name: ledger_move_balances
 -- One move's balance change: $3 leaves $1 for $2 in one statement, and

@@ -105,8 +105,10 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 SELECT coalesce(sum(balance), 0)::bigint, NULL FROM accounts;
 
 -- name: proof_no_negative_balances
--- no account but the issuer has a negative balance (also a CHECK on accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE kind <> 'issuer' AND balance < 0;
+-- no account without a credit limit has a negative balance, the issuer aside
+-- (an account with one is bounded by within_credit_limit; also a CHECK on
+-- accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{no_negative_balances_bad}};
 
 -- name: proof_holds_match_held
 -- every account's held equals its active lot holds plus the cash reserved by
@@ -146,9 +148,9 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
                            THEN remaining * price ELSE 0 END) bad;
 
 -- name: proof_held_within_balance
--- held is between 0 and the balance (also a CHECK on accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts
- WHERE kind <> 'issuer' AND (held < 0 OR held > balance);
+-- held is at least 0, and at most the balance for an account without a
+-- credit limit, the issuer aside (also CHECKs on accounts)
+SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{held_within_balance_bad}};
 
 -- name: proof_drop_claims_match
 -- per drop lot that is unsealed or has unsealed claims, the units counted
@@ -355,6 +357,27 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT o.id, row_number() OVER () AS rn FROM orders o
  WHERE o.sealed IS NULL AND (o.expires_at IS NOT NULL OR o.end_reason IS NOT NULL)
  AND {{expired_unreleased}}) bad;
+-- fragment: no_negative_balances_bad
+-- The accounts no_negative_balances reports (live and full forms alike: the
+-- accounts table is current state).
+kind <> 'issuer' AND balance < 0 AND coalesce(credit_limit, 0) = 0
+
+-- fragment: held_within_balance_bad
+-- The accounts held_within_balance reports.
+kind <> 'issuer' AND (held < 0 OR (held > balance AND coalesce(credit_limit, 0) = 0))
+
+-- fragment: within_credit_limit_bad
+-- The accounts within_credit_limit reports: below their credit limit, or
+-- with a limit no account may have.
+(kind <> 'issuer' AND held - coalesce(credit_limit, 0) > balance)
+ OR coalesce(credit_limit, 0) < 0 OR (kind <> 'user' AND coalesce(credit_limit, 0) <> 0)
+
+-- name: proof_within_credit_limit
+-- credit limits: no account but the issuer is below its credit limit (balance
+-- - held >= -credit_limit, 0 when none was set), no limit is negative, and only
+-- user accounts have one (also CHECKs on accounts)
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM accounts WHERE {{within_credit_limit_bad}}) bad;
 
 -- name: proof_sealer_keeps_up
 -- the oldest row the sealer could seal but has not (a transfer or entry, a

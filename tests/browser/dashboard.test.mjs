@@ -175,6 +175,10 @@ const seed = {};
   seed.lot = (await must('POST', '/lots', adminToken, {
     kind: 'english', seller: seed.seller.id, title: 'dashboard test lot', start: 100, increment: 10, ends_in: 3600
   })).lot;
+  // a live pending transfer for the holds panel (voided at the end)
+  seed.pending = (await must('POST', '/transfer', seed.alice.token, {
+    from: seed.alice.id, to: seed.bob.id, amount: 777, pending: true, timeout: 3600
+  })).transfer;
   let amount = 100;
   for (let i = 0; i < 12; i++) {
     const who = i % 2 ? seed.bob : seed.alice;
@@ -295,6 +299,35 @@ try {
     assert(/commits/.test(note), `retries note "${note}"`);
     assert((await page.locator('#endpoints tbody tr').count()) > 0, 'no endpoint rows from /metrics');
     await shoot(page, join(SHOTS, 'desktop-consistent.png'));
+  });
+
+  await test('the holds panel shows, per account kind, the numbers GET /proof/holds and the database give', async () => {
+    const cell = async (kind, i, attr) => page.getAttribute(`#holds-table tr[data-kind="${kind}"] td:nth-child(${i})`, attr);
+    // the panel and the endpoint agree once a poll has landed after the seeding
+    const seen = await waitFor('the holds panel to show what /proof/holds says', async () => {
+      const h = (await api('GET', '/proof/holds', adminToken)).json;
+      const user = (h.kinds || []).find((k) => k.kind === 'user');
+      if (!user) return false;
+      const got = [await cell('user', 2, 'data-count'), await cell('user', 3, 'data-count'),
+        await cell('user', 4, 'data-count'), await cell('user', 4, 'data-amount'),
+        await cell('user', 5, 'data-count'), await cell('user', 5, 'data-amount'),
+        await cell('user', 6, 'data-amount')];
+      const want = [user.accounts, user.held, user.pending_transfers, user.pending_amount,
+        user.lot_holds, user.lot_held, user.order_held].map(String);
+      // and the database: the user accounts, their held, their live pending transfers
+      const db = psql(`SELECT (SELECT count(*) FROM accounts WHERE kind = 'user') || ' ' ||
+        (SELECT coalesce(sum(held), 0) FROM accounts WHERE kind = 'user') || ' ' ||
+        (SELECT count(*) FROM pending_transfers p JOIN accounts a ON a.id = p.from_account
+          WHERE p.status = 'pending' AND a.kind = 'user')`);
+      return JSON.stringify(got) === JSON.stringify(want) &&
+        db === `${user.accounts} ${user.held} ${user.pending_transfers}` ? user : false;
+    });
+    assert(seen.pending_transfers >= 1 && seen.pending_amount >= 777, `pending ${seen.pending_transfers} · ${seen.pending_amount}`);
+    assert(seen.lot_holds >= 1, `lot holds ${seen.lot_holds} (the seeded lot has a leader)`);
+    assert(seen.held === seen.pending_amount + seen.lot_held + seen.order_held,
+      `held ${seen.held} is not pending + lot + order holds`);
+    const issuerHeld = await cell('issuer', 3, 'data-count');
+    assert(issuerHeld === '0', `the issuer row shows held ${issuerHeld}`);
   });
 
   // Tamper: one user account's held no longer equals its active holds.
@@ -979,6 +1012,7 @@ try {
     await tctx.close();
   });
 } finally {
+  await api('POST', `/transfers/${seed.pending.id}/void`, seed.alice.token, {}).catch(() => {});
   await browser.close();
 }
 

@@ -204,6 +204,7 @@ ROWS = [
     ("GET /proof/runs", "GET", "/proof/runs", None, False, public()),
     ("GET /proof/runs/{id}", "GET", f"/proof/runs/{uuid.uuid4()}", None, False, public(404)),
     ("GET /proof/activity", "GET", "/proof/activity", None, False, public()),
+    ("GET /proof/holds", "GET", "/proof/holds", None, False, public()),
     ("GET /proof/audits/{id}", "GET", f"/proof/audits/{uuid.uuid4()}", None, False, public(404)),
     # The log's read side is public; whether anything is sealed yet depends on the sealer's tick.
     ("GET /proof/key", "GET", "/proof/key", None, False, public()),
@@ -237,6 +238,8 @@ ROWS = [
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /transfers/{id}/void", "POST", "/transfers/{pending}/void", lambda: {}, False,
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
+    # carol's credit limit, set to the 0 it already is (nothing moves either way)
+    ("PATCH /accounts/{id}", "PATCH", "/accounts/{carol}", lambda: {"credit_limit": 0}, True, admin_only(200)),
     # the pass it queues only reads (and writes its own full_audits row)
     ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
     # last: the run it queues writes in the background while later cells would check "nothing moved"
@@ -291,9 +294,11 @@ for i, (name, method, path, body_fn, admin_route, cells) in enumerate(ROWS):
                              else alice_order())
         headers = {"Authorization": auth} if auth is not None else {}
         before, keys_before = money()
+        if "{carol}" in path:
+            p = path.replace("{carol}", carol)
         if method in ("POST", "DELETE", "PATCH") and body_fn is not None:
             body = body_fn()
-            r = request(method, p, body=body if method != "DELETE" else None, key=new_key(),
+            r = request(method, p, body=body if method in ("POST", "PATCH") else None, key=new_key(),
                         headers=headers)
         else:
             r = request(method, p, headers=headers)

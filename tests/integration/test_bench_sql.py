@@ -144,7 +144,7 @@ def check_errors(text, table=None):
 
 ok(check_errors("@no_such_statement ':x';\n"), "negative control: an unknown name is an error")
 ok(check_errors("@ledger_lock_account ':a' ':b';\n"), "negative control: a wrong argument count is an error")
-ok(check_errors("SELECT kind, balance, held FROM accounts WHERE id = ':lo' FOR UPDATE;\n"),
+ok(check_errors("SELECT kind, balance, held, coalesce(credit_limit, 0) FROM accounts WHERE id = ':lo' FOR UPDATE;\n"),
    "negative control: literal SQL that is neither harness nor marked unnamed is an error")
 ok(not check_errors("-- harness\nSELECT 1 \\gset\n@tx_begin \\;\n/* harness */ SELECT 2;\n"),
    "harness statements pass through")
@@ -155,7 +155,8 @@ ok(check_errors(marked, fake), "negative control: an unnamed statement a name no
 conv, report = sqlgen.convert(marked, fake)
 is_((conv, [r[1] for r in report]), ("@bench_fake_lock ':lot';\n", ["named"]),
     "the converter names it, recovering the argument from the aligned texts")
-conv, _ = sqlgen.convert("SELECT kind, balance, held FROM accounts\n    WHERE id = ':hi' FOR UPDATE \\;\n"
+conv, _ = sqlgen.convert("SELECT kind, balance, held, coalesce(credit_limit, 0) FROM accounts\n"
+                         "    WHERE id = ':hi' FOR UPDATE \\;\n"
                          "COMMIT;\n", TABLE)
 is_(conv, "@ledger_lock_account ':hi' \\;\n@tx_commit;\n",
     "the converter keeps the round trips (\\; and ;) and ignores layout")

@@ -171,9 +171,16 @@ fp = ledger_fingerprint()
 # ---- account CHECKs --------------------------------------------------------
 
 err = in_tx([("UPDATE accounts SET balance = -1 WHERE id = %s", (a,))])
-refused(err, "23514", ["accounts_balance_nonnegative"], "owner: a negative user balance is refused")
+refused(err, "23514", ["accounts_within_credit_limit"], "owner: a negative user balance is refused")
 err = in_tx([("UPDATE accounts SET held = balance + 1 WHERE id = %s", (a,))])
-refused(err, "23514", ["accounts_held_within_balance"], "owner: held above balance is refused")
+refused(err, "23514", ["accounts_within_credit_limit"], "owner: held above balance is refused")
+# credit limits (migration 096): balance - held >= -credit_limit, only user accounts have one
+err = in_tx([("UPDATE accounts SET credit_limit = 10, balance = -11 WHERE id = %s", (a,))])
+refused(err, "23514", ["accounts_within_credit_limit"], "owner: a balance past the credit limit is refused")
+err = in_tx([("UPDATE accounts SET credit_limit = -1 WHERE id = %s", (a,))])
+refused(err, "23514", ["accounts_credit_limit_valid"], "owner: a negative credit limit is refused")
+err = in_tx([("UPDATE accounts SET credit_limit = 1 WHERE id = %s", (ISSUER,))])
+refused(err, "23514", ["accounts_credit_limit_valid"], "owner: the issuer has no credit limit")
 err = in_tx([("UPDATE accounts SET held = -1 WHERE id = %s", (a,))])
 refused(err, "23514", ["held"], "owner: negative held is refused")
 err = in_tx([("INSERT INTO accounts (id, name, kind) VALUES (%s, 'second issuer', 'issuer')",

@@ -572,11 +572,11 @@ for path, code in [
 # wrong methods: 405 with the exact Allow
 for m, path, allow in [
     ("PUT", "/transfer", "POST"), ("DELETE", "/transfer", "POST"), ("GET", "/transfer", "POST"), ("PATCH", "/transfer", "POST"),
-    ("GET", "/accounts", "POST"), ("PATCH", "/accounts", "POST"), ("DELETE", f"/accounts/{alice}", "GET, HEAD"),
-    ("POST", f"/accounts/{alice}", "GET, HEAD"), ("PUT", f"/lots/{eng}", "GET, HEAD"), ("DELETE", "/lots", "POST, GET, HEAD"),
+    ("GET", "/accounts", "POST"), ("PATCH", "/accounts", "POST"), ("DELETE", f"/accounts/{alice}", "GET, HEAD, PATCH"),
+    ("POST", f"/accounts/{alice}", "GET, HEAD, PATCH"), ("PUT", f"/lots/{eng}", "GET, HEAD"), ("DELETE", "/lots", "POST, GET, HEAD"),
     ("GET", "/bid", "POST"), ("PUT", "/bid", "POST"), ("OPTIONS", "/bid", "POST"), ("DELETE", "/proof/runs", "POST, GET, HEAD"),
     ("POST", "/healthz", "GET, HEAD"), ("POST", "/metrics", "GET, HEAD"), ("POST", "/proof", "GET, HEAD"), ("PUT", "/proof/activity", "GET, HEAD"),
-    ("POST", f"/transfers/{tid}", "GET, HEAD"), ("POST", f"/accounts/{alice}/entries", "GET, HEAD"), ("POST", "/accounts/issuer", "GET, HEAD"),
+    ("POST", f"/transfers/{tid}", "GET, HEAD"), ("POST", f"/accounts/{alice}/entries", "GET, HEAD"), ("POST", "/accounts/issuer", "GET, HEAD, PATCH"),
     ("PROPFIND", "/transfer", "POST"), ("DELETEDELETE", "/lots", "POST, GET, HEAD"),
     ("GET", "/order", "POST"), ("PUT", f"/order/{tid}", "DELETE"), ("DELETE", "/markets", "POST, GET, HEAD"),
     ("GET", f"/markets/{mkt}/resolve", "POST"),

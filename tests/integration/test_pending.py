@@ -4,12 +4,14 @@ child, or the first post/void after the deadline).
 
 Every outcome is checked against the database: balances and held before and
 after, the pending row's status, the posting transfer. Races use real
-concurrent clients; expiry is forced by moving the deadline in the database,
-never by sleeping.
+concurrent clients, and real concurrent expirers (`zerosum expire-pending`,
+the jobs child's expiry run in the foreground); expiry is forced by moving
+the deadline in the database, never by sleeping.
 """
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import subprocess
 import threading
 
 ADMIN = admin_token()
@@ -165,15 +167,30 @@ CODES = {"posted": "transfer_already_posted", "voided": "transfer_already_voided
          "expired": "transfer_expired"}
 
 
-def race(with_expiry):
+EXPIRERS = {5, 15, 35, 45}  # these contenders run the jobs child's expiry (zerosum expire-pending)
+
+
+def cli_expire():
+    return subprocess.run([ZS_BIN, "expire-pending", "-c", os.path.join(ZS_VAR, "zerosum.conf")],
+                          capture_output=True, text=True, timeout=60)
+
+
+def race(with_expiry, expired_first=False):
     r = pend(100)
     pid = r.json["transfer"]["id"]
     start = threading.Barrier(50)
+    if expired_first:
+        expire_in_db(pid)
 
     def one(i):
         start.wait()
         if with_expiry and i == 25:
-            expire_in_db(pid)
+            if not expired_first:
+                expire_in_db(pid)
+            return None
+        if with_expiry and i in EXPIRERS:
+            out = cli_expire()
+            ok(out.returncode == 0, "zerosum expire-pending ran", out.stderr)
             return None
         if i % 3 == 0:
             return post(f"/transfers/{pid}/void", {}, token=tb)
@@ -183,10 +200,13 @@ def race(with_expiry):
 
     res = [x for x in concurrently(one, [(i,) for i in range(50)], max_workers=50) if x]
     wins = [x for x in res if x.status == 200]
-    label = "with expiry" if with_expiry else "post/void"
+    label = ("expired first" if expired_first else "with expiry") if with_expiry else "post/void"
     ok(len(wins) <= 1, f"{label}: at most one winner", [x.status for x in wins])
     if not with_expiry:
         is_(len(wins), 1, f"{label}: exactly one winner")
+    if expired_first:
+        is_(len(wins), 0, f"{label}: past its deadline no post or void wins")
+        is_(row(pid)[0], "expired", f"{label}: the expiry won")
     if not wins:
         ok(wait_for(lambda: row(pid)[0] == "expired", timeout=20),
            f"{label}: no request won, so the expiry did")
@@ -207,6 +227,7 @@ def race(with_expiry):
 bal0 = balance(alice)[0] + balance(bob)[0]
 race(False)
 race(True)
+race(True, expired_first=True)
 is_(balance(alice)[0] + balance(bob)[0], bal0, "the races moved money only between the two")
 
 # ---- the end: the books ---------------------------------------------------

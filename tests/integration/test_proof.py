@@ -11,9 +11,12 @@ name exactly the broken check (the set of failing names is compared, not just
 membership), report the observed value, and fail `curl -fsS`. The inverse
 update repairs it and /proof must be 200 and consistent again.
 
-Two checks cannot be broken alone, and the expected sets say so:
-no_negative_balances (balance < 0 implies held > balance or held < 0, so
-held_within_balance fails with it). Every other tamper breaks one check.
+Some checks cannot be broken alone, and the expected sets say so: for an
+account without a credit limit, no_negative_balances (balance < 0 implies
+held > balance, so held_within_balance fails with it) and held_within_balance
+(held > balance is below the limit of 0, so within_credit_limit fails with
+it). within_credit_limit is broken alone on an account that has a limit.
+Every other tamper breaks one check.
 
 Guards are restored after every tamper (CHECKs re-added NOT VALID in the same
 transaction, validated after the repair) and compared with their original
@@ -60,6 +63,7 @@ ALL_CHECKS = {
     "purchases_paid": "evidence",
     "idempotency_keys_unique": "evidence",
     "english_proxy_price": "evidence",  # tampered in test_proxy.py
+    "within_credit_limit": "constraint",  # credit limits (tampered below)
     # markets (tampered in test_markets.py)
     "order_holds_exact": "evidence",
     "shares_supply_conserved": "evidence",
@@ -410,17 +414,28 @@ def undo_rogue(frm, to, amount, tid):
 # his entries). balance < 0 with held = 0 is also held > balance, so held_within_balance
 # fails with it, necessarily: no tamper can break no_negative_balances alone (see report).
 y, rogue = bal(dave) + 1, str(uuid.uuid4())
-case("no_negative_balances", {"no_negative_balances", "held_within_balance"},
-     drop_check("accounts", "accounts_balance_nonnegative")
-     + drop_check("accounts", "accounts_held_within_balance")
+# dave has no credit limit, so he is also below it: within_credit_limit fails too.
+case("no_negative_balances", {"no_negative_balances", "held_within_balance", "within_credit_limit"},
+     drop_check("accounts", "accounts_within_credit_limit")
      + rogue_transfer(dave, ISSUER, y, rogue)
-     + readd_check("accounts", "accounts_balance_nonnegative")
-     + readd_check("accounts", "accounts_held_within_balance"),
+     + readd_check("accounts", "accounts_within_credit_limit"),
      undo_rogue(dave, ISSUER, y, rogue)
-     + validate_check("accounts", "accounts_balance_nonnegative")
-     + validate_check("accounts", "accounts_held_within_balance"),
-     observed={"no_negative_balances": 1, "held_within_balance": 1},
-     samples={"no_negative_balances": [dave], "held_within_balance": [dave]})
+     + validate_check("accounts", "accounts_within_credit_limit"),
+     observed={"no_negative_balances": 1, "held_within_balance": 1, "within_credit_limit": 1},
+     samples={"no_negative_balances": [dave], "held_within_balance": [dave], "within_credit_limit": [dave]})
+
+# within_credit_limit alone: carol gets a credit limit of 5 and a rogue transfer takes her
+# 6 below zero. With a limit she is neither in no_negative_balances nor in
+# held_within_balance (both are about accounts without one); only the limit is broken.
+cl = "UPDATE accounts SET credit_limit = %s WHERE id = %s"
+y, rogue = bal(carol) + 6, str(uuid.uuid4())
+case("within_credit_limit", {"within_credit_limit"},
+     drop_check("accounts", "accounts_within_credit_limit") + [(cl, (5, carol))]
+     + rogue_transfer(carol, ISSUER, y, rogue)
+     + readd_check("accounts", "accounts_within_credit_limit"),
+     undo_rogue(carol, ISSUER, y, rogue) + [(cl, (None, carol))]
+     + validate_check("accounts", "accounts_within_credit_limit"),
+     observed={"within_credit_limit": 1}, samples={"within_credit_limit": [carol]})
 is_(bal(dave), dave_row[3], "dave's balance is back")
 
 # holds_match_held: carol (no active hold) gets 5 held; still within her balance.
@@ -448,17 +463,27 @@ case("pending_released (voided moved)", {"pending_released"},
      [(pt, (str(uuid.uuid4()), P_voided))], [(pt, (None, P_voided))],
      observed={"pending_released": 1}, samples={"pending_released": [P_voided]})
 
+# pending_released (c): the posted one names another transfer as its posting (one that
+# moved money between other accounts): its hold was not released by what it names.
+P_posted_tr = query("SELECT transfer_id::text FROM pending_transfers WHERE id = %s", (P_posted,))[0][0]
+other_tr = query("SELECT id::text FROM transfers WHERE id <> %s AND kind = 'issue' LIMIT 1", (P_posted_tr,))[0][0]
+case("pending_released (posted by another transfer)", {"pending_released"},
+     [(pt, (other_tr, P_posted))], [(pt, (P_posted_tr, P_posted))],
+     observed={"pending_released": 1}, samples={"pending_released": [P_posted]})
+
 # held_within_balance: a rogue transfer spends alice's held money, leaving 169 against
 # her live hold of 170 (held still equals her active holds, balance still equals her
 # entries, nothing negative).
 y, rogue = bal(alice) - 169, str(uuid.uuid4())
-case("held_within_balance", {"held_within_balance"},
-     drop_check("accounts", "accounts_held_within_balance")
+# With no credit limit, held above the balance is also below the limit of 0.
+case("held_within_balance", {"held_within_balance", "within_credit_limit"},
+     drop_check("accounts", "accounts_within_credit_limit")
      + rogue_transfer(alice, carol, y, rogue)
-     + readd_check("accounts", "accounts_held_within_balance"),
+     + readd_check("accounts", "accounts_within_credit_limit"),
      undo_rogue(alice, carol, y, rogue)
-     + validate_check("accounts", "accounts_held_within_balance"),
-     observed={"held_within_balance": 1}, samples={"held_within_balance": [alice]})
+     + validate_check("accounts", "accounts_within_credit_limit"),
+     observed={"held_within_balance": 1, "within_credit_limit": 1},
+     samples={"held_within_balance": [alice], "within_credit_limit": [alice]})
 is_(balance(alice), (9825, 170), "alice's balance and hold are back")
 
 # drop_claims_match (a): qty_claimed says 2 while the claim rows add up to 3.

@@ -229,6 +229,43 @@ bad["bidders"][bad["lot"]["high_bidder"]]["held"] -= 1
 check_failed(st.verify_proxy_war, bad, "only_leader_holds_its_maximum", "doctored: a short hold fails")
 
 # the ledger (and /proof when the stack has it) after all three
+# ---- pending-storm: 24 payers hold, then post / void / expire --------------------
+
+rec_path = os.path.join(tmp, "pending-storm.json")
+rc, s, err = stampede("pending-storm", "--n", "24", "--record", rec_path)
+summary_ok(rc, s, "pending-storm n=24: exit 0, ok, no errors", scenario="pending-storm", n=24, held=0)
+has_fields(s, COMMON + ["posted", "voided", "expired", "held", "sum"], "pending-storm: the summary has its fields")
+ok(isinstance(s, dict) and s.get("expired", 0) >= 8 and s.get("posted", 0) + s.get("voided", 0) >= 8,
+   "pending-storm: the jobs child expired the untouched third; the posts and voids closed the rest", s)
+with open(rec_path) as f:
+    rec = json.load(f)["record"]
+_, c = st.verify_pending_storm(rec)
+ok(c.ok, "pending-storm record: re-verified it passes", c.failures)
+payer = next(iter(rec["payers"]))
+bad = copy.deepcopy(rec)                       # a hold left on a payer
+bad["payers"][payer]["held"] = 5
+check_failed(st.verify_pending_storm, bad, "held_zero_everywhere", "doctored: a hold left on a payer fails")
+bad = copy.deepcopy(rec)                       # a transfer still pending
+pid = next(iter(bad["pendings"]))
+bad["pendings"][pid]["status"] = "pending"
+check_failed(st.verify_pending_storm, bad, "none_left_pending", "doctored: a transfer left pending fails")
+bad = copy.deepcopy(rec)                       # a post answered 200 on a transfer that expired
+exp = [p for p, v in rec["pendings"].items() if v["status"] == "expired"]
+act = next((a for a in bad["actions"] if a["status"] == 409), None)
+if act is not None:
+    act.update(status=200, code=None)
+    check_failed(st.verify_pending_storm, bad, "answers_match_outcome",
+                 "doctored: a post/void that won on a transfer closed otherwise fails")
+else:
+    ok(True, "doctored: a refused post turned into a win (skipped: no refusal in this run)")
+bad = copy.deepcopy(rec)                       # money created on a payee
+bad["payees"][next(iter(bad["payees"]))]["balance"] += 1
+check_failed(st.verify_pending_storm, bad, "sum_conserved", "doctored: a payee credited one unit too many fails")
+bad = copy.deepcopy(rec)
+bad["money_sum"] = 1
+check_failed(st.verify_pending_storm, bad, "ledger_sums_to_zero", "doctored: a ledger that does not sum to 0 fails")
+
+# the ledger (and /proof when the stack has it) after all of them
 is_(ledger_invariants(), [], "ledger invariants hold after the stampedes")
 r = get("/proof")
 ok(r.status == 404 or (r.status == 200 and (r.json or {}).get("consistent") is True),

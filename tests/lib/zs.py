@@ -200,7 +200,9 @@ def ledger_invariants():
     total = query("SELECT coalesce(sum(balance),0) FROM accounts")[0][0]
     if total != 0:
         problems.append(f"sum of balances is {total}")
-    rows = query("SELECT id, balance FROM accounts WHERE kind <> 'issuer' AND (balance < 0 OR held > balance OR held < 0)")
+    # balance - held >= -credit_limit (a limit of 0: never negative, held <= balance)
+    rows = query("SELECT id, balance FROM accounts WHERE kind <> 'issuer'"
+                 " AND (held - coalesce(credit_limit, 0) > balance OR held < 0)")
     if rows:
         problems.append(f"negative or over-held: {rows[:5]}")
     return problems

@@ -74,6 +74,45 @@ static void test_available(void)
     is_str(ledger_transfer_kind(&u), "transfer", "out of a user account it is a transfer");
 }
 
+/* Credit limits: balance - held - amount >= -credit_limit, the issuer and
+ * escrow keeping their rules, and when a limit may be set. */
+static void test_credit_limit(void)
+{
+    struct ledger_account u = account(LEDGER_KIND_USER, 100, 30);
+    struct ledger_account over = account(LEDGER_KIND_USER, -40, 10);
+    struct ledger_account big = account(LEDGER_KIND_USER, INT64_MAX, 0);
+    struct ledger_account low = account(LEDGER_KIND_USER, INT64_MIN + 5, 10);
+    struct ledger_account is = account(LEDGER_KIND_ISSUER, -1000, 0);
+    struct ledger_account e = account(LEDGER_KIND_ESCROW, 5, 0);
+
+    u.credit_limit = 50;
+    ok(ledger_headroom(&u) == 120, "headroom is balance - held + credit_limit");
+    ok(ledger_funds_cover(&u, 120), "a debit down to -credit_limit is covered");
+    ok(!ledger_funds_cover(&u, 121), "one past the credit limit is not");
+    ok(ledger_funds_cover(&u, 0) && ledger_funds_cover(&u, -5), "nothing to pay is always covered");
+    over.credit_limit = 50;
+    ok(ledger_headroom(&over) == 0, "an account using all its credit has no headroom");
+    ok(!ledger_funds_cover(&over, 1), "…and covers nothing more");
+    is_int((int)ledger_credit_used(&over), 50, "credit used is held - balance");
+    is_int((int)ledger_credit_used(&u), 0, "an account in funds uses no credit");
+    big.credit_limit = INT64_MAX;
+    ok(ledger_headroom(&big) == INT64_MAX, "headroom saturates at INT64_MAX");
+    low.credit_limit = 3;
+    ok(ledger_headroom(&low) == INT64_MIN, "a saturated available stays saturated");
+    is.credit_limit = 0;
+    ok(ledger_headroom(&is) == INT64_MAX, "the issuer has no lower bound");
+    ok(!ledger_funds_cover(&e, 6), "an escrow account never goes below zero");
+
+    is_int(ledger_limit_check(&u, 0), LEDGER_LIMIT_OK, "a limit of 0 fits an account in funds");
+    is_int(ledger_limit_check(&u, -1), LEDGER_LIMIT_NEGATIVE, "a negative limit is refused");
+    is_int(ledger_limit_check(&over, 50), LEDGER_LIMIT_OK, "a limit equal to the credit used fits");
+    is_int(ledger_limit_check(&over, 49), LEDGER_LIMIT_IN_USE,
+           "a limit below the credit used is refused, not clamped");
+    is_int(ledger_limit_check(&over, INT64_MAX), LEDGER_LIMIT_OK, "raising a limit always fits");
+    is_int(ledger_limit_check(&is, 10), LEDGER_LIMIT_NOT_USER, "the issuer has no credit limit");
+    is_int(ledger_limit_check(&e, 0), LEDGER_LIMIT_NOT_USER, "an escrow account has none");
+}
+
 static void test_move_fits(void)
 {
     struct ledger_account a = account(LEDGER_KIND_USER, 100, 0);
@@ -144,6 +183,38 @@ static void test_lock_parse(void)
     ok(!a.found, "no row: not found");
 }
 
+/* The lock row's fourth column is the credit limit (coalesced to 0 by the statement). */
+static void test_lock_parse_credit(void)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc att[4];
+    const char *names[4] = { "kind", "balance", "held", "credit_limit" };
+    const char *vals[4] = { "user", "-20", "5", "100" };
+    struct ledger_account a;
+
+    memset(att, 0, sizeof(att));
+    for (int i = 0; i < 4; i++) {
+        att[i].name = (char *)names[i];
+        att[i].typlen = -1;
+        att[i].atttypmod = -1;
+    }
+    PQsetResultAttrs(res, 4, att);
+    for (int i = 0; i < 4; i++)
+        PQsetvalue(res, 0, i, (char *)vals[i], (int)strlen(vals[i]));
+    memset(&a, 0, sizeof(a));
+    ledger_lock_parse(&a, res);
+    PQclear(res);
+    ok(a.found && a.balance == -20 && a.held == 5, "a negative balance under a limit is read");
+    ok(a.credit_limit == 100, "the credit limit is read from the fourth column");
+    ok(ledger_headroom(&a) == 75, "…and counts in the headroom");
+
+    res = lock_row("user", "7", "0");
+    a.credit_limit = 99;
+    ledger_lock_parse(&a, res);
+    PQclear(res);
+    ok(a.credit_limit == 0, "a three-column row reads a limit of 0");
+}
+
 static void test_move_prepare(void)
 {
     struct zs_config cfg;
@@ -176,8 +247,10 @@ int main(void)
 {
     test_kind();
     test_available();
+    test_credit_limit();
     test_move_fits();
     test_lock_parse();
+    test_lock_parse_credit();
     test_move_prepare();
     return done_testing();
 }

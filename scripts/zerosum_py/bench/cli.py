@@ -78,6 +78,10 @@ def main():
                     type=lambda v: tuple(int(x) for x in v.split(",")),
                     help="the per-request stack's nginx, PostgreSQL and PgBouncer ports; the "
                          "per-worker stack's are each one more (default 18900,15900,16900)")
+    ap.add_argument("--min-entries", type=int, default=None, metavar="N",
+                    help="entries the ledger is seeded to when a bench stack is set up (default "
+                         "1,000,000, what the proof scenario needs; 0 seeds nothing, for a quick "
+                         "run of the other scenarios)")
     ap.add_argument("--var-suffix", default="", metavar="S",
                     help="the stacks live in var/bench-<policy>S (default: no suffix)")
     ap.add_argument("--stop", action="store_true", help="stop the bench stacks and exit")
@@ -147,7 +151,10 @@ def main():
             stack.reset()
         log(f"{p}: bench stack {stack.var} (http://127.0.0.1:{stack.port}/)")
         stack.up()
-        stack.setup()
+        if args.min_entries is None:
+            stack.setup()
+        else:
+            stack.setup(args.min_entries)
         for name in per_policy:
             log(f"{p}: {name} ...")
             try:

@@ -68,6 +68,12 @@ def notes(r, md=False):
         return (f"RSS {r['rss_start_kib']:,} -> {r['rss_end_kib']:,} KiB over "
                 f"{r['requests']:,} req, {len(r['workers'])} workers"
                 + ("" if r["same_workers"] else " (workers changed!)"))
+    if n == "pending-round":
+        return (f"{r['pending']['rounds']:,} rounds vs {r['plain']['rounds']:,} plain transfers"
+                f" ({r['plain_tps']:.1f}/s)" + (f", {r['failed']} failed" if r["failed"] else ""))
+    if n == "batch-round":
+        return (f"{r['batch']['rounds']:,} batches of 10 vs {r['singles']['rounds']:,} rounds of 10 singles"
+                f" ({r['singles_rounds_per_s']:.1f}/s)" + (f", {r['failed']} failed" if r["failed"] else ""))
     if md:
         return f"{r['requests']:,} requests"
     bad = sum(v for k, v in r.get("statuses", {}).items() if k != "201")

@@ -7,9 +7,11 @@ import uuid
 
 from ..stack import ADMIN_SUB
 from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench_both, run_wrk, tx_delta
+from .rounds import sc_batch_round, sc_pending_round
 from .stack import HOT_A, HOT_B, MEMORY_MAX_REQUESTS, N_USERS, PROOF_MIN_ENTRIES, SELLER, BenchError, log
 
-SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory")
+SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory",
+             "pending-round", "batch-round")
 
 
 def sc_transfer(stack, args, name):
@@ -250,6 +252,8 @@ GOALS = {
     "drop-stampede": "done in <= 300 ms, exactly K winners",
     "proof": "p50 <= 200 ms at >= 1,000,000 entries",
     "memory": "RSS flat over the requests (each worker grows <= 1 MiB)",
+    "pending-round": "pending + post >= 0.4 x plain transfers/s, every round succeeded",
+    "batch-round": "a batch of 10 >= 2 x the rate of 10 singles, every round succeeded",
 }
 
 
@@ -269,6 +273,10 @@ def goal_met(row, rows):
         return x["p50_ms"] <= 200 and x["entries"] >= PROOF_MIN_ENTRIES
     if n == "memory":
         return bool(x.get("flat"))
+    if n == "pending-round":
+        return x["ratio_vs_plain"] is not None and x["ratio_vs_plain"] >= 0.4 and x["failed"] == 0
+    if n == "batch-round":
+        return x["ratio_vs_singles"] is not None and x["ratio_vs_singles"] >= 2 and x["failed"] == 0
     return None
 
 
@@ -283,6 +291,10 @@ def run_scenario(stack, args, name):
         r = sc_drop(stack, args)
     elif name == "proof":
         r = sc_proof(stack, args)
+    elif name == "pending-round":
+        r = sc_pending_round(stack, args)
+    elif name == "batch-round":
+        r = sc_batch_round(stack, args)
     else:
         r = sc_memory(stack, args)
     pg = r.pop("pgbench")
@@ -301,6 +313,8 @@ def run_scenario(stack, args, name):
            "ratio_direct": r3(r["tps"] / pg["direct"]["tps"])
            if pg and pg.get("direct") and pg["direct"]["tps"] else None,
            "invariants_ok": ok and (inv is None or inv)}
+    if r.get("ratio") is not None:   # a side-by-side round: its ratio is to its one-step equivalent
+        row["ratio"] = r3(r["ratio"])
     row.update(r["extra"])
     if pg:
         row["pgbench"] = pg

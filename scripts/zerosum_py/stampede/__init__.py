@@ -9,6 +9,7 @@ shows (usage: zerosum_py.stampede.cli).
   markets   phantom-shares, event-market
   orders    fok-storm
   bank      Jepsen's bank workload
+  pending   pending-storm (two-phase transfers posted, voided and expired)
   cli       arguments, the summary line, exit status
 
 The verifiers are pure (record in, (figures, Checks) out) and importable from
@@ -18,12 +19,13 @@ from .bank import verify_bank
 from .checks import Checks
 from .markets import verify_event_market, verify_phantom_shares
 from .orders import verify_fok_storm
+from .pending import verify_pending_storm
 from .proxy import verify_proxy_war
 
 VERIFY = {"oversell": verify_oversell, "double-spend": verify_double_spend, "bid-war": verify_bid_war,
           "proxy-war": verify_proxy_war,
           "phantom-shares": verify_phantom_shares, "event-market": verify_event_market, "bank": verify_bank,
-          "fok-storm": verify_fok_storm}
+          "fok-storm": verify_fok_storm, "pending-storm": verify_pending_storm}
 
 __all__ = ["Checks", "VERIFY", "verify_bank", "verify_bid_war", "verify_double_spend", "verify_event_market",
-           "verify_fok_storm", "verify_oversell", "verify_phantom_shares", "verify_proxy_war"]
+           "verify_fok_storm", "verify_oversell", "verify_pending_storm", "verify_phantom_shares", "verify_proxy_war"]

@@ -72,6 +72,20 @@ never deletes anything):
                 size, the book left = resting - filled, supply conserved,
                 every buyer's balance = funded - its fills (a killed order
                 moved nothing), the seller paid exactly the fills.
+  pending-storm N payers (default 50), each funded 1000 and paired with an
+                empty payee, each hold a pending transfer of a random amount
+                (100..1000), all fired together; then, all together, half are
+                posted (whole, or a random part) or voided long before their
+                deadline, a sixth are posted or voided just as their 1 s
+                deadline passes (racing the jobs child's expiry), and a third
+                are left for the jobs child to expire. Every transfer ends
+                exactly once (posted, voided or expired); every post/void
+                answer agrees with how it ended (200 for the one that closed
+                it, else 409 with the code of what did); a posting moved
+                exactly its posted amount from payer to payee; every payer
+                ends at 1000 - posted and every payee at posted; held = 0 on
+                every account of the run; their balances sum to N x 1000 and
+                /proof's money_conserved observes 0 (Σ balances = 0).
 
 Every scenario also: counts 5xx and transport failures as errors (must be
 0); checks that the 201 answers' seq numbers are exactly 1..accepted and that
@@ -117,16 +131,17 @@ import random
 import sys
 import time
 
-from . import auctions, bank, markets, orders, proxy
+from . import auctions, bank, markets, orders, pending, proxy
 from . import harness as h
 
 SCENARIOS = ("oversell", "double-spend", "bid-war", "proxy-war", "phantom-shares", "event-market", "bank",
-             "fok-storm")
+             "fok-storm", "pending-storm")
 RUN = {"oversell": auctions.run_oversell, "double-spend": auctions.run_double_spend,
        "bid-war": auctions.run_bid_war, "proxy-war": proxy.run_proxy_war, "phantom-shares": markets.run_phantom_shares,
-       "event-market": markets.run_event_market, "bank": bank.run_bank, "fok-storm": orders.run_fok_storm}
+       "event-market": markets.run_event_market, "bank": bank.run_bank, "fok-storm": orders.run_fok_storm,
+       "pending-storm": pending.run_pending_storm}
 DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "proxy-war": 100, "phantom-shares": 100,
-             "event-market": 216, "bank": 10, "fok-storm": 100}
+             "event-market": 216, "bank": 10, "fok-storm": 100, "pending-storm": 50}
 
 
 def parse_args(argv):
