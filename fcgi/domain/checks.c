@@ -45,6 +45,10 @@ const struct check checks[] = {
       SQL_AUDIT_NO_NEGATIVE_POSITIONS },
     { "idempotency_keys_unique", CHECK_EVIDENCE, SQL_PROOF_IDEMPOTENCY_KEYS_UNIQUE,
       SQL_AUDIT_IDEMPOTENCY_KEYS_UNIQUE },
+    /* balance history (GET /accounts/{id}/balance?at=, /entries): the
+     * running balance every entry carries */
+    { "running_balances_match", CHECK_EVIDENCE, SQL_PROOF_RUNNING_BALANCES_MATCH,
+      SQL_AUDIT_RUNNING_BALANCES_MATCH },
     { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, CHECK_NO_FULL },
     { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, CHECK_NO_FULL },
 };

@@ -461,3 +461,20 @@ UPDATE full_audits SET status = $2, rows_read = $3, seal_no = $4, tree_size = $5
 -- The process running pass $1 died without a verdict: the pass failed ($2 why).
 UPDATE full_audits SET status = 'failed', detail = $2, finished_at = now()
  WHERE id = $1 AND status = 'running';
+
+-- name: audit_running_balances_match
+-- every entry's balance_after is the previous entry's plus its amount (seq
+-- 1, 2, 3… without gaps, in time order), and every account's balance is its
+-- last entry's balance_after and its last seq the number of its entries
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM (
+  SELECT e.id FROM entries e
+   LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
+   WHERE {{running_entry_bad}}
+  UNION ALL
+  SELECT a.id FROM accounts a
+   LEFT JOIN (SELECT account_id, count(*) AS n, max(seq) AS last_seq FROM entries
+               GROUP BY account_id) c ON c.account_id = a.id
+   LEFT JOIN entries l ON l.account_id = a.id AND l.seq = c.last_seq
+   WHERE coalesce(l.balance_after, 0) <> a.balance
+      OR coalesce(c.last_seq, 0) <> coalesce(c.n, 0)) r) bad;

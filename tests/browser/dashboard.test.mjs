@@ -546,7 +546,7 @@ try {
     assert(truth.trades.length === 4, `${truth.trades.length} trades, expected 4`);
     assert(truth.outstanding.yes === 4 && truth.outstanding.no === 4, 'outstanding ' + JSON.stringify(truth.outstanding));
     assert(truth.implied_probability === 0.65, `implied probability ${truth.implied_probability}`);
-    const list = (await must('GET', '/markets')).markets;
+    const list = (await must('GET', '/markets')).data;
     assert(list[0].id === M, 'the event market is not the most recent in GET /markets');
   });
 

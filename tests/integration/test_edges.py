@@ -162,8 +162,8 @@ ok(r.json and r.json["lot"]["min_next_bid"] is None,
    r.json and r.json["lot"].get("min_next_bid"))
 g = get(f"/lots/{lot}")
 ok(g.status == 200 and g.json["lot"]["min_next_bid"] is None, "GET /lots/{id}: min_next_bid null", g)
-lst = get("/lots")
-mine = [x for x in (lst.json or {}).get("lots", []) if x["id"] == lot]
+lst = get("/lots?limit=100")
+mine = [x for x in (lst.json or {}).get("data", []) if x["id"] == lot]
 ok(mine and mine[0]["min_next_bid"] is None, "GET /lots: min_next_bid null", mine)
 before = ledger_fingerprint()
 r = place_bid(t_poor, lot, amount=500)
