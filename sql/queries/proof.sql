@@ -389,9 +389,11 @@ SELECT id, scenario, n, k, status, summary,
 -- An entry e whose running balance disagrees with its account's previous
 -- entry p (seq - 1, LEFT JOINed: absent for the first): it has no seq or
 -- balance_after, a seq below 1 or a gap before it, a balance_after other
--- than p's (0 before the first) plus its amount, or a time before p's.
+-- than p's (0 before the first) plus its amount (in numeric: a tampered
+-- row must be reported, not overflow bigint), or a time before p's.
 e.seq IS NULL OR e.balance_after IS NULL OR e.seq < 1 OR (e.seq > 1 AND p.account_id IS NULL)
- OR e.balance_after <> coalesce(p.balance_after, 0) + e.amount OR e.created_at < p.created_at
+ OR e.balance_after::numeric <> coalesce(p.balance_after, 0)::numeric + e.amount
+ OR e.created_at < p.created_at
 
 -- name: proof_running_balances_match
 -- every entry's balance_after is the previous entry's plus its amount (seq
