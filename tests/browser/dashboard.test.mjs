@@ -618,7 +618,7 @@ try {
 
   await test('markets: the picker lists markets newest first, remembers a choice across a reload, and can follow the latest again', async () => {
     phase = 'markets';
-    const list = (await must('GET', '/markets')).markets;
+    const list = (await must('GET', '/markets?limit=50')).data;
     const opts = await page.$$eval('#market-select option', (os) => os.map((o) => o.value));
     assert(JSON.stringify(opts) === JSON.stringify(list.map((m) => m.id)), 'picker order is not GET /markets order');
     assert(await page.isHidden('#market-follow'), '"follow latest" shown while following');
