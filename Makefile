@@ -106,6 +106,7 @@ test-unit: all unit asan
 # proving the application keeps every invariant without PostgreSQL's guards.
 DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_accounts.py \
                tests/integration/test_pending.py tests/integration/test_batch.py \
+               tests/integration/test_history.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py tests/integration/test_markets.py \
                tests/integration/test_idempotency.py tests/integration/test_edges.py \

@@ -683,11 +683,12 @@
   /* GET /markets (most recent first), then the chosen market's book and
      trades: the pinned one if it still exists, else the newest. */
   function loadMarkets() {
-    return getJSON('/markets').then(function (body) {
-      var list = body && Array.isArray(body.markets) ? body.markets : [];
+    return getJSON('/markets?limit=50').then(function (body) {
+      /* one cursor page ({object: "list", data, has_more}): the 50 newest */
+      var list = body && Array.isArray(body.data) ? body.data : [];
       var id = state.market;
-      if (id && !list.some(function (m) { return m.id === id; }) && list.length >= 50) {
-        /* the list is capped at 50: an older pinned market is still fetched directly */
+      if (id && !list.some(function (m) { return m.id === id; }) && body && body.has_more) {
+        /* older markets exist beyond this page: a pinned one is still fetched directly */
       } else if (id && !list.some(function (m) { return m.id === id; })) {
         id = null;                       /* gone (a wiped database): follow the latest again */
         setMarketPin(null);

@@ -154,6 +154,43 @@ BEGIN
 END;
 $$;
 
+-- migrate: 110 entries_running_backfill
+-- Schema migration 092 on PostgreSQL: the append-only guard is relaxed for
+-- this one UPDATE (filling seq and balance_after where they are NULL,
+-- nothing else), the entries are numbered and summed as 092 says, and the
+-- guard is put back exactly as 109 left it.
+CREATE OR REPLACE FUNCTION zerosum_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.sealed IS NULL AND NEW.sealed IS NOT NULL
+       AND (to_jsonb(OLD) - 'sealed') = (to_jsonb(NEW) - 'sealed') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'entries' AND OLD.seq IS NULL
+       AND OLD.balance_after IS NULL AND NEW.seq IS NOT NULL AND NEW.balance_after IS NOT NULL
+       AND (to_jsonb(OLD) - 'seq' - 'balance_after') = (to_jsonb(NEW) - 'seq' - 'balance_after') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = '42501';
+END;
+$$;
+UPDATE entries SET seq = w.seq, balance_after = w.balance_after
+  FROM (SELECT id, row_number() OVER o AS seq, (sum(amount) OVER o)::bigint AS balance_after
+          FROM entries WINDOW o AS (PARTITION BY account_id ORDER BY created_at, id)) w
+ WHERE entries.id = w.id AND entries.seq IS NULL;
+CREATE OR REPLACE FUNCTION zerosum_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.sealed IS NULL AND NEW.sealed IS NOT NULL
+       AND (to_jsonb(OLD) - 'sealed') = (to_jsonb(NEW) - 'sealed') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = '42501';
+END;
+$$;
+
 -- migrate: 210 proxy_bid_checks
 -- A maximum is positive and never below the amount its bid shows; the
 -- leader's hidden maximum covers the visible high; a buy-now price is positive.
@@ -162,6 +199,7 @@ ALTER TABLE bids
 ALTER TABLE lots
     ADD CONSTRAINT lots_high_max_check CHECK (high_max IS NULL OR high_max >= high_amount),
     ADD CONSTRAINT lots_buy_now_check CHECK (buy_now IS NULL OR buy_now > 0);
+
 -- migrate: 230 order_terms_checks
 -- The order terms of migration 220, as constraints (the dsql profile has
 -- the application's validation alone): known values, a gtd order has its

@@ -497,6 +497,53 @@ UPDATE seals SET totals = w.totals FROM (
  WINDOW o AS (ORDER BY seal_no)) w
  WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;
 
+-- migrate: 091 entries_running_balance
+-- Balance history (GET /accounts/{id}/balance?at=, /entries). seq numbers
+-- an account's entries 1, 2, 3… in the order they were written, and
+-- balance_after is the account's balance right after the entry. Both are
+-- written with the entry, which follows the UPDATE of its account row in
+-- the same transaction (ledger_move_balances): that row is locked until
+-- COMMIT (on snapshot isolation, changed since the snapshot: 40001, the
+-- transaction is retried), so the next seq and the balance read are the
+-- account's, with nothing in between. An entry's created_at is never before
+-- the account's previous entry's, so an account's entries are in time
+-- order too and the balance at an instant is the last one at or before it.
+ALTER TABLE entries ADD COLUMN IF NOT EXISTS seq bigint;
+ALTER TABLE entries ADD COLUMN IF NOT EXISTS balance_after bigint;
+
+-- migrate: 092 entries_running_backfill
+-- Existing entries, numbered per account in (created_at, id) order (the
+-- order GET /accounts/{id}/entries showed them in), each with the running
+-- sum of its account's amounts. On PostgreSQL the append-only guard (104,
+-- 109) refuses this UPDATE; there the guards' migration 110 does it.
+UPDATE entries SET seq = w.seq, balance_after = w.balance_after
+  FROM (SELECT id, row_number() OVER o AS seq, (sum(amount) OVER o)::bigint AS balance_after
+          FROM entries WINDOW o AS (PARTITION BY account_id ORDER BY created_at, id)) w
+ WHERE entries.id = w.id AND entries.seq IS NULL
+   AND to_regproc('zerosum_refuse_change') IS NULL;
+
+-- migrate: 093 entries_by_account_seq
+-- An account's entries by seq: the next seq, cursor pages, the last entry.
+CREATE UNIQUE INDEX IF NOT EXISTS entries_by_account_seq ON entries (account_id, seq);
+
+-- migrate: 094 hold_history_indexes
+-- What held was at an instant, from the rows that record when each hold
+-- began and ended: an account's lot holds, resting buy orders (with the
+-- fills that reduced them) and pending transfers, by creation time.
+CREATE INDEX IF NOT EXISTS holds_by_account_time ON holds (account_id, created_at);
+CREATE INDEX IF NOT EXISTS orders_buys_by_account_time ON orders (account_id, created_at) WHERE side = 'buy';
+CREATE INDEX IF NOT EXISTS trades_by_maker_order ON trades (maker_order);
+CREATE INDEX IF NOT EXISTS trades_by_taker_order ON trades (taker_order);
+CREATE INDEX IF NOT EXISTS pending_transfers_by_account_time ON pending_transfers (from_account, created_at);
+
+-- migrate: 095 list_order_indexes
+-- Cursor pages of the lists ordered by (created_at, id): lots, markets,
+-- stampede runs (a lot's bids, a market's trades and an account's entries
+-- page by their per-parent seq).
+CREATE INDEX IF NOT EXISTS lots_by_time ON lots (created_at, id);
+CREATE INDEX IF NOT EXISTS markets_by_time ON markets (created_at, id);
+CREATE INDEX IF NOT EXISTS stampede_runs_by_time_id ON stampede_runs (created_at, id);
+
 -- migrate: 096 credit_limits
 -- Credit limits (PATCH /accounts/{id}, admin only): how far below zero a
 -- user account's available funds may go, so every debit and every hold

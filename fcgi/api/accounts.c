@@ -1,11 +1,10 @@
 /*
  * accounts.c — POST /accounts (admin), GET /accounts/issuer (admin),
- * GET /accounts/{id} and GET /accounts/{id}/entries (owner or admin).
+ * GET /accounts/{id} (owner or admin); its history is api/history.c.
  *
  * Accounts are created empty; money arrives only as a transfer from the
  * issuer, so every unit is explained by the ledger.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +19,6 @@
 #include "api/routes.h"
 #include "api/rows.h"
 #include "util.h"
-
-#define ENTRIES_LIMIT_DEFAULT 50
-#define ENTRIES_LIMIT_MAX 500
 
 /* {"id","name","kind","balance","held","available","credit_limit","created_at"}. */
 static struct json_object *account_object(const char *id, const char *name, const char *kind,
@@ -155,9 +151,7 @@ static void answer_account(struct request *r, const char *id)
     api_answer_read(r, rc, g.out, "account", "account_not_found", "no such account");
 }
 
-/* Parse {id} and check the caller may read it; answers and returns -1 if
- * not. Someone else's account is answered exactly as a missing one. */
-static int readable_account(struct request *r, char id[UUID_STR_LEN + 1])
+int accounts_readable(struct request *r, char id[UUID_STR_LEN + 1])
 {
     if (!util_uuid_parse(r->path_params[0], id)
         || (!auth_is_admin(r) && strcmp(r->caller.sub, id) != 0)) {
@@ -171,128 +165,11 @@ void handle_account_get(struct request *r)
 {
     char id[UUID_STR_LEN + 1];
 
-    if (readable_account(r, id) == 0)
+    if (accounts_readable(r, id) == 0)
         answer_account(r, id);
 }
 
 void handle_account_issuer(struct request *r)
 {
     answer_account(r, LEDGER_ISSUER_ID);
-}
-
-/* ---- GET /accounts/{id}/entries?limit=&after= ------------------------------ */
-
-struct entries_tx {
-    const char *id;
-    const char *after; /* entry id cursor, or NULL */
-    int limit;
-    int found; /* the account exists */
-    int bad_cursor;
-    struct json_object *list;
-    char next[UUID_STR_LEN + 1];
-};
-
-/* The columns of account_entries. */
-static const struct row_col entry_cols[] = {
-    { "id", ROW_TEXT },         { "transfer_id", ROW_TEXT }, { "amount", ROW_I64 },
-    { "created_at", ROW_TEXT }, { "kind", ROW_TEXT },        { "counterparty", ROW_TEXT },
-};
-
-static enum tx_decision entries_tx(struct tx *tx, void *arg)
-{
-    struct entries_tx *e = arg;
-    char lim[16];
-    PGresult *res;
-
-    if (e->list) {
-        json_object_put(e->list);
-        e->list = NULL;
-    }
-    e->next[0] = '\0';
-    e->found = 0;
-    e->bad_cursor = 0;
-    {
-        const char *p[1] = { e->id };
-        res = tx_exec_named(tx, SQL_ACCOUNT_EXISTS, p);
-        if (!res)
-            return TX_ERROR;
-        e->found = PQntuples(res) == 1;
-        PQclear(res);
-        if (!e->found)
-            return TX_COMMIT;
-    }
-    if (e->after) {
-        const char *p[2] = { e->after, e->id };
-        res = tx_exec_named(tx, SQL_ACCOUNT_ENTRY_OF, p);
-        if (!res)
-            return TX_ERROR;
-        e->bad_cursor = PQntuples(res) != 1;
-        PQclear(res);
-        if (e->bad_cursor)
-            return TX_COMMIT;
-    }
-    snprintf(lim, sizeof(lim), "%d", e->limit + 1);
-    {
-        const char *p[3] = { e->id, lim, e->after };
-        res = tx_exec_named(tx, SQL_ACCOUNT_ENTRIES, p);
-    }
-    if (!res)
-        return TX_ERROR;
-    e->list = rows_array(res, entry_cols, ROW_COLS(entry_cols), e->limit);
-    if (PQntuples(res) > e->limit && e->limit > 0)
-        snprintf(e->next, sizeof(e->next), "%s", PQgetvalue(res, e->limit - 1, 0));
-    PQclear(res);
-    return TX_COMMIT;
-}
-
-void handle_account_entries(struct request *r)
-{
-    char id[UUID_STR_LEN + 1], buf[64], after[UUID_STR_LEN + 1];
-    struct entries_tx e;
-    enum tx_decision d;
-    struct json_object *o;
-    int rc;
-
-    if (readable_account(r, id) < 0)
-        return;
-    memset(&e, 0, sizeof(e));
-    e.id = id;
-    e.limit = ENTRIES_LIMIT_DEFAULT;
-    rc = http_query_param(r, "limit", buf, sizeof(buf));
-    if (rc != 0) {
-        char *end;
-        long n = rc > 0 ? strtol(buf, &end, 10) : 0;
-        /* digits only: strtol alone would take " 5" (and "+5", a '+' being a space) */
-        if (rc < 0 || !isdigit((unsigned char)buf[0]) || *end || n < 1 || n > ENTRIES_LIMIT_MAX) {
-            http_problem(r, 400, "invalid_limit", "limit must be an integer from 1 to %d",
-                         ENTRIES_LIMIT_MAX);
-            return;
-        }
-        e.limit = (int)n;
-    }
-    rc = http_query_param(r, "after", buf, sizeof(buf));
-    if (rc != 0) {
-        if (rc < 0 || !util_uuid_parse(buf, after)) {
-            http_problem(r, 400, "invalid_cursor", "after must be an entry id from \"next\"");
-            return;
-        }
-        e.after = after;
-    }
-    if (api_tx_run(r, TX_READ_ONLY | TX_SNAPSHOT, entries_tx, &e, &d) < 0) {
-        if (e.list)
-            json_object_put(e.list);
-        return;
-    }
-    if (!e.found) {
-        http_problem(r, 404, "account_not_found", "no such account");
-        return;
-    }
-    if (e.bad_cursor) {
-        http_problem(r, 400, "invalid_cursor", "after must be an entry id of this account");
-        return;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "entries", e.list);
-    json_object_object_add(o, "next", e.next[0] ? json_object_new_string(e.next) : NULL);
-    http_respond_json(r, 200, o, NULL);
 }

@@ -4,6 +4,7 @@
  * domain's (domain/auction.h); the statements are in sql/queries/auction.sql.
  */
 #include "api/lots.h"
+#include "api/page.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -460,7 +461,7 @@ void handle_lot_create(struct request *r)
 /* ---- GET /lots, GET /lots/{id} ------------------------------------------ */
 
 struct lot_read {
-    const char *id; /* NULL: list */
+    const char *id;
     struct json_object *out;
 };
 
@@ -473,27 +474,6 @@ static const struct row_col recent_bid_cols[] = {
 static struct json_object *recent_bids(PGresult *res)
 {
     return rows_array(res, recent_bid_cols, ROW_COLS(recent_bid_cols), -1);
-}
-
-/* The 50 newest lots into g->out (an array). */
-static enum tx_decision lot_list_read(struct tx *tx, struct lot_read *g)
-{
-    PGresult *res = tx_exec_named(tx, SQL_LOT_LIST, NULL);
-
-    if (!res)
-        return TX_ERROR;
-    g->out = json_object_new_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *o = lots_json(res, i);
-        if (!o) {
-            PQclear(res);
-            tx->err = DB_FAILED;
-            return TX_ERROR;
-        }
-        json_object_array_add(g->out, o);
-    }
-    PQclear(res);
-    return TX_COMMIT;
 }
 
 /* The lot g->id, settled first if its time is up (close on read), with its recent bids. */
@@ -545,17 +525,28 @@ static enum tx_decision lot_read_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    return g->id ? lot_one_read(tx, g) : lot_list_read(tx, g);
+    return lot_one_read(tx, g);
+}
+
+/* Row i of a history_lots_* page (lot_columns), as GET /lots/{id} shows it. */
+static struct json_object *lot_row(PGresult *res, int i, void *ctx)
+{
+    (void)ctx;
+    return lots_json(res, i);
 }
 
 void handle_lot_list(struct request *r)
 {
-    struct lot_read g = { NULL, NULL };
-    enum tx_decision d;
-    int rc = api_tx_run(r, TX_READ_ONLY, lot_read_tx, &g, &d);
+    static const struct page_list l = {
+        .cursor_sql = SQL_HISTORY_LOTS_CURSOR,
+        .first_sql = SQL_HISTORY_LOTS_FIRST,
+        .after_sql = SQL_HISTORY_LOTS_AFTER,
+        .before_sql = SQL_HISTORY_LOTS_BEFORE,
+        .tx_flags = TX_READ_ONLY | TX_SNAPSHOT,
+        .row = lot_row,
+    };
 
-    /* tx_run first: the transaction fills the output */
-    api_answer_read(r, rc, g.out, "lots", NULL, NULL);
+    page_answer(r, &l, NULL);
 }
 
 void handle_lot_get(struct request *r)

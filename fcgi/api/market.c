@@ -17,6 +17,7 @@
 
 #include "api/idempotency.h"
 #include "api/mutation.h"
+#include "api/page.h"
 #include "api/routes.h"
 #include "domain/ledger.h"
 #include "domain/market.h"
@@ -262,16 +263,6 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    if (!g->id) {
-        res = tx_exec_named(tx, SQL_MARKET_LIST, NULL);
-        if (!res)
-            return TX_ERROR;
-        g->out = json_object_new_array();
-        for (int i = 0; i < PQntuples(res); i++)
-            json_object_array_add(g->out, market_json(res, i));
-        PQclear(res);
-        return TX_COMMIT;
-    }
     res = tx_exec_named(tx, SQL_MARKET_GET, p);
     if (!res)
         return TX_ERROR;
@@ -348,15 +339,25 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
     return TX_COMMIT;
 }
 
+/* Row i of a history_markets_* page (market_columns). */
+static struct json_object *market_row(PGresult *res, int i, void *ctx)
+{
+    (void)ctx;
+    return market_json(res, i);
+}
+
 void handle_market_list(struct request *r)
 {
-    struct read_tx g = { NULL, NULL };
-    enum tx_decision d;
+    static const struct page_list l = {
+        .cursor_sql = SQL_HISTORY_MARKETS_CURSOR,
+        .first_sql = SQL_HISTORY_MARKETS_FIRST,
+        .after_sql = SQL_HISTORY_MARKETS_AFTER,
+        .before_sql = SQL_HISTORY_MARKETS_BEFORE,
+        .tx_flags = TX_READ_ONLY | TX_SNAPSHOT,
+        .row = market_row,
+    };
 
-    int rc = api_tx_run(r, TX_READ_ONLY, read_tx, &g, &d);
-
-    /* tx_run first: the transaction fills the output */
-    api_answer_read(r, rc, g.out, "markets", NULL, NULL);
+    page_answer(r, &l, NULL);
 }
 
 void handle_market_get(struct request *r)

@@ -32,6 +32,7 @@
 #include "api/api_tx.h"
 #include "api/auth.h"
 #include "api/mutation.h"
+#include "api/page.h"
 #include "api/routes.h"
 #include "domain/checks.h"
 #include "metrics.h"
@@ -546,36 +547,43 @@ static enum tx_decision run_read_tx(struct tx *tx, void *arg)
         json_object_put(g->out);
         g->out = NULL;
     }
-    res = g->id ? tx_exec_named(tx, SQL_PROOF_RUN_GET, p)
-                : tx_exec_named(tx, SQL_PROOF_RUN_LIST, NULL);
+    res = tx_exec_named(tx, SQL_PROOF_RUN_GET, p);
     if (!res)
         return TX_ERROR;
-    if (g->id) {
-        if (PQntuples(res) == 1)
-            g->out = run_json(res, 0, g->full, 1);
-    } else {
-        g->out = json_object_new_array();
-        for (int i = 0; i < PQntuples(res); i++)
-            json_object_array_add(g->out, run_json(res, i, g->full, 1));
-    }
+    if (PQntuples(res) == 1)
+        g->out = run_json(res, 0, g->full, 1);
     PQclear(res);
     return TX_COMMIT;
 }
 
-/* GET /proof/runs (id NULL: {"runs": [...]}) or /proof/runs/{id} ({"run": ...} or 404). */
+/* GET /proof/runs/{id}: {"run": ...} or 404. */
 static void run_read(struct request *r, const char *id)
 {
     struct run_read g = { id, auth_is_admin(r), NULL };
     enum tx_decision d;
     int rc = api_tx_run(r, TX_READ_ONLY, run_read_tx, &g, &d);
 
-    api_answer_read(r, rc, g.out, id ? "run" : "runs", id ? "run_not_found" : NULL,
-                    id ? "no such run" : NULL);
+    api_answer_read(r, rc, g.out, "run", "run_not_found", "no such run");
 }
 
+/* Row i of a history_runs_* page; ctx points at the caller's full flag. */
+static struct json_object *run_row(PGresult *res, int i, void *ctx)
+{
+    return run_json(res, i, *(const int *)ctx, 1);
+}
+/* GET /proof/runs: a cursor page of runs, newest first. */
 void handle_proof_run_list(struct request *r)
 {
-    run_read(r, NULL);
+    int full = auth_is_admin(r);
+    struct page_list l = { .cursor_sql = SQL_HISTORY_RUNS_CURSOR,
+                           .first_sql = SQL_HISTORY_RUNS_FIRST,
+                           .after_sql = SQL_HISTORY_RUNS_AFTER,
+                           .before_sql = SQL_HISTORY_RUNS_BEFORE,
+                           .tx_flags = TX_READ_ONLY,
+                           .row = run_row,
+                           .ctx = &full };
+
+    page_answer(r, &l, NULL);
 }
 
 void handle_proof_run_get(struct request *r)

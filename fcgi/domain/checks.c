@@ -56,6 +56,10 @@ const struct check checks[] = {
     /* credit limits (PATCH /accounts/{id}) */
     { "within_credit_limit", CHECK_CONSTRAINT, SQL_PROOF_WITHIN_CREDIT_LIMIT,
       SQL_AUDIT_WITHIN_CREDIT_LIMIT },
+    /* balance history (GET /accounts/{id}/balance?at=, /entries): the
+     * running balance every entry carries */
+    { "running_balances_match", CHECK_EVIDENCE, SQL_PROOF_RUNNING_BALANCES_MATCH,
+      SQL_AUDIT_RUNNING_BALANCES_MATCH },
     { "sealer_keeps_up", CHECK_BOUND, SQL_PROOF_SEALER_KEEPS_UP, CHECK_NO_FULL },
     { "full_audit_passed", CHECK_BOUND, SQL_PROOF_FULL_AUDIT_PASSED, CHECK_NO_FULL },
 };

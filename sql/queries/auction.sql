@@ -44,11 +44,6 @@ FROM lots WHERE id = $1 AND status <> 'sold_out' FOR UPDATE;
 SELECT {{lot_columns}}
 FROM lots WHERE id = $1;
 
--- name: lot_list
--- The 50 newest lots (GET /lots).
-SELECT {{lot_columns}}
-FROM lots ORDER BY created_at DESC LIMIT 50;
-
 -- name: lot_recent_bids
 -- The 20 latest bids and claims of a lot, newest first (never a maximum).
 SELECT id, bidder, amount, quantity, seq, status, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),

@@ -567,6 +567,7 @@ UPDATE full_audits SET status = 'failed', detail = $2, finished_at = now()
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT l.id, row_number() OVER () AS rn FROM lots l
  WHERE l.kind = 'english' AND {{english_proxy_price_bad}}) bad;
+
 -- name: audit_backend
 -- The backend serving this connection and the port its server listens on
 -- (postgres): the full pass lowers the CPU priority of a backend it owns
@@ -585,3 +586,20 @@ SELECT pg_export_snapshot();
 -- appends the snapshot's id, as a quoted literal, after checking that it is
 -- one (hex digits and dashes, as pg_export_snapshot() writes them).
 SET TRANSACTION SNAPSHOT;
+
+-- name: audit_running_balances_match
+-- every entry's balance_after is the previous entry's plus its amount (seq
+-- 1, 2, 3… without gaps, in time order), and every account's balance is its
+-- last entry's balance_after and its last seq the number of its entries
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM (
+  SELECT e.id FROM entries e
+   LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
+   WHERE {{running_entry_bad}}
+  UNION ALL
+  SELECT a.id FROM accounts a
+   LEFT JOIN (SELECT account_id, count(*) AS n, max(seq) AS last_seq FROM entries
+               GROUP BY account_id) c ON c.account_id = a.id
+   LEFT JOIN entries l ON l.account_id = a.id AND l.seq = c.last_seq
+   WHERE coalesce(l.balance_after, 0) <> a.balance
+      OR coalesce(c.last_seq, 0) <> coalesce(c.n, 0)) r) bad;

@@ -21,15 +21,21 @@ UPDATE accounts SET
 -- dialect: postgres
 -- Append the transfer ($1 its id: $4 from $2 to $3, kind $5, caller $6,
 -- memo $7, idem_key $8) and its two entries in one statement, answering its
--- created_at (RFC 3339 UTC).
+-- created_at (RFC 3339 UTC). Each entry takes its account's next seq and
+-- the balance ledger_move_balances has just written (the row is locked
+-- until COMMIT), at the transfer's time or, should the account's last
+-- entry be later (a transaction that waited for the lock), at that one's.
 WITH t AS (
   INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,
   memo, idem_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
   RETURNING id, created_at),
  e AS (
-  INSERT INTO entries (transfer_id, account_id, amount, created_at)
-  SELECT t.id, x.account_id, x.amount, t.created_at FROM t,
-   (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount))
+  INSERT INTO entries (transfer_id, account_id, amount, created_at, seq, balance_after)
+  SELECT t.id, x.account_id, x.amount,
+   greatest(t.created_at, (SELECT max(p.created_at) FROM entries p WHERE p.account_id = x.account_id)),
+   coalesce((SELECT max(p.seq) FROM entries p WHERE p.account_id = x.account_id), 0) + 1, a.balance
+   FROM t, (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount)
+   JOIN accounts a ON a.id = x.account_id)
  SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM t;
 
 -- name: ledger_move_record
@@ -43,10 +49,14 @@ INSERT INTO transfers (id, from_account, to_account, amount, kind, caller,
 -- name: ledger_move_entries
 -- The two entries of transfer $1 ($4 from $2 to $3), after
 -- ledger_move_record on the dsql dialect (where that statement inserts the
--- transfer alone).
-INSERT INTO entries (transfer_id, account_id, amount, created_at)
- SELECT $1::uuid, x.account_id, x.amount, now() FROM
- (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount);
+-- transfer alone), with their accounts' next seq and new balances as in
+-- ledger_move_record's postgres form.
+INSERT INTO entries (transfer_id, account_id, amount, created_at, seq, balance_after)
+ SELECT $1::uuid, x.account_id, x.amount,
+ greatest(now(), (SELECT max(p.created_at) FROM entries p WHERE p.account_id = x.account_id)),
+ coalesce((SELECT max(p.seq) FROM entries p WHERE p.account_id = x.account_id), 0) + 1, a.balance
+ FROM (VALUES ($2::uuid, -$4::bigint), ($3::uuid, $4::bigint)) AS x(account_id, amount)
+ JOIN accounts a ON a.id = x.account_id;
 
 -- name: ledger_adjust_held
 -- Change account $1's held by $2 (positive holds, negative releases).

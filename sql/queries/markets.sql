@@ -28,12 +28,6 @@ INSERT INTO markets (id, kind, title, owner, escrow, total_supply,
 INSERT INTO positions (market_id, account_id, outcome, quantity)
  VALUES ($1, $2, 'shares', $3);
 
--- name: market_list
--- The 50 newest markets.
-SELECT id, kind, title, owner, escrow, total_supply, tick_min, tick_max, status,
- coalesce(outcome, ''), seq, last_price, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM markets ORDER BY created_at DESC LIMIT 50;
-
 -- name: market_get
 -- One market.
 SELECT id, kind, title, owner, escrow, total_supply, tick_min, tick_max, status,

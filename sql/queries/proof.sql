@@ -440,14 +440,6 @@ SELECT id, scenario, n, k, status, summary,
     to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM stampede_runs WHERE id = $1;
 
--- name: proof_run_list
--- GET /proof/runs: the fifty most recent.
-SELECT id, scenario, n, k, status, summary,
-    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM stampede_runs ORDER BY created_at DESC
- LIMIT 50;
-
 -- fragment: english_bid_not_above
 -- An English bid row (amount, prev: the amount of the row before it, proxy)
 -- that does not beat the one before it: lower, or equal without being the
@@ -492,3 +484,33 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT l.id, row_number() OVER () AS rn FROM {{live_lots}} c
  CROSS JOIN LATERAL (SELECT * FROM lots WHERE id = c.id LIMIT 1) l
  WHERE l.kind = 'english' AND {{english_proxy_price_bad}}) bad;
+
+-- fragment: running_entry_bad
+-- An entry e whose running balance disagrees with its account's previous
+-- entry p (seq - 1, LEFT JOINed: absent for the first): it has no seq or
+-- balance_after, a seq below 1 or a gap before it, a balance_after other
+-- than p's (0 before the first) plus its amount (in numeric: a tampered
+-- row must be reported, not overflow bigint), or a time before p's.
+e.seq IS NULL OR e.balance_after IS NULL OR e.seq < 1 OR (e.seq > 1 AND p.account_id IS NULL)
+ OR e.balance_after::numeric <> coalesce(p.balance_after, 0)::numeric + e.amount
+ OR e.created_at < p.created_at
+
+-- name: proof_running_balances_match
+-- every entry's balance_after is the previous entry's plus its amount (seq
+-- 1, 2, 3… without gaps, in time order), and every account's balance is its
+-- last entry's balance_after and its last seq the number of its entries:
+-- unsealed entries against their predecessors (sealed or not), each
+-- account's last entry and its sealed aggregate's count plus its unsealed
+-- entries
+SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
+ SELECT id, row_number() OVER () AS rn FROM (
+  SELECT e.id FROM entries e
+   LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
+   WHERE e.sealed IS NULL AND ({{running_entry_bad}})
+  UNION ALL
+  SELECT a.id FROM accounts a LEFT JOIN seal_accounts s ON s.account_id = a.id
+   WHERE coalesce((SELECT x.balance_after FROM entries x WHERE x.account_id = a.id
+                    AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1), 0) <> a.balance
+      OR coalesce((SELECT max(x.seq) FROM entries x WHERE x.account_id = a.id), 0)
+         <> coalesce(s.entries, 0) + (SELECT count(*) FROM entries u WHERE u.account_id = a.id
+                                        AND u.sealed IS NULL)) r) bad;

@@ -579,7 +579,7 @@ try {
     assert(truth.trades.length === 4, `${truth.trades.length} trades, expected 4`);
     assert(truth.outstanding.yes === 4 && truth.outstanding.no === 4, 'outstanding ' + JSON.stringify(truth.outstanding));
     assert(truth.implied_probability === 0.65, `implied probability ${truth.implied_probability}`);
-    const list = (await must('GET', '/markets')).markets;
+    const list = (await must('GET', '/markets')).data;
     assert(list[0].id === M, 'the event market is not the most recent in GET /markets');
   });
 
@@ -651,7 +651,7 @@ try {
 
   await test('markets: the picker lists markets newest first, remembers a choice across a reload, and can follow the latest again', async () => {
     phase = 'markets';
-    const list = (await must('GET', '/markets')).markets;
+    const list = (await must('GET', '/markets?limit=50')).data;
     const opts = await page.$$eval('#market-select option', (os) => os.map((o) => o.value));
     assert(JSON.stringify(opts) === JSON.stringify(list.map((m) => m.id)), 'picker order is not GET /markets order');
     assert(await page.isHidden('#market-follow'), '"follow latest" shown while following');

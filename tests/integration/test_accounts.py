@@ -114,17 +114,17 @@ ok(None not in made, "7 transfers payer → payee made (amounts 1..7)")
 pages, seen, after, guard = [], [], None, 0
 while guard < 10:
     guard += 1
-    path = f"/accounts/{payee}/entries?limit=3" + (f"&after={after}" if after else "")
+    path = f"/accounts/{payee}/entries?limit=3" + (f"&starting_after={after}" if after else "")
     g = get(path, token=t_payee)
     if g.status != 200:
         ok(False, f"entries page {guard}: 200", g)
         break
-    pages.append(len(g.json["entries"]))
-    seen.extend(g.json["entries"])
-    after = g.json["next"]
-    if after is None:
+    pages.append(len(g.json["data"]))
+    seen.extend(g.json["data"])
+    after = g.json["data"][-1]["id"] if g.json["data"] else None
+    if not g.json["has_more"]:
         break
-is_(pages, [3, 3, 1], "entries with limit=3: pages of 3, 3 and 1, then next is null")
+is_(pages, [3, 3, 1], "entries with limit=3: pages of 3, 3 and 1, then has_more is false")
 is_([e["amount"] for e in seen], [7, 6, 5, 4, 3, 2, 1], "entries: newest first (amounts 7 down to 1)")
 is_([e["transfer_id"] for e in seen], made[::-1], "entries: each transfer exactly once, newest first")
 db_ids = {row[0] for row in query("SELECT id::text FROM entries WHERE account_id = %s", (payee,))}
@@ -132,40 +132,43 @@ is_(len({e["id"] for e in seen}), 7, "entries: seven distinct entry ids")
 is_({e["id"] for e in seen}, db_ids, "entries: the ids are exactly the payee's entries in the database")
 ok(all(e["counterparty"] == payer and e["kind"] == "transfer" and e["created_at"].endswith("Z")
        for e in seen), "entries: counterparty is the payer, kind transfer, UTC timestamps")
-g = get(f"/accounts/{payer}/entries?limit=500", token=t_payer)
-ok(g.status == 200 and [e["amount"] for e in g.json["entries"]] == [-7, -6, -5, -4, -3, -2, -1, 1000]
-   and g.json["next"] is None and g.json["entries"][-1]["kind"] == "issue"
-   and g.json["entries"][-1]["counterparty"] == ISSUER,
-   "payer's entries: seven debits then the issue credit from the issuer, next null", g)
+g = get(f"/accounts/{payer}/entries?limit=100", token=t_payer)
+ok(g.status == 200 and [e["amount"] for e in g.json["data"]] == [-7, -6, -5, -4, -3, -2, -1, 1000]
+   and not g.json["has_more"] and g.json["data"][-1]["kind"] == "issue"
+   and g.json["data"][-1]["counterparty"] == ISSUER,
+   "payer's entries: seven debits then the issue credit from the issuer, has_more false", g)
+ok(g.status == 200 and [e["balance_after"] for e in g.json["data"]] == [972, 979, 985, 990, 994, 997, 999, 1000]
+   and [e["seq"] for e in g.json["data"]] == [8, 7, 6, 5, 4, 3, 2, 1],
+   "payer's entries: the running balance after each, seq 8 down to 1", g)
 g = get(f"/accounts/{payee}/entries?limit=7", token=t_payee)
-ok(g.status == 200 and len(g.json["entries"]) == 7 and g.json["next"] is None,
-   "limit equal to the count: one page, next null", g)
+ok(g.status == 200 and len(g.json["data"]) == 7 and not g.json["has_more"],
+   "limit equal to the count: one page, has_more false", g)
 g = get(f"/accounts/{payee}/entries", token=t_payee)
-ok(g.status == 200 and len(g.json["entries"]) == 7 and g.json["next"] is None,
-   "no limit: the default page holds all seven", g)
+ok(g.status == 200 and len(g.json["data"]) == 7 and not g.json["has_more"],
+   "no limit: the default page (10) holds all seven", g)
 g = get(f"/accounts/{payee}/entries?limit=6", token=t_payee)
-nxt = g.json["next"] if g.status == 200 else None
-g2 = get(f"/accounts/{payee}/entries?limit=6&after={nxt}", token=t_payee)
-ok(g.status == 200 and nxt == g.json["entries"][-1]["id"] and g2.status == 200
-   and [e["amount"] for e in g2.json["entries"]] == [1] and g2.json["next"] is None,
-   "limit=6: next is the last entry's id, and the second page holds the oldest", g2)
+nxt = g.json["data"][-1]["id"] if g.status == 200 else None
+g2 = get(f"/accounts/{payee}/entries?limit=6&starting_after={nxt}", token=t_payee)
+ok(g.status == 200 and g.json["has_more"] and g2.status == 200
+   and [e["amount"] for e in g2.json["data"]] == [1] and not g2.json["has_more"],
+   "limit=6: has_more, and the page after the last entry holds the oldest", g2)
 g = get(f"/accounts/{owner}/entries?limit=1", token=t_owner)
-ok(g.status == 200 and len(g.json["entries"]) == 1 and g.json["next"] is not None,
-   "an account with two entries and limit=1: next is set", g)
+ok(g.status == 200 and len(g.json["data"]) == 1 and g.json["has_more"],
+   "an account with two entries and limit=1: has_more", g)
 
-for q in ("limit=0", "limit=-1", "limit=abc", "limit=501", "limit=", "limit=1.5", "limit=3x",
+for q in ("limit=0", "limit=-1", "limit=abc", "limit=101", "limit=", "limit=1.5", "limit=3x",
           "limit=99999999999999999999"):
     g = get(f"/accounts/{payee}/entries?{q}", token=t_payee)
     is_problem(g, 400, "invalid_limit", f"entries?{q}: 400 invalid_limit")
 foreign = query("SELECT id::text FROM entries WHERE account_id = %s LIMIT 1", (payer,))[0][0]
-for name, q in (("not a uuid", "after=xyz"), ("an unknown entry", f"after={uuid.uuid4()}"),
-                ("another account's entry", f"after={foreign}"), ("empty", "after=")):
+for name, q in (("not a uuid", "starting_after=xyz"), ("an unknown entry", f"starting_after={uuid.uuid4()}"),
+                ("another account's entry", f"ending_before={foreign}"), ("empty", "starting_after=")):
     g = get(f"/accounts/{payee}/entries?{q}", token=t_payee)
     is_problem(g, 400, "invalid_cursor", f"entries with a cursor that is {name}: 400 invalid_cursor")
 g = get(f"/accounts/{payee}/entries", token=t_payer)
 is_problem(g, 404, "account_not_found", "entries of another user's account: 404, as for a missing one")
 g = get(f"/accounts/{payee}/entries?limit=2", token=admin)
-ok(g.status == 200 and [e["amount"] for e in g.json["entries"]] == [7, 6], "entries as admin: 200", g)
+ok(g.status == 200 and [e["amount"] for e in g.json["data"]] == [7, 6], "entries as admin: 200", g)
 g = get(f"/accounts/{uuid.uuid4()}/entries", token=admin)
 is_problem(g, 404, "account_not_found", "entries of an unknown account: 404")
 

@@ -157,7 +157,10 @@ amt = query("SELECT amount FROM transfers WHERE id = %s AND sealed IS NOT NULL",
 
 
 def shift_transfer(tid, frm, to, d):
+    after = ("UPDATE entries SET balance_after = balance_after + %s WHERE account_id = %s AND seq >= "
+             "(SELECT seq FROM entries WHERE transfer_id = %s AND account_id = %s)")
     return [("UPDATE transfers SET amount = amount + %s WHERE id = %s", (d, tid)),
+            (after, (-d, frm, tid, frm)), (after, (d, to, tid, to)),
             ("UPDATE entries SET amount = amount - %s WHERE transfer_id = %s AND account_id = %s", (d, tid, frm)),
             ("UPDATE entries SET amount = amount + %s WHERE transfer_id = %s AND account_id = %s", (d, tid, to)),
             ("UPDATE accounts SET balance = balance - %s WHERE id = %s", (d, frm)),

@@ -49,8 +49,12 @@ def new_transfer(tid, amount=5):
 
 
 def entry(tid, account, amount):
-    return ("INSERT INTO entries (transfer_id, account_id, amount) VALUES (%s, %s, %s)",
-            (tid, account, amount))
+    """One entry, with the account's next seq and the running balance after it (as the
+    server writes them: running_balances_match holds for what the guards accept)."""
+    return ("INSERT INTO entries (transfer_id, account_id, amount, seq, balance_after)"
+            " SELECT %s, %s, %s, coalesce(max(seq), 0) + 1, coalesce((SELECT l.balance_after FROM entries l"
+            " WHERE l.account_id = %s ORDER BY l.seq DESC LIMIT 1), 0) + %s FROM entries WHERE account_id = %s",
+            (tid, account, amount, account, amount, account))
 
 
 def moves(amount):

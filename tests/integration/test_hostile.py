@@ -368,8 +368,8 @@ C += [
 ]
 # query values (percent-decoded by one decoder; refused before any handler reads them)
 for path, tok in [(f"/accounts/{alice}/entries?limit=5%00", t_alice), (f"/accounts/{alice}/entries?limit=%00", t_alice),
-                  (f"/accounts/{alice}/entries?after={bob_entry}%00", t_alice),
-                  (f"/accounts/{alice}/entries?limit=5&after=%00{bob_entry}", t_alice),
+                  (f"/accounts/{alice}/entries?starting_after={bob_entry}%00", t_alice),
+                  (f"/accounts/{alice}/entries?limit=5&starting_after=%00{bob_entry}", t_alice),
                   (f"/accounts/{alice}/entries?%00limit=5", t_alice),
                   (f"/accounts/{alice}/entries?x=%zz&limit=5%00", t_alice),
                   (f"/proof/activity?lot={eng}%00", None), ("/proof/activity?lot=%00", None),
@@ -648,17 +648,19 @@ C += [
 # query-string abuse
 ENT = f"/accounts/{alice}/entries"
 for q, code in [
-    ("limit=0", "invalid_limit"), ("limit=501", "invalid_limit"), ("limit=-1", "invalid_limit"), ("limit=abc", "invalid_limit"),
+    ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"), ("limit=-1", "invalid_limit"), ("limit=abc", "invalid_limit"),
     ("limit=1e2", "invalid_limit"), ("limit=%zz", "invalid_limit"), ("limit=%", "invalid_limit"),
     ("limit=1%3B%20DROP%20TABLE%20entries", "invalid_limit"), ("limit=", "invalid_limit"), ("limit", "invalid_limit"),
     ("limit=99999999999999999999", "invalid_limit"), ("limit=0x10", "invalid_limit"), ("limit=5%20", "invalid_limit"),
     ("limit=$1", "invalid_limit"), ("limit=%205", "invalid_limit"), ("limit=+5", "invalid_limit"),
     ("limit=%2B5", "invalid_limit"),
-    ("after=x", "invalid_cursor"), ("after='%3B%20DROP%20TABLE%20entries%3B--", "invalid_cursor"), ("after=%25", "invalid_cursor"),
-    ("after=_", "invalid_cursor"), ("after=$1", "invalid_cursor"), ("after=%5C", "invalid_cursor"),
-    ("after=00000000-0000-0000-0000-000000000000", "invalid_cursor"),
-    (f"after={bob_entry}", "invalid_cursor"),            # another account's entry is not a cursor here
-    ("after=" + "a" * 100, "invalid_cursor"),
+    ("starting_after=x", "invalid_cursor"), ("starting_after='%3B%20DROP%20TABLE%20entries%3B--", "invalid_cursor"),
+    ("starting_after=%25", "invalid_cursor"),
+    ("ending_before=_", "invalid_cursor"), ("starting_after=$1", "invalid_cursor"), ("ending_before=%5C", "invalid_cursor"),
+    ("starting_after=00000000-0000-0000-0000-000000000000", "invalid_cursor"),
+    (f"ending_before={bob_entry}", "invalid_cursor"),    # another account's entry is not a cursor here
+    ("starting_after=" + "a" * 100, "invalid_cursor"),
+    (f"starting_after={bob_entry}&ending_before={bob_entry}", "conflicting_cursors"),
 ]:
     C.append((f"query: entries?{q[:50]}", G(f"{ENT}?{q}", tok=t_alice), 400, code))
 C += [
@@ -785,7 +787,7 @@ for k in ["';DROP-TABLE-idempotency_keys;--", "$1%_\\'\"", "%", "_"]:
        f"verbatim: Idempotency-Key {k!r} replays (no LIKE-style matching on % or _)", r2)
 # a limit that is a number after all, written with SQL around it, is still refused; a plain one works
 r = get(f"{ENT}?limit=2", token=t_alice)
-ok(r.status == 200 and len(r.json["entries"]) == 2, "query: limit=2 still answers after all that", r)
+ok(r.status == 200 and len(r.json["data"]) == 2, "query: limit=2 still answers after all that", r)
 
 tables = ["accounts", "transfers", "entries", "idempotency_keys", "lots", "bids", "holds", "stampede_runs"]
 is_([t for t in tables if query("SELECT to_regclass(%s) IS NOT NULL", (t,))[0][0]], tables, "every table still exists")

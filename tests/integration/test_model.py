@@ -838,12 +838,14 @@ class ApiModel(RuleBasedStateMachine):
         self.check_proof()
         for a in self.accts:
             total, after = 0, None
-            for _ in range(50):
-                q = f"/accounts/{a.id}/entries?limit=500" + (f"&after={after}" if after else "")
+            for _ in range(250):
+                q = f"/accounts/{a.id}/entries?limit=100" + (f"&starting_after={after}" if after else "")
                 j = expect(get(q, token=a.tok), 200, "GET entries")
-                total += sum(e["amount"] for e in j["entries"])
-                after = j["next"]
-                if after is None:
+                total += sum(e["amount"] for e in j["data"])
+                if j["data"] and after is None:
+                    assert j["data"][0]["balance_after"] == a.bal, f"{a.name}: last balance_after"
+                after = j["data"][-1]["id"] if j["data"] else None
+                if not j["has_more"]:
                     break
             assert total == a.bal, f"{a.name}: entries sum to {total}, model balance {a.bal}"
 

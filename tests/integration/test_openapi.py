@@ -199,8 +199,9 @@ for path, tok, ids in CASES:
     invalid()
     is_(invalid_fail[:3], [], f"POST {path}: a body breaking one documented bound gets 422")
 
-for q, want in (("limit=0", 400), ("limit=501", 400), ("limit=500", 200), ("limit=1", 200), ("after=x", 400)):
+for q, want in (("limit=0", 400), ("limit=101", 400), ("limit=100", 200), ("limit=1", 200),
+                ("starting_after=x", 400), ("ending_before=x", 400)):
     r = get(f"/accounts/{alice}/entries?{q}", token=ta)
-    is_(r.status, want, f"GET /accounts/{{id}}/entries?{q} is {want} (limit 1..500, after a uuid)")
+    is_(r.status, want, f"GET /accounts/{{id}}/entries?{q} is {want} (limit 1..100, cursors are uuids)")
 
 done()

@@ -15,8 +15,11 @@ Some checks cannot be broken alone, and the expected sets say so: for an
 account without a credit limit, no_negative_balances (balance < 0 implies
 held > balance, so held_within_balance fails with it) and held_within_balance
 (held > balance is below the limit of 0, so within_credit_limit fails with
-it). within_credit_limit is broken alone on an account that has a limit.
-Every other tamper breaks one check.
+it). within_credit_limit is broken alone on an account that has a limit. A
+tamper that changes a balance or an entry behind the ledger's back also breaks
+running_balances_match (the balance after each entry, which the application
+writes with it), the second witness of the same fact; its own tampers are in
+test_history.py. Every other tamper breaks one check.
 
 Guards are restored after every tamper (CHECKs re-added NOT VALID in the same
 transaction, validated after the repair) and compared with their original
@@ -64,6 +67,7 @@ ALL_CHECKS = {
     "idempotency_keys_unique": "evidence",
     "english_proxy_price": "evidence",  # tampered in test_proxy.py
     "within_credit_limit": "constraint",  # credit limits (tampered below)
+    "running_balances_match": "evidence",  # tampered in test_history.py
     # markets (tampered in test_markets.py)
     "order_holds_exact": "evidence",
     "shares_supply_conserved": "evidence",
@@ -357,7 +361,7 @@ ok(all(bid_keys.values()) and all(transfer_keys.values()), "bids and transfers c
 # each account's entries still sum to its balance, but two transfers no longer sum to 0.
 e1, e2 = entry_of(T_ab, alice), entry_of(T_ca, alice)
 shift = "UPDATE entries SET amount = amount + %s WHERE id = %s"
-case("transfers_balanced", {"transfers_balanced"},
+case("transfers_balanced", {"transfers_balanced", "running_balances_match"},
      ledger_off("entries") + [(shift, (-7, e1)), (shift, (7, e2))] + ledger_on("entries"),
      ledger_off("entries") + [(shift, (7, e1)), (shift, (-7, e2))] + ledger_on("entries"),
      observed={"transfers_balanced": 2}, samples={"transfers_balanced": [T_ab, T_ca]})
@@ -366,7 +370,7 @@ case("transfers_balanced", {"transfers_balanced"},
 # does not exist. The FK refuses it, so every trigger on entries is off for the insert.
 ghost = str(uuid.uuid4())
 ins = "INSERT INTO entries (transfer_id, account_id, amount) VALUES (%s, %s, %s)"
-case("entries_have_transfers", {"entries_have_transfers"},
+case("entries_have_transfers", {"entries_have_transfers", "running_balances_match"},
      ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (ghost, alice, 9)),
       (ins, (ghost, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
      ledger_off("entries") + [("DELETE FROM entries WHERE transfer_id = %s", (ghost,))]
@@ -376,7 +380,7 @@ case("entries_have_transfers", {"entries_have_transfers"},
 # balances_match_entries: 11 moves from bob's balance to alice's with no entry;
 # the sum of balances stays 0.
 mv = "UPDATE accounts SET balance = balance + %s WHERE id = %s"
-case("balances_match_entries", {"balances_match_entries"},
+case("balances_match_entries", {"balances_match_entries", "running_balances_match"},
      [(mv, (11, alice)), (mv, (-11, bob))],
      [(mv, (-11, alice)), (mv, (11, bob))],
      observed={"balances_match_entries": 2}, samples={"balances_match_entries": [alice, bob]})
@@ -415,7 +419,8 @@ def undo_rogue(frm, to, amount, tid):
 # fails with it, necessarily: no tamper can break no_negative_balances alone (see report).
 y, rogue = bal(dave) + 1, str(uuid.uuid4())
 # dave has no credit limit, so he is also below it: within_credit_limit fails too.
-case("no_negative_balances", {"no_negative_balances", "held_within_balance", "within_credit_limit"},
+case("no_negative_balances", {"no_negative_balances", "held_within_balance", "within_credit_limit",
+                                 "running_balances_match"},
      drop_check("accounts", "accounts_within_credit_limit")
      + rogue_transfer(dave, ISSUER, y, rogue)
      + readd_check("accounts", "accounts_within_credit_limit"),
@@ -476,7 +481,7 @@ case("pending_released (posted by another transfer)", {"pending_released"},
 # entries, nothing negative).
 y, rogue = bal(alice) - 169, str(uuid.uuid4())
 # With no credit limit, held above the balance is also below the limit of 0.
-case("held_within_balance", {"held_within_balance", "within_credit_limit"},
+case("held_within_balance", {"held_within_balance", "within_credit_limit", "running_balances_match"},
      drop_check("accounts", "accounts_within_credit_limit")
      + rogue_transfer(alice, carol, y, rogue)
      + readd_check("accounts", "accounts_within_credit_limit"),
@@ -698,13 +703,13 @@ is_(query("SELECT balance FROM seal_accounts WHERE account_id = %s", (alice,)),
 
 # balances_match_entries against the sealed aggregate: 11 moves from bob to alice with no
 # entry, while every entry of theirs is sealed.
-case("balances_match_entries (sealed history)", {"balances_match_entries"},
+case("balances_match_entries (sealed history)", {"balances_match_entries", "running_balances_match"},
      [(mv, (11, alice)), (mv, (-11, bob))], [(mv, (-11, alice)), (mv, (11, bob))],
      observed={"balances_match_entries": 2}, samples={"balances_match_entries": [alice, bob]})
 
 # an orphan pair of entries next to sealed history
 ghost = str(uuid.uuid4())
-case("entries_have_transfers (sealed history)", {"entries_have_transfers"},
+case("entries_have_transfers (sealed history)", {"entries_have_transfers", "running_balances_match"},
      ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (ghost, alice, 9)),
       (ins, (ghost, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
      ["ALTER TABLE entries DISABLE TRIGGER ALL",
@@ -713,7 +718,7 @@ case("entries_have_transfers (sealed history)", {"entries_have_transfers"},
 
 # an unsealed pair of entries (+9/-9 on its payer: balanced, and alice's sum unchanged)
 # added to a sealed transfer
-case("transfers_balanced (unsealed entries of a sealed transfer)", {"transfers_balanced"},
+case("transfers_balanced (unsealed entries of a sealed transfer)", {"transfers_balanced", "running_balances_match"},
      ["ALTER TABLE entries DISABLE TRIGGER ALL", (ins, (T_ab, alice, 9)),
       (ins, (T_ab, alice, -9)), "ALTER TABLE entries ENABLE TRIGGER ALL"],
      ["ALTER TABLE entries DISABLE TRIGGER ALL",

@@ -136,7 +136,8 @@ def fails(args, check, name):
 # ---- the rows tamper: a transfer, its entries and both balances, as superuser ----
 
 def rewrite(tid, delta, aggregates=False):
-    """Add delta to transfer tid's amount, its entries and both balances (guards off)."""
+    """Add delta to transfer tid's amount, its entries (and the running balances after them) and
+    both balances (guards off)."""
     conn = db("postgres")
     try:
         with conn.cursor() as cur:
@@ -149,6 +150,11 @@ def rewrite(tid, delta, aggregates=False):
                         " AND account_id = %s", (delta, tid, frm))
             cur.execute("UPDATE entries SET amount = amount + %s WHERE transfer_id = %s"
                         " AND account_id = %s", (delta, tid, to))
+            # the running balances from the transfer's entries on (running_balances_match)
+            for acct, d in ((frm, -delta), (to, delta)):
+                cur.execute("UPDATE entries SET balance_after = balance_after + %s WHERE account_id = %s"
+                            " AND seq >= (SELECT seq FROM entries WHERE transfer_id = %s AND account_id = %s)",
+                            (d, acct, tid, acct))
             cur.execute("UPDATE accounts SET balance = balance - %s WHERE id = %s", (delta, frm))
             cur.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (delta, to))
             if aggregates:

@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 
-from .stack import FUND, N_USERS, BenchError, log
+from .stack import FUND, N_USERS, BenchError, log, running_entries_sql
 
 BATCH = 20_000           # transfers per seeding transaction (40,000 entries), sealed after each
 
@@ -61,7 +61,7 @@ def _batch_script(ids, batches, rng):
             tid = _uuid4(getbits(128))
             transfers.append(f"{tid}\t{f}\t{t}\t{amount}\ttransfer\tuser:{f}\tbench history\t"
                              f"user:{f}:hist-{b}-{i}\n")
-            entries.append(f"{tid}\t{f}\t-{amount}\n{tid}\t{t}\t{amount}\n")
+            entries.append(f"{2 * i}\t{tid}\t{f}\t-{amount}\n{2 * i + 1}\t{tid}\t{t}\t{amount}\n")
             delta[f] = delta.get(f, 0) - amount
             delta[t] = delta.get(t, 0) + amount
         yield (f"\\echo batch {b} ({count} transfers)\nBEGIN;\n"
@@ -69,10 +69,12 @@ def _batch_script(ids, batches, rng):
                " FROM STDIN;\n")
         yield "".join(transfers)
         transfers = None
-        yield "\\.\nCOPY entries (transfer_id, account_id, amount) FROM STDIN;\n"
+        yield ("\\.\nCREATE TEMP TABLE seed_raw (ord bigint, transfer_id uuid, account_id uuid,"
+               " amount bigint) ON COMMIT DROP;\nCOPY seed_raw FROM STDIN;\n")
         yield "".join(entries)
         entries = None
-        yield ("\\.\nCREATE TEMP TABLE seed_delta (id uuid PRIMARY KEY, delta bigint NOT NULL)"
+        yield "\\.\n" + running_entries_sql("SELECT * FROM seed_raw") + "\n"
+        yield ("CREATE TEMP TABLE seed_delta (id uuid PRIMARY KEY, delta bigint NOT NULL)"
                " ON COMMIT DROP;\nCOPY seed_delta FROM STDIN;\n")
         yield "".join(f"{a}\t{d}\n" for a, d in delta.items() if d)
         yield ("\\.\nUPDATE accounts a SET balance = a.balance + d.delta FROM seed_delta d"

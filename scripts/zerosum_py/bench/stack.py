@@ -27,6 +27,25 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+
+def running_entries_sql(source, tag="seed"):
+    """SQL appending the entries `source` selects (ord, transfer_id, account_id, amount: in ord
+    order per account) with each account's next seq and balance after each, as the server
+    writes them (sql/queries/ledger.sql): the accounts are locked first (in id order), each
+    entry's balance_after is the account's balance before the batch plus the running sum, and
+    its time never precedes the account's last entry. Run it BEFORE the batch's balance
+    UPDATE, in the same transaction."""
+    return f"""CREATE TEMP TABLE {tag}_entries ON COMMIT DROP AS {source};
+SELECT count(*) AS locked FROM (SELECT 1 FROM accounts
+  WHERE id IN (SELECT DISTINCT account_id FROM {tag}_entries) ORDER BY id FOR UPDATE) l \\g /dev/null
+INSERT INTO entries (transfer_id, account_id, amount, created_at, seq, balance_after)
+  SELECT x.transfer_id, x.account_id, x.amount, greatest(now(), l.created_at),
+         coalesce(l.seq, 0) + row_number() OVER w, a.balance + sum(x.amount) OVER w
+    FROM {tag}_entries x JOIN accounts a ON a.id = x.account_id
+    LEFT JOIN LATERAL (SELECT e.seq, e.created_at FROM entries e WHERE e.account_id = x.account_id
+                        AND e.seq IS NOT NULL ORDER BY e.seq DESC LIMIT 1) l ON true
+  WINDOW w AS (PARTITION BY x.account_id ORDER BY x.ord);"""
+
 class BenchError(Exception):
     pass
 
@@ -203,6 +222,10 @@ class Stack:
         if have != "t":
             t0 = time.time()
             log(f"{self.name}: creating {N_BENCH} bench accounts, each funded by an issue transfer")
+            funding_entries = running_entries_sql(
+                f"SELECT n AS ord, id AS transfer_id, '{ISSUER}'::uuid AS account_id,"
+                f" -{FUND}::bigint AS amount FROM seed_funding"
+                f" UNION ALL SELECT n, id, to_account, {FUND}::bigint FROM seed_funding", "funding")
             self.sql(f"""
 BEGIN;
 CREATE SCHEMA bench;
@@ -210,16 +233,15 @@ CREATE SCHEMA bench;
 CREATE TABLE bench.accounts (n integer PRIMARY KEY, id uuid NOT NULL UNIQUE);
 INSERT INTO bench.accounts SELECT n, md5('zerosum-bench:' || n)::uuid FROM generate_series(1, {N_BENCH}) n;
 INSERT INTO accounts (id, name, kind, balance)
-    SELECT id, 'bench-' || n, 'user', {FUND} FROM bench.accounts;
-WITH t AS (
-    INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)
-    SELECT gen_random_uuid(), '{ISSUER}', id, {FUND}, 'issue', 'admin:{ADMIN_SUB}', 'bench funding'
-      FROM bench.accounts
-    RETURNING id, to_account, amount, created_at)
-INSERT INTO entries (transfer_id, account_id, amount, created_at)
-    SELECT id, '{ISSUER}'::uuid, -amount, created_at FROM t
-    UNION ALL SELECT id, to_account, amount, created_at FROM t;
+    SELECT id, 'bench-' || n, 'user', 0 FROM bench.accounts;
+CREATE TEMP TABLE seed_funding ON COMMIT DROP AS
+    SELECT gen_random_uuid() AS id, id AS to_account, n FROM bench.accounts;
+INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)
+    SELECT id, '{ISSUER}', to_account, {FUND}, 'issue', 'admin:{ADMIN_SUB}', 'bench funding'
+      FROM seed_funding;
+{funding_entries}
 UPDATE accounts SET balance = balance - {FUND}::bigint * {N_BENCH} WHERE id = '{ISSUER}';
+UPDATE accounts SET balance = {FUND} WHERE id IN (SELECT id FROM bench.accounts);
 GRANT USAGE ON SCHEMA bench TO zerosum_app;
 GRANT SELECT ON bench.accounts TO zerosum_app;
 COMMIT;
@@ -257,6 +279,10 @@ COMMIT;
         while have < target:
             k = min(SEED_BATCH, (target - have + 1) // 2)
             off = random.randrange(0, 10 ** 9)
+            seed_entries = running_entries_sql(
+                "SELECT row_number() OVER (ORDER BY id) AS ord, id AS transfer_id, f AS account_id,"
+                " -1::bigint AS amount FROM seed"
+                " UNION ALL SELECT row_number() OVER (ORDER BY id), id, t, 1 FROM seed")
             self.sql(f"""
 BEGIN;
 CREATE TEMP TABLE seed ON COMMIT DROP AS
@@ -266,8 +292,7 @@ CREATE TEMP TABLE seed ON COMMIT DROP AS
       JOIN bench.accounts ta ON ta.n = 1 + (g % {N_USERS} + 1 + (g / {N_USERS}) % {N_USERS - 1}) % {N_USERS};
 INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, memo)
     SELECT id, f, t, 1, 'transfer', 'user:' || f, 'bench seed' FROM seed;
-INSERT INTO entries (transfer_id, account_id, amount)
-    SELECT id, f, -1 FROM seed UNION ALL SELECT id, t, 1 FROM seed;
+{seed_entries}
 UPDATE accounts a SET balance = a.balance + d.delta
   FROM (SELECT account_id, sum(amount) AS delta
           FROM (SELECT f AS account_id, -1 AS amount FROM seed

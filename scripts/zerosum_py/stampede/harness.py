@@ -109,18 +109,20 @@ class Stack:
     def transfers(self, ids):
         return dict(zip(ids, pmap(self.transfer, ids)))
 
-    def entries(self, aid, max_pages=50):
-        """All ledger entries of an account, newest first (None if unreadable)."""
+    def entries(self, aid, max_pages=250):
+        """All ledger entries of an account, newest first (None if unreadable): cursor pages of
+        100, each starting after the last entry of the one before, until has_more is false."""
         out, after = [], None
         for _ in range(max_pages):
-            q = f"/accounts/{aid}/entries?limit=500" + (f"&after={after}" if after else "")
+            q = f"/accounts/{aid}/entries?limit=100" + (f"&starting_after={after}" if after else "")
             a = self.api.call_retrying("GET", q, token=self.admin)
             if a.status != 200 or not isinstance(a.json, dict):
                 return None
-            out += a.json.get("entries") or []
-            after = a.json.get("next")
-            if not after:
+            page = a.json.get("data") or []
+            out += page
+            if not a.json.get("has_more") or not page:
                 return out
+            after = page[-1]["id"]
         return None
 
     def dialect(self):
