@@ -210,7 +210,7 @@ int vrun(struct vsource *src, const struct vrun_opts *o)
         r->have_since = o->since && vrun_load_saved(r, "since", o->since, &r->since) == 1;
         if (o->replay || src->bundle)
             walk(r);
-        if (r->have_pin && r->pin.size > r->cp.size)
+        if (r->have_pin && o->size && r->pin.size > r->cp.size)
             consistency(r, "pin", &r->cp, &r->pin); /* --size: an older checkpoint */
         else if (r->have_pin)
             consistency(r, "pin", &r->pin, &r->cp);

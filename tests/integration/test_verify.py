@@ -194,6 +194,11 @@ def bundle_cases():
     ok(os.path.exists(os.path.join(state, "key")) and os.path.exists(os.path.join(state, "checkpoint")),
        "the pin is written")
     passes(["--bundle", b2, "--state", state], "bundle: a later, consistent checkpoint advances the pin")
+    rc, v = verify("--bundle", b1, "--state", state)
+    pin = [c for c in v.get("checks", []) if c.get("name") == "pin"]
+    ok(rc == 1 and pin and not pin[0]["ok"] and "shrank" in pin[0].get("detail", ""),
+       "bundle: a log that went back to an earlier checkpoint fails against the pin (it shrank)",
+       json.dumps(v)[:1500])
     other = Key()
     ob, _ = bundle(other, records2, accts2)
     fails(["--bundle", ob, "--state", state], "signature",
