@@ -2,8 +2,11 @@
  * cli_seal.c — `zerosum seal -c CONFIG`: run the sealer in the foreground,
  * on its own connection, until nothing sealable is left (or a check blocks
  * it), and print one JSON line:
- *   {"seals": N, "records": N, "seal_no": N, "tree_size": N}
- * with "blocked": "<check>" added when a failing check stopped it. Exit
+ *   {"seals": N, "records": N, "seal_no": N, "tree_size": N,
+ *    "checkpoint_us": N, "sign_us": N}
+ * (the last seal's time producing its checkpoint, and signing it: 0 when
+ * none was made) with "blocked": "<check>" added when a failing check
+ * stopped it. Exit
  * status 0 when it ran (sealing or not), 1 on a database error or when the
  * lease stayed taken for 30 s, 2 on a usage error.
  */
@@ -64,9 +67,9 @@ int cli_seal(int argc, char **argv)
         return 1;
     }
     printf("{\"seals\": %d, \"records\": %" PRId64 ", \"seal_no\": %" PRId64
-           ", \"tree_size\": %" PRId64 "%s%s%s}\n",
-           sum.seals, sum.records, t.seal_no, t.tree_size,
-           t.last == SEAL_BLOCKED ? ", \"blocked\": \"" : "",
+           ", \"tree_size\": %" PRId64 ", \"checkpoint_us\": %ld, \"sign_us\": %ld%s%s%s}\n",
+           sum.seals, sum.records, t.seal_no, t.tree_size, sum.seals ? t.checkpoint_us : 0L,
+           sum.seals ? t.sign_us : 0L, t.last == SEAL_BLOCKED ? ", \"blocked\": \"" : "",
            t.last == SEAL_BLOCKED ? t.blocked : "", t.last == SEAL_BLOCKED ? "\"" : "");
     return 0;
 }

@@ -327,6 +327,15 @@ static struct record_agg *read_aggs(const PGresult *res, int three)
     return a;
 }
 
+/* Microseconds since t0 (CLOCK_MONOTONIC). */
+static long us_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
+}
+
 /* The state commitment over the aggregate results ia, il, im. 0 or -1. */
 static int state_hash(struct seal_ctx *c, int ia, int il, int im, unsigned char out[32])
 {
@@ -355,8 +364,9 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
         { RECORD_LOT, SQL_SEAL_MARK_LOTS },     { RECORD_FILL, SQL_SEAL_MARK_FILLS },
         { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING }
     };
-    int im[6], ia, il, imk;
+    int im[6], ia, il, imk, rc;
     struct record_text *lv, *ix, *hs;
+    struct timespec t0;
 
     clear_results(c);
     for (int k = 0; k < 6; k++)
@@ -384,7 +394,10 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
             log_error("seal: rows changed under the seal (another sealer?)");
             return TX_ROLLBACK;
         }
-    return state_hash(c, ia, il, imk, state) < 0 ? TX_ROLLBACK : TX_COMMIT;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = state_hash(c, ia, il, imk, state);
+    c->out->checkpoint_us = us_since(&t0);
+    return rc < 0 ? TX_ROLLBACK : TX_COMMIT;
 }
 
 /*
@@ -426,8 +439,10 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     int64_t at = c->b.items[0].at;
     char *note;
     int rc;
+    struct timespec t0, ts;
 
     clear_results(c);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     seal_tree_root(&c->tree, root);
     record_seal_hash((uint64_t)c->prev_no + 1, c->tree.size, root, state, c->prev_hash, hash);
     record_hex(root, 32, hroot);
@@ -443,7 +458,10 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     snprintf(size, sizeof(size), "%llu", (unsigned long long)c->tree.size);
     snprintf(recs, sizeof(recs), "%zu", c->b.n);
     snprintf(oldest, sizeof(oldest), "%lld", (long long)at);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     note = sign_checkpoint(c->cfg, c->tree.size, root, state);
+    c->out->sign_us = us_since(&ts);
+    c->out->checkpoint_us += us_since(&t0);
     add_stmt(c, SQL_SEAL_INSERT, 11, no, size, recs, counts, hroot, hstate, hprev, hhash, note,
              oldest, totals);
     rc = tx_exec_many(tx, c->st, c->nst, 1);
@@ -543,10 +561,7 @@ void seal_release(const struct zs_config *cfg, const char *owner)
 
 static long since_ms(const struct timespec *t0)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+    return us_since(t0) / 1000;
 }
 
 void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, struct seal_totals *t)
@@ -571,6 +586,8 @@ void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, st
         }
         t->seals++;
         t->records += r.records;
+        t->checkpoint_us = r.checkpoint_us;
+        t->sign_us = r.sign_us;
         if (!r.more)
             return;
         if (budget_ms > 0 && since_ms(&t0) >= budget_ms)

@@ -3,7 +3,7 @@
  * file, or write such a bundle (export-proof). docs/VERIFY.md is its manual.
  *
  *   zerosum-verify [--url] URL | --bundle FILE  [--key VKEY|FILE] [--state DIR]
- *                  [--no-pin] [--since FILE] [--replay] [--transfer ID]...
+ *                  [--no-pin] [--since FILE] [--replay] [--size N] [--transfer ID]...
  *                  [--bid ID]... [--fill ID]... [--cacert FILE]
  *   zerosum-verify export-proof --url URL [--transfer ID]... [--bid ID]...
  *                  [--fill ID]... [--since FILE] [--cacert FILE]  > bundle.json
@@ -11,6 +11,7 @@
  * Exit 0 when everything verifies, 1 otherwise; the last stdout line of a
  * verification is its JSON verdict.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static int usage(const char *msg)
         fprintf(stderr, "zerosum-verify: %s\n", msg);
     fprintf(stderr,
             "usage: zerosum-verify [--url] URL | --bundle FILE [--key VKEY|FILE] [--state DIR]\n"
-            "                      [--no-pin] [--since FILE] [--replay] [--transfer ID]...\n"
+            "                      [--no-pin] [--since FILE] [--replay] [--size N]\n"
+            "                      [--transfer ID]...\n"
             "                      [--bid ID]... [--fill ID]... [--cacert FILE]\n"
             "       zerosum-verify export-proof --url URL [--transfer ID]... [--bid ID]...\n"
             "                      [--fill ID]... [--since FILE] [--cacert FILE]\n");
@@ -69,7 +71,14 @@ static int parse(int argc, char **argv, int first, struct cli *c)
             c->run.state_dir = v, i++;
         else if (!strcmp(a, "--since"))
             c->run.since = v, i++;
-        else if (!strcmp(a, "--cacert"))
+        else if (!strcmp(a, "--size")) {
+            char *end;
+            errno = 0;
+            c->run.size = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] < '1' || v[0] > '9')
+                return usage("--size needs a tree size (a positive integer)"), -1;
+            i++;
+        } else if (!strcmp(a, "--cacert"))
             vhttp_set_cafile(v), i++;
         else
             return usage("unknown option"), -1;

@@ -85,7 +85,7 @@ int vexport(const char *url, const struct vrun_opts *o)
     size_t len;
     struct checkpoint cp;
     json_object *key = vsource_get_json(url, "/proof/key", err, sizeof err);
-    if (!key || vsource_checkpoint(&src, &note, &len, err, sizeof err) < 0) {
+    if (!key || vsource_checkpoint(&src, 0, &note, &len, err, sizeof err) < 0) {
         fprintf(stderr, "zerosum-verify: %s\n", err);
         json_object_put(key);
         return 1;

@@ -171,13 +171,19 @@ int vrun_signed_checkpoint(struct run *r, const char *note, size_t len, struct c
 int vrun_checkpoint_and_key(struct run *r)
 {
     char err[200];
-    if (vsource_checkpoint(r->src, &r->note, &r->note_len, err, sizeof err) < 0) {
+    if (vsource_checkpoint(r->src, r->o->size, &r->note, &r->note_len, err, sizeof err) < 0) {
         vcheck_add(&r->checks, "checkpoint", 0, "%s", err);
         return -1;
     }
     const char *sep = strstr(r->note, "\n\n");
     if (!sep || note_checkpoint_parse(r->note, (size_t)(sep - r->note) + 1, &r->cp) < 0) {
         vcheck_add(&r->checks, "checkpoint", 0, "not a signed checkpoint note");
+        return -1;
+    }
+    if (r->o->size && r->cp.size != r->o->size) {
+        vcheck_add(&r->checks, "checkpoint", 0,
+                   "the checkpoint has size %llu, not the %llu asked for",
+                   (unsigned long long)r->cp.size, r->o->size);
         return -1;
     }
     vcheck_add(&r->checks, "checkpoint", 1, "origin %s, size %llu", r->cp.origin,

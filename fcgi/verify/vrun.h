@@ -11,11 +11,12 @@
 #define VRUN_MAX_ITEMS 64
 
 struct vrun_opts {
-    const char *key;       /* --key VKEY|FILE, or NULL (pinned / first use) */
-    const char *state_dir; /* --state DIR, or NULL ($HOME/.zerosum-verify/<origin>/) */
-    const char *since;     /* --since FILE, or NULL */
-    int replay;            /* --replay */
-    int no_pin;            /* --no-pin: neither read nor write the pinned state */
+    const char *key;         /* --key VKEY|FILE, or NULL (pinned / first use) */
+    const char *state_dir;   /* --state DIR, or NULL ($HOME/.zerosum-verify/<origin>/) */
+    const char *since;       /* --since FILE, or NULL */
+    int replay;              /* --replay */
+    int no_pin;              /* --no-pin: neither read nor write the pinned state */
+    unsigned long long size; /* --size N: the checkpoint of tree size N, or 0 (the latest) */
     int n_items;
     const char *item_kind[VRUN_MAX_ITEMS]; /* "transfer", "bid", "fill" */
     const char *item_id[VRUN_MAX_ITEMS];

@@ -10,10 +10,14 @@
 
 #include "merkle.h"
 
-/* Is the checkpoint old (the pin, or --since) a prefix of the run's checkpoint? */
-static void consistency(struct run *r, const char *name, const struct checkpoint *old)
+/*
+ * Is the checkpoint old a prefix of the checkpoint cp? Either is the run's
+ * (r->cp), the other the pin or --since; the pin comes second when --size
+ * chose a checkpoint older than it. Adds the check name.
+ */
+static void consistency(struct run *r, const char *name, const struct checkpoint *old,
+                        const struct checkpoint *cp)
 {
-    const struct checkpoint *cp = &r->cp;
     unsigned long long m = old->size, n = cp->size;
     if (strcmp(old->origin, cp->origin) != 0) {
         vcheck_add(&r->checks, name, 0, "the saved checkpoint is of another log (%s)", old->origin);
@@ -47,7 +51,7 @@ static void consistency(struct run *r, const char *name, const struct checkpoint
         return;
     }
     unsigned char prefix[32];
-    if (r->rp_complete && vreplay_root_at(r->rp, m, prefix) == 0) {
+    if (cp == &r->cp && r->rp_complete && vreplay_root_at(r->rp, m, prefix) == 0) {
         int good = memcmp(prefix, old->root, 32) == 0;
         vcheck_add(&r->checks, name, good,
                    good ? "the first %llu records hash to the saved root"
@@ -172,10 +176,13 @@ static void walk(struct run *r)
         vreplay_finish(r->rp, &r->cp, &r->checks);
 }
 
-/* Advance the pin to the run's checkpoint (and pin the key): after a clean run only. */
+/*
+ * Advance the pin to the run's checkpoint (and pin the key): after a clean
+ * run only, and never back to a smaller size (--size).
+ */
 static void advance_pin(struct run *r)
 {
-    if (r->o->no_pin || !vcheck_all_ok(&r->checks))
+    if (r->o->no_pin || !vcheck_all_ok(&r->checks) || (r->have_pin && r->pin.size > r->cp.size))
         return;
     if (vrun_make_dirs(r->dir) < 0
         || (!r->key_pinned && vrun_write_file(r->dir, "key", r->vkey, strlen(r->vkey)) < 0)
@@ -203,10 +210,12 @@ int vrun(struct vsource *src, const struct vrun_opts *o)
         r->have_since = o->since && vrun_load_saved(r, "since", o->since, &r->since) == 1;
         if (o->replay || src->bundle)
             walk(r);
-        if (r->have_pin)
-            consistency(r, "pin", &r->pin);
+        if (r->have_pin && o->size && r->pin.size > r->cp.size)
+            consistency(r, "pin", &r->cp, &r->pin); /* --size: an older checkpoint */
+        else if (r->have_pin)
+            consistency(r, "pin", &r->pin, &r->cp);
         if (r->have_since)
-            consistency(r, "since", &r->since);
+            consistency(r, "since", &r->since, &r->cp);
         for (int i = 0; i < o->n_items; i++)
             inclusion(r, i);
         advance_pin(r);

@@ -119,7 +119,8 @@ int vsource_vkey(struct vsource *s, char **vkey, char *err, size_t errlen)
     return *vkey ? 0 : fail(err, errlen, "the key has no vkey");
 }
 
-int vsource_checkpoint(struct vsource *s, char **note, size_t *len, char *err, size_t errlen)
+int vsource_checkpoint(struct vsource *s, unsigned long long size, char **note, size_t *len,
+                       char *err, size_t errlen)
 {
     if (s->bundle) {
         const char *c = str_of(s->bundle, "checkpoint");
@@ -130,10 +131,13 @@ int vsource_checkpoint(struct vsource *s, char **note, size_t *len, char *err, s
         return *note ? 0 : -1;
     }
     struct vhttp_resp r;
-    if (get_paced(s->url, "/proof/checkpoint", &r, err, errlen) < 0)
+    char path[64] = "/proof/checkpoint";
+    if (size)
+        snprintf(path, sizeof path, "/proof/checkpoint?size=%llu", size);
+    if (get_paced(s->url, path, &r, err, errlen) < 0)
         return -1;
     if (r.status != 200) {
-        describe(&r, "/proof/checkpoint", err, errlen);
+        describe(&r, path, err, errlen);
         vhttp_free(&r);
         return -1;
     }

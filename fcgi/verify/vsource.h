@@ -26,8 +26,13 @@ void vsource_close(struct vsource *s);
 /* The log's verifier key as C2SP vkey text (malloc'd): 0, or -1 with err. */
 int vsource_vkey(struct vsource *s, char **vkey, char *err, size_t errlen);
 
-/* The latest signed checkpoint note (malloc'd, NUL-terminated): 0, or -1 with err. */
-int vsource_checkpoint(struct vsource *s, char **note, size_t *len, char *err, size_t errlen);
+/*
+ * The signed checkpoint note (malloc'd, NUL-terminated) of tree size size,
+ * or the latest when size is 0: 0, or -1 with err. A bundle holds one
+ * checkpoint: the caller checks its size.
+ */
+int vsource_checkpoint(struct vsource *s, unsigned long long size, char **note, size_t *len,
+                       char *err, size_t errlen);
 
 /* Called per record in order; nonzero stops the walk (and is returned). */
 typedef int (*vsource_record_fn)(void *ctx, uint64_t index, const char *text, size_t len);

@@ -334,7 +334,10 @@ must(post("/order", {"market": event["id"], "side": "buy", "outcome": "no", "pri
 
 # ---- seal everything ------------------------------------------------------------
 out = json.loads(seal_now())
-is_(sorted(out), ["records", "seal_no", "seals", "tree_size"], "zerosum seal prints its JSON line")
+is_(sorted(out), ["checkpoint_us", "records", "seal_no", "seals", "sign_us", "tree_size"],
+    "zerosum seal prints its JSON line")
+ok(out["seals"] >= 1 and 0 < out["sign_us"] <= out["checkpoint_us"],
+   "…with the last seal's time producing its checkpoint, and signing it", out)
 is_(sealable_unsealed(), 0, "every row in a final state is sealed")
 is_(live_sealed(), 0, "no live row is sealed (active holds, live lots and their bids, open orders, pending)")
 ok(query("SELECT count(*) FROM bids WHERE lot_id = %s AND sealed IS NULL", (live["id"],))[0][0] == 1,
@@ -367,6 +370,7 @@ must(post("/transfer", {"from": alice, "to": bob, "amount": 1}, token=ta), 201, 
 before = query("SELECT count(*) FROM seals")[0][0]
 out = json.loads(seal_now())
 is_((out["seals"], out.get("blocked")), (0, "transfers_balanced"), "the unbalanced transfer blocks sealing")
+is_((out["checkpoint_us"], out["sign_us"]), (0, 0), "no seal, no checkpoint timed")
 is_(query("SELECT count(*) FROM seals")[0][0], before, "nothing was sealed after it")
 is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0], 2, "both transfers stay unsealed")
 r = get("/proof", token=ADMIN)

@@ -12,7 +12,8 @@ Two sources of the same log are checked the same way:
 Cases: a clean log verifies (--replay, --transfer, --since, pin on first
 use); a wrong key fails; a truncated or garbled note fails; tamper (a), the
 rows of a sealed transfer rewritten with its entries and both balances,
-fails --replay (root) and --transfer; tamper (b), the same rewrite and the
+fails --replay (root), --transfer and --size N --replay (the checkpoint of
+an earlier size; the first N records only); tamper (b), the same rewrite and the
 log re-derived and re-signed, fails --since <checkpoint saved before> and
 a run against the checkpoint pinned before; restoring the rows passes again.
 """
@@ -199,6 +200,11 @@ def bundle_cases():
     ok(os.path.exists(os.path.join(state, "key")) and os.path.exists(os.path.join(state, "checkpoint")),
        "the pin is written")
     passes(["--bundle", b2, "--state", state], "bundle: a later, consistent checkpoint advances the pin")
+    rc, v = verify("--bundle", b1, "--state", state)
+    pin = [c for c in v.get("checks", []) if c.get("name") == "pin"]
+    ok(rc == 1 and pin and not pin[0]["ok"] and "shrank" in pin[0].get("detail", ""),
+       "bundle: a log that went back to an earlier checkpoint fails against the pin (it shrank)",
+       json.dumps(v)[:1500])
     other = Key()
     ob, _ = bundle(other, records2, accts2)
     fails(["--bundle", ob, "--state", state], "signature",
@@ -260,6 +266,22 @@ def live_cases():
     seal_now()
     passes([URL, "--state", state, "--since", since, "--replay"],
            "live: the grown log is consistent with the checkpoint saved before and the pin")
+    # --size N: the checkpoint of an earlier size, and a replay of the first N records only
+    n = int(before.split("\n")[1])
+    latest = int(get("/proof/checkpoint").body.split("\n")[1])
+    ok(n < latest, "live: the log grew past the saved checkpoint", f"{n} -> {latest}")
+    passes([URL, "--no-pin", "--size", str(n), "--replay", "--transfer", T],
+           "live: --size N --replay rebuilds the first N records against the checkpoint of size N")
+    with open(os.path.join(state, "checkpoint")) as f:
+        pin_before = f.read()
+    passes([URL, "--state", state, "--size", str(n), "--replay"],
+           "live: --size below the pin: the pinned checkpoint extends the one of size N")
+    with open(os.path.join(state, "checkpoint")) as f:
+        ok(f.read() == pin_before, "live: --size below the pin leaves the pin where it was")
+    fails([URL, "--no-pin", "--size", str(latest + 1000)], "checkpoint",
+          "live: --size of a size no seal has fails (no checkpoint of that size)")
+    rc, v = verify(URL, "--no-pin", "--size", "0")
+    ok(rc == 1, "live: --size 0 is a usage error", f"exit {rc}")
     pinned = os.path.join(TMP, "state-pinned")
     passes([URL, "--state", pinned], "live: a second pin")
     bad = Key()
@@ -281,6 +303,8 @@ def live_cases():
               "live tamper (a): the records served no longer hash to the signed root")
         fails([URL, "--state", pinned, "--transfer", T], f"inclusion:transfer:{T}",
               "live tamper (a): the rewritten transfer's inclusion fails")
+        fails([URL, "--state", pinned, "--size", str(n), "--replay"], "replay_root",
+              "live tamper (a): --size N: the first N records no longer hash to the root signed at N")
         rewrite(T, -40, aggregates=True)
         passes([URL, "--state", pinned, "--replay", "--transfer", T], "live: restored, it verifies")
         # tamper (b): rewrite, then re-derive the log from the transfer's position on

@@ -18,6 +18,10 @@ Scenarios, run one after another (default: all):
                     one full pass at the large size, writer throughput during a full pass
                     (two stacks of its own, run once whatever --policy: per-worker unless
                     --policy per-request; the first run seeds 10M entries: minutes)
+  tlog-scale        the verifiable log at >= 10,000,000 records: a checkpoint produced and
+                    signed, GET /proof/checkpoint, GET /proof/inclusion p50, and
+                    zerosum-verify --replay of the first 1,000,000 records (a stack of its
+                    own, seeded once: the first run takes hours)
 
 Each policy gets its own stack, started if it is not up and left running
 (--stop stops them): ZS_VAR=var/bench-<policy>, nginx on 18900/18901,
@@ -26,7 +30,8 @@ optimised build; ZS_BIN overrides). A stack whose supervisor runs an older
 binary than ZS_BIN is restarted. The setup (10,003 funded accounts, the
 1,000,000-entry ledger) is written once into the stack's database and reused.
 proof-scale's two stacks are var/bench-proof-small and var/bench-proof-large
-(nginx 18902/18903, sockets 15902/15903 and 16902/16903); --ports moves all.
+(nginx 18902/18903, sockets 15902/15903 and 16902/16903), tlog-scale's is
+var/bench-tlog-large (18904, 15904, 16904); --ports moves all.
 
 Output: a table on stdout and var/bench/latest.json (also a timestamped copy);
 --out FILE writes elsewhere. bench/README.md explains every figure.
@@ -41,13 +46,15 @@ import time
 
 from ..stack import REPO
 from . import sqlgen
-from .report import fmt, machine, markdown, proof_scale_table, table
+from .report import fmt, machine, markdown, proof_scale_table, table, tlog_table
 from .proofscale import run_proof_scale
+from .tlogscale import run_tlog_scale
 from .scenarios import SCENARIOS, goal_met, run_scenario
 from .stack import N_USERS, POLICIES, BenchError, Stack, log
 
-ALL_SCENARIOS = SCENARIOS + ("proof-scale",)
+ALL_SCENARIOS = SCENARIOS + ("proof-scale", "tlog-scale")
 PROOF_ROLES = ("proof-small", "proof-large")
+TLOG_ROLE = "tlog-large"
 
 
 def main():
@@ -73,6 +80,9 @@ def main():
     ap.add_argument("--proof-large-transfers", type=int, default=0, metavar="N",
                     help="proof-scale: transfers in the large history (default 5,000,000: "
                          "~10,020,000 entries); the stack keeps what it has if it has more")
+    ap.add_argument("--tlog-transfers", type=int, default=0, metavar="N",
+                    help="tlog-scale: transfers in its history (default 9,990,000: 10,000,003 "
+                         "records); the stack keeps what it has if it has more")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
     ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
                     type=lambda v: tuple(int(x) for x in v.split(",")),
@@ -100,7 +110,7 @@ def main():
         for p in policies:
             Stack(p, args).stop()
             log(f"{p}: bench stack stopped")
-        for role in PROOF_ROLES:
+        for role in PROOF_ROLES + (TLOG_ROLE,):
             Stack(proof_policy(args), args, role=role).stop()
         return 0
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -175,20 +185,10 @@ def main():
     for r in rows:
         if r.get("tps") is not None:
             r["goal_met"] = goal_met(r, rows)
-    if "proof-scale" in scenarios:
-        pp = proof_policy(args)
-        if args.reset:
-            for role in PROOF_ROLES:
-                st = Stack(pp, args, role=role)
-                log(f"{role}: --reset: deleting {st.var}")
-                st.reset()
-        log(f"proof-scale ({pp}) ...")
-        try:
-            result["proof_scale"] = run_proof_scale(args, pp)
-        except BenchError as e:
-            log(f"proof-scale FAILED: {e}")
-            failed.append("proof-scale")
-            result["proof_scale"] = {"policy": pp, "error": str(e)[:2000]}
+    for name, roles, run_fn, key in (("proof-scale", PROOF_ROLES, run_proof_scale, "proof_scale"),
+                                     ("tlog-scale", (TLOG_ROLE,), run_tlog_scale, "tlog")):
+        if name in scenarios and not own_stacks_scenario(args, name, roles, run_fn, result, key):
+            failed.append(name)
     result["config"]["total_s"] = round(time.time() - t_start, 1)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"
@@ -203,6 +203,8 @@ def main():
         print(table(good))
     if result.get("proof_scale", {}).get("sizes"):
         print(proof_scale_table(result["proof_scale"]))
+    if result.get("tlog", {}).get("records") is not None:
+        print(tlog_table(result["tlog"]))
     for r in rows:
         if r.get("error"):
             print(f"FAILED {r['policy']}/{r['name']}: {r['error'].splitlines()[0]}")
@@ -221,8 +223,28 @@ def main():
 
 
 
+def own_stacks_scenario(args, name, roles, run_fn, result, key):
+    """Run a scenario with stacks of its own (roles; deleted first on --reset)
+    into result[key]: True, or False when it failed (the error stored there)."""
+    pp = proof_policy(args)
+    if args.reset:
+        for role in roles:
+            st = Stack(pp, args, role=role)
+            log(f"{role}: --reset: deleting {st.var}")
+            st.reset()
+    log(f"{name} ({pp}) ...")
+    try:
+        result[key] = run_fn(args, pp)
+        return True
+    except BenchError as e:
+        log(f"{name} FAILED: {e}")
+        result[key] = {"policy": pp, "error": str(e)[:2000]}
+        return False
+
+
 def proof_policy(args):
-    """proof-scale runs once, on one policy: per-worker unless only per-request is asked for."""
+    """proof-scale and tlog-scale run once, on one policy: per-worker unless only
+    per-request is asked for."""
     return "per-request" if args.policy == "per-request" else "per-worker"
 
 

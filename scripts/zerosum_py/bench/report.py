@@ -123,6 +123,8 @@ def markdown(result):
                    f"{fmt(r['invariants_ok'])} | {fmt(r.get('goal_met'))} | {note} |")
     if result.get("proof_scale", {}).get("sizes"):
         out += ["", proof_scale_table(result["proof_scale"], md=True)]
+    if result.get("tlog", {}).get("records") is not None:
+        out += ["", tlog_table(result["tlog"], md=True)]
     return "\n".join(out)
 
 
@@ -156,3 +158,30 @@ def proof_scale_table(ps, md=False):
         out.append(f"  transfer-uniform tps without / with / without a full pass: "
                    f"{fmt(w.get('without_before'))} / {fmt(w.get('with'))} / {fmt(w.get('without_after'))}")
     return "\n".join(out)
+
+
+def tlog_table(t, md=False):
+    """tlog-scale's figures (latest.json's tlog), each with its goal and whether it was met."""
+    met, goals = t.get("met", {}), t.get("goals", {})
+    rows = [("records in the log", f"{t['records']:,}", goals.get("records", ""), met.get("records")),
+            ("checkpoint: produce and sign (in the sealer)", f"{fmt(t.get('checkpoint_ms'), 2)} ms",
+             f"of it signing {fmt(t.get('checkpoint_sign_ms'), 3)} ms; a one-record seal "
+             f"{fmt(t.get('seal_ms'), 1)} ms (median of {t.get('seals_timed')})", None),
+            ("GET /proof/checkpoint p50", f"{fmt(t.get('checkpoint_get_p50_ms'), 2)} ms",
+             f"p99 {fmt(t.get('checkpoint_get_p99_ms'), 2)} ms, {t.get('checkpoint_gets')} requests", None),
+            ("GET /proof/inclusion p50", f"{fmt(t.get('inclusion_p50_ms'), 2)} ms",
+             f"p99 {fmt(t.get('inclusion_p99_ms'), 2)} ms, {t.get('inclusions')} transfers, "
+             f"{t.get('inclusion_errors')} errors; goal {goals.get('inclusion_p50_ms', '')}",
+             met.get("inclusion_p50_ms")),
+            (f"zerosum-verify --replay --size {t.get('replay_records') or 0:,}", f"{fmt(t.get('replay_s'), 1)} s",
+             f"{fmt(t.get('replay_rss_mb'), 1)} MB RSS, verified {fmt(t.get('replay_ok'))}; "
+             f"goal {goals.get('replay', '')}", met.get("replay"))]
+    if md:
+        out = ["| tlog-scale | figure | notes | met |", "|---|---:|---|---|"]
+        out += [f"| {a} | {b} | {c} | {'-' if d is None else fmt(d)} |" for a, b, c, d in rows]
+        return "\n".join(out)
+    out = [f"tlog-scale ({t['policy']}):"]
+    out += [f"  {a}: {b}  ({c})" + ("" if d is None else f": {'met' if d else 'NOT met'}")
+            for a, b, c, d in rows]
+    return "\n".join(out)
+

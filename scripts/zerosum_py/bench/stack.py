@@ -13,8 +13,8 @@ from ..stack import ADMIN_SUB, ISSUER, REPO, key_file, load_env
 
 BENCH = os.path.join(REPO, "bench")
 POLICIES = ("per-request", "per-worker")
-# stacks of their own, at port offsets 2, 3 (after the two policies')
-ROLES = (None, None, "proof-small", "proof-large")
+# stacks of their own, at port offsets 2, 3, 4 (after the two policies')
+ROLES = (None, None, "proof-small", "proof-large", "tlog-large")
 N_USERS = 10000          # bench accounts 1..10000: uniform transfers, bidders, buyers
 HOT_A, HOT_B = 10001, 10002
 SELLER = 10003
