@@ -474,7 +474,7 @@ for field, v, code in [
     ("outcome", "maybe", "invalid_outcome"), ("outcome", None, "missing_field"), ("price", 0, "invalid_price"),
     ("price", 100, "price_out_of_range"), ("price", "10", "invalid_price"), ("price", 1.5, "invalid_price"),
     ("quantity", 0, "invalid_quantity"), ("quantity", 2 ** 63, "invalid_quantity"), ("quantity", "1", "invalid_quantity"),
-    ("time_in_force", "fok", "invalid_time_in_force"), ("account", bob, "unknown_field"),
+    ("time_in_force", "day", "invalid_time_in_force"), ("account", bob, "unknown_field"),
 ]:
     C.append((f"/order {field} = {json.dumps(v)[:30]}", P("/order", w(OB, **{field: v})), 422, code))
 for base, field, v, code in [
@@ -578,7 +578,7 @@ for m, path, allow in [
     ("POST", "/healthz", "GET, HEAD"), ("POST", "/metrics", "GET, HEAD"), ("POST", "/proof", "GET, HEAD"), ("PUT", "/proof/activity", "GET, HEAD"),
     ("POST", f"/transfers/{tid}", "GET, HEAD"), ("POST", f"/accounts/{alice}/entries", "GET, HEAD"), ("POST", "/accounts/issuer", "GET, HEAD, PATCH"),
     ("PROPFIND", "/transfer", "POST"), ("DELETEDELETE", "/lots", "POST, GET, HEAD"),
-    ("GET", "/order", "POST"), ("PUT", f"/order/{tid}", "DELETE"), ("DELETE", "/markets", "POST, GET, HEAD"),
+    ("GET", "/order", "POST"), ("PUT", f"/order/{tid}", "DELETE, PATCH"), ("DELETE", "/markets", "POST, GET, HEAD"),
     ("GET", f"/markets/{mkt}/resolve", "POST"),
 ]:
     C.append((f"method: {m} {path}", dict(G(path, tok=A, m=m), allow=allow), 405, "method_not_allowed"))
