@@ -496,3 +496,58 @@ UPDATE seals SET totals = w.totals FROM (
          split_part(split_part(counts, 'pending=', 2), ' ', 1)::bigint] AS n FROM seals) c
  WINDOW o AS (ORDER BY seal_no)) w
  WHERE seals.seal_no = w.seal_no AND seals.totals IS NULL;
+
+-- migrate: 300 events
+-- The outbox (fcgi/domain/events.c): one row per event, written by the
+-- transaction that made the effect, so an event exists iff its effect
+-- committed. channels: the space-separated stream channels it goes to
+-- ("lots/<id> accounts/<id>"); payload: a JSON object. at: the database
+-- clock when the row was written (after the effect's locks were taken, so
+-- two effects serialised on one row are written in that order); n: its
+-- place among the events of its transaction (at may tie). pos: NULL
+-- until the publisher, the one holder of the `events` lease, gives it the
+-- next position of the one total order (1, 2, …): the event's id.
+CREATE TABLE IF NOT EXISTS events (
+    id          uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    type        text        NOT NULL CHECK (length(type) BETWEEN 3 AND 64),
+    channels    text        NOT NULL CHECK (length(channels) <= 1000),
+    payload     text        NOT NULL,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    n           integer     NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    pos         bigint      CHECK (pos > 0)
+);
+
+-- migrate: 301 events_unordered
+CREATE INDEX IF NOT EXISTS events_unordered ON events (at, n, id) WHERE pos IS NULL;
+
+-- migrate: 302 events_by_pos
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_pos ON events (pos);
+
+-- migrate: 303 event_cursors
+-- How far the events have gone: `ordered` (the last position given),
+-- `nchan` (the last position published to the streams), `proof` (state:
+-- the /proof status the jobs child last announced). One writer each, under
+-- the `events` lease (`proof`: the sealer's).
+CREATE TABLE IF NOT EXISTS event_cursors (
+    name   text    PRIMARY KEY,
+    pos    bigint  NOT NULL DEFAULT 0 CHECK (pos >= 0),
+    state  text
+);
+
+-- migrate: 304 event_publications
+-- The streams' own message ids: one row per (channel, event) published to
+-- nchan, with the id nchan gave the message ("<time>:<tag>"). The
+-- subscribe gate (GET /events/…) resumes a Last-Event-ID only while its row
+-- is here, i.e. while nchan still buffers the message; older ones are told
+-- to resync.
+CREATE TABLE IF NOT EXISTS event_publications (
+    channel       text        NOT NULL,
+    msgid         text        NOT NULL,
+    pos           bigint      NOT NULL,
+    published_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, msgid)
+);
+
+-- migrate: 305 event_publications_by_channel
+CREATE INDEX IF NOT EXISTS event_publications_by_channel ON event_publications (channel, pos);

@@ -30,6 +30,7 @@
 #include "api/auth.h"
 #include "api/mutation.h"
 #include "api/routes.h"
+#include "domain/events.h"
 #include "domain/book.h"
 #include "domain/ledger.h"
 #include "domain/market.h"
@@ -333,6 +334,41 @@ static struct json_object *fill_json(const struct order_run *o, const struct mat
     return fo;
 }
 
+/* One maker's event: order.filled (its last unit filled) or order.cancelled (self-trade). */
+static int maker_event(struct order_run *o, const struct match_order *k)
+{
+    const char *type = k->stp ? "order.cancelled" : "order.filled";
+    struct json_object *ord;
+
+    if (!k->stp && (k->fill == 0 || k->fill < k->remaining))
+        return 0;
+    ord = json_object_new_object();
+    json_object_object_add(ord, "id", json_object_new_string(k->id));
+    json_object_object_add(ord, "market", json_object_new_string(o->q->market));
+    json_object_object_add(ord, "status", json_object_new_string(k->stp ? "cancelled" : "filled"));
+    json_object_object_add(ord, "filled", json_object_new_int64(k->fill));
+    return mut_event(o->mu, type, events_wrap("order", ord), "markets/%s accounts/%s",
+                     o->q->market, k->account);
+}
+
+/* The events of a placed order: the makers it filled or cancelled, then its own
+ * order.filled or order.cancelled (an ioc remainder) when it is not left open. */
+static int order_events(struct order_run *o, struct json_object *fills)
+{
+    const char *type = o->res.status == ORDER_FILLED      ? "order.filled"
+                     : o->res.status == ORDER_CANCELLED ? "order.cancelled"
+                                                        : NULL;
+
+    for (int i = 0; i < o->n; i++)
+        if (maker_event(o, &o->m[i]) < 0)
+            return -1;
+    if (!type)
+        return 0;
+    json_object_get(fills); /* order_answer() takes a reference; the answer keeps its own */
+    return mut_event(o->mu, type, order_answer(o, fills), "markets/%s accounts/%s", o->q->market,
+                     o->me);
+}
+
 /* Apply what matching decided: self-trade cancellations (their released
  * holds fund what follows), the order row, the fills; then the market's
  * sequence, the stored answer and COMMIT in the last round trip. */
@@ -363,7 +399,8 @@ static enum tx_decision order_write(struct tx *tx, struct order_run *o)
         }
         json_object_array_add(fills, fill_json(o, &o->m[i]));
     }
-    return mut_commit(o->mu, tx, adv, 1, 201, order_answer(o, fills));
+    return order_events(o, fills) < 0 ? TX_ERROR
+                                      : mut_commit(o->mu, tx, adv, 1, 201, order_answer(o, fills));
 }
 
 /*
@@ -507,6 +544,10 @@ static enum tx_decision cancel_apply(struct mutation *mu, struct tx *tx, void *r
     memset(acc, 0, sizeof(acc));
     memcpy(acc[0].id, k.account, sizeof(acc[0].id));
     if (ledger_lock(tx, acc, 1) < 0 || book_cancel_resting(tx, market, &k) < 0)
+        return TX_ERROR;
+    if (mut_event(mu, "order.cancelled", cancel_answer(&k, market), "markets/%s accounts/%s",
+                  market, k.account)
+        < 0)
         return TX_ERROR;
     return mut_commit(mu, tx, NULL, 0, 200, cancel_answer(&k, market));
 }

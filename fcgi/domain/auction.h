@@ -55,6 +55,7 @@ struct lot {
     int started;           /* now() >= starts_at */
     int ended;             /* english: now() >= ends_at */
     int64_t current_price; /* dutch: the schedule's price now */
+    char ends_at[40];      /* RFC 3339 UTC, "" when none (a lot.extended event compares it) */
 };
 
 /* ---- pure rules ---------------------------------------------------------- */
