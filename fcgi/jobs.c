@@ -23,6 +23,7 @@
 #include "domain/witness.h"
 #include "domain/fullpass.h"
 #include "domain/seal.h"
+#include "domain/publish.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -106,6 +107,10 @@ static void jobs_seal(const struct zs_config *cfg)
     if (t.seals > 0)
         log_info("sealed %lld records in %d seals (seal %lld, tree size %lld)",
                  (long long)t.records, t.seals, (long long)t.seal_no, (long long)t.tree_size);
+    /* proof.status when what the sealer's checks saw changed */
+    if (t.last == SEAL_BLOCKED || t.seals > 0)
+        publish_proof_status(cfg, t.last == SEAL_BLOCKED ? "failing" : "ok", t.blocked, t.seal_no,
+                             t.tree_size);
     /* Every run, not only one that sealed: a witness that failed is retried. */
     witness_latest(cfg, &witnessed);
     if (t.last != SEAL_NO_LEASE)
@@ -304,6 +309,14 @@ void jobs_main(const struct zs_config *cfg)
             reopen_requested = 0;
             log_reopen();
         }
+        /* The event publisher runs in a process of its own (started again if it died). */
+        publish_jobs_poll(cfg);
+        do {
+            n = publish_purge(cfg);
+            if (n > 0)
+                log_info("purged %d old events and stream ids", n);
+        } while (n >= cfg->events_purge_batch && !stop_requested);
+
         /* Purge until a batch comes back short, so a backlog drains quickly. */
         do {
             n = jobs_purge_idempotency_keys(cfg);
@@ -341,6 +354,7 @@ void jobs_main(const struct zs_config *cfg)
         nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
     fullpass_jobs_stop();
+    publish_jobs_stop();
     db_close_worker_connection();
     _exit(0);
 }

@@ -41,6 +41,13 @@ const struct route routes[] = {
     { "POST", "/markets/{id}/resolve", handle_market_resolve, EP_MARKETS, AUTH_ADMIN, "default" },
     { "POST", "/order", handle_order_create, EP_ORDER, AUTH_USER, "order" },
     { "DELETE", "/order/{id}", handle_order_cancel, EP_ORDER, AUTH_USER, "order" },
+    /* live events: the subscribe gate (api/events.c), before nginx hands over to nchan */
+    { "GET", "/events/proof", handle_events_proof, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/lots/{id}", handle_events_lot, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/markets/{id}", handle_events_market, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/accounts/{id}", handle_events_account, EP_OTHER, AUTH_USER, "default" },
+    { "GET", "/events/{kind}", handle_events_unknown, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/{kind}/{id}", handle_events_unknown, EP_OTHER, AUTH_NONE, "default" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -45,4 +45,11 @@ void handle_market_resolve(struct request *r);
 void handle_order_create(struct request *r);
 void handle_order_cancel(struct request *r);
 
+/* live events (api/events.c) */
+void handle_events_proof(struct request *r);
+void handle_events_lot(struct request *r);
+void handle_events_market(struct request *r);
+void handle_events_account(struct request *r);
+void handle_events_unknown(struct request *r);
+
 #endif

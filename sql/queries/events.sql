@@ -67,11 +67,20 @@ SELECT msgid, pos FROM event_publications WHERE channel = $1 ORDER BY pos DESC L
 
 -- name: events_resume
 -- The subscribe gate: message $2 of channel $1, if nchan still buffers it
--- (younger than $3 seconds); then the channel's latest message.
-SELECT (SELECT pos FROM event_publications
-         WHERE channel = $1 AND msgid = $2
-           AND published_at > now() - make_interval(secs => $3::int)),
-       (SELECT msgid FROM event_publications WHERE channel = $1 ORDER BY pos DESC LIMIT 1);
+-- (published less than $3 seconds ago), with how many were published on
+-- the channel after it (nchan keeps the latest events_buffer).
+SELECT p.pos, (SELECT count(*) FROM event_publications q WHERE q.channel = $1 AND q.pos > p.pos)
+  FROM event_publications p
+ WHERE p.channel = $1 AND p.msgid = $2 AND p.published_at > now() - make_interval(secs => $3::int);
+
+-- name: events_channel_exists
+-- The subscribe gate: whether the thing channel kind $1 ("lots",
+-- "markets", "accounts", "proof") names by id $2 exists.
+SELECT CASE $1
+         WHEN 'lots' THEN EXISTS (SELECT 1 FROM lots WHERE id = $2::uuid)
+         WHEN 'markets' THEN EXISTS (SELECT 1 FROM markets WHERE id = $2::uuid)
+         WHEN 'accounts' THEN EXISTS (SELECT 1 FROM accounts WHERE id = $2::uuid)
+         ELSE $1 = 'proof' END;
 
 -- name: events_purge
 -- Delete up to $2 published events older than $1 seconds (the jobs child
@@ -97,3 +106,7 @@ DELETE FROM event_publications p USING (
 -- it differs from the last one announced; returns a row when it did.
 UPDATE event_cursors SET state = $1 WHERE name = 'proof' AND state IS DISTINCT FROM $1
 RETURNING state;
+
+-- name: events_known
+-- Whether nchan message $2 of channel $1 is one the publisher recorded.
+SELECT 1 FROM event_publications WHERE channel = $1 AND msgid = $2;
