@@ -130,7 +130,9 @@ static void gate(struct request *r, const char *kind, const char *id)
         answer_resync(r, &g);
         return;
     }
-    snprintf(uri, sizeof(uri), "/.nchan/sub/%s", g.channel);
+    /* nginx's internal redirect keeps only the arguments it is given */
+    snprintf(uri, sizeof(uri), "/.nchan/sub/%s%s%s", g.channel, g.last ? "?last_event_id=" : "",
+             g.last ? g.last : "");
     snprintf(headers, sizeof(headers), "X-Accel-Redirect: %s\r\nX-Accel-Buffering: no\r\n", uri);
     http_respond_raw(r, 200, "text/plain", "", 0, headers);
 }
@@ -178,11 +180,4 @@ void handle_events_account(struct request *r)
 void handle_events_proof(struct request *r)
 {
     gate(r, "proof", NULL);
-}
-
-void handle_events_unknown(struct request *r)
-{
-    http_problem(r, 404, "unknown_channel",
-                 "channels are /events/lots/{id}, /events/markets/{id}, /events/accounts/{id}"
-                 " and /events/proof");
 }

@@ -46,8 +46,6 @@ const struct route routes[] = {
     { "GET", "/events/lots/{id}", handle_events_lot, EP_OTHER, AUTH_NONE, "default" },
     { "GET", "/events/markets/{id}", handle_events_market, EP_OTHER, AUTH_NONE, "default" },
     { "GET", "/events/accounts/{id}", handle_events_account, EP_OTHER, AUTH_USER, "default" },
-    { "GET", "/events/{kind}", handle_events_unknown, EP_OTHER, AUTH_NONE, "default" },
-    { "GET", "/events/{kind}/{id}", handle_events_unknown, EP_OTHER, AUTH_NONE, "default" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

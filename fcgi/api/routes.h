@@ -50,6 +50,5 @@ void handle_events_proof(struct request *r);
 void handle_events_lot(struct request *r);
 void handle_events_market(struct request *r);
 void handle_events_account(struct request *r);
-void handle_events_unknown(struct request *r);
 
 #endif

@@ -233,6 +233,13 @@ ROWS = [
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     ("POST /transfers/{id}/void", "POST", "/transfers/{pending}/void", lambda: {}, False,
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
+    # live events: a Last-Event-ID no buffer holds gets the (finite) resync answer, so a cell
+    # never waits on a held stream; someone else's account channel is an unknown one
+    ("GET /events/lots/{id}", "GET", f"/events/lots/{eng}?last_event_id=1:0", None, False, public()),
+    ("GET /events/markets/{id}", "GET", f"/events/markets/{mkt}?last_event_id=1:0", None, False, public()),
+    ("GET /events/accounts/{id}", "GET", f"/events/accounts/{alice}?last_event_id=1:0", None, False,
+     {"other": (404, "unknown_channel"), "user": ok2(200), "admin": ok2(200)}),
+    ("GET /events/proof", "GET", "/events/proof?last_event_id=1:0", None, False, public()),
     # the pass it queues only reads (and writes its own full_audits row)
     ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
     # last: the run it queues writes in the background while later cells would check "nothing moved"
