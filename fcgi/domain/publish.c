@@ -276,12 +276,21 @@ static int publish_one(struct pub_ctx *c, const struct pub_event *e, const char 
         log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, channel, err);
         return -1;
     }
-    rc = (r.status == 201 || r.status == 202) && parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
+    rc = (r.status == 201 || r.status == 202)
+            && parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
         ? 0
         : -1;
-    if (rc < 0)
+    if (rc < 0 && r.status >= 400 && r.status < 500) {
+        /* a channel nginx refuses (not a channel name): skipped, never retried,
+         * so one bad row cannot stop the stream */
+        log_error("events: event %" PRId64 " names channel %s, which nchan refuses (%d): skipped",
+                  e->pos, channel, r.status);
+        d->msgid[0] = '\0';
+        rc = 0;
+    } else if (rc < 0) {
         log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", e->pos, channel,
                  r.status);
+    }
     d->fresh = messages == 1;
     httpc_free(&r);
     return rc;
@@ -313,6 +322,8 @@ static enum tx_decision record_tx(struct tx *tx, void *arg)
     if (a->lost)
         return TX_ROLLBACK;
     for (int i = 0; i < a->n; i++) {
+        if (!a->done[i].msgid[0])
+            continue; /* skipped */
         const char *pp[3] = { a->done[i].channel, a->done[i].msgid, pos };
         const char *pf[2] = { a->done[i].channel, pos };
         if (tx_exec_named_void(tx, SQL_EVENTS_PUBLISHED, pp) < 0
