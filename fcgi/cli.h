@@ -13,4 +13,8 @@ int cli_audit(int argc, char **argv);
 /* `zerosum seal -c CONFIG` (argv[0] is "seal"): seal until nothing is left; exit status. */
 int cli_seal(int argc, char **argv);
 
+/* `zerosum webhook-replay -c CONFIG ID FROM`: endpoint ID delivers again every event
+ * after position FROM; exit 0, 1 no such endpoint or a database error, 2 usage. */
+int cli_webhook_replay(int argc, char **argv);
+
 #endif

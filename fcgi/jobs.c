@@ -24,6 +24,7 @@
 #include "domain/fullpass.h"
 #include "domain/seal.h"
 #include "domain/publish.h"
+#include "domain/webhook.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -311,6 +312,7 @@ void jobs_main(const struct zs_config *cfg)
         }
         /* The event publisher runs in a process of its own (started again if it died). */
         publish_jobs_poll(cfg);
+        webhook_jobs_poll(cfg);
         do {
             n = publish_purge(cfg);
             if (n > 0)
@@ -355,6 +357,7 @@ void jobs_main(const struct zs_config *cfg)
     }
     fullpass_jobs_stop();
     publish_jobs_stop();
+    webhook_jobs_stop();
     db_close_worker_connection();
     _exit(0);
 }

@@ -205,6 +205,8 @@ int main(int argc, char **argv)
         return cli_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "seal") == 0)
         return cli_seal(argc - 1, argv + 1);
+    if (strcmp(argv[1], "webhook-replay") == 0)
+        return cli_webhook_replay(argc - 1, argv + 1);
     if (strcmp(argv[1], "key-rotate") == 0)
         return cmd_key_rotate(argc - 1, argv + 1);
     if (strcmp(argv[1], "dsql-token") == 0)

@@ -22,3 +22,5 @@ GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;
 -- live events (fcgi/domain/events.c): the outbox, its cursors and the
 -- streams' message ids; the publisher orders, publishes and purges
 GRANT SELECT, INSERT, UPDATE, DELETE ON events, event_cursors, event_publications TO zerosum_app;
+-- webhooks (fcgi/domain/webhook.c): endpoints and their delivery log
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhooks, webhook_deliveries TO zerosum_app;

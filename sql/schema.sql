@@ -551,3 +551,42 @@ CREATE TABLE IF NOT EXISTS event_publications (
 
 -- migrate: 305 event_publications_by_channel
 CREATE INDEX IF NOT EXISTS event_publications_by_channel ON event_publications (channel, pos);
+
+-- migrate: 306 webhooks
+-- Webhook endpoints (fcgi/domain/webhook.c). events: the subscribed types,
+-- space-separated, or "*". cursor: the last event position delivered (or
+-- given up after webhook_max_age_s); deliveries go one at a time, in
+-- order, per endpoint. attempts/failing_since/next_at: the retry state of
+-- the event after cursor (exponential backoff).
+CREATE TABLE IF NOT EXISTS webhooks (
+    id             uuid        PRIMARY KEY,
+    url            text        NOT NULL CHECK (length(url) <= 1000),
+    events         text        NOT NULL CHECK (length(events) <= 2000),
+    secret         text        NOT NULL,
+    created_by     text        NOT NULL,
+    cursor         bigint      NOT NULL DEFAULT 0,
+    attempts       integer     NOT NULL DEFAULT 0,
+    failing_since  timestamptz,
+    next_at        timestamptz NOT NULL DEFAULT now(),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    deleted_at     timestamptz
+);
+
+-- migrate: 307 webhook_deliveries
+-- Every delivery attempt: the HTTP status (NULL: no answer, error says
+-- why), or outcome 'given_up' when the event stopped being retried.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id           uuid        PRIMARY KEY,
+    webhook_id   uuid        NOT NULL,
+    pos          bigint      NOT NULL,
+    type         text        NOT NULL,
+    attempt      integer     NOT NULL,
+    outcome      text        NOT NULL CHECK (outcome IN ('delivered', 'failed', 'given_up')),
+    status       integer,
+    error        text,
+    duration_ms  integer     NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 308 webhook_deliveries_by_hook
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, at DESC, id);

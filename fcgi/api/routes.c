@@ -46,6 +46,11 @@ const struct route routes[] = {
     { "GET", "/events/lots/{id}", handle_events_lot, EP_OTHER, AUTH_NONE, "default" },
     { "GET", "/events/markets/{id}", handle_events_market, EP_OTHER, AUTH_NONE, "default" },
     { "GET", "/events/accounts/{id}", handle_events_account, EP_OTHER, AUTH_USER, "default" },
+    /* webhooks (api/webhooks.c) */
+    { "POST", "/webhooks", handle_webhook_create, EP_OTHER, AUTH_ADMIN, "default" },
+    { "GET", "/webhooks", handle_webhook_list, EP_OTHER, AUTH_ADMIN, "default" },
+    { "DELETE", "/webhooks/{id}", handle_webhook_delete, EP_OTHER, AUTH_ADMIN, "default" },
+    { "GET", "/webhooks/{id}/deliveries", handle_webhook_deliveries, EP_OTHER, AUTH_ADMIN, "default" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
