@@ -165,8 +165,8 @@ static int start_tls(struct conn *c, const struct httpc_url *u, char *err, size_
 {
     int rc;
 
-    if (!(c->ctx = SSL_CTX_new(TLS_client_method())) || SSL_CTX_set_default_verify_paths(c->ctx) != 1
-        || !(c->ssl = SSL_new(c->ctx))) {
+    if (!(c->ctx = SSL_CTX_new(TLS_client_method()))
+        || SSL_CTX_set_default_verify_paths(c->ctx) != 1 || !(c->ssl = SSL_new(c->ctx))) {
         snprintf(err, errlen, "TLS setup failed");
         return -1;
     }

@@ -15,7 +15,7 @@ struct httpc_url {
     int tls;
     char host[256];
     char port[8];
-    char path[1024]; /* with the query, "/" at least */
+    char path[1024];     /* with the query, "/" at least */
     char unix_path[600]; /* set: connect to this unix socket instead (host is the Host header) */
 };
 

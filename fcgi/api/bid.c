@@ -123,7 +123,7 @@ struct bid_row {
     const char *id;
     int64_t amount, quantity, seq;
     enum bid_status status;
-    const char *transfer_id; /* NULL: none */
+    const char *transfer_id;  /* NULL: none */
     const struct lot *before; /* the lot as it was locked (its events compare) */
 };
 
@@ -187,7 +187,8 @@ static int bid_events(struct mutation *m, const struct bid_req *q, const struct 
         o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(q->lot));
         json_object_object_add(o, "status", json_object_new_string(status));
-        json_object_object_add(o, "winner", l->kind == LOT_DUTCH ? json_object_new_string(me) : NULL);
+        json_object_object_add(o, "winner",
+                               l->kind == LOT_DUTCH ? json_object_new_string(me) : NULL);
         json_object_object_add(o, "price",
                                l->kind == LOT_DUTCH ? json_object_new_int64(b->amount) : NULL);
         if (mut_event(m, "lot.settled", events_wrap("lot", o), "lots/%s accounts/%s", q->lot,

@@ -24,10 +24,10 @@
 #include "util.h"
 
 struct gate {
-    const char *kind;     /* "lots", "markets", "accounts", "proof" */
-    const char *id;       /* NULL for proof */
-    char channel[96];     /* "lots/<id>", "proof" */
-    const char *last;     /* the Last-Event-ID, or NULL */
+    const char *kind; /* "lots", "markets", "accounts", "proof" */
+    const char *id;   /* NULL for proof */
+    char channel[96]; /* "lots/<id>", "proof" */
+    const char *last; /* the Last-Event-ID, or NULL */
     int exists, resumable;
     char latest[48]; /* the channel's latest message id ("" none) */
 };
@@ -89,10 +89,11 @@ static void answer_resync(struct request *r, const struct gate *g)
     }
     /* id: sets the client's last id to the channel's latest (or clears it),
      * so its reconnection after `retry` resumes from there. */
-    n = snprintf(body, sizeof(body),
-                 "retry: 1000\nid: %s\nevent: resync\ndata: {\"type\":\"resync\",\"channel\":\"%s\","
-                 "\"last_event_id\":\"%s\"}\n\n",
-                 g->latest, g->channel, g->last);
+    n = snprintf(
+        body, sizeof(body),
+        "retry: 1000\nid: %s\nevent: resync\ndata: {\"type\":\"resync\",\"channel\":\"%s\","
+        "\"last_event_id\":\"%s\"}\n\n",
+        g->latest, g->channel, g->last);
     http_respond_raw(r, 200, "text/event-stream; charset=utf-8", body, (size_t)n,
                      "X-Accel-Buffering: no\r\n");
 }

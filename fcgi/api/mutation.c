@@ -18,8 +18,8 @@ struct mutation {
     const struct mutation_ops *ops;
     void *req;
     struct idem idem;
-    int status; /* the answer of this attempt, when body is set */
-    char *body; /* malloc'd JSON text; NULL: the key answers (replay …) */
+    int status;               /* the answer of this attempt, when body is set */
+    char *body;               /* malloc'd JSON text; NULL: the key answers (replay …) */
     struct events_buf events; /* what this attempt announces, appended by mut_commit() */
 };
 

@@ -347,17 +347,17 @@ static int maker_event(struct order_run *o, const struct match_order *k)
     json_object_object_add(ord, "market", json_object_new_string(o->q->market));
     json_object_object_add(ord, "status", json_object_new_string(k->stp ? "cancelled" : "filled"));
     json_object_object_add(ord, "filled", json_object_new_int64(k->fill));
-    return mut_event(o->mu, type, events_wrap("order", ord), "markets/%s accounts/%s",
-                     o->q->market, k->account);
+    return mut_event(o->mu, type, events_wrap("order", ord), "markets/%s accounts/%s", o->q->market,
+                     k->account);
 }
 
 /* The events of a placed order: the makers it filled or cancelled, then its own
  * order.filled or order.cancelled (an ioc remainder) when it is not left open. */
 static int order_events(struct order_run *o, struct json_object *fills)
 {
-    const char *type = o->res.status == ORDER_FILLED      ? "order.filled"
-                     : o->res.status == ORDER_CANCELLED ? "order.cancelled"
-                                                        : NULL;
+    const char *type = o->res.status == ORDER_FILLED ? "order.filled"
+        : o->res.status == ORDER_CANCELLED           ? "order.cancelled"
+                                                     : NULL;
 
     for (int i = 0; i < o->n; i++)
         if (maker_event(o, &o->m[i]) < 0)

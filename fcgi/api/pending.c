@@ -371,8 +371,7 @@ static enum tx_decision close_apply(struct mutation *m, struct tx *tx, void *req
     view.status = PENDING_STATUS_POSTED;
     view.posted_amount = moved;
     view.posted_transfer = mv.id;
-    if (mut_event(m, "transfer.posted", view_answer(&view), "accounts/%s accounts/%s", l.from,
-                  l.to)
+    if (mut_event(m, "transfer.posted", view_answer(&view), "accounts/%s accounts/%s", l.from, l.to)
         < 0)
         return TX_ERROR;
     return mut_commit(m, tx, last, n, 200, view_answer(&view));

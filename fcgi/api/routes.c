@@ -50,7 +50,8 @@ const struct route routes[] = {
     { "POST", "/webhooks", handle_webhook_create, EP_OTHER, AUTH_ADMIN, "default" },
     { "GET", "/webhooks", handle_webhook_list, EP_OTHER, AUTH_ADMIN, "default" },
     { "DELETE", "/webhooks/{id}", handle_webhook_delete, EP_OTHER, AUTH_ADMIN, "default" },
-    { "GET", "/webhooks/{id}/deliveries", handle_webhook_deliveries, EP_OTHER, AUTH_ADMIN, "default" },
+    { "GET", "/webhooks/{id}/deliveries", handle_webhook_deliveries, EP_OTHER, AUTH_ADMIN,
+      "default" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -171,7 +171,8 @@ static enum tx_decision list_tx(struct tx *tx, void *arg)
                                           PQgetvalue(res, i, 2), PQgetvalue(res, i, 5));
         json_object_object_add(h, "cursor",
                                json_object_new_int64(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
-        json_object_object_add(h, "failed_attempts", json_object_new_int(atoi(PQgetvalue(res, i, 4))));
+        json_object_object_add(h, "failed_attempts",
+                               json_object_new_int(atoi(PQgetvalue(res, i, 4))));
         json_object_object_add(h, "next_attempt_at", json_object_new_string(PQgetvalue(res, i, 6)));
         json_object_array_add(*out, h);
     }
@@ -276,13 +277,14 @@ static enum tx_decision deliveries_tx(struct tx *tx, void *arg)
             json_object_object_add(a, "type", json_object_new_string(PQgetvalue(res, i, 1)));
             json_object_object_add(a, "attempt", json_object_new_int(atoi(PQgetvalue(res, i, 2))));
             json_object_object_add(a, "outcome", json_object_new_string(PQgetvalue(res, i, 3)));
-            json_object_object_add(a, "status", PQgetisnull(res, i, 4)
-                                                    ? NULL
-                                                    : json_object_new_int(atoi(PQgetvalue(res, i, 4))));
-            json_object_object_add(a, "error", PQgetisnull(res, i, 5)
-                                                   ? NULL
-                                                   : json_object_new_string(PQgetvalue(res, i, 5)));
-            json_object_object_add(a, "duration_ms", json_object_new_int(atoi(PQgetvalue(res, i, 6))));
+            json_object_object_add(
+                a, "status",
+                PQgetisnull(res, i, 4) ? NULL : json_object_new_int(atoi(PQgetvalue(res, i, 4))));
+            json_object_object_add(
+                a, "error",
+                PQgetisnull(res, i, 5) ? NULL : json_object_new_string(PQgetvalue(res, i, 5)));
+            json_object_object_add(a, "duration_ms",
+                                   json_object_new_int(atoi(PQgetvalue(res, i, 6))));
             json_object_object_add(a, "at", json_object_new_string(PQgetvalue(res, i, 7)));
             json_object_array_add(g->out, a);
         }

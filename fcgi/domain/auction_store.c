@@ -165,15 +165,15 @@ static int settled_event(struct tx *tx, const struct lot *l)
 
     json_object_object_add(o, "id", json_object_new_string(l->id));
     json_object_object_add(o, "status", json_object_new_string(auction_status_name(l->status)));
-    json_object_object_add(o, "winner", l->status == LOT_SETTLED && l->high_bidder[0]
-                                            ? json_object_new_string(l->high_bidder)
-                                            : NULL);
-    json_object_object_add(o, "price", l->status == LOT_SETTLED
-                                           ? json_object_new_int64(l->high_amount)
-                                           : NULL);
+    json_object_object_add(o, "winner",
+                           l->status == LOT_SETTLED && l->high_bidder[0]
+                               ? json_object_new_string(l->high_bidder)
+                               : NULL);
+    json_object_object_add(o, "price",
+                           l->status == LOT_SETTLED ? json_object_new_int64(l->high_amount) : NULL);
     if (l->status == LOT_SETTLED && l->high_bidder[0])
-        rc = events_add(&ev, "lot.settled", events_wrap("lot", o), "lots/%s accounts/%s accounts/%s",
-                        l->id, l->seller, l->high_bidder);
+        rc = events_add(&ev, "lot.settled", events_wrap("lot", o),
+                        "lots/%s accounts/%s accounts/%s", l->id, l->seller, l->high_bidder);
     else
         rc = events_add(&ev, "lot.settled", events_wrap("lot", o), "lots/%s accounts/%s", l->id,
                         l->seller);

@@ -160,8 +160,9 @@ static char *message_text(const struct pub_event *e, const char *channel)
     char *m = malloc(n);
 
     if (m)
-        snprintf(m, n, "{\"id\":%" PRId64 ",\"type\":\"%s\",\"channel\":\"%s\",\"created_at\":\"%s\","
-                       "\"data\":%s}",
+        snprintf(m, n,
+                 "{\"id\":%" PRId64 ",\"type\":\"%s\",\"channel\":\"%s\",\"created_at\":\"%s\","
+                 "\"data\":%s}",
                  e->pos, e->type, channel, e->created_at, e->payload);
     return m;
 }
@@ -558,8 +559,8 @@ int publish_proof_status(const struct zs_config *cfg, const char *status, const 
     int rc;
 
     json_object_object_add(o, "status", json_object_new_string(status));
-    json_object_object_add(o, "failed_check", check && check[0] ? json_object_new_string(check)
-                                                                : NULL);
+    json_object_object_add(o, "failed_check",
+                           check && check[0] ? json_object_new_string(check) : NULL);
     json_object_object_add(o, "seal_no", json_object_new_int64(seal_no));
     json_object_object_add(o, "tree_size", json_object_new_int64(tree_size));
     if (events_add(&a.ev, "proof.status", o, "proof") < 0)

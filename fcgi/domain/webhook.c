@@ -44,7 +44,8 @@ int webhook_sign(const char *secret, int64_t t, const char *body, size_t len, ch
     /* the signed text is "<t>.<body>", as Stripe's scheme has it */
     memcpy(msg, ts, (size_t)n);
     memcpy(msg + n, body, len);
-    ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, (size_t)n + len, mac, &maclen) != NULL;
+    ok =
+        HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, (size_t)n + len, mac, &maclen) != NULL;
     free(msg);
     if (!ok)
         return -1;
@@ -58,7 +59,10 @@ int webhook_sign(const char *secret, int64_t t, const char *body, size_t len, ch
 
 int webhook_backoff_s(int attempts)
 {
-    return attempts <= 1 ? 1 : attempts > 12 ? 3600 : 1 << (attempts - 1) > 3600 ? 3600 : 1 << (attempts - 1);
+    return attempts <= 1             ? 1
+        : attempts > 12              ? 3600
+        : 1 << (attempts - 1) > 3600 ? 3600
+                                     : 1 << (attempts - 1);
 }
 
 /* ---- one endpoint ---------------------------------------------------------- */
@@ -116,8 +120,15 @@ static enum tx_decision record_tx(struct tx *tx, void *arg)
     struct outcome *o = arg;
     const struct next *n = o->n;
     char did[UUID_STR_LEN + 1], pos[24], att[16], st[16], ms[16], in[16];
-    const char *pl[9] = { did,    n->id,     pos, n->type, att, o->what, o->status ? st : NULL,
-                          o->error[0] ? o->error : NULL, ms };
+    const char *pl[9] = { did,
+                          n->id,
+                          pos,
+                          n->type,
+                          att,
+                          o->what,
+                          o->status ? st : NULL,
+                          o->error[0] ? o->error : NULL,
+                          ms };
     const char *pd[2] = { n->id, pos }, *pr[3] = { n->id, att, in };
 
     if (util_uuid_v4(did) < 0)
@@ -155,12 +166,14 @@ static void attempt(const struct zs_config *cfg, const struct next *n, struct ou
     clock_gettime(CLOCK_MONOTONIC, &t0);
     o->what = "failed";
     if (!body || httpc_url_parse(n->url, &u) < 0) {
-        snprintf(o->error, sizeof(o->error), "%s", body ? "the URL does not parse" : "out of memory");
+        snprintf(o->error, sizeof(o->error), "%s",
+                 body ? "the URL does not parse" : "out of memory");
         free(body);
         return;
     }
-    len = snprintf(body, blen, "{\"id\":%" PRId64 ",\"type\":\"%s\",\"created_at\":\"%s\",\"data\":%s}",
-                   n->pos, n->type, n->created_at, n->payload);
+    len = snprintf(body, blen,
+                   "{\"id\":%" PRId64 ",\"type\":\"%s\",\"created_at\":\"%s\",\"data\":%s}", n->pos,
+                   n->type, n->created_at, n->payload);
     if (webhook_sign(n->secret, (int64_t)time(NULL), body, (size_t)len, sig, sizeof(sig)) < 0) {
         snprintf(o->error, sizeof(o->error), "signing failed");
         free(body);
