@@ -32,6 +32,8 @@
     inflight: false,
     again: false,            /* poll again as soon as the one in flight lands */
     chartLot: null,          /* null: follow the lot bid on most recently */
+    shownLot: null,          /* the lot the bid chart shows: its event stream is open */
+    updatedAt: null,         /* the last poll that answered, for the live indicator */
     checksKey: '',
     runsKey: '',
     transfersKey: '',
@@ -533,6 +535,7 @@
   function renderBidChart(lb) {
     var points = Array.isArray(lb.points) ? lb.points : [];
     var label = $('chart-lot');
+    state.shownLot = lb.lot || null;
     if (lb.lot) {
       label.textContent = 'lot ' + shortId(lb.lot) + ' · ' + points.length + ' accepted bid' +
         (points.length === 1 ? '' : 's') + (state.chartLot ? ' · pinned' : ' · latest');
@@ -1067,6 +1070,68 @@
     tbody.replaceChildren(frag);
   }
 
+  /* ------------------------------------------------------------ live events */
+
+  /* The page subscribes to /events/proof and to the shown lot's channel
+   * (EventSource, which resumes with Last-Event-ID by itself after a dropped
+   * connection). Any event, or a resync, refreshes the panels at once; while
+   * every stream is open the timer is only a slow fallback. The indicator
+   * says "streaming" only while every stream is open. */
+  var EVENT_TYPES = ['bid.accepted', 'bid.outbid', 'lot.extended', 'lot.settled', 'proof.status',
+    'resync'];
+  var streams = {};
+  var kickTimer = null;
+
+  function wantedStreams() {
+    var w = ['/events/proof'];
+    if (state.shownLot) w.push('/events/lots/' + encodeURIComponent(state.shownLot));
+    return w;
+  }
+
+  function streamsOpen() {
+    if (!window.EventSource) return false;
+    return wantedStreams().every(function (p) {
+      return streams[p] && streams[p].readyState === 1;
+    });
+  }
+
+  function kick() {
+    if (kickTimer) return;
+    kickTimer = setTimeout(function () { kickTimer = null; poll(); }, 30);
+  }
+
+  function openStream(path) {
+    var es = new EventSource(path);
+    es.onopen = function () { showLive(); };
+    es.onerror = function () {
+      /* CONNECTING: the browser retries with Last-Event-ID; CLOSED (a refusal): start afresh */
+      if (es.readyState === 2 && streams[path] === es) {
+        delete streams[path];
+        setTimeout(syncStreams, 2000);
+      }
+      showLive();
+    };
+    EVENT_TYPES.forEach(function (t) { es.addEventListener(t, kick); });
+    streams[path] = es;
+  }
+
+  function syncStreams() {
+    if (!window.EventSource) return;
+    var want = wantedStreams();
+    Object.keys(streams).forEach(function (p) {
+      if (want.indexOf(p) < 0) { streams[p].close(); delete streams[p]; }
+    });
+    want.forEach(function (p) { if (!streams[p]) openStream(p); });
+  }
+
+  function showLive() {
+    if (document.hidden) return;
+    if (state.failures) return; /* poll() says what is wrong */
+    var at = state.updatedAt ? ' · updated ' + fmtTime(state.updatedAt) + ' UTC' : '';
+    if (streamsOpen()) setLive('live', 'live · streaming' + at);
+    else setLive('connecting', 'reconnecting to the event stream' + at);
+  }
+
   /* ------------------------------------------------------------ polling */
 
   function activityUrl() {
@@ -1105,7 +1170,9 @@
         setLive('error', 'trouble: ' + errors[0].message);
       } else {
         state.failures = 0;
-        setLive('live', 'live · updated ' + fmtTime(now) + ' UTC');
+        state.updatedAt = now;
+        syncStreams();
+        showLive();
       }
     }).catch(function (e) {
       setLive('error', 'dashboard error: ' + e.message);
@@ -1115,7 +1182,8 @@
         poll();
       } else if (!document.hidden) {
         /* back off gently while the service is not answering */
-        state.timer = setTimeout(poll, POLL_MS * Math.min(5, 1 + state.failures));
+        state.timer = setTimeout(poll, streamsOpen() && !state.failures ? POLL_MS * 5
+          : POLL_MS * Math.min(5, 1 + state.failures));
       } else {
         setLive('paused', 'paused while hidden');
       }
