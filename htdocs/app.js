@@ -1095,7 +1095,14 @@
     });
   }
 
-  function kick() {
+  /* An event's position rides in the next refresh's query: nginx keeps
+   * anonymous /proof answers for two seconds, and a new query is a new
+   * cache key, so each event costs one fresh answer, not a stale one. */
+  function kick(ev) {
+    try {
+      var id = ev && ev.data ? JSON.parse(ev.data).id : null;
+      if (typeof id === 'number' && id > (state.eventSeq || 0)) state.eventSeq = id;
+    } catch (e) { /* a resync carries no position: refresh all the same */ }
     if (kickTimer) return;
     kickTimer = setTimeout(function () { kickTimer = null; poll(); }, 30);
   }
@@ -1135,7 +1142,10 @@
   /* ------------------------------------------------------------ polling */
 
   function activityUrl() {
-    return '/proof/activity' + (state.chartLot ? '?lot=' + encodeURIComponent(state.chartLot) : '');
+    var q = [];
+    if (state.chartLot) q.push('lot=' + encodeURIComponent(state.chartLot));
+    if (state.eventSeq) q.push('event=' + state.eventSeq);
+    return '/proof/activity' + (q.length ? '?' + q.join('&') : '');
   }
 
   function poll() {
@@ -1152,7 +1162,8 @@
     state.inflight = true;
     state.again = false;
 
-    Promise.allSettled([getAuthJSON('/proof'), getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
+    Promise.allSettled([getAuthJSON('/proof' + (state.eventSeq ? '?event=' + state.eventSeq : '')),
+      getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets()]).then(function (r) {
       var errors = [];
       if (r[0].status === 'fulfilled') renderProof(r[0].value);
       else { renderProofError(r[0].reason); errors.push(r[0].reason); }
@@ -1182,8 +1193,7 @@
         poll();
       } else if (!document.hidden) {
         /* back off gently while the service is not answering */
-        state.timer = setTimeout(poll, streamsOpen() && !state.failures ? POLL_MS * 5
-          : POLL_MS * Math.min(5, 1 + state.failures));
+        state.timer = setTimeout(poll, POLL_MS * Math.min(5, 1 + state.failures));
       } else {
         setLive('paused', 'paused while hidden');
       }
