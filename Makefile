@@ -116,7 +116,8 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_verify.py tests/integration/test_fullpass.py \
                tests/integration/test_proxy.py \
                tests/integration/test_order_types.py \
-               tests/integration/test_credit.py
+               tests/integration/test_credit.py \
+               tests/integration/test_events.py tests/integration/test_webhooks.py
 
 test-integration: all asan dashboard
 	scripts/test-integration

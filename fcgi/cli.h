@@ -15,5 +15,8 @@ int cli_seal(int argc, char **argv);
 
 /* `zerosum expire-pending -c CONFIG`: expire every due pending transfer now; exit status. */
 int cli_expire_pending(int argc, char **argv);
+/* `zerosum webhook-replay -c CONFIG ID FROM`: endpoint ID delivers again every event
+ * after position FROM; exit 0, 1 no such endpoint or a database error, 2 usage. */
+int cli_webhook_replay(int argc, char **argv);
 
 #endif

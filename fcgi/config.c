@@ -88,6 +88,15 @@ static const struct setting settings[] = {
     STR(witness_dir, ""),
     INT(seal_backlog_max_s, "300", 1, 604800),
     INT(full_audit_interval_s, "3600", 1, 2592000),
+    /* live events (docs/OPERATIONS.md, "Live events") */
+    INT(events_poll_ms, "50", 0, 60000),
+    INT(events_batch, "200", 1, 1000),
+    INT(events_buffer, "1000", 1, 100000),
+    INT(events_buffer_s, "3600", 1, 604800),
+    INT(events_retention_s, "345600", 60, 31536000),
+    INT(events_purge_batch, "500", 1, 3000),
+    INT(webhook_timeout_ms, "5000", 100, 60000),
+    INT(webhook_max_age_s, "259200", 1, 2592000),
 };
 
 static int set_value(struct zs_config *cfg, const struct setting *s, const char *v, char *err,

@@ -90,6 +90,15 @@ struct zs_config {
     int seal_backlog_max_s;    /* oldest sealable row left unsealed, seconds */
     int full_audit_interval_s; /* longest time without a passed full pass, seconds; the jobs
                                 * child starts one when the last finished is older */
+    /* live events: the publisher (domain/publish.h) and webhooks */
+    int events_poll_ms;     /* the publisher's poll interval; 0: no publisher */
+    int events_batch;       /* events ordered and published per transaction */
+    int events_buffer;      /* nchan_message_buffer_length of nginx's publisher location */
+    int events_buffer_s;    /* nchan_message_timeout of it, seconds */
+    int events_retention_s; /* events older than this (and published) are purged */
+    int events_purge_batch; /* rows deleted per purge transaction */
+    int webhook_timeout_ms; /* one delivery attempt's bound */
+    int webhook_max_age_s;  /* deliveries are retried for this long, then given up */
 
     struct zs_pool_conf pools[ZS_MAX_POOLS];
     int npools;

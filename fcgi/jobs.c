@@ -24,6 +24,8 @@
 #include "domain/witness.h"
 #include "domain/fullpass.h"
 #include "domain/seal.h"
+#include "domain/publish.h"
+#include "domain/webhook.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -107,6 +109,10 @@ static void jobs_seal(const struct zs_config *cfg)
     if (t.seals > 0)
         log_info("sealed %lld records in %d seals (seal %lld, tree size %lld)",
                  (long long)t.records, t.seals, (long long)t.seal_no, (long long)t.tree_size);
+    /* proof.status when what the sealer's checks saw changed */
+    if (t.last == SEAL_BLOCKED || t.seals > 0)
+        publish_proof_status(cfg, t.last == SEAL_BLOCKED ? "failing" : "ok", t.blocked, t.seal_no,
+                             t.tree_size);
     /* Every run, not only one that sealed: a witness that failed is retried. */
     witness_latest(cfg, &witnessed);
     if (t.last != SEAL_NO_LEASE)
@@ -305,6 +311,15 @@ void jobs_main(const struct zs_config *cfg)
             reopen_requested = 0;
             log_reopen();
         }
+        /* The event publisher runs in a process of its own (started again if it died). */
+        publish_jobs_poll(cfg);
+        webhook_jobs_poll(cfg);
+        do {
+            n = publish_purge(cfg);
+            if (n > 0)
+                log_info("purged %d old events and stream ids", n);
+        } while (n >= cfg->events_purge_batch && !stop_requested);
+
         /* Purge until a batch comes back short, so a backlog drains quickly. */
         do {
             n = jobs_purge_idempotency_keys(cfg);
@@ -350,6 +365,8 @@ void jobs_main(const struct zs_config *cfg)
         nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
     fullpass_jobs_stop();
+    publish_jobs_stop();
+    webhook_jobs_stop();
     db_close_worker_connection();
     _exit(0);
 }

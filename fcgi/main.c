@@ -208,6 +208,8 @@ int main(int argc, char **argv)
         return cli_seal(argc - 1, argv + 1);
     if (strcmp(argv[1], "expire-pending") == 0)
         return cli_expire_pending(argc - 1, argv + 1);
+    if (strcmp(argv[1], "webhook-replay") == 0)
+        return cli_webhook_replay(argc - 1, argv + 1);
     if (strcmp(argv[1], "key-rotate") == 0)
         return cmd_key_rotate(argc - 1, argv + 1);
     if (strcmp(argv[1], "dsql-token") == 0)

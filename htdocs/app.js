@@ -32,6 +32,8 @@
     inflight: false,
     again: false,            /* poll again as soon as the one in flight lands */
     chartLot: null,          /* null: follow the lot bid on most recently */
+    shownLot: null,          /* the lot the bid chart shows: its event stream is open */
+    updatedAt: null,         /* the last poll that answered, for the live indicator */
     checksKey: '',
     runsKey: '',
     transfersKey: '',
@@ -573,6 +575,7 @@
   function renderBidChart(lb) {
     var points = Array.isArray(lb.points) ? lb.points : [];
     var label = $('chart-lot');
+    state.shownLot = lb.lot || null;
     if (lb.lot) {
       label.textContent = 'lot ' + shortId(lb.lot) + ' · ' + points.length + ' accepted bid' +
         (points.length === 1 ? '' : 's') + (state.chartLot ? ' · pinned' : ' · latest');
@@ -1108,10 +1111,82 @@
     tbody.replaceChildren(frag);
   }
 
+  /* ------------------------------------------------------------ live events */
+
+  /* The page subscribes to /events/proof and to the shown lot's channel
+   * (EventSource, which resumes with Last-Event-ID by itself after a dropped
+   * connection). Any event, or a resync, refreshes the panels at once; while
+   * every stream is open the timer is only a slow fallback. The indicator
+   * says "streaming" only while every stream is open. */
+  var EVENT_TYPES = ['bid.accepted', 'bid.outbid', 'lot.extended', 'lot.settled', 'proof.status',
+    'resync'];
+  var streams = {};
+  var kickTimer = null;
+
+  function wantedStreams() {
+    var w = ['/events/proof'];
+    if (state.shownLot) w.push('/events/lots/' + encodeURIComponent(state.shownLot));
+    return w;
+  }
+
+  function streamsOpen() {
+    if (!window.EventSource) return false;
+    return wantedStreams().every(function (p) {
+      return streams[p] && streams[p].readyState === 1;
+    });
+  }
+
+  /* An event's position rides in the next refresh's query: nginx keeps
+   * anonymous /proof answers for two seconds, and a new query is a new
+   * cache key, so each event costs one fresh answer, not a stale one. */
+  function kick(ev) {
+    try {
+      var id = ev && ev.data ? JSON.parse(ev.data).id : null;
+      if (typeof id === 'number' && id > (state.eventSeq || 0)) state.eventSeq = id;
+    } catch (e) { /* a resync carries no position: refresh all the same */ }
+    if (kickTimer) return;
+    kickTimer = setTimeout(function () { kickTimer = null; poll(); }, 30);
+  }
+
+  function openStream(path) {
+    var es = new EventSource(path);
+    es.onopen = function () { showLive(); };
+    es.onerror = function () {
+      /* CONNECTING: the browser retries with Last-Event-ID; CLOSED (a refusal): start afresh */
+      if (es.readyState === 2 && streams[path] === es) {
+        delete streams[path];
+        setTimeout(syncStreams, 2000);
+      }
+      showLive();
+    };
+    EVENT_TYPES.forEach(function (t) { es.addEventListener(t, kick); });
+    streams[path] = es;
+  }
+
+  function syncStreams() {
+    if (!window.EventSource) return;
+    var want = wantedStreams();
+    Object.keys(streams).forEach(function (p) {
+      if (want.indexOf(p) < 0) { streams[p].close(); delete streams[p]; }
+    });
+    want.forEach(function (p) { if (!streams[p]) openStream(p); });
+  }
+
+  function showLive() {
+    if (document.hidden) return;
+    if (state.failures) return; /* poll() says what is wrong */
+    var at = state.updatedAt ? ' · updated ' + fmtTime(state.updatedAt) + ' UTC' : '';
+    if (streamsOpen()) setLive('live', 'live · streaming' + at);
+    else setLive('connecting', 'reconnecting to the event stream' + at);
+  }
+
   /* ------------------------------------------------------------ polling */
 
   function activityUrl() {
-    return '/proof/activity' + (state.chartLot ? '?lot=' + encodeURIComponent(state.chartLot) : '');
+    var q = [];
+    if (state.chartLot) q.push('lot=' + encodeURIComponent(state.chartLot));
+    if (state.eventSeq) q.push('event=' + state.eventSeq);
+    return '/proof/activity' + (q.length ? '?' + q.join('&') : '');
   }
 
   function poll() {
@@ -1128,8 +1203,8 @@
     state.inflight = true;
     state.again = false;
 
-    Promise.allSettled([getAuthJSON('/proof'), getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets(),
-                        getAuthJSON('/proof/holds')]).then(function (r) {
+    Promise.allSettled([getAuthJSON('/proof' + (state.eventSeq ? '?event=' + state.eventSeq : '')),
+      getAuthJSON(activityUrl()), getText('/metrics'), loadMarkets(), getAuthJSON('/proof/holds')]).then(function (r) {
       var errors = [];
       if (r[0].status === 'fulfilled') renderProof(r[0].value);
       else { renderProofError(r[0].reason); errors.push(r[0].reason); }
@@ -1149,7 +1224,9 @@
         setLive('error', 'trouble: ' + errors[0].message);
       } else {
         state.failures = 0;
-        setLive('live', 'live · updated ' + fmtTime(now) + ' UTC');
+        state.updatedAt = now;
+        syncStreams();
+        showLive();
       }
     }).catch(function (e) {
       setLive('error', 'dashboard error: ' + e.message);

@@ -19,3 +19,8 @@ GRANT SELECT, INSERT ON seals, merkle_nodes TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON seal_accounts, seal_lots, seal_markets, leases TO zerosum_app;
 -- the full pass (fcgi/domain/fullpass.c): its lease and its rows
 GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;
+-- live events (fcgi/domain/events.c): the outbox, its cursors and the
+-- streams' message ids; the publisher orders, publishes and purges
+GRANT SELECT, INSERT, UPDATE, DELETE ON events, event_cursors, event_publications TO zerosum_app;
+-- webhooks (fcgi/domain/webhook.c): endpoints and their delivery log
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhooks, webhook_deliveries TO zerosum_app;

@@ -617,3 +617,97 @@ CREATE INDEX IF NOT EXISTS trades_by_maker_order ON trades (maker_order);
 -- pass reads every sealed transfer's entries merged with the transfers in
 -- position order instead of one index probe per transfer.
 CREATE INDEX IF NOT EXISTS entries_by_seal ON entries (sealed) WHERE sealed IS NOT NULL;
+
+-- migrate: 300 events
+-- The outbox (fcgi/domain/events.c): one row per event, written by the
+-- transaction that made the effect, so an event exists iff its effect
+-- committed. channels: the space-separated stream channels it goes to
+-- ("lots/<id> accounts/<id>"); payload: a JSON object. at: the database
+-- clock when the row was written (after the effect's locks were taken, so
+-- two effects serialised on one row are written in that order); n: its
+-- place among the events of its transaction (at may tie). pos: NULL
+-- until the publisher, the one holder of the `events` lease, gives it the
+-- next position of the one total order (1, 2, …): the event's id.
+CREATE TABLE IF NOT EXISTS events (
+    id          uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    type        text        NOT NULL CHECK (length(type) BETWEEN 3 AND 64),
+    channels    text        NOT NULL CHECK (length(channels) <= 1000),
+    payload     text        NOT NULL,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    n           integer     NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    pos         bigint      CHECK (pos > 0)
+);
+
+-- migrate: 301 events_unordered
+CREATE INDEX IF NOT EXISTS events_unordered ON events (at, n, id) WHERE pos IS NULL;
+
+-- migrate: 302 events_by_pos
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_pos ON events (pos);
+
+-- migrate: 303 event_cursors
+-- How far the events have gone: `ordered` (the last position given),
+-- `nchan` (the last position published to the streams), `proof` (state:
+-- the /proof status the jobs child last announced). One writer each, under
+-- the `events` lease (`proof`: the sealer's).
+CREATE TABLE IF NOT EXISTS event_cursors (
+    name   text    PRIMARY KEY,
+    pos    bigint  NOT NULL DEFAULT 0 CHECK (pos >= 0),
+    state  text
+);
+
+-- migrate: 304 event_publications
+-- The streams' own message ids: one row per (channel, event) published to
+-- nchan, with the id nchan gave the message ("<time>:<tag>"). The
+-- subscribe gate (GET /events/…) resumes a Last-Event-ID only while its row
+-- is here, i.e. while nchan still buffers the message; older ones are told
+-- to resync.
+CREATE TABLE IF NOT EXISTS event_publications (
+    channel       text        NOT NULL,
+    msgid         text        NOT NULL,
+    pos           bigint      NOT NULL,
+    published_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, msgid)
+);
+
+-- migrate: 305 event_publications_by_channel
+CREATE INDEX IF NOT EXISTS event_publications_by_channel ON event_publications (channel, pos);
+
+-- migrate: 306 webhooks
+-- Webhook endpoints (fcgi/domain/webhook.c). events: the subscribed types,
+-- space-separated, or "*". cursor: the last event position delivered (or
+-- given up after webhook_max_age_s); deliveries go one at a time, in
+-- order, per endpoint. attempts/failing_since/next_at: the retry state of
+-- the event after cursor (exponential backoff).
+CREATE TABLE IF NOT EXISTS webhooks (
+    id             uuid        PRIMARY KEY,
+    url            text        NOT NULL CHECK (length(url) <= 1000),
+    events         text        NOT NULL CHECK (length(events) <= 2000),
+    secret         text        NOT NULL,
+    created_by     text        NOT NULL,
+    cursor         bigint      NOT NULL DEFAULT 0,
+    attempts       integer     NOT NULL DEFAULT 0,
+    failing_since  timestamptz,
+    next_at        timestamptz NOT NULL DEFAULT now(),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    deleted_at     timestamptz
+);
+
+-- migrate: 307 webhook_deliveries
+-- Every delivery attempt: the HTTP status (NULL: no answer, error says
+-- why), or outcome 'given_up' when the event stopped being retried.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id           uuid        PRIMARY KEY,
+    webhook_id   uuid        NOT NULL,
+    pos          bigint      NOT NULL,
+    type         text        NOT NULL,
+    attempt      integer     NOT NULL,
+    outcome      text        NOT NULL CHECK (outcome IN ('delivered', 'failed', 'given_up')),
+    status       integer,
+    error        text,
+    duration_ms  integer     NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate: 308 webhook_deliveries_by_hook
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, at DESC, id);

@@ -24,6 +24,7 @@
 #include "api/routes.h"
 #include "api/validate.h"
 #include "domain/auction.h"
+#include "domain/events.h"
 #include "domain/ledger.h"
 #include "util.h"
 
@@ -133,6 +134,69 @@ void bid_add_row(struct bid_writes *w, struct mutation *m, const struct bid_req 
               b->transfer_id, mut_scoped_key(m));
 }
 
+/* A string member of o ("" when missing or null). */
+static const char *member(struct json_object *o, const char *name)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_string)
+        ? json_object_get_string(v)
+        : "";
+}
+
+/*
+ * The events of an accepted bid or claim (answer: {"bid", "lot"} as the lot
+ * now stands): bid.accepted; bid.outbid for a previous leader who is
+ * someone else; lot.extended when the bid pushed the end; lot.settled when
+ * it sold the lot (a Dutch lot, a drop's last unit).
+ */
+static int bid_events(struct mutation *m, const struct bid_req *q, const struct bid_row *b,
+                      struct json_object *answer)
+{
+    const struct lot *l = b->before;
+    const char *me = mut_request(m)->caller.sub;
+    struct json_object *lot = NULL, *o;
+    const char *status;
+
+    json_object_object_get_ex(answer, "lot", &lot);
+    status = member(lot, "status");
+    if (mut_event(m, "bid.accepted", json_object_get(answer), "lots/%s accounts/%s", q->lot, me)
+        < 0)
+        return -1;
+    if (l->kind == LOT_ENGLISH && l->high_bidder[0] && strcmp(l->high_bidder, me) != 0) {
+        o = json_object_new_object();
+        json_object_object_add(o, "lot", json_object_new_string(q->lot));
+        json_object_object_add(o, "bidder", json_object_new_string(l->high_bidder));
+        json_object_object_add(o, "bid", json_object_new_string(l->high_bid));
+        json_object_object_add(o, "amount", json_object_new_int64(l->high_amount));
+        json_object_object_add(o, "new_amount", json_object_new_int64(b->amount));
+        if (mut_event(m, "bid.outbid", o, "lots/%s accounts/%s", q->lot, l->high_bidder) < 0)
+            return -1;
+    }
+    if (l->kind == LOT_ENGLISH && l->ends_at[0] && strcmp(member(lot, "ends_at"), l->ends_at) > 0) {
+        o = json_object_new_object();
+        json_object_object_add(o, "lot", json_object_new_string(q->lot));
+        json_object_object_add(o, "ends_at", json_object_new_string(member(lot, "ends_at")));
+        json_object_object_add(o, "previous_ends_at", json_object_new_string(l->ends_at));
+        if (mut_event(m, "lot.extended", o, "lots/%s", q->lot) < 0)
+            return -1;
+    }
+    if (strcmp(status, "settled") == 0 || strcmp(status, "sold_out") == 0) {
+        o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(q->lot));
+        json_object_object_add(o, "status", json_object_new_string(status));
+        json_object_object_add(o, "winner",
+                               l->kind == LOT_DUTCH ? json_object_new_string(me) : NULL);
+        json_object_object_add(o, "price",
+                               l->kind == LOT_DUTCH ? json_object_new_int64(b->amount) : NULL);
+        if (mut_event(m, "lot.settled", events_wrap("lot", o), "lots/%s accounts/%s", q->lot,
+                      l->seller)
+            < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int bid_w_send(struct tx *tx, struct bid_writes *w)
 {
     if (w->overflow || w->n == 0) {
@@ -175,6 +239,10 @@ enum tx_decision bid_answer(struct mutation *m, struct tx *tx, const struct bid_
                            b->transfer_id ? json_object_new_string(b->transfer_id) : NULL);
     json_object_object_add(o, "bid", bid);
     json_object_object_add(o, "lot", lot);
+    if (bid_events(m, q, b, o) < 0) {
+        json_object_put(o);
+        return TX_ERROR;
+    }
     return mut_commit(m, tx, NULL, 0, 201, o);
 }
 
@@ -320,7 +388,7 @@ static enum tx_decision purchase(struct mutation *m, struct tx *tx, const struct
             < 0
         || util_uuid_v4(bid_id) < 0)
         return TX_ERROR;
-    b = (struct bid_row){ bid_id, c.cost, c.quantity, l->seq + 1, BID_CLAIMED, mv.id };
+    b = (struct bid_row){ bid_id, c.cost, c.quantity, l->seq + 1, BID_CLAIMED, mv.id, l };
     /* One round trip for the payment, the claim row and the lot. */
     memset(&w, 0, sizeof(w));
     for (int i = 0; i < mv.n; i++)

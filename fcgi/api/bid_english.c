@@ -71,7 +71,7 @@ static enum tx_decision lead(struct mutation *m, struct tx *tx, const struct bid
 {
     const char *me = mut_request(m)->caller.sub;
     char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1];
-    struct bid_row b = { bid_id, t->amount, 1, l->seq + 1, BID_LEADING, NULL };
+    struct bid_row b = { bid_id, t->amount, 1, l->seq + 1, BID_LEADING, NULL, l };
     int leader = auction_is_leader(l, me);
     /* a leader's higher maximum that leaves the high where it is adds no row */
     int new_row = !(leader && q->has_max_amount && t->price == l->high_amount);
@@ -114,8 +114,8 @@ static enum tx_decision outbid_by_proxy(struct mutation *m, struct tx *tx, const
 {
     const char *me = mut_request(m)->caller.sub;
     char bid_id[UUID_STR_LEN + 1], counter_id[UUID_STR_LEN + 1];
-    struct bid_row mine = { bid_id, t->amount, 1, l->seq + 1, BID_OUTBID, NULL };
-    struct bid_row counter = { counter_id, t->price, 1, l->seq + 2, BID_LEADING, NULL };
+    struct bid_row mine = { bid_id, t->amount, 1, l->seq + 1, BID_OUTBID, NULL, l };
+    struct bid_row counter = { counter_id, t->price, 1, l->seq + 2, BID_LEADING, NULL, l };
     struct json_object *o;
     struct bid_writes w;
 
@@ -149,7 +149,7 @@ static enum tx_decision buy_now(struct mutation *m, struct tx *tx, const struct 
     const char *me = mut_request(m)->caller.sub;
     char bid_id[UUID_STR_LEN + 1], hold_id[UUID_STR_LEN + 1];
     const char *p[1] = { l->id };
-    struct bid_row b = { bid_id, t->price, 1, l->seq + 1, BID_LEADING, NULL };
+    struct bid_row b = { bid_id, t->price, 1, l->seq + 1, BID_LEADING, NULL, l };
     struct bid_writes w;
     struct lot now = *l;
     PGresult *res;

@@ -31,7 +31,8 @@ struct bid_row {
     const char *id;
     int64_t amount, quantity, seq;
     enum bid_status status;
-    const char *transfer_id; /* NULL: none */
+    const char *transfer_id;  /* NULL: none */
+    const struct lot *before; /* the lot as it was locked (its events compare) */
 };
 
 /* A decimal text of v that lives as long as w ("" and w->overflow once full). */

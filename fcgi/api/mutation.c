@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_tx.h"
+#include "domain/events.h"
 #include "log.h"
 #include "util.h"
 
@@ -17,8 +18,9 @@ struct mutation {
     const struct mutation_ops *ops;
     void *req;
     struct idem idem;
-    int status; /* the answer of this attempt, when body is set */
-    char *body; /* malloc'd JSON text; NULL: the key answers (replay …) */
+    int status;               /* the answer of this attempt, when body is set */
+    char *body;               /* malloc'd JSON text; NULL: the key answers (replay …) */
+    struct events_buf events; /* what this attempt announces, appended by mut_commit() */
 };
 
 struct request *mut_request(const struct mutation *m)
@@ -91,25 +93,54 @@ out:
     return ok;
 }
 
+int mut_event(struct mutation *m, const char *type, struct json_object *payload,
+              const char *chan_fmt, ...)
+{
+    char channels[EVENTS_CHANNELS_MAX];
+    va_list ap;
+    int len;
+
+    if (!payload)
+        payload = json_object_new_object();
+    va_start(ap, chan_fmt);
+    len = vsnprintf(channels, sizeof(channels), chan_fmt, ap);
+    va_end(ap);
+    if (len <= 0 || (size_t)len >= sizeof(channels)) {
+        json_object_put(payload); /* an event must have a channel that fits */
+        payload = NULL;
+    }
+    if (!payload || events_add(&m->events, type, payload, "%s", channels) < 0) {
+        log_error("request %s: %s: event %s not recorded", m->r->request_id, m->ops->name, type);
+        return -1;
+    }
+    return 0;
+}
+
 enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,
                             int status, struct json_object *body)
 {
-    struct tx_stmt fixed[MUT_LAST_MAX + 1], *all = fixed;
+    struct tx_stmt fixed[MUT_LAST_MAX + 1 + 4], *all = fixed;
     enum tx_decision d = TX_ERROR;
+    int ne = m->events.n, total;
 
     free(m->body);
     m->body = body ? util_json_take_text(body) : NULL;
-    /* more than MUT_LAST_MAX: a pipeline on the heap (a linked batch's writes) */
-    if (!m->body || n < 0 || (n > MUT_LAST_MAX && !(all = calloc((size_t)n + 1, sizeof(*all))))) {
+    total = n + ne + 1;
+    /* more than fits: a pipeline on the heap (a linked batch's writes and events) */
+    if (!m->body || n < 0
+        || (total > (int)(sizeof(fixed) / sizeof(fixed[0]))
+            && !(all = calloc((size_t)total, sizeof(*all))))) {
         tx->err = DB_FAILED;
         return TX_ERROR;
     }
     m->status = status;
     if (n)
         memcpy(all, st, (size_t)n * sizeof(*st));
-    idem_finish_stmt(&m->idem, status, m->body, &all[n]);
-    if (tx_exec_many(tx, all, n + 1, 1) == 0) {
-        for (int i = 0; i <= n; i++)
+    /* the effect's events ride in the same round trip as its last writes */
+    events_stmts(&m->events, all + n);
+    idem_finish_stmt(&m->idem, status, m->body, &all[n + ne]);
+    if (tx_exec_many(tx, all, total, 1) == 0) {
+        for (int i = 0; i < total; i++)
             PQclear(all[i].res);
         d = TX_COMMIT;
     }
@@ -133,6 +164,8 @@ enum tx_decision mut_refuse(struct mutation *m, struct tx *tx, enum mut_store st
         json_object_object_foreach(extra, k, v) json_object_object_add(o, k, json_object_get(v));
         json_object_put(extra);
     }
+    /* a refusal has no effect, so nothing to announce */
+    events_reset(&m->events);
     if (store == MUT_STORED)
         return mut_commit(m, tx, NULL, 0, status, o);
     free(m->body);
@@ -152,6 +185,7 @@ static enum tx_decision attempt(struct tx *tx, void *arg)
     free(m->body);
     m->body = NULL;
     m->status = 0;
+    events_reset(&m->events);
     return m->ops->apply(m, tx, m->req);
 }
 
@@ -182,6 +216,7 @@ void mutation_run(struct request *r, const struct mutation_ops *ops)
     }
 out:
     free(m.body);
+    events_reset(&m.events);
     idem_free(&m.idem);
     free(m.req);
 }

@@ -73,6 +73,17 @@ int mut_begin(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n, enum
 enum tx_decision mut_commit(struct mutation *m, struct tx *tx, struct tx_stmt *st, int n,
                             int status, struct json_object *body);
 
+/*
+ * Announce an effect of this attempt: event type (a dotted literal such as
+ * "transfer.created") with payload (ownership taken; NULL: {}) for the
+ * space-separated channels chan_fmt makes ("lots/%s accounts/%s"). mut_commit()
+ * appends it to the outbox in its round trip, in the transaction of the
+ * effect; a refusal or a retried attempt drops it. 0, or -1 (out of
+ * memory: the caller returns TX_ERROR). See domain/events.h.
+ */
+int mut_event(struct mutation *m, const char *type, struct json_object *payload,
+              const char *chan_fmt, ...) __attribute__((format(printf, 4, 5)));
+
 enum mut_store {
     MUT_ROLLBACK, /* not stored: the transaction rolls back, a retry may differ */
     MUT_STORED,   /* terminal: stored under the key and committed, a retry replays it */

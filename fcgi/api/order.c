@@ -38,6 +38,7 @@
 #include "api/mutation.h"
 #include "api/order.h"
 #include "api/routes.h"
+#include "domain/events.h"
 #include "domain/book.h"
 #include "domain/ledger.h"
 #include "domain/market.h"
@@ -299,6 +300,41 @@ static struct json_object *fill_json(const struct order_run *o, const struct mat
     return fo;
 }
 
+/* One maker's event: order.filled (its last unit filled) or order.cancelled (self-trade). */
+static int maker_event(struct order_run *o, const struct match_order *k)
+{
+    const char *type = k->stp ? "order.cancelled" : "order.filled";
+    struct json_object *ord;
+
+    if (!k->stp && (k->fill == 0 || k->fill < k->remaining))
+        return 0;
+    ord = json_object_new_object();
+    json_object_object_add(ord, "id", json_object_new_string(k->id));
+    json_object_object_add(ord, "market", json_object_new_string(o->q->market));
+    json_object_object_add(ord, "status", json_object_new_string(k->stp ? "cancelled" : "filled"));
+    json_object_object_add(ord, "filled", json_object_new_int64(k->fill));
+    return mut_event(o->mu, type, events_wrap("order", ord), "markets/%s accounts/%s", o->q->market,
+                     k->account);
+}
+
+/* The events of a placed order: the makers it filled or cancelled, then its own
+ * order.filled or order.cancelled (an ioc remainder) when it is not left open. */
+static int order_events(struct order_run *o, struct json_object *fills)
+{
+    const char *type = o->res.status == ORDER_FILLED ? "order.filled"
+        : o->res.status == ORDER_CANCELLED           ? "order.cancelled"
+                                                     : NULL;
+
+    for (int i = 0; i < o->n; i++)
+        if (maker_event(o, &o->m[i]) < 0)
+            return -1;
+    if (!type)
+        return 0;
+    json_object_get(fills); /* order_answer() takes a reference; the answer keeps its own */
+    return mut_event(o->mu, type, order_answer(o, fills), "markets/%s accounts/%s", o->q->market,
+                     o->me);
+}
+
 /* Apply what matching decided: self-trade cancellations (their released
  * holds fund what follows), the order row, the fills; then the market's
  * sequence, the stored answer and COMMIT in the last round trip. */
@@ -332,7 +368,9 @@ enum tx_decision order_write(struct tx *tx, struct order_run *o)
         }
         json_object_array_add(fills, fill_json(o, &o->m[i]));
     }
-    return mut_commit(o->mu, tx, adv, 1, o->amend ? 200 : 201, order_answer(o, fills));
+    return order_events(o, fills) < 0
+        ? TX_ERROR
+        : mut_commit(o->mu, tx, adv, 1, o->amend ? 200 : 201, order_answer(o, fills));
 }
 
 /*

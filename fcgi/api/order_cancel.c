@@ -111,6 +111,10 @@ static enum tx_decision cancel_apply(struct mutation *mu, struct tx *tx, void *r
     }
     if (book_cancel_resting(tx, market, &k) < 0)
         return TX_ERROR;
+    if (mut_event(mu, "order.cancelled", cancel_answer(&k, market), "markets/%s accounts/%s",
+                  market, k.account)
+        < 0)
+        return TX_ERROR;
     return mut_commit(mu, tx, NULL, 0, 200, cancel_answer(&k, market));
 }
 

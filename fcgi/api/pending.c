@@ -153,6 +153,12 @@ static enum tx_decision create_apply(struct mutation *m, struct tx *tx, void *re
         return TX_ERROR;
     o = json_object_new_object();
     json_object_object_add(o, "transfer", pending_new_json(q, pc.id, mut_now(m), pc.expires));
+    if (mut_event(m, "transfer.pending", json_object_get(o), "accounts/%s accounts/%s", q->from,
+                  q->to)
+        < 0) {
+        json_object_put(o);
+        return TX_ERROR;
+    }
     return mut_commit(m, tx, pc.st, 2, 201, o);
 }
 
@@ -250,7 +256,7 @@ static enum tx_decision refuse_verdict(struct mutation *m, struct tx *tx, enum p
         return mut_refuse(m, tx, MUT_STORED, 409, "transfer_already_voided", NULL,
                           "the pending transfer has been voided");
     case PENDING_EXPIRE_NOW:
-        if (pending_expire_locked(tx, q->id, l->from, l->amount, mut_caller(m)) < 0)
+        if (pending_expire_locked(tx, q->id, l->from, l->to, l->amount, mut_caller(m)) < 0)
             return TX_ERROR;
         return mut_refuse(m, tx, MUT_STORED, 409, "transfer_expired", NULL,
                           "the pending transfer expired at %s", l->expires_at);
@@ -332,6 +338,10 @@ static enum tx_decision close_apply(struct mutation *m, struct tx *tx, void *req
         last[n++] = tx_stmt_named(SQL_LEDGER_ADJUST_HELD, p_held);
         last[n++] = tx_stmt_named(SQL_PENDING_RESOLVE, p_res);
         view.status = PENDING_STATUS_VOIDED;
+        if (mut_event(m, "transfer.voided", view_answer(&view), "accounts/%s accounts/%s", l.from,
+                      l.to)
+            < 0)
+            return TX_ERROR;
         return mut_commit(m, tx, last, n, 200, view_answer(&view));
     }
 
@@ -361,6 +371,9 @@ static enum tx_decision close_apply(struct mutation *m, struct tx *tx, void *req
     view.status = PENDING_STATUS_POSTED;
     view.posted_amount = moved;
     view.posted_transfer = mv.id;
+    if (mut_event(m, "transfer.posted", view_answer(&view), "accounts/%s accounts/%s", l.from, l.to)
+        < 0)
+        return TX_ERROR;
     return mut_commit(m, tx, last, n, 200, view_answer(&view));
 }
 

@@ -49,6 +49,17 @@ const struct route routes[] = {
     { "POST", "/order", handle_order_create, EP_ORDER, AUTH_USER, "order" },
     { "DELETE", "/order/{id}", handle_order_cancel, EP_ORDER, AUTH_USER, "order" },
     { "PATCH", "/order/{id}", handle_order_amend, EP_ORDER, AUTH_USER, "order" },
+    /* live events: the subscribe gate (api/events.c), before nginx hands over to nchan */
+    { "GET", "/events/proof", handle_events_proof, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/lots/{id}", handle_events_lot, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/markets/{id}", handle_events_market, EP_OTHER, AUTH_NONE, "default" },
+    { "GET", "/events/accounts/{id}", handle_events_account, EP_OTHER, AUTH_USER, "default" },
+    /* webhooks (api/webhooks.c) */
+    { "POST", "/webhooks", handle_webhook_create, EP_OTHER, AUTH_ADMIN, "default" },
+    { "GET", "/webhooks", handle_webhook_list, EP_OTHER, AUTH_ADMIN, "default" },
+    { "DELETE", "/webhooks/{id}", handle_webhook_delete, EP_OTHER, AUTH_ADMIN, "default" },
+    { "GET", "/webhooks/{id}/deliveries", handle_webhook_deliveries, EP_OTHER, AUTH_ADMIN,
+      "default" },
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

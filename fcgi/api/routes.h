@@ -52,4 +52,16 @@ void handle_order_create(struct request *r);
 void handle_order_cancel(struct request *r);
 void handle_order_amend(struct request *r);
 
+/* live events (api/events.c) */
+void handle_events_proof(struct request *r);
+void handle_events_lot(struct request *r);
+void handle_events_market(struct request *r);
+void handle_events_account(struct request *r);
+
+/* webhooks (api/webhooks.c) */
+void handle_webhook_create(struct request *r);
+void handle_webhook_list(struct request *r);
+void handle_webhook_delete(struct request *r);
+void handle_webhook_deliveries(struct request *r);
+
 #endif

@@ -265,6 +265,10 @@ static enum tx_decision transfer_apply(struct mutation *m, struct tx *tx, void *
                             q->memo, mut_scoped_key(m))
         < 0)
         return TX_ERROR;
+    if (mut_event(m, "transfer.created", transfer_answer(q, mv.id, kind, mut_now(m)),
+                  "accounts/%s accounts/%s", q->from, q->to)
+        < 0)
+        return TX_ERROR;
     return mut_commit(m, tx, mv.st, mv.n, 201, transfer_answer(q, mv.id, kind, mut_now(m)));
 }
 

@@ -22,6 +22,7 @@
 #include "api/pending.h"
 #include "api/routes.h"
 #include "api/validate.h"
+#include "domain/events.h"
 #include "domain/ledger.h"
 #include "domain/linked.h"
 #include "util.h"
@@ -234,6 +235,11 @@ static enum tx_decision write_all(struct mutation *m, struct tx *tx, const struc
         json_object_object_add(o, "index", json_object_new_int(i));
         json_object_object_add(o, "status", json_object_new_int(201));
         json_object_object_add(o, "transfer", tr);
+        if (mut_event(m, t->pending ? "transfer.pending" : "transfer.created",
+                      events_wrap("transfer", json_object_get(tr)), "accounts/%s accounts/%s",
+                      t->from, t->to)
+            < 0)
+            goto fail;
         json_object_array_add(results, o);
         continue;
     fail:

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "domain/events.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -72,6 +73,7 @@ int auction_lot_parse(PGresult *res, int row, struct lot *l)
     l->started = col_bool(res, row, "started");
     l->ended = col_bool(res, row, "ended");
     l->current_price = col_i64(res, row, "current_price");
+    copy_col(l->ends_at, sizeof(l->ends_at), res, row, "ends_at");
     l->high_max = col_i64(res, row, "high_max");
     l->buy_now = col_i64(res, row, "buy_now");
     return auction_increments_parse(col(res, row, "increments"), l);
@@ -185,7 +187,46 @@ int auction_settle_now(struct tx *tx, struct lot *l)
     return rc;
 }
 
+static int settle_now(struct tx *tx, struct lot *l);
+
+/* lot.settled for l, settled as l->status now, in the settling transaction. 0, or -1. */
+static int settled_event(struct tx *tx, const struct lot *l)
+{
+    struct events_buf ev = { 0 };
+    struct json_object *o = json_object_new_object();
+    int rc;
+
+    json_object_object_add(o, "id", json_object_new_string(l->id));
+    json_object_object_add(o, "status", json_object_new_string(auction_status_name(l->status)));
+    json_object_object_add(o, "winner",
+                           l->status == LOT_SETTLED && l->high_bidder[0]
+                               ? json_object_new_string(l->high_bidder)
+                               : NULL);
+    json_object_object_add(o, "price",
+                           l->status == LOT_SETTLED ? json_object_new_int64(l->high_amount) : NULL);
+    if (l->status == LOT_SETTLED && l->high_bidder[0])
+        rc = events_add(&ev, "lot.settled", events_wrap("lot", o),
+                        "lots/%s accounts/%s accounts/%s", l->id, l->seller, l->high_bidder);
+    else
+        rc = events_add(&ev, "lot.settled", events_wrap("lot", o), "lots/%s accounts/%s", l->id,
+                        l->seller);
+    if (rc == 0)
+        rc = events_exec(tx, &ev);
+    events_reset(&ev);
+    if (rc < 0)
+        tx->err = tx->err == DB_OK ? DB_FAILED : tx->err;
+    return rc;
+}
+
 int auction_settle_if_due(struct tx *tx, struct lot *l)
+{
+    int rc = settle_now(tx, l);
+
+    return rc == 1 && settled_event(tx, l) < 0 ? -1 : rc;
+}
+
+/* auction_settle_if_due() without its event. */
+static int settle_now(struct tx *tx, struct lot *l)
 {
     const char *p[1] = { l->id };
     int rc;

@@ -103,10 +103,11 @@ int pending_deadline_text(const char *created_at, int64_t seconds, char out[40])
 int pending_expire_due(struct db_session *s, int limit);
 
 /*
- * Inside tx, with pending transfer id locked and found still pending and
- * due: release its hold on from and mark it expired at now by `by`. 0 or -1.
+ * Inside tx, with pending transfer id (from → to) locked and found still
+ * pending and due: release its hold on from and mark it expired at now by
+ * `by`, with its transfer.expired event. 0 or -1.
  */
-int pending_expire_locked(struct tx *tx, const char *id, const char *from, int64_t amount,
-                          const char *by);
+int pending_expire_locked(struct tx *tx, const char *id, const char *from, const char *to,
+                          int64_t amount, const char *by);
 
 #endif

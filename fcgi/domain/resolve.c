@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "domain/book.h"
+#include "domain/events.h"
 #include "domain/ledger.h"
 #include "log.h"
 
@@ -381,6 +382,21 @@ static int stored_answer(struct tx *tx, struct market_resolve *v, const struct r
     return found;
 }
 
+/* market.resolved, with the answer's members, in the closing transaction. 0, or -1. */
+static int resolved_event(struct tx *tx, const struct market_resolve *v)
+{
+    struct events_buf ev = { 0 };
+    struct json_object *o = json_tokener_parse(v->body);
+    int rc = o ? events_add(&ev, "market.resolved", o, "markets/%s", v->id) : -1;
+
+    if (rc == 0)
+        rc = events_exec(tx, &ev);
+    events_reset(&ev);
+    if (rc < 0 && tx->err == DB_OK)
+        tx->err = DB_FAILED;
+    return rc;
+}
+
 /* STEP_CLOSE: close the market and finish the key together; or, when
  * another driver closed it first, answer what it stored. */
 static enum tx_decision close_step(struct tx *tx, struct step_run *s, const struct resolving *r)
@@ -408,6 +424,9 @@ static enum tx_decision close_step(struct tx *tx, struct step_run *s, const stru
     }
     v->body = resolved_body(v, r);
     if (!v->body)
+        return TX_ERROR;
+    /* the transaction that closes the market announces it */
+    if (r->m.status == MARKET_RESOLVING && resolved_event(tx, v) < 0)
         return TX_ERROR;
     if (r->key[0]) {
         const char *pf[3] = { r->caller, r->key, v->body };

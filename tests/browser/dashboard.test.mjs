@@ -11,7 +11,7 @@
 // orders and checks their books and price chart, and saves screenshots under
 // $ZS_VAR/screenshots/ plus docs/dashboard.png for the README.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -402,6 +402,41 @@ try {
       (await page.locator('#checks li[data-ok="false"]').count()) === 0);
     phase = 'repaired';
     await page.waitForTimeout(2500);
+  });
+
+  // Live events: the page holds an EventSource on /events/proof and on the
+  // shown lot's channel; a bid made through the API must show without a
+  // reload within a second, also after nginx dropped the stream.
+  const liveBid = async (who) => {
+    const lot = (await must('GET', '/lots/' + seed.lot.id)).lot;
+    const label = await page.textContent('#chart-lot');
+    const m = label.match(/(\d+) accepted bid/);
+    assert(m, `the chart label says "${label}"`);
+    const t0 = Date.now();
+    await must('POST', '/bid', who.token, { lot: seed.lot.id, amount: lot.min_next_bid });
+    await waitFor('the new bid on the page within a second', async () =>
+      (await page.textContent('#chart-lot')).includes(`${Number(m[1]) + 1} accepted bid`), 1000);
+    return Date.now() - t0;
+  };
+  const streaming = async () => (await page.textContent('#live-text')).includes('streaming');
+
+  await test('live: the indicator says streaming, and an API bid shows within a second without a reload', async () => {
+    await waitFor('the indicator to say streaming', streaming);
+    const navs = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+    const ms = await liveBid(seed.alice);
+    diag(`bid to page: ${ms} ms`);
+    assert(await page.evaluate(() => performance.getEntriesByType('navigation').length) === navs, 'the page reloaded');
+  });
+
+  await test('live: nginx drops the stream (its worker killed); the indicator says so, the page reconnects and keeps up', async () => {
+    const master = Number(readFileSync(join(ZS_VAR, 'run/nginx.pid'), 'utf8').trim());
+    const workers = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    assert(workers.length >= 1, 'no nginx worker found');
+    for (const w of workers) process.kill(w, 'SIGKILL');
+    await waitFor('the indicator to leave "streaming"', async () => !(await streaming()), 5000);
+    await waitFor('the streams to be open again', streaming, 15000);
+    const ms = await liveBid(seed.bob);
+    diag(`after the reconnection, bid to page: ${ms} ms`);
   });
 
   await test('an admin pastes a token, starts an oversell stampede (n=20, k=5) and sees its verdict', async () => {

@@ -138,6 +138,8 @@ def alice_order():
 
 
 order_for_cells = alice_order()
+authz_hook = post("/webhooks", {"url": "http://127.0.0.1:9/authz-matrix", "events": ["transfer.created"]},
+                  token=A).json["webhook"]["id"]
 
 
 def alice_pending():
@@ -246,6 +248,19 @@ ROWS = [
      {"other": (404, "transfer_not_found"), "user": ok2(200), "admin": ok2(200)}),
     # carol's credit limit, set to the 0 it already is (nothing moves either way)
     ("PATCH /accounts/{id}", "PATCH", "/accounts/{carol}", lambda: {"credit_limit": 0}, True, admin_only(200)),
+    # live events: a Last-Event-ID no buffer holds gets the (finite) resync answer, so a cell
+    # never waits on a held stream; someone else's account channel is an unknown one
+    ("GET /events/lots/{id}", "GET", f"/events/lots/{eng}?last_event_id=1:0", None, False, public()),
+    ("GET /events/markets/{id}", "GET", f"/events/markets/{mkt}?last_event_id=1:0", None, False, public()),
+    ("GET /events/accounts/{id}", "GET", f"/events/accounts/{alice}?last_event_id=1:0", None, False,
+     {"other": (404, "unknown_channel"), "user": ok2(200), "admin": ok2(200)}),
+    ("GET /events/proof", "GET", "/events/proof?last_event_id=1:0", None, False, public()),
+    # webhooks: admin only; the admin cell deletes the endpoint made for the matrix
+    ("POST /webhooks", "POST", "/webhooks", lambda: {"url": "http://127.0.0.1:9/authz", "events": ["*"]}, True,
+     admin_only(201)),
+    ("GET /webhooks", "GET", "/webhooks", None, True, admin_only(200)),
+    ("GET /webhooks/{id}/deliveries", "GET", f"/webhooks/{authz_hook}/deliveries", None, True, admin_only(200)),
+    ("DELETE /webhooks/{id}", "DELETE", f"/webhooks/{authz_hook}", lambda: {}, True, admin_only(200)),
     # the pass it queues only reads (and writes its own full_audits row)
     ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
     # last: the run it queues writes in the background while later cells would check "nothing moved"

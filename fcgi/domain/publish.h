@@ -1,0 +1,43 @@
+/*
+ * publish.h — the event publisher (docs/OPERATIONS.md, "Live events").
+ *
+ * One process (a child of the jobs child, restarted by it) holds the
+ * `events` lease and, every events_poll_ms:
+ *   1. gives the outbox's new events their positions, after the `ordered`
+ *      cursor, in the order they were written (one transaction);
+ *   2. publishes each ordered event after the `nchan` cursor, in order, to
+ *      every channel it names, through nginx's nchan publisher location on
+ *      the unix socket <socket_dir>/nchan.sock; then records nchan's message
+ *      id of each (channel, event) and advances the cursor, with the lease
+ *      renewed, in one transaction per event.
+ * A crash between a publish and its record leaves at most one event
+ * published but unrecorded; the next publisher's first event checks each
+ * channel's latest nchan message first and records instead of publishing
+ * again, so a subscriber sees every event once.
+ */
+#ifndef ZS_DOMAIN_PUBLISH_H
+#define ZS_DOMAIN_PUBLISH_H
+
+#include "config.h"
+#include "store/db.h"
+
+/* Start the publisher process if it is not running (events_poll_ms > 0). */
+void publish_jobs_poll(const struct zs_config *cfg);
+
+/* Stop the publisher process (the jobs child is leaving). */
+void publish_jobs_stop(void);
+
+/* Purge published events past events_retention_s and stream message ids
+ * past events_buffer_s, in batches. Rows deleted, or -1. */
+int publish_purge(const struct zs_config *cfg);
+
+/*
+ * Announce the /proof status as the sealer just saw it (status "ok" or
+ * "failing", with the check that failed) on the proof channel, when it
+ * differs from the last one announced: proof.status, in one transaction
+ * with the change of the announced status. 1 announced, 0 unchanged, -1.
+ */
+int publish_proof_status(const struct zs_config *cfg, const char *status, const char *check,
+                         long long seal_no, long long tree_size);
+
+#endif

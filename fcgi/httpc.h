@@ -1,0 +1,45 @@
+/*
+ * httpc.h — a small HTTP/1.1 client for the background processes: the
+ * event publisher (nchan's publisher location, over a unix socket) and
+ * webhook deliveries (http:// and https:// URLs; TLS by OpenSSL with the
+ * peer verified against the system CA store and its host name checked).
+ * One connection per request (Connection: close); every step bounded by
+ * one deadline, so a slow peer costs at most timeout_ms.
+ */
+#ifndef ZS_HTTPC_H
+#define ZS_HTTPC_H
+
+#include <stddef.h>
+
+struct httpc_url {
+    int tls;
+    char host[256];
+    char port[8];
+    char path[1024];     /* with the query, "/" at least */
+    char unix_path[600]; /* set: connect to this unix socket instead (host is the Host header) */
+};
+
+struct httpc_resp {
+    int status;
+    char *body; /* malloc'd, NUL-terminated, at most HTTPC_BODY_MAX bytes kept */
+    size_t len;
+};
+
+#define HTTPC_BODY_MAX 65536
+
+/* Parse an absolute http:// or https:// URL. 0, or -1 (not http(s), no host, too long). */
+int httpc_url_parse(const char *url, struct httpc_url *u);
+
+/*
+ * Send method u->path with the extra header lines `headers` ("Name: value\r\n"
+ * each, or NULL) and body (len bytes, may be NULL). 0 with *out filled (any
+ * status), or -1 with a reason in err (connect, TLS, timeout, malformed
+ * answer). The caller frees out with httpc_free().
+ */
+int httpc_request(const struct httpc_url *u, const char *method, const char *headers,
+                  const char *body, size_t len, int timeout_ms, struct httpc_resp *out, char *err,
+                  size_t errlen);
+
+void httpc_free(struct httpc_resp *r);
+
+#endif

@@ -1,0 +1,112 @@
+-- Live events (fcgi/domain/events.c, fcgi/domain/publish.c): the outbox
+-- every effect appends to in its own transaction, the publisher that gives
+-- the events their one total order and hands them to the nchan streams,
+-- the subscribe gate's look-ups and the purge.
+
+-- name: events_append
+-- Append event type $1 for channels $2 (space-separated) with payload $3
+-- (JSON text), the $4th event of its transaction, in the transaction of
+-- its effect.
+INSERT INTO events (type, channels, payload, n) VALUES ($1, $2, $3, $4::int);
+
+-- name: events_setup
+-- The publisher's lease row and the cursors, created the first time.
+INSERT INTO leases (name) VALUES ('events') ON CONFLICT (name) DO NOTHING;
+
+-- name: events_cursors_setup
+INSERT INTO event_cursors (name) VALUES ('ordered'), ('nchan'), ('proof')
+    ON CONFLICT (name) DO NOTHING;
+
+-- name: events_lease_take
+-- Take or renew the publisher's lease as owner $1 for $2 ms: one row
+-- updated means this transaction holds it (and commits only while it does).
+UPDATE leases SET owner = $1, expires = clock_timestamp() + $2::integer * interval '1 millisecond'
+ WHERE name = 'events' AND (owner IS NULL OR owner = $1 OR expires < clock_timestamp());
+
+-- name: events_lease_release
+UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = $1;
+
+-- name: events_cursor
+-- Cursor $1's position.
+SELECT pos FROM event_cursors WHERE name = $1;
+
+-- name: events_cursor_set
+UPDATE event_cursors SET pos = $2 WHERE name = $1 AND pos < $2;
+
+-- name: events_order
+-- Give the next positions, after $1 (the `ordered` cursor), to at most $2
+-- events without one, in the order they were written (at, n, id); returns
+-- the positions given.
+UPDATE events SET pos = o.pos
+  FROM (SELECT id, $1::bigint + row_number() OVER (ORDER BY at, n, id) AS pos
+          FROM (SELECT id, at, n FROM events WHERE pos IS NULL ORDER BY at, n, id
+                 LIMIT $2::int) e) o
+ WHERE events.id = o.id
+RETURNING events.pos;
+
+-- name: events_after
+-- At most $2 ordered events after position $1, in order.
+SELECT pos, type, channels, payload,
+       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  FROM events WHERE pos > $1 ORDER BY pos LIMIT $2::int;
+
+-- name: events_published
+-- Record that event $3 was published on channel $1 as nchan message $2.
+INSERT INTO event_publications (channel, msgid, pos) VALUES ($1, $2, $3)
+    ON CONFLICT (channel, msgid) DO NOTHING;
+
+-- name: events_forget_channel
+-- Channel $1's buffer was lost or emptied by nchan before event $2 was
+-- published (nginx restarted, or every message had timed out): nothing
+-- older resumes any more.
+DELETE FROM event_publications WHERE channel = $1 AND pos < $2;
+
+-- name: events_last_on_channel
+-- The latest event published on channel $1 (none: no row).
+SELECT msgid, pos FROM event_publications WHERE channel = $1 ORDER BY pos DESC LIMIT 1;
+
+-- name: events_resume
+-- The subscribe gate: message $2 of channel $1, if nchan still buffers it
+-- (published less than $3 seconds ago), with how many were published on
+-- the channel after it (nchan keeps the latest events_buffer).
+SELECT p.pos, (SELECT count(*) FROM event_publications q WHERE q.channel = $1 AND q.pos > p.pos)
+  FROM event_publications p
+ WHERE p.channel = $1 AND p.msgid = $2 AND p.published_at > now() - make_interval(secs => $3::int);
+
+-- name: events_channel_exists
+-- The subscribe gate: whether the thing channel kind $1 ("lots",
+-- "markets", "accounts", "proof") names by id $2 exists.
+SELECT CASE $1
+         WHEN 'lots' THEN EXISTS (SELECT 1 FROM lots WHERE id = $2::uuid)
+         WHEN 'markets' THEN EXISTS (SELECT 1 FROM markets WHERE id = $2::uuid)
+         WHEN 'accounts' THEN EXISTS (SELECT 1 FROM accounts WHERE id = $2::uuid)
+         ELSE $1 = 'proof' END;
+
+-- name: events_purge
+-- Delete up to $2 published events older than $1 seconds (the jobs child
+-- repeats it until a batch comes back short).
+DELETE FROM events e USING (
+  SELECT id FROM events
+   WHERE pos <= (SELECT pos FROM event_cursors WHERE name = 'nchan')
+     AND created_at < now() - make_interval(secs => $1::int)
+   LIMIT $2::int) old
+ WHERE e.id = old.id;
+
+-- name: events_purge_publications
+-- Delete up to $2 stream message ids older than $1 seconds (nchan no
+-- longer buffers them).
+DELETE FROM event_publications p USING (
+  SELECT channel, msgid FROM event_publications
+   WHERE published_at < now() - make_interval(secs => $1::int)
+   LIMIT $2::int) old
+ WHERE p.channel = old.channel AND p.msgid = old.msgid;
+
+-- name: events_proof_status
+-- Announce /proof status $1 (detail payload $2) on the proof channel when
+-- it differs from the last one announced; returns a row when it did.
+UPDATE event_cursors SET state = $1 WHERE name = 'proof' AND state IS DISTINCT FROM $1
+RETURNING state;
+
+-- name: events_known
+-- Whether nchan message $2 of channel $1 is one the publisher recorded.
+SELECT 1 FROM event_publications WHERE channel = $1 AND msgid = $2;

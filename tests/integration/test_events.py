@@ -1,0 +1,339 @@
+"""Live events: the outbox, the nchan streams behind the subscribe gate, and
+exactly-once delivery across a dropped connection and a publisher crash.
+
+A real SSE client (http.client reading the stream) subscribes through nginx
+like a browser's EventSource: GET /events/… answered by the gate, then held
+by nchan. Checked here:
+  - an API call's event reaches a subscriber within a second;
+  - an event is written iff its effect commits: a refused transfer writes
+    none, an accepted one exactly one, in the same transaction;
+  - every event has one position (the outbox order), and a channel's
+    stream ids follow it;
+  - Last-Event-ID after a dropped connection resumes with every later event
+    exactly once, in order; an id nchan no longer buffers gets the
+    documented `resync` event; a malformed one 400 invalid_last_event_id;
+  - unknown channels answer 404 unknown_channel; an account's channel needs
+    its owner's (or an admin's) token;
+  - a publisher that died after publishing but before recording is not
+    repeated by the next one, and killing the jobs child in a burst of bids
+    loses no event and repeats none.
+"""
+import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from zs import *
+
+import queue
+import re
+import signal
+import socket
+
+LOG = os.path.join(ZS_VAR, "log", "zerosum.log")
+NCHAN_SOCK = os.path.join(ZS_VAR, "run", "nchan.sock")
+
+
+class Sse:
+    """One EventSource-like subscription: events (id, event, data) on a queue."""
+
+    def __init__(self, path, token=None, last_id=None, query_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        headers = {"Accept": "text/event-stream"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        if last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        if query_id is not None:
+            path += "?last_event_id=" + query_id
+        self.conn.request("GET", path, headers=headers)
+        self.sock = self.conn.sock
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.events = queue.Queue()
+        self.closed = False
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.body = self.resp.read()
+
+    def _read(self):
+        ev = {}
+        try:
+            while True:
+                line = self.resp.fp.readline()
+                if not line:
+                    break
+                line = line.decode().rstrip("\n")
+                if line == "":
+                    if "data" in ev or "event" in ev:
+                        if "data" in ev:
+                            ev["json"] = json.loads(ev["data"]) if ev["data"].startswith("{") else None
+                        self.events.put(ev)
+                    ev = {}
+                elif line.startswith(":"):
+                    continue
+                else:
+                    k, _, v = line.partition(":")
+                    ev[k] = v[1:] if v.startswith(" ") else v
+        except (OSError, ValueError):
+            pass
+        self.events.put(None)  # the end of the stream
+
+    def next(self, timeout=5.0):
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def drain(self, n, timeout=10.0):
+        out, deadline = [], time.time() + timeout
+        while len(out) < n and time.time() < deadline:
+            e = self.next(max(0.01, deadline - time.time()))
+            if e is None:
+                break
+            out.append(e)
+        return out
+
+    def close(self):
+        """Drop the connection as a network failure would."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def events_of(channel):
+    """(pos, type) of the channel's ordered events, in order."""
+    return query("SELECT pos, type FROM events WHERE pos IS NOT NULL AND"
+                 " (' ' || channels || ' ') LIKE %s ORDER BY pos", (f"% {channel} %",))
+
+
+def published(channel):
+    return wait_for(lambda: query("SELECT count(*) FROM events WHERE pos IS NULL")[0][0] == 0
+                    and query("SELECT pos FROM event_cursors WHERE name = 'nchan'")[0][0]
+                    >= query("SELECT coalesce(max(pos), 0) FROM events")[0][0], 15)
+
+
+seller, _ = create_account("seller")
+alice, atok = create_account("alice", fund=1_000_000)
+bob, btok = create_account("bob", fund=1_000_000)
+carol, ctok = create_account("carol")
+
+# ---- an API call's event within a second ---------------------------------------------
+
+lot = create_lot(kind="english", seller=seller, start=100, increment=10, ends_in=3600)["id"]
+s = Sse(f"/events/lots/{lot}")
+is_(s.status, 200, "GET /events/lots/{id}: 200, held open")
+ok(s.resp.getheader("content-type", "").startswith("text/event-stream"), "…as text/event-stream")
+t0 = time.time()
+r = place_bid(atok, lot, amount=100)
+is_(r.status, 201, "a bid is accepted")
+e = s.next(5)
+lat = time.time() - t0
+ok(e is not None and e.get("event") == "bid.accepted", "the subscriber sees bid.accepted", e)
+ok(lat < 1.0, f"within a second of the API call ({lat * 1000:.0f} ms)")
+if e:
+    ok(re.fullmatch(r"\d+:\d+", e.get("id", "")) is not None, "the stream id is nchan's <time>:<tag>", e)
+    j = e["json"]
+    is_((j["type"], j["channel"], j["data"]["bid"]["id"]), ("bid.accepted", f"lots/{lot}", r.json["bid"]["id"]),
+        "the data names the event, the channel and the bid")
+    is_(query("SELECT pos FROM events WHERE type = 'bid.accepted' AND payload LIKE %s",
+              (f'%{r.json["bid"]["id"]}%',)), [(j["id"],)], "its \"id\" is the event's outbox position")
+
+# outbid: the previous leader's private channel and the lot's both hear of it
+sa = Sse(f"/events/accounts/{alice}", token=atok)
+is_(sa.status, 200, "the owner subscribes to their account's channel")
+r = place_bid(btok, lot, amount=150)
+is_(r.status, 201, "bob outbids alice")
+got = [x["event"] for x in s.drain(2, 5)]
+is_(got, ["bid.accepted", "bid.outbid"], "the lot channel: bob's bid.accepted, then alice's bid.outbid")
+e = sa.next(5)
+ok(e is not None and e["event"] == "bid.outbid" and e["json"]["data"]["bidder"] == alice
+   and e["json"]["data"]["amount"] == 100, "alice's channel: bid.outbid with her old amount", e)
+sa.close()
+
+# ---- an event iff its effect commits ---------------------------------------------------
+
+before = query("SELECT count(*) FROM events")[0][0]
+r = post("/transfer", {"from": carol, "to": alice, "amount": 5}, token=ctok)
+is_problem(r, 422, "insufficient_funds", "a transfer carol cannot pay is refused")
+r2 = post("/transfer", {"from": alice, "to": carol, "amount": 5, "memo": "x" * 141}, token=atok)
+is_problem(r2, 422, "invalid_memo", "a transfer with a bad memo is refused")
+is_(query("SELECT count(*) FROM events")[0][0], before, "refused transfers write no event")
+r = post("/transfer", {"from": alice, "to": carol, "amount": 7}, token=atok)
+is_(r.status, 201, "a transfer alice can pay goes through")
+tid = r.json["transfer"]["id"]
+rows = query("SELECT type, channels FROM events WHERE payload LIKE %s", (f"%{tid}%",))
+is_(rows, [("transfer.created", f"accounts/{alice} accounts/{carol}")],
+    "…and writes exactly one transfer.created for both parties' channels")
+# replaying its key writes no second event
+key = new_key()
+r1 = post("/transfer", {"from": alice, "to": carol, "amount": 3}, token=atok, key=key)
+r2 = post("/transfer", {"from": alice, "to": carol, "amount": 3}, token=atok, key=key)
+is_((r1.status, r2.status, r1.body == r2.body), (201, 201, True), "a replayed key answers the same")
+is_(query("SELECT count(*) FROM events WHERE payload LIKE %s", (f'%{r1.json["transfer"]["id"]}%',))[0][0], 1,
+    "…and its effect has one event")
+
+# ---- the gate's refusals ---------------------------------------------------------------
+
+is_problem(get("/events/nope"), 404, "not_found", "an unknown channel kind: 404 not_found (no such path)")
+is_problem(get("/events/lots/not-a-uuid"), 404, "unknown_channel", "a malformed lot id: 404 unknown_channel")
+is_problem(get(f"/events/lots/{uuid.uuid4()}"), 404, "unknown_channel", "a lot that does not exist: 404")
+is_problem(get(f"/events/markets/{uuid.uuid4()}"), 404, "unknown_channel", "a market that does not exist: 404")
+is_problem(get(f"/events/accounts/{alice}"), 401, "unauthenticated", "an account channel without a token: 401")
+is_problem(get(f"/events/accounts/{alice}", token=btok), 404, "unknown_channel",
+           "…with someone else's token: answered as a channel that does not exist")
+is_problem(get(f"/events/accounts/{alice}", token="x.y.z"), 401, "invalid_token", "…with a bad token: 401")
+sa = Sse(f"/events/accounts/{alice}", token=admin_token())
+is_(sa.status, 200, "an admin may watch any account")
+sa.close()
+for bad in ("abc", "12", "1:2:3", "-1:0", "1:x"):
+    is_problem(get(f"/events/lots/{lot}", headers={"Last-Event-ID": bad}), 400, "invalid_last_event_id",
+               f"Last-Event-ID {bad!r}: 400 invalid_last_event_id")
+is_problem(get(f"/events/lots/{lot}?last_event_id=zz"), 400, "invalid_last_event_id",
+           "?last_event_id=zz: 400 invalid_last_event_id")
+
+# ---- resume after a dropped connection: every later event once, in order ---------------
+
+last = s.drain(10, 0.5)  # nothing pending
+s2 = Sse(f"/events/lots/{lot}")
+r = place_bid(atok, lot, amount=200)
+first = s2.next(5)
+ok(first is not None and first["event"] == "bid.accepted", "a second subscriber sees the next bid", first)
+s2.close()
+later = []
+for i, (tok, amount) in enumerate([(btok, 250), (atok, 300), (btok, 350)]):
+    later.append(place_bid(tok, lot, amount=amount).json["bid"]["id"])
+published(f"lots/{lot}")
+s3 = Sse(f"/events/lots/{lot}", last_id=first["id"])
+is_(s3.status, 200, "reconnecting with Last-Event-ID is accepted")
+want = [p for p, _ in events_of(f"lots/{lot}") if p > first["json"]["id"]]
+got = s3.drain(len(want), 5)
+extra = s3.next(1.0)
+is_([g["json"]["id"] for g in got], want, "every later event once, in outbox order (bids and outbids)")
+ok(extra is None, "…and nothing more", extra)
+ids = [g["id"] for g in got]
+ok(all(tuple(map(int, a.split(":"))) < tuple(map(int, b.split(":"))) for a, b in zip([first["id"]] + ids, ids)),
+   "the stream ids increase with the outbox order", ids)
+is_([g["json"]["data"]["bid"]["id"] for g in got if g["event"] == "bid.accepted"], later,
+    "the three bids made while disconnected")
+s3.close()
+# the same with ?last_event_id= (WebSocket clients cannot set headers)
+s4 = Sse(f"/events/lots/{lot}", query_id=first["id"])
+is_([g["json"]["id"] for g in s4.drain(len(want), 5)], want, "?last_event_id= resumes the same way")
+s4.close()
+
+# an id nchan no longer has: the documented resync event, with the latest id to go on from
+r = get(f"/events/lots/{lot}", headers={"Last-Event-ID": "1:0"})
+is_(r.status, 200, "a Last-Event-ID the buffer no longer holds: 200 …")
+ok(r.headers.get("content-type", "").startswith("text/event-stream") and "event: resync" in r.body
+   and f'"channel":"lots/{lot}"' in r.body, "… with the resync event, then the stream ends", r.body)
+latest = query("SELECT msgid FROM event_publications WHERE channel = %s ORDER BY pos DESC LIMIT 1",
+               (f"lots/{lot}",))[0][0]
+ok(f"id: {latest}\n" in r.body, "…which sets the client's id to the channel's latest", r.body)
+r = get(f"/events/lots/{lot}", headers={"Last-Event-ID": "1:0", "Upgrade": "websocket", "Connection": "Upgrade"})
+ok(r.status in (409, 400), "a WebSocket handshake with a lost id is refused (409 resync_required)", r)
+
+# ---- the proof channel -----------------------------------------------------------------
+
+sp = Sse("/events/proof")
+is_(sp.status, 200, "GET /events/proof: 200 for anyone")
+sp.close()
+ok(query("SELECT count(*) FROM events WHERE type = 'proof.status'")[0][0] >= 1,
+   "the jobs child announced the /proof status (proof.status)")
+
+
+# ---- a publisher that died between publishing and recording ----------------------------
+
+def publisher_pid():
+    pids = re.findall(r"events: publisher started \(pid (\d+)\)", open(LOG).read())
+    return int(pids[-1]) if pids else None
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        s_ = f.read()
+    return int(s_[s_.rindex(")") + 2:].split()[1])
+
+
+def steal_lease(owner):
+    """Take the publisher's lease whoever holds it, as a publisher that found it lapsed would:
+    the one that held it can no longer record anything (its renewals fail)."""
+    return query("UPDATE leases SET owner = %s, expires = clock_timestamp() + interval '1 hour'"
+                 " WHERE name = 'events' RETURNING name", (owner,))
+
+
+def nchan_publish(channel, body):
+    c = http.client.HTTPConnection("localhost")
+    c.sock = socket.socket(socket.AF_UNIX)
+    c.sock.connect(NCHAN_SOCK)
+    c.request("POST", f"/pub/{channel}", body=body, headers={"Accept": "application/json",
+                                                              "X-EventSource-Event": "bid.accepted"})
+    return json.loads(c.getresponse().read())
+
+
+published(f"lots/{lot}")
+s5 = Sse(f"/events/lots/{lot}")
+ok(steal_lease("test-freeze"), "the test takes the publisher's lease (the publisher stops)")
+time.sleep(0.5)  # its round in flight, if any, ends
+r = place_bid(atok, lot, amount=400)
+is_(r.status, 201, "a bid while the publisher is held")
+# As a publisher would: order it, publish it to the channel, then die before recording it.
+with db() as conn, conn.cursor() as cur:
+    cur.execute("SELECT pos FROM event_cursors WHERE name = 'ordered'")
+    base = cur.fetchone()[0]
+    cur.execute("UPDATE events SET pos = %s WHERE pos IS NULL AND type = 'bid.accepted' AND payload LIKE %s"
+                " RETURNING type, payload, to_char(created_at AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", (base + 1, f'%{r.json["bid"]["id"]}%'))
+    typ, payload, at = cur.fetchone()
+    cur.execute("UPDATE event_cursors SET pos = %s WHERE name = 'ordered'", (base + 1,))
+    conn.commit()
+msg = '{"id":%d,"type":"%s","channel":"lots/%s","created_at":"%s","data":%s}' % (base + 1, typ, lot, at, payload)
+nchan_publish(f"lots/{lot}", msg)
+nchan_publish(f"accounts/{alice}", msg.replace(f"lots/{lot}", f"accounts/{alice}"))
+e = s5.next(5)
+ok(e is not None and e["json"]["id"] == base + 1, "the subscriber got the event the dead publisher sent", e)
+pid = publisher_pid()
+jobs = parent_of(pid)
+os.kill(jobs, signal.SIGKILL)
+ok(wait_for(lambda: publisher_pid() != pid, 20), "the jobs child (killed) is replaced, with a new publisher")
+query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = 'test-freeze'")
+r = place_bid(btok, lot, amount=450)
+got = s5.drain(2, 10)
+is_([g["json"]["id"] for g in got][:1], [base + 2] if got else [],
+    "the next event follows at once: the new publisher recorded the dead one's instead of repeating it")
+ok(wait_for(lambda: "recorded, not published again" in open(LOG).read(), 5),
+   "…as its log says", None)
+s5.close()
+
+# ---- kill -9 the jobs child in a burst of bids: none lost, none repeated ---------------
+
+lot2 = create_lot(kind="english", seller=seller, start=10, increment=1, ends_in=3600)["id"]
+s6 = Sse(f"/events/lots/{lot2}")
+results = []
+
+
+def burst():
+    for i in range(30):
+        results.append(place_bid(atok if i % 2 == 0 else btok, lot2, amount=10 + i).status)
+
+
+th = threading.Thread(target=burst)
+th.start()
+time.sleep(0.3)
+pid = publisher_pid()
+os.kill(parent_of(pid), signal.SIGKILL)
+th.join()
+is_(results, [201] * 30, "30 bids accepted while the jobs child was killed")
+published(f"lots/{lot2}")
+want = [p for p, _ in events_of(f"lots/{lot2}")]
+got = s6.drain(len(want), 20)
+extra = s6.next(1.0)
+is_([g["json"]["id"] for g in got], want, f"the subscriber got all {len(want)} events once, in order")
+ok(extra is None, "…and no repeat", extra)
+s6.close()
+
+# ---- retention -------------------------------------------------------------------------
+
+ok(query("SELECT count(*) FROM events WHERE pos IS NULL")[0][0] == 0, "no event is left unordered")
+ok(query("SELECT count(*) = count(DISTINCT pos) FROM events")[0][0], "positions are unique")
+s.close()
+done()

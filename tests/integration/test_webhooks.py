@@ -1,0 +1,172 @@
+"""Webhooks: registration (admin), signed deliveries in order per endpoint,
+retries with backoff and a delivery log, a dead endpoint that costs only its
+own queue, deletion and `zerosum webhook replay`.
+
+The endpoints are loopback HTTP servers this test starts: a healthy one, one
+that fails its first two attempts (500), one subscribed to transfer.created
+only, and a dead port nothing listens on.
+"""
+import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from zs import *
+
+import hashlib
+import hmac
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Receiver:
+    """A loopback endpoint: records (arrival time, headers, body); fails the first `fail` posts."""
+
+    def __init__(self, fail=0):
+        self.got, self.fail, self.lock = [], fail, threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    failing = outer.fail > 0
+                    outer.fail -= 1 if failing else 0
+                    if not failing:
+                        outer.got.append((time.time(), dict(self.headers), body))
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/hook"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def ids(self):
+        with self.lock:
+            return [json.loads(b)["id"] for _, _, b in self.got]
+
+
+def dead_url():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens here any more: connections are refused
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def verify(secret, headers, body):
+    sig = headers.get("zerosum-signature", "")
+    parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+    want = hmac.new(secret.encode(), parts.get("t", "").encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, parts.get("v1", "")) and abs(time.time() - int(parts["t"])) < 60
+
+
+A = admin_token()
+hooks_before = query("SELECT count(*) FROM webhooks")[0][0]
+alice, atok = create_account("wh-alice", fund=100_000)
+bob, btok = create_account("wh-bob")
+
+# ---- registration -----------------------------------------------------------------------
+
+for body, code, name in [
+        ({"url": "ftp://example.com/x", "events": ["*"]}, "invalid_url", "an ftp:// URL"),
+        ({"url": "not a url", "events": ["*"]}, "invalid_url", "not a URL"),
+        ({"url": "http://", "events": ["*"]}, "invalid_url", "a URL without a host"),
+        ({"url": 7, "events": ["*"]}, "invalid_url", "a number for url"),
+        ({"url": "http://127.0.0.1:9/x", "events": []}, "invalid_events", "no events"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["Transfer"]}, "invalid_events", "a type that is no dotted name"),
+        ({"url": "http://127.0.0.1:9/x", "events": "*"}, "invalid_events", "events not a list"),
+        ({"url": "http://127.0.0.1:9/x"}, "missing_field", "no events member"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["*"], "x": 1}, "unknown_field", "an unknown member")]:
+    is_problem(post("/webhooks", body, token=A), 422, code, f"POST /webhooks with {name}: 422 {code}")
+is_(query("SELECT count(*) FROM webhooks")[0][0], hooks_before, "…and nothing was registered")
+is_problem(post("/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["*"]}, token=atok), 403, "admin_required",
+           "a user token may not register one")
+
+live, flaky, typed = Receiver(), Receiver(fail=2), Receiver()
+hooks = {}
+for name, url, events in [("live", live.url, ["*"]), ("flaky", flaky.url, ["transfer.created"]),
+                          ("typed", typed.url, ["transfer.created", "bid.accepted"]), ("dead", dead_url(), ["*"])]:
+    r = post("/webhooks", {"url": url, "events": events}, token=A)
+    is_(r.status, 201, f"POST /webhooks ({name}): 201")
+    hooks[name] = r.json["webhook"]
+    ok(r.json["webhook"]["secret"].startswith("whsec_") and len(r.json["webhook"]["secret"]) == 70,
+       f"…with its signing secret ({name})")
+listed = get("/webhooks", token=A)
+is_(listed.status, 200, "GET /webhooks: 200")
+ok({h["id"] for h in hooks.values()} <= {h["id"] for h in listed.json["webhooks"]}
+   and all("secret" not in h for h in listed.json["webhooks"]), "…lists the four, never their secrets")
+
+# ---- deliveries ---------------------------------------------------------------------------
+
+t0 = time.time()
+tids = []
+for i in range(5):
+    r = post("/transfer", {"from": alice, "to": bob, "amount": 10 + i}, token=atok)
+    tids.append(r.json["transfer"]["id"])
+lot = create_lot(kind="english", seller=bob, start=100, increment=10, ends_in=3600)["id"]
+is_(place_bid(atok, lot, amount=100).status, 201, "five transfers and a bid")
+ok(wait_for(lambda: len(live.ids()) >= 6 and "bid.accepted" in [json.loads(b)["type"] for _, _, b in live.got], 15),
+   "the healthy endpoint receives them", live.ids())
+lat = max(t for t, _, _ in live.got) - t0
+ok(lat < 5, f"…promptly, though another endpoint is dead ({lat:.2f} s for all six)")
+ids = live.ids()
+is_(ids, sorted(ids), "…in event order")
+is_(len(ids), len(set(ids)), "…each once")
+types = [json.loads(b)["type"] for _, _, b in live.got]
+is_([t for t in types if t in ("transfer.created", "bid.accepted")][:6], ["transfer.created"] * 5 + ["bid.accepted"],
+    "…transfer.created ×5 then bid.accepted (\"*\": proof.status too, when it changes)")
+ok(all(verify(hooks["live"]["secret"], h, b) for _, h, b in live.got),
+   "every delivery carries a valid zerosum-signature (HMAC-SHA256 of \"t.body\")")
+ok(not verify(hooks["typed"]["secret"], live.got[0][1], live.got[0][2]), "…which another endpoint's secret does not verify")
+body0 = json.loads(live.got[0][2])
+is_(body0["data"]["transfer"]["id"], tids[0], "the body is the event: its id, type, created_at and data")
+is_(live.got[0][1].get("zerosum-event-id"), str(body0["id"]), "…and the zerosum-event-id header names it")
+
+ok(wait_for(lambda: len(typed.ids()) >= 6, 15), "the typed endpoint gets its types", typed.ids())
+is_(sorted({json.loads(b)["type"] for _, _, b in typed.got}), ["bid.accepted", "transfer.created"],
+    "…and only those")
+
+# flaky: 500 twice, then delivered, in order, retried with backoff (1 s, 2 s)
+ok(wait_for(lambda: len(flaky.ids()) >= 5, 20), "the flaky endpoint gets its events after two failures", flaky.ids())
+is_(flaky.ids()[:5], sorted(flaky.ids()[:5]), "…still in order")
+d = get(f"/webhooks/{hooks['flaky']['id']}/deliveries", token=A)
+is_(d.status, 200, "GET /webhooks/{id}/deliveries: 200")
+first = sorted((x for x in d.json["deliveries"] if x["event_id"] == flaky.ids()[0]), key=lambda x: x["attempt"])
+is_([(x["attempt"], x["outcome"], x["status"]) for x in first], [(1, "failed", 500), (2, "failed", 500), (3, "delivered", 200)],
+    "…its first event: two failed attempts then delivered, each logged")
+gaps = [(parse_ts(b["at"]) - parse_ts(a["at"])).total_seconds() for a, b in zip(first, first[1:])]
+ok(len(gaps) == 2 and gaps[0] >= 0.9 and gaps[1] >= 1.9, "…after 1 s, then 2 s (exponential backoff)", gaps)
+
+# dead: failures logged, retried later, nobody else slowed
+d = get(f"/webhooks/{hooks['dead']['id']}/deliveries", token=A)
+ok(d.status == 200 and d.json["deliveries"] and all(x["outcome"] == "failed" and x["status"] is None
+                                                     and x["error"] for x in d.json["deliveries"]),
+   "the dead endpoint's attempts are logged as failed, with no status and the error", d.json)
+row = [h for h in get("/webhooks", token=A).json["webhooks"] if h["id"] == hooks["dead"]["id"]][0]
+ok(row["failed_attempts"] >= 1 and parse_ts(row["next_attempt_at"]).timestamp() > time.time() - 1,
+   "…and its next attempt waits (backoff)", row)
+
+# ---- replay, delete ---------------------------------------------------------------------
+
+n_before = len(live.ids())
+out = subprocess.run([os.path.join(REPO, "scripts", "zerosum"), "webhook", "replay", hooks["live"]["id"],
+                      "--from", str(ids[2])], env=dict(os.environ, ZS_VAR=ZS_VAR), capture_output=True, text=True)
+is_(out.returncode, 0, "scripts/zerosum webhook replay: exit 0", )
+ok(wait_for(lambda: len(live.ids()) >= n_before + len([i for i in ids if i >= ids[2]]), 15),
+   "…the endpoint receives the range again")
+is_(live.ids()[n_before:n_before + 4], [i for i in ids if i >= ids[2]][:4], "…in order, from the given event")
+bad = subprocess.run([os.path.join(REPO, "scripts", "zerosum"), "webhook", "replay", str(uuid.uuid4()), "--from", "1"],
+                     env=dict(os.environ, ZS_VAR=ZS_VAR), capture_output=True, text=True)
+is_(bad.returncode, 1, "…an unknown webhook: exit 1")
+
+r = request("DELETE", f"/webhooks/{hooks['dead']['id']}", token=A, key=new_key())
+is_(r.status, 200, "DELETE /webhooks/{id}: 200")
+is_problem(request("DELETE", f"/webhooks/{hooks['dead']['id']}", token=A, key=new_key()), 404, "webhook_not_found",
+           "…again: 404 webhook_not_found")
+is_problem(get(f"/webhooks/{uuid.uuid4()}/deliveries", token=A), 404, "webhook_not_found",
+           "deliveries of an unknown webhook: 404 webhook_not_found")
+ok(hooks["dead"]["id"] not in [h["id"] for h in get("/webhooks", token=A).json["webhooks"]], "…and it is no longer listed")
+for h in hooks.values():
+    request("DELETE", f"/webhooks/{h['id']}", token=A, key=new_key())
+done()
