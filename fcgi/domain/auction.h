@@ -60,7 +60,7 @@ struct lot {
     int64_t buy_now;       /* 0: none */
     int n_inc;             /* rows of the increment table; 0: the fixed increment */
     int64_t inc_from[16], inc_step[16];
-    char ends_at[40];      /* RFC 3339 UTC, "" when none (a lot.extended event compares it) */
+    char ends_at[40]; /* RFC 3339 UTC, "" when none (a lot.extended event compares it) */
 };
 
 /* The longest increment table a lot may have. */
