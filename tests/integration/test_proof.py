@@ -431,10 +431,11 @@ case("no_negative_balances", {"no_negative_balances", "held_within_balance", "wi
 
 # within_credit_limit alone: carol gets a credit limit of 5 and a rogue transfer takes her
 # 6 below zero. With a limit she is neither in no_negative_balances nor in
-# held_within_balance (both are about accounts without one); only the limit is broken.
+# held_within_balance (both are about accounts without one); only the limit is broken
+# (and running_balances_match, as by every rogue entry).
 cl = "UPDATE accounts SET credit_limit = %s WHERE id = %s"
 y, rogue = bal(carol) + 6, str(uuid.uuid4())
-case("within_credit_limit", {"within_credit_limit"},
+case("within_credit_limit", {"within_credit_limit", "running_balances_match"},
      drop_check("accounts", "accounts_within_credit_limit") + [(cl, (5, carol))]
      + rogue_transfer(carol, ISSUER, y, rogue)
      + readd_check("accounts", "accounts_within_credit_limit"),

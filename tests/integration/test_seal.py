@@ -81,7 +81,7 @@ def enc_bid(b):
                        ("bidder", A(b["bidder"])), ("amount", b["amount"]),
                        ("quantity", b["quantity"]), ("seq", b["seq"]), ("status", b["status"]),
                        ("transfer", ref_or_dash("transfer", b["transfer_id"])),
-                       ("at", us(b["created_at"])), ("private", P("", b["idem_key"], ""))])
+                       ("at", us(b["created_at"])), ("private", P("", b["idem_key"], b.get("max_amount")))])
 
 
 def enc_lot(l):
