@@ -19,3 +19,7 @@ GRANT SELECT, INSERT ON seals, merkle_nodes TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE ON seal_accounts, seal_lots, seal_markets, leases TO zerosum_app;
 -- the full pass (fcgi/domain/fullpass.c): its lease and its rows
 GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;
+-- credit limit history (fcgi/api/account_credit.c): append-only but for the
+-- sealer's `sealed` position
+GRANT SELECT, INSERT ON credit_limits TO zerosum_app;
+GRANT UPDATE (sealed) ON credit_limits TO zerosum_app;
