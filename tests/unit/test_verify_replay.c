@@ -130,20 +130,30 @@ static void drop(struct log *l)
         free(l->rec[i]);
 }
 
-/* The state text of the clean log, written out by hand, hashed. */
-static void clean_state(unsigned char out[32])
+/* The state text of the clean log at tree size `size` (13, or more after records that fold
+ * into no state line), written out by hand, hashed. */
+static void state_at(int size, unsigned char out[32])
 {
     /* balances: issuer -1000 (1 entry); alice 1000-300-50-60 = 590 (4); bob 300-100-120+60
      * = 140 (4); seller 50+100+120 = 270 (3); sorted by A(): 1.., 2.., 3.., a5a7.. */
-    const char *text = "zerosum/v1 state\nsize 13\n"
-                       "account " ALICE " 590 4\n"
-                       "account " BOB " 140 4\n"
-                       "account " SELLER " 270 3\n"
-                       "account " ISSUER " -1000 1\n"
-                       "lot " H("6") " 0 120 1\n"
-                                     "lot " H("8") " 3 0 2\n"
-                                                   "market " P32("d0") " 1 3 0\n";
+    char text[1024];
+    snprintf(text, sizeof text,
+             "zerosum/v1 state\nsize %d\n"
+             "account " ALICE " 590 4\n"
+             "account " BOB " 140 4\n"
+             "account " SELLER " 270 3\n"
+             "account " ISSUER " -1000 1\n"
+             "lot " H("6") " 0 120 1\n"
+                           "lot " H("8") " 3 0 2\n"
+                                         "market " P32("d0") " 1 3 0\n",
+             size);
     SHA256((const unsigned char *)text, strlen(text), out);
+}
+
+/* The state of the clean log. */
+static void clean_state(unsigned char out[32])
+{
+    state_at(13, out);
 }
 
 /* Replay l against a checkpoint of its own size with root/state (NULL: the replay's own). */
@@ -297,19 +307,7 @@ static void test_tampers(void)
     drop(&l);
     clean(&l);
     add(&l, lim, P32("e1"), 60);
-    clean_state(state);
-    {
-        /* the same state text with size 14: a limit record adds no state line */
-        const char *text = "zerosum/v1 state\nsize 14\n"
-                           "account " ALICE " 590 4\n"
-                           "account " BOB " 140 4\n"
-                           "account " SELLER " 270 3\n"
-                           "account " ISSUER " -1000 1\n"
-                           "lot " H("6") " 0 120 1\n"
-                                         "lot " H("8") " 3 0 2\n"
-                                                       "market " P32("d0") " 1 3 0\n";
-        SHA256((const unsigned char *)text, strlen(text), state);
-    }
+    state_at(14, state); /* the same state text at size 14: a limit record adds no line */
     c = run(&l, NULL, state);
     ok(only_fails(&c, NULL), "a limit record leaves the state commitment's text as it was");
     drop(&l);
