@@ -24,3 +24,7 @@ GRANT SELECT, INSERT, UPDATE ON leases, full_audits TO zerosum_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON events, event_cursors, event_publications TO zerosum_app;
 -- webhooks (fcgi/domain/webhook.c): endpoints and their delivery log
 GRANT SELECT, INSERT, UPDATE, DELETE ON webhooks, webhook_deliveries TO zerosum_app;
+-- credit limit history (fcgi/api/account_credit.c): append-only but for the
+-- sealer's `sealed` position
+GRANT SELECT, INSERT ON credit_limits TO zerosum_app;
+GRANT UPDATE (sealed) ON credit_limits TO zerosum_app;

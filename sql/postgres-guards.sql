@@ -214,3 +214,13 @@ ALTER TABLE orders ADD CONSTRAINT orders_terms_agree CHECK (
     AND ((tif = 'gtd') = (expires_at IS NOT NULL) OR tif IS NULL)
     AND (order_type IS DISTINCT FROM 'market' OR tif IN ('ioc', 'fok'))
     AND (end_reason IS NULL OR (status = 'cancelled' AND expires_at IS NOT NULL)));
+
+-- migrate: 255 credit_limits_append_only
+-- The credit limit history (schema 250) is history like transfers: the
+-- one change allowed is the sealer's `sealed`, once, from NULL.
+DROP TRIGGER IF EXISTS credit_limits_immutable ON credit_limits;
+CREATE TRIGGER credit_limits_immutable BEFORE UPDATE OR DELETE ON credit_limits
+    FOR EACH ROW EXECUTE FUNCTION zerosum_refuse_change();
+DROP TRIGGER IF EXISTS credit_limits_no_truncate ON credit_limits;
+CREATE TRIGGER credit_limits_no_truncate BEFORE TRUNCATE ON credit_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION zerosum_refuse_change();

@@ -618,6 +618,37 @@ CREATE INDEX IF NOT EXISTS trades_by_maker_order ON trades (maker_order);
 -- position order instead of one index probe per transfer.
 CREATE INDEX IF NOT EXISTS entries_by_seal ON entries (sealed) WHERE sealed IS NOT NULL;
 
+-- migrate: 250 credit_limit_history
+-- Every credit limit ever set (PATCH /accounts/{id}, written in the same
+-- transaction as accounts.credit_limit, after the account row's lock), so
+-- the verifiable log carries the limits its balances were allowed under: a
+-- row is sealed as a `limit` record (docs/PROOF-FORMAT.md). created_at is
+-- the clock after the lock, so one account's rows are in the order their
+-- limits took effect. No foreign key or CHECK beyond NOT NULL (Aurora DSQL
+-- has neither); the value is the one accounts_credit_limit_valid accepted.
+CREATE TABLE IF NOT EXISTS credit_limits (
+    id           uuid        PRIMARY KEY,
+    account_id   uuid        NOT NULL,
+    credit_limit bigint      NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sealed       bigint
+);
+
+-- migrate: 251 credit_limits_unsealed
+-- The sealer's candidates and the live backlog: unsealed rows by time.
+CREATE INDEX IF NOT EXISTS credit_limits_unsealed ON credit_limits (created_at, id) WHERE sealed IS NULL;
+
+-- migrate: 252 credit_limits_by_seal
+-- Sealed rows by position (the log endpoints, the full pass).
+CREATE INDEX IF NOT EXISTS credit_limits_by_seal ON credit_limits (sealed) WHERE sealed IS NOT NULL;
+
+-- migrate: 253 credit_limits_backfill
+-- A limit set before this history existed becomes its first row.
+INSERT INTO credit_limits (id, account_id, credit_limit)
+ SELECT gen_random_uuid(), a.id, a.credit_limit FROM accounts a
+ WHERE coalesce(a.credit_limit, 0) > 0
+   AND NOT EXISTS (SELECT 1 FROM credit_limits c WHERE c.account_id = a.id);
+
 -- migrate: 300 events
 -- The outbox (fcgi/domain/events.c): one row per event, written by the
 -- transaction that made the effect, so an event exists iff its effect

@@ -4,7 +4,8 @@
  *
  * Two round trips, as every mutation: BEGIN, the key claim, the account
  * row locked (ledger_lock_account, the lock every debit and hold of the
- * account takes first) and read; then the new limit, the stored answer and
+ * account takes first) and read; then the new limit, its history row (the
+ * verifiable log's `limit` record once sealed), the stored answer and
  * COMMIT. The rule (domain/ledger.h ledger_limit_check()): only a user
  * account has a limit, and a limit is never lowered below what the account
  * already owes — that is refused with 409 credit_limit_in_use and nothing
@@ -81,11 +82,13 @@ static enum tx_decision credit_apply(struct mutation *m, struct tx *tx, void *re
 {
     const struct credit_req *q = req;
     const char *p_id[1] = { q->id };
-    char lim[24];
+    char lim[24], hid[UUID_STR_LEN + 1];
     const char *p_set[2] = { q->id, lim };
+    const char *p_log[3] = { hid, q->id, lim };
     struct tx_stmt first[2] = { tx_stmt_named(SQL_LEDGER_LOCK_ACCOUNT, p_id),
                                 tx_stmt_named(SQL_ACCOUNT_GET, p_id) };
-    struct tx_stmt last[1] = { tx_stmt_named(SQL_ACCOUNT_SET_CREDIT_LIMIT, p_set) };
+    struct tx_stmt last[2] = { tx_stmt_named(SQL_ACCOUNT_SET_CREDIT_LIMIT, p_set),
+                               tx_stmt_named(SQL_ACCOUNT_LOG_CREDIT_LIMIT, p_log) };
     struct ledger_account a;
     struct json_object *acct, *o;
     enum ledger_limit_refusal why;
@@ -108,10 +111,14 @@ static enum tx_decision credit_apply(struct mutation *m, struct tx *tx, void *re
         return credit_refuse(m, tx, &a, q->limit, why);
     }
     snprintf(lim, sizeof(lim), "%" PRId64, q->limit);
+    if (util_uuid_v4(hid) < 0) {
+        json_object_put(acct);
+        return TX_ERROR;
+    }
     json_object_object_add(acct, "credit_limit", json_object_new_int64(q->limit));
     o = json_object_new_object();
     json_object_object_add(o, "account", acct);
-    return mut_commit(m, tx, last, 1, 200, o);
+    return mut_commit(m, tx, last, 2, 200, o);
 }
 
 static const struct mutation_ops credit_ops = {

@@ -170,6 +170,7 @@ static int verify_leaves(struct fullpass *p)
         { RECORD_HOLD, SQL_AUDIT_RECORDS_HOLDS },   { RECORD_BID, SQL_AUDIT_RECORDS_BIDS },
         { RECORD_LOT, SQL_AUDIT_RECORDS_LOTS },     { RECORD_FILL, SQL_AUDIT_RECORDS_FILLS },
         { RECORD_ORDER, SQL_AUDIT_RECORDS_ORDERS }, { RECORD_PENDING, SQL_AUDIT_RECORDS_PENDING },
+        { RECORD_LIMIT, SQL_AUDIT_RECORDS_LIMITS },
     };
     struct transfer_acc *t = calloc(1, sizeof(*t));
     int rc;

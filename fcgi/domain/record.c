@@ -136,6 +136,12 @@ static const struct line pending_lines[] = {
     L("at", F_INT, RP_AT),
     LP(RP_CALLER, RP_IDEM_KEY, RP_MEMO),
 };
+static const struct line limit_lines[] = {
+    LR("ref", F_REF, RC_ID, "limit"),
+    L("account", F_ACC, RC_ACCOUNT),
+    L("credit_limit", F_INT, RC_LIMIT),
+    L("at", F_INT, RC_AT),
+};
 
 struct kind_def {
     const char *name;
@@ -156,6 +162,7 @@ static const struct kind_def kinds[RECORD_KINDS] = {
     [RECORD_FILL] = KD("fill", fill_lines, RF_NCOLS),
     [RECORD_ORDER] = KD("order", order_lines, RO_NCOLS),
     [RECORD_PENDING] = KD("pending", pending_lines, RP_NCOLS),
+    [RECORD_LIMIT] = KD("limit", limit_lines, RC_NCOLS),
 };
 
 int record_ncols(enum record_kind k)

@@ -23,7 +23,7 @@
 #define RECORD_HASH_LEN 32
 #define RECORD_HEX_LEN 64
 
-/* The seven record kinds, in the order a seal assigns positions. */
+/* The eight record kinds, in the order a seal assigns positions. */
 enum record_kind {
     RECORD_TRANSFER,
     RECORD_HOLD,
@@ -32,6 +32,7 @@ enum record_kind {
     RECORD_FILL,
     RECORD_ORDER,
     RECORD_PENDING,
+    RECORD_LIMIT, /* a credit limit set (table credit_limits) */
     RECORD_KINDS
 };
 
@@ -148,6 +149,9 @@ enum record_col_pending {
     RP_MEMO,
     RP_NCOLS
 };
+
+/* Columns of seal_records_limits / seal_candidate_limits (credit_limits). */
+enum record_col_limit { RC_ID, RC_ACCOUNT, RC_LIMIT, RC_AT, RC_NCOLS };
 
 /* One entry of a transfer record: columns of seal_entries_* after transfer_id. */
 struct record_entry {

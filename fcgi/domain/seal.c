@@ -6,7 +6,8 @@
  *      their entries;
  *   2. mark the transfers that fit the row budget, then read the other
  *      kinds' candidates (their rules ask for sealed transfers, which this
- *      transaction's own marks now satisfy);
+ *      transaction's own marks now satisfy; credit limits only once every
+ *      candidate transfer fit: docs/PROOF-FORMAT.md "limit");
  *   3. mark the rest, store the Merkle nodes, fold the aggregates, read
  *      every aggregate back for the state commitment;
  *   4. insert the seal row and commit.
@@ -225,7 +226,7 @@ static int marked(const struct seal_ctx *c, int i, long want)
 /* Round trip 2. */
 static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 {
-    int mt, me, ih, il, ib, ifl, io, ip;
+    int mt, me, ih, il, ib, ifl, io, ip, ic, cut = c->b.full; /* transfers left for later */
     struct record_text *tids = NULL, *tpos = NULL;
 
     clear_results(c);
@@ -243,6 +244,7 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
     ifl = add_stmt(c, SQL_SEAL_CANDIDATE_FILLS, 1, c->num[1]);
     io = add_stmt(c, SQL_SEAL_CANDIDATE_ORDERS, 1, c->num[1]);
     ip = add_stmt(c, SQL_SEAL_CANDIDATE_PENDING, 1, c->num[1]);
+    ic = add_stmt(c, SQL_SEAL_CANDIDATE_LIMITS, 1, c->num[1]);
     if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
         c->nst = 0;
         return TX_ERROR;
@@ -251,14 +253,15 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
         log_error("seal: rows changed under the seal (another sealer?)");
         return TX_ROLLBACK;
     }
-    for (int i = ih; i <= ip; i++)
+    for (int i = ih; i <= ic; i++)
         if (i != ib && PQntuples(c->st[i].res) >= atol(c->num[1]))
             c->b.full = 1;
     if (seal_take_holds(&c->b, c->st[ih].res) < 0
         || seal_take_lots(&c->b, c->st[il].res, c->st[ib].res) < 0
         || seal_take_fills(&c->b, c->st[ifl].res) < 0
         || seal_take_plain(&c->b, RECORD_ORDER, c->st[io].res, RO_AT) < 0
-        || seal_take_plain(&c->b, RECORD_PENDING, c->st[ip].res, RP_AT) < 0)
+        || seal_take_plain(&c->b, RECORD_PENDING, c->st[ip].res, RP_AT) < 0
+        || (!cut && seal_take_plain(&c->b, RECORD_LIMIT, c->st[ic].res, RC_AT) < 0))
         return TX_ROLLBACK;
     return TX_COMMIT;
 }
@@ -359,17 +362,16 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
     static const struct {
         enum record_kind k;
         enum sql_id id;
-    } marks[] = {
-        { RECORD_HOLD, SQL_SEAL_MARK_HOLDS },   { RECORD_BID, SQL_SEAL_MARK_BIDS },
-        { RECORD_LOT, SQL_SEAL_MARK_LOTS },     { RECORD_FILL, SQL_SEAL_MARK_FILLS },
-        { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING }
-    };
-    int im[6], ia, il, imk, rc;
+    } marks[] = { { RECORD_HOLD, SQL_SEAL_MARK_HOLDS },   { RECORD_BID, SQL_SEAL_MARK_BIDS },
+                  { RECORD_LOT, SQL_SEAL_MARK_LOTS },     { RECORD_FILL, SQL_SEAL_MARK_FILLS },
+                  { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING },
+                  { RECORD_LIMIT, SQL_SEAL_MARK_LIMITS } };
+    int im[7], ia, il, imk, rc;
     struct record_text *lv, *ix, *hs;
     struct timespec t0;
 
     clear_results(c);
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 7; k++)
         im[k] = queue_marks(c, marks[k].k, marks[k].id);
     lv = new_text(c);
     ix = new_text(c);
@@ -389,7 +391,7 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
         c->nst = 0;
         return TX_ERROR;
     }
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 7; k++)
         if (!marked(c, im[k], c->b.counts[marks[k].k])) {
             log_error("seal: rows changed under the seal (another sealer?)");
             return TX_ROLLBACK;

@@ -251,10 +251,11 @@ void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct re
 
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "transfer=%d entry=%d hold=%d bid=%d lot=%d fill=%d order=%d pending=%d",
+    snprintf(out, outlen,
+             "transfer=%d entry=%d hold=%d bid=%d lot=%d fill=%d order=%d pending=%d limit=%d",
              b->counts[RECORD_TRANSFER], b->entries, b->counts[RECORD_HOLD], b->counts[RECORD_BID],
              b->counts[RECORD_LOT], b->counts[RECORD_FILL], b->counts[RECORD_ORDER],
-             b->counts[RECORD_PENDING]);
+             b->counts[RECORD_PENDING], b->counts[RECORD_LIMIT]);
 }
 
 /* What b seals, by kind, in the order of seal_batch_counts. */
@@ -268,6 +269,7 @@ static void batch_kinds(const struct seal_batch *b, int64_t n[SEAL_TOTALS])
     n[5] = b->counts[RECORD_FILL];
     n[6] = b->counts[RECORD_ORDER];
     n[7] = b->counts[RECORD_PENDING];
+    n[8] = b->counts[RECORD_LIMIT];
 }
 
 int seal_totals_parse(const char *text, int64_t t[SEAL_TOTALS])
@@ -278,13 +280,19 @@ int seal_totals_parse(const char *text, int64_t t[SEAL_TOTALS])
     memset(t, 0, sizeof(int64_t) * SEAL_TOTALS);
     if (!text || !*text)
         return 0;
+    v[8] = 0; /* totals from before credit limits were sealed end at pending= */
     if (sscanf(text,
                "transfer=%lld entry=%lld hold=%lld bid=%lld lot=%lld fill=%lld order=%lld "
                "pending=%lld%n",
                &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &used)
-            != SEAL_TOTALS
-        || text[used] != '\0')
+        != SEAL_TOTALS - 1)
         return -1;
+    if (text[used] != '\0') {
+        int more = 0;
+
+        if (sscanf(text + used, " limit=%lld%n", &v[8], &more) != 1 || text[used + more] != '\0')
+            return -1;
+    }
     for (int i = 0; i < SEAL_TOTALS; i++) {
         if (v[i] < 0)
             return -1;
@@ -303,7 +311,7 @@ void seal_batch_totals(const struct seal_batch *b, const int64_t prev[SEAL_TOTAL
         n[i] += prev[i];
     snprintf(out, outlen,
              "transfer=%lld entry=%lld hold=%lld bid=%lld lot=%lld fill=%lld order=%lld "
-             "pending=%lld",
+             "pending=%lld limit=%lld",
              (long long)n[0], (long long)n[1], (long long)n[2], (long long)n[3], (long long)n[4],
-             (long long)n[5], (long long)n[6], (long long)n[7]);
+             (long long)n[5], (long long)n[6], (long long)n[7], (long long)n[8]);
 }

@@ -93,16 +93,17 @@ void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct re
 /* The fold arrays (ids and three deltas, or two when three is 0) of f. */
 void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text out[4]);
 
-/* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N" into out. */
+/* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N limit=N" into out. */
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen);
 
 /* The kinds a seal's counts and totals name, in their order. */
-#define SEAL_TOTALS 8
+#define SEAL_TOTALS 9
 
 /*
  * Totals text (the counts format) into t[SEAL_TOTALS]; NULL or "" (before
  * the first seal, or a seal from before totals were kept: read as 0) gives
- * zeros. 0, or -1 when the text is malformed.
+ * zeros; a text without " limit=N" (from before credit limits were sealed)
+ * reads limit 0. 0, or -1 when the text is malformed.
  */
 int seal_totals_parse(const char *text, int64_t t[SEAL_TOTALS]);
 

@@ -124,6 +124,13 @@ static const struct field pending_fields[] = {
     { "private", F_REF, NULL },
 };
 
+static const struct field limit_fields[] = {
+    { "ref", F_REF, NULL },
+    { "account", F_REF, NULL },
+    { "credit_limit", F_INT, NULL },
+    { "at", F_INT, NULL },
+};
+
 #define LAYOUT(n, f)                                                                               \
     {                                                                                              \
         n, f, (int)(sizeof f / sizeof f[0])                                                        \
@@ -136,6 +143,7 @@ static const struct layout layouts[] = {
     [VREC_FILL] = LAYOUT("fill", fill_fields),
     [VREC_ORDER] = LAYOUT("order", order_fields),
     [VREC_PENDING] = LAYOUT("pending", pending_fields),
+    [VREC_LIMIT] = LAYOUT("limit", limit_fields),
 };
 #define N_LAYOUTS ((int)(sizeof layouts / sizeof layouts[0]))
 

@@ -26,7 +26,9 @@ enum vrec_kind {
     VREC_LOT,
     VREC_FILL,
     VREC_ORDER,
-    VREC_PENDING
+    VREC_PENDING,
+    VREC_LIMIT,
+    VREC_KINDS
 };
 
 /* Field indexes, per kind, in record order (the header line is not a field). */
@@ -106,6 +108,8 @@ enum {
     PE_AT,
     PE_PRIVATE
 };
+
+enum { LI_REF, LI_ACCOUNT, LI_CREDIT_LIMIT, LI_AT };
 
 struct vrec_entry {
     char ref[VREC_REF_LEN + 1];

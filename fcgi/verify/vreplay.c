@@ -345,6 +345,23 @@ static void add_pending(struct vreplay *r, uint64_t index, const struct vrec *p)
                       p->text[PE_REF]);
 }
 
+/* A credit limit: from here on the account's latest (a user account's; never negative). */
+static void add_limit(struct vreplay *r, uint64_t index, const struct vrec *l)
+{
+    long a = ACCT(r, l->text[LI_ACCOUNT]);
+    unsigned char key[32];
+
+    if (a < 0)
+        return;
+    if (l->num[LI_CREDIT_LIMIT] < 0
+        || (vmap_key(l->text[LI_ACCOUNT], key) == 0 && memcmp(key, r->issuer, 32) == 0)) {
+        vreplay_break(r, RULE_RECORDS, index, "limit %.16s…: a negative limit or the issuer's",
+                      l->text[LI_REF]);
+        return;
+    }
+    r->accts[a].limit = l->num[LI_CREDIT_LIMIT];
+}
+
 int vreplay_add(struct vreplay *r, uint64_t index, const char *text, size_t len)
 {
     if (index != r->size) {
@@ -390,7 +407,11 @@ int vreplay_add(struct vreplay *r, uint64_t index, const char *text, size_t len)
     case VREC_PENDING:
         add_pending(r, index, &rec);
         break;
+    case VREC_LIMIT:
+        add_limit(r, index, &rec);
+        break;
     case VREC_ORDER:
+    case VREC_KINDS:
         break;
     }
     vrec_free(&rec);

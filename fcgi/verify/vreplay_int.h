@@ -33,6 +33,7 @@ enum rule_id {
 
 struct acct {
     int64_t balance, entries;
+    int64_t limit; /* the credit limit of its latest limit record; 0 before one */
 };
 
 struct xfer {
@@ -84,7 +85,7 @@ struct vreplay {
     size_t accts_cap, xfers_cap, lots_cap, markets_cap;
     struct deferred *captures, *claims;
     size_t ncaptures, captures_cap, nclaims, claims_cap;
-    uint64_t kinds[7]; /* records per vrec_kind */
+    uint64_t kinds[VREC_KINDS]; /* records per vrec_kind */
     struct rule rules[N_RULES];
     int oom;
 };

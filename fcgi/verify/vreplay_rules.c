@@ -61,16 +61,20 @@ static uint64_t check_lots(struct vreplay *r)
     return awaiting;
 }
 
-/* Σ balances (as a wider integer), and the number of negative non-issuer balances. */
+/*
+ * Σ balances (as a wider integer), and the number of non-issuer accounts
+ * below minus their credit limit (the latest limit record's; 0 without one).
+ */
 static void balances(const struct vreplay *r, __int128 *sum, uint64_t *negative, char first[65])
 {
     *sum = 0;
     *negative = 0;
     first[0] = 0;
     for (size_t i = 0; i < r->acct_map.n; i++) {
-        *sum += r->accts[i].balance;
-        if (r->accts[i].balance < 0 && memcmp(r->acct_map.keys[i], r->issuer, 32) != 0
-            && (*negative)++ == 0)
+        const struct acct *a = &r->accts[i];
+        *sum += a->balance;
+        if ((__int128)a->balance < -(__int128)a->limit
+            && memcmp(r->acct_map.keys[i], r->issuer, 32) != 0 && (*negative)++ == 0)
             merkle_hex(r->acct_map.keys[i], first);
     }
 }
@@ -175,14 +179,15 @@ void vreplay_finish(struct vreplay *r, const struct checkpoint *cp, struct vchec
     check_deferred(r);
     uint64_t awaiting = check_lots(r);
     check_tree(r, cp, out);
-    char what[200];
+    char what[240];
     snprintf(what, sizeof what,
              "%llu records parse: %llu transfers, %llu holds, %llu bids, %llu lots, %llu fills, "
-             "%llu orders, %llu pending",
+             "%llu orders, %llu pending, %llu limits",
              (unsigned long long)r->size, (unsigned long long)r->kinds[VREC_TRANSFER],
              (unsigned long long)r->kinds[VREC_HOLD], (unsigned long long)r->kinds[VREC_BID],
              (unsigned long long)r->kinds[VREC_LOT], (unsigned long long)r->kinds[VREC_FILL],
-             (unsigned long long)r->kinds[VREC_ORDER], (unsigned long long)r->kinds[VREC_PENDING]);
+             (unsigned long long)r->kinds[VREC_ORDER], (unsigned long long)r->kinds[VREC_PENDING],
+             (unsigned long long)r->kinds[VREC_LIMIT]);
     rule_check(out, r, RULE_RECORDS, "replay_records", what);
     rule_check(out, r, RULE_BALANCED, "transfers_balanced",
                "every transfer's entries sum to zero and move its amount from payer to payee");
@@ -195,10 +200,12 @@ void vreplay_finish(struct vreplay *r, const struct checkpoint *cp, struct vchec
                (long long)sum);
     if (negative)
         vcheck_add(out, "no_negative_balances", 0,
-                   "%llu account(s) other than the issuer below zero, first %.16s…",
+                   "%llu account(s) other than the issuer below minus their logged credit limit, "
+                   "first %.16s…",
                    (unsigned long long)negative, first);
     else
-        vcheck_add(out, "no_negative_balances", 1, "no account but the issuer below zero");
+        vcheck_add(out, "no_negative_balances", 1,
+                   "no account but the issuer below minus its logged credit limit (0 if none)");
     rule_check(out, r, RULE_OVERSELL, "no_oversell",
                "no lot's claims exceed its quantity; each lot's qty_claimed equals its claims");
     snprintf(what, sizeof what,

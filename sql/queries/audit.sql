@@ -302,7 +302,7 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 -- name: audit_positions_contiguous
 -- the sealed positions are exactly 0 .. tree_size - 1 of the latest seal,
 -- each held by one record (transfers, holds, bids, lots, fills, orders,
--- pending transfers) and each with its leaf stored, and every entry carries
+-- pending transfers, credit limits) and each with its leaf stored, and every entry carries
 -- its transfer's position (observed counts the duplicated, missing and
 -- out-of-range positions, the stray or missing leaves and the entries that
 -- disagree)
@@ -313,7 +313,8 @@ WITH size AS (SELECT coalesce(max(tree_size), 0) AS n FROM seals),
   UNION ALL SELECT sealed, id FROM lots WHERE sealed IS NOT NULL
   UNION ALL SELECT sealed, id FROM trades WHERE sealed IS NOT NULL
   UNION ALL SELECT sealed, id FROM orders WHERE sealed IS NOT NULL
-  UNION ALL SELECT sealed, id FROM pending_transfers WHERE sealed IS NOT NULL),
+  UNION ALL SELECT sealed, id FROM pending_transfers WHERE sealed IS NOT NULL
+  UNION ALL SELECT sealed, id FROM credit_limits WHERE sealed IS NOT NULL),
  stray AS (SELECT e.id FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id
   WHERE e.sealed IS DISTINCT FROM t.sealed AND (e.sealed IS NOT NULL OR t.sealed IS NOT NULL)),
  dup AS (SELECT pos, min(id::text) AS id, count(*) - 1 AS extra FROM p GROUP BY pos
@@ -438,6 +439,19 @@ COPY (SELECT r.*, encode(m.hash, 'hex')
 -- dialect: dsql
 SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_pending_cols}} FROM pending_transfers WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
+
+-- name: audit_records_limits
+-- dialect: postgres
+-- Sealed credit limits.
+COPY (SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_limit_cols}} FROM credit_limits WHERE sealed IS NOT NULL) r
+ LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed) TO STDOUT;
+
+-- name: audit_records_limits
+-- dialect: dsql
+SELECT r.*, encode(m.hash, 'hex')
+ FROM (SELECT sealed, {{seal_limit_cols}} FROM credit_limits WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
 -- name: audit_nodes

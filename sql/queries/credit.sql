@@ -6,3 +6,11 @@
 -- Set account $1's credit limit to $2 (>= 0; the row is locked and the
 -- limit was checked against what the account already owes).
 UPDATE accounts SET credit_limit = $2::bigint WHERE id = $1;
+
+-- name: account_log_credit_limit
+-- Keep the new limit $3 of account $2 as history row $1, for the
+-- verifiable log (sealed as a `limit` record, docs/PROOF-FORMAT.md); its
+-- time is the clock after the account row's lock, so one account's rows
+-- are in the order their limits took effect.
+INSERT INTO credit_limits (id, account_id, credit_limit, created_at)
+ VALUES ($1::uuid, $2::uuid, $3::bigint, clock_timestamp());

@@ -381,7 +381,8 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 
 -- name: proof_sealer_keeps_up
 -- the oldest row the sealer could seal but has not (a transfer or entry, a
--- fill, a closed hold, order or pending transfer, a closed lot or its bids)
+-- fill, a closed hold, order or pending transfer, a closed lot or its bids,
+-- a credit limit)
 -- became sealable at most seal_backlog_max_s ago (observed: its age in
 -- seconds, 0 with no backlog; expected: the bound, which it may not exceed)
 SELECT coalesce(greatest(0, floor(extract(epoch FROM now() - min(since))))::bigint, 0),
@@ -398,7 +399,8 @@ FROM (SELECT 'transfer' AS kind, id, created_at AS since FROM transfers WHERE se
   WHERE sealed IS NULL AND status <> 'live'
  UNION ALL SELECT 'bid', b.id, coalesce(l.settled_at, l.created_at) FROM bids b
   CROSS JOIN LATERAL (SELECT * FROM lots WHERE id = b.lot_id LIMIT 1) l
-  WHERE b.sealed IS NULL AND l.status <> 'live') backlog;
+  WHERE b.sealed IS NULL AND l.status <> 'live'
+ UNION ALL SELECT 'limit', id, created_at FROM credit_limits WHERE sealed IS NULL) backlog;
 
 -- name: proof_full_audit_passed
 -- the last finished full pass over all history passed, and a pass has passed

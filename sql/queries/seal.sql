@@ -38,6 +38,9 @@ id, from_account, to_account, amount, status, posted_amount, transfer_id,
  (extract(epoch FROM expires_at) * 1000000)::bigint,
  (extract(epoch FROM created_at) * 1000000)::bigint, caller, idem_key, memo
 
+-- fragment: seal_limit_cols
+id, account_id, credit_limit, (extract(epoch FROM created_at) * 1000000)::bigint
+
 -- fragment: seal_lot_ready
 sealed IS NULL AND status IN ('settled', 'unsold', 'sold_out')
  AND NOT EXISTS (SELECT 1 FROM bids b JOIN transfers t ON t.id = b.transfer_id
@@ -145,6 +148,11 @@ SELECT {{seal_pending_cols}} FROM pending_transfers
  WHERE t.id = pending_transfers.transfer_id AND t.sealed IS NOT NULL)))
  ORDER BY created_at, id LIMIT $1;
 
+-- name: seal_candidate_limits
+-- The oldest $1 unsealed credit limits (every one is final once written).
+SELECT {{seal_limit_cols}} FROM credit_limits WHERE sealed IS NULL
+ ORDER BY created_at, id LIMIT $1;
+
 -- name: seal_mark_holds
 -- Seal holds $1 at positions $2. Only unsealed rows change.
 UPDATE holds SET sealed = u.pos FROM unnest($1::uuid[], $2::bigint[]) AS u(id, pos)
@@ -174,6 +182,11 @@ UPDATE orders SET sealed = u.pos FROM unnest($1::uuid[], $2::bigint[]) AS u(id, 
 -- Seal pending transfers $1 at positions $2. Only unsealed rows change.
 UPDATE pending_transfers SET sealed = u.pos FROM unnest($1::uuid[], $2::bigint[]) AS u(id, pos)
  WHERE pending_transfers.id = u.id AND pending_transfers.sealed IS NULL;
+
+-- name: seal_mark_limits
+-- Seal credit limits $1 at positions $2. Only unsealed rows change.
+UPDATE credit_limits SET sealed = u.pos FROM unnest($1::uuid[], $2::bigint[]) AS u(id, pos)
+ WHERE credit_limits.id = u.id AND credit_limits.sealed IS NULL;
 
 -- name: seal_merkle_insert
 -- Store Merkle nodes: levels $1, indexes $2, hashes $3 (parallel arrays).
@@ -270,6 +283,11 @@ SELECT sealed, {{seal_order_cols}} FROM orders
 -- name: seal_records_pending
 -- Sealed pending transfers at positions [$1, $1 + $2).
 SELECT sealed, {{seal_pending_cols}} FROM pending_transfers
+ WHERE sealed >= $1::bigint AND sealed < $1::bigint + $2::bigint ORDER BY sealed;
+
+-- name: seal_records_limits
+-- Sealed credit limits at positions [$1, $1 + $2).
+SELECT sealed, {{seal_limit_cols}} FROM credit_limits
  WHERE sealed >= $1::bigint AND sealed < $1::bigint + $2::bigint ORDER BY sealed;
 
 -- name: seal_record_transfer

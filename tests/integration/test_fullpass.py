@@ -3,6 +3,7 @@ GET /proof/audits/{id}, `scripts/zerosum audit`, and tampers with SEALED
 history that keep every live relation consistent.
 
 Mixed activity is built through the API (transfers, pending transfers, a
+credit limit, a
 settled English lot with a released and a captured hold, a drop claim, a
 shares market with a fill), then everything sealable is sealed through the
 real sealer (zs.seal_now) and the sealer is frozen, so nothing is sealed
@@ -114,6 +115,8 @@ must(post("/transfer", {"from": carol, "to": alice, "amount": 3, "memo": "a\tb\n
 P = must(post("/transfer", {"from": alice, "to": carol, "amount": 40, "pending": True}, token=t_alice),
          201, "pending")["transfer"]["id"]
 must(post(f"/transfers/{P}/post", {"amount": 25}, token=t_alice), 200, "post 25")
+must(request("PATCH", f"/accounts/{carol}", body={"credit_limit": 30}, token=ADMIN, key=new_key()), 200,
+     "a credit limit (a `limit` record once sealed)")
 D = must(post("/lots", {"kind": "drop", "seller": seller, "title": "fp drop", "price": 30, "quantity": 2,
                         "max_per_claim": 2}, token=ADMIN), 201, "drop")["lot"]["id"]
 must(post("/bid", {"lot": D, "quantity": 2}, token=t_alice), 201, "the drop sells out")
@@ -132,7 +135,7 @@ seal_freeze()  # nothing is sealed while the tests tamper (and restore)
 
 size = query("SELECT coalesce(max(tree_size), 0) FROM seals")[0][0]
 ok(size > 0, f"history is sealed (tree size {size})")
-for table in ("transfers", "holds", "bids", "lots", "trades", "orders", "pending_transfers"):
+for table in ("transfers", "holds", "bids", "lots", "trades", "orders", "pending_transfers", "credit_limits"):
     ok(query(f"SELECT count(*) FROM {table} WHERE sealed IS NOT NULL")[0][0] > 0, f"some {table} are sealed")
 
 # ---- a pass over the untouched history ---------------------------------------
@@ -184,6 +187,14 @@ tamper([("UPDATE holds SET amount = amount + 5 WHERE id = %s", (H,))])
 expect_failure("hold tamper", {"sealed_leaves_match"}, H)
 tamper([("UPDATE holds SET amount = %s WHERE id = %s", (h_amt, H))])
 expect_pass("hold restored")
+
+# ---- tamper: a sealed credit limit -------------------------------------------
+
+C = query("SELECT id::text FROM credit_limits WHERE account_id = %s AND sealed IS NOT NULL", (carol,))[0][0]
+tamper([("UPDATE credit_limits SET credit_limit = 300 WHERE id = %s", (C,))])
+expect_failure("credit limit tamper", {"sealed_leaves_match"}, C)
+tamper([("UPDATE credit_limits SET credit_limit = 30 WHERE id = %s", (C,))])
+expect_pass("credit limit restored")
 
 # ---- tamper: a sealed trade's price and its cash transfer --------------------
 

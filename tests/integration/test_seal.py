@@ -2,7 +2,8 @@
 commitment and hash chain, re-derived here from the database rows by an
 encoder written from docs/PROOF-FORMAT.md alone (hashlib only).
 
-After mixed activity (transfers, pending post/void, English, Dutch and drop
+After mixed activity (transfers, pending post/void, credit limits, English,
+Dutch and drop
 lots settled, a shares and an event market with trades, cancelled orders)
 `scripts/zerosum seal` must seal every row in a final state and none that is
 live; positions 0..n-1 are unique and contiguous across all tables; every
@@ -123,6 +124,11 @@ def enc_pending(p):
                            ("private", P(p["caller"], p["idem_key"], p["memo"]))])
 
 
+def enc_limit(c):
+    return rec("limit", [("ref", R("limit", c["id"])), ("account", A(c["account_id"])),
+                         ("credit_limit", c["credit_limit"]), ("at", us(c["created_at"]))])
+
+
 def leaf(b):
     return H(b"\x00" + b)
 
@@ -150,7 +156,7 @@ def rows(sql, params=()):
 
 
 TABLES = {"transfer": "transfers", "hold": "holds", "bid": "bids", "lot": "lots",
-          "fill": "trades", "order": "orders", "pending": "pending_transfers"}
+          "fill": "trades", "order": "orders", "pending": "pending_transfers", "limit": "credit_limits"}
 
 
 def records():
@@ -169,7 +175,8 @@ def records():
 def encode(kind, r, ents):
     return {"transfer": lambda: enc_transfer(r, ents.get(r["id"], [])), "hold": lambda: enc_hold(r),
             "bid": lambda: enc_bid(r), "lot": lambda: enc_lot(r), "fill": lambda: enc_fill(r),
-            "order": lambda: enc_order(r), "pending": lambda: enc_pending(r)}[kind]()
+            "order": lambda: enc_order(r), "pending": lambda: enc_pending(r),
+            "limit": lambda: enc_limit(r)}[kind]()
 
 
 def verify_all(label):
@@ -263,7 +270,8 @@ def sealable_unsealed():
                WHERE b.sealed IS NULL AND l.status <> 'live')
            + (SELECT count(*) FROM trades WHERE sealed IS NULL)
            + (SELECT count(*) FROM orders WHERE sealed IS NULL AND status <> 'open')
-           + (SELECT count(*) FROM pending_transfers WHERE sealed IS NULL AND status <> 'pending')""")[0][0]
+           + (SELECT count(*) FROM pending_transfers WHERE sealed IS NULL AND status <> 'pending')
+           + (SELECT count(*) FROM credit_limits WHERE sealed IS NULL)""")[0][0]
 
 
 def live_sealed():
@@ -296,6 +304,11 @@ p2 = must(post("/transfer", {"from": alice, "to": carol, "amount": 50, "pending"
 p3 = must(post("/transfer", {"from": bob, "to": carol, "amount": 7, "pending": True}, token=tb), 201, "pend")
 must(post(f"/transfers/{p1['transfer']['id']}/post", {"amount": 60}, token=ta), 200, "post")
 must(post(f"/transfers/{p2['transfer']['id']}/void", {}, token=ta), 200, "void")
+# credit limits: each one set is a history row, sealed as a `limit` record
+must(request("PATCH", f"/accounts/{carol}", body={"credit_limit": 40}, token=ADMIN, key=new_key()), 200,
+     "credit limit")
+must(request("PATCH", f"/accounts/{carol}", body={"credit_limit": 25}, token=ADMIN, key=new_key()), 200,
+     "credit limit lowered")
 # English: two bids, ended in the database, settled by the sweep
 eng = create_lot(kind="english", seller=seller, start=100, increment=10, ends_in=3600)
 must(place_bid(tb, eng["id"], amount=100), 201, "english bid 1")
@@ -346,7 +359,7 @@ ok(query("SELECT sealed FROM lots WHERE id = %s", (bare["id"],))[0][0] is not No
    and query("SELECT count(*) FROM seal_lots WHERE lot_id = %s", (bare["id"],))[0][0] == 0,
    "the lot that ended without bids is sealed, with no aggregate row")
 kinds = query("SELECT string_agg(counts, ' ') FROM seals")[0][0]
-for k in ("transfer", "hold", "bid", "lot", "fill", "order", "pending"):
+for k in ("transfer", "hold", "bid", "lot", "fill", "order", "pending", "limit"):
     ok(f"{k}=0" not in kinds or any(f"{k}={n}" in kinds for n in range(1, 1000)),
        f"some {k} record was sealed")
 size = verify_all("after mixed activity")

@@ -49,7 +49,10 @@ def P(caller, key, memo):
 # ---- the independent encoder: transfers (with their entries) from the rows ----
 
 def transfer_records():
-    """(records, entries-per-account) of every transfer, in seal order (created_at, id)."""
+    """(records, entries-per-account): every credit limit set (its `limit` record, by
+    created_at, id; the replay holds an account overdrawn under a limit, as a suite before
+    this one may leave it, to the latest), then every transfer in seal order (created_at,
+    id). The limits come first so that a later call's log extends an earlier one's."""
     rows = query("""SELECT id::text, kind, from_account::text, to_account::text, amount,
                            (extract(epoch FROM created_at) * 1000000)::bigint, caller, idem_key, memo
                       FROM transfers ORDER BY created_at, id""")
@@ -58,6 +61,11 @@ def transfer_records():
                                         " FROM entries"):
         ents.setdefault(tid, []).append((R("entry", eid), R("account", acct), amount))
     records, accts = [], {}
+    limits = [f"zerosum/v1 limit\nref {R('limit', lid)}\naccount {R('account', acct)}\n"
+              f"credit_limit {limit}\nat {at}\n"
+              for lid, acct, limit, at in query("""SELECT id::text, account_id::text, credit_limit,
+                                                  (extract(epoch FROM created_at) * 1000000)::bigint
+                                                 FROM credit_limits ORDER BY created_at, id""")]
     for tid, kind, frm, to, amount, at, caller, key, memo in rows:
         lines = [f"zerosum/v1 transfer", f"ref {R('transfer', tid)}", f"kind {kind}",
                  f"from {R('account', frm)}", f"to {R('account', to)}", f"amount {amount}",
@@ -67,7 +75,7 @@ def transfer_records():
             bal, n = accts.get(aref, (0, 0))
             accts[aref] = (bal + eamount, n + 1)
         records.append("\n".join(lines) + "\n")
-    return records, accts
+    return limits + records, accts
 
 
 class Key:

@@ -12,7 +12,8 @@
  * with T = 11111111-1111-4111-8111-111111111111 (a transfer), ISSUER =
  * 00000000-0000-0000-0000-000000000001, TO = 22222222-2222-4222-8222-222222222222,
  * entries E1 = 33333333-…-333333333333 (ISSUER, -500) and E2 = 44444444-…
- * (TO, 500), lot L = 55555555-…, bid B = 66666666-…; the records are
+ * (TO, 500), lot L = 55555555-…, bid B = 66666666-…, credit limit
+ * C = 77777777-7777-4777-8777-777777777777 (of TO, 250); the records are
  * written line by line as the format says and hashed with leaf().
  */
 #include "tap.h"
@@ -162,6 +163,32 @@ static void test_bid_lot(void)
     is_str(record_kind_name(RECORD_PENDING), "pending", "kind name");
 }
 
+static void test_limit(void)
+{
+    const char *v[RC_NCOLS] = { "77777777-7777-4777-8777-777777777777", TO, "250",
+                                "1700000000000000" };
+    struct record r;
+    char h[65];
+
+    ok(record_encode(RECORD_LIMIT, v, NULL, 0, &r) == 0, "credit limit encodes");
+    /* R("limit", C), A(TO), each line as docs/PROOF-FORMAT.md writes it */
+    is_str(r.text,
+           "zerosum/v1 limit\n"
+           "ref 3a53382eef3e40e1ac5b611a566e8c57709c9ccaea8cee8827bba27ec647b9b8\n"
+           "account 2d2ae742570ae60df5d4f9423f5fe0ea46e24f18b5a890d73c2eb64cda4687f1\n"
+           "credit_limit 250\nat 1700000000000000\n",
+           "limit record text");
+    hex_of(r.leaf, h);
+    is_str(h, "a56ec7ee90c2267ae8a72ece47dcd72ebfd22f6ea43aa170524072a2c968dd96", "limit leaf");
+    record_free(&r);
+    v[RC_LIMIT] = NULL;
+    ok(record_encode(RECORD_LIMIT, v, NULL, 0, &r) == -1, "a limit record needs its limit");
+    v[RC_LIMIT] = "0250";
+    ok(record_encode(RECORD_LIMIT, v, NULL, 0, &r) == -1, "…in canonical decimal");
+    is_int(record_ncols(RECORD_LIMIT), 4, "a limit row has 4 columns");
+    is_str(record_kind_name(RECORD_LIMIT), "limit", "limit kind name");
+}
+
 static void test_state_chain_node(void)
 {
     struct record_agg acc[2] = { { TO, 500, 1, 0 }, { ISSUER, -500, 1, 0 } };
@@ -196,6 +223,7 @@ int main(void)
     test_pseudonyms();
     test_transfer();
     test_bid_lot();
+    test_limit();
     test_state_chain_node();
     return done_testing();
 }

@@ -112,7 +112,23 @@ static void test_batch(void)
     for (int k = 0; k < 4; k++)
         record_text_free(&arr[k]);
     seal_batch_counts(&b, counts, sizeof(counts));
-    is_str(counts, "transfer=0 entry=0 hold=2 bid=0 lot=0 fill=0 order=0 pending=0", "counts text");
+    is_str(counts, "transfer=0 entry=0 hold=2 bid=0 lot=0 fill=0 order=0 pending=0 limit=0",
+           "counts text");
+    int64_t t[SEAL_TOTALS];
+    ok(seal_totals_parse("transfer=1 entry=2 hold=3 bid=4 lot=5 fill=6 order=7 pending=8", t) == 0
+           && t[7] == 8 && t[8] == 0,
+       "totals from before credit limits were sealed read limit 0");
+    ok(seal_totals_parse("transfer=1 entry=2 hold=3 bid=4 lot=5 fill=6 order=7 pending=8 limit=", t)
+           == -1,
+       "a malformed limit total is refused");
+    ok(seal_totals_parse("transfer=1 entry=2 hold=3 bid=4 lot=5 fill=6 order=7 pending=8 limit=9",
+                         t)
+               == 0
+           && t[8] == 9,
+       "totals with limit=N");
+    seal_batch_totals(&b, t, counts, sizeof(counts));
+    is_str(counts, "transfer=1 entry=2 hold=5 bid=4 lot=5 fill=6 order=7 pending=8 limit=9",
+           "totals text adds the batch, limit included");
     seal_batch_free(&b);
 }
 

@@ -141,6 +141,19 @@ static void test_other_kinds(void)
     vrec_free(&r);
     ok(parses(fill, "fill") && parses(order, "order") && parses(pending, "pending"),
        "fill, order and pending records parse");
+    static const char limit[] =
+        "zerosum/v1 limit\nref " RA "\naccount " RB "\ncredit_limit 250\nat 7\n";
+    ok(vrec_parse(limit, strlen(limit), &r, err, sizeof err) == 0 && r.kind == VREC_LIMIT
+           && r.num[LI_CREDIT_LIMIT] == 250 && strcmp(r.text[LI_ACCOUNT], RB) == 0,
+       "a credit limit record parses");
+    vrec_free(&r);
+    static const char nolimit[] =
+        "zerosum/v1 limit\nref " RA "\naccount " RB "\ncredit_limit -\nat 7\n";
+    ok(!parses(nolimit, "limit nil"), "a limit record without its limit is refused");
+    char *lim = malloc(sizeof limit + 8);
+    snprintf(lim, sizeof limit + 8, "%sseq 1\n", limit);
+    ok(!parses(lim, "limit extra"), "a limit record with a line too many is refused");
+    free(lim);
     char *bad = strdup(hold);
     memcpy(strstr(bad, "captured"), "active\n\n", 8);
     ok(!parses(bad, "active hold"), "an active hold is not a sealed record");

@@ -7,7 +7,10 @@
  * tamper the replay must catch fails exactly its check: an unbalanced
  * transfer, an oversold lot, a lot whose qty_claimed disagrees with its
  * claims, a capture paid to someone else, a fill without its cash, a
- * negative balance, a wrong state hash, a wrong root, an unparsable record.
+ * negative balance, a wrong state hash, a wrong root, an unparsable record;
+ * and credit limits: an overdraft within the account's latest logged limit
+ * verifies, one beyond it (or beyond a limit since lowered) fails
+ * no_negative_balances, and a limit record changes no state line.
  */
 #include "tap.h"
 
@@ -127,20 +130,30 @@ static void drop(struct log *l)
         free(l->rec[i]);
 }
 
-/* The state text of the clean log, written out by hand, hashed. */
-static void clean_state(unsigned char out[32])
+/* The state text of the clean log at tree size `size` (13, or more after records that fold
+ * into no state line), written out by hand, hashed. */
+static void state_at(int size, unsigned char out[32])
 {
     /* balances: issuer -1000 (1 entry); alice 1000-300-50-60 = 590 (4); bob 300-100-120+60
      * = 140 (4); seller 50+100+120 = 270 (3); sorted by A(): 1.., 2.., 3.., a5a7.. */
-    const char *text = "zerosum/v1 state\nsize 13\n"
-                       "account " ALICE " 590 4\n"
-                       "account " BOB " 140 4\n"
-                       "account " SELLER " 270 3\n"
-                       "account " ISSUER " -1000 1\n"
-                       "lot " H("6") " 0 120 1\n"
-                                     "lot " H("8") " 3 0 2\n"
-                                                   "market " P32("d0") " 1 3 0\n";
+    char text[1024];
+    snprintf(text, sizeof text,
+             "zerosum/v1 state\nsize %d\n"
+             "account " ALICE " 590 4\n"
+             "account " BOB " 140 4\n"
+             "account " SELLER " 270 3\n"
+             "account " ISSUER " -1000 1\n"
+             "lot " H("6") " 0 120 1\n"
+                           "lot " H("8") " 3 0 2\n"
+                                         "market " P32("d0") " 1 3 0\n",
+             size);
     SHA256((const unsigned char *)text, strlen(text), out);
+}
+
+/* The state of the clean log. */
+static void clean_state(unsigned char out[32])
+{
+    state_at(13, out);
 }
 
 /* Replay l against a checkpoint of its own size with root/state (NULL: the replay's own). */
@@ -264,8 +277,42 @@ static void test_tampers(void)
     ok(only_fails(&c, "no_negative_balances"), "an account below zero fails");
     drop(&l);
 
-    clean(&l);
+    /* bob 140 - 200 = -60: within a logged limit of 60, not of 59 or of one lowered to 59 */
+    static const char lim[] = "zerosum/v1 limit\nref %s\naccount " BOB "\ncredit_limit %d\nat 1\n";
     unsigned char state[32];
+    clean(&l);
+    add(&l, lim, P32("e1"), 60);
+    transfer(&l, H("0"), "transfer", BOB, ALICE, 200, 200, 200);
+    c = run(&l, NULL, NULL);
+    ok(only_fails(&c, NULL), "an overdraft within the logged credit limit verifies");
+    drop(&l);
+    clean(&l);
+    add(&l, lim, P32("e1"), 59);
+    transfer(&l, H("0"), "transfer", BOB, ALICE, 200, 200, 200);
+    c = run(&l, NULL, NULL);
+    ok(only_fails(&c, "no_negative_balances"), "an overdraft beyond the logged limit fails");
+    drop(&l);
+    clean(&l);
+    add(&l, lim, P32("e1"), 100);
+    transfer(&l, H("0"), "transfer", BOB, ALICE, 200, 200, 200);
+    add(&l, lim, P32("e2"), 59);
+    c = run(&l, NULL, NULL);
+    ok(only_fails(&c, "no_negative_balances"), "the latest limit is the one in force");
+    drop(&l);
+    clean(&l);
+    add(&l, lim, P32("e1"), 60);
+    tamper(&l, 13, "account " BOB, "account " ISSUER);
+    c = run(&l, NULL, NULL);
+    ok(only_fails(&c, "replay_records"), "a limit on the issuer is refused");
+    drop(&l);
+    clean(&l);
+    add(&l, lim, P32("e1"), 60);
+    state_at(14, state); /* the same state text at size 14: a limit record adds no line */
+    c = run(&l, NULL, state);
+    ok(only_fails(&c, NULL), "a limit record leaves the state commitment's text as it was");
+    drop(&l);
+
+    clean(&l);
     clean_state(state);
     state[0] ^= 1;
     c = run(&l, NULL, state);
