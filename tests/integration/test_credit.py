@@ -53,12 +53,12 @@ def no_write(name, fn):
 
 # This suite's own accounts and the transfers that touch them: the jobs child
 # may settle lots other suites left behind meanwhile, which moves their money.
-MINE = "SELECT id FROM accounts WHERE name LIKE 'credit-%'"
+MINE = "SELECT id FROM accounts WHERE left(name, 7) = 'credit-'"
 
 
 def own_state():
     return (query("SELECT md5(string_agg(id::text || ':' || balance || ':' || held, ',' ORDER BY id))"
-                  " FROM accounts WHERE name LIKE 'credit-%'")[0][0],
+                  " FROM accounts WHERE left(name, 7) = 'credit-'")[0][0],
             query(f"SELECT count(*) FROM transfers WHERE from_account IN ({MINE}) OR to_account IN ({MINE})")[0][0])
 
 

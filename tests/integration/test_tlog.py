@@ -285,7 +285,11 @@ is_problem(pget(f"/proof/inclusion?transfer={transfers[0]}&size={latest + 1}"), 
 
 # ---- consistency ----------------------------------------------------------
 bad = []
-pairs = [(a, b) for i, a in enumerate(sizes) for b in sizes[i:]]
+# Every pair among the last seals (this suite's rounds among them) and a spread of
+# the earlier ones: all pairs of a stack that earlier suites sealed hundreds of
+# times would be tens of thousands of requests.
+picked = sorted(set(sizes[-12:] + sizes[:-12][::max(1, len(sizes[:-12]) // 12)]))
+pairs = [(a, b) for i, a in enumerate(picked) for b in picked[i:]]
 for a, b in pairs:
     r = pget(f"/proof/consistency?from={a}&to={b}")
     if r.status != 200 or (r.json["from"], r.json["to"]) != (a, b):
@@ -296,7 +300,7 @@ for a, b in pairs:
         bad.append((a, b, "does not verify"))
     elif a < b and rfc9162.verify_consistency(a, b, roots[b], roots[a], path):
         bad.append((a, b, "verifies with swapped roots"))
-is_(bad, [], f"the consistency proof between every pair of seal sizes verifies ({len(pairs)} pairs)")
+is_(bad, [], f"the consistency proof between every pair of {len(picked)} seal sizes verifies ({len(pairs)} pairs)")
 if sizes[0] > 1:
     is_problem(pget(f"/proof/consistency?from={sizes[0] - 1}&to={latest}"), 404, "no_checkpoint",
                "from a size no seal has → 404 no_checkpoint")
