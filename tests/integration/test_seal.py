@@ -379,13 +379,17 @@ with conn.cursor() as cur:
     cur.execute("INSERT INTO entries (transfer_id, account_id, amount) VALUES (%s, %s, 5)", (bad, bob))
 conn.commit()
 seal_thaw()
-must(post("/transfer", {"from": alice, "to": bob, "amount": 1}, token=ta), 201, "a transfer after it")
+after = must(post("/transfer", {"from": alice, "to": bob, "amount": 1}, token=ta), 201,
+             "a transfer after it")["transfer"]["id"]
 before = query("SELECT count(*) FROM seals")[0][0]
 out = json.loads(seal_now())
 is_((out["seals"], out.get("blocked")), (0, "transfers_balanced"), "the unbalanced transfer blocks sealing")
 is_((out["checkpoint_us"], out["sign_us"]), (0, 0), "no seal, no checkpoint timed")
 is_(query("SELECT count(*) FROM seals")[0][0], before, "nothing was sealed after it")
-is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0], 2, "both transfers stay unsealed")
+# (only these two: the jobs child may settle another suite's lot meanwhile, whose
+# capture stays unsealed behind the bad row too)
+is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL AND id IN (%s, %s)", (bad, after))[0][0], 2,
+    "both transfers stay unsealed")
 r = get("/proof", token=ADMIN)
 is_(r.status, 409, "/proof reports the broken rule")
 ok(any(c["name"] == "transfers_balanced" and not c["ok"] for c in (r.json or {}).get("checks", [])),
