@@ -139,9 +139,12 @@ def time_replay(stack, want=REPLAY_RECORDS):
     verify = os.path.join(REPO, "build", "zerosum-verify")
     if not os.access(verify, os.X_OK):
         raise BenchError(f"{verify} not found; build it first (make)")
-    n = int(stack.sql(f"SELECT coalesce(min(tree_size), 0) FROM seals WHERE tree_size >= {want}") or 0)
+    # a size the log signed a checkpoint at (a history sealed before the
+    # sealer signed checkpoints has seals without one)
+    n = int(stack.sql(f"SELECT coalesce(min(tree_size), 0) FROM seals WHERE tree_size >= {want}"
+                      " AND checkpoint IS NOT NULL") or 0)
     if n == 0:
-        n = int(stack.sql("SELECT coalesce(max(tree_size), 0) FROM seals") or 0)
+        n = int(stack.sql("SELECT coalesce(max(tree_size), 0) FROM seals WHERE checkpoint IS NOT NULL") or 0)
     t0 = time.perf_counter()
     p = subprocess.Popen([verify, f"http://127.0.0.1:{stack.port}", "--replay", "--no-pin",
                           "--size", str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
