@@ -1,14 +1,20 @@
 /*
  * worker.c — the FastCGI accept loop of one pre-forked worker.
  *
- * Signals only set flags. SIGQUIT and SIGUSR1 are blocked while a request
- * is being handled, so no system call in libpq or libfcgi sees EINTR; they
- * are unblocked around accept(), which FCGI_FAIL_ACCEPT_ON_INTR makes
- * return when one arrives.
+ * Signals only set flags. SIGQUIT and SIGUSR1 are blocked everywhere but
+ * inside ppoll() on the listening socket, which unblocks them atomically
+ * while it waits: no system call in libpq or libfcgi sees EINTR, and no
+ * signal can land between the flag check and a wait that would then block
+ * until the next request (a worker told to quit during a roll would stay,
+ * and serve that request with the old configuration). The listening socket
+ * is non-blocking, so an accept() that another worker of the pool won
+ * returns EAGAIN instead of blocking with the signals held.
  */
 #include "api/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,10 +142,21 @@ static void access_line(const struct request *r, const char *pool, uint64_t us)
     log_access(line);
 }
 
+/*
+ * Wait until the listening socket is readable, with the handled signals
+ * unblocked only for the wait. 1: readable; 0: a signal came (its flag is set).
+ */
+static int wait_connection(int listen_fd, const sigset_t *waiting)
+{
+    struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+
+    return ppoll(&p, 1, NULL, waiting) > 0;
+}
+
 void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
 {
     FCGX_Request fcgi;
-    sigset_t handled;
+    sigset_t handled, waiting;
     char err[256], role[32];
     long served = 0;
 
@@ -147,7 +164,13 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
     log_set_role(role);
     worker_set_pool(pool);
     install_signals(&handled);
-    sigprocmask(SIG_BLOCK, &handled, NULL);
+    sigprocmask(SIG_BLOCK, &handled, &waiting);
+    sigdelset(&waiting, SIGQUIT);
+    sigdelset(&waiting, SIGUSR1);
+    if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+        log_error("fcntl(O_NONBLOCK) on the listening socket failed: %s", strerror(errno));
+        _exit(70);
+    }
 
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init() failed");
@@ -168,21 +191,21 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         struct request r;
         int rc;
 
-        sigprocmask(SIG_UNBLOCK, &handled, NULL); /* pending signals land here */
         if (reopen_requested) {
             reopen_requested = 0;
             log_reopen();
         }
         if (quit_requested)
             break;
+        if (!wait_connection(listen_fd, &waiting))
+            continue; /* a signal: its flag is looked at above */
         rc = FCGX_Accept_r(&fcgi);
-        sigprocmask(SIG_BLOCK, &handled, NULL);
         if (rc < 0) {
             if (quit_requested)
                 break;
-            if (errno == EINTR || reopen_requested)
-                continue;
-            log_error("FCGX_Accept_r() failed: %s", strerror(errno));
+            if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+                continue; /* another worker took the connection */
+            log_error("FCGX_Accept_r() failed: %s", strerror(-rc));
             _exit(71);
         }
 
