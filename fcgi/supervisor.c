@@ -338,6 +338,44 @@ static int wait_children(int seconds, int hurry_on_term)
     }
 }
 
+/*
+ * A roll's deadline: the old generation had drain_timeout seconds after the
+ * SIGQUIT of a reload; what is still alive then gets SIGTERM, and SIGKILL 5 s
+ * later, so no child of an old configuration outlives a roll for long (a
+ * worker stuck in a request, a jobs child waiting on a child of its own).
+ * Checked on every wakeup; the alarm keeps waking the loop while it lasts.
+ */
+static time_t roll_deadline;
+static int roll_termed;
+
+static void roll_enforce(void)
+{
+    time_t now = time(NULL);
+    int old = 0;
+
+    if (!roll_deadline)
+        return;
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        old += children[i].pid > 0 && children[i].generation != generation;
+    if (old == 0) {
+        roll_deadline = 0;
+        return;
+    }
+    if (now >= roll_deadline + 5) {
+        log_warn("SIGHUP: %d old children still alive after SIGTERM; killing them", old);
+        signal_children(SIGKILL, 1);
+        roll_deadline = 0;
+        return;
+    }
+    if (now >= roll_deadline && !roll_termed) {
+        roll_termed = 1;
+        log_warn("SIGHUP: %d old children still alive after %d s; terminating them", old,
+                 cfg.drain_timeout);
+        signal_children(SIGTERM, 1);
+    }
+    alarm(1);
+}
+
 static void cleanup(void)
 {
     for (int i = 0; i < npools; i++) {
@@ -385,6 +423,9 @@ static void reload(void)
     log_info("SIGHUP: config reloaded; rolling workers to generation %d", generation);
     fill_pools();
     signal_children(SIGQUIT, 1); /* old generation finishes in-flight work */
+    roll_deadline = time(NULL) + cfg.drain_timeout;
+    roll_termed = 0;
+    alarm(1);
 }
 
 static int write_pid_file(void)
@@ -479,6 +520,7 @@ int supervisor_main(const char *conf_path)
             got_alrm = 0;
             fill_pools();
         }
+        roll_enforce();
         if (got_hup) {
             got_hup = 0;
             reload();

@@ -485,6 +485,71 @@ def test_sighup_policies():
     check_policy("per-request", a, ta, b)
 
 
+def set_conf_value(name, value):
+    """Set one key of the running config file (takes effect at the next SIGHUP)."""
+    with open(CONF) as f:
+        text = f.read()
+    text, n = re.subn(r"(?m)^%s\s*=.*$" % re.escape(name), f"{name} = {value}", text)
+    if n == 0:
+        text += f"\n{name} = {value}\n"
+    with open(CONF + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(CONF + ".tmp", CONF)
+
+
+def test_roll_deadline():
+    """A roll never waits on an old child for ever: one stuck in a request (here
+    behind a row lock) past drain_timeout is terminated, and what it was doing
+    is rolled back with its connection."""
+    a, ta = create_account("roll-from", fund=1000)
+    b, _ = create_account("roll-to")
+    before = (balance(a), balance(b))
+    set_conf_value("drain_timeout", "2")
+    roll_workers()
+    locker = db()
+    result = {}
+    t = None
+    try:
+        cur = locker.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT id FROM accounts WHERE id = %s FOR UPDATE", (a,))
+
+        def stuck():
+            try:
+                result["r"] = post("/transfer", {"from": a, "to": b, "amount": 5}, token=ta, timeout=30)
+            except Exception as e:
+                result["e"] = repr(e)
+        t = threading.Thread(target=stuck, daemon=True)
+        t.start()
+        ok(wait_for(lambda: query(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid','tuple')")[0][0] > 0,
+            timeout=10), "roll deadline: a transfer is stuck behind the row lock")
+        mark = log_size(SUP_LOG)
+        t0 = time.time()
+        old, new = roll_workers()
+        elapsed = time.time() - t0
+        ok(not (children() & old) and stack_whole(),
+           f"roll deadline: the roll completed while the lock was still held ({elapsed:.1f} s)",
+           (sorted(children() & old), len(children()), expected_children()))
+        # without the deadline the roll waits for the app role's 10 s statement_timeout
+        ok(elapsed < 9, f"roll deadline: within drain_timeout + a few seconds, well before the "
+                        f"10 s statement_timeout ({elapsed:.1f} s)")
+        ok("terminating them" in log_since(SUP_LOG, mark),
+           "roll deadline: the supervisor logged that it terminated the old generation",
+           log_since(SUP_LOG, mark)[-600:])
+        cur.execute("ROLLBACK")
+    finally:
+        locker.close()
+        set_conf_value("drain_timeout", "10")
+        roll_workers()
+    if t is not None:
+        t.join(20)
+    r = result.get("r")
+    ok(r is None or r.status == 503, "roll deadline: the terminated request did not succeed",
+       r.status if r is not None else result)
+    is_((balance(a), balance(b)), before, "roll deadline: and it moved nothing")
+
+
 # ---- 6. database down ------------------------------------------------------------
 
 def test_database_down():
@@ -764,6 +829,7 @@ def test_private_supervisor():
 def main():
     t0 = time.time()
     for t in (test_basics, test_pools, test_kill9, test_sigquit_in_flight, test_sighup_policies,
+              test_roll_deadline,
               test_database_down, test_private_supervisor):
         try:
             t()
