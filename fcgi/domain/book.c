@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/events.h"
 #include "domain/ledger.h"
 
 static const char *i64(char *buf, int64_t v)
@@ -70,7 +71,27 @@ int book_cancel_resting(struct tx *tx, const char *market, const struct match_or
 
 int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k)
 {
-    return release_resting(tx, market, k, SQL_ORDER_EXPIRE);
+    struct events_buf ev = { 0 };
+    struct json_object *o = events_obj("id", k->id, "market", market, "status", "cancelled",
+                                       "reason", "expired", NULL);
+    int rc;
+
+    if (release_resting(tx, market, k, SQL_ORDER_EXPIRE) < 0) {
+        json_object_put(o);
+        return -1;
+    }
+    json_object_object_add(o, "released_quantity", json_object_new_int64(k->remaining));
+    json_object_object_add(o, "released_cash",
+                           json_object_new_int64(k->side == SIDE_BUY ? k->hold : 0));
+    /* the expiry announces itself in its own transaction, as a cancel does */
+    rc = events_add(&ev, "order.cancelled", events_wrap("order", o), "markets/%s accounts/%s",
+                    market, k->account);
+    if (rc == 0)
+        rc = events_exec(tx, &ev);
+    else
+        tx->err = DB_FAILED;
+    events_reset(&ev);
+    return rc;
 }
 
 int book_hold_rest(struct tx *tx, const char *market, const char *account, enum order_side side,

@@ -30,8 +30,9 @@ int book_release_hold(struct tx *tx, const char *market, const struct match_orde
  * and mark it cancelled. 0 / -1. */
 int book_cancel_resting(struct tx *tx, const char *market, const struct match_order *k);
 
-/* The same for a gtd order past its deadline: released and marked
- * expired (cancelled, end_reason 'expired'). 0 / -1. */
+/* The same for a gtd order past its deadline: released, marked expired
+ * (cancelled, end_reason 'expired') and announced in the same transaction
+ * as an order.cancelled event with "reason": "expired". 0 / -1. */
 int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k);
 
 /*

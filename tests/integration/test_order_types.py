@@ -293,6 +293,11 @@ ok(wait_for(lambda: orow(g1["id"])[6] == "expired", timeout=20),
    "the jobs child expires the gtd order after its deadline")
 is_((orow(g1["id"])[:3], balance(C)[1]), (("cancelled", 5, 0), 0),
     "expired: cancelled, its hold released")
+ev = query("SELECT type, channels, payload FROM events WHERE payload LIKE %s", (f'%{g1["id"]}%',))
+ev = [(t, c, json.loads(p)) for t, c, p in ev if json.loads(p).get("order", {}).get("reason") == "expired"]
+is_([(t, c, p["order"]["status"], p["order"]["released_cash"]) for t, c, p in ev],
+    [("order.cancelled", f"markets/{M} accounts/{C}", "cancelled", 20)],
+    "the jobs child's expiry announced itself: one order.cancelled, reason expired, to the market and owner")
 key = new_key()
 is_problem(cancel(t_C, g1["id"], key=key), 409, "order_expired", "DELETE an expired order: 409 order_expired")
 is_(key_row(C, key), ("done", 409), "the refusal is stored under the key")
@@ -307,6 +312,9 @@ r = cancel(t_C, g2["id"])
 is_problem(r, 409, "order_expired", "DELETE past the deadline: 409 order_expired (expired now or by the jobs child)")
 is_((orow(g2["id"])[:3], orow(g2["id"])[6], balance(C)[1]), (("cancelled", 5, 0), "expired", 0),
     "either way it is expired and holds nothing")
+is_([t for t, p in query("SELECT type, payload FROM events WHERE payload LIKE %s", (f'%{g2["id"]}%',))
+     if json.loads(p).get("order", {}).get("reason") == "expired"], ["order.cancelled"],
+    "either way its expiry wrote one order.cancelled event")
 healthy("after gtd")
 
 # ---- 7. amend: PATCH /order/{id} ----------------------------------------------------
