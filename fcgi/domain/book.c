@@ -72,8 +72,8 @@ int book_cancel_resting(struct tx *tx, const char *market, const struct match_or
 int book_expire_resting(struct tx *tx, const char *market, const struct match_order *k)
 {
     struct events_buf ev = { 0 };
-    struct json_object *o = events_obj("id", k->id, "market", market, "status", "cancelled",
-                                       "reason", "expired", NULL);
+    struct json_object *o =
+        events_obj("id", k->id, "market", market, "status", "cancelled", "reason", "expired", NULL);
     int rc;
 
     if (release_resting(tx, market, k, SQL_ORDER_EXPIRE) < 0) {
