@@ -22,6 +22,18 @@
 #include "domain/seal.h"
 #include "log.h"
 
+/* Wait 50 ms more of the 30 s budget: 0, or -1 once it is spent. */
+static int wait_more(int *waited_ms)
+{
+    struct timespec nap = { 0, 50 * 1000000L };
+
+    if (*waited_ms >= 30000)
+        return -1;
+    nanosleep(&nap, NULL);
+    *waited_ms += 50;
+    return 0;
+}
+
 int cli_seal(int argc, char **argv)
 {
     struct zs_config cfg;
@@ -41,10 +53,18 @@ int cli_seal(int argc, char **argv)
     }
     log_set_role("seal");
     snprintf(owner, sizeof(owner), "cli-%ld", (long)getpid());
-    db_session_init(&s, &cfg, "sealer", EP_OTHER);
-    if (seal_lease_ensure(&s) < 0) {
-        fprintf(stderr, "zerosum seal: cannot reach the database\n");
-        return 1;
+    /* The lease row's insert conflicts with a sealer renewing it (an OCC
+     * abort on dsql): that is a busy lease, retried within the same 30 s. */
+    for (;;) {
+        db_session_init(&s, &cfg, "sealer", EP_OTHER);
+        if (seal_lease_ensure(&s) == 0)
+            break;
+        if (wait_more(&waited_ms) < 0) {
+            fprintf(stderr,
+                    "zerosum seal: could not set up the sealer's lease in 30 s (the "
+                    "database is unreachable or the lease busy: see the log)\n");
+            return 1;
+        }
     }
     memset(&sum, 0, sizeof(sum));
     for (;;) {
@@ -53,13 +73,10 @@ int cli_seal(int argc, char **argv)
         sum.records += t.records;
         if (t.last != SEAL_NO_LEASE)
             break;
-        if (waited_ms >= 30000) {
+        if (wait_more(&waited_ms) < 0) {
             fprintf(stderr, "zerosum seal: the sealer's lease stayed taken for 30 s\n");
             return 1;
         }
-        struct timespec nap = { 0, 50 * 1000000L };
-        nanosleep(&nap, NULL);
-        waited_ms += 50;
     }
     seal_release(&cfg, owner);
     if (t.last == SEAL_ERROR) {
