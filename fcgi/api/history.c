@@ -184,13 +184,7 @@ void handle_lot_bids(struct request *r)
         .cols = bid_cols,
         .ncols = ROW_COLS(bid_cols),
     };
-    char id[UUID_STR_LEN + 1];
-
-    if (!util_uuid_parse(r->path_params[0], id)) {
-        http_problem(r, 404, "lot_not_found", "no such lot");
-        return;
-    }
-    page_answer(r, &l, id);
+    page_answer_path(r, &l);
 }
 
 void handle_market_trades(struct request *r)
@@ -208,11 +202,5 @@ void handle_market_trades(struct request *r)
         .cols = trade_cols,
         .ncols = ROW_COLS(trade_cols),
     };
-    char id[UUID_STR_LEN + 1];
-
-    if (!util_uuid_parse(r->path_params[0], id)) {
-        http_problem(r, 404, "market_not_found", "no such market");
-        return;
-    }
-    page_answer(r, &l, id);
+    page_answer_path(r, &l);
 }

@@ -173,3 +173,14 @@ void page_answer(struct request *r, const struct page_list *l, const char *paren
     json_object_object_add(o, "has_more", json_object_new_boolean(t.has_more));
     http_respond_json(r, 200, o, NULL);
 }
+
+void page_answer_path(struct request *r, const struct page_list *l)
+{
+    char id[UUID_STR_LEN + 1];
+
+    if (!util_uuid_parse(r->path_params[0], id)) {
+        http_problem(r, 404, l->parent_missing, "%s", l->parent_detail);
+        return;
+    }
+    page_answer(r, l, id);
+}

@@ -91,4 +91,8 @@ struct page_list {
  * the parent does not exist, else 200 with the list object. */
 void page_answer(struct request *r, const struct page_list *l, const char *parent);
 
+/* The same for a list whose parent is the route's first path parameter: a
+ * parameter that is not a UUID is answered as a parent that does not exist. */
+void page_answer_path(struct request *r, const struct page_list *l);
+
 #endif

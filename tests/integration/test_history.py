@@ -223,6 +223,7 @@ is_problem(get(f"/accounts/{alice}/entries?starting_after="
 is_problem(get(f"/lots/{uuid.uuid4()}/bids"), 404, "lot_not_found", "bids of an unknown lot: 404")
 is_problem(get("/lots/xyz/bids"), 404, "lot_not_found", "bids of a lot id that is no uuid: 404")
 is_problem(get(f"/markets/{uuid.uuid4()}/trades"), 404, "market_not_found", "trades of an unknown market: 404")
+is_problem(get("/markets/xyz/trades"), 404, "market_not_found", "trades of a market id that is no uuid: 404")
 is_problem(get(f"/accounts/{alice}/transfers", token=tb), 404, "account_not_found",
            "someone else's transfers: 404")
 e0 = page(f"/accounts/{alice}/entries", ta, limit=1)["data"][0]
