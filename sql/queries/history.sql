@@ -48,23 +48,26 @@ SELECT to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z
 -- GET /accounts/{id}/entries: a row back when $2 is an item of the list of $1.
 SELECT 1 FROM entries WHERE account_id = $1 AND id = $2::uuid;
 
+-- fragment: entry_page_rows
+-- The columns and joins of an account's entries, with the kind and the
+-- other party of each entry's transfer (page.c's row columns).
+SELECT e.id, e.transfer_id, e.amount, e.balance_after, e.seq, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END
+ FROM entries e JOIN transfers t ON t.id = e.transfer_id
+
 -- name: history_entries_first
 -- GET /accounts/{id}/entries: the first page (at most $2 rows), newest first.
-SELECT e.id, e.transfer_id, e.amount, e.balance_after, e.seq, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END
- FROM entries e JOIN transfers t ON t.id = e.transfer_id WHERE e.account_id = $1
+{{entry_page_rows}} WHERE e.account_id = $1
  ORDER BY e.seq DESC LIMIT $2::int;
 
 -- name: history_entries_after
 -- GET /accounts/{id}/entries: at most $3 rows after the item $2, newest first.
-SELECT e.id, e.transfer_id, e.amount, e.balance_after, e.seq, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END
- FROM entries e JOIN transfers t ON t.id = e.transfer_id
+{{entry_page_rows}}
  WHERE e.account_id = $1 AND e.seq < (SELECT c.seq FROM entries c WHERE c.account_id = $1 AND c.id = $2::uuid)
  ORDER BY e.seq DESC LIMIT $3::int;
 
 -- name: history_entries_before
 -- GET /accounts/{id}/entries: at most $3 rows just before the item $2, nearest first.
-SELECT e.id, e.transfer_id, e.amount, e.balance_after, e.seq, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), t.kind, CASE WHEN e.amount < 0 THEN t.to_account ELSE t.from_account END
- FROM entries e JOIN transfers t ON t.id = e.transfer_id
+{{entry_page_rows}}
  WHERE e.account_id = $1 AND e.seq > (SELECT c.seq FROM entries c WHERE c.account_id = $1 AND c.id = $2::uuid)
  ORDER BY e.seq ASC LIMIT $3::int;
 
@@ -72,23 +75,26 @@ SELECT e.id, e.transfer_id, e.amount, e.balance_after, e.seq, to_char(e.created_
 -- GET /accounts/{id}/transfers: a row back when $2 is an item of the list of $1.
 SELECT 1 FROM entries WHERE account_id = $1 AND transfer_id = $2::uuid;
 
+-- fragment: transfer_page_rows
+-- The columns and joins of an account's transfers (through its entries),
+-- as GET /transfers/{id} shows them (page.c's row columns).
+SELECT t.id, t.from_account, t.to_account, t.amount, t.kind, t.memo, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+ FROM entries e JOIN transfers t ON t.id = e.transfer_id
+
 -- name: history_transfers_first
 -- GET /accounts/{id}/transfers: the first page (at most $2 rows), newest first.
-SELECT t.id, t.from_account, t.to_account, t.amount, t.kind, t.memo, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM entries e JOIN transfers t ON t.id = e.transfer_id WHERE e.account_id = $1
+{{transfer_page_rows}} WHERE e.account_id = $1
  ORDER BY e.seq DESC LIMIT $2::int;
 
 -- name: history_transfers_after
 -- GET /accounts/{id}/transfers: at most $3 rows after the item $2, newest first.
-SELECT t.id, t.from_account, t.to_account, t.amount, t.kind, t.memo, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM entries e JOIN transfers t ON t.id = e.transfer_id
+{{transfer_page_rows}}
  WHERE e.account_id = $1 AND e.seq < (SELECT c.seq FROM entries c WHERE c.account_id = $1 AND c.transfer_id = $2::uuid)
  ORDER BY e.seq DESC LIMIT $3::int;
 
 -- name: history_transfers_before
 -- GET /accounts/{id}/transfers: at most $3 rows just before the item $2, nearest first.
-SELECT t.id, t.from_account, t.to_account, t.amount, t.kind, t.memo, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM entries e JOIN transfers t ON t.id = e.transfer_id
+{{transfer_page_rows}}
  WHERE e.account_id = $1 AND e.seq > (SELECT c.seq FROM entries c WHERE c.account_id = $1 AND c.transfer_id = $2::uuid)
  ORDER BY e.seq ASC LIMIT $3::int;
 
@@ -100,23 +106,25 @@ SELECT 1 FROM lots WHERE id = $1;
 -- GET /lots/{id}/bids: a row back when $2 is an item of the list of $1.
 SELECT 1 FROM bids WHERE lot_id = $1 AND id = $2::uuid;
 
+-- fragment: bid_page_rows
+-- The columns and joins of a lot's bids (page.c's row columns).
+SELECT b.id, b.bidder, b.amount, b.quantity, b.seq, b.status, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+ FROM bids b
+
 -- name: history_bids_first
 -- GET /lots/{id}/bids: the first page (at most $2 rows), newest first.
-SELECT b.id, b.bidder, b.amount, b.quantity, b.seq, b.status, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM bids b WHERE b.lot_id = $1
+{{bid_page_rows}} WHERE b.lot_id = $1
  ORDER BY b.seq DESC LIMIT $2::int;
 
 -- name: history_bids_after
 -- GET /lots/{id}/bids: at most $3 rows after the item $2, newest first.
-SELECT b.id, b.bidder, b.amount, b.quantity, b.seq, b.status, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM bids b
+{{bid_page_rows}}
  WHERE b.lot_id = $1 AND b.seq < (SELECT c.seq FROM bids c WHERE c.lot_id = $1 AND c.id = $2::uuid)
  ORDER BY b.seq DESC LIMIT $3::int;
 
 -- name: history_bids_before
 -- GET /lots/{id}/bids: at most $3 rows just before the item $2, nearest first.
-SELECT b.id, b.bidder, b.amount, b.quantity, b.seq, b.status, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM bids b
+{{bid_page_rows}}
  WHERE b.lot_id = $1 AND b.seq > (SELECT c.seq FROM bids c WHERE c.lot_id = $1 AND c.id = $2::uuid)
  ORDER BY b.seq ASC LIMIT $3::int;
 
@@ -128,23 +136,25 @@ SELECT 1 FROM markets WHERE id = $1;
 -- GET /markets/{id}/trades: a row back when $2 is an item of the list of $1.
 SELECT 1 FROM trades WHERE market_id = $1 AND id = $2::uuid;
 
+-- fragment: trade_page_rows
+-- The columns and joins of a market's trades (page.c's row columns).
+SELECT r.id, r.seq, r.kind, r.outcome, r.price, r.quantity, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+ FROM trades r
+
 -- name: history_trades_first
 -- GET /markets/{id}/trades: the first page (at most $2 rows), newest first.
-SELECT r.id, r.seq, r.kind, r.outcome, r.price, r.quantity, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM trades r WHERE r.market_id = $1
+{{trade_page_rows}} WHERE r.market_id = $1
  ORDER BY r.seq DESC, r.id DESC LIMIT $2::int;
 
 -- name: history_trades_after
 -- GET /markets/{id}/trades: at most $3 rows after the item $2, newest first.
-SELECT r.id, r.seq, r.kind, r.outcome, r.price, r.quantity, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM trades r
+{{trade_page_rows}}
  WHERE r.market_id = $1 AND (r.seq, r.id) < (SELECT c.seq, c.id FROM trades c WHERE c.market_id = $1 AND c.id = $2::uuid)
  ORDER BY r.seq DESC, r.id DESC LIMIT $3::int;
 
 -- name: history_trades_before
 -- GET /markets/{id}/trades: at most $3 rows just before the item $2, nearest first.
-SELECT r.id, r.seq, r.kind, r.outcome, r.price, r.quantity, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- FROM trades r
+{{trade_page_rows}}
  WHERE r.market_id = $1 AND (r.seq, r.id) > (SELECT c.seq, c.id FROM trades c WHERE c.market_id = $1 AND c.id = $2::uuid)
  ORDER BY r.seq ASC, r.id ASC LIMIT $3::int;
 
