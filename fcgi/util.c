@@ -75,13 +75,7 @@ const char *util_json_unknown_member(struct json_object *obj, const char *const 
     return NULL;
 }
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
+void util_buf_addn(struct util_buf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
@@ -102,12 +96,17 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+void util_buf_add(struct util_buf *b, const char *s)
+{
+    util_buf_addn(b, s, strlen(s));
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void canon(struct sbuf *b, struct json_object *v)
+static void canon(struct util_buf *b, struct json_object *v)
 {
     const char *s;
 
@@ -125,45 +124,45 @@ static void canon(struct sbuf *b, struct json_object *v)
             names[i++] = name;
         }
         qsort(names, n, sizeof(*names), cmp_names);
-        sb_put(b, "{", 1);
+        util_buf_addn(b, "{", 1);
         for (i = 0; i < n; i++) {
             struct json_object *key = json_object_new_string(names[i]);
             if (i)
-                sb_put(b, ",", 1);
+                util_buf_addn(b, ",", 1);
             s = json_object_to_json_string_ext(key, JSON_C_TO_STRING_PLAIN);
-            sb_put(b, s, strlen(s));
+            util_buf_addn(b, s, strlen(s));
             json_object_put(key);
-            sb_put(b, ":", 1);
+            util_buf_addn(b, ":", 1);
             canon(b, json_object_object_get(v, names[i]));
         }
-        sb_put(b, "}", 1);
+        util_buf_addn(b, "}", 1);
         free(names);
         return;
     }
     case json_type_array: {
         size_t n = json_object_array_length(v);
-        sb_put(b, "[", 1);
+        util_buf_addn(b, "[", 1);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                sb_put(b, ",", 1);
+                util_buf_addn(b, ",", 1);
             canon(b, json_object_array_get_idx(v, i));
         }
-        sb_put(b, "]", 1);
+        util_buf_addn(b, "]", 1);
         return;
     }
     case json_type_null:
-        sb_put(b, "null", 4);
+        util_buf_addn(b, "null", 4);
         return;
     default:
         s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-        sb_put(b, s, strlen(s));
+        util_buf_addn(b, s, strlen(s));
         return;
     }
 }
 
 char *util_json_canonical(struct json_object *v)
 {
-    struct sbuf b = { NULL, 0, 0, 0 };
+    struct util_buf b = { NULL, 0, 0, 0 };
 
     canon(&b, v);
     if (b.oom) {

@@ -57,6 +57,22 @@ char *util_json_take_text(struct json_object *o);
 /* Lowercase hex SHA-256 of data into out (65 bytes). */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * A growable NUL-terminated text buffer ({0} is empty). After an allocation
+ * failure oom stays set and further appends do nothing; the caller frees p.
+ */
+struct util_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+/* Append n bytes of s to b. */
+void util_buf_addn(struct util_buf *b, const char *s, size_t n);
+
+/* Append the NUL-terminated string s to b. */
+void util_buf_add(struct util_buf *b, const char *s);
+
 /* Append a JSON string for a NUL-terminated C string (for hand-built SQL-free JSON). */
 struct json_object *util_json_string_or_null(const char *s);
 

@@ -23,6 +23,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "util.h"
+
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 
 /* Longest host, region or service accepted by the presigner. */
@@ -31,51 +33,17 @@
 
 /* ---- growable string buffer ------------------------------------------- */
 
-/* A NUL-terminated string that grows on append. After an allocation failure
- * `failed` is set, further appends are no-ops and the caller sees NULL. */
-struct sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
-/* Append n bytes of s to b. On allocation failure set b->failed. */
-static void sbuf_addn(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* Append the NUL-terminated string s to b. */
-static void sbuf_adds(struct sbuf *b, const char *s)
-{
-    sbuf_addn(b, s, strlen(s));
-}
+/* struct util_buf (util.h): after an allocation failure `oom` is set,
+ * further appends are no-ops and the caller sees NULL. */
 
 /* Append one byte to b. */
-static void sbuf_addc(struct sbuf *b, char c)
+static void sbuf_addc(struct util_buf *b, char c)
 {
-    sbuf_addn(b, &c, 1);
+    util_buf_addn(b, &c, 1);
 }
 
 /* Wipe and free b's storage; b is empty afterwards. */
-static void sbuf_wipe(struct sbuf *b)
+static void sbuf_wipe(struct util_buf *b)
 {
     if (b->p) {
         OPENSSL_cleanse(b->p, b->cap);
@@ -87,12 +55,12 @@ static void sbuf_wipe(struct sbuf *b)
 /* Hand b's string to the caller (malloc'd, caller frees; "" if nothing was
  * appended), or NULL after an allocation failure (storage wiped and freed).
  * b is empty afterwards. */
-static char *sbuf_take(struct sbuf *b)
+static char *sbuf_take(struct util_buf *b)
 {
     char *p;
     if (!b->p)
-        sbuf_addn(b, "", 0);
-    if (b->failed) {
+        util_buf_addn(b, "", 0);
+    if (b->oom) {
         sbuf_wipe(b);
         return NULL;
     }
@@ -111,7 +79,7 @@ static int is_unreserved(unsigned char ch)
 
 /* Append s to b, RFC 3986 encoded: A-Za-z0-9-_.~ are kept, every other byte
  * becomes %XX with uppercase hex (so '/', '+', '=' and spaces are encoded). */
-static void sbuf_add_uri_encoded(struct sbuf *b, const char *s)
+static void sbuf_add_uri_encoded(struct util_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
@@ -119,7 +87,7 @@ static void sbuf_add_uri_encoded(struct sbuf *b, const char *s)
             sbuf_addc(b, (char)*u);
         } else {
             char esc[3] = { '%', hex[*u >> 4], hex[*u & 0x0f] };
-            sbuf_addn(b, esc, sizeof esc);
+            util_buf_addn(b, esc, sizeof esc);
         }
     }
 }
@@ -242,7 +210,7 @@ static int qparam_cmp(const void *a, const void *b)
  * (p may then hold one half, which qparams_free releases). */
 static int qparam_set(struct qparam *p, const char *name, const char *value)
 {
-    struct sbuf n = { 0 }, v = { 0 };
+    struct util_buf n = { 0 }, v = { 0 };
     sbuf_add_uri_encoded(&n, name);
     sbuf_add_uri_encoded(&v, value);
     p->name = sbuf_take(&n);
@@ -266,14 +234,14 @@ static void qparams_free(struct qparam *ps, size_t n)
 }
 
 /* Append the sorted parameters as "n1=v1&n2=v2..." to b. */
-static void sbuf_add_query(struct sbuf *b, const struct qparam *ps, size_t n)
+static void sbuf_add_query(struct util_buf *b, const struct qparam *ps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i)
             sbuf_addc(b, '&');
-        sbuf_adds(b, ps[i].name);
+        util_buf_add(b, ps[i].name);
         sbuf_addc(b, '=');
-        sbuf_adds(b, ps[i].value);
+        util_buf_add(b, ps[i].value);
     }
 }
 
@@ -284,7 +252,7 @@ char *sigv4_presign_query(const struct aws_credentials *c, const char *host, con
     enum { NFIXED = 6 };
     struct qparam *ps = NULL;
     size_t np = 0;
-    struct sbuf creq = { 0 }, sts = { 0 }, out = { 0 };
+    struct util_buf creq = { 0 }, sts = { 0 }, out = { 0 };
     char *result = NULL;
     char longdate[17], shortdate[9], scope[3 * SIGV4_MAX_NAME + 32];
     char credential[sizeof c->access_key_id + sizeof scope + 1], expires_s[16];
@@ -335,23 +303,23 @@ char *sigv4_presign_query(const struct aws_credentials *c, const char *host, con
     /* Canonical request: method, path, query, headers, signed headers, payload hash. */
     if (sha256_hex("", 0, payload_hash) != 0)
         goto done;
-    sbuf_adds(&creq, "GET\n/\n");
+    util_buf_add(&creq, "GET\n/\n");
     sbuf_add_query(&creq, ps, np);
-    sbuf_adds(&creq, "\nhost:");
-    sbuf_adds(&creq, host);
-    sbuf_adds(&creq, "\n\nhost\n");
-    sbuf_adds(&creq, payload_hash);
-    if (creq.failed || sha256_hex(creq.p, creq.len, creq_hash) != 0)
+    util_buf_add(&creq, "\nhost:");
+    util_buf_add(&creq, host);
+    util_buf_add(&creq, "\n\nhost\n");
+    util_buf_add(&creq, payload_hash);
+    if (creq.oom || sha256_hex(creq.p, creq.len, creq_hash) != 0)
         goto done;
 
     /* String to sign: algorithm, date, scope, hash of the canonical request. */
-    sbuf_adds(&sts, SIGV4_ALGORITHM "\n");
-    sbuf_adds(&sts, longdate);
+    util_buf_add(&sts, SIGV4_ALGORITHM "\n");
+    util_buf_add(&sts, longdate);
     sbuf_addc(&sts, '\n');
-    sbuf_adds(&sts, scope);
+    util_buf_add(&sts, scope);
     sbuf_addc(&sts, '\n');
-    sbuf_adds(&sts, creq_hash);
-    if (sts.failed)
+    util_buf_add(&sts, creq_hash);
+    if (sts.oom)
         goto done;
 
     if (sigv4_signing_key(c->secret_access_key, shortdate, region, service, key) != 0)
@@ -361,8 +329,8 @@ char *sigv4_presign_query(const struct aws_credentials *c, const char *host, con
     hex_encode(sig, sizeof sig, sig_hex);
 
     sbuf_add_query(&out, ps, np);
-    sbuf_adds(&out, "&X-Amz-Signature=");
-    sbuf_adds(&out, sig_hex);
+    util_buf_add(&out, "&X-Amz-Signature=");
+    util_buf_add(&out, sig_hex);
     result = sbuf_take(&out);
 
 done:
@@ -379,12 +347,12 @@ done:
  * (which may be NULL: the result is then NULL). */
 static char *token_join(const char *prefix, char *query)
 {
-    struct sbuf b = { 0 };
+    struct util_buf b = { 0 };
     if (!query)
         return NULL;
-    sbuf_adds(&b, prefix);
-    sbuf_adds(&b, "/?");
-    sbuf_adds(&b, query);
+    util_buf_add(&b, prefix);
+    util_buf_add(&b, "/?");
+    util_buf_add(&b, query);
     OPENSSL_cleanse(query, strlen(query));
     free(query);
     return sbuf_take(&b);
