@@ -518,11 +518,14 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
    LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
    WHERE e.sealed IS NULL AND ({{running_entry_bad}})
   UNION ALL
+  SELECT a.id FROM (SELECT account_id, count(*) AS n FROM entries WHERE sealed IS NULL
+                     GROUP BY account_id) u
+   JOIN accounts a ON a.id = u.account_id LEFT JOIN seal_accounts s ON s.account_id = a.id
+   LEFT JOIN LATERAL (SELECT x.seq, x.balance_after FROM entries x WHERE x.account_id = a.id
+                      AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1) l ON true
+   WHERE coalesce(l.balance_after, 0) <> a.balance
+      OR coalesce(l.seq, 0) <> coalesce(s.entries, 0) + u.n
+  UNION ALL
   SELECT a.id FROM accounts a LEFT JOIN seal_accounts s ON s.account_id = a.id
-   LEFT JOIN (SELECT account_id, count(*) AS n FROM entries WHERE sealed IS NULL
-              GROUP BY account_id) u ON u.account_id = a.id
-   WHERE CASE WHEN u.account_id IS NULL THEN a.balance <> coalesce(s.balance, 0)
-     ELSE coalesce((SELECT x.balance_after FROM entries x WHERE x.account_id = a.id
-                    AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1), 0) <> a.balance
-      OR coalesce((SELECT max(x.seq) FROM entries x WHERE x.account_id = a.id), 0)
-         <> coalesce(s.entries, 0) + u.n END) r) bad;
+   WHERE a.balance <> coalesce(s.balance, 0)
+     AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.account_id = a.id AND u.sealed IS NULL)) r) bad;
