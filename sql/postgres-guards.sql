@@ -224,3 +224,35 @@ CREATE TRIGGER credit_limits_immutable BEFORE UPDATE OR DELETE ON credit_limits
 DROP TRIGGER IF EXISTS credit_limits_no_truncate ON credit_limits;
 CREATE TRIGGER credit_limits_no_truncate BEFORE TRUNCATE ON credit_limits
     FOR EACH STATEMENT EXECUTE FUNCTION zerosum_refuse_change();
+
+-- migrate: 440 unsealed_index_vacuum
+-- The live checks read the unsealed rows through the partial indexes
+-- `*_unsealed ... WHERE sealed IS NULL`. Sealing a row UPDATEs it, leaving
+-- its old version's entry in that index until a vacuum removes it: at the
+-- default scale factor (20% of the table) a 10M-entry table would carry
+-- 2M dead entries there, which every /proof and every seal then walks, a
+-- cost that grows with history. So the history tables are vacuumed after a
+-- fixed number of changed rows, whatever their size, with their indexes
+-- always (PostgreSQL skips the index pass when few heap pages changed,
+-- which would leave exactly those entries), and after inserts too (the
+-- visibility map the index-only scans of those indexes rely on).
+ALTER TABLE transfers SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 100000,
+    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 100000,
+    vacuum_index_cleanup = on);
+ALTER TABLE entries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 100000,
+    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 100000,
+    vacuum_index_cleanup = on);
+ALTER TABLE holds SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+    vacuum_index_cleanup = on);
+ALTER TABLE bids SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+    vacuum_index_cleanup = on);
+ALTER TABLE lots SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+    vacuum_index_cleanup = on);
+ALTER TABLE trades SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+    vacuum_index_cleanup = on);
+ALTER TABLE orders SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+    vacuum_index_cleanup = on);
+ALTER TABLE pending_transfers SET (autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 10000, vacuum_index_cleanup = on);
+ALTER TABLE credit_limits SET (autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 10000, vacuum_index_cleanup = on);

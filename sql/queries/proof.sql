@@ -1,7 +1,8 @@
 -- GET /proof and the stampede runs (fcgi/api/proof.c).
 --
 -- The audit runs in one REPEATABLE READ READ ONLY snapshot: the settings,
--- the counts, every check (one round trip each), the recent runs.
+-- the counts, every check (each behind a deadline), the recent runs and
+-- COMMIT, all in one pipeline: one round trip.
 -- A check statement is proof_<check name>; its comment lines are the
 -- description GET /proof serves for the check, word for word. It answers
 -- one row: the observed value (the number of violating rows unless the
@@ -26,9 +27,14 @@
 SELECT set_config('statement_timeout', $1, true),
     set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);
 
--- name: proof_audit_timeout
--- Lower statement_timeout to what is left of the audit's budget ($1, ms).
-SELECT set_config('statement_timeout', $1, true);
+-- name: proof_audit_deadline
+-- Ahead of each check in the audit's pipeline: lower statement_timeout to
+-- what is left of the audit's budget, $1 ms from the transaction's start
+-- (now()), at least 1 ms, so no statement runs past the budget however long
+-- the ones before it took.
+SELECT set_config('statement_timeout',
+    greatest(1, $1::bigint - floor(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint)::text,
+    true);
 
 -- name: proof_audit_counts
 -- The snapshot's time, the server version, the size of the ledger (per
@@ -501,18 +507,25 @@ e.seq IS NULL OR e.balance_after IS NULL OR e.seq < 1 OR (e.seq > 1 AND p.accoun
 -- every entry's balance_after is the previous entry's plus its amount (seq
 -- 1, 2, 3… without gaps, in time order), and every account's balance is its
 -- last entry's balance_after and its last seq the number of its entries:
--- unsealed entries against their predecessors (sealed or not), each
--- account's last entry and its sealed aggregate's count plus its unsealed
--- entries
+-- unsealed entries against their predecessors (sealed or not); an account
+-- with unsealed entries, its last entry and its sealed aggregate's count
+-- plus its unsealed entries; an account without, its sealed aggregate (the
+-- balance after its last sealed entry, checked as it was sealed and
+-- re-checked by the full pass)
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT id, row_number() OVER () AS rn FROM (
   SELECT e.id FROM entries e
    LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
    WHERE e.sealed IS NULL AND ({{running_entry_bad}})
   UNION ALL
+  SELECT a.id FROM (SELECT account_id, count(*) AS n FROM entries WHERE sealed IS NULL
+                     GROUP BY account_id) u
+   JOIN accounts a ON a.id = u.account_id LEFT JOIN seal_accounts s ON s.account_id = a.id
+   LEFT JOIN LATERAL (SELECT x.seq, x.balance_after FROM entries x WHERE x.account_id = a.id
+                      AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1) l ON true
+   WHERE coalesce(l.balance_after, 0) <> a.balance
+      OR coalesce(l.seq, 0) <> coalesce(s.entries, 0) + u.n
+  UNION ALL
   SELECT a.id FROM accounts a LEFT JOIN seal_accounts s ON s.account_id = a.id
-   WHERE coalesce((SELECT x.balance_after FROM entries x WHERE x.account_id = a.id
-                    AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1), 0) <> a.balance
-      OR coalesce((SELECT max(x.seq) FROM entries x WHERE x.account_id = a.id), 0)
-         <> coalesce(s.entries, 0) + (SELECT count(*) FROM entries u WHERE u.account_id = a.id
-                                        AND u.sealed IS NULL)) r) bad;
+   WHERE a.balance <> coalesce(s.balance, 0)
+     AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.account_id = a.id AND u.sealed IS NULL)) r) bad;
