@@ -221,9 +221,10 @@ static void render_tx(struct buf *b, struct metrics *mm)
         if (ld(&mm->tx_attempts[e]))
             bprintf(b, "zerosum_tx_commits_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_commits[e]));
-    bprintf(b, "# HELP zerosum_tx_round_trips_total Round trips to the database of committed "
-               "transactions (the committing attempt; the connect not counted).\n"
-               "# TYPE zerosum_tx_round_trips_total counter\n");
+    bprintf(b,
+            "# HELP zerosum_tx_round_trips_total Round trips to the database of committed "
+            "transactions (the committing attempt; the connect not counted).\n"
+            "# TYPE zerosum_tx_round_trips_total counter\n");
     for (int e = 0; e < EP__COUNT; e++)
         if (ld(&mm->tx_attempts[e]))
             bprintf(b, "zerosum_tx_round_trips_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],

@@ -44,8 +44,8 @@ struct metrics {
     uint64_t worker_spawns;
     uint64_t worker_deaths;
     uint64_t worker_recycles;
-    uint64_t proof_computations; /* GET /proof audits started */
-    uint64_t settle_skipped;     /* due lots the sweep could not settle */
+    uint64_t proof_computations;        /* GET /proof audits started */
+    uint64_t settle_skipped;            /* due lots the sweep could not settle */
     uint64_t tx_round_trips[EP__COUNT]; /* of committed transactions' last attempts */
 };
 
