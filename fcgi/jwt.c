@@ -20,7 +20,7 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 
 #define JWT_JSON_DEPTH 8
 #define JWT_SIG_LEN 32    /* SHA-256 output */
@@ -254,16 +254,27 @@ static enum jwt_status jwt_check_window(const struct jwt_claims *c, const struct
 static int jwt_hmac(const unsigned char *key, size_t keylen, const void *data, size_t n,
                     unsigned char mac[JWT_SIG_LEN])
 {
+    /* fetched once: HMAC() looks the implementation up on every call */
+    static EVP_MAC *alg;
+    OSSL_PARAM params[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                              (char *)"SHA256", 0),
+                             OSSL_PARAM_construct_end() };
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    size_t mdlen = 0;
+    EVP_MAC_CTX *ctx;
     int rc = -1;
 
     if (key == NULL || keylen < JWT_MIN_KEY_LEN || keylen > INT_MAX)
         return -1;
-    if (HMAC(EVP_sha256(), key, (int)keylen, data, n, md, &mdlen) != NULL && mdlen == JWT_SIG_LEN) {
+    if (!alg && !(alg = EVP_MAC_fetch(NULL, "HMAC", NULL)))
+        return -1;
+    ctx = EVP_MAC_CTX_new(alg);
+    if (ctx && EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, data, n)
+        && EVP_MAC_final(ctx, md, &mdlen, sizeof md) && mdlen == JWT_SIG_LEN) {
         memcpy(mac, md, JWT_SIG_LEN);
         rc = 0;
     }
+    EVP_MAC_CTX_free(ctx); /* wipes the key schedule */
     OPENSSL_cleanse(md, sizeof md);
     return rc;
 }

@@ -97,6 +97,12 @@ void metrics_count_tx(enum metrics_endpoint ep, int attempts, int committed)
     }
 }
 
+void metrics_count_round_trips(enum metrics_endpoint ep, int rounds)
+{
+    if (rounds > 0)
+        add(&m()->tx_round_trips[ep], (uint64_t)rounds);
+}
+
 void metrics_count_connect(int ok, uint64_t us)
 {
     struct metrics *mm = m();
@@ -215,6 +221,14 @@ static void render_tx(struct buf *b, struct metrics *mm)
         if (ld(&mm->tx_attempts[e]))
             bprintf(b, "zerosum_tx_commits_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
                     (unsigned long long)ld(&mm->tx_commits[e]));
+    bprintf(b,
+            "# HELP zerosum_tx_round_trips_total Round trips to the database of committed "
+            "transactions (the committing attempt; the connect not counted).\n"
+            "# TYPE zerosum_tx_round_trips_total counter\n");
+    for (int e = 0; e < EP__COUNT; e++)
+        if (ld(&mm->tx_attempts[e]))
+            bprintf(b, "zerosum_tx_round_trips_total{endpoint=\"%s\"} %llu\n", endpoint_names[e],
+                    (unsigned long long)ld(&mm->tx_round_trips[e]));
     bprintf(b,
             "# HELP zerosum_tx_retries_per_commit Committed transactions by retries needed.\n"
             "# TYPE zerosum_tx_retries_per_commit histogram\n");

@@ -44,8 +44,9 @@ struct metrics {
     uint64_t worker_spawns;
     uint64_t worker_deaths;
     uint64_t worker_recycles;
-    uint64_t proof_computations; /* GET /proof audits started */
-    uint64_t settle_skipped;     /* due lots the sweep could not settle */
+    uint64_t proof_computations;        /* GET /proof audits started */
+    uint64_t settle_skipped;            /* due lots the sweep could not settle */
+    uint64_t tx_round_trips[EP__COUNT]; /* of committed transactions' last attempts */
 };
 
 extern struct metrics *metrics;
@@ -58,6 +59,9 @@ const char *metrics_endpoint_name(enum metrics_endpoint ep);
 void metrics_count_request(enum metrics_endpoint ep, int status, uint64_t duration_us);
 void metrics_count_tx(enum metrics_endpoint ep, int attempts, int committed);
 void metrics_count_connect(int ok, uint64_t us);
+/* A committed transaction's round trips to the database (its committing
+ * attempt's, the connect not counted): zerosum_tx_round_trips_total. */
+void metrics_count_round_trips(enum metrics_endpoint ep, int rounds);
 /* A due lot the settlement sweep skipped (zerosum_settlement_skipped_total). */
 void metrics_count_settle_skipped(void);
 

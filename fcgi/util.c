@@ -214,12 +214,21 @@ int util_json_has_duplicate_keys(const char *text, size_t len, struct json_objec
 
 void util_sha256_hex(const void *data, size_t len, char out[65])
 {
+    /* fetched once: EVP_sha256() looks the implementation up on every call */
+    static EVP_MD *alg;
+    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mdlen = 0;
 
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    if (!alg && !(alg = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        abort();
+    /* a fingerprint that is not the hash would match what it should not */
+    if (!EVP_Digest(data, len, md, &mdlen, alg, NULL) || mdlen != sizeof(md))
+        abort();
+    for (unsigned int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
     out[64] = '\0';
 }
 

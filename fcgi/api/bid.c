@@ -26,6 +26,7 @@
 #include "domain/auction.h"
 #include "domain/events.h"
 #include "domain/ledger.h"
+#include "log.h"
 #include "util.h"
 
 static int opt_field(struct request *r, const char *name, int64_t min, int64_t max, int64_t *out,
@@ -419,16 +420,17 @@ static int bid_authorize(struct request *r, const void *req)
 
 /*
  * No locked row came back: the lot does not exist, or it is sold out
- * (lot_lock_unless_sold_out skips it without waiting on its lock). Read it
- * unlocked and refuse as purchase() would; in any other case (not sold out
- * after all, or input purchase() refuses first) lock it as usual and
- * return 1 with *l filled: go on as if round 1 had locked it.
+ * (lot_lock_unless_sold_out skips it without waiting on its lock). rc is
+ * what round 1's unlocked read (lot_get, sent right after the lock) found:
+ * 1 with *l filled, 0 for no such lot. Refuse as purchase() would; in any
+ * other case (not sold out after all, or input purchase() refuses first)
+ * lock it as usual and return 1 with *l filled: go on as if round 1 had
+ * locked it.
  */
 static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req *q, struct lot *l,
-                        enum tx_decision *d)
+                        int rc, enum tx_decision *d)
 {
     char buf[96];
-    int rc = auction_lot_read(tx, q->lot, l);
 
     /* the answer purchase() gives a sold-out lot: input errors come first */
     if (rc > 0 && l->kind != LOT_ENGLISH && !claim_input_error(q, l, buf, sizeof(buf))
@@ -445,31 +447,46 @@ static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req 
     return rc > 0;
 }
 
+/* The lot in res (1, *l filled), none (0), or a row the schema forbids (-1). */
+static int lot_row(PGresult *res, struct lot *l)
+{
+    int rc = PQntuples(res) == 1;
+
+    if (rc && auction_lot_parse(res, 0, l) < 0)
+        rc = -1;
+    return rc;
+}
+
 /*
  * Round 1: BEGIN, the key and the lot row locked (the lot's turn) unless it
- * is sold out. Then the lot settles if its time is up, and the bid or claim
- * goes its kind's way.
+ * is sold out, then the lot read unlocked: a claim on a sold-out drop has
+ * what it needs to refuse without a round trip of its own (a locked row
+ * wins; the read, in its own later snapshot, sees what the lock skipped).
+ * Then the lot settles if its time is up, and the bid or claim goes its
+ * kind's way.
  */
 static enum tx_decision bid_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct bid_req *q = req;
     const char *p[1] = { q->lot };
-    struct tx_stmt r1[1] = { tx_stmt_named(SQL_LOT_LOCK_UNLESS_SOLD_OUT, p) };
+    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LOT_LOCK_UNLESS_SOLD_OUT, p),
+                             tx_stmt_named(SQL_LOT_GET, p) };
     enum tx_decision d;
     struct lot l;
-    int rc;
+    int rc, read;
 
-    if (!mut_begin(m, tx, r1, 1, &d))
+    if (!mut_begin(m, tx, r1, 2, &d))
         return d;
-    rc = PQntuples(r1[0].res) == 1;
-    if (rc && auction_lot_parse(r1[0].res, 0, &l) < 0)
-        rc = -1;
+    rc = lot_row(r1[0].res, &l);
+    read = rc == 0 ? lot_row(r1[1].res, &l) : 0;
     PQclear(r1[0].res);
-    if (rc < 0) {
+    PQclear(r1[1].res);
+    if (rc < 0 || read < 0) {
+        log_error("lot %s: a kind or status the schema does not allow", q->lot);
         tx->err = DB_FAILED;
         return TX_ERROR;
     }
-    if (rc == 0 && !unlocked_lot(m, tx, q, &l, &d))
+    if (rc == 0 && !unlocked_lot(m, tx, q, &l, read, &d))
         return d;
     /* Close on read: settle a lot whose time is up before judging the bid. */
     rc = auction_settle_if_due(tx, &l);

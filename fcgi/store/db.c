@@ -529,6 +529,8 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
         return failed(s, &tx, tx.err == DB_RETRYABLE ? TX_RESULT_CONTENTION : TX_RESULT_FAILED, "");
     }
     metrics_count_tx(s->endpoint, tx.attempt, *decision == TX_COMMIT);
+    if (*decision == TX_COMMIT)
+        metrics_count_round_trips(s->endpoint, tx.rounds);
     release(cfg, conn, 0);
     return TX_RESULT_DONE;
 }

@@ -20,7 +20,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/sha.h>
 
 #include "util.h"
@@ -105,27 +105,69 @@ static void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/*
+ * SHA-256 and HMAC fetched once per process: OpenSSL 3 otherwise looks the
+ * implementation up by name in its providers on every EVP_sha256()/HMAC()
+ * call, which costs more than hashing a token's few hundred bytes. NULL if
+ * libcrypto cannot provide them (every caller then fails).
+ */
+static EVP_MD *sha256_md(void)
+{
+    static EVP_MD *md;
+
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return md;
+}
+
+static EVP_MAC *hmac_mac(void)
+{
+    static EVP_MAC *mac;
+
+    if (!mac)
+        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    return mac;
+}
+
 /* SHA-256 of n bytes of data as 64 lowercase hex digits in out[65].
  * Returns 0, or -1 if libcrypto fails. */
 static int sha256_hex(const void *data, size_t n, char out[2 * SHA256_DIGEST_LENGTH + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof md)
+    EVP_MD *alg = sha256_md();
+
+    if (!alg || !EVP_Digest(data, n, md, &mdlen, alg, NULL) || mdlen != sizeof md)
         return -1;
     hex_encode(md, sizeof md, out);
     return 0;
 }
 
-/* HMAC-SHA256 of msg under key into out[32]. Returns 0, or -1 on failure. */
+/* HMAC-SHA256 of msglen bytes of msg under key into out[32]. Returns 0, or
+ * -1 on failure. */
+static int hmac_sha256_n(const unsigned char *key, size_t keylen, const void *msg, size_t msglen,
+                         unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    OSSL_PARAM params[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                              (char *)"SHA256", 0),
+                             OSSL_PARAM_construct_end() };
+    EVP_MAC *mac = hmac_mac();
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    size_t outlen = 0;
+    int rc = -1;
+
+    if (ctx && EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, msg, msglen)
+        && EVP_MAC_final(ctx, out, &outlen, SHA256_DIGEST_LENGTH) && outlen == SHA256_DIGEST_LENGTH)
+        rc = 0;
+    EVP_MAC_CTX_free(ctx); /* wipes the key schedule */
+    return rc;
+}
+
+/* HMAC-SHA256 of the string msg under key into out[32]. Returns 0, or -1. */
 static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
                        unsigned char out[SHA256_DIGEST_LENGTH])
 {
-    unsigned int outlen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &outlen)
-        || outlen != SHA256_DIGEST_LENGTH)
-        return -1;
-    return 0;
+    return hmac_sha256_n(key, keylen, msg, strlen(msg), out);
 }
 
 /*
@@ -133,8 +175,8 @@ static int hmac_sha256(const unsigned char *key, size_t keylen, const char *msg,
  * HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
  * Intermediate keys are wiped. Returns 0, or -1 on failure (key wiped).
  */
-static int sigv4_signing_key(const char *secret, const char *date, const char *region,
-                             const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
+static int sigv4_derive_key(const char *secret, const char *date, const char *region,
+                            const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
 {
     unsigned char k0[4 + sizeof((struct aws_credentials *)0)->secret_access_key];
     unsigned char k1[SHA256_DIGEST_LENGTH], k2[SHA256_DIGEST_LENGTH], k3[SHA256_DIGEST_LENGTH];
@@ -154,6 +196,69 @@ static int sigv4_signing_key(const char *secret, const char *date, const char *r
     if (rc != 0)
         OPENSSL_cleanse(key, SHA256_DIGEST_LENGTH);
     return rc;
+}
+
+/*
+ * The last signing key derived, and what it was derived for: SHA-256 of
+ * secret, date, region and service (NUL-separated; the secret itself is not
+ * kept). A signing key is valid for one day, region and service, and every
+ * connection of a per-request worker signs with the same one, so the four
+ * HMACs of its derivation run once a day instead of once per connection.
+ */
+static struct {
+    int valid;
+    unsigned char scope_id[SHA256_DIGEST_LENGTH];
+    unsigned char key[SHA256_DIGEST_LENGTH];
+} key_cache;
+static unsigned long keys_derived;
+
+unsigned long sigv4_keys_derived(void)
+{
+    return keys_derived;
+}
+
+/* SHA-256 of secret, date, region and service into id[32]; 0 or -1. */
+static int scope_id(const char *secret, const char *date, const char *region, const char *service,
+                    unsigned char id[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD *alg = sha256_md();
+    EVP_MD_CTX *ctx = alg ? EVP_MD_CTX_new() : NULL;
+    const char *part[4] = { secret, date, region, service };
+    int rc = ctx && EVP_DigestInit_ex2(ctx, alg, NULL) ? 0 : -1;
+
+    for (int i = 0; i < 4 && rc == 0; i++)
+        if (!EVP_DigestUpdate(ctx, part[i], strlen(part[i]) + 1)) /* with its NUL */
+            rc = -1;
+    if (rc == 0 && !EVP_DigestFinal_ex(ctx, id, NULL))
+        rc = -1;
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/*
+ * The SigV4 signing key for secret, date, region and service into
+ * key[32]: the cached one when it was derived for the same four, else
+ * derived now (and cached). Returns 0, or -1 on failure (key wiped).
+ */
+static int sigv4_signing_key(const char *secret, const char *date, const char *region,
+                             const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+
+    if (scope_id(secret, date, region, service, id) == 0 && key_cache.valid
+        && CRYPTO_memcmp(id, key_cache.scope_id, sizeof id) == 0) {
+        memcpy(key, key_cache.key, SHA256_DIGEST_LENGTH);
+        return 0;
+    }
+    OPENSSL_cleanse(&key_cache, sizeof key_cache);
+    if (sigv4_derive_key(secret, date, region, service, key) != 0)
+        return -1;
+    keys_derived++;
+    if (scope_id(secret, date, region, service, key_cache.scope_id) == 0) {
+        memcpy(key_cache.key, key, SHA256_DIGEST_LENGTH);
+        key_cache.valid = 1;
+    }
+    return 0;
 }
 
 /* ---- argument checks -------------------------------------------------- */

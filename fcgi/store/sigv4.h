@@ -52,6 +52,12 @@ int aws_credentials_load(struct aws_credentials *out, char *err, size_t errlen);
 void aws_credentials_clear(struct aws_credentials *c);
 
 /*
+ * How many SigV4 signing keys this process has derived (tests: a signing
+ * key is derived once per secret, day, region and service, then reused).
+ */
+unsigned long sigv4_keys_derived(void);
+
+/*
  * Aurora DSQL authentication token:
  * "HOST/?Action=DbConnect&X-Amz-Algorithm=...&...&X-Amz-Signature=..." (no
  * scheme); Action=DbConnectAdmin when admin is non-zero. Service `dsql`, the

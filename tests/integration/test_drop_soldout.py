@@ -105,6 +105,39 @@ loser = [results[i] for i in results if results[i].status == 409]
 ok(loser and (loser[0].json or {}).get("code") == "sold_out", "the loser is refused sold_out", loser)
 is_(query("SELECT qty_claimed, qty_total, status FROM lots WHERE id = %s", (lot2["id"],)),
     [(1, 1, "sold_out")], "the lot: exactly its one unit claimed")
+
+# ---- 3. round trips: a sold-out claim is answered in two --------------------
+# (round 1: BEGIN, the key, the lot locked unless sold out and read unlocked;
+# round 2: the stored refusal and COMMIT), a winning claim in four. Counted
+# by the server (zerosum_tx_round_trips_total, committed transactions only);
+# nothing else on this stack posts /bid meanwhile.
+import re
+
+
+def bid_counters():
+    body = get("/metrics").body
+    def one(name):
+        m = re.search(rf'^{name}{{endpoint="bid"}} (\d+)$', body, re.M)
+        return int(m.group(1)) if m else 0
+    return one("zerosum_tx_round_trips_total"), one("zerosum_tx_commits_total")
+
+
+def round_trips(claim):
+    (rt0, c0) = bid_counters()
+    r = claim()
+    (rt1, c1) = bid_counters()
+    return r, rt1 - rt0, c1 - c0
+
+
+r, rts, commits = round_trips(lambda: place_bid(buyers[3][1], lot["id"]))
+is_problem(r, 409, "sold_out", "another claim on the sold-out drop → 409 sold_out")
+is_((rts, commits), (2, 1), "…committed in two round trips (the lot read rides with its lock)")
+lot3 = create_lot(kind="drop", seller=seller, price=100, quantity=1)
+r, rts, commits = round_trips(lambda: place_bid(buyers[3][1], lot3["id"]))
+is_(r.status, 201, "a claim with a unit left wins it")
+is_((rts, commits), (4, 1), "…in four round trips (key and lot, the two accounts, the writes, "
+    "the answer and COMMIT)")
+
 r = get("/proof")
 is_(r.status, 200, "/proof holds")
 done()

@@ -416,12 +416,70 @@ static void test_credentials_file(void)
     env_reset();
 }
 
+/* Extract the X-Amz-Signature of a DSQL token (malloc'd) or NULL. */
+static char *dsql_signature(const struct aws_credentials *c, const char *region, time_t at)
+{
+    char *tok = sigv4_dsql_token(c, DSQL_HOST, region, 0, 900, at), *sig = NULL;
+    struct parsed p;
+    const char *q = token_query(tok, DSQL_HOST);
+
+    if (q && parse_query(q, &p) > 0) {
+        const char *v = param(&p, "X-Amz-Signature");
+        sig = v ? strdup(v) : NULL;
+        parsed_free(&p);
+    }
+    free(tok);
+    return sig;
+}
+
+/* The signing key is derived once per secret, day, region and service and
+ * reused; a change of any of them derives a new one, and every token still
+ * matches the reference. */
+static void test_signing_key_cache(void)
+{
+    struct aws_credentials c, other;
+    time_t at = utc(2025, 1, 2, 3, 4, 5);
+    unsigned long n0;
+    char *a, *b, *d, *e, *f;
+
+    example_creds(&c, NULL);
+    example_creds(&other, NULL);
+    other.secret_access_key[0] ^= 1;
+    a = dsql_signature(&c, "us-east-1", at); /* may derive (another test ran first) */
+    n0 = sigv4_keys_derived();
+    b = dsql_signature(&c, "us-east-1", at + 60); /* same day: the cached key */
+    is_int((int)(sigv4_keys_derived() - n0), 0,
+           "key cache: the same day's key is not derived again");
+    is_str(a, "cac39927094dc5e01619fefe34cea863c68ac817a10f39ce32c23ef57ef0e55b",
+           "key cache: the reference signature");
+    ok(b && strcmp(a ? a : "", b) != 0, "key cache: another time signs differently");
+    d = dsql_signature(&other, "us-east-1", at); /* another secret */
+    is_int((int)(sigv4_keys_derived() - n0), 1, "key cache: another secret derives its own key");
+    ok(d && strcmp(a ? a : "", d) != 0, "key cache: ...and signs differently");
+    e = dsql_signature(&c, "us-west-2", at);         /* another region */
+    f = dsql_signature(&c, "us-east-1", at + 86400); /* the next day */
+    is_int((int)(sigv4_keys_derived() - n0), 3, "key cache: another region or day derives anew");
+    free(a);
+    a = dsql_signature(&c, "us-east-1", at); /* back to the first: derived again, same token */
+    is_str(a, "cac39927094dc5e01619fefe34cea863c68ac817a10f39ce32c23ef57ef0e55b",
+           "key cache: back to the first secret, the reference signature again");
+    ok(e && f && strcmp(e, f) != 0, "key cache: region and day tokens differ");
+    free(a);
+    free(b);
+    free(d);
+    free(e);
+    free(f);
+    aws_credentials_clear(&c);
+    aws_credentials_clear(&other);
+}
+
 int main(void)
 {
     test_get_vanilla();
     test_dsql_reference();
     test_rds();
     test_presign_edges();
+    test_signing_key_cache();
     test_credentials_env();
     test_credentials_file();
     return done_testing();

@@ -50,7 +50,7 @@ from .report import fmt, machine, markdown, proof_scale_table, table, tlog_table
 from .proofscale import run_proof_scale
 from .tlogscale import run_tlog_scale
 from .scenarios import SCENARIOS, goal_met, run_scenario
-from .stack import N_USERS, POLICIES, BenchError, Stack, log
+from .stack import N_USERS, POLICIES, BenchError, Stack, bench_pools, log
 
 ALL_SCENARIOS = SCENARIOS + ("proof-scale", "tlog-scale")
 PROOF_ROLES = ("proof-small", "proof-large")
@@ -138,7 +138,7 @@ def main():
                          "policies": list(policies), "scenarios": scenarios, "bidders": args.bidders,
                          "claims": args.claims, "units": args.units,
                          "proof_requests": args.proof_requests, "memory_requests": args.memory_requests,
-                         "pools": os.environ.get("ZS_POOLS", "scripts/stack default"),
+                         "pools": os.environ.get("ZS_POOLS") or bench_pools(args.concurrency),
                          "binary": os.path.realpath(os.environ.get("ZS_BIN") or
                                                     os.path.join(REPO, "build", "zerosum")),
                          "git": subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],

@@ -35,8 +35,10 @@ def tx_delta(m0, m1, endpoint):
     def d(name):
         return m1.get((name, endpoint), 0) - m0.get((name, endpoint), 0)
     commits, retries, attempts = d("zerosum_tx_commits_total"), d("zerosum_tx_retries_total"), d("zerosum_tx_attempts_total")
-    return {"commits": commits, "retries": retries, "attempts": attempts,
-            "retries_per_commit": (retries / commits) if commits else None}
+    rts = d("zerosum_tx_round_trips_total")
+    return {"commits": commits, "retries": retries, "attempts": attempts, "round_trips": rts,
+            "retries_per_commit": (retries / commits) if commits else None,
+            "round_trips_per_commit": round(rts / commits, 3) if commits else None}
 
 
 def loadavg():

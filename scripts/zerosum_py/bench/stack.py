@@ -23,6 +23,18 @@ FUND = 1_000_000_000     # minor units issued to each bench account
 PROOF_MIN_ENTRIES = 1_000_000
 SEED_BATCH = 100_000     # transfers per seeding transaction (2 entries each)
 MEMORY_MAX_REQUESTS = 1_000_000
+
+
+def bench_pools(concurrency):
+    """The bench stacks' worker pools (ZS_POOLS overrides): scripts/stack's
+    defaults, except that the transfer and bid pools get one worker per
+    client of the load (--concurrency), so the HTTP side may have as many
+    transactions in flight as pgbench has clients (a worker runs one request
+    at a time, and waits on every round trip and COMMIT's flush)."""
+    c = max(3, int(concurrency or 16))
+    return f"default=2 bid={c} transfer={c} proof=1 order=2"
+
+
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
@@ -68,6 +80,7 @@ class Stack:
         self.env = dict(os.environ, ZS_VAR=self.var, PORT=str(self.port),
                         ZS_PG_PORT=str(self.pg_port), ZS_PGB_PORT=str(self.pgb_port),
                         ZS_BIN=self.bin, ZS_POLICY=policy)
+        self.env["ZS_POOLS"] = os.environ.get("ZS_POOLS") or bench_pools(getattr(args, "concurrency", 16))
         self.env.pop("ZS_DIALECT", None)       # the bench measures the postgres dialect
         self.pgsock = os.path.join(self.var, "pgsock")
         self.accounts_file = os.path.join(self.var, "bench", "accounts.txt")
@@ -83,6 +96,11 @@ class Stack:
             raise BenchError(f"scripts/stack {' '.join(args)} ({self.name}) failed:\n"
                              f"{p.stdout}{p.stderr}")
         return p
+
+    def pool_lines(self):
+        """The pool_NAME = SIZE lines scripts/stack writes for this stack's ZS_POOLS."""
+        return [f"pool_{name} = {size}" for name, size in
+                (item.split("=", 1) for item in self.env["ZS_POOLS"].split())]
 
     def sup_pid(self):
         try:
@@ -110,6 +128,9 @@ class Stack:
                 conf = f.read()
             if f"connection_policy = {self.policy}" not in conf:
                 return "it runs another connection policy"
+            want = self.pool_lines()
+            if want != [ln for ln in conf.splitlines() if ln.startswith("pool_")]:
+                return f"its pools are not {self.env['ZS_POOLS']}"
         except OSError:
             pass
         return None
