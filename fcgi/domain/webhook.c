@@ -304,6 +304,7 @@ static void start_endpoint(const struct zs_config *cfg, const char *id)
         }
         if (p == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
+            db_forget_inherited_connection(); /* the deliverer's, which it goes on using */
             deliver_endpoint(cfg, id);
             _exit(0);
         }
@@ -319,6 +320,7 @@ static void deliverer_main(const struct zs_config *cfg, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(0);
+    db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
     signal(SIGTERM, on_term);
     signal(SIGQUIT, on_term);
     signal(SIGPIPE, SIG_IGN);
