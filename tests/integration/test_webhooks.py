@@ -248,6 +248,31 @@ clash = re.compile(r"\] (webhooks|events) WARN: .*(there is already a transactio
 is_([l for l in open(LOG) if clash.search(l)][:5], [],
     "the deliverer, its endpoint processes and the publisher never share a database session")
 
+# ---- dead endpoints never take the slots of those that answer ---------------------------
+# Sixteen more endpoints that accept and never answer: once each has failed, they
+# are retrying, and each attempt holds an endpoint process for the whole
+# webhook_timeout_ms (5 s). Retrying endpoints may hold only a quarter of the
+# deliverer's slots, so an endpoint that answers, registered now, is served at
+# once instead of queueing behind them.
+silent_port = silent.getsockname()[1]
+for i in range(16):
+    r = post("/webhooks", {"url": f"http://127.0.0.1:{silent_port}/hook/{i}", "events": ["*"]}, token=A)
+    hooks[f"silent{i}"] = r.json["webhook"]
+silent_ids = [h["id"] for k, h in hooks.items() if k.startswith("silent")]
+post("/transfer", {"from": alice, "to": bob, "amount": 2}, token=atok)
+ok(wait_for(lambda: query("SELECT count(*) FROM webhooks WHERE id = ANY(%s::uuid[]) AND attempts >= 1",
+                          (silent_ids,))[0][0] == len(silent_ids), 40),
+   f"all {len(silent_ids)} silent endpoints have failed once (timed out) and are retrying")
+fresh = Receiver()
+r = post("/webhooks", {"url": fresh.url, "events": ["transfer.created"]}, token=A)
+hooks["fresh"] = r.json["webhook"]
+t0 = time.time()
+tid = post("/transfer", {"from": alice, "to": bob, "amount": 3}, token=atok).json["transfer"]["id"]
+got = wait_for(lambda: any(json.loads(b)["data"]["transfer"]["id"] == tid for _, _, b in fresh.got), 15)
+took = time.time() - t0
+ok(got and took < 2.5, f"an endpoint that answers gets its event while they retry ({took:.2f} s; an "
+   f"attempt at a silent one lasts 5 s)")
+
 # ---- replay, delete ---------------------------------------------------------------------
 
 n_before = len(live.ids())

@@ -44,17 +44,16 @@ class Receiver:
                     eid, created = int(e["id"]), e["created_at"]
                 except (ValueError, KeyError, TypeError):
                     eid = created = None
+                if eid is not None:   # recorded before answering: the next one waits for the answer
+                    with outer.lock:
+                        if eid in outer.first:
+                            outer.repeats += 1
+                        else:
+                            outer.first[eid] = (now, created)
+                            outer.order.append(eid)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                if eid is None:
-                    return
-                with outer.lock:
-                    if eid in outer.first:
-                        outer.repeats += 1
-                    else:
-                        outer.first[eid] = (now, created)
-                        outer.order.append(eid)
 
             def log_message(self, *a):
                 pass
