@@ -273,6 +273,10 @@ took = time.time() - t0
 ok(got and took < 2.5, f"an endpoint that answers gets its event while they retry ({took:.2f} s; an "
    f"attempt at a silent one lasts 5 s)")
 
+upto = query("SELECT pos FROM event_cursors WHERE name = 'ordered'")[0][0]
+ok(wait_for(lambda: query("SELECT cursor FROM webhooks WHERE id = %s", (hooks["live"]["id"],))[0][0] >= upto, 15),
+   "the healthy endpoint has caught up with those transfers")
+
 # ---- replay, delete ---------------------------------------------------------------------
 
 n_before = len(live.ids())

@@ -18,7 +18,7 @@ Scenarios, run one after another (default: all):
   batch-round       a linked batch of 10 against 10 single transfers, side by side
   sse-fanout        the bid war's load with --subscribers (1,000) EventSource subscribers on
                     its lot's channel, side by side with the same load unwatched
-  webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (50)
+  webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (20)
                     transfers/s, all alive and then one dead, side by side
   proof-scale       GET /proof p50 at ~160,000 and >= 10,000,000 sealed entries side by side,
                     one full pass at the large size, writer throughput during a full pass
@@ -80,8 +80,8 @@ def main():
                     help="sse-fanout: processes the subscribers are spread over (default 2)")
     ap.add_argument("--webhook-endpoints", type=int, default=10,
                     help="webhook-dead: loopback endpoints registered with [\"*\"] (default 10)")
-    ap.add_argument("--webhook-rate", type=int, default=50,
-                    help="webhook-dead: transfers per second of its paced load (default 50)")
+    ap.add_argument("--webhook-rate", type=int, default=20,
+                    help="webhook-dead: transfers per second of its paced load (default 20)")
     ap.add_argument("--webhook-drain-s", type=int, default=60,
                     help="webhook-dead: how long the live endpoints may take to catch up (default 60)")
     ap.add_argument("--claims", type=int, default=200)
