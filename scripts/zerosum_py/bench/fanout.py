@@ -228,10 +228,12 @@ def channel_events(stack, channel):
     return out
 
 
-def wait_published(stack, channel, timeout=120):
-    """Wait until the publisher has published every event written so far; the channel's
+def wait_published(stack, channel, stall_s=30, limit_s=900):
+    """Wait until the publisher has published every event written so far (failing
+    when its cursor stands still for stall_s, or after limit_s): the channel's
     events (channel_events), or None without a channel."""
-    deadline = time.time() + timeout
+    t0 = last_move = time.time()
+    seen = None
     while True:
         row = stack.sql("SELECT (SELECT count(*) FROM events WHERE pos IS NULL),"
                         " (SELECT pos FROM event_cursors WHERE name = 'nchan'),"
@@ -239,9 +241,12 @@ def wait_published(stack, channel, timeout=120):
         unordered, published, ordered = (int(x or 0) for x in row.split("|"))
         if unordered == 0 and published >= ordered:
             return channel_events(stack, channel) if channel else None
-        if time.time() > deadline:
-            raise BenchError(f"the publisher did not catch up within {timeout} s "
-                             f"({unordered} unordered, published {published} of {ordered})")
+        now = time.time()
+        if published != seen:
+            seen, last_move = published, now
+        if now - last_move > stall_s or now - t0 > limit_s:
+            raise BenchError(f"the publisher did not catch up ({unordered} unordered, published "
+                             f"{published} of {ordered} after {now - t0:.0f} s)")
         time.sleep(0.2)
 
 
