@@ -21,6 +21,11 @@
 #include "log.h"
 
 #define LEASE_MS 5000
+/* An idle publisher renews its lease once this old (a round that writes
+ * renews it anyway): a fifth of the TTL, so four seconds of stall still
+ * keep it. Every write checks the lease in its own transaction whatever
+ * this says; this only keeps it from lapsing. */
+#define LEASE_RENEW_MS (LEASE_MS / 5)
 #define PUBLISH_TIMEOUT_MS 2000
 #define CHANNELS_MAX 8
 
@@ -47,6 +52,8 @@ struct pub_ctx {
     const struct zs_config *cfg;
     char owner[64];
     int recovering; /* the first event after a start or a failure: check before publishing */
+    struct timespec renewed; /* when the last transaction that renewed the lease began */
+    int held;                /* renewed is set: the lease was ours then */
     struct httpc_url nchan;
 };
 
@@ -305,33 +312,44 @@ struct record_arg {
     int lost; /* out: the lease was someone else's */
 };
 
-/* Record the event's messages and advance `nchan`, with the lease renewed. */
+/*
+ * Record the event's messages and advance `nchan`, with the lease renewed:
+ * every statement in one pipeline (one round trip), then COMMIT only if the
+ * lease was still ours (otherwise the runner rolls it all back).
+ */
 static enum tx_decision record_tx(struct tx *tx, void *arg)
 {
     struct record_arg *a = arg;
     char ttl[16], pos[24];
     const char *pl[2] = { a->c->owner, ttl }, *ps[2] = { "nchan", pos };
-    PGresult *res;
+    const char *pp[CHANNELS_MAX][3], *pf[CHANNELS_MAX][2];
+    struct tx_stmt st[2 * CHANNELS_MAX + 2];
+    int n = 0;
 
     snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
     snprintf(pos, sizeof(pos), "%" PRId64, a->e->pos);
     a->lost = 0;
-    if (!(res = tx_exec_named(tx, SQL_EVENTS_LEASE_TAKE, pl)))
-        return TX_ERROR;
-    a->lost = atoi(PQcmdTuples(res)) != 1;
-    PQclear(res);
-    if (a->lost)
-        return TX_ROLLBACK;
+    st[n++] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
     for (int i = 0; i < a->n; i++) {
         if (!a->done[i].msgid[0])
             continue; /* skipped */
-        const char *pp[3] = { a->done[i].channel, a->done[i].msgid, pos };
-        const char *pf[2] = { a->done[i].channel, pos };
-        if (tx_exec_named_void(tx, SQL_EVENTS_PUBLISHED, pp) < 0
-            || (a->done[i].fresh && tx_exec_named_void(tx, SQL_EVENTS_FORGET_CHANNEL, pf) < 0))
-            return TX_ERROR;
+        pp[i][0] = a->done[i].channel;
+        pp[i][1] = a->done[i].msgid;
+        pp[i][2] = pos;
+        st[n++] = tx_stmt_named(SQL_EVENTS_PUBLISHED, pp[i]);
+        if (a->done[i].fresh) {
+            pf[i][0] = a->done[i].channel;
+            pf[i][1] = pos;
+            st[n++] = tx_stmt_named(SQL_EVENTS_FORGET_CHANNEL, pf[i]);
+        }
     }
-    return tx_exec_named_void(tx, SQL_EVENTS_CURSOR_SET, ps) < 0 ? TX_ERROR : TX_COMMIT;
+    st[n++] = tx_stmt_named(SQL_EVENTS_CURSOR_SET, ps);
+    if (tx_exec_many(tx, st, n, 0) < 0)
+        return TX_ERROR;
+    a->lost = atoi(PQcmdTuples(st[0].res)) != 1;
+    for (int i = 0; i < n; i++)
+        PQclear(st[i].res);
+    return a->lost ? TX_ROLLBACK : TX_COMMIT;
 }
 
 /* Publish one event to each of its channels, then record it. 0, or -1. */
@@ -342,6 +360,7 @@ static int publish_event(struct pub_ctx *c, const struct pub_event *e)
     struct db_session s;
     enum tx_decision d;
     char chans[EVENTS_CHANNELS_MAX], *save = NULL;
+    struct timespec t0;
 
     snprintf(chans, sizeof(chans), "%s", e->channels);
     for (char *ch = strtok_r(chans, " ", &save); ch && a.n < CHANNELS_MAX;
@@ -352,14 +371,55 @@ static int publish_event(struct pub_ctx *c, const struct pub_event *e)
         if (!dup && publish_one(c, e, ch, &done[a.n++]) < 0)
             return -1;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-publish", EP_OTHER);
     if (tx_run(&s, 0, record_tx, &a, &d) != TX_RESULT_DONE || d != TX_COMMIT) {
         if (a.lost)
             log_warn("events: the publisher's lease was lost: stopping");
+        c->held = 0;
         return -1;
     }
+    c->renewed = t0;
+    c->held = 1;
     c->recovering = 0;
     return 0;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static enum tx_decision waiting_tx(struct tx *tx, void *arg)
+{
+    int *waiting = arg;
+    PGresult *res = tx_exec_named(tx, SQL_EVENTS_WAITING, NULL);
+
+    if (!res)
+        return TX_ERROR;
+    *waiting = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return TX_COMMIT;
+}
+
+/*
+ * Whether this round can be skipped: the lease is ours and fresh, nothing
+ * recovers, and the read-only probe finds no event waiting. An idle round
+ * is then one read-only statement, not the lease's write transaction.
+ */
+static int round_idle(struct pub_ctx *c)
+{
+    struct db_session s;
+    enum tx_decision d;
+    int waiting = 1;
+
+    if (c->recovering || !c->held || ms_since(&c->renewed) >= LEASE_RENEW_MS)
+        return 0;
+    db_session_init(&s, c->cfg, "events-probe", EP_OTHER);
+    return tx_run(&s, TX_READ_ONLY, waiting_tx, &waiting, &d) == TX_RESULT_DONE && !waiting;
 }
 
 /* One round: order, then publish what is ordered. Events published, or -1. */
@@ -371,12 +431,20 @@ static int publish_round(struct pub_ctx *c)
     struct db_session s;
     enum tx_decision d;
     int done = 0;
+    struct timespec t0;
 
     if (ra.max > c->cfg->events_batch)
         ra.max = c->cfg->events_batch;
+    if (round_idle(c))
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-order", EP_OTHER);
-    if (tx_run(&s, 0, order_tx, &oa, &d) != TX_RESULT_DONE || oa.ordered < 0)
+    if (tx_run(&s, 0, order_tx, &oa, &d) != TX_RESULT_DONE || oa.ordered < 0) {
+        c->held = 0;
         return -1;
+    }
+    c->renewed = t0;
+    c->held = 1;
     db_session_init(&s, c->cfg, "events-read", EP_OTHER);
     if (tx_run(&s, TX_READ_ONLY, read_tx, &ra, &d) != TX_RESULT_DONE) {
         read_free(&ra);
@@ -427,6 +495,7 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* the jobs child's death ends it: a new one recovers */
     if (getppid() != parent)
         _exit(0);
+    db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
     signal(SIGTERM, on_term);
     signal(SIGQUIT, on_term);
     signal(SIGPIPE, SIG_IGN);
@@ -487,86 +556,4 @@ void publish_jobs_stop(void)
         waitpid(pub_pid, NULL, 0);
         pub_pid = 0;
     }
-}
-
-/* ---- purge and the proof channel ------------------------------------------ */
-
-struct purge_arg {
-    const struct zs_config *cfg;
-    int deleted;
-};
-
-static enum tx_decision purge_tx(struct tx *tx, void *arg)
-{
-    struct purge_arg *a = arg;
-    char ttl[16], buf[16], batch[16];
-    const char *pe[2] = { ttl, batch }, *pp[2] = { buf, batch };
-    PGresult *r1, *r2;
-
-    snprintf(ttl, sizeof(ttl), "%d", a->cfg->events_retention_s);
-    snprintf(buf, sizeof(buf), "%d", a->cfg->events_buffer_s + 60);
-    snprintf(batch, sizeof(batch), "%d", a->cfg->events_purge_batch);
-    if (!(r1 = tx_exec_named(tx, SQL_EVENTS_PURGE, pe)))
-        return TX_ERROR;
-    if (!(r2 = tx_exec_named(tx, SQL_EVENTS_PURGE_PUBLICATIONS, pp))) {
-        PQclear(r1);
-        return TX_ERROR;
-    }
-    a->deleted = atoi(PQcmdTuples(r1)) + atoi(PQcmdTuples(r2));
-    PQclear(r1);
-    PQclear(r2);
-    return TX_COMMIT;
-}
-
-int publish_purge(const struct zs_config *cfg)
-{
-    struct db_session s;
-    struct purge_arg a = { cfg, 0 };
-    enum tx_decision d;
-
-    db_session_init(&s, cfg, "events-purge", EP_OTHER);
-    return tx_run(&s, 0, purge_tx, &a, &d) == TX_RESULT_DONE ? a.deleted : -1;
-}
-
-struct proof_arg {
-    const char *status;
-    struct events_buf ev;
-    int announced;
-};
-
-static enum tx_decision proof_tx(struct tx *tx, void *arg)
-{
-    struct proof_arg *a = arg;
-    const char *p[1] = { a->status };
-    PGresult *res = tx_exec_named(tx, SQL_EVENTS_PROOF_STATUS, p);
-
-    if (!res)
-        return TX_ERROR;
-    a->announced = PQntuples(res) == 1;
-    PQclear(res);
-    if (!a->announced)
-        return TX_ROLLBACK;
-    return events_exec(tx, &a->ev) < 0 ? TX_ERROR : TX_COMMIT;
-}
-
-int publish_proof_status(const struct zs_config *cfg, const char *status, const char *check,
-                         long long seal_no, long long tree_size)
-{
-    struct proof_arg a = { status, { 0 }, 0 };
-    struct db_session s;
-    struct json_object *o = json_object_new_object();
-    enum tx_decision d;
-    int rc;
-
-    json_object_object_add(o, "status", json_object_new_string(status));
-    json_object_object_add(o, "failed_check",
-                           check && check[0] ? json_object_new_string(check) : NULL);
-    json_object_object_add(o, "seal_no", json_object_new_int64(seal_no));
-    json_object_object_add(o, "tree_size", json_object_new_int64(tree_size));
-    if (events_add(&a.ev, "proof.status", o, "proof") < 0)
-        return -1;
-    db_session_init(&s, cfg, "events-proof", EP_OTHER);
-    rc = tx_run(&s, 0, proof_tx, &a, &d) == TX_RESULT_DONE ? a.announced : -1;
-    events_reset(&a.ev);
-    return rc;
 }

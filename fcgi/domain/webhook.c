@@ -22,8 +22,9 @@
 #include "store/db.h"
 #include "util.h"
 
-#define ENDPOINT_BUDGET_S 10 /* one endpoint process delivers for at most this long */
-#define IDLE_MS 200          /* an endpoint with nothing to send looks again after this */
+/* one endpoint process delivers for at most this long; then another due endpoint may have its slot */
+#define ENDPOINT_BUDGET_S 2
+#define IDLE_MS 200 /* an endpoint with nothing to send looks again after this */
 
 static pid_t deliverer_pid;
 static volatile sig_atomic_t deliverer_stop;
@@ -247,15 +248,27 @@ static void deliver_endpoint(const struct zs_config *cfg, const char *id)
 
 struct due {
     char ids[WEBHOOK_PARALLEL * 2][UUID_STR_LEN + 1];
+    int failing[WEBHOOK_PARALLEL * 2]; /* its last attempt failed: it is retrying */
     int n;
 };
 
 static enum tx_decision due_tx(struct tx *tx, void *arg)
 {
     struct due *d = arg;
+    char lim[16];
+    const char *p[1] = { lim };
+    PGresult *res;
 
-    d->n = tx_exec_ids(tx, SQL_WEBHOOK_DUE, WEBHOOK_PARALLEL * 2, d->ids, WEBHOOK_PARALLEL * 2);
-    return d->n < 0 ? TX_ERROR : TX_COMMIT;
+    snprintf(lim, sizeof(lim), "%d", WEBHOOK_PARALLEL * 2);
+    if (!(res = tx_exec_named(tx, SQL_WEBHOOK_DUE, p)))
+        return TX_ERROR;
+    d->n = 0;
+    for (int i = 0; i < PQntuples(res) && d->n < WEBHOOK_PARALLEL * 2; i++, d->n++) {
+        snprintf(d->ids[d->n], sizeof(d->ids[d->n]), "%s", PQgetvalue(res, i, 0));
+        d->failing[d->n] = PQgetvalue(res, i, 1)[0] == 't';
+    }
+    PQclear(res);
+    return TX_COMMIT;
 }
 
 static void on_term(int sig)
@@ -264,11 +277,22 @@ static void on_term(int sig)
     deliverer_stop = 1;
 }
 
-/* The endpoint processes running: which endpoint each serves. */
+/* The endpoint processes running: which endpoint each serves, and whether it was failing. */
 static struct {
     pid_t pid;
     char id[UUID_STR_LEN + 1];
+    int failing;
 } running[WEBHOOK_PARALLEL];
+
+/* Slots held by endpoints that were failing when they were started. */
+static int failing_running(void)
+{
+    int n = 0;
+
+    for (int i = 0; i < WEBHOOK_PARALLEL; i++)
+        n += running[i].pid > 0 && running[i].failing;
+    return n;
+}
 
 static int busy(const char *id)
 {
@@ -292,7 +316,7 @@ static int reap(void)
 }
 
 /* Fork a process for endpoint id into a free slot. */
-static void start_endpoint(const struct zs_config *cfg, const char *id)
+static void start_endpoint(const struct zs_config *cfg, const char *id, int failing)
 {
     for (int i = 0; i < WEBHOOK_PARALLEL; i++) {
         if (running[i].pid > 0)
@@ -304,21 +328,30 @@ static void start_endpoint(const struct zs_config *cfg, const char *id)
         }
         if (p == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
+            db_forget_inherited_connection(); /* the deliverer's, which it goes on using */
             deliver_endpoint(cfg, id);
             _exit(0);
         }
         running[i].pid = p;
+        running[i].failing = failing;
         snprintf(running[i].id, sizeof(running[i].id), "%s", id);
         return;
     }
 }
 
-/* The deliverer process: find due endpoints, hand each to a process of its own. */
+/*
+ * The deliverer process: find due endpoints, hand each to a process of its
+ * own. Endpoints that are retrying (their last attempt failed: dead, slow,
+ * refusing) hold at most WEBHOOK_FAILING_SLOTS slots at once, so however
+ * many are dead, each holding its slot for a whole webhook_timeout_ms, the
+ * other slots stay free for endpoints that answer.
+ */
 static void deliverer_main(const struct zs_config *cfg, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(0);
+    db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
     signal(SIGTERM, on_term);
     signal(SIGQUIT, on_term);
     signal(SIGPIPE, SIG_IGN);
@@ -333,8 +366,9 @@ static void deliverer_main(const struct zs_config *cfg, pid_t parent)
             db_session_init(&s, cfg, "webhooks", EP_OTHER);
             if (tx_run(&s, TX_READ_ONLY, due_tx, &due, &d) == TX_RESULT_DONE)
                 for (int i = 0; i < due.n; i++)
-                    if (!busy(due.ids[i]))
-                        start_endpoint(cfg, due.ids[i]);
+                    if (!busy(due.ids[i])
+                        && (!due.failing[i] || failing_running() < WEBHOOK_FAILING_SLOTS))
+                        start_endpoint(cfg, due.ids[i], due.failing[i]);
         }
         nanosleep(&nap, NULL);
     }

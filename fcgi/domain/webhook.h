@@ -3,9 +3,10 @@
  *
  * A deliverer process (a child of the jobs child, apart from the event
  * publisher) finds endpoints whose next attempt is due and forks one
- * short-lived process per endpoint, at most WEBHOOK_PARALLEL at once, so
- * a slow or dead endpoint holds only its own process: its queue, no one
- * else's. An endpoint's process sends its events one at a time, in order,
+ * short-lived process per endpoint, at most WEBHOOK_PARALLEL at once, and
+ * at most WEBHOOK_FAILING_SLOTS of them for endpoints that are retrying, so
+ * a slow or dead endpoint holds only its own process and never the slots
+ * of those that answer: its queue, no one else's. An endpoint's process sends its events one at a time, in order,
  * each attempt bounded by webhook_timeout_ms, and signs each body:
  *   zerosum-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
  * A 2xx answer moves the endpoint's cursor past the event; anything else
@@ -21,7 +22,9 @@
 
 #include "config.h"
 
-#define WEBHOOK_PARALLEL 8
+#define WEBHOOK_PARALLEL 16
+/* Of those, endpoints whose last attempt failed may hold at most this many. */
+#define WEBHOOK_FAILING_SLOTS (WEBHOOK_PARALLEL / 4)
 
 /* Start the deliverer if it is not running (events_poll_ms > 0). */
 void webhook_jobs_poll(const struct zs_config *cfg);

@@ -6,6 +6,7 @@
 #include "store/db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,25 @@ static unsigned int rng_next(void)
 void db_close_worker_connection(void)
 {
     if (worker_conn) {
+        PQfinish(worker_conn);
+        worker_conn = NULL;
+    }
+    memset(worker_prepared, 0, sizeof(worker_prepared));
+}
+
+void db_forget_inherited_connection(void)
+{
+    if (worker_conn) {
+        int fd = PQsocket(worker_conn), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        /* the child's copy of the socket is replaced by /dev/null, so
+         * PQfinish's goodbye goes nowhere and the parent's session lives on */
+        if (fd >= 0 && null >= 0)
+            dup2(null, fd);
+        if (null >= 0)
+            close(null);
+        if (fd >= 0 && null < 0)
+            close(fd);
         PQfinish(worker_conn);
         worker_conn = NULL;
     }

@@ -224,6 +224,16 @@ int db_prepares(const struct zs_config *cfg);
 /* Close the per-worker connection, if any (worker exit, recycle). */
 void db_close_worker_connection(void);
 
+/*
+ * In a child just forked: let go of the per-worker connection inherited from
+ * the parent without touching the parent's session (no Terminate is sent on
+ * the shared socket, which stays open in the parent). The child connects
+ * anew on its first transaction. Two processes on one connection interleave
+ * their protocol messages: every process that forks and then runs
+ * transactions calls this first.
+ */
+void db_forget_inherited_connection(void);
+
 /* Open a connection with a fresh credential; NULL with a message on failure. */
 PGconn *db_connect(const struct zs_config *cfg, char *err, size_t errlen);
 

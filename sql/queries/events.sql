@@ -33,6 +33,13 @@ SELECT pos FROM event_cursors WHERE name = $1;
 -- name: events_cursor_set
 UPDATE event_cursors SET pos = $2 WHERE name = $1 AND pos < $2;
 
+-- name: events_waiting
+-- The publisher's idle probe (read-only, no lease): whether any event
+-- waits for a position, or has one but is not yet published.
+SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)
+    OR (SELECT pos FROM event_cursors WHERE name = 'ordered')
+       > (SELECT pos FROM event_cursors WHERE name = 'nchan');
+
 -- name: events_order
 -- Give the next positions, after $1 (the `ordered` cursor), to at most $2
 -- events without one, in the order they were written (at, n, id); returns

@@ -29,8 +29,9 @@ SELECT pos, type, attempt, outcome, status, error, duration_ms,
   FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY at DESC, id LIMIT $2::int;
 
 -- name: webhook_due
--- The deliverer: at most $1 live endpoints whose next attempt is due.
-SELECT id FROM webhooks WHERE deleted_at IS NULL AND next_at <= now() ORDER BY next_at LIMIT $1::int;
+-- The deliverer: at most $1 live endpoints whose next attempt is due, and
+-- whether each is retrying (its last attempt failed).
+SELECT id, attempts > 0 FROM webhooks WHERE deleted_at IS NULL AND next_at <= now() ORDER BY next_at LIMIT $1::int;
 
 -- name: webhook_next
 -- Endpoint $1's state and its next event: the first published event after

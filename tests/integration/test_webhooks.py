@@ -11,6 +11,7 @@ from zs import *
 
 import hashlib
 import hmac
+import re
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -52,6 +53,12 @@ def dead_url():
     port = s.getsockname()[1]
     s.close()  # nothing listens here any more: connections are refused
     return f"http://127.0.0.1:{port}/hook"
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read()
+    return int(st[st.rindex(")") + 2:].split()[1])
 
 
 def verify(secret, headers, body):
@@ -159,6 +166,116 @@ ok(d.status == 200 and d.json["deliveries"] and all(x["outcome"] == "failed" and
 row = [h for h in get("/webhooks", token=A).json["webhooks"] if h["id"] == hooks["dead"]["id"]][0]
 ok(row["failed_attempts"] >= 1 and parse_ts(row["next_attempt_at"]).timestamp() > time.time() - 1,
    "…and its next attempt waits (backoff)", row)
+
+# ---- every process on a database connection of its own ----------------------------------
+# The deliverer forks one process per endpoint. Under the per-worker policy a
+# process keeps its connection between transactions, and a fork copies it: a
+# child that used the inherited one would interleave its protocol messages
+# with the deliverer's on one session (results read by the wrong process,
+# deliveries out of order, connections torn down). An endpoint that accepts
+# and never answers keeps its process alive through a whole attempt, long
+# enough to look at its file descriptors. (The suite runs per-request by default,
+# where nothing is kept between transactions; ZS_POLICY=per-worker is where a
+# shared connection would bite.)
+
+LOG = os.path.join(ZS_VAR, "log", "zerosum.log")
+
+
+def sockets_of(pid):
+    out = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                t = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                out.add(t)
+    except OSError:
+        pass
+    return out
+
+
+def children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+                    kids.append(int(d))
+            except (OSError, ValueError):
+                pass
+    return kids
+
+
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(16)
+held = []
+threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+r = post("/webhooks", {"url": f"http://127.0.0.1:{silent.getsockname()[1]}/hook", "events": ["*"]}, token=A)
+is_(r.status, 201, "POST /webhooks (an endpoint that accepts and never answers): 201")
+hooks["silent"] = r.json["webhook"]
+deliverer = int(re.findall(r"webhooks: deliverer started \(pid (\d+)\)", open(LOG).read())[-1])
+# every socket the deliverer and the jobs child hold from now on (their database
+# connections: they have no other socket), sampled until the endpoint process is seen
+seen, sampling = set(), [True]
+
+
+def sample():
+    while sampling[0]:
+        seen.update(sockets_of(deliverer) | sockets_of(parent_of(deliverer)))
+        time.sleep(0.01)
+
+
+threading.Thread(target=sample, daemon=True).start()
+time.sleep(0.2)
+post("/transfer", {"from": alice, "to": bob, "amount": 1}, token=atok)
+ok(wait_for(lambda: len(held) >= 1, 10), "the deliverer's attempt reaches the silent endpoint")
+time.sleep(0.3)
+kids = [k for k in children_of(deliverer) if sockets_of(k)]
+sampling[0] = False
+ok(kids, "…from an endpoint process of the deliverer's, still waiting for the answer", kids)
+shared = {k: sockets_of(k) & seen for k in kids}
+ok(all(not v for v in shared.values()),
+   "no endpoint process holds a database connection of the deliverer's or the jobs child's", shared)
+# what a shared session does, as the log shows it (a BEGIN inside another process's
+# transaction, a pipeline read by the wrong process, a prepared set that is not its own)
+clash = re.compile(r"\] (webhooks|events) WARN: .*(there is already a transaction in progress"
+                   r"|cannot exit pipeline mode|SQLSTATE 42P05)")
+is_([l for l in open(LOG) if clash.search(l)][:5], [],
+    "the deliverer, its endpoint processes and the publisher never share a database session")
+
+# ---- dead endpoints never take the slots of those that answer ---------------------------
+# Sixteen more endpoints that accept and never answer: once each has failed, they
+# are retrying, and each attempt holds an endpoint process for the whole
+# webhook_timeout_ms (5 s). Retrying endpoints may hold only a quarter of the
+# deliverer's slots, so an endpoint that answers, registered now, is served at
+# once instead of queueing behind them.
+silent_port = silent.getsockname()[1]
+for i in range(16):
+    r = post("/webhooks", {"url": f"http://127.0.0.1:{silent_port}/hook/{i}", "events": ["*"]}, token=A)
+    hooks[f"silent{i}"] = r.json["webhook"]
+silent_ids = [h["id"] for k, h in hooks.items() if k.startswith("silent")]
+post("/transfer", {"from": alice, "to": bob, "amount": 2}, token=atok)
+ok(wait_for(lambda: query("SELECT count(*) FROM webhooks WHERE id = ANY(%s::uuid[]) AND attempts >= 1",
+                          (silent_ids,))[0][0] == len(silent_ids), 40),
+   f"all {len(silent_ids)} silent endpoints have failed once (timed out) and are retrying")
+fresh = Receiver()
+r = post("/webhooks", {"url": fresh.url, "events": ["transfer.created"]}, token=A)
+hooks["fresh"] = r.json["webhook"]
+t0 = time.time()
+tid = post("/transfer", {"from": alice, "to": bob, "amount": 3}, token=atok).json["transfer"]["id"]
+got = wait_for(lambda: any(json.loads(b)["data"]["transfer"]["id"] == tid for _, _, b in fresh.got), 15)
+took = time.time() - t0
+ok(got and took < 2.5, f"an endpoint that answers gets its event while they retry ({took:.2f} s; an "
+   f"attempt at a silent one lasts 5 s)")
+
+upto = query("SELECT pos FROM event_cursors WHERE name = 'ordered'")[0][0]
+ok(wait_for(lambda: query("SELECT cursor FROM webhooks WHERE id = %s", (hooks["live"]["id"],))[0][0] >= upto, 15),
+   "the healthy endpoint has caught up with those transfers")
 
 # ---- replay, delete ---------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ Scenarios, run one after another (default: all):
   drop-stampede     --claims (200) claims released together on a --units (10) unit drop
   proof             GET /proof latency, sequential, with >= 1,000,000 ledger entries
   memory            transfer workers' VmRSS before/after --memory-requests (100,000) transfers
+  pending-round     a pending transfer + its post against a plain transfer, side by side
+  batch-round       a linked batch of 10 against 10 single transfers, side by side
+  sse-fanout        the bid war's load with --subscribers (1,000) EventSource subscribers on
+                    its lot's channel, side by side with the same load unwatched
+  webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (20)
+                    transfers/s, all alive and then one dead, side by side
   proof-scale       GET /proof p50 at ~160,000 and >= 10,000,000 sealed entries side by side,
                     one full pass at the large size, writer throughput during a full pass
                     (two stacks of its own, run once whatever --policy: per-worker unless
@@ -68,6 +74,16 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16,
                     help="HTTP connections in flight and pgbench clients (default 16)")
     ap.add_argument("--bidders", type=int, default=300)
+    ap.add_argument("--subscribers", type=int, default=1000,
+                    help="sse-fanout: EventSource subscribers on the watched lot (default 1,000)")
+    ap.add_argument("--sse-procs", type=int, default=2,
+                    help="sse-fanout: processes the subscribers are spread over (default 2)")
+    ap.add_argument("--webhook-endpoints", type=int, default=10,
+                    help="webhook-dead: loopback endpoints registered with [\"*\"] (default 10)")
+    ap.add_argument("--webhook-rate", type=int, default=20,
+                    help="webhook-dead: transfers per second of its paced load (default 20)")
+    ap.add_argument("--webhook-drain-s", type=int, default=60,
+                    help="webhook-dead: how long the live endpoints may take to catch up (default 60)")
     ap.add_argument("--claims", type=int, default=200)
     ap.add_argument("--units", type=int, default=10)
     ap.add_argument("--proof-requests", type=int, default=20,
@@ -117,6 +133,8 @@ def main():
     unknown = [s for s in scenarios if s not in ALL_SCENARIOS]
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if args.subscribers < 1 or args.sse_procs < 1 or args.webhook_endpoints < 2 or args.webhook_rate < 1:
+        ap.error("--subscribers, --sse-procs, --webhook-rate must be >= 1; --webhook-endpoints >= 2")
     if args.seconds < 1 or args.concurrency < 1 or args.bidders < 2 or not (1 <= args.units <= args.claims):
         ap.error("--seconds, --concurrency must be >= 1; --bidders >= 2; 1 <= --units <= --claims")
     if args.claims > N_USERS - 300 or args.bidders > N_USERS:

@@ -74,6 +74,16 @@ def notes(r, md=False):
     if n == "batch-round":
         return (f"{r['batch']['rounds']:,} batches of 10 vs {r['singles']['rounds']:,} rounds of 10 singles"
                 f" ({r['singles_rounds_per_s']:.1f}/s)" + (f", {r['failed']} failed" if r["failed"] else ""))
+    if n == "sse-fanout":
+        return (f"{r['subscribers']:,} subscribers x {r['events_published']:,} events, "
+                f"{r['subscribers_complete']:,} complete in order, delivery p50/p99 "
+                f"{fmt(r['delivery_p50_ms'])}/{fmt(r['delivery_p99_ms'])} ms, "
+                f"{r['bids_per_s_plain']:.1f} bids/s unwatched")
+    if n == "webhook-dead":
+        a, d = r["all_alive"], r["one_dead"]
+        return (f"{r['endpoints']} endpoints, {r['rate']} transfers/s: p50/p99 {fmt(a['p50_ms'])}/"
+                f"{fmt(a['p99_ms'])} ms all alive vs {fmt(d['p50_ms'])}/{fmt(d['p99_ms'])} ms one dead, "
+                f"{d['endpoints_complete']}/{d['live']} live complete in order")
     if md:
         return f"{r['requests']:,} requests"
     bad = sum(v for k, v in r.get("statuses", {}).items() if k != "201")

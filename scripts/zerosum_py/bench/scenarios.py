@@ -7,11 +7,13 @@ import uuid
 
 from ..stack import ADMIN_SUB
 from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench_both, run_wrk, tx_delta
+from .fanout import sc_sse_fanout
+from .hooks import sc_webhook_dead
 from .rounds import sc_batch_round, sc_pending_round
 from .stack import HOT_A, HOT_B, MEMORY_MAX_REQUESTS, N_USERS, PROOF_MIN_ENTRIES, SELLER, BenchError, log
 
 SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory",
-             "pending-round", "batch-round")
+             "pending-round", "batch-round", "sse-fanout", "webhook-dead")
 
 
 def sc_transfer(stack, args, name):
@@ -36,10 +38,11 @@ def sc_transfer(stack, args, name):
                       - m0.get(("zerosum_db_connects_total", ""), 0)}}
 
 
-def sc_bid_war(stack, args):
-    seller = stack.ids[SELLER]
-    lot = stack.create_lot({"kind": "english", "seller": seller, "start": 100, "increment": 1,
-                            "ends_in": 7 * 86400, "title": "bench bid-war"})
+def bid_war_load(stack, args, lot, seconds=None):
+    """The bid war's load: args.concurrency keep-alive threads bid on lot for
+    `seconds` (args.seconds), bid k offering 100 + k as bidder k mod
+    args.bidders. (results [(status, code, ms, amount)], duration s, metrics
+    before, metrics after)."""
     bidders = list(range(1, args.bidders + 1))
     api = stack.api
     lock = threading.Lock()
@@ -68,13 +71,24 @@ def sc_bid_war(stack, args):
     m0 = stack.metrics()
     threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
     t0 = time.perf_counter()
-    deadline[0] = t0 + args.seconds
+    deadline[0] = t0 + (seconds or args.seconds)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     dur = time.perf_counter() - t0
-    m1 = stack.metrics()
+    return results, dur, m0, stack.metrics()
+
+
+def new_bid_war_lot(stack, title="bench bid-war"):
+    return stack.create_lot({"kind": "english", "seller": stack.ids[SELLER], "start": 100, "increment": 1,
+                             "ends_in": 7 * 86400, "title": title})
+
+
+def sc_bid_war(stack, args):
+    seller = stack.ids[SELLER]
+    lot = new_bid_war_lot(stack)
+    results, dur, m0, m1 = bid_war_load(stack, args, lot)
     accepted = [r for r in results if r[0] == 201]
     too_low = sum(1 for r in results if r[0] == 409 and r[1] == "bid_too_low")
     errors = sum(1 for r in results if r[0] is None or r[0] >= 500)
@@ -254,6 +268,10 @@ GOALS = {
     "memory": "RSS flat over the requests (each worker grows <= 1 MiB)",
     "pending-round": "pending + post >= 0.4 x plain transfers/s, every round succeeded",
     "batch-round": "a batch of 10 >= 2 x the rate of 10 singles, every round succeeded",
+    "sse-fanout": "every subscriber gets every event in order, delivery p99 <= 250 ms, "
+                  "bids/s watched >= 0.9 x unwatched",
+    "webhook-dead": "the live endpoints get every event in order; their delivery p50 and p99 with one "
+                    "endpoint dead <= 1.5 x all alive",
 }
 
 
@@ -277,6 +295,12 @@ def goal_met(row, rows):
         return x["ratio_vs_plain"] is not None and x["ratio_vs_plain"] >= 0.4 and x["failed"] == 0
     if n == "batch-round":
         return x["ratio_vs_singles"] is not None and x["ratio_vs_singles"] >= 2 and x["failed"] == 0
+    if n == "sse-fanout":
+        return (x["every_event_in_order"] and x["delivery_p99_ms"] is not None and x["delivery_p99_ms"] <= 250
+                and x["ratio_vs_plain"] is not None and x["ratio_vs_plain"] >= 0.9)
+    if n == "webhook-dead":
+        return (x["live_every_event_in_order"] and x["p50_ratio"] is not None and x["p50_ratio"] <= 1.5
+                and x["p99_ratio"] is not None and x["p99_ratio"] <= 1.5)
     return None
 
 
@@ -295,6 +319,10 @@ def run_scenario(stack, args, name):
         r = sc_pending_round(stack, args)
     elif name == "batch-round":
         r = sc_batch_round(stack, args)
+    elif name == "sse-fanout":
+        r = sc_sse_fanout(stack, args)
+    elif name == "webhook-dead":
+        r = sc_webhook_dead(stack, args)
     else:
         r = sc_memory(stack, args)
     pg = r.pop("pgbench")

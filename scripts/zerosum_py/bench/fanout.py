@@ -1,0 +1,307 @@
+"""bench/run's live-event scenario sse-fanout: --subscribers (1,000) EventSource
+subscribers on one lot's channel, /events/lots/{id}, during the bid war (the
+bid-war scenario's own load, scenarios.bid_war_load), measured side by side
+with the same load on a lot nobody watches.
+
+The subscribers are raw sockets (stdlib only), spread over a few processes
+(--sse-procs) so that reading ~1,000 x the event rate stays off the bidding
+threads' interpreter. Each speaks the EventSource protocol over HTTP/1.0
+(no chunked framing, so the stream is the bare text/event-stream body):
+`id:`, `event:` and `data:` lines, a blank line ending a message. Per
+subscriber the process keeps, for the data's outbox position ("id"): the
+count, whether every one was larger than the one before (in order, no
+duplicate) and a hash of the sequence, compared afterwards with the
+channel's events in the outbox (same count + same hash + strictly
+increasing = the same sequence). Latency: the receive time of the socket
+read that completed the message minus the event's `created_at` (carried in
+the message: the database clock at the start of the transaction that
+wrote the event, i.e. at or before its commit, so the figure is an upper
+bound of commit-to-delivery), in a 0.1 ms histogram per process."""
+import multiprocessing
+import os
+import re
+import selectors
+import socket
+import time
+from datetime import datetime
+
+from .load import pct, r3, tx_delta
+from .stack import BenchError, log
+
+HASH_MOD = (1 << 61) - 1
+HIST_STEP_MS = 0.1
+HIST_MAX_MS = 120_000
+CONNECT_WAVE = 50             # gate requests in flight while subscribing
+MSG = re.compile(rb'data: \{"id":(\d+),"type":"[^"]*","channel":"[^"]*","created_at":"([^"]+)"')
+
+
+def seq_hash(h, pos):
+    """The running hash of an outbox-position sequence (order-sensitive)."""
+    return (h * 1_000_003 + pos) % HASH_MOD
+
+
+def _epoch(iso):
+    """'2026-12-01T17:30:00.123456Z' -> unix seconds."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class _Sub:
+    __slots__ = ("sock", "buf", "head", "status", "count", "last", "hash", "disorder", "closed")
+
+    def __init__(self, sock):
+        self.sock, self.buf, self.head, self.status = sock, b"", True, None
+        self.count, self.last, self.hash, self.disorder, self.closed = 0, 0, 0, 0, False
+
+
+def _subscriber_proc(host, port, path, n, pipe):
+    """One subscriber process: n subscriptions to path; talks to the parent
+    over pipe: sends ("ready", subscribed, refused), waits for ("finish",
+    last_pos, deadline_s), sends ("done", stats)."""
+    sel = selectors.DefaultSelector()
+    subs = []
+    req = (f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+           f"Cache-Control: no-cache\r\n\r\n").encode()
+    hist = [0] * int(HIST_MAX_MS / HIST_STEP_MS + 1)
+    created = {}
+    stats = {"refused": 0, "closed_early": 0, "bytes": 0}
+
+    def on_data(s, data, now):
+        s.buf += data
+        if s.head:
+            end = s.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            line = s.buf[:s.buf.find(b"\r\n")].split()
+            s.status = int(line[1]) if len(line) > 1 and line[1].isdigit() else 0
+            s.buf, s.head = s.buf[end + 4:], False
+            if s.status != 200:
+                stats["refused"] += 1
+                s.closed = True
+                return
+        cut = s.buf.rfind(b"\n\n")
+        if cut < 0:
+            return
+        done, s.buf = s.buf[:cut + 2], s.buf[cut + 2:]
+        for m in MSG.finditer(done):
+            pos = int(m.group(1))
+            if pos <= s.last:
+                s.disorder += 1
+            s.last = pos
+            s.count += 1
+            s.hash = (s.hash * 1_000_003 + pos) % HASH_MOD
+            t = created.get(pos)
+            if t is None:
+                t = created[pos] = _epoch(m.group(2).decode())
+            k = int((now - t) * 1000 / HIST_STEP_MS)
+            hist[k if 0 <= k < len(hist) else (0 if k < 0 else -1)] += 1
+
+    def pump(timeout):
+        for key, _ in sel.select(timeout):
+            s = key.data
+            try:
+                data = s.sock.recv(262144)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            now = time.time()
+            if not data:
+                sel.unregister(s.sock)
+                s.sock.close()
+                if not s.closed:
+                    stats["closed_early"] += 1
+                s.closed = True
+                continue
+            stats["bytes"] += len(data)
+            on_data(s, data, now)
+            if s.closed and s.status != 200:
+                sel.unregister(s.sock)
+                s.sock.close()
+
+    # subscribe in waves: every request is one short FastCGI gate request
+    for i in range(n):
+        sock = socket.create_connection((host, port), timeout=30)
+        sock.sendall(req)
+        sock.setblocking(False)
+        s = _Sub(sock)
+        subs.append(s)
+        sel.register(sock, selectors.EVENT_READ, s)
+        while sum(1 for x in subs if x.head and not x.closed) >= CONNECT_WAVE:
+            pump(0.5)
+    deadline = time.time() + 60
+    while any(x.head and not x.closed for x in subs) and time.time() < deadline:
+        pump(0.2)
+    pipe.send(("ready", sum(1 for x in subs if x.status == 200), stats["refused"]))
+    msg = None
+    while msg is None:
+        pump(0.05)
+        if pipe.poll():
+            msg = pipe.recv()
+    _, last_pos, until = msg
+    while time.time() < until and any(x.last < last_pos and not x.closed for x in subs if x.status == 200):
+        pump(0.05)
+    per_sub = [(x.count, x.hash, x.disorder, x.last, x.closed) for x in subs if x.status == 200]
+    for x in subs:
+        try:
+            x.sock.close()
+        except OSError:
+            pass
+    pipe.send(("done", {"subs": per_sub, "hist": hist, "stats": stats}))
+    pipe.close()
+
+
+class Subscribers:
+    """--subscribers EventSource connections on one channel, over procs processes."""
+
+    def __init__(self, stack, path, n, procs):
+        self.ctx = multiprocessing.get_context("fork")
+        self.procs = []
+        shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        for k in shares:
+            if not k:
+                continue
+            parent, child = self.ctx.Pipe()
+            p = self.ctx.Process(target=_subscriber_proc, args=("127.0.0.1", stack.port, path, k, child),
+                                 daemon=True)
+            p.start()
+            child.close()
+            self.procs.append((p, parent))
+
+    def wait_ready(self, timeout=180):
+        """(subscribed, refused) once every process has subscribed all of its share."""
+        ok = refused = 0
+        for p, pipe in self.procs:
+            if not pipe.poll(timeout):
+                raise BenchError("SSE subscribers: a subscriber process did not subscribe in time")
+            _, a, b = pipe.recv()
+            ok, refused = ok + a, refused + b
+        return ok, refused
+
+    def finish(self, last_pos, wait_s):
+        """Tell the processes the channel's last position; collect their figures."""
+        until = time.time() + wait_s
+        for _, pipe in self.procs:
+            pipe.send(("finish", last_pos, until))
+        subs, hist, stats = [], None, {}
+        for p, pipe in self.procs:
+            if not pipe.poll(wait_s + 60):
+                raise BenchError("SSE subscribers: a subscriber process did not report")
+            _, r = pipe.recv()
+            subs += r["subs"]
+            hist = r["hist"] if hist is None else [a + b for a, b in zip(hist, r["hist"])]
+            for k, v in r["stats"].items():
+                stats[k] = stats.get(k, 0) + v
+            p.join(10)
+        return subs, hist, stats
+
+    def kill(self):
+        for p, _ in self.procs:
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+
+
+def hist_pct(hist, p):
+    """Nearest-rank percentile (ms) of a HIST_STEP_MS histogram; None when empty."""
+    total = sum(hist)
+    if not total:
+        return None
+    rank = max(1, int(round(p / 100.0 * total + 0.5)))
+    seen = 0
+    for i, c in enumerate(hist):
+        seen += c
+        if seen >= rank:
+            return round((i + 1) * HIST_STEP_MS, 1)
+    return None
+
+
+def channel_events(stack, channel):
+    """The channel's ordered events: [(pos, created_at epoch, published_at epoch or None)]."""
+    rows = stack.sql(
+        "SELECT e.pos, extract(epoch FROM e.created_at), extract(epoch FROM p.published_at)"
+        " FROM events e LEFT JOIN event_publications p ON p.channel = '" + channel + "' AND p.pos = e.pos"
+        " WHERE e.pos IS NOT NULL AND position('" + channel + "' IN e.channels) > 0 ORDER BY e.pos")
+    out = []
+    for line in rows.splitlines():
+        a, b, c = line.split("|")
+        out.append((int(a), float(b), float(c) if c else None))
+    return out
+
+
+def wait_published(stack, channel, stall_s=30, limit_s=900):
+    """Wait until the publisher has published every event written so far (failing
+    when its cursor stands still for stall_s, or after limit_s): the channel's
+    events (channel_events), or None without a channel."""
+    t0 = last_move = time.time()
+    seen = None
+    while True:
+        row = stack.sql("SELECT (SELECT count(*) FROM events WHERE pos IS NULL),"
+                        " (SELECT pos FROM event_cursors WHERE name = 'nchan'),"
+                        " (SELECT pos FROM event_cursors WHERE name = 'ordered')")
+        unordered, published, ordered = (int(x or 0) for x in row.split("|"))
+        if unordered == 0 and published >= ordered:
+            return channel_events(stack, channel) if channel else None
+        now = time.time()
+        if published != seen:
+            seen, last_move = published, now
+        if now - last_move > stall_s or now - t0 > limit_s:
+            raise BenchError(f"the publisher did not catch up ({unordered} unordered, published "
+                             f"{published} of {ordered} after {now - t0:.0f} s)")
+        time.sleep(0.2)
+
+
+def sc_sse_fanout(stack, args):
+    # late import: scenarios imports this module
+    from .scenarios import bid_war_load, new_bid_war_lot
+
+    n = args.subscribers
+    # 1. the bid war with nobody watching
+    plain_lot = new_bid_war_lot(stack, "bench sse-fanout (no subscribers)")
+    plain, plain_dur, _, _ = bid_war_load(stack, args, plain_lot)
+    wait_published(stack, f"lots/{plain_lot['id']}")
+    # 2. the same on a lot n subscribers watch
+    lot = new_bid_war_lot(stack, "bench sse-fanout (watched)")
+    channel = f"lots/{lot['id']}"
+    t0 = time.time()
+    subs = Subscribers(stack, f"/events/{channel}", n, max(1, min(args.sse_procs, n)))
+    try:
+        ready, refused = subs.wait_ready()
+        connect_s = time.time() - t0
+        if ready != n:
+            raise BenchError(f"only {ready} of {n} subscribers were accepted ({refused} refused)")
+        log(f"{stack.policy}: sse-fanout: {n} subscribers on {channel} in {connect_s:.1f} s")
+        watched, dur, m0, m1 = bid_war_load(stack, args, lot)
+        events = wait_published(stack, channel)
+        want_hash = 0
+        for pos, _, _ in events:
+            want_hash = seq_hash(want_hash, pos)
+        last = events[-1][0] if events else 0
+        per_sub, hist, stats = subs.finish(last, wait_s=30)
+    finally:
+        subs.kill()
+    complete = sum(1 for c, h, d, _, _ in per_sub if c == len(events) and h == want_hash and d == 0)
+    disorder = sum(1 for s in per_sub if s[2])
+    short = [len(events) - s[0] for s in per_sub if s[0] < len(events)]
+    tps_plain = sum(1 for r in plain if r[0] == 201) / plain_dur
+    tps = sum(1 for r in watched if r[0] == 201) / dur
+    ratio = tps / tps_plain if tps_plain else None
+    publish_lag = [(p - c) * 1000 for _, c, p in events if p is not None]
+    lat = [r[2] for r in watched]
+    return {"tps": tps, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "retries_per_commit": None,
+            "pgbench": None, "ratio": ratio,
+            "extra": {"subscribers": n, "subscribe_s": round(connect_s, 1), "events_published": len(events),
+                      "deliveries": sum(hist), "every_event_in_order": complete == n and len(events) > 0,
+                      "subscribers_complete": complete, "subscribers_out_of_order": disorder,
+                      "subscribers_short": len(short), "most_missing": max(short, default=0),
+                      "subscribers_closed_early": stats.get("closed_early", 0),
+                      "delivery_p50_ms": hist_pct(hist, 50), "delivery_p99_ms": hist_pct(hist, 99),
+                      "delivery_max_ms": hist_pct(hist, 100),
+                      "publish_lag_p50_ms": r3(pct(publish_lag, 50)), "publish_lag_p99_ms": r3(pct(publish_lag, 99)),
+                      "bids_per_s_watched": round(tps, 3), "bids_per_s_plain": round(tps_plain, 3),
+                      "ratio_vs_plain": round(ratio, 3) if ratio is not None else None,
+                      "bids_watched": len(watched), "bids_plain": len(plain),
+                      "plain_p50_ms": pct([r[2] for r in plain], 50), "plain_p99_ms": pct([r[2] for r in plain], 99),
+                      "errors": sum(1 for r in watched + plain if r[0] is None or r[0] >= 500),
+                      "received_mib": round(stats.get("bytes", 0) / 1048576, 1), "sse_procs": len(subs.procs),
+                      "lot": lot["id"], "plain_lot": plain_lot["id"], "tx": tx_delta(m0, m1, "bid")}}
+
