@@ -59,7 +59,7 @@ never deletes anything):
                 answered complementary order, outstanding YES = NO = pairs
                 and escrow = 100 x pairs before resolution, escrow 0 after,
                 each account's balance = funded - what its fills paid + 100
-                per winning contract (its cost back on cancel), matching its
+                per winning contract (50 per contract on cancel), matching its
                 payout/refund and mint entries, cash conserved, nobody
                 negative, every hold released.
 
