@@ -325,5 +325,52 @@ is_(balance(K), (5_000 - 100 * held_k, 0), "K's cash is 5000 less 100 per pair i
 backed(HX, "after the race")
 healthy("after the races")
 is_(ledger_invariants(), [], "ledger invariants hold")
+
+# ---- 7. the split-merge stampede (small N) and its verifier's negative controls ------------
+
+import copy  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+
+import zerosum_py.stampede as stampede_pkg  # noqa: E402
+
+rec_path = os.path.join(tempfile.mkdtemp(prefix="split-merge-", dir=ZS_VAR), "sm.json")
+p = subprocess.run([os.path.join(REPO, "scripts", "stampede"), "split-merge", "--n", "60", "--seed", "11",
+                    "--record", rec_path], env=dict(os.environ, ZS_VAR=ZS_VAR), capture_output=True,
+                   text=True, timeout=300)
+lines = p.stdout.strip().splitlines()
+summary = json.loads(lines[-1]) if lines else {}
+ok(p.returncode == 0 and summary.get("ok") is True and summary.get("errors") == 0,
+   "split-merge n=60: exit 0, ok: escrow 100 x pairs, YES == NO during and after, /proof consistent",
+   f"exit {p.returncode}\n{json.dumps(summary)[:1500]}\n{p.stderr[-1500:]}")
+ok(summary.get("split", 0) > 0 and summary.get("merged", 0) > 0 and summary.get("watch_reads", 0) > 0,
+   "split-merge: the burst both split and merged, and was watched while it ran", summary)
+diag(f"split-merge n=60: {summary.get('split')} split, {summary.get('merged')} merged,"
+     f" {summary.get('minted')} minted, {summary.get('pairs')} pairs, {summary.get('watch_reads')} reads,"
+     f" {summary.get('duration_ms')} ms")
+with open(rec_path) as f:
+    rec = json.load(f)["record"]
+_, c = stampede_pkg.VERIFY["split-merge"](rec)
+ok(c.ok, "the recorded split-merge re-verifies", c.failures[:3])
+bad = copy.deepcopy(rec)
+bad["escrow_after"]["balance"] += 100
+_, c = stampede_pkg.VERIFY["split-merge"](bad)
+ok(not c.results.get("escrow_100_per_pair", True), "doctored: escrow 100 over fails escrow_100_per_pair",
+   c.results)
+bad = copy.deepcopy(rec)
+m = next(a for a in bad["answers"] if a["action"] == "merge" and a["status"] == 200)
+m["quantity"] += 1
+m["json"]["quantity"] += 1
+m["json"]["amount"] += 100
+_, c = stampede_pkg.VERIFY["split-merge"](bad)
+ok(not c.results.get("outstanding_yes_eq_no", True),
+   "doctored: a merge answered for one pair more than it burned fails outstanding_yes_eq_no", c.results)
+bad = copy.deepcopy(rec)
+bad["watch"][0]["pairs_ok"] = False
+_, c = stampede_pkg.VERIFY["split-merge"](bad)
+ok(not c.results.get("backed_throughout", True), "doctored: one read mid-burst with escrow off fails "
+   "backed_throughout", c.results)
+healthy("after the stampede")
 diag(f"split and merge took {time.time() - T0:.1f} s")
 done()
