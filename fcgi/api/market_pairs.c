@@ -190,12 +190,11 @@ static int check_accounts(struct mutation *mu, struct tx *tx, const struct pairs
     if (q->op == PAIRS_MERGE && (pos[0].free < q->quantity || pos[1].free < q->quantity)) {
         int64_t have = pos[0].free < pos[1].free ? pos[0].free : pos[1].free;
 
-        *d = mut_refuse(mu, tx, MUT_STORED, 422, "insufficient_pairs",
-                        mut_extra_i64("pairs_free", have),
-                        "you hold %" PRId64 " free YES and %" PRId64
-                        " free NO (not held by resting sells): %" PRId64
-                        " pairs, the merge burns %" PRId64,
-                        pos[0].free, pos[1].free, have, q->quantity);
+        *d = mut_refuse(
+            mu, tx, MUT_STORED, 422, "insufficient_pairs", mut_extra_i64("pairs_free", have),
+            "you hold %" PRId64 " free YES and %" PRId64
+            " free NO (not held by resting sells): %" PRId64 " pairs, the merge burns %" PRId64,
+            pos[0].free, pos[1].free, have, q->quantity);
         return -1;
     }
     if (!ledger_funds_cover(payer, q->amount)) {
@@ -278,9 +277,8 @@ static enum tx_decision pairs_apply(struct mutation *mu, struct tx *tx, void *re
     if (!split && burn_sides(tx, q, me, pos) < 0)
         return TX_ERROR;
     snprintf(memo, sizeof(memo), "market %s %s", q->market, split ? "split" : "merge");
-    if (ledger_move_prepare(&mv, tx->cfg, split ? me : mk.escrow, split ? mk.escrow : me,
-                            q->amount, 0, split ? "split" : "merge", mut_caller(mu), memo,
-                            mut_scoped_key(mu))
+    if (ledger_move_prepare(&mv, tx->cfg, split ? me : mk.escrow, split ? mk.escrow : me, q->amount,
+                            0, split ? "split" : "merge", mut_caller(mu), memo, mut_scoped_key(mu))
         < 0)
         return TX_ERROR;
     n = mv.n;

@@ -144,7 +144,8 @@ int market_payout(enum market_resolution r, enum market_outcome o, int64_t qty, 
 int market_pairs_amount(int64_t qty, int64_t *amount)
 {
     *amount = 0;
-    if (qty <= 0 || qty > MARKET_PAIRS_MAX || __builtin_mul_overflow(qty, MARKET_PAIR_VALUE, amount))
+    if (qty <= 0 || qty > MARKET_PAIRS_MAX
+        || __builtin_mul_overflow(qty, MARKET_PAIR_VALUE, amount))
         return -1;
     return 0;
 }

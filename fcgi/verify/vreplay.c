@@ -12,8 +12,8 @@
 
 #include "merkle.h"
 
-static const char *const xfer_kinds[XK_KINDS] = { "transfer", "issue",  "capture", "purchase",
-                                                  "trade",    "mint",   "payout",  "refund",
+static const char *const xfer_kinds[XK_KINDS] = { "transfer", "issue", "capture", "purchase",
+                                                  "trade",    "mint",  "payout",  "refund",
                                                   "split",    "merge" };
 
 int vreplay_xfer_kind(const char *word)

@@ -34,7 +34,7 @@ enum rule_id {
 
 struct acct {
     int64_t balance, entries;
-    int64_t limit;              /* the credit limit of its latest limit record; 0 before one */
+    int64_t limit;                /* the credit limit of its latest limit record; 0 before one */
     uint16_t kinds_in, kinds_out; /* bit k: a transfer of kind k paid it / it paid one */
 };
 
