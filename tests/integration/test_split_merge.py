@@ -73,7 +73,7 @@ def fingerprint():
                  " (SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind <> 'issuer'),"
                  " (SELECT coalesce(sum(quantity), 0) FROM positions),"
                  " (SELECT coalesce(sum(cost), 0) FROM positions), (SELECT count(*) FROM positions),"
-                 " (SELECT count(*) FROM events WHERE left(type, 7) = 'market.'))")[0]
+                 " (SELECT count(*) FROM events WHERE left(type, 7) = 'market.')")[0]
 
 
 def keys():
