@@ -348,12 +348,18 @@ ok(p.returncode == 0 and summary.get("ok") is True and summary.get("errors") == 
 ok(summary.get("split", 0) > 0 and summary.get("merged", 0) > 0 and summary.get("watch_reads", 0) > 0,
    "split-merge: the burst both split and merged, and was watched while it ran", summary)
 diag(f"split-merge n=60: {summary.get('split')} split, {summary.get('merged')} merged,"
-     f" {summary.get('minted')} minted, {summary.get('pairs')} pairs, {summary.get('watch_reads')} reads,"
+     f" {summary.get('minted')} minted, {summary.get('pairs')} pairs, {summary.get('watch_reads')} reads"
+     f" ({summary.get('proof_reads')} of /proof),"
      f" {summary.get('duration_ms')} ms")
 with open(rec_path) as f:
     rec = json.load(f)["record"]
 _, c = stampede_pkg.VERIFY["split-merge"](rec)
 ok(c.ok, "the recorded split-merge re-verifies", c.failures[:3])
+bad = copy.deepcopy(rec)
+next(w for w in bad["watch"] if w["read"] == "market")["outstanding"]["yes"] += 1
+_, c = stampede_pkg.VERIFY["split-merge"](bad)
+ok(not c.results.get("backed_throughout", True), "doctored: a market read mid-burst with YES != NO fails "
+   "backed_throughout", c.results)
 bad = copy.deepcopy(rec)
 bad["escrow_after"]["balance"] += 100
 _, c = stampede_pkg.VERIFY["split-merge"](bad)
@@ -368,7 +374,7 @@ _, c = stampede_pkg.VERIFY["split-merge"](bad)
 ok(not c.results.get("outstanding_yes_eq_no", True),
    "doctored: a merge answered for one pair more than it burned fails outstanding_yes_eq_no", c.results)
 bad = copy.deepcopy(rec)
-bad["watch"][0]["pairs_ok"] = False
+next(w for w in bad["watch"] if w["read"] == "proof")["pairs_ok"] = False
 _, c = stampede_pkg.VERIFY["split-merge"](bad)
 ok(not c.results.get("backed_throughout", True), "doctored: one read mid-burst with escrow off fails "
    "backed_throughout", c.results)

@@ -5,9 +5,10 @@ how it is fired (run_split_merge) and proved from the record
 N requests from max(2, N/4) accounts, each a random split or merge of 1-3
 pairs, or an order (a YES/NO buy at 1-99, which mints against a resting
 complement or takes a resting sell; a sell of 1-2 contracts at 1-99), all
-fired together after each account split 3 pairs. While they run a watcher
-reads GET /proof (one snapshot: event_pairs_backed is escrow = 100 x pairs,
-YES = NO) and GET /markets/{id} (outstanding YES = NO) again and again."""
+fired together after each account split 3 pairs. While they run, one
+watcher reads GET /proof (one snapshot: event_pairs_backed is escrow = 100 x
+pairs, YES = NO) and another GET /markets/{id} (outstanding YES = NO), each
+again and again."""
 import random
 import threading
 import time
@@ -48,7 +49,8 @@ def _pairs_of(answers):
 def verify_split_merge(rec):
     """rec: n, n_requests, market, escrow, funds {account: funded}, setup_pairs (per account),
     answers [{account, action, market, quantity, status, code, json, error}],
-    watch [{proof: {status, pairs_ok, consistent}, outstanding}], market (GET after),
+    watch [{read: proof|market, proof, pairs_ok, outstanding}] (a /proof read: outstanding
+    None; a market read: proof "unavailable", pairs_ok true), market (GET after),
     escrow_after (account), accounts {id: account}, replays, unresolved, proof."""
     c = Checks()
     answers = rec["answers"]
@@ -75,8 +77,10 @@ def verify_split_merge(rec):
     c.check("escrow_100_per_pair", e is not None and e.get("balance") == 100 * want and e.get("held") == 0,
             f"escrow {e}, 100 x {want} pairs outstanding")
     badw = [w for w in rec["watch"] if not (w["pairs_ok"] and w["proof"] in ("consistent", "unavailable"))
-            or (w["outstanding"] or {}).get("yes", 0) != (w["outstanding"] or {}).get("no", 0)]
-    c.check("backed_throughout", rec["watch"] and not badw,
+            or (w["read"] == "market" and (not w["outstanding"]
+                                           or w["outstanding"].get("yes", 0) != w["outstanding"].get("no", 0)))]
+    reads = [w for w in rec["watch"] if w["read"] == "proof"], [w for w in rec["watch"] if w["read"] == "market"]
+    c.check("backed_throughout", reads[0] and reads[1] and not badw,
             f"{len(badw)} of {len(rec['watch'])} reads during the burst saw YES != NO or escrow != 100 x pairs:"
             f" {badw[:3]}")
     total = sum(rec["funds"].values())
@@ -89,7 +93,7 @@ def verify_split_merge(rec):
     return {"accepted": sum(1 for a in answers if a["status"] in (200, 201)),
             "rejected": sum(1 for a in answers if not is_error(a) and a["status"] not in (200, 201)),
             "errors": errors, "split": split, "merged": merged, "minted": minted, "pairs": want,
-            "watch_reads": len(rec["watch"])}, c
+            "watch_reads": len(rec["watch"]), "proof_reads": len(reads[0])}, c
 
 
 def _job(mid, accounts):
@@ -107,19 +111,28 @@ def _job(mid, accounts):
             "meta": {"account": aid, "action": "order", "market": mid, "quantity": body["quantity"]}}
 
 
-def _watch(stack, mid, stop, out):
-    """Read /proof and the market until stop is set (at least once)."""
+def _watch_proof(stack, stop, out):
+    """Read /proof until stop is set (at least once): event_pairs_backed in one snapshot."""
     while True:
         a = stack.api.call_retrying("GET", "/proof", token=stack.admin)
         j = a.json if isinstance(a.json, dict) else {}
         pairs_ok = any(c.get("name") == "event_pairs_backed" and c.get("ok") for c in j.get("checks", [])
                        if isinstance(c, dict)) or a.status == 404
         proof = "unavailable" if a.status == 404 else "consistent" if j.get("consistent") is True else "inconsistent"
-        out.append({"proof": proof, "pairs_ok": pairs_ok,
-                    "outstanding": (stack.market_view(mid) or {}).get("outstanding")})
+        out.append({"read": "proof", "proof": proof, "pairs_ok": pairs_ok, "outstanding": None})
         if stop.is_set():
             return
         time.sleep(0.05)
+
+
+def _watch_market(stack, mid, stop, out):
+    """Read the market's outstanding contracts (one snapshot) until stop is set (at least once)."""
+    while True:
+        out.append({"read": "market", "proof": "unavailable", "pairs_ok": True,
+                    "outstanding": (stack.market_view(mid) or {}).get("outstanding")})
+        if stop.is_set():
+            return
+        time.sleep(0.02)
 
 
 def run_split_merge(stack, args):
@@ -136,14 +149,18 @@ def run_split_merge(stack, args):
     if bad:
         raise h.SetupError(f"the setup splits: {bad[:3]}")
     jobs = [_job(mid, accounts) for _ in range(n)]
-    watch, stop = [], threading.Event()
-    watcher = threading.Thread(target=_watch, args=(stack, mid, stop, watch), daemon=True)
-    watcher.start()
+    proof_reads, market_reads, stop = [], [], threading.Event()
+    watchers = [threading.Thread(target=_watch_proof, args=(stack, stop, proof_reads), daemon=True),
+                threading.Thread(target=_watch_market, args=(stack, mid, stop, market_reads), daemon=True)]
+    for w in watchers:
+        w.start()
     try:
         answers, figures = h.burst(stack, jobs, args.concurrency, "markets", "splits, merges and orders")
     finally:
         stop.set()
-        watcher.join(60)
+        for w in watchers:
+            w.join(60)
+    watch = proof_reads + market_reads
     rep, recs, proof, detail = h.observe(stack, jobs, answers)
     rec = {"n": n, "n_requests": len(jobs), "market": stack.market_view(mid), "escrow": market["escrow"],
            "funds": {aid: FUND for aid, _ in accounts}, "setup_pairs": SETUP_PAIRS, "answers": recs,
