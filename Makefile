@@ -109,6 +109,7 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_history.py \
                tests/integration/test_bid.py tests/integration/test_proof.py \
                tests/integration/test_stampede.py tests/integration/test_markets.py \
+               tests/integration/test_split_merge.py \
                tests/integration/test_idempotency.py tests/integration/test_edges.py \
                tests/integration/test_tokens.py tests/integration/test_sql.py \
                tests/integration/test_prepared.py tests/integration/test_drop_soldout.py \

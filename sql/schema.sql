@@ -742,3 +742,14 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 
 -- migrate: 308 webhook_deliveries_by_hook
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, at DESC, id);
+
+-- migrate: 400 transfer_kinds_split_merge
+-- Split and merge on event markets (POST /markets/{id}/split|merge): a
+-- split pays 100 per YES+NO pair from the caller into the market's escrow
+-- (a transfer of kind 'split'), a merge pays 100 per pair burned back out
+-- of it ('merge'). The kind CHECK gains the two words; each statement can
+-- run again (dsql runs them one per transaction): dropped before added.
+ALTER TABLE transfers DROP CONSTRAINT IF EXISTS transfers_kind_check;
+ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
+    CHECK (kind IN ('transfer', 'issue', 'capture', 'purchase', 'trade', 'mint', 'payout',
+                    'refund', 'split', 'merge'));

@@ -46,6 +46,8 @@ const struct route routes[] = {
     { "GET", "/markets/{id}", handle_market_get, EP_MARKETS, AUTH_NONE, "default" },
     { "GET", "/markets/{id}/trades", handle_market_trades, EP_MARKETS, AUTH_NONE, "default" },
     { "POST", "/markets/{id}/resolve", handle_market_resolve, EP_MARKETS, AUTH_ADMIN, "default" },
+    { "POST", "/markets/{id}/split", handle_market_split, EP_MARKETS, AUTH_USER, "default" },
+    { "POST", "/markets/{id}/merge", handle_market_merge, EP_MARKETS, AUTH_USER, "default" },
     { "POST", "/order", handle_order_create, EP_ORDER, AUTH_USER, "order" },
     { "DELETE", "/order/{id}", handle_order_cancel, EP_ORDER, AUTH_USER, "order" },
     { "PATCH", "/order/{id}", handle_order_amend, EP_ORDER, AUTH_USER, "order" },

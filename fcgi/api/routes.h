@@ -48,6 +48,8 @@ void handle_market_create(struct request *r);
 void handle_market_list(struct request *r);
 void handle_market_get(struct request *r);
 void handle_market_resolve(struct request *r);
+void handle_market_split(struct request *r);
+void handle_market_merge(struct request *r);
 void handle_order_create(struct request *r);
 void handle_order_cancel(struct request *r);
 void handle_order_amend(struct request *r);

@@ -127,14 +127,25 @@ int64_t market_cost_share(int64_t qty, int64_t cost, int64_t f)
     return qty <= f ? cost : (int64_t)((__int128)cost * f / qty);
 }
 
-int market_payout(enum market_resolution r, enum market_outcome o, int64_t qty, int64_t cost,
-                  int64_t *pay)
+int market_payout(enum market_resolution r, enum market_outcome o, int64_t qty, int64_t *pay)
 {
+    int64_t per = 0;
+
     *pay = 0;
-    if (r == RESOLUTION_CANCEL)
-        *pay = cost;
-    else if (((r == RESOLUTION_YES && o == OUTCOME_YES) || (r == RESOLUTION_NO && o == OUTCOME_NO))
-             && __builtin_mul_overflow(qty, (int64_t)100, pay))
+    if (r == RESOLUTION_CANCEL && (o == OUTCOME_YES || o == OUTCOME_NO))
+        per = MARKET_CANCEL_PAYOUT;
+    else if ((r == RESOLUTION_YES && o == OUTCOME_YES) || (r == RESOLUTION_NO && o == OUTCOME_NO))
+        per = MARKET_PAIR_VALUE;
+    if (qty < 0 || __builtin_mul_overflow(qty, per, pay))
         return -1;
-    return *pay < 0 ? -1 : 0;
+    return 0;
+}
+
+int market_pairs_amount(int64_t qty, int64_t *amount)
+{
+    *amount = 0;
+    if (qty <= 0 || qty > MARKET_PAIRS_MAX
+        || __builtin_mul_overflow(qty, MARKET_PAIR_VALUE, amount))
+        return -1;
+    return 0;
 }

@@ -31,7 +31,7 @@ enum market_outcome {
     OUTCOME_NO,
 };
 
-/* How an event market ends: one side wins, or everyone gets their cost back. */
+/* How an event market ends: one side wins, or it is cancelled (50 per contract). */
 enum market_resolution {
     RESOLUTION_NONE,
     RESOLUTION_YES,
@@ -88,13 +88,30 @@ int market_row_parse(struct market *m, PGresult *res, int row);
  */
 int64_t market_cost_share(int64_t qty, int64_t cost, int64_t f);
 
+/* What a YES+NO pair is worth: escrow holds this per outstanding pair. */
+#define MARKET_PAIR_VALUE 100
+
+/* What a cancelled event market pays per contract, YES and NO alike (the
+ * "invalid" outcome of a conditional-token market): two of them make a pair. */
+#define MARKET_CANCEL_PAYOUT 50
+
+/* The most pairs one split or merge moves (POST /markets/{id}/split|merge). */
+#define MARKET_PAIRS_MAX 1000000000LL
+
 /*
- * What resolving with r pays a position of qty contracts in outcome o with
- * cost basis cost: 100 per winning contract, 0 for a losing one, the cost
- * basis back on a cancel. 0 with *pay set, or -1 when it overflows bigint
- * or comes out negative (only corrupt data gets either).
+ * What resolving with r pays a position of qty contracts in outcome o:
+ * 100 per winning contract, 0 for a losing one, 50 per contract of either
+ * side on a cancel (so escrow, 100 per pair, pays out exactly). 0 with
+ * *pay set, or -1 when it overflows bigint or qty is negative (only
+ * corrupt data gets either).
  */
-int market_payout(enum market_resolution r, enum market_outcome o, int64_t qty, int64_t cost,
-                  int64_t *pay);
+int market_payout(enum market_resolution r, enum market_outcome o, int64_t qty, int64_t *pay);
+
+/*
+ * What splitting (or merging) qty pairs moves: 100 x qty into (or out of)
+ * escrow. 0 with *amount set, or -1 when qty is not from 1 to
+ * MARKET_PAIRS_MAX (the request is refused 422 invalid_quantity).
+ */
+int market_pairs_amount(int64_t qty, int64_t *amount);
 
 #endif

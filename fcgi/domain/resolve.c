@@ -266,7 +266,6 @@ static int pay_positions(struct tx *tx, const struct market_resolve *v, const ch
         const char *who = PQgetvalue(res, i, 0), *out = PQgetvalue(res, i, 1);
         const char *pp[3] = { v->id, who, out };
         int64_t qty = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        int64_t cost = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         enum market_outcome o;
         int64_t pay, next;
 
@@ -274,7 +273,7 @@ static int pay_positions(struct tx *tx, const struct market_resolve *v, const ch
             tx->err = DB_FAILED;
             return -1;
         }
-        if (market_payout(v->outcome, o, qty, cost, &pay) < 0
+        if (market_payout(v->outcome, o, qty, &pay) < 0
             || __builtin_add_overflow(*paid, pay, &next))
             return 1;
         if (pay > 0

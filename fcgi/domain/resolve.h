@@ -7,7 +7,8 @@
  * the batches each in its own transaction under the market lock, recording
  * what they paid on the market row: cancel resting orders (releasing their
  * holds), pay every position from escrow (100 per winning contract, 0 per
- * losing one; or, when cancelled, each holder's cost basis back); and
+ * losing one; or, when cancelled, 50 per contract of either side: a pair
+ * pays back its 100 whoever holds its halves); and
  * finally closes the market and finishes the key in one transaction once
  * escrow is 0. Every step is resumable from the database alone, so a retry
  * with the same key, or the jobs child (market_resolve_stale), finishes a

@@ -35,7 +35,7 @@ struct layout {
 
 static const struct field transfer_fields[] = {
     { "ref", F_REF, NULL },
-    { "kind", F_WORD, "transfer|issue|capture|purchase|trade|mint|payout|refund" },
+    { "kind", F_WORD, "transfer|issue|capture|purchase|trade|mint|payout|refund|split|merge" },
     { "from", F_REF, NULL },
     { "to", F_REF, NULL },
     { "amount", F_INT, NULL },

@@ -12,12 +12,13 @@
 
 #include "merkle.h"
 
-static const char *const xfer_kinds[] = { "transfer", "issue", "capture", "purchase",
-                                          "trade",    "mint",  "payout",  "refund" };
+static const char *const xfer_kinds[XK_KINDS] = { "transfer", "issue", "capture", "purchase",
+                                                  "trade",    "mint",  "payout",  "refund",
+                                                  "split",    "merge" };
 
 int vreplay_xfer_kind(const char *word)
 {
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < XK_KINDS; i++)
         if (strcmp(word, xfer_kinds[i]) == 0)
             return i;
     return -1;
@@ -153,6 +154,36 @@ static int add_i64(struct vreplay *r, int64_t *a, int64_t b, uint64_t index)
     return 0;
 }
 
+/*
+ * The escrow rules of one transfer of kind k: a split or merge moves 100 per
+ * pair, a payout 100 per winning contract, a cancel's payout (refund) 50 per
+ * contract; none of them pays or is paid by the issuer. The kinds each
+ * account takes part in are kept for the end (vreplay_rules.c).
+ */
+static void escrow_rules(struct vreplay *r, uint64_t index, const struct vrec *t, long from,
+                         long to, int k)
+{
+    int64_t amount = t->num[TR_AMOUNT];
+    long issuer = vmap_find(&r->acct_map, r->issuer);
+    int bad = 0;
+
+    if (k < 0 || k >= XK_KINDS)
+        return;
+    r->accts[from].kinds_out |= (uint16_t)(1u << k);
+    r->accts[to].kinds_in |= (uint16_t)(1u << k);
+    if (k == XK_SPLIT || k == XK_MERGE || k == XK_PAYOUT)
+        bad = amount % 100 != 0;
+    else if (k == XK_REFUND)
+        bad = amount % 50 != 0;
+    if (((1u << k) & (XK_ESCROW_IN | XK_ESCROW_OUT)) && (from == issuer || to == issuer))
+        bad = 1;
+    if (bad)
+        vreplay_break(r, RULE_ESCROW, index,
+                      "%s %.16s… of %lld: not 100 per pair or winning contract (50 per contract "
+                      "on a cancel), or the issuer's",
+                      xfer_kinds[k], t->text[TR_REF], (long long)amount);
+}
+
 /* A transfer: its entries balance and match from/to/amount; they fold into balances. */
 static void add_transfer(struct vreplay *r, uint64_t index, const struct vrec *t)
 {
@@ -166,6 +197,7 @@ static void add_transfer(struct vreplay *r, uint64_t index, const struct vrec *t
     xf->to = (uint32_t)to;
     xf->amount = t->num[TR_AMOUNT];
     xf->kind = (uint8_t)vreplay_xfer_kind(t->text[TR_KIND]);
+    escrow_rules(r, index, t, from, to, vreplay_xfer_kind(t->text[TR_KIND]));
     int64_t sum = 0, out = 0, in = 0, bad_overflow = 0;
     int strangers = 0;
     for (int i = 0; i < t->n_entries; i++) {

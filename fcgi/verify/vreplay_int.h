@@ -28,12 +28,14 @@ enum rule_id {
     RULE_FILLS,     /* fills' cash legs */
     RULE_PENDING,   /* pending transfers released */
     RULE_OVERFLOW,  /* a sum that does not fit in int64 */
+    RULE_ESCROW,    /* event-market escrow: pairs of 100, payouts of 100 or 50 per contract */
     N_RULES
 };
 
 struct acct {
     int64_t balance, entries;
-    int64_t limit; /* the credit limit of its latest limit record; 0 before one */
+    int64_t limit;                /* the credit limit of its latest limit record; 0 before one */
+    uint16_t kinds_in, kinds_out; /* bit k: a transfer of kind k paid it / it paid one */
 };
 
 struct xfer {
@@ -97,9 +99,27 @@ void vreplay_break(struct vreplay *r, enum rule_id rule, uint64_t index, const c
 /* Index of the transfer with ref hex, or -1 when no such record came before. */
 long vreplay_xfer(const struct vreplay *r, const char *hex);
 
-/* Transfer kind word index ("transfer"=0 ... "refund"=7), or -1. */
+/* Transfer kind word index ("transfer"=0 ... "merge"=9, XK_*), or -1. */
 int vreplay_xfer_kind(const char *word);
 
-enum { XK_TRANSFER, XK_ISSUE, XK_CAPTURE, XK_PURCHASE, XK_TRADE, XK_MINT, XK_PAYOUT, XK_REFUND };
+enum {
+    XK_TRANSFER,
+    XK_ISSUE,
+    XK_CAPTURE,
+    XK_PURCHASE,
+    XK_TRADE,
+    XK_MINT,
+    XK_PAYOUT,
+    XK_REFUND,
+    XK_SPLIT,
+    XK_MERGE,
+    XK_KINDS
+};
+
+/* What flows into an event market's escrow (mint legs, splits) and out of
+ * it (merges, payouts, cancel payouts): an account that takes part in one
+ * takes part in no other kind. */
+#define XK_ESCROW_IN ((1u << XK_MINT) | (1u << XK_SPLIT))
+#define XK_ESCROW_OUT ((1u << XK_MERGE) | (1u << XK_PAYOUT) | (1u << XK_REFUND))
 
 #endif

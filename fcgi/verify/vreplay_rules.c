@@ -61,6 +61,25 @@ static uint64_t check_lots(struct vreplay *r)
     return awaiting;
 }
 
+/* Every escrow (an account paid a mint leg or a split, or paying a merge or
+ * a payout) moves only with its market: in by mints and splits, out by
+ * merges and payouts. */
+static void check_escrows(struct vreplay *r)
+{
+    for (size_t i = 0; i < r->acct_map.n; i++) {
+        const struct acct *a = &r->accts[i];
+        char hex[65];
+        if (!(a->kinds_in & XK_ESCROW_IN) && !(a->kinds_out & XK_ESCROW_OUT))
+            continue;
+        if ((a->kinds_in & ~XK_ESCROW_IN) == 0 && (a->kinds_out & ~XK_ESCROW_OUT) == 0)
+            continue;
+        merkle_hex(r->acct_map.keys[i], hex);
+        vreplay_break(r, RULE_ESCROW, 0,
+                      "escrow %.16s… takes part in transfers of other kinds (in 0x%x, out 0x%x)",
+                      hex, a->kinds_in, a->kinds_out);
+    }
+}
+
 /*
  * Σ balances (as a wider integer), and the number of non-issuer accounts
  * below minus their credit limit (the latest limit record's; 0 without one).
@@ -177,6 +196,7 @@ static void check_tree(struct vreplay *r, const struct checkpoint *cp, struct vc
 void vreplay_finish(struct vreplay *r, const struct checkpoint *cp, struct vcheck_list *out)
 {
     check_deferred(r);
+    check_escrows(r);
     uint64_t awaiting = check_lots(r);
     check_tree(r, cp, out);
     char what[240];
@@ -218,6 +238,10 @@ void vreplay_finish(struct vreplay *r, const struct checkpoint *cp, struct vchec
     rule_check(out, r, RULE_FILLS, "fill_cash_legs",
                "every fill's cash legs are in the log for price x quantity (mints: 100 x "
                "quantity into one escrow)");
+    rule_check(out, r, RULE_ESCROW, "escrow_pairs",
+               "splits and merges move 100 per pair, payouts 100 per winning contract and a "
+               "cancel's 50 per contract; an escrow moves only by mints, splits, merges and "
+               "payouts");
     rule_check(out, r, RULE_PENDING, "pending_released",
                "every posted pending transfer names one transfer of its posted amount");
     unsigned char state[32];

@@ -206,22 +206,16 @@ SELECT count(*), string_agg(market_id::text || '/' || account_id::text, ',') FIL
 
 -- name: audit_event_pairs_backed
 -- per event market, outstanding YES equals outstanding NO and escrow holds
--- exactly 100 per pair, which is also the cost basis carried by the contracts;
--- mid-resolution, escrow equals what is still owed; zero once resolved
+-- exactly 100 per pair through splits, merges and mints; mid-resolution,
+-- escrow equals what is still owed (50 per remaining contract on a cancel);
+-- zero once resolved or cancelled
 SELECT count(*), string_agg(id::text, ',') FROM (
  SELECT m.id FROM markets m JOIN accounts e ON e.id = m.escrow
  LEFT JOIN (SELECT market_id,
             coalesce(sum(quantity) FILTER (WHERE outcome = 'yes'), 0) AS yes,
-            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no,
-            coalesce(sum(cost), 0) AS cost
+            coalesce(sum(quantity) FILTER (WHERE outcome = 'no'), 0) AS no
             FROM positions GROUP BY market_id) p ON p.market_id = m.id
- WHERE m.kind = 'event' AND CASE
-   WHEN m.status = 'resolving' THEN e.balance <> CASE m.outcome
-     WHEN 'cancel' THEN coalesce(p.cost, 0) WHEN 'yes' THEN 100 * coalesce(p.yes, 0)
-     ELSE 100 * coalesce(p.no, 0) END
-   ELSE coalesce(p.yes, 0) <> coalesce(p.no, 0) OR e.balance <> 100 * coalesce(p.yes, 0)
-     OR e.balance <> coalesce(p.cost, 0)
-     OR (m.status IN ('resolved', 'cancelled') AND e.balance <> 0) END) bad;
+ WHERE m.kind = 'event' AND {{event_pairs_bad}}) bad;
 
 -- name: audit_trade_cash_legs
 -- every fill's cash legs net to zero: a transfer fill pays price x quantity

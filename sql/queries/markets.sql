@@ -137,3 +137,29 @@ UPDATE markets SET resolve_lease = NULL
 SELECT id FROM markets WHERE status = 'resolving'
  AND (resolve_lease IS NULL OR resolve_lease < clock_timestamp())
  ORDER BY id LIMIT $1::int;
+
+-- name: market_pairs_free
+-- A merge: the caller's YES and NO contracts not held by resting sells, with
+-- the quantity and cost basis they carry (read under the market's lock).
+SELECT outcome, quantity - held, quantity, cost FROM positions
+ WHERE market_id = $1 AND account_id = $2 AND outcome IN ('yes', 'no');
+
+-- name: market_pairs_mint
+-- A split: $3 pairs to the caller, one YES and one NO each, each side with
+-- $4 of cost basis (50 per contract: what it paid), the positions created if
+-- new; their quantities after.
+INSERT INTO positions (market_id, account_id, outcome, quantity, cost)
+ VALUES ($1, $2, 'yes', $3, $4), ($1, $2, 'no', $3, $4)
+ ON CONFLICT (market_id, account_id, outcome) DO UPDATE SET
+ quantity = positions.quantity + EXCLUDED.quantity,
+ cost = positions.cost + EXCLUDED.cost
+ RETURNING outcome, quantity;
+
+-- name: market_pairs_burn
+-- A merge: $4 contracts and $5 of cost basis off one side ($3) of the
+-- caller's position, only while that many are free of resting sells; its
+-- quantity after (no row: not that many free).
+UPDATE positions SET quantity = quantity - $4::bigint, cost = cost - $5::bigint
+ WHERE market_id = $1 AND account_id = $2 AND outcome = $3
+ AND quantity - held >= $4::bigint
+ RETURNING quantity;

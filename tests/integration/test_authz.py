@@ -263,6 +263,12 @@ ROWS = [
     ("DELETE /webhooks/{id}", "DELETE", f"/webhooks/{authz_hook}", lambda: {}, True, admin_only(200)),
     # the pass it queues only reads (and writes its own full_audits row)
     ("POST /proof/audits", "POST", "/proof/audits", lambda: {}, True, admin_only(202)),
+    # split and merge (the holder's own token): bob's cell and alice's cell each split one
+    # pair, then each merges it back; the admin must use a holder's token
+    ("POST /markets/{id}/split", "POST", f"/markets/{mkt}/split", lambda: {"quantity": 1}, False,
+     {"other": ok2(201), "user": ok2(201), "admin": (403, "user_token_required")}),
+    ("POST /markets/{id}/merge", "POST", f"/markets/{mkt}/merge", lambda: {"quantity": 1}, False,
+     {"other": ok2(200), "user": ok2(200), "admin": (403, "user_token_required")}),
     # last: the run it queues writes in the background while later cells would check "nothing moved"
     ("POST /proof/runs", "POST", "/proof/runs", lambda: {"scenario": "double-spend", "n": 1}, True, admin_only(202)),
 ]

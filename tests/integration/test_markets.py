@@ -21,8 +21,9 @@ outside the ticks and otherwise invalid answer 422 with nothing written.
 
 Event markets: the mint (YES 60 resting, NO 45 → 4 pairs at 60/40 into
 escrow); resolution YES and NO paying 100 per winning contract from escrow,
-resting orders cancelled and holds released; cancel refunding every holder's
-cost basis exactly after a secondary trade moved contracts; 409 market_closed
+resting orders cancelled and holds released; cancel paying 50 per YES and 50
+per NO contract (whatever each cost) after a secondary trade moved contracts,
+so escrow pays out exactly; 409 market_closed
 for a second resolve and for orders on a closed market.
 
 Tampers (as in test_proof.py, as the postgres superuser): one per market
@@ -516,7 +517,7 @@ is_(sorted(query("SELECT to_account::text, amount FROM transfers WHERE from_acco
 is_(sum(balance(x)[0] for x in (Y2, Y3, N2, K2)), 4000, "cash conserved among the four traders")
 healthy("event resolved no")
 
-# ---- event market cancelled: cost basis refunded exactly -------------------------
+# ---- event market cancelled: 50 per contract, YES and NO alike ----------------------
 
 Y4, t_Y4 = create_account("ev-y4", 1000)
 N4, t_N4 = create_account("ev-n4", 1000)
@@ -540,18 +541,19 @@ is_((pos(E3, Y4, "yes"), pos(E3, B4, "yes")), ((1, 0, 67), (2, 0, 134)),
 rest = placed(t_N5, E3, "buy", 10, 1, outcome="no")
 costs = dict(query("SELECT account_id::text || '/' || outcome, cost FROM positions WHERE market_id = %s"
                    " AND quantity > 0", (E3,)))
-is_(sum(costs.values()), 500, "the cost bases sum to the escrow")
+is_(sum(costs.values()), 500, "the cost bases (informational) sum to the escrow: no merges here")
 healthy("event before cancel")
 r = resolve(E3, "cancel")
 is_((r.status, (r.json or {}).get("status"), (r.json or {}).get("paid"), (r.json or {}).get("positions_settled")),
-    (200, "cancelled", 500, 5), "cancel: 200, 500 refunded over 5 positions")
+    (200, "cancelled", 500, 5), "cancel: 200, 500 paid over 5 positions")
 refunds = dict(query("SELECT to_account::text, amount FROM transfers WHERE from_account = %s AND kind = 'refund'",
                      (ESC3,)))
-is_(refunds, {Y4: 67, B4: 134, N4: 99, Y5: 110, N5: 90}, "each holder refunded exactly its cost basis")
-is_(sum(refunds.values()), 500, "refunds sum to the escrow")
+is_(refunds, {Y4: 50, B4: 100, N4: 150, Y5: 100, N5: 100},
+    "each holder paid 50 per contract it holds (1, 2, 3, 2, 2), not its cost basis")
+is_(sum(refunds.values()), 500, "the cancel payouts sum to the escrow")
 is_([balance(x) for x in (Y4, B4, N4, Y5, N5, ESC3)],
-    [(1026, 0), (974, 0), (1000, 0), (1000, 0), (1000, 0), (0, 0)],
-    "balances: minters whole again, the secondary trade's cash stays where it went, escrow 0")
+    [(1009, 0), (940, 0), (1051, 0), (990, 0), (1010, 0), (0, 0)],
+    "balances: 1000 - cost + 50 per contract (+ the secondary trade's cash), escrow 0")
 is_((orow(rest["id"]), view(E3)["market"]["status"], view(E3)["market"]["outcome"]),
     (("cancelled", 1, 0), "cancelled", "cancel"), "the resting bid was cancelled; the market is cancelled")
 is_problem(resolve(E3, "cancel"), 409, "market_closed", "cancelling again: 409 market_closed")

@@ -775,7 +775,8 @@ class ApiModel(RuleBasedStateMachine):
         for (m, aid, oc), p in self.pos.items():
             if m != mid:
                 continue
-            pay = p[2] if outcome == "cancel" else (100 * p[0] if oc == outcome else 0)
+            # README: a cancel pays 50 per YES and 50 per NO contract, whatever it cost
+            pay = 50 * p[0] if outcome == "cancel" else (100 * p[0] if oc == outcome else 0)
             self.acct(aid).bal += pay
             M["esc_bal"] -= pay
         assert M["esc_bal"] == 0, f"model: escrow {M['esc_bal']} after resolution"

@@ -16,6 +16,9 @@ fails --replay (root), --transfer and --size N --replay (the checkpoint of
 an earlier size; the first N records only); tamper (b), the same rewrite and the
 log re-derived and re-signed, fails --since <checkpoint saved before> and
 a run against the checkpoint pinned before; restoring the rows passes again.
+A market's split, merge and cancel (transfers of kinds split, merge and
+refund at 50 per contract) replay clean; a split doctored to 250 and
+re-signed fails escrow_pairs.
 """
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
@@ -355,7 +358,45 @@ def rederive(pos):
         conn.close()
 
 
+def split_merge_cases():
+    """A market's splits, merges and a cancel's 50-per-contract payouts replay; a split
+    doctored to 250 (not 100 per pair) and re-signed fails escrow_pairs."""
+    mkt = post("/markets", {"kind": "event", "title": "verify: split and merge"}, token=ADMIN).json["market"]
+    holder, th = create_account("verify-pairs", 1000)
+    r = post(f"/markets/{mkt['id']}/split", {"quantity": 3}, token=th)
+    ok(r.status == 201, "a split of 3 pairs", r)
+    sid = (r.json or {}).get("transfer")
+    ok(post(f"/markets/{mkt['id']}/merge", {"quantity": 1}, token=th).status == 200, "a merge of 1 pair")
+    r = post(f"/markets/{mkt['id']}/resolve", {"outcome": "cancel"}, token=ADMIN)
+    ok(r.status == 200 and (r.json or {}).get("paid") == 200, "cancelled: 2 pairs paid 50 per contract", r)
+    is_(query("SELECT kind, amount FROM transfers WHERE from_account = %s OR to_account = %s ORDER BY created_at",
+              (mkt["escrow"], mkt["escrow"])), [("split", 300), ("merge", 100), ("refund", 100), ("refund", 100)],
+        "the escrow's transfers: split 300, merge 100, two refunds of 2 x 50")
+    key = Key()
+    records, accts = transfer_records()
+    b, _ = bundle(key, records, accts)
+    passes(["--bundle", b, "--key", key.vkey, "--no-pin", "--replay", "--transfer", sid],
+           "bundle: a log with a split, a merge and a cancel's payouts verifies (replay, inclusion)")
+    ref, payer, esc = R("transfer", sid), R("account", holder), R("account", mkt["escrow"])
+    doctored = []
+    for rec in records:
+        if f"ref {ref}\n" in rec:
+            lines = [("amount 250" if ln == "amount 300" else ln.replace(" -300", " -250") if ln.endswith(" -300")
+                      else ln[:-4] + " 250" if ln.startswith("entry ") and ln.endswith(" 300") else ln)
+                     for ln in rec.rstrip("\n").split("\n")]
+            rec = "\n".join(lines) + "\n"
+        doctored.append(rec)
+    accts = dict(accts)
+    accts[payer] = (accts[payer][0] + 50, accts[payer][1])
+    accts[esc] = (accts[esc][0] - 50, accts[esc][1])
+    ok(doctored != records, "the split's record is doctored to 250")
+    b2, _ = bundle(key, doctored, accts)
+    fails(["--bundle", b2, "--key", key.vkey, "--no-pin", "--replay"], "escrow_pairs",
+          "bundle: a split of 250 (not 100 per pair), re-signed, fails escrow_pairs")
+
+
 bundle_cases()
+split_merge_cases()
 if live():
     live_cases()
 else:

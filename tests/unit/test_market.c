@@ -25,20 +25,40 @@ static void test_payout(void)
 {
     int64_t pay = -7;
 
-    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, 5, 250, &pay), 0, "a winner is paid");
+    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, 5, &pay), 0, "a winner is paid");
     is_int(pay, 500, "…100 per contract");
-    is_int(market_payout(RESOLUTION_YES, OUTCOME_NO, 5, 250, &pay), 0, "a loser");
+    is_int(market_payout(RESOLUTION_YES, OUTCOME_NO, 5, &pay), 0, "a loser");
     is_int(pay, 0, "…gets nothing");
-    is_int(market_payout(RESOLUTION_NO, OUTCOME_NO, 2, 90, &pay), 0, "NO wins");
+    is_int(market_payout(RESOLUTION_NO, OUTCOME_NO, 2, &pay), 0, "NO wins");
     is_int(pay, 200, "…100 each");
-    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_NO, 2, 90, &pay), 0, "cancel");
-    is_int(pay, 90, "…the cost basis back");
-    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, INT64_MAX / 100 + 1, 0, &pay), -1,
+    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_NO, 3, &pay), 0, "cancel, NO");
+    is_int(pay, 150, "…50 per contract, whatever it cost");
+    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_YES, 3, &pay), 0, "cancel, YES");
+    is_int(pay, 150, "…50 per contract too: a pair pays its 100 back");
+    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_SHARES, 3, &pay), 0, "cancel, shares");
+    is_int(pay, 0, "…nothing (only event markets resolve)");
+    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, INT64_MAX / 100 + 1, &pay), -1,
            "a payout past bigint refused");
-    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, INT64_MAX / 100, 0, &pay), 0,
+    is_int(market_payout(RESOLUTION_YES, OUTCOME_YES, INT64_MAX / 100, &pay), 0,
            "the largest that fits");
-    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_YES, 1, -1, &pay), -1,
-           "a negative basis refused");
+    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_YES, INT64_MAX / 50 + 1, &pay), -1,
+           "a cancel payout past bigint refused");
+    is_int(market_payout(RESOLUTION_CANCEL, OUTCOME_YES, -1, &pay), -1,
+           "a negative quantity refused");
+}
+
+static void test_pairs_amount(void)
+{
+    int64_t amount = -7;
+
+    is_int(market_pairs_amount(3, &amount), 0, "3 pairs");
+    is_int(amount, 300, "…move 300");
+    is_int(market_pairs_amount(MARKET_PAIRS_MAX, &amount), 0, "the most pairs at once");
+    is_int(amount, MARKET_PAIRS_MAX * 100, "…100 each");
+    is_int(market_pairs_amount(MARKET_PAIRS_MAX + 1, &amount), -1, "more refused");
+    is_int(market_pairs_amount(0, &amount), -1, "zero refused");
+    is_int(market_pairs_amount(-5, &amount), -1, "negative refused");
+    is_int(market_pairs_amount(INT64_MAX, &amount), -1, "an absurd count refused");
 }
 
 static void test_enums(void)
@@ -76,6 +96,7 @@ int main(void)
 {
     test_cost_share();
     test_payout();
+    test_pairs_amount();
     test_enums();
     return done_testing();
 }

@@ -330,9 +330,47 @@ static void test_tampers(void)
     drop(&l);
 }
 
+/* The clean log, then a market's escrow E: alice splits 3 pairs (300), merges 1 (100),
+ * and a cancel pays bob 50 for one contract; then the last record's amount or kind
+ * changed to `what`. */
+#define ESCROW H("5")
+static void escrow_case(long long split, const char *kind3, long long pay, const char *name,
+                        const char *what)
+{
+    struct log l;
+    clean(&l);
+    transfer(&l, P32("f1"), "split", ALICE, ESCROW, split, split, split);
+    transfer(&l, P32("f2"), "merge", ESCROW, ALICE, 100, 100, 100);
+    transfer(&l, P32("f3"), kind3, ESCROW, BOB, pay, pay, pay);
+    struct vcheck_list c = run(&l, NULL, NULL);
+    ok(only_fails(&c, name), what);
+    drop(&l);
+}
+
+static void test_escrow(void)
+{
+    escrow_case(300, "refund", 50, NULL,
+                "splits and merges of 100 per pair and a cancel's 50 per contract verify");
+    escrow_case(300, "payout", 100, NULL, "a payout of 100 per winning contract verifies");
+    escrow_case(250, "refund", 50, "escrow_pairs", "a split of 250 (not 100 per pair) fails");
+    escrow_case(300, "refund", 30, "escrow_pairs",
+                "a cancel payout of 30 (not 50 per contract) fails");
+    escrow_case(300, "payout", 50, "escrow_pairs", "a payout of 50 (not 100 per contract) fails");
+    escrow_case(300, "transfer", 50, "escrow_pairs",
+                "an escrow paying a plain transfer fails (it moves only with its market)");
+
+    struct log l;
+    clean(&l);
+    transfer(&l, P32("f1"), "split", ISSUER, ESCROW, 300, 300, 300);
+    struct vcheck_list c = run(&l, NULL, NULL);
+    ok(only_fails(&c, "escrow_pairs"), "a split paid by the issuer fails");
+    drop(&l);
+}
+
 int main(void)
 {
     test_clean();
     test_tampers();
+    test_escrow();
     return done_testing();
 }

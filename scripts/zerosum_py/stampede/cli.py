@@ -59,7 +59,7 @@ never deletes anything):
                 answered complementary order, outstanding YES = NO = pairs
                 and escrow = 100 x pairs before resolution, escrow 0 after,
                 each account's balance = funded - what its fills paid + 100
-                per winning contract (its cost back on cancel), matching its
+                per winning contract (50 per contract on cancel), matching its
                 payout/refund and mint entries, cash conserved, nobody
                 negative, every hold released.
 
@@ -86,6 +86,16 @@ never deletes anything):
                 ends at 1000 - posted and every payee at posted; held = 0 on
                 every account of the run; their balances sum to N x 1000 and
                 /proof's money_conserved observes 0 (Σ balances = 0).
+  split-merge   one event market, max(2, N/4) accounts (N default 100) funded
+                2000 that each split 3 pairs first; then N random requests
+                at once: splits and merges of 1-3 pairs and YES/NO orders
+                (buys that mint or take, sells of 1-2 contracts). Every
+                answer is accepted or refused for funds, pairs or contracts
+                only; each split/merge answer moves 100 x its quantity;
+                outstanding YES = NO = setup + split - merged + minted and
+                escrow = 100 x that; reads of /proof (event_pairs_backed)
+                and the market during the burst never see YES != NO or
+                escrow != 100 x pairs; cash conserved, nobody negative.
 
 Every scenario also: counts 5xx and transport failures as errors (must be
 0); checks that the 201 answers' seq numbers are exactly 1..accepted and that
@@ -131,17 +141,17 @@ import random
 import sys
 import time
 
-from . import auctions, bank, markets, orders, pending, proxy
+from . import auctions, bank, markets, orders, pairs, pending, proxy
 from . import harness as h
 
 SCENARIOS = ("oversell", "double-spend", "bid-war", "proxy-war", "phantom-shares", "event-market", "bank",
-             "fok-storm", "pending-storm")
+             "fok-storm", "pending-storm", "split-merge")
 RUN = {"oversell": auctions.run_oversell, "double-spend": auctions.run_double_spend,
        "bid-war": auctions.run_bid_war, "proxy-war": proxy.run_proxy_war, "phantom-shares": markets.run_phantom_shares,
        "event-market": markets.run_event_market, "bank": bank.run_bank, "fok-storm": orders.run_fok_storm,
-       "pending-storm": pending.run_pending_storm}
+       "pending-storm": pending.run_pending_storm, "split-merge": pairs.run_split_merge}
 DEFAULT_N = {"oversell": 200, "double-spend": 50, "bid-war": 300, "proxy-war": 100, "phantom-shares": 100,
-             "event-market": 216, "bank": 10, "fok-storm": 100, "pending-storm": 50}
+             "event-market": 216, "bank": 10, "fok-storm": 100, "pending-storm": 50, "split-merge": 100}
 
 
 def parse_args(argv):

@@ -146,21 +146,21 @@ def verify_event_market(rec):
                 and all(not v.get("bids") and not v.get("asks") for v in book.values()),
                 f"market {mid} after: status {am.get('status')} outcome {am.get('outcome')}"
                 f" outstanding {outs} book {book}")
-    # Every account: balance = funded - paid + 100 per winning contract (or its cost back).
+    # Every account: balance = funded - paid + 100 per winning contract (50 per contract on a cancel).
     bad, badpay, badmint = [], [], []
     for who, funded in rec["funds"].items():
         want = funded
         for m in rec["markets"]:
             mid, res = m["id"], m["resolve"]
             p = paid.get((who, mid), 0)
-            back = p if res == "cancel" else 100 * held.get((who, mid, res), 0)
+            n_yes, n_no = held.get((who, mid, "yes"), 0), held.get((who, mid, "no"), 0)
+            back = 50 * (n_yes + n_no) if res == "cancel" else 100 * held.get((who, mid, res), 0)
             want += back - p
             ents = [e for e in (rec["entries"].get(who) or []) if e.get("counterparty") == escrow_of[mid]]
             kind = "refund" if res == "cancel" else "payout"
             got_back = sorted(e.get("amount") for e in ents if e.get("kind") == kind)
-            # one payout per winning position; a cancel refunds each position (yes, no) its cost
-            c_yes = sorted(v for v in ([cost.get((who, mid, "yes"), 0), cost.get((who, mid, "no"), 0)]
-                                       if res == "cancel" else [back]) if v > 0)
+            # one payout per winning position; a cancel pays each position (yes, no) 50 per contract
+            c_yes = sorted(v for v in ([50 * n_yes, 50 * n_no] if res == "cancel" else [back]) if v > 0)
             if rec["entries"].get(who) is None or got_back != c_yes \
                     or any(e.get("kind") not in ("mint", kind) for e in ents):
                 badpay.append((who[:8], mid[:8], res, got_back, c_yes))
@@ -172,7 +172,7 @@ def verify_event_market(rec):
     c.check("balances_match_fills_and_payouts", not bad,
             f"{len(bad)} accounts (id, balance, held, want): {bad[:5]}")
     c.check("winners_paid_100_per_contract", not badpay,
-            f"payout/refund entries differ from 100 x winning contracts (or cost):"
+            f"payout/refund entries differ from 100 x winning contracts (50 x contracts on a cancel):"
             f" (account, market, outcome, entries, want) {badpay[:4]}")
     c.check("mint_legs_match_fills", not badmint,
             f"mint entries differ from the fills (account, market, paid, want): {badmint[:4]}")
