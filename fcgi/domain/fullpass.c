@@ -237,7 +237,8 @@ static int pass_body(struct fullpass *p, struct fullpass_verdict *v)
         char ms[24];
         snprintf(ms, sizeof(ms), "%d", p->cfg->full_audit_timeout_ms);
         if (fullpass_checks_open(p, ms) == 0) { /* the checks run beside the records */
-            if (fullpass_verify_hashes(p) == 0)
+            /* the first check starts now, not at the stream's first progress report */
+            if (fullpass_checks_poll(p, 0) == 0 && fullpass_verify_hashes(p) == 0)
                 fullpass_checks_poll(p, 1);
         } else if (fullpass_checks_run(p) == 0) {
             fullpass_verify_hashes(p);

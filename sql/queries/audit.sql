@@ -14,10 +14,15 @@
 -- hash joins, no JIT, and no parallel workers: the pass runs at low priority
 -- on the backends it owns (fullpass.c lowers their CPU priority), and a
 -- worker would be a process of normal priority competing with the writers
--- (postgres only; SET LOCAL: this transaction only).
+-- (postgres only; SET LOCAL: this transaction only). No idle-in-transaction
+-- timeout: each of its two connections waits, idle in its transaction, while
+-- the other works (the checks while the record stream starts, the stream's
+-- connection while the last checks finish), for longer than the application
+-- role's 30 s at 10M rows.
 SELECT set_config('statement_timeout', $1, true),
     set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
-    set_config('max_parallel_workers_per_gather', '0', true);
+    set_config('max_parallel_workers_per_gather', '0', true),
+    set_config('idle_in_transaction_session_timeout', '0', true);
 
 -- name: audit_transfers_balanced
 -- every transfer has at least two entries, its entries sum to zero, and they
