@@ -4,12 +4,18 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include "log.h"
 
 int util_uuid_parse(const char *s, char out[UUID_STR_LEN + 1])
 {
@@ -243,4 +249,36 @@ char *util_json_take_text(struct json_object *o)
 struct json_object *util_json_string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
+}
+
+void util_child_keep(pid_t *pid, const char *what,
+                     void (*child_main)(const struct zs_config *cfg, pid_t parent),
+                     const struct zs_config *cfg)
+{
+    pid_t parent = getpid();
+    int st;
+
+    if (*pid > 0) {
+        if (waitpid(*pid, &st, WNOHANG) == 0)
+            return;
+        log_warn("%s (pid %d) left (status %d); starting another", what, (int)*pid, st);
+    }
+    *pid = fork();
+    if (*pid < 0) {
+        log_error("%s: fork() failed: %s", what, strerror(errno));
+        *pid = 0;
+        return;
+    }
+    if (*pid == 0)
+        child_main(cfg, parent); /* never returns */
+    log_info("%s started (pid %d)", what, (int)*pid);
+}
+
+void util_child_stop(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
 }

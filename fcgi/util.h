@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include <json-c/json.h>
 
 #define UUID_STR_LEN 36
@@ -72,6 +74,21 @@ void util_buf_addn(struct util_buf *b, const char *s, size_t n);
 
 /* Append the NUL-terminated string s to b. */
 void util_buf_add(struct util_buf *b, const char *s);
+
+struct zs_config;
+
+/*
+ * Keep a helper process of the caller running: when *pid is not a live child
+ * (never started, or it exited and is reaped here), fork and run
+ * child_main(cfg, parent pid) in the child, which never returns. what names it
+ * in the log ("events: publisher" logs "events: publisher started (pid N)").
+ */
+void util_child_keep(pid_t *pid, const char *what,
+                     void (*child_main)(const struct zs_config *cfg, pid_t parent),
+                     const struct zs_config *cfg);
+
+/* Stop the helper *pid (SIGTERM), wait for it, and forget it. */
+void util_child_stop(pid_t *pid);
 
 /* Append a JSON string for a NUL-terminated C string (for hand-built SQL-free JSON). */
 struct json_object *util_json_string_or_null(const char *s);

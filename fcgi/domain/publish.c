@@ -19,6 +19,7 @@
 #include "domain/events.h"
 #include "httpc.h"
 #include "log.h"
+#include "util.h"
 
 #define LEASE_MS 5000
 /* An idle publisher renews its lease once this old (a round that writes
@@ -525,35 +526,11 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
 
 void publish_jobs_poll(const struct zs_config *cfg)
 {
-    pid_t parent = getpid();
-    int st;
-
-    if (cfg->events_poll_ms <= 0)
-        return;
-    if (pub_pid > 0) {
-        pid_t p = waitpid(pub_pid, &st, WNOHANG);
-        if (p == 0)
-            return;
-        log_warn("events: the publisher (pid %d) left (status %d); starting another", (int)pub_pid,
-                 st);
-        pub_pid = 0;
-    }
-    pub_pid = fork();
-    if (pub_pid < 0) {
-        log_error("events: fork() failed: %s", strerror(errno));
-        pub_pid = 0;
-        return;
-    }
-    if (pub_pid == 0)
-        publisher_main(cfg, parent); /* never returns */
-    log_info("events: publisher started (pid %d)", (int)pub_pid);
+    if (cfg->events_poll_ms > 0)
+        util_child_keep(&pub_pid, "events: publisher", publisher_main, cfg);
 }
 
 void publish_jobs_stop(void)
 {
-    if (pub_pid > 0) {
-        kill(pub_pid, SIGTERM);
-        waitpid(pub_pid, NULL, 0);
-        pub_pid = 0;
-    }
+    util_child_stop(&pub_pid);
 }

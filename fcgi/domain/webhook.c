@@ -382,31 +382,11 @@ static void deliverer_main(const struct zs_config *cfg, pid_t parent)
 
 void webhook_jobs_poll(const struct zs_config *cfg)
 {
-    pid_t parent = getpid();
-
-    if (cfg->events_poll_ms <= 0)
-        return;
-    if (deliverer_pid > 0) {
-        if (waitpid(deliverer_pid, NULL, WNOHANG) == 0)
-            return;
-        log_warn("webhooks: the deliverer (pid %d) left; starting another", (int)deliverer_pid);
-    }
-    deliverer_pid = fork();
-    if (deliverer_pid < 0) {
-        log_error("webhooks: fork() failed: %s", strerror(errno));
-        deliverer_pid = 0;
-        return;
-    }
-    if (deliverer_pid == 0)
-        deliverer_main(cfg, parent); /* never returns */
-    log_info("webhooks: deliverer started (pid %d)", (int)deliverer_pid);
+    if (cfg->events_poll_ms > 0)
+        util_child_keep(&deliverer_pid, "webhooks: deliverer", deliverer_main, cfg);
 }
 
 void webhook_jobs_stop(void)
 {
-    if (deliverer_pid > 0) {
-        kill(deliverer_pid, SIGTERM);
-        waitpid(deliverer_pid, NULL, 0);
-        deliverer_pid = 0;
-    }
+    util_child_stop(&deliverer_pid);
 }
