@@ -39,6 +39,12 @@ let failed = 0;
 function diag(msg) {
   for (const line of String(msg).split('\n')) console.log('# ' + line);
 }
+// A failure's diagnostics also go to stderr, as Test::More does: prove shows
+// them without -v, so a CI log names what went wrong.
+function failDiag(name, msg) {
+  console.error(`#   Failed test ${n} - ${name}`);
+  for (const line of String(msg).split('\n')) console.error('#   ' + line);
+}
 async function test(name, fn) {
   n += 1;
   const t0 = Date.now();
@@ -49,6 +55,7 @@ async function test(name, fn) {
     failed += 1;
     console.log(`not ok ${n} - ${name}`);
     diag((e && e.stack) || String(e));
+    failDiag(name, (e && e.stack) || String(e));
   }
 }
 function assert(cond, msg) {
