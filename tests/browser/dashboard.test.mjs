@@ -339,8 +339,10 @@ try {
 
   // Tamper: one user account's held no longer equals its active holds.
   // balance > held keeps the CHECK (held <= balance) satisfied, so only the
-  // evidence check holds_match_held can notice.
-  const victim = psql("SELECT id FROM accounts WHERE kind = 'user' AND balance > held ORDER BY created_at LIMIT 1");
+  // evidence check holds_match_held can notice. The victim is this suite's
+  // own bidder (funded, leading the seeded lot): nothing else touches it
+  // meanwhile, whatever the suites before left behind on a shared stack.
+  const victim = psql(`SELECT id FROM accounts WHERE id = '${seed.bob.id}' AND balance > held + 1`);
   let tampered = false;
   try {
     await test('after a tamper the failing check is shown in red and the badge says inconsistent', async () => {
@@ -351,7 +353,8 @@ try {
       const r = await api('GET', '/proof', adminToken);   // a token: computed now, not shared
       assert(r.status === 409, `/proof answered ${r.status} after the tamper`);
       const failing = r.json.checks.filter((c) => !c.ok).map((c) => c.name);
-      assert(failing.length === 1 && failing[0] === 'holds_match_held', `/proof fails ${failing.join(', ')}`);
+      assert(failing.length === 1 && failing[0] === 'holds_match_held',
+        `/proof fails ${JSON.stringify(r.json.checks.filter((c) => !c.ok))}`);
 
       await waitFor('the badge to say inconsistent', async () => (await badgeState(page)) === 'inconsistent');
       const li = page.locator('#checks li[data-check="holds_match_held"]');
