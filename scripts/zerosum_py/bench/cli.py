@@ -20,6 +20,8 @@ Scenarios, run one after another (default: all):
                     its lot's channel, side by side with the same load unwatched
   webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (20)
                     transfers/s, all alive and then one dead, side by side
+  seal-rate         records sealed/s by the stack's own sealer while transfer-uniform runs,
+                    the unsealed backlog, GET /proof p50 meanwhile
   proof-scale       GET /proof p50 at ~160,000 and >= 10,000,000 sealed entries side by side,
                     one full pass at the large size, writer throughput during a full pass
                     (two stacks of its own, run once whatever --policy: per-worker unless
