@@ -101,6 +101,8 @@ def main():
     ap.add_argument("--tlog-transfers", type=int, default=0, metavar="N",
                     help="tlog-scale: transfers in its history (default 9,990,000: 10,000,003 "
                          "records); the stack keeps what it has if it has more")
+    ap.add_argument("--seal-rate", type=int, default=0, metavar="N",
+                    help="seal-rate: pace the transfers at N a second (default 0: wrk, unpaced)")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
     ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
                     type=lambda v: tuple(int(x) for x in v.split(",")),

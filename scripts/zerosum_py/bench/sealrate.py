@@ -3,10 +3,12 @@ transfer-uniform? Everything is sealed first; then wrk runs transfer-uniform
 for --seconds while the jobs child's sealer runs as configured, the seals
 table and the unsealed backlog are sampled every second, and an admin
 GET /proof is timed over and over; afterwards the backlog is watched until
-it is gone (or 60 s pass)."""
+it is gone (or 60 s pass). --seal-rate N paces the load at N transfers a
+second (16 keep-alive client threads) instead of wrk's as-fast-as-it-goes."""
 import threading
 import time
 
+from .hooks import paced_transfers
 from .load import pct, r3, run_wrk, tx_delta
 from .proofscale import seal_all
 from .stack import N_USERS, BenchError
@@ -47,8 +49,13 @@ def sc_seal_rate(stack, args):
     t0 = time.perf_counter()
     for t in threads:
         t.start()
+    rate = getattr(args, "seal_rate", 0) or 0
     try:
-        w = run_wrk(stack, args.seconds, args.concurrency, 1, N_USERS)
+        if rate:
+            sent, made, dur = paced_transfers(stack, args.seconds, rate, threads=16)
+        else:
+            w = run_wrk(stack, args.seconds, args.concurrency, 1, N_USERS)
+            dur, made = w["duration_us"] / 1e6, w["statuses"].get("201", 0)
     finally:
         t1 = time.perf_counter()
         stop.set()
@@ -63,8 +70,6 @@ def sc_seal_rate(stack, args):
             drain_s = round(time.perf_counter() - t1, 1)
             break
         time.sleep(0.5)
-    dur = w["duration_us"] / 1e6
-    made = w["statuses"].get("201", 0)
     sealed = size1 - size0
     times = [p[0] for p in proofs]
     seals = stack.sql(f"SELECT count(*), coalesce(max(records), 0) FROM seals WHERE tree_size > {size0}"
@@ -72,7 +77,7 @@ def sc_seal_rate(stack, args):
     return {"tps": sealed / (t1 - t0), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
             "retries_per_commit": tx_delta(m0, m1, "transfer")["retries_per_commit"], "pgbench": None,
             "invariants_ok": all(p[1] for p in proofs) if proofs else None,
-            "extra": {"transfer_tps": r3(made / dur if dur else 0.0), "transfers": made,
+            "extra": {"transfer_tps": r3(made / dur if dur else 0.0), "transfers": made, "paced_rate": rate or None,
                       "sealed_records": sealed, "seals": int(seals[0]), "max_records_per_seal": int(seals[1]),
                       "backlog_end": left1, "backlog_max": max([s[2] for s in samples] + [left1]),
                       "oldest_unsealed_end_s": round(age1, 1), "drain_s": drain_s,
