@@ -2,10 +2,12 @@
  * cli_seal.c — `zerosum seal -c CONFIG`: run the sealer in the foreground,
  * on its own connection, until nothing sealable is left (or a check blocks
  * it), and print one JSON line:
- *   {"seals": N, "records": N, "seal_no": N, "tree_size": N,
- *    "checkpoint_us": N, "sign_us": N}
+ *   {"seals": N, "checked": N, "records": N, "seal_no": N, "tree_size": N,
+ *    "checkpoint_us": N, "sign_us": N, "round_us": [N, N, N, N]}
  * (the last seal's time producing its checkpoint, and signing it: 0 when
- * none was made) with "blocked": "<check>" added when a failing check
+ * none was made; "checked": the seals that ran every check, the others
+ * sealed transfers a checked one verified; the time in each of the four round trips of a seal,
+ * summed over the seals) with "blocked": "<check>" added when a failing check
  * stopped it. Exit
  * status 0 when it ran (sealing or not), 1 on a database error or when the
  * lease stayed taken for 30 s, 2 on a usage error.
@@ -70,7 +72,10 @@ int cli_seal(int argc, char **argv)
     for (;;) {
         seal_run(&cfg, owner, 0, &t);
         sum.seals += t.seals;
+        sum.checked += t.checked;
         sum.records += t.records;
+        for (int k = 0; k < 4; k++)
+            sum.round_us[k] += t.round_us[k];
         if (t.last != SEAL_NO_LEASE)
             break;
         if (wait_more(&waited_ms) < 0) {
@@ -83,10 +88,13 @@ int cli_seal(int argc, char **argv)
         fprintf(stderr, "zerosum seal: sealing failed (see the log)\n");
         return 1;
     }
-    printf("{\"seals\": %d, \"records\": %" PRId64 ", \"seal_no\": %" PRId64
-           ", \"tree_size\": %" PRId64 ", \"checkpoint_us\": %ld, \"sign_us\": %ld%s%s%s}\n",
-           sum.seals, sum.records, t.seal_no, t.tree_size, sum.seals ? t.checkpoint_us : 0L,
-           sum.seals ? t.sign_us : 0L, t.last == SEAL_BLOCKED ? ", \"blocked\": \"" : "",
+    printf("{\"seals\": %d, \"checked\": %d, \"records\": %" PRId64 ", \"seal_no\": %" PRId64
+           ", \"tree_size\": %" PRId64 ", \"checkpoint_us\": %ld, \"sign_us\": %ld"
+           ", \"round_us\": [%ld, %ld, %ld, %ld]%s%s%s}\n",
+           sum.seals, sum.checked, sum.records, t.seal_no, t.tree_size,
+           sum.seals ? t.checkpoint_us : 0L, sum.seals ? t.sign_us : 0L, sum.round_us[0],
+           sum.round_us[1], sum.round_us[2], sum.round_us[3],
+           t.last == SEAL_BLOCKED ? ", \"blocked\": \"" : "",
            t.last == SEAL_BLOCKED ? t.blocked : "", t.last == SEAL_BLOCKED ? "\"" : "");
     return 0;
 }

@@ -21,7 +21,6 @@
 #include "domain/resolve.h"
 #include "domain/book.h"
 #include "domain/pending.h"
-#include "domain/witness.h"
 #include "domain/fullpass.h"
 #include "domain/seal.h"
 #include "domain/publish.h"
@@ -74,49 +73,6 @@ int jobs_purge_idempotency_keys(const struct zs_config *cfg)
     if (tx_run(&s, 0, purge_tx, &p, &d) != TX_RESULT_DONE)
         return -1;
     return p.deleted;
-}
-
-/* ---- sealing ------------------------------------------------------------ */
-
-/*
- * Seal for at most about 500 ms, once every seal_interval_ms (0: never),
- * then give the lease back so that `zerosum seal` and tests may take it.
- */
-static void jobs_seal(const struct zs_config *cfg)
-{
-    static int64_t witnessed; /* tree size of the checkpoint last handed to the witness */
-    static struct timespec last;
-    static int ensured;
-    struct timespec now;
-    struct seal_totals t;
-    char owner[64];
-
-    if (cfg->seal_interval_ms <= 0)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (last.tv_sec
-        && (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000
-            < cfg->seal_interval_ms)
-        return;
-    last = now;
-    snprintf(owner, sizeof(owner), "jobs-%ld", (long)getpid());
-    if (!ensured) {
-        struct db_session s;
-        db_session_init(&s, cfg, "jobs-seal", EP_OTHER);
-        ensured = seal_lease_ensure(&s) == 0;
-    }
-    seal_run(cfg, owner, 500, &t);
-    if (t.seals > 0)
-        log_info("sealed %lld records in %d seals (seal %lld, tree size %lld)",
-                 (long long)t.records, t.seals, (long long)t.seal_no, (long long)t.tree_size);
-    /* proof.status when what the sealer's checks saw changed */
-    if (t.last == SEAL_BLOCKED || t.seals > 0)
-        publish_proof_status(cfg, t.last == SEAL_BLOCKED ? "failing" : "ok", t.blocked, t.seal_no,
-                             t.tree_size);
-    /* Every run, not only one that sealed: a witness that failed is retried. */
-    witness_latest(cfg, &witnessed);
-    if (t.last != SEAL_NO_LEASE)
-        seal_release(cfg, owner);
 }
 
 /* ---- stampede runs queued by POST /proof/runs --------------------------- */
@@ -360,11 +316,13 @@ void jobs_main(const struct zs_config *cfg)
 
         /* Start or reap the full re-verification pass (it runs in a child of its own). */
         fullpass_jobs_poll(cfg);
-        jobs_seal(cfg);
+        /* The sealer runs in a process of its own (started again if it died). */
+        seal_jobs_poll(cfg);
 
         nanosleep(&nap, NULL); /* a signal cuts the nap short */
     }
     fullpass_jobs_stop();
+    seal_jobs_stop();
     publish_jobs_stop();
     webhook_jobs_stop();
     db_close_worker_connection();

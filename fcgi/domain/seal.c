@@ -1,9 +1,11 @@
 /*
  * seal.c — the sealer (see seal.h). One seal is four round trips in one
  * REPEATABLE READ transaction:
- *   1. take/renew the lease, the latest seal, the tree's right edge, every
- *      evidence and constraint check, the oldest unsealed transfers and
- *      their entries;
+ *   1. the transaction's settings (no JIT), take/renew the lease, the
+ *      latest seal, the tree's right edge, every evidence and constraint
+ *      check, the oldest unsealed transfers and their entries (a checked
+ *      seal of a run reads SEAL_VERIFY_AHEAD times what it can take and
+ *      keeps their prints: struct seal_verified);
  *   2. mark the transfers that fit the row budget, then read the other
  *      kinds' candidates (their rules ask for sealed transfers, which this
  *      transaction's own marks now satisfy; credit limits only once every
@@ -11,6 +13,10 @@
  *   3. mark the rest, store the Merkle nodes, fold the aggregates, read
  *      every aggregate back for the state commitment;
  *   4. insert the seal row and commit.
+ * A seal without checks (seal_once_verified) skips the checks in 1 and
+ * takes only the oldest transfers whose prints a checked seal of the same
+ * run kept, each unchanged; it has no round trip 2 (it reads nothing else):
+ * 3 marks the transfers and their entries too.
  * Rows it writes are counted against cfg->seal_batch_rows as they are
  * accepted: the row, its Merkle nodes, each new aggregate row, and two
  * for the seal row and the lease.
@@ -26,9 +32,11 @@
 #include "domain/checks.h"
 #include "domain/seal_batch.h"
 #include "log.h"
-#include "note.h"
 
 #define SEAL_LEASE_TTL "10000" /* ms; renewed by every seal */
+/* A checked seal of a run reads (and verifies) this many times the
+ * transfers it can take itself: later seals of the run take them unchecked. */
+#define SEAL_VERIFY_AHEAD 24
 #define SEAL_MAX_STMTS 64
 #define SEAL_MAX_TEXTS 32
 #define SEAL_MAX_PARAMS 11
@@ -38,6 +46,9 @@ struct seal_ctx {
     const char *owner;
     int batch_rows;
     struct seal_result *out;
+    struct seal_verified *v; /* NULL: no run to verify for (seal_once) */
+    int checked;             /* run every check in this seal's snapshot */
+    int unverified;          /* not checked, and the oldest transfer is not in v */
     struct seal_batch b;
     struct seal_tree tree;
     int64_t prev_no;
@@ -71,6 +82,7 @@ static void ctx_reset(struct seal_ctx *c)
     ctx_free(c);
     memset(c->out, 0, sizeof(*c->out));
     c->out->outcome = SEAL_ERROR;
+    c->unverified = 0;
 }
 
 static void clear_results(struct seal_ctx *c)
@@ -152,53 +164,77 @@ static int read_tree(struct seal_ctx *c, const PGresult *latest, const PGresult 
     return 0;
 }
 
+/* Fail the seal as blocked by check name. */
+static enum tx_decision blocked(struct seal_ctx *c, const char *name)
+{
+    c->out->outcome = SEAL_BLOCKED;
+    snprintf(c->out->blocked, sizeof(c->out->blocked), "%s", name);
+    return TX_ROLLBACK;
+}
+
+/* Queue every evidence and constraint check; how many. */
+static int queue_checks(struct seal_ctx *c)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < checks_count; i++)
+        if (checks[i].kind == CHECK_EVIDENCE || checks[i].kind == CHECK_CONSTRAINT) {
+            add_stmt(c, checks[i].sql, 0);
+            n++;
+        }
+    return n;
+}
+
 /* Round trip 1. TX_COMMIT to go on, or the decision to return. */
 static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
 {
-    int first_check, ncheck = 0, itr, ien, rc;
-    int64_t lim = c->b.budget / 4 + 1;
+    int first_check, ncheck = 0, itr, ien, rc, take = -1;
+    int64_t lim = c->b.budget / 4 + 1, want = c->checked && c->v ? lim * SEAL_VERIFY_AHEAD : lim;
 
-    snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)lim);
+    snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)want);
+    add_stmt(c, SQL_SEAL_SETTINGS, 0);
     add_stmt(c, SQL_SEAL_LEASE_TAKE, 2, c->owner, SEAL_LEASE_TTL);
     add_stmt(c, SQL_SEAL_LATEST, 0);
     add_stmt(c, SQL_SEAL_FRONTIER, 0);
     first_check = c->nst;
-    for (size_t i = 0; i < checks_count; i++)
-        if (checks[i].kind == CHECK_EVIDENCE || checks[i].kind == CHECK_CONSTRAINT) {
-            add_stmt(c, checks[i].sql, 0);
-            ncheck++;
-        }
+    if (c->checked)
+        ncheck = queue_checks(c);
     itr = add_stmt(c, SQL_SEAL_CANDIDATE_TRANSFERS, 1, c->num[0]);
     ien = add_stmt(c, SQL_SEAL_CANDIDATE_ENTRIES, 1, c->num[0]);
     if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
         c->nst = 0;
         return TX_ERROR;
     }
-    if (strcmp(PQcmdTuples(c->st[0].res), "1") != 0) {
+    if (strcmp(PQcmdTuples(c->st[1].res), "1") != 0) {
         c->out->outcome = SEAL_NO_LEASE;
         return TX_ROLLBACK;
     }
     for (int i = 0, k = 0; i < ncheck; i++, k++) {
         while (checks[k].kind != CHECK_EVIDENCE && checks[k].kind != CHECK_CONSTRAINT)
             k++;
-        if (seal_i64(PQgetvalue(c->st[first_check + i].res, 0, 0)) != 0) {
-            c->out->outcome = SEAL_BLOCKED;
-            snprintf(c->out->blocked, sizeof(c->out->blocked), "%s", checks[k].name);
-            return TX_ROLLBACK;
-        }
+        if (seal_i64(PQgetvalue(c->st[first_check + i].res, 0, 0)) != 0)
+            return blocked(c, checks[k].name);
     }
-    if (read_tree(c, c->st[1].res, c->st[2].res) < 0) {
+    if (read_tree(c, c->st[2].res, c->st[3].res) < 0) {
         log_error("seal: the latest seal or the tree's right edge is malformed or missing");
         return TX_ROLLBACK;
     }
-    if (PQntuples(c->st[itr].res) >= lim)
+    if (PQntuples(c->st[itr].res) >= want)
         c->b.full = 1;
-    rc = seal_take_transfers(&c->b, c->st[itr].res, c->st[ien].res);
-    if (rc == -2) {
-        c->out->outcome = SEAL_BLOCKED;
-        snprintf(c->out->blocked, sizeof(c->out->blocked), "transfers_balanced");
-        return TX_ROLLBACK;
+    if (!c->checked) {
+        /* only transfers verified as they are now, oldest first */
+        take = seal_verified_prefix(c->v, c->st[itr].res, c->st[ien].res);
+        if (take <= 0) {
+            c->unverified = take == 0;
+            return TX_ROLLBACK;
+        }
     }
+    rc = seal_take_transfers(&c->b, c->st[itr].res, c->st[ien].res, take);
+    if (rc == -2)
+        return blocked(c, "transfers_balanced");
+    if (rc == 0 && c->checked && c->v
+        && seal_verified_fill(c->v, c->st[itr].res, c->st[ien].res) < 0)
+        log_warn("seal: out of memory keeping the verified transfers (the next seal checks again)");
     return rc < 0 ? TX_ROLLBACK : TX_COMMIT;
 }
 
@@ -223,21 +259,32 @@ static int marked(const struct seal_ctx *c, int i, long want)
     return i < 0 || atol(PQcmdTuples(c->st[i].res)) == want;
 }
 
+/* Queue the transfers' and their entries' marks if the batch has transfers: their indexes or -1. */
+static void queue_transfer_marks(struct seal_ctx *c, int *mt, int *me)
+{
+    *mt = queue_marks(c, RECORD_TRANSFER, SQL_SEAL_MARK_TRANSFERS);
+    *me = -1;
+    if (*mt >= 0)
+        *me = add_stmt(c, SQL_SEAL_MARK_ENTRIES, 2, c->txt[c->ntxt - 2].p, c->txt[c->ntxt - 1].p);
+}
+
+/* 1 if marks mt, me sealed every transfer and entry of the batch; else 0 (logged). */
+static int transfers_marked(const struct seal_ctx *c, int mt, int me)
+{
+    if (marked(c, mt, c->b.counts[RECORD_TRANSFER]) && marked(c, me, c->b.entries))
+        return 1;
+    log_error("seal: rows changed under the seal (another sealer?)");
+    return 0;
+}
+
 /* Round trip 2. */
 static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 {
     int mt, me, ih, il, ib, ifl, io, ip, ic, cut = c->b.full; /* transfers left for later */
-    struct record_text *tids = NULL, *tpos = NULL;
 
     clear_results(c);
     snprintf(c->num[1], sizeof(c->num[1]), "%lld", (long long)(c->b.budget / 2 + 1));
-    mt = queue_marks(c, RECORD_TRANSFER, SQL_SEAL_MARK_TRANSFERS);
-    me = -1;
-    if (mt >= 0) {
-        tids = &c->txt[c->ntxt - 2];
-        tpos = &c->txt[c->ntxt - 1];
-        me = add_stmt(c, SQL_SEAL_MARK_ENTRIES, 2, tids->p, tpos->p);
-    }
+    queue_transfer_marks(c, &mt, &me);
     ih = add_stmt(c, SQL_SEAL_CANDIDATE_HOLDS, 1, c->num[1]);
     il = add_stmt(c, SQL_SEAL_CANDIDATE_LOTS, 1, c->num[1]);
     ib = add_stmt(c, SQL_SEAL_CANDIDATE_BIDS, 1, c->num[1]);
@@ -249,10 +296,8 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
         c->nst = 0;
         return TX_ERROR;
     }
-    if (!marked(c, mt, c->b.counts[RECORD_TRANSFER]) || !marked(c, me, c->b.entries)) {
-        log_error("seal: rows changed under the seal (another sealer?)");
+    if (!transfers_marked(c, mt, me))
         return TX_ROLLBACK;
-    }
     for (int i = ih; i <= ic; i++)
         if (i != ib && PQntuples(c->st[i].res) >= atol(c->num[1]))
             c->b.full = 1;
@@ -267,33 +312,6 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 }
 
 /* ---- round trips 3 and 4 -------------------------------------------------- */
-
-/* The Merkle nodes the batch adds as the three arrays of seal_merkle_insert. */
-static void node_arrays(struct seal_ctx *c, struct record_text *lv, struct record_text *ix,
-                        struct record_text *hs)
-{
-    char num[32], hex[RECORD_HEX_LEN + 1];
-
-    record_text_add(lv, "{");
-    record_text_add(ix, "{");
-    record_text_add(hs, "{");
-    for (size_t i = 0; i < c->tree.nadded; i++) {
-        const struct seal_node *n = &c->tree.added[i];
-        const char *sep = i ? "," : "";
-        snprintf(num, sizeof(num), "%s%d", sep, n->level);
-        record_text_add(lv, num);
-        snprintf(num, sizeof(num), "%s%llu", sep, (unsigned long long)n->idx);
-        record_text_add(ix, num);
-        record_hex(n->hash, RECORD_HASH_LEN, hex);
-        record_text_add(hs, sep);
-        record_text_add(hs, "\"\\\\x");
-        record_text_add(hs, hex);
-        record_text_add(hs, "\"");
-    }
-    record_text_add(lv, "}");
-    record_text_add(ix, "}");
-    record_text_add(hs, "}");
-}
 
 /* Queue the fold upsert of f (three: lots and markets) if it has rows. */
 static void queue_fold(struct seal_ctx *c, const struct seal_folds *f, int three, enum sql_id id)
@@ -366,17 +384,19 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
                   { RECORD_LOT, SQL_SEAL_MARK_LOTS },     { RECORD_FILL, SQL_SEAL_MARK_FILLS },
                   { RECORD_ORDER, SQL_SEAL_MARK_ORDERS }, { RECORD_PENDING, SQL_SEAL_MARK_PENDING },
                   { RECORD_LIMIT, SQL_SEAL_MARK_LIMITS } };
-    int im[7], ia, il, imk, rc;
+    int im[7], ia, il, imk, rc, mt = -1, me = -1;
     struct record_text *lv, *ix, *hs;
     struct timespec t0;
 
     clear_results(c);
+    if (!c->checked) /* no round trip 2: the transfers' marks come here */
+        queue_transfer_marks(c, &mt, &me);
     for (int k = 0; k < 7; k++)
         im[k] = queue_marks(c, marks[k].k, marks[k].id);
     lv = new_text(c);
     ix = new_text(c);
     hs = new_text(c);
-    node_arrays(c, lv, ix, hs);
+    seal_tree_arrays(&c->tree, lv, ix, hs);
     add_stmt(c, SQL_SEAL_MERKLE_INSERT, 3, lv->p, ix->p, hs->p);
     queue_fold(c, &c->b.accounts, 0, SQL_SEAL_FOLD_ACCOUNTS);
     queue_fold(c, &c->b.lots, 1, SQL_SEAL_FOLD_LOTS);
@@ -391,6 +411,8 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
         c->nst = 0;
         return TX_ERROR;
     }
+    if (!transfers_marked(c, mt, me))
+        return TX_ROLLBACK;
     for (int k = 0; k < 7; k++)
         if (!marked(c, im[k], c->b.counts[marks[k].k])) {
             log_error("seal: rows changed under the seal (another sealer?)");
@@ -400,36 +422,6 @@ static enum tx_decision round3(struct tx *tx, struct seal_ctx *c, unsigned char 
     rc = state_hash(c, ia, il, imk, state);
     c->out->checkpoint_us = us_since(&t0);
     return rc < 0 ? TX_ROLLBACK : TX_COMMIT;
-}
-
-/*
- * The signed checkpoint of a tree of size with root and state, by the log
- * key (loaded once per process, created on first use). malloc'd, or NULL
- * when the key cannot be had (logged; the seal then goes unsigned).
- */
-static char *sign_checkpoint(const struct zs_config *cfg, uint64_t size,
-                             const unsigned char root[32], const unsigned char state[32])
-{
-    static struct note_key *key;
-    struct checkpoint cp;
-    char err[256], *body, *note;
-
-    if (!key) {
-        key = note_key_load_or_create(cfg->log_key_file, cfg->log_origin, err, sizeof(err));
-        if (!key) {
-            log_error("seal: log key %s: %s", cfg->log_key_file, err);
-            return NULL;
-        }
-    }
-    memset(&cp, 0, sizeof(cp));
-    snprintf(cp.origin, sizeof(cp.origin), "%s", cfg->log_origin);
-    cp.size = size;
-    memcpy(cp.root, root, 32);
-    memcpy(cp.state, state, 32);
-    body = note_checkpoint_body(&cp);
-    note = body ? note_sign(key, body) : NULL;
-    free(body);
-    return note;
 }
 
 /* Round trip 4: the seal row, with COMMIT. */
@@ -461,7 +453,7 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     snprintf(recs, sizeof(recs), "%zu", c->b.n);
     snprintf(oldest, sizeof(oldest), "%lld", (long long)at);
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    note = sign_checkpoint(c->cfg, c->tree.size, root, state);
+    note = seal_sign_checkpoint(c->cfg, c->tree.size, root, state);
     c->out->sign_us = us_since(&ts);
     c->out->checkpoint_us += us_since(&t0);
     add_stmt(c, SQL_SEAL_INSERT, 11, no, size, recs, counts, hroot, hstate, hprev, hhash, note,
@@ -475,9 +467,18 @@ static enum tx_decision round4(struct tx *tx, struct seal_ctx *c, const unsigned
     c->out->seal_no = c->prev_no + 1;
     c->out->tree_size = (int64_t)c->tree.size;
     c->out->records = (int)c->b.n;
-    c->out->more = c->b.full;
+    /* after a seal without checks the run goes on: with v if it is not used up */
+    c->out->more = c->b.full || !c->checked;
+    c->out->checked = c->checked;
     c->out->outcome = SEAL_SEALED;
     return TX_COMMIT;
+}
+
+/* Add the microseconds since *t0 to round r's time and restart *t0. */
+static void lap(struct seal_ctx *c, int r, struct timespec *t0)
+{
+    c->out->round_us[r] += us_since(t0);
+    clock_gettime(CLOCK_MONOTONIC, t0);
 }
 
 static enum tx_decision seal_tx(struct tx *tx, void *arg)
@@ -485,15 +486,20 @@ static enum tx_decision seal_tx(struct tx *tx, void *arg)
     struct seal_ctx *c = arg;
     unsigned char state[32];
     enum tx_decision d;
+    struct timespec t0;
 
     clear_results(c);
     ctx_reset(c);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (seal_batch_init(&c->b, c->batch_rows - 2, 0) < 0)
         return TX_ROLLBACK;
     d = round1(tx, c);
+    lap(c, 0, &t0);
     if (d != TX_COMMIT)
         goto out;
-    d = round2(tx, c);
+    if (c->checked) /* a seal without checks reads nothing more: its marks go with 3 */
+        d = round2(tx, c);
+    lap(c, 1, &t0);
     if (d != TX_COMMIT)
         goto out;
     if (c->b.n == 0) {
@@ -506,93 +512,62 @@ static enum tx_decision seal_tx(struct tx *tx, void *arg)
             d = TX_ROLLBACK;
     if (d == TX_COMMIT)
         d = round3(tx, c, state);
+    lap(c, 2, &t0);
     if (d == TX_COMMIT)
         d = round4(tx, c, state);
+    lap(c, 3, &t0);
 out:
     clear_results(c);
     return d;
 }
 
-void seal_once(struct db_session *s, const char *owner, struct seal_result *out)
+/* One attempt with v (NULL: checked, nothing kept) and checked as given. */
+static void attempt(struct db_session *s, const char *owner, struct seal_verified *v, int checked,
+                    struct seal_result *out, int *unverified, int *filled)
 {
     struct seal_ctx *c = calloc(1, sizeof(*c));
     enum tx_decision d = TX_ROLLBACK;
 
     memset(out, 0, sizeof(*out));
     out->outcome = SEAL_ERROR;
+    *unverified = *filled = 0;
     if (!c)
         return;
     c->cfg = s->cfg;
     c->owner = owner;
     c->batch_rows = s->cfg->seal_batch_rows;
     c->out = out;
+    c->v = v;
+    c->checked = checked;
     if (tx_run(s, TX_SNAPSHOT, seal_tx, c, &d) != TX_RESULT_DONE)
         out->outcome = SEAL_ERROR;
+    *unverified = c->unverified;
+    *filled = c->b.full;
     ctx_free(c);
     free(c);
 }
 
-static enum tx_decision ensure_tx(struct tx *tx, void *arg)
+void seal_once(struct db_session *s, const char *owner, struct seal_result *out)
 {
-    (void)arg;
-    return tx_exec_named_void(tx, SQL_SEAL_LEASE_ENSURE, NULL) < 0 ? TX_ERROR : TX_COMMIT;
+    int unverified, filled;
+
+    attempt(s, owner, NULL, 1, out, &unverified, &filled);
 }
 
-int seal_lease_ensure(struct db_session *s)
+void seal_once_verified(struct db_session *s, const char *owner, struct seal_verified *v,
+                        struct seal_result *out)
 {
-    enum tx_decision d;
+    int unverified = 0, filled = 0;
 
-    return tx_run(s, 0, ensure_tx, NULL, &d) == TX_RESULT_DONE && d == TX_COMMIT ? 0 : -1;
-}
-
-static enum tx_decision release_tx(struct tx *tx, void *arg)
-{
-    const char *v[1] = { arg };
-
-    return tx_exec_named_void(tx, SQL_SEAL_LEASE_RELEASE, v) < 0 ? TX_ERROR : TX_COMMIT;
-}
-
-void seal_release(const struct zs_config *cfg, const char *owner)
-{
-    struct db_session s;
-    enum tx_decision d;
-
-    db_session_init(&s, cfg, "sealer", EP_OTHER);
-    tx_run(&s, 0, release_tx, (void *)owner, &d);
-}
-
-static long since_ms(const struct timespec *t0)
-{
-    return us_since(t0) / 1000;
-}
-
-void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, struct seal_totals *t)
-{
-    struct timespec t0;
-    struct seal_result r;
-    struct db_session s;
-
-    memset(t, 0, sizeof(*t));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        db_session_init(&s, cfg, "sealer", EP_OTHER);
-        seal_once(&s, owner, &r);
-        t->last = r.outcome;
-        if (r.outcome == SEAL_SEALED || r.outcome == SEAL_NOTHING || r.outcome == SEAL_BLOCKED) {
-            t->seal_no = r.seal_no;
-            t->tree_size = r.tree_size;
-        }
-        if (r.outcome != SEAL_SEALED) {
-            snprintf(t->blocked, sizeof(t->blocked), "%s", r.blocked);
+    if (v->n > 0) {
+        attempt(s, owner, v, 0, out, &unverified, &filled);
+        if (out->outcome == SEAL_SEALED && filled)
             return;
-        }
-        t->seals++;
-        t->records += r.records;
-        t->checkpoint_us = r.checkpoint_us;
-        t->sign_us = r.sign_us;
-        if (!r.more)
-            return;
-        if (budget_ms > 0 && since_ms(&t0) >= budget_ms)
+        v->n = 0; /* used up, or changed: the next seal checks again */
+        if (!unverified)
             return;
     }
+    attempt(s, owner, v, 1, out, &unverified, &filled);
+    if (out->outcome != SEAL_SEALED)
+        v->n = 0;
 }

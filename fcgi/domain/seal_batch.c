@@ -3,6 +3,9 @@
  */
 #include "merkle.h"
 #include "domain/seal_batch.h"
+#include "config.h"
+#include "log.h"
+#include "note.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +170,65 @@ void seal_tree_free(struct seal_tree *t)
     free(t->added);
     t->added = NULL;
     t->nadded = t->capadded = 0;
+}
+
+/* ---- what a seal writes ----------------------------------------------------- */
+
+/* The Merkle nodes the batch adds as the three arrays of seal_merkle_insert. */
+void seal_tree_arrays(const struct seal_tree *t, struct record_text *lv, struct record_text *ix,
+                      struct record_text *hs)
+{
+    char num[32], hex[RECORD_HEX_LEN + 1];
+
+    record_text_add(lv, "{");
+    record_text_add(ix, "{");
+    record_text_add(hs, "{");
+    for (size_t i = 0; i < t->nadded; i++) {
+        const struct seal_node *n = &t->added[i];
+        const char *sep = i ? "," : "";
+        snprintf(num, sizeof(num), "%s%d", sep, n->level);
+        record_text_add(lv, num);
+        snprintf(num, sizeof(num), "%s%llu", sep, (unsigned long long)n->idx);
+        record_text_add(ix, num);
+        record_hex(n->hash, RECORD_HASH_LEN, hex);
+        record_text_add(hs, sep);
+        record_text_add(hs, "\"\\\\x");
+        record_text_add(hs, hex);
+        record_text_add(hs, "\"");
+    }
+    record_text_add(lv, "}");
+    record_text_add(ix, "}");
+    record_text_add(hs, "}");
+}
+
+/*
+ * The signed checkpoint of a tree of size with root and state, by the log
+ * key (loaded once per process, created on first use). malloc'd, or NULL
+ * when the key cannot be had (logged; the seal then goes unsigned).
+ */
+char *seal_sign_checkpoint(const struct zs_config *cfg, uint64_t size, const unsigned char root[32],
+                           const unsigned char state[32])
+{
+    static struct note_key *key;
+    struct checkpoint cp;
+    char err[256], *body, *note;
+
+    if (!key) {
+        key = note_key_load_or_create(cfg->log_key_file, cfg->log_origin, err, sizeof(err));
+        if (!key) {
+            log_error("seal: log key %s: %s", cfg->log_key_file, err);
+            return NULL;
+        }
+    }
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.origin, sizeof(cp.origin), "%s", cfg->log_origin);
+    cp.size = size;
+    memcpy(cp.root, root, 32);
+    memcpy(cp.state, state, 32);
+    body = note_checkpoint_body(&cp);
+    note = body ? note_sign(key, body) : NULL;
+    free(body);
+    return note;
 }
 
 /* ---- the batch ------------------------------------------------------------ */

@@ -54,6 +54,19 @@ int seal_tree_append(struct seal_tree *t, const unsigned char leaf[RECORD_HASH_L
 void seal_tree_root(const struct seal_tree *t, unsigned char out[RECORD_HASH_LEN]);
 void seal_tree_free(struct seal_tree *t);
 
+/* The nodes t added (t->added) as the three array literals of seal_merkle_insert. */
+void seal_tree_arrays(const struct seal_tree *t, struct record_text *levels,
+                      struct record_text *idx, struct record_text *hashes);
+
+struct zs_config;
+/*
+ * The signed checkpoint of a tree of size with root and state, by the log
+ * key (loaded once per process, created on first use). malloc'd, or NULL
+ * when the key cannot be had (logged; the seal then goes unsigned).
+ */
+char *seal_sign_checkpoint(const struct zs_config *cfg, uint64_t size, const unsigned char root[32],
+                           const unsigned char state[32]);
+
 /* Merkle nodes the leaf at position p completes: itself and 1 per trailing 1 bit of p. */
 int seal_nodes_at(uint64_t p);
 
@@ -115,9 +128,25 @@ void seal_batch_totals(const struct seal_batch *b, const int64_t prev[SEAL_TOTAL
  * Take candidates (results of seal.sql's seal_candidate_* statements, in
  * their order) into b while they fit its budget. 0, or -1 (a malformed row,
  * out of memory); seal_take_transfers also -2 when a transfer's entries do
- * not balance (the seal is then blocked).
+ * not balance (the seal is then blocked), and takes only the first max
+ * rows (max < 0: all).
  */
-int seal_take_transfers(struct seal_batch *b, const PGresult *transfers, const PGresult *entries);
+int seal_take_transfers(struct seal_batch *b, const PGresult *transfers, const PGresult *entries,
+                        int max);
+
+/* The most entries a transfer may have and be sealed (one with more blocks the seal). */
+#define SEAL_ENTRIES_MAX 64
+
+/*
+ * The print of every row of the candidate transfers into fp[row]: SHA-256
+ * of its record's leaf hash and the sorted hashes of its entries' whole
+ * candidate rows (time, seq and running balance too). Equal prints mean a
+ * transfer and its entries read the same in two snapshots. A transfer that
+ * cannot be printed (too many entries, a malformed row) gets 32 zero
+ * bytes, which no verified print equals. 0, or -1 (out of memory).
+ */
+int seal_transfer_prints(const PGresult *transfers, const PGresult *entries,
+                         unsigned char (*fp)[RECORD_HASH_LEN]);
 int seal_take_holds(struct seal_batch *b, const PGresult *res);
 /* Whole lots with all their bids (bids are added first, then the lots). */
 int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *bids);

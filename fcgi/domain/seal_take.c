@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 /* Charge cost rows to the budget: 1 if they fit (and are now spent). */
 static int charge(struct seal_batch *b, int64_t cost)
 {
@@ -28,6 +30,7 @@ static int64_t record_cost(struct seal_batch *b, int k)
 struct ent {
     const char *tid;
     struct record_entry e;
+    int row; /* in the entries result: its time, seq and running balance follow */
 };
 
 static int ent_cmp(const void *a, const void *b)
@@ -40,11 +43,11 @@ static int take_transfer(struct seal_batch *b, const PGresult *res, int i, const
                          int ne)
 {
     int64_t cost = record_cost(b, 0) + ne, sum = 0;
-    struct record_entry re[64];
+    struct record_entry re[SEAL_ENTRIES_MAX];
     struct record rec;
     int created;
 
-    if (ne < 2 || ne > 64)
+    if (ne < 2 || ne > SEAL_ENTRIES_MAX)
         return -2;
     for (int k = 0; k < ne; k++) {
         re[k] = e[k].e;
@@ -76,39 +79,131 @@ static int take_transfer(struct seal_batch *b, const PGresult *res, int i, const
         : 1;
 }
 
-/* Accept the candidate transfers in order while they fit. 0, -1, or -2 (unbalanced). */
-int seal_take_transfers(struct seal_batch *b, const PGresult *tr, const PGresult *en)
+/* The entries of result en sorted by transfer (malloc'd; NULL on OOM). */
+static struct ent *load_entries(const PGresult *en)
 {
-    int n = PQntuples(en), rc = 0;
+    int n = PQntuples(en);
     struct ent *e = calloc((size_t)(n ? n : 1), sizeof(*e));
 
-    if (!e)
-        return -1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; e && i < n; i++) {
         e[i].tid = PQgetvalue(en, i, 0);
         e[i].e.id = PQgetvalue(en, i, 1);
         e[i].e.account = PQgetvalue(en, i, 2);
         e[i].e.amount = PQgetvalue(en, i, 3);
+        e[i].row = i;
     }
-    qsort(e, (size_t)n, sizeof(*e), ent_cmp);
-    for (int i = 0; i < PQntuples(tr) && rc == 0; i++) {
-        const char *id = PQgetvalue(tr, i, RT_ID);
-        int lo = 0, hi = n, m;
-        while (lo < hi) {
-            m = (lo + hi) / 2;
-            if (strcmp(e[m].tid, id) < 0)
-                lo = m + 1;
-            else
-                hi = m;
-        }
-        for (m = lo; m < n && strcmp(e[m].tid, id) == 0; m++)
-            ;
-        int t = take_transfer(b, tr, i, e + lo, m - lo);
+    if (e)
+        qsort(e, (size_t)n, sizeof(*e), ent_cmp);
+    return e;
+}
+
+/* The entries of transfer id in e[0..n): the first one's index; *count gets how many. */
+static int find_entries(const struct ent *e, int n, const char *id, int *count)
+{
+    int lo = 0, hi = n, m;
+
+    while (lo < hi) {
+        m = (lo + hi) / 2;
+        if (strcmp(e[m].tid, id) < 0)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    for (m = lo; m < n && strcmp(e[m].tid, id) == 0; m++)
+        ;
+    *count = m - lo;
+    return lo;
+}
+
+int seal_take_transfers(struct seal_batch *b, const PGresult *tr, const PGresult *en, int max)
+{
+    int n = PQntuples(en), rc = 0, rows = PQntuples(tr);
+    struct ent *e = load_entries(en);
+
+    if (!e)
+        return -1;
+    if (max >= 0 && max < rows)
+        rows = max;
+    for (int i = 0; i < rows && rc == 0; i++) {
+        int ne, lo = find_entries(e, n, PQgetvalue(tr, i, RT_ID), &ne);
+        int t = take_transfer(b, tr, i, e + lo, ne);
         if (t <= 0)
             rc = t == 0 ? 1 : t; /* 1: budget spent, stop here */
     }
     free(e);
     return rc < 0 ? rc : 0;
+}
+
+/* memcmp order of 32-byte hashes. */
+static int hash_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, RECORD_HASH_LEN);
+}
+
+/* SHA-256 of n bytes into out. 0, or -1. */
+static int sha256(const void *p, size_t n, unsigned char out[RECORD_HASH_LEN])
+{
+    unsigned int len = 0;
+
+    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) && len == RECORD_HASH_LEN ? 0 : -1;
+}
+
+/*
+ * The print of transfer row i of tr with entries e[0..ne) of en: SHA-256 of
+ * its record's leaf hash and the sorted hashes of its entries' whole rows
+ * (every column the candidate statement reads, the ones the record leaves
+ * out included). 0, or -1.
+ */
+static int transfer_print(const PGresult *tr, int i, const PGresult *en, const struct ent *e,
+                          int ne, unsigned char out[RECORD_HASH_LEN])
+{
+    unsigned char h[1 + SEAL_ENTRIES_MAX][RECORD_HASH_LEN];
+    struct record rec;
+    struct record_entry re[SEAL_ENTRIES_MAX] = { { 0 } };
+    struct record_text row = { 0 };
+    int rc = 0;
+
+    if (ne > SEAL_ENTRIES_MAX)
+        return -1;
+    for (int k = 0; k < ne; k++)
+        re[k] = e[k].e;
+    if (record_encode_row(RECORD_TRANSFER, tr, i, 0, re, (size_t)ne, &rec) < 0)
+        return -1;
+    memcpy(h[0], rec.leaf, RECORD_HASH_LEN);
+    record_free(&rec);
+    for (int k = 0; k < ne && rc == 0; k++) {
+        row.len = 0;
+        for (int c = 0; c < PQnfields(en); c++) {
+            record_text_add(&row,
+                            PQgetisnull(en, e[k].row, c) ? "\\N" : PQgetvalue(en, e[k].row, c));
+            record_text_add(&row, "\x1f");
+        }
+        rc = row.oom ? -1 : sha256(row.p, row.len, h[1 + k]);
+    }
+    record_text_free(&row);
+    if (rc == 0) {
+        qsort(h[1], (size_t)ne, RECORD_HASH_LEN, hash_cmp);
+        rc = sha256(h, (size_t)(1 + ne) * RECORD_HASH_LEN, out);
+    }
+    return rc;
+}
+
+int seal_transfer_prints(const PGresult *tr, const PGresult *en,
+                         unsigned char (*fp)[RECORD_HASH_LEN])
+{
+    int n = PQntuples(en), rc = 0;
+    struct ent *e = load_entries(en);
+
+    if (!e)
+        return -1;
+    for (int i = 0; i < PQntuples(tr); i++) {
+        int ne, lo = find_entries(e, n, PQgetvalue(tr, i, RT_ID), &ne);
+        /* a transfer that cannot be printed matches nothing: it waits for a checked seal */
+        if (transfer_print(tr, i, en, e + lo, ne, fp[i]) < 0)
+            memset(fp[i], 0, RECORD_HASH_LEN);
+    }
+    free(e);
+    return rc;
 }
 
 /* Fold a hold or bid into its lot: the rows a new aggregate row costs (0/1), or -1 (full). */

@@ -60,6 +60,17 @@ UPDATE leases SET owner = $1, expires = clock_timestamp() + $2::integer * interv
 -- Give the sealer's lease back, if owner $1 still holds it.
 UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'sealer' AND owner = $1;
 
+-- name: seal_settings
+-- dialect: postgres
+-- The seal transaction's own settings: no JIT compilation (on a backlog,
+-- compiling the checks' plans cost more than running them, every seal).
+SELECT set_config('jit', 'off', true);
+
+-- name: seal_settings
+-- dialect: dsql
+-- Nothing to set on DSQL (no JIT); one row like the postgres form's.
+SELECT 'off';
+
 -- name: seal_latest
 -- The latest seal: its number, tree size, chain hash and totals (none before
 -- the first).
@@ -86,11 +97,14 @@ SELECT {{seal_transfer_cols}} FROM transfers WHERE sealed IS NULL
 -- same snapshot: transfer_id, then the entry columns. One index probe of
 -- entries_by_transfer per transfer: OFFSET 0 keeps the planner from
 -- flattening the LATERAL into a hash join that reads every entry ever
--- written (what an IN (...) here becomes once history is long).
-SELECT e.transfer_id, e.id, e.account_id, e.amount
+-- written (what an IN (...) here becomes once history is long). The
+-- columns the record leaves out (time, position, seq, running balance)
+-- come last: the sealer's print of a verified transfer covers them.
+SELECT e.transfer_id, e.id, e.account_id, e.amount,
+ (extract(epoch FROM e.created_at) * 1000000)::bigint, e.sealed, e.seq, e.balance_after
  FROM (SELECT id FROM transfers WHERE sealed IS NULL ORDER BY created_at, id LIMIT $1) t
- CROSS JOIN LATERAL (SELECT transfer_id, id, account_id, amount FROM entries
- WHERE transfer_id = t.id OFFSET 0) e;
+ CROSS JOIN LATERAL (SELECT transfer_id, id, account_id, amount, created_at, sealed, seq,
+ balance_after FROM entries WHERE transfer_id = t.id OFFSET 0) e;
 
 -- name: seal_mark_transfers
 -- Seal transfers $1 at positions $2 (parallel arrays). Only unsealed rows change.

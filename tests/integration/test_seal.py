@@ -17,6 +17,7 @@ from zs import *
 import datetime
 import hashlib
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -347,7 +348,7 @@ must(post("/order", {"market": event["id"], "side": "buy", "outcome": "no", "pri
 
 # ---- seal everything ------------------------------------------------------------
 out = json.loads(seal_now())
-is_(sorted(out), ["checkpoint_us", "records", "seal_no", "seals", "sign_us", "tree_size"],
+is_(sorted(out), ["checked", "checkpoint_us", "records", "round_us", "seal_no", "seals", "sign_us", "tree_size"],
     "zerosum seal prints its JSON line")
 ok(out["seals"] >= 1 and 0 < out["sign_us"] <= out["checkpoint_us"],
    "…with the last seal's time producing its checkpoint, and signing it", out)
@@ -463,4 +464,66 @@ is_(sealable_unsealed(), 0, "…and nothing sealable is left")
 verify_all("after the rerun")
 small = rows("SELECT records, counts FROM seals WHERE seal_no > %s AND records < 20", (seals_before,))
 ok(len(small) >= 2, "small seals kept to the 40-row budget", small[:3])
+
+# ---- verified seals: the checks once for several seals ----------------------------------
+# A backlog of many small seals: the first runs every check and keeps the
+# prints of the transfers it verified beyond its own batch; the seals after
+# it take those transfers unchecked, each exactly as it was verified. The
+# records must be the ones the independent encoder derives, all the same.
+seal_freeze()
+concurrently(lambda i: post("/transfer", {"from": bob, "to": carol, "amount": 1}, token=tb),
+             [(i,) for i in range(60)], max_workers=8)
+p = subprocess.Popen([os.environ.get("ZS_BIN", os.path.join(REPO, "build", "zerosum")), "seal", "-c", conf],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+query("UPDATE leases SET owner = %s WHERE name = 'sealer' AND owner = %s", (f"cli-{p.pid}", SEAL_FREEZER))
+sout, serr = p.communicate(timeout=120)
+ok(p.returncode == 0, "zerosum seal over a backlog of small seals", serr)
+out = json.loads(sout)
+ok(out["seals"] >= 6 and 1 <= out["checked"] < out["seals"],
+   "most seals take transfers a checked seal verified, without the checks", out)
+is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0], 0, "the backlog is sealed")
+verify_all("after verified seals")
+
+# ---- the sealer is a process of its own -------------------------------------------------
+# a child of the jobs child; killed, it is started again and sealing goes on
+seal_thaw()   # verify_all() left it frozen
+LOG = os.path.join(ZS_VAR, "log", "zerosum.log")
+
+
+def sealer_pids():
+    with open(LOG, errors="replace") as f:
+        return [int(m.group(1)) for m in re.finditer(r"sealer started \(pid (\d+)\)", f.read())]
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+ok(wait_for(lambda: sealer_pids() and alive(sealer_pids()[-1]), 15), "the jobs child started a sealer process",
+   sealer_pids())
+first = sealer_pids()[-1]
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().split(") ", 1)[1].split()[1])
+
+
+with open(os.path.join(ZS_VAR, "run", "zerosum.pid")) as f:
+    supervisor = int(f.read().split()[0])
+jobs_pid = parent_of(first)
+ok(jobs_pid != supervisor and parent_of(jobs_pid) == supervisor,
+   "…a child of the supervisor's child (the jobs child), not of the supervisor", (first, jobs_pid, supervisor))
+os.kill(first, signal.SIGKILL)
+ok(wait_for(lambda: sealer_pids()[-1] != first and alive(sealer_pids()[-1]), 15),
+   "a SIGKILLed sealer is started again", sealer_pids()[-3:])
+r = must(post("/transfer", {"from": carol, "to": alice, "amount": 1}, token=tc), 201, "a transfer after the kill")
+tid = r["transfer"]["id"]
+ok(wait_for(lambda: query("SELECT sealed FROM transfers WHERE id = %s", (tid,))[0][0] is not None, 30),
+   "…is sealed by the new sealer process")
+verify_all("after the sealer process was killed")
 done()

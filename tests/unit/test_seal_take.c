@@ -9,28 +9,7 @@
 #include <string.h>
 
 #include "domain/seal_batch.h"
-
-/* A result of ncols unnamed text columns and nrows rows v[row][col] (NULL: SQL NULL). */
-static PGresult *table(int ncols, int nrows, const char *const *v)
-{
-    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    PGresAttDesc att[32];
-
-    memset(att, 0, sizeof(att));
-    for (int i = 0; i < ncols; i++) {
-        att[i].name = (char *)"c";
-        att[i].typlen = -1;
-        att[i].atttypmod = -1;
-    }
-    if (!res || !PQsetResultAttrs(res, ncols, att))
-        return res;
-    for (int r = 0; r < nrows; r++)
-        for (int c = 0; c < ncols; c++) {
-            const char *x = v[r * ncols + c];
-            PQsetvalue(res, r, c, (char *)(x ? x : ""), x ? (int)strlen(x) : -1);
-        }
-    return res;
-}
+#include "pgresult.h"
 
 #define LOT_A "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 #define LOT_B "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"

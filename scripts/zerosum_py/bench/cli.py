@@ -20,6 +20,8 @@ Scenarios, run one after another (default: all):
                     its lot's channel, side by side with the same load unwatched
   webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (20)
                     transfers/s, all alive and then one dead, side by side
+  seal-rate         records sealed/s by the stack's own sealer while transfer-uniform runs,
+                    the unsealed backlog, GET /proof p50 meanwhile
   proof-scale       GET /proof p50 at ~160,000 and >= 10,000,000 sealed entries side by side,
                     one full pass at the large size, writer throughput during a full pass
                     (two stacks of its own, run once whatever --policy: per-worker unless
@@ -99,6 +101,8 @@ def main():
     ap.add_argument("--tlog-transfers", type=int, default=0, metavar="N",
                     help="tlog-scale: transfers in its history (default 9,990,000: 10,000,003 "
                          "records); the stack keeps what it has if it has more")
+    ap.add_argument("--seal-rate", type=int, default=0, metavar="N",
+                    help="seal-rate: pace the transfers at N a second (default 0: wrk, unpaced)")
     ap.add_argument("--out", default=os.path.join(REPO, "var", "bench", "latest.json"))
     ap.add_argument("--ports", default="18900,15900,16900", metavar="HTTP,PG,PGB",
                     type=lambda v: tuple(int(x) for x in v.split(",")),

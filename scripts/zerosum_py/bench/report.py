@@ -84,6 +84,9 @@ def notes(r, md=False):
         return (f"{r['endpoints']} endpoints, {r['rate']} transfers/s: p50/p99 {fmt(a['p50_ms'])}/"
                 f"{fmt(a['p99_ms'])} ms all alive vs {fmt(d['p50_ms'])}/{fmt(d['p99_ms'])} ms one dead, "
                 f"{d['endpoints_complete']}/{d['live']} live complete in order")
+    if n == "seal-rate":
+        return (f"{r['transfer_tps']:.1f} transfers/s, {r['seals']} seals, backlog max/end "
+                f"{r['backlog_max']:,}/{r['backlog_end']:,} transfers, drained in {fmt(r['drain_s'])} s")
     if md:
         return f"{r['requests']:,} requests"
     bad = sum(v for k, v in r.get("statuses", {}).items() if k != "201")

@@ -10,10 +10,11 @@ from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench_both, run_
 from .fanout import sc_sse_fanout
 from .hooks import sc_webhook_dead
 from .rounds import sc_batch_round, sc_pending_round
+from .sealrate import sc_seal_rate
 from .stack import HOT_A, HOT_B, MEMORY_MAX_REQUESTS, N_USERS, PROOF_MIN_ENTRIES, SELLER, BenchError, log
 
 SCENARIOS = ("transfer-uniform", "transfer-hotspot", "bid-war", "drop-stampede", "proof", "memory",
-             "pending-round", "batch-round", "sse-fanout", "webhook-dead")
+             "pending-round", "batch-round", "sse-fanout", "webhook-dead", "seal-rate")
 
 
 def sc_transfer(stack, args, name):
@@ -272,6 +273,8 @@ GOALS = {
                   "bids/s watched >= 0.9 x unwatched",
     "webhook-dead": "the live endpoints get every event in order; their delivery p50 and p99 with one "
                     "endpoint dead <= 1.5 x all alive",
+    "seal-rate": "the sealer keeps up: records sealed/s >= transfers/s, the backlog gone within 60 s "
+                 "of the load's end",
 }
 
 
@@ -301,6 +304,8 @@ def goal_met(row, rows):
     if n == "webhook-dead":
         return (x["live_every_event_in_order"] and x["p50_ratio"] is not None and x["p50_ratio"] <= 1.5
                 and x["p99_ratio"] is not None and x["p99_ratio"] <= 1.5)
+    if n == "seal-rate":
+        return x["tps"] >= x["transfer_tps"] and x["drain_s"] is not None
     return None
 
 
@@ -323,6 +328,8 @@ def run_scenario(stack, args, name):
         r = sc_sse_fanout(stack, args)
     elif name == "webhook-dead":
         r = sc_webhook_dead(stack, args)
+    elif name == "seal-rate":
+        r = sc_seal_rate(stack, args)
     else:
         r = sc_memory(stack, args)
     pg = r.pop("pgbench")
