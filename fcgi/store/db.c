@@ -104,8 +104,11 @@ static void release(const struct zs_config *cfg, PGconn *conn, int broken)
 static void record_failure(struct tx *tx, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
 
     snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
+    tx->err_stmt = -1;
+    tx->err_context = context && context[0];
     tx->err = PQstatus(tx->conn) == CONNECTION_BAD ? DB_UNAVAILABLE : db_classify(state);
     if (tx->err == DB_FAILED || tx->err == DB_UNAVAILABLE) {
         const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(tx->conn);
@@ -199,6 +202,8 @@ static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresu
         if (sl.kind == SLOT_BEGIN)
             tx->begun = 0;
         record_failure(tx, res);
+        if (sl.kind == SLOT_STMT)
+            tx->err_stmt = sl.idx;
         if (sl.kind == SLOT_PREAMBLE && tx->err == DB_FAILED)
             tx->preamble_failed = 1;
         if (tx->err == DB_OK)

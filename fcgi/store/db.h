@@ -72,6 +72,14 @@ struct tx {
     int committed;           /* …and succeeded */
     int rounds;              /* round trips made in this attempt */
     int preamble_failed;     /* the session's preamble refused the transaction */
+    /* Of the failure tx_exec_many() recorded: the index into its s[] of the
+     * statement that failed (-1: BEGIN, COMMIT, the connection …), and
+     * whether the error came with a context (PG_DIAG_CONTEXT): a lock
+     * timeout has one when the wait was for another transaction's row
+     * ("while inserting index tuple …"), none for a table or
+     * relation-extension lock. */
+    int err_stmt;
+    int err_context;
 };
 
 /*
