@@ -91,6 +91,21 @@ static PGconn *acquire(const struct zs_config *cfg, int *reused, char *err, size
     return db_connect(cfg, err, errlen);
 }
 
+int db_open_worker_connection(const struct zs_config *cfg)
+{
+    char err[256];
+    int reused;
+
+    if (cfg->connection_policy != ZS_POLICY_PER_WORKER)
+        return 0;
+    if (!acquire(cfg, &reused, err, sizeof(err))) {
+        log_warn("connecting ahead of the first request failed (the first request connects): %s",
+                 err);
+        return -1;
+    }
+    return 0;
+}
+
 static void release(const struct zs_config *cfg, PGconn *conn, int broken)
 {
     if (cfg->connection_policy == ZS_POLICY_PER_WORKER) {

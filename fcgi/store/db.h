@@ -229,6 +229,15 @@ int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd);
  */
 int db_prepares(const struct zs_config *cfg);
 
+/*
+ * Under the per-worker policy, open the worker's connection now, before
+ * its first request (a worker's start): a burst that meets fresh workers
+ * then waits for no backend start-up and authentication. 0 (also under
+ * per-request, which connects per request), or -1 with a warning logged:
+ * the first request connects instead.
+ */
+int db_open_worker_connection(const struct zs_config *cfg);
+
 /* Close the per-worker connection, if any (worker exit, recycle). */
 void db_close_worker_connection(void);
 
