@@ -117,7 +117,7 @@ void bid_w_add(struct bid_writes *w, enum sql_id id, ...)
 }
 
 /* Append a statement built elsewhere (its parameters must outlive the send). */
-static void w_add_stmt(struct bid_writes *w, struct tx_stmt st)
+void bid_w_add_stmt(struct bid_writes *w, struct tx_stmt st)
 {
     if (w->n >= WRITES_MAX) {
         w->overflow = 1;
@@ -220,6 +220,13 @@ void bid_w_clear(struct bid_writes *w)
 enum tx_decision bid_answer(struct mutation *m, struct tx *tx, const struct bid_req *q,
                             struct json_object *lot, const struct bid_row *b)
 {
+    return bid_answer_with(m, tx, q, lot, b, NULL, 0);
+}
+
+enum tx_decision bid_answer_with(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                                 struct json_object *lot, const struct bid_row *b,
+                                 struct tx_stmt *st, int n)
+{
     struct json_object *o, *bid;
 
     if (!lot) {
@@ -244,7 +251,7 @@ enum tx_decision bid_answer(struct mutation *m, struct tx *tx, const struct bid_
         json_object_put(o);
         return TX_ERROR;
     }
-    return mut_commit(m, tx, NULL, 0, 201, o);
+    return mut_commit(m, tx, st, n, 201, o);
 }
 
 /*
@@ -303,106 +310,6 @@ int bid_refuse_account(struct mutation *m, struct tx *tx, const struct ledger_ac
     return 1;
 }
 
-/* Refuse a claim whose terms are not met (r != AUCTION_CLAIM_OK). */
-static enum tx_decision refuse_terms(struct mutation *m, struct tx *tx, const struct bid_req *q,
-                                     const struct lot *l, const struct auction_claim *c,
-                                     enum auction_claim_refusal r)
-{
-    switch (r) {
-    case AUCTION_CLAIM_ABOVE_MAX:
-        return mut_refuse(
-            m, tx, MUT_STORED, 409, "price_above_max", mut_extra_i64("price", c->unit),
-            "the price is %" PRId64 ", above max_price %" PRId64, c->unit, q->max_price);
-    case AUCTION_CLAIM_OVER_LIMIT:
-        return mut_refuse(m, tx, MUT_STORED, 422, "quantity_over_limit",
-                          mut_extra_i64("max_per_claim", l->max_per_claim),
-                          "at most %d units per claim", l->max_per_claim);
-    case AUCTION_CLAIM_UNITS_LEFT:
-        return mut_refuse(m, tx, MUT_STORED, 409, "sold_out",
-                          mut_extra_i64("units_left", auction_units_left(l)), "only %d units left",
-                          auction_units_left(l));
-    case AUCTION_CLAIM_OUT_OF_RANGE:
-    case AUCTION_CLAIM_OK:
-        break;
-    }
-    return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL,
-                      "price x quantity exceeds the largest representable amount");
-}
-
-/* Input that does not fit a Dutch or drop lot: refused, rolled back. NULL when it fits. */
-static const char *claim_input_error(const struct bid_req *q, const struct lot *l, char *buf,
-                                     size_t n)
-{
-    if (q->has_amount || q->has_max_amount || q->buy_now) {
-        snprintf(buf, n, "a %s lot is claimed, not bid on: omit \"%s\"", auction_kind_name(l->kind),
-                 q->has_amount    ? "amount"
-                     : q->buy_now ? "buy_now"
-                                  : "max_amount");
-        return buf;
-    }
-    if (l->kind == LOT_DUTCH && q->has_quantity)
-        return "a Dutch lot has one unit: omit \"quantity\"";
-    if (l->kind == LOT_DROP && q->has_max_price)
-        return "a drop has a fixed price: omit \"max_price\"";
-    return NULL;
-}
-
-/* Dutch and drop: pay now. */
-static enum tx_decision purchase(struct mutation *m, struct tx *tx, const struct bid_req *q,
-                                 const struct lot *l)
-{
-    const char *me = mut_request(m)->caller.sub;
-    char bid_id[UUID_STR_LEN + 1], memo[64], buf[96];
-    const char *bad = claim_input_error(q, l, buf, sizeof(buf));
-    enum auction_claim_refusal refusal;
-    enum auction_closed closed;
-    struct auction_claim c;
-    struct ledger_account acc[2];
-    struct ledger_move_stmts mv;
-    struct bid_writes w;
-    struct bid_row b;
-    enum tx_decision d;
-
-    if (bad)
-        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "field_not_applicable", NULL, "%s", bad);
-    closed = auction_lot_closed(l, me);
-    if (closed != AUCTION_OPEN)
-        return bid_refuse_closed(m, tx, l, closed, "buy");
-    refusal =
-        auction_claim_terms(l, q->has_max_price, q->max_price, q->has_quantity, q->quantity, &c);
-    if (refusal != AUCTION_CLAIM_OK)
-        return refuse_terms(m, tx, q, l, &c, refusal);
-
-    memset(acc, 0, sizeof(acc));
-    memcpy(acc[0].id, me, sizeof(acc[0].id));
-    memcpy(acc[1].id, l->seller, sizeof(acc[1].id));
-    if (ledger_lock(tx, acc, 2) < 0)
-        return TX_ERROR;
-    if (bid_refuse_account(m, tx, &acc[0], c.cost, "buy", &d))
-        return d;
-    if (!ledger_move_fits(&acc[0], &acc[1], c.cost))
-        return mut_refuse(m, tx, MUT_ROLLBACK, 422, "amount_out_of_range", NULL,
-                          "the seller's balance would exceed the largest representable amount");
-    snprintf(memo, sizeof(memo), "lot %s", l->id);
-    if (ledger_move_prepare(&mv, tx->cfg, me, l->seller, c.cost, 0, "purchase", mut_caller(m), memo,
-                            mut_scoped_key(m))
-            < 0
-        || util_uuid_v4(bid_id) < 0)
-        return TX_ERROR;
-    b = (struct bid_row){ bid_id, c.cost, c.quantity, l->seq + 1, BID_CLAIMED, mv.id, l };
-    /* One round trip for the payment, the claim row and the lot. */
-    memset(&w, 0, sizeof(w));
-    for (int i = 0; i < mv.n; i++)
-        w_add_stmt(&w, mv.st[i]);
-    bid_add_row(&w, m, q, &b);
-    if (l->kind == LOT_DUTCH)
-        bid_w_add(&w, SQL_BID_DUTCH_SOLD, l->id, me, bid_id, bid_w_i64(&w, b.seq),
-                  bid_w_i64(&w, c.cost));
-    else
-        bid_w_add(&w, SQL_BID_DROP_CLAIMED, l->id, bid_w_i64(&w, c.quantity), bid_w_i64(&w, b.seq));
-    return bid_finish(m, tx, q, &w, &b);
-}
-
 static int bid_parse_req(struct request *r, void *req)
 {
     return bid_parse(r, req);
@@ -433,7 +340,7 @@ static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req 
     char buf[96];
 
     /* the answer purchase() gives a sold-out lot: input errors come first */
-    if (rc > 0 && l->kind != LOT_ENGLISH && !claim_input_error(q, l, buf, sizeof(buf))
+    if (rc > 0 && l->kind != LOT_ENGLISH && !bid_claim_input_error(q, l, buf, sizeof(buf))
         && auction_lot_closed(l, mut_request(m)->caller.sub) == AUCTION_SOLD_OUT) {
         *d = bid_refuse_closed(m, tx, l, AUCTION_SOLD_OUT, "buy");
         return 0;
@@ -445,6 +352,23 @@ static int unlocked_lot(struct mutation *m, struct tx *tx, const struct bid_req 
     else if (rc == 0)
         *d = mut_refuse(m, tx, MUT_STORED, 404, "lot_not_found", NULL, "no such lot");
     return rc > 0;
+}
+
+/* A locked lot l: settle it if its time is up (close on read), then judge the bid or claim. */
+static enum tx_decision bid_go(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                               struct lot *l, const struct bid_claim_pre *pre)
+{
+    int rc = auction_settle_if_due(tx, l);
+
+    if (rc == AUCTION_SETTLE_OUT_OF_RANGE)
+        return mut_refuse(m, tx, MUT_ROLLBACK, 409, "lot_ended", NULL,
+                          "the lot has ended (its settlement is pending)");
+    if (rc < 0)
+        return TX_ERROR;
+    if (l->kind == LOT_ENGLISH)
+        return bid_english(m, tx, q, l);
+    /* a settled lot is no longer the row round 1 locked: lock-time state only */
+    return bid_purchase(m, tx, q, l, rc == 0 ? pre : &(const struct bid_claim_pre){ NULL, NULL });
 }
 
 /* The lot in res (1, *l filled), none (0), or a row the schema forbids (-1). */
@@ -459,45 +383,53 @@ static int lot_row(PGresult *res, struct lot *l)
 
 /*
  * Round 1: BEGIN, the key and the lot row locked (the lot's turn) unless it
- * is sold out, then the lot read unlocked: a claim on a sold-out drop has
- * what it needs to refuse without a round trip of its own (a locked row
- * wins; the read, in its own later snapshot, sees what the lock skipped).
- * Then the lot settles if its time is up, and the bid or claim goes its
- * kind's way.
+ * is sold out, on the postgres dialect the buyer's and the seller's
+ * accounts too when it is a claim that may pay (lot_claim_lock_accounts),
+ * then the lot read unlocked: a claim on a sold-out drop has what it needs
+ * to refuse without a round trip of its own (a locked row wins; the read,
+ * in its own later snapshot, sees what the lock skipped), and a winning
+ * claim has every lock it needs. Then the lot settles if its time is up,
+ * and the bid or claim goes its kind's way.
  */
 static enum tx_decision bid_apply(struct mutation *m, struct tx *tx, void *req)
 {
     const struct bid_req *q = req;
-    const char *p[1] = { q->lot };
-    struct tx_stmt r1[2] = { tx_stmt_named(SQL_LOT_LOCK_UNLESS_SOLD_OUT, p),
-                             tx_stmt_named(SQL_LOT_GET, p) };
+    const char *p[2] = { q->lot, mut_request(m)->caller.sub };
+    struct tx_stmt r1[3] = { tx_stmt_named(SQL_LOT_LOCK_UNLESS_SOLD_OUT, p) };
+    int n = 1, get, rc, read;
+    struct bid_claim_pre pre = { NULL, NULL };
     enum tx_decision d;
     struct lot l;
-    int rc, read;
 
-    if (!mut_begin(m, tx, r1, 2, &d))
+    if (tx->cfg->dialect == ZS_DIALECT_POSTGRES)
+        r1[n++] = tx_stmt_named(SQL_LOT_CLAIM_LOCK_ACCOUNTS, p);
+    get = n;
+    r1[n++] = tx_stmt_named(SQL_LOT_GET, p);
+    if (!mut_begin(m, tx, r1, n, &d))
         return d;
     rc = lot_row(r1[0].res, &l);
-    read = rc == 0 ? lot_row(r1[1].res, &l) : 0;
-    PQclear(r1[0].res);
-    PQclear(r1[1].res);
+    read = rc == 0 ? lot_row(r1[get].res, &l) : 0;
+    PQclear(r1[get].res);
+    if (rc > 0) { /* kept for the answer: the lot before the claim */
+        pre.lot = r1[0].res;
+        pre.accounts = get > 1 ? r1[1].res : NULL;
+    } else {
+        PQclear(r1[0].res);
+        if (get > 1)
+            PQclear(r1[1].res);
+    }
     if (rc < 0 || read < 0) {
         log_error("lot %s: a kind or status the schema does not allow", q->lot);
         tx->err = DB_FAILED;
-        return TX_ERROR;
+        d = TX_ERROR;
+    } else if (rc == 0 && !unlocked_lot(m, tx, q, &l, read, &d)) {
+        ; /* refused, or failed: d says which */
+    } else {
+        d = bid_go(m, tx, q, &l, &pre);
     }
-    if (rc == 0 && !unlocked_lot(m, tx, q, &l, read, &d))
-        return d;
-    /* Close on read: settle a lot whose time is up before judging the bid. */
-    rc = auction_settle_if_due(tx, &l);
-    if (rc == AUCTION_SETTLE_OUT_OF_RANGE)
-        return mut_refuse(m, tx, MUT_ROLLBACK, 409, "lot_ended", NULL,
-                          "the lot has ended (its settlement is pending)");
-    if (rc < 0)
-        return TX_ERROR;
-    if (l.kind == LOT_ENGLISH)
-        return bid_english(m, tx, q, &l);
-    return purchase(m, tx, q, &l);
+    PQclear(pre.lot);
+    PQclear(pre.accounts);
+    return d;
 }
 
 static const struct mutation_ops bid_ops = {

@@ -41,6 +41,9 @@ const char *bid_w_i64(struct bid_writes *w, int64_t v);
 /* Append the named statement id with its parameters (as many as it takes). */
 void bid_w_add(struct bid_writes *w, enum sql_id id, ...);
 
+/* Append st, built elsewhere (its parameters must outlive the send). */
+void bid_w_add_stmt(struct bid_writes *w, struct tx_stmt st);
+
 /* Append the accepted bid or claim b (SQL_BID_INSERT), numbered b->seq. */
 void bid_add_row(struct bid_writes *w, struct mutation *m, const struct bid_req *q,
                  const struct bid_row *b);
@@ -55,6 +58,11 @@ void bid_w_clear(struct bid_writes *w);
  * failed read), stored under the key, and COMMIT. */
 enum tx_decision bid_answer(struct mutation *m, struct tx *tx, const struct bid_req *q,
                             struct json_object *lot, const struct bid_row *b);
+
+/* bid_answer() with st[0..n) (not yet sent: the last writes) in its round trip. */
+enum tx_decision bid_answer_with(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                                 struct json_object *lot, const struct bid_row *b,
+                                 struct tx_stmt *st, int n);
 
 /* bid_w_send(w), whose last statement returns the lot, then bid_answer(). */
 enum tx_decision bid_finish(struct mutation *m, struct tx *tx, const struct bid_req *q,
@@ -71,5 +79,20 @@ int bid_refuse_account(struct mutation *m, struct tx *tx, const struct ledger_ac
 /* POST /bid on an English lot l (locked, not due to settle). */
 enum tx_decision bid_english(struct mutation *m, struct tx *tx, const struct bid_req *q,
                              const struct lot *l);
+
+/* What round 1 already holds for a claim: both NULL when it holds nothing. */
+struct bid_claim_pre {
+    PGresult *lot;      /* lot_lock_unless_sold_out's locked row (the lot before the claim) */
+    PGresult *accounts; /* lot_claim_lock_accounts' rows (postgres) */
+};
+
+/* Input that does not fit Dutch or drop lot l: the detail (in buf, or a
+ * literal), or NULL when it fits. */
+const char *bid_claim_input_error(const struct bid_req *q, const struct lot *l, char *buf,
+                                  size_t n);
+
+/* POST /bid on a Dutch or drop lot l (locked): pay now; pre: what round 1 holds. */
+enum tx_decision bid_purchase(struct mutation *m, struct tx *tx, const struct bid_req *q,
+                              const struct lot *l, const struct bid_claim_pre *pre);
 
 #endif

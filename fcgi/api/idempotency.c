@@ -159,8 +159,16 @@ int idem_claim_stmts(struct idem *i, struct tx_stmt *st)
 
 int idem_claim_timed_out(struct tx *tx, struct idem *i)
 {
-    if (i->lock_wait_ms < 0 || strcmp(tx->sqlstate, "55P03") != 0)
+    if (i->lock_wait_ms < 0 || strcmp(tx->sqlstate, "55P03") != 0 || tx->err_stmt != i->claim_at)
         return 0;
+    if (!tx->err_context) {
+        /* The claim waited on no key holder (a wait for another
+         * transaction's row comes with a context): a table or
+         * relation-extension lock held past the brief wait, say. The key
+         * may well be new: never answer it "in flight"; run it again. */
+        tx->err = DB_RETRYABLE;
+        return 0;
+    }
     i->outcome = IDEM_IN_FLIGHT;
     return 1;
 }

@@ -82,9 +82,12 @@ int idem_claim_stmts(struct idem *i, struct tx_stmt *st);
 
 /*
  * After the pipeline that carried the claim failed: 1 if the failure is
- * the claim's wait for a concurrent holder of the key timing out (55P03),
- * and then i->outcome is IDEM_IN_FLIGHT and the transaction is to be
- * rolled back; 0 for any other failure.
+ * the claim's wait for a concurrent holder of the key timing out (55P03 on
+ * the claim, while waiting for another transaction's row: the error has a
+ * context), and then i->outcome is IDEM_IN_FLIGHT and the transaction is to
+ * be rolled back; 0 for any other failure. A claim that timed out on any
+ * other lock (a table's, the relation-extension lock) is made retryable
+ * (tx->err = DB_RETRYABLE): a new key is never answered 409.
  */
 int idem_claim_timed_out(struct tx *tx, struct idem *i);
 

@@ -186,6 +186,7 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         log_error("FCGX_InitRequest() failed");
         _exit(70);
     }
+    (void)db_open_worker_connection(cfg); /* per-worker: connected before the first request */
 
     for (;;) {
         struct request r;

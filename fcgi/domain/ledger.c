@@ -84,17 +84,37 @@ const char *ledger_transfer_kind(const struct ledger_account *from)
     return from->kind == LEDGER_KIND_ISSUER ? "issue" : "transfer";
 }
 
+/* Fill *a from row of res, whose columns from c are ledger_lock_account's. */
+static void parse_account_at(struct ledger_account *a, PGresult *res, int row, int c)
+{
+    a->found = 1;
+    a->kind = ledger_kind_parse(PQgetvalue(res, row, c));
+    a->issuer = a->kind == LEDGER_KIND_ISSUER;
+    a->escrow = a->kind == LEDGER_KIND_ESCROW;
+    a->balance = strtoll(PQgetvalue(res, row, c + 1), NULL, 10);
+    a->held = strtoll(PQgetvalue(res, row, c + 2), NULL, 10);
+    a->credit_limit = PQnfields(res) > c + 3 ? strtoll(PQgetvalue(res, row, c + 3), NULL, 10) : 0;
+}
+
 void ledger_lock_parse(struct ledger_account *a, PGresult *res)
 {
     a->found = PQntuples(res) == 1;
-    if (!a->found)
-        return;
-    a->kind = ledger_kind_parse(PQgetvalue(res, 0, 0));
-    a->issuer = a->kind == LEDGER_KIND_ISSUER;
-    a->escrow = a->kind == LEDGER_KIND_ESCROW;
-    a->balance = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    a->held = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    a->credit_limit = PQnfields(res) > 3 ? strtoll(PQgetvalue(res, 0, 3), NULL, 10) : 0;
+    if (a->found)
+        parse_account_at(a, res, 0, 0);
+}
+
+int ledger_lock_parse_rows(struct ledger_account *a, int n, PGresult *res)
+{
+    int filled = 0;
+
+    for (int i = 0; i < n; i++) {
+        a[i].found = 0;
+        for (int row = 0; res && row < PQntuples(res) && !a[i].found; row++)
+            if (strcmp(PQgetvalue(res, row, 0), a[i].id) == 0)
+                parse_account_at(&a[i], res, row, 1);
+        filled += a[i].found;
+    }
+    return filled;
 }
 
 static const struct ledger_account *sort_base;

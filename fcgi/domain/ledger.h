@@ -134,6 +134,14 @@ int ledger_move_prepare(struct ledger_move_stmts *m, const struct zs_config *cfg
 void ledger_lock_parse(struct ledger_account *a, PGresult *res);
 
 /*
+ * Fill each a[i] (found/kind/…/credit_limit) from the row of res whose
+ * first column is a[i].id, the other columns ledger_lock_account's (rows
+ * of SQL_LOT_CLAIM_LOCK_ACCOUNTS, say); a[i].found = 0 when no row has
+ * it (res NULL: none). Returns how many were found.
+ */
+int ledger_lock_parse_rows(struct ledger_account *a, int n, PGresult *res);
+
+/*
  * 1 if moving amount (> 0) from `from` to `to` (both locked, balances as
  * read) keeps both balances within bigint: from.balance - amount and
  * to.balance + amount computed with checked arithmetic. 0 otherwise: the

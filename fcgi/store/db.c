@@ -91,6 +91,21 @@ static PGconn *acquire(const struct zs_config *cfg, int *reused, char *err, size
     return db_connect(cfg, err, errlen);
 }
 
+int db_open_worker_connection(const struct zs_config *cfg)
+{
+    char err[256];
+    int reused;
+
+    if (cfg->connection_policy != ZS_POLICY_PER_WORKER)
+        return 0;
+    if (!acquire(cfg, &reused, err, sizeof(err))) {
+        log_warn("connecting ahead of the first request failed (the first request connects): %s",
+                 err);
+        return -1;
+    }
+    return 0;
+}
+
 static void release(const struct zs_config *cfg, PGconn *conn, int broken)
 {
     if (cfg->connection_policy == ZS_POLICY_PER_WORKER) {
@@ -104,8 +119,11 @@ static void release(const struct zs_config *cfg, PGconn *conn, int broken)
 static void record_failure(struct tx *tx, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
 
     snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
+    tx->err_stmt = -1;
+    tx->err_context = context && context[0];
     tx->err = PQstatus(tx->conn) == CONNECTION_BAD ? DB_UNAVAILABLE : db_classify(state);
     if (tx->err == DB_FAILED || tx->err == DB_UNAVAILABLE) {
         const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(tx->conn);
@@ -199,6 +217,8 @@ static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresu
         if (sl.kind == SLOT_BEGIN)
             tx->begun = 0;
         record_failure(tx, res);
+        if (sl.kind == SLOT_STMT)
+            tx->err_stmt = sl.idx;
         if (sl.kind == SLOT_PREAMBLE && tx->err == DB_FAILED)
             tx->preamble_failed = 1;
         if (tx->err == DB_OK)

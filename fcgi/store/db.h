@@ -72,6 +72,14 @@ struct tx {
     int committed;           /* …and succeeded */
     int rounds;              /* round trips made in this attempt */
     int preamble_failed;     /* the session's preamble refused the transaction */
+    /* Of the failure tx_exec_many() recorded: the index into its s[] of the
+     * statement that failed (-1: BEGIN, COMMIT, the connection …), and
+     * whether the error came with a context (PG_DIAG_CONTEXT): a lock
+     * timeout has one when the wait was for another transaction's row
+     * ("while inserting index tuple …"), none for a table or
+     * relation-extension lock. */
+    int err_stmt;
+    int err_context;
 };
 
 /*
@@ -220,6 +228,15 @@ int db_backoff_ms(int attempt, int base_ms, int max_ms, unsigned int rnd);
  * and one more run of the transaction. Otherwise statements are unnamed.
  */
 int db_prepares(const struct zs_config *cfg);
+
+/*
+ * Under the per-worker policy, open the worker's connection now, before
+ * its first request (a worker's start): a burst that meets fresh workers
+ * then waits for no backend start-up and authentication. 0 (also under
+ * per-request, which connects per request), or -1 with a warning logged:
+ * the first request connects instead.
+ */
+int db_open_worker_connection(const struct zs_config *cfg);
 
 /* Close the per-worker connection, if any (worker exit, recycle). */
 void db_close_worker_connection(void);

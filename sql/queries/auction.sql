@@ -39,6 +39,24 @@ FROM lots WHERE id = $1 FOR UPDATE;
 SELECT {{lot_columns}}
 FROM lots WHERE id = $1 AND status <> 'sold_out' FOR UPDATE;
 
+-- name: lot_claim_lock_accounts
+-- POST /bid's round 1 on the postgres dialect, right after
+-- lot_lock_unless_sold_out: lock buyer $2 and the seller of lot $1 in id
+-- order (the order ledger_lock_account is sent in), but only for a live,
+-- started Dutch or drop lot that is not the buyer's own, in this
+-- statement's view (taken after the lot's lock: the row is then ours and
+-- current; a sold-out drop was skipped by that lock, and is not live). A
+-- winning claim thus holds every lock it needs after one round trip; an
+-- English lot, or a claim refused before it pays, locks no account here.
+-- Each row: the id, then ledger_lock_account's columns. (DSQL locks one
+-- table by key equality only: it sends ledger_lock_account instead.)
+SELECT a.id, a.kind, a.balance, a.held, coalesce(a.credit_limit, 0)
+FROM lots l JOIN accounts a ON a.id IN (l.seller, $2::uuid)
+WHERE l.id = $1 AND l.kind IN ('dutch', 'drop') AND l.status = 'live'
+  AND now() >= l.starts_at AND l.seller <> $2::uuid
+ORDER BY a.id
+FOR UPDATE OF a;
+
 -- name: lot_get
 -- One lot, unlocked (GET /lots/{id}).
 SELECT {{lot_columns}}

@@ -15,6 +15,9 @@
 - The fingerprint applies defaults: memo omitted = null; time_in_force
   omitted = "gtc"; ticks omitted = their defaults; title/reserve/snipe_*
   omitted = null/0: replays, not 422.
+- A new key whose claim waits past the brief wait on a lock that is not
+  the key's (the test holds the key table in SHARE mode) is run again and
+  commits: never 409 idempotency_key_in_flight.
 - PostgreSQL only: a burst of duplicates (more than the transfer pool has
   workers) while the original is held open by a test-side row lock gets 409
   idempotency_key_in_flight with Retry-After quickly, and an unrelated
@@ -26,6 +29,7 @@
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import re
 import subprocess
 import threading
 import time
@@ -339,6 +343,51 @@ else:
     is_((r.status, r.body == orig["r"].body, r.headers.get("idempotent-replayed")), (201, True, "true"),
         "a retry after it replays the 201")
     is_((balance(P), balance(Q)), ((90, 0), (10, 0)), "money moved once")
+
+# ---- a new key is never "in flight" ------------------------------------------------------
+# The claim's brief wait (idempotency_wait_ms, postgres) is for a concurrent
+# holder of the same key. A claim that outwaits it on another lock (here the
+# test holds the key table in SHARE mode, which every insert waits for, as it
+# may wait for the table's relation-extension lock under load) is run again,
+# never answered 409 idempotency_key_in_flight: the transfer commits once the
+# table is free (10 attempts of at least one 20 ms wait each outlast the
+# test's hold), or, should they all be spent first, answers 503 having moved
+# nothing.
+W, tW = create_account("newkey-w", fund=100)
+X, _ = create_account("newkey-x")
+
+
+def transfer_attempts():
+    m = re.search(r'^zerosum_tx_attempts_total{endpoint="transfer"} (\d+)$', get("/metrics").body, re.M)
+    return int(m.group(1)) if m else 0
+
+
+attempts0 = transfer_attempts()
+locker = db("postgres")
+locker.autocommit = False
+lcur = locker.cursor()
+lcur.execute("LOCK TABLE idempotency_keys IN SHARE MODE")
+lcur.execute("SELECT pg_backend_pid()")
+locker_pid = lcur.fetchone()[0]
+got = {}
+th = threading.Thread(target=lambda: got.setdefault(
+    "r", post("/transfer", {"from": W, "to": X, "amount": 10}, token=tW, timeout=60)))
+th.start()
+waited = wait_for(lambda: lock_waiters(locker_pid) > 0, timeout=10, interval=0.005)
+time.sleep(0.05)                                    # past the 20 ms brief wait
+locker.rollback()
+locker.close()
+th.join(60)
+ok(waited, "the new key's claim waits on the test's table lock")
+r = got.get("r")
+ok(r is not None and not (r.status == 409 and r.code == "idempotency_key_in_flight"),
+   "a new key whose claim outwaits the brief wait on another lock is not answered 409 in flight", r)
+ok(r is not None and r.status in (201, 503),
+   "…it is run again: 201 once the table is free (503 only had every attempt been spent first)", r)
+if DIALECT == "postgres":
+    ok(transfer_attempts() - attempts0 >= 2, "…after its claim timed out on the table lock at least once")
+is_((balance(W), balance(X)), ((90, 0), (10, 0)) if r and r.status == 201 else ((100, 0), (0, 0)),
+    "…moving the money once")
 
 # ---- resolve: a failed driver releases only its own lease -------------------------
 # The statement a driver runs after a failed step (market_release_lease), as

@@ -150,5 +150,70 @@ try:
 finally:
     logging_on(False)
 
+# ---- 4. a new worker connects before its first request ---------------------
+# (db_open_worker_connection): a worker replaced by the supervisor holds its
+# connection to PostgreSQL before any request reaches it, so a burst meeting
+# fresh workers waits for no backend start-up. Seen from the sockets: the new
+# worker owns the client end of a connection to PostgreSQL's Unix socket.
+import signal
+import subprocess
+
+SUP_PID_FILE = os.path.join(ZS_VAR, "run", "zerosum.pid")
+
+
+def sup_children():
+    with open(SUP_PID_FILE) as f:
+        sup = int(f.read().split()[0])
+    out = set()
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if d.isdigit() and rest[0] != "Z" and int(rest[1]) == sup:
+            out.add(int(d))
+    return out
+
+
+def socket_inodes(pid):
+    out = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            m = re.match(r"socket:\[(\d+)\]$", os.readlink(f"/proc/{pid}/fd/{fd}"))
+            if m:
+                out.add(m.group(1))
+    except OSError:
+        pass
+    return out
+
+
+def is_worker(pid):
+    """A pool worker holds a FastCGI listening socket (the jobs child does not)."""
+    run = os.path.join(ZS_VAR, "run")
+    with open("/proc/net/unix") as f:
+        fcgi = {ln.split()[6] for ln in f if len(ln.split()) >= 8
+                and ln.split()[7].startswith(os.path.join(run, "fcgi-"))}
+    return bool(socket_inodes(pid) & fcgi)
+
+
+def connected_to_postgres(pid):
+    """pid owns the client end of a Unix-socket connection to PostgreSQL (ss -xpn:
+    the server end's local address is .s.PGSQL.<port>, its peer the client's inode)."""
+    out = subprocess.run(["ss", "-xpn"], capture_output=True, text=True).stdout
+    peers = {p[7] for p in (ln.split() for ln in out.splitlines())
+             if len(p) >= 8 and ".s.PGSQL." in p[4]}
+    return bool(socket_inodes(pid) & peers)
+
+
+before = sup_children()
+victim = next(pid for pid in sorted(before) if is_worker(pid))
+os.kill(victim, signal.SIGKILL)
+ok(wait_for(lambda: len(sup_children() - before) == 1, timeout=15),
+   "a killed worker is replaced by the supervisor")
+fresh = sorted(sup_children() - before)
+ok(fresh and wait_for(lambda: connected_to_postgres(fresh[0]), timeout=10, interval=0.05),
+   "…and the new worker is connected to PostgreSQL before any request reached it", fresh)
+
 is_(ledger_invariants(), [], "ledger invariants hold")
 done()
