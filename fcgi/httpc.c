@@ -265,7 +265,8 @@ static size_t chunked_end(const char *b, size_t got)
 /*
  * How many bytes of buf (got bytes, NUL-terminated) the answer takes when
  * they hold it whole by its framing: a Content-Length, or a chunked body
- * ending in its last chunk. 0 while incomplete or unframed.
+ * ending in its last chunk (204 and 304: the header alone). 0 while
+ * incomplete or unframed.
  */
 static size_t complete(const char *buf, size_t got)
 {
@@ -275,6 +276,8 @@ static size_t complete(const char *buf, size_t got)
     if (!end)
         return 0;
     hl = (size_t)(end + 4 - buf);
+    if (strncmp(buf, "HTTP/1.1 204", 12) == 0 || strncmp(buf, "HTTP/1.1 304", 12) == 0)
+        return hl; /* never a body */
     te = strcasestr(buf, "\r\ntransfer-encoding:");
     if (te && te < end)
         return (body = chunked_end(end + 4, got - hl)) ? hl + body : 0;

@@ -330,6 +330,7 @@ static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, i
         c->recovering ? malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*found)) : NULL;
     char chans[PUBLISH_CHANNELS_MAX][EVENTS_CHANNELS_MAX];
     int nd = 0, whole = 0, nd_whole = 0, nf = 0, failed = 0;
+    int64_t last;
     struct timespec t0;
 
     if (!done || (c->recovering && !found)
@@ -354,12 +355,16 @@ static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, i
             nd_whole = nd;
         }
     }
-    free(found);
     if (whole > 0 && record_batch(c, done, nd_whole, ev[whole - 1].pos) < 0)
         whole = 0, failed = 1;
-    free(done);
-    /* a failure may have left messages in nchan the table lacks: read them back next */
+    /* a failure may have left messages in nchan the table lacks, and so may
+     * a dead publisher's batch that reached past this one: read them back next */
+    last = whole > 0 ? ev[whole - 1].pos : cursor;
     c->recovering = failed;
+    for (int i = 0; i < nf; i++)
+        c->recovering |= found[i].pos > last;
+    free(found);
+    free(done);
     return failed && whole == 0 ? -1 : whole;
 }
 
