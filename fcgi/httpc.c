@@ -20,6 +20,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+/* What one answer may take in the read buffer: its head and a body of HTTPC_BODY_MAX. */
+#define HTTPC_READ_CAP (4096 + HTTPC_BODY_MAX)
+
 struct conn {
     int fd;
     SSL_CTX *ctx;
@@ -358,27 +361,18 @@ static void set_deadline(struct conn *c, int timeout_ms)
     }
 }
 
-/*
- * Send one request on the open connection c and read its answer into out.
- * keep: ask for keep-alive and stop reading at the answer's framed end;
- * *reusable then says whether the connection may carry the next request.
- * 0, or -1 with a reason in err.
- */
-static int exchange(struct conn *c, const struct httpc_url *u, const char *method,
-                    const char *headers, const char *body, size_t len, int keep,
-                    struct httpc_resp *out, int *reusable, char *err, size_t errlen)
+/* Send one request on the open connection c; keep asks for keep-alive. 0, or -1. */
+static int send_request(struct conn *c, const struct httpc_url *u, const char *method,
+                        const char *headers, const char *body, size_t len, int keep, char *err,
+                        size_t errlen)
 {
-    char head[2048], *buf;
-    size_t got = 0, cap = 4096 + HTTPC_BODY_MAX, whole = 0;
-    int hl;
-    ssize_t n = 0;
+    char head[2048];
+    int hl = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\nUser-Agent: zerosum\r\n"
+                      "Content-Length: %zu\r\n%s\r\n",
+                      method, u->path, u->host, keep ? "keep-alive" : "close", len,
+                      headers ? headers : "");
 
-    *reusable = 0;
-    hl = snprintf(head, sizeof(head),
-                  "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\nUser-Agent: zerosum\r\n"
-                  "Content-Length: %zu\r\n%s\r\n",
-                  method, u->path, u->host, keep ? "keep-alive" : "close", len,
-                  headers ? headers : "");
     if (hl < 0 || (size_t)hl >= sizeof(head)) {
         snprintf(err, errlen, "request head too long");
         return -1;
@@ -387,34 +381,56 @@ static int exchange(struct conn *c, const struct httpc_url *u, const char *metho
         snprintf(err, errlen, "send failed or timed out");
         return -1;
     }
-    if (!(buf = malloc(cap + 1))) {
+    return 0;
+}
+
+/*
+ * Read the next answer on c into out. *bufp and *gotp: the read buffer (made
+ * when NULL, HTTPC_READ_CAP bytes) and the bytes in it, which may already
+ * hold the answer and, after it, the next ones (pipelining): they stay in
+ * it. keep: *reusable then says whether the connection may carry more
+ * requests (the answer framed, HTTP/1.1, no Connection: close). 0, or -1.
+ */
+static int read_answer(struct conn *c, char **bufp, size_t *gotp, int keep, struct httpc_resp *out,
+                       int *reusable, char *err, size_t errlen)
+{
+    char *buf = *bufp, v[16], saved;
+    size_t got = *gotp, whole;
+    ssize_t n;
+    int framed;
+
+    *reusable = 0;
+    if (!buf && !(buf = *bufp = malloc(HTTPC_READ_CAP + 1))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Read to the answer's end (its framing, or the peer closing), keeping at most cap bytes. */
-    while (got < cap && (n = recv_some(c, buf + got, cap - got)) > 0) {
+    buf[got] = '\0';
+    /* Read to the answer's end (its framing, or the peer closing), keeping at most the cap. */
+    while (!(whole = complete(buf, got)) && got < HTTPC_READ_CAP
+           && (n = recv_some(c, buf + got, HTTPC_READ_CAP - got)) > 0) {
         got += (size_t)n;
         buf[got] = '\0';
-        if ((whole = complete(buf, got)) > 0)
-            break;
     }
     if (got == 0) {
         snprintf(err, errlen, "no answer (%s)", left_ms(c) ? "connection failed" : "timed out");
-        free(buf);
         return -1;
     }
-    buf[got] = '\0';
-    if (parse_answer(buf, whole ? whole : got, out) < 0) {
+    if (!(framed = whole > 0))
+        whole = got; /* unframed: what came before the close (or the cap) */
+    saved = buf[whole];
+    buf[whole] = '\0';
+    if (parse_answer(buf, whole, out) < 0) {
         snprintf(err, errlen, "malformed answer");
         httpc_free(out);
-        free(buf);
+        *gotp = 0;
         return -1;
     }
-    /* reusable: framed, nothing read past the answer, HTTP/1.1, no Connection: close */
-    if (keep && whole == got && strncmp(buf, "HTTP/1.1", 8) == 0)
-        *reusable = httpc_header(out, "Connection", head, sizeof(head)) < 0
-            || strcasecmp(head, "close") != 0;
-    free(buf);
+    buf[whole] = saved;
+    if (keep && framed && strncmp(buf, "HTTP/1.1", 8) == 0)
+        *reusable =
+            httpc_header(out, "Connection", v, sizeof(v)) < 0 || strcasecmp(v, "close") != 0;
+    memmove(buf, buf + whole, got - whole);
+    *gotp = got - whole;
     return 0;
 }
 
@@ -436,18 +452,23 @@ int httpc_request(const struct httpc_url *u, const char *method, const char *hea
                   size_t errlen)
 {
     struct conn c = { .fd = -1 };
+    char *buf = NULL;
+    size_t got = 0;
     int rc = -1, reusable;
 
     memset(out, 0, sizeof(out[0]));
     set_deadline(&c, timeout_ms);
-    if (open_conn(&c, u, err, errlen) == 0 && (!u->tls || start_tls(&c, u, err, errlen) == 0))
-        rc = exchange(&c, u, method, headers, body, len, 0, out, &reusable, err, errlen);
+    if (open_conn(&c, u, err, errlen) == 0 && (!u->tls || start_tls(&c, u, err, errlen) == 0)
+        && send_request(&c, u, method, headers, body, len, 0, err, errlen) == 0)
+        rc = read_answer(&c, &buf, &got, 0, out, &reusable, err, errlen);
+    free(buf);
     close_conn(&c);
     return rc;
 }
 
 void httpc_keep_init(struct httpc_keep *k)
 {
+    memset(k, 0, sizeof(*k));
     k->fd = -1;
 }
 
@@ -455,7 +476,8 @@ void httpc_keep_close(struct httpc_keep *k)
 {
     if (k->fd >= 0)
         close(k->fd);
-    k->fd = -1;
+    free(k->buf);
+    httpc_keep_init(k);
 }
 
 /* Whether an idle kept connection is still usable: nothing to read (no EOF, no stray bytes). */
@@ -470,30 +492,64 @@ static int idle_ok(int fd)
     return rc == 0;
 }
 
-int httpc_keep_request(struct httpc_keep *k, const struct httpc_url *u, const char *method,
-                       const char *headers, const char *body, size_t len, int timeout_ms,
-                       struct httpc_resp *out, char *err, size_t errlen)
+int httpc_keep_send(struct httpc_keep *k, const struct httpc_url *u, const char *method,
+                    const char *headers, const char *body, size_t len, int timeout_ms, char *err,
+                    size_t errlen)
 {
     struct conn c = { .fd = k->fd };
-    int rc, reusable = 0;
 
-    memset(out, 0, sizeof(out[0]));
     if (u->tls) {
         snprintf(err, errlen, "kept connections are plain only");
         return -1;
     }
     set_deadline(&c, timeout_ms);
-    if (c.fd >= 0 && !idle_ok(c.fd))
-        close_conn(&c);
-    if (c.fd < 0 && open_conn(&c, u, err, errlen) < 0) {
-        k->fd = -1;
+    if (c.fd >= 0 && k->inflight == 0 && (k->got > 0 || !idle_ok(c.fd)))
+        httpc_keep_close(k); /* closed by the peer while idle, or out of step */
+    if (k->fd < 0 && open_conn(&c, u, err, errlen) < 0)
+        return -1;
+    k->fd = c.fd;
+    if (send_request(&c, u, method, headers, body, len, 1, err, errlen) < 0) {
+        httpc_keep_close(k);
         return -1;
     }
-    rc = exchange(&c, u, method, headers, body, len, 1, out, &reusable, err, errlen);
-    if (rc < 0 || !reusable)
-        close_conn(&c);
-    k->fd = c.fd;
-    return rc;
+    k->inflight++;
+    return 0;
+}
+
+int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out, char *err,
+                    size_t errlen)
+{
+    struct conn c = { .fd = k->fd };
+    int reusable = 0;
+
+    memset(out, 0, sizeof(out[0]));
+    if (k->fd < 0 || k->inflight == 0) {
+        snprintf(err, errlen, "no request awaits an answer");
+        return -1;
+    }
+    set_deadline(&c, timeout_ms);
+    if (read_answer(&c, &k->buf, &k->got, 1, out, &reusable, err, errlen) < 0) {
+        httpc_keep_close(k);
+        return -1;
+    }
+    k->inflight--;
+    if (!reusable)
+        httpc_keep_close(k); /* the peer stops here: any request behind this one fails */
+    return 0;
+}
+
+int httpc_keep_request(struct httpc_keep *k, const struct httpc_url *u, const char *method,
+                       const char *headers, const char *body, size_t len, int timeout_ms,
+                       struct httpc_resp *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(out[0]));
+    if (k->inflight > 0) {
+        snprintf(err, errlen, "answers still awaited on the kept connection");
+        return -1;
+    }
+    if (httpc_keep_send(k, u, method, headers, body, len, timeout_ms, err, errlen) < 0)
+        return -1;
+    return httpc_keep_recv(k, timeout_ms, out, err, errlen);
 }
 
 int httpc_header(const struct httpc_resp *r, const char *name, char *out, size_t n)

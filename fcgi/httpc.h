@@ -4,8 +4,8 @@
  * webhook deliveries (http:// and https:// URLs; TLS by OpenSSL with the
  * peer verified against the system CA store and its host name checked).
  * httpc_request() opens one connection per request (Connection: close);
- * httpc_keep_request() keeps a plain (non-TLS) connection alive between
- * requests to the same peer. Every step is bounded by one deadline, so a
+ * httpc_keep_*() keep a plain (non-TLS) connection alive between requests
+ * to the same peer, and may pipeline them. Every step is bounded by one deadline, so a
  * slow peer costs at most timeout_ms.
  */
 #ifndef ZS_HTTPC_H
@@ -55,25 +55,44 @@ int httpc_header(const struct httpc_resp *r, const char *name, char *out, size_t
 /* A connection kept alive between requests (fd < 0: none open). */
 struct httpc_keep {
     int fd;
+    char *buf;    /* answers read and not yet taken (pipelining) */
+    size_t got;   /* bytes in buf */
+    int inflight; /* requests sent whose answers were not taken */
 };
 
 void httpc_keep_init(struct httpc_keep *k);
 
 /*
- * httpc_request() over k's connection, opened to u first when k has none
- * (or the one it has was closed by the peer while idle, or has unread
- * bytes). Plain connections only: a TLS URL is refused (-1). The
- * connection stays open after an answer whose end its framing shows
- * (Content-Length, or a chunked body's last chunk) unless the peer said
- * Connection: close; after any failure it is closed. A request is never
- * sent twice: when the kept connection fails, the caller sees -1 and
- * decides (the next call opens a new one).
+ * Send a request on k's connection without waiting for its answer
+ * (HTTP/1.1 pipelining: the peer answers in order; take each answer with
+ * httpc_keep_recv). The connection is opened to u first when k has none,
+ * or when, with nothing in flight, the one it has was closed by the peer
+ * or has unread bytes. Plain connections only: a TLS URL is refused (-1).
+ * A request is never sent twice: after any failure the connection is
+ * closed, every request in flight on it is lost to the caller (it may or
+ * may not have been carried out), and the next send opens a new one.
+ * 0, or -1 with a reason in err.
  */
+int httpc_keep_send(struct httpc_keep *k, const struct httpc_url *u, const char *method,
+                    const char *headers, const char *body, size_t len, int timeout_ms, char *err,
+                    size_t errlen);
+
+/*
+ * The answer to the oldest request in flight on k, as httpc_request()
+ * fills out. The connection stays open after an answer whose end its
+ * framing shows (Content-Length, chunks, or a status that has no body)
+ * unless the peer said Connection: close; otherwise it is closed, and so
+ * it is after any failure (with the requests still in flight). 0, or -1.
+ */
+int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out, char *err,
+                    size_t errlen);
+
+/* httpc_keep_send() then httpc_keep_recv(), with nothing else in flight. 0, or -1. */
 int httpc_keep_request(struct httpc_keep *k, const struct httpc_url *u, const char *method,
                        const char *headers, const char *body, size_t len, int timeout_ms,
                        struct httpc_resp *out, char *err, size_t errlen);
 
-/* Close k's connection, if open. */
+/* Close k's connection, if open, and forget what is in flight. */
 void httpc_keep_close(struct httpc_keep *k);
 
 #endif

@@ -35,6 +35,8 @@
 /* Statements per pipeline of a batch's record (results come back while
  * the next pipeline is sent; no socket buffer has to hold them all). */
 #define RECORD_PIPELINE 256
+/* Publishes in flight at once on the kept connection to nchan. */
+#define PIPELINE_DEPTH 16
 
 static pid_t pub_pid;
 static volatile sig_atomic_t pub_stop;
@@ -158,32 +160,38 @@ static char *message_text(const struct pub_event *e, const char *channel)
     return m;
 }
 
-/* Publish e on channel into d. 0 with d filled (msgid "" when nchan refused the channel), or -1. */
-static int publish_one(struct pub_ctx *c, const struct pub_event *e, const char *channel,
-                       struct pub_done *d)
+/* Send e's message on d's channel, pipelined on the kept connection. 0, or -1. */
+static int publish_send(struct pub_ctx *c, const struct pub_event *e, const struct pub_done *d)
 {
     struct httpc_url u = c->nchan;
-    struct httpc_resp r;
     char err[160], headers[160], *msg;
-    int messages = 0, rc;
+    int rc;
 
-    memset(d, 0, sizeof(*d));
-    if (snprintf(d->channel, sizeof(d->channel), "%s", channel) >= (int)sizeof(d->channel))
+    if (!(msg = message_text(e, d->channel)))
         return -1;
-    d->pos = e->pos;
-    snprintf(d->pos_text, sizeof(d->pos_text), "%" PRId64, e->pos);
-    if (!(msg = message_text(e, channel)))
-        return -1;
-    snprintf(u.path, sizeof(u.path), "/pub/%s", channel);
+    snprintf(u.path, sizeof(u.path), "/pub/%s", d->channel);
     snprintf(headers, sizeof(headers),
              "Accept: application/json\r\nContent-Type: application/json\r\n"
              "X-EventSource-Event: %s\r\n",
              e->type);
-    rc = httpc_keep_request(&c->conn, &u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, &r,
-                            err, sizeof(err));
+    rc = httpc_keep_send(&c->conn, &u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, err,
+                         sizeof(err));
     free(msg);
-    if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, channel, err);
+    if (rc < 0)
+        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, d->channel, err);
+    return rc;
+}
+
+/* nchan's answer to the oldest publish in flight, d's, into d (msgid "" when
+ * nchan refused the channel: skipped). 0, or -1. */
+static int publish_take(struct pub_ctx *c, struct pub_done *d)
+{
+    struct httpc_resp r;
+    char err[160];
+    int messages = 0, rc;
+
+    if (httpc_keep_recv(&c->conn, PUBLISH_TIMEOUT_MS, &r, err, sizeof(err)) < 0) {
+        log_warn("events: publishing %" PRId64 " to %s: %s", d->pos, d->channel, err);
         return -1;
     }
     rc = (r.status == 201 || r.status == 202)
@@ -194,11 +202,11 @@ static int publish_one(struct pub_ctx *c, const struct pub_event *e, const char 
         /* a channel nginx refuses (not a channel name): skipped, never retried,
          * so one bad row cannot stop the stream */
         log_error("events: event %" PRId64 " names channel %s, which nchan refuses (%d): skipped",
-                  e->pos, channel, r.status);
+                  d->pos, d->channel, r.status);
         d->msgid[0] = '\0';
         rc = 0;
     } else if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", e->pos, channel,
+        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", d->pos, d->channel,
                  r.status);
     }
     d->fresh = messages == 1;
@@ -307,14 +315,47 @@ static long ms_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* The message found in nchan for (channel, pos) when recovering, or NULL. */
-static const struct pub_done *found_in(const struct pub_done *found, int n, const char *channel,
-                                       int64_t pos)
+/*
+ * Publish b's pending slots in order, up to PIPELINE_DEPTH in flight on
+ * the kept connection (nginx answers a connection's requests one after
+ * another, so a channel's messages keep their order), starting no new
+ * event once BATCH_MS have passed. The slots [0, return) are complete;
+ * *failed says whether a publish failed (its successors' fate unknown).
+ */
+static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev,
+                         int *failed)
 {
-    for (int i = 0; i < n; i++)
-        if (found[i].pos == pos && strcmp(found[i].channel, channel) == 0)
-            return &found[i];
-    return NULL;
+    int sent = 0, taken = 0, inflight = 0, stop = 0, e = 0;
+    struct timespec t0;
+
+    *failed = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        while (!stop && sent < b->ns && inflight < PIPELINE_DEPTH) {
+            if (b->first[sent] && sent > 0 && (pub_stop || ms_since(&t0) >= BATCH_MS)) {
+                stop = 1;
+                break;
+            }
+            while (b->end[e] <= sent)
+                e++; /* the event slot `sent` belongs to */
+            if (b->pending[sent] && publish_send(c, &ev[e], &b->done[sent]) < 0) {
+                *failed = 1;
+                return taken;
+            }
+            inflight += b->pending[sent];
+            sent++;
+        }
+        while (taken < sent && !b->pending[taken])
+            taken++;
+        if (taken == sent)
+            return taken;
+        if (publish_take(c, &b->done[taken]) < 0) {
+            *failed = 1;
+            return taken;
+        }
+        inflight--;
+        taken++;
+    }
 }
 
 /*
@@ -325,37 +366,24 @@ static const struct pub_done *found_in(const struct pub_done *found, int n, cons
  */
 static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor)
 {
-    struct pub_done *done = malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*done));
+    struct pub_batch b = { 0 };
     struct pub_done *found =
         c->recovering ? malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*found)) : NULL;
-    char chans[PUBLISH_CHANNELS_MAX][EVENTS_CHANNELS_MAX];
-    int nd = 0, whole = 0, nd_whole = 0, nf = 0, failed = 0;
+    int whole = 0, complete, nf = 0, failed = 0;
     int64_t last;
-    struct timespec t0;
 
-    if (!done || (c->recovering && !found)
+    if ((c->recovering && !found)
         || (c->recovering
-            && (nf = publish_recover(c, ev, n, cursor, found, n * PUBLISH_CHANNELS_MAX)) < 0)) {
-        free(done);
+            && (nf = publish_recover(c, ev, n, cursor, found, n * PUBLISH_CHANNELS_MAX)) < 0)
+        || publish_batch_layout(&b, ev, n, found, nf) < 0) {
+        publish_batch_free(&b);
         free(found);
         return -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < n && !failed && !pub_stop && (i == 0 || ms_since(&t0) < BATCH_MS); i++) {
-        int m = publish_channels(&ev[i], chans);
-        for (int j = 0; j < m && !failed; j++) {
-            const struct pub_done *f = found_in(found, nf, chans[j], ev[i].pos);
-            if (f)
-                done[nd++] = *f;
-            else
-                failed = publish_one(c, &ev[i], chans[j], &done[nd++]) < 0;
-        }
-        if (!failed) {
-            whole = i + 1;
-            nd_whole = nd;
-        }
-    }
-    if (whole > 0 && record_batch(c, done, nd_whole, ev[whole - 1].pos) < 0)
+    complete = batch_publish(c, &b, ev, &failed);
+    while (whole < n && b.end[whole] <= complete)
+        whole++;
+    if (whole > 0 && record_batch(c, b.done, b.end[whole - 1], ev[whole - 1].pos) < 0)
         whole = 0, failed = 1;
     /* a failure may have left messages in nchan the table lacks, and so may
      * a dead publisher's batch that reached past this one: read them back next */
@@ -364,7 +392,7 @@ static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, i
     for (int i = 0; i < nf; i++)
         c->recovering |= found[i].pos > last;
     free(found);
-    free(done);
+    publish_batch_free(&b);
     return failed && whole == 0 ? -1 : whole;
 }
 

@@ -214,3 +214,55 @@ int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_
     free(names);
     return nf;
 }
+
+/* The message found in nchan for (channel, pos) when recovering, or NULL. */
+static const struct pub_done *found_in(const struct pub_done *found, int n, const char *channel,
+                                       int64_t pos)
+{
+    for (int i = 0; i < n; i++)
+        if (found[i].pos == pos && strcmp(found[i].channel, channel) == 0)
+            return &found[i];
+    return NULL;
+}
+
+/* Lay ev[0..n) out in b (see publish_recover.h), taking what recovery found in found[0..nf). 0, or -1. */
+int publish_batch_layout(struct pub_batch *b, const struct pub_event *ev, int n,
+                         const struct pub_done *found, int nf)
+{
+    size_t max = (size_t)n * PUBLISH_CHANNELS_MAX;
+    char chans[PUBLISH_CHANNELS_MAX][EVENTS_CHANNELS_MAX];
+
+    b->ns = 0;
+    b->done = calloc(max, sizeof(*b->done));
+    b->pending = calloc(max, 1);
+    b->first = calloc(max, 1);
+    b->end = calloc((size_t)n, sizeof(*b->end));
+    if (!b->done || !b->pending || !b->first || !b->end)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int m = publish_channels(&ev[i], chans);
+        for (int j = 0; j < m; j++) {
+            struct pub_done *d = &b->done[b->ns];
+            const struct pub_done *f = found_in(found, nf, chans[j], ev[i].pos);
+            if (f) {
+                *d = *f;
+            } else {
+                snprintf(d->channel, sizeof(d->channel), "%s", chans[j]);
+                d->pos = ev[i].pos;
+                snprintf(d->pos_text, sizeof(d->pos_text), "%" PRId64, ev[i].pos);
+                b->pending[b->ns] = 1;
+            }
+            b->first[b->ns++] = j == 0;
+        }
+        b->end[i] = b->ns;
+    }
+    return 0;
+}
+
+void publish_batch_free(struct pub_batch *b)
+{
+    free(b->done);
+    free(b->pending);
+    free(b->first);
+    free(b->end);
+}

@@ -56,6 +56,25 @@ struct pub_ctx {
 int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor,
                     struct pub_done *found, int max);
 
+/* A batch laid out: one slot per (event, channel), in publishing order. */
+struct pub_batch {
+    struct pub_done *done; /* the slots */
+    char *pending;         /* slot k still needs its POST (not found in nchan) */
+    char *first;           /* slot k is its event's first */
+    int *end;              /* per event: the slot after its last */
+    int ns;
+};
+
+/*
+ * Lay ev[0..n) out in b, one slot per (event, channel) in publishing
+ * order, taking each message recovery found (found[0..nf)) instead of a
+ * publish. 0, or -1 (out of memory). publish_batch_free() it either way.
+ */
+int publish_batch_layout(struct pub_batch *b, const struct pub_event *ev, int n,
+                         const struct pub_done *found, int nf);
+
+void publish_batch_free(struct pub_batch *b);
+
 /* The distinct channels event e names, at most PUBLISH_CHANNELS_MAX, into out. Their count. */
 int publish_channels(const struct pub_event *e, char out[][EVENTS_CHANNELS_MAX]);
 

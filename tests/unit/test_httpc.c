@@ -2,7 +2,8 @@
  * test_httpc.c — unit tests for fcgi/httpc.c's kept-alive connections,
  * against a small HTTP server forked on a unix socket: answers framed by
  * Content-Length, by chunks (with a body that looks like a last chunk),
- * a 304 with no length at all, all on one connection; a new connection
+ * a 304 with no length at all, all on one connection, and pipelined
+ * (three requests out before the first answer is read); a new connection
  * after Connection: close and after the peer closed an idle one; a TLS URL
  * refused; and httpc_header's look-ups.
  */
@@ -21,10 +22,14 @@
 
 #define CHUNKED_BODY "x\r\n0\r\n\r\ny"
 
-/* Read one request head (and its body, by Content-Length) from fd. Its path, or NULL at EOF. */
-static char *read_request(int fd, char *buf, size_t cap)
+/*
+ * Read one request head (and its body, by Content-Length) from fd into buf,
+ * where *have bytes wait from before (pipelined requests); the request is
+ * moved to buf2 and what follows it kept in buf. Its path, or NULL at EOF.
+ */
+static char *read_request(int fd, char *buf, size_t *have, char *buf2, size_t cap)
 {
-    size_t got = 0;
+    size_t got = *have, want;
     char *end, *cl, *sp;
 
     while (!(buf[got] = '\0', end = strstr(buf, "\r\n\r\n"))) {
@@ -34,14 +39,18 @@ static char *read_request(int fd, char *buf, size_t cap)
         got += (size_t)n;
     }
     cl = strcasestr(buf, "\r\ncontent-length:");
-    for (size_t want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-         got < want;) {
+    want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+    while (got < want) {
         ssize_t n = read(fd, buf + got, cap - 1 - got);
         if (n <= 0)
             return NULL;
         got += (size_t)n;
     }
-    sp = strchr(buf, ' ');
+    memcpy(buf2, buf, want);
+    buf2[want] = '\0';
+    memmove(buf, buf + want, got - want);
+    *have = got - want;
+    sp = strchr(buf2, ' ');
     if (!sp)
         return NULL;
     sp[1 + strcspn(sp + 1, " ")] = '\0';
@@ -51,16 +60,17 @@ static char *read_request(int fd, char *buf, size_t cap)
 /* The server: answers by path, each answer naming its connection (X-Conn); closes tell `told`. */
 static void serve(int lfd, int told)
 {
-    char buf[8192], ans[512];
+    char buf[8192], req[8192], ans[512];
     int conns = 0;
 
     for (;;) {
         int fd = accept(lfd, NULL, NULL), open = 1;
+        size_t have = 0;
         if (fd < 0)
             _exit(1);
         conns++;
         while (open) {
-            char *path = read_request(fd, buf, sizeof(buf));
+            char *path = read_request(fd, buf, &have, req, sizeof(buf));
             if (!path)
                 break;
             if (strcmp(path, "/cl") == 0)
@@ -158,6 +168,31 @@ int main(void)
     is_int(get(&k, &u, "/cl", &conn, body, sizeof(body)), 200,
            "a request after the peer closed the idle connection succeeds");
     is_int(conn, 3, "…on a new connection, not a failed send on the dead one");
+
+    {
+        const char *paths[3] = { "/cl", "/chunked", "/304" };
+        int st[3] = { 0, 0, 0 }, cn[3] = { 0, 0, 0 }, sent = 0;
+        char err[160];
+        for (int i = 0; i < 3; i++) {
+            snprintf(u.path, sizeof(u.path), "%s", paths[i]);
+            sent += httpc_keep_send(&k, &u, "GET", NULL, NULL, 0, 2000, err, sizeof(err)) == 0;
+        }
+        is_int(sent, 3, "three requests sent pipelined, before any answer is read");
+        is_int(k.inflight, 3, "…three in flight");
+        for (int i = 0; i < 3; i++) {
+            if (httpc_keep_recv(&k, 2000, &r, err, sizeof(err)) == 0) {
+                st[i] = r.status;
+                cn[i] = httpc_header(&r, "X-Conn", v, sizeof(v)) == 0 ? atoi(v) : -1;
+                if (i == 1)
+                    snprintf(body, sizeof(body), "%s", r.body);
+                httpc_free(&r);
+            }
+        }
+        ok(st[0] == 200 && st[1] == 200 && st[2] == 304, "…answered in order (200, 200, 304)");
+        is_str(body, CHUNKED_BODY, "…the chunked one whole, between the others");
+        ok(cn[0] == 3 && cn[1] == 3 && cn[2] == 3, "…all on the one kept connection");
+        ok(httpc_keep_recv(&k, 2000, &r, err, sizeof(err)) < 0, "no fourth answer is awaited");
+    }
 
     u.tls = 1;
     snprintf(u.path, sizeof(u.path), "/cl");
