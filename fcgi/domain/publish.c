@@ -381,6 +381,8 @@ static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, i
         return -1;
     }
     complete = batch_publish(c, &b, ev, &failed);
+    if (failed)
+        httpc_keep_close(&c->conn); /* answers still in flight would answer the next requests */
     while (whole < n && b.end[whole] <= complete)
         whole++;
     if (whole > 0 && record_batch(c, b.done, b.end[whole - 1], ev[whole - 1].pos) < 0)

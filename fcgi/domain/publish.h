@@ -8,7 +8,8 @@
  *   2. publishes the ordered events after the `nchan` cursor (a batch of
  *      at most events_batch, for at most a second), in order, to every
  *      channel each names, through nginx's nchan publisher location on the
- *      unix socket <socket_dir>/nchan.sock (one kept-alive connection);
+ *      unix socket <socket_dir>/nchan.sock (one kept-alive connection,
+ *      up to 16 publishes pipelined on it);
  *      then records nchan's message id of every (channel, event) and
  *      advances the cursor, with the lease renewed, in one transaction
  *      for the whole batch (its database connection kept across rounds).
