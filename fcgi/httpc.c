@@ -502,6 +502,10 @@ int httpc_keep_send(struct httpc_keep *k, const struct httpc_url *u, const char 
         snprintf(err, errlen, "kept connections are plain only");
         return -1;
     }
+    if (k->lost > 0) {
+        snprintf(err, errlen, "requests in flight were lost with the connection");
+        return -1;
+    }
     set_deadline(&c, timeout_ms);
     if (c.fd >= 0 && k->inflight == 0 && (k->got > 0 || !idle_ok(c.fd)))
         httpc_keep_close(k); /* closed by the peer while idle, or out of step */
@@ -523,6 +527,11 @@ int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out
     int reusable = 0;
 
     memset(out, 0, sizeof(out[0]));
+    if (k->lost > 0) {
+        k->lost--;
+        snprintf(err, errlen, "the peer closed the connection before answering");
+        return -1;
+    }
     if (k->fd < 0 || k->inflight == 0) {
         snprintf(err, errlen, "no request awaits an answer");
         return -1;
@@ -533,8 +542,13 @@ int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out
         return -1;
     }
     k->inflight--;
-    if (!reusable)
-        httpc_keep_close(k); /* the peer stops here: any request behind this one fails */
+    if (!reusable) {
+        /* the peer stops here: each request behind this one fails, and no
+         * new one goes out before the caller has seen them fail */
+        int lost = k->inflight;
+        httpc_keep_close(k);
+        k->lost = lost;
+    }
     return 0;
 }
 

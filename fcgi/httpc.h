@@ -58,6 +58,7 @@ struct httpc_keep {
     char *buf;    /* answers read and not yet taken (pipelining) */
     size_t got;   /* bytes in buf */
     int inflight; /* requests sent whose answers were not taken */
+    int lost;     /* requests in flight when the peer closed: their recvs fail */
 };
 
 void httpc_keep_init(struct httpc_keep *k);
@@ -82,7 +83,11 @@ int httpc_keep_send(struct httpc_keep *k, const struct httpc_url *u, const char 
  * fills out. The connection stays open after an answer whose end its
  * framing shows (Content-Length, chunks, or a status that has no body)
  * unless the peer said Connection: close; otherwise it is closed, and so
- * it is after any failure (with the requests still in flight). 0, or -1.
+ * it is after any failure (with the requests still in flight). Requests
+ * that were in flight behind an answer that closed the connection were
+ * not answered: each of their recvs fails, and until then every send is
+ * refused (none may be taken for one of theirs). httpc_keep_close()
+ * forgets them. 0, or -1.
  */
 int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out, char *err,
                     size_t errlen);

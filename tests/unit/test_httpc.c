@@ -70,9 +70,12 @@ static void serve(int lfd, int told)
             _exit(1);
         conns++;
         while (open) {
-            char *path = read_request(fd, buf, &have, req, sizeof(buf));
-            if (!path)
+            char *got = read_request(fd, buf, &have, req, sizeof(buf)), path[64];
+            if (!got)
                 break;
+            snprintf(path, sizeof(path), "%s", got);
+            if (strcmp(path, "/closing") == 0 && !read_request(fd, buf, &have, req, sizeof(buf)))
+                break; /* /closing: the request pipelined behind it is in, then it closes */
             if (strcmp(path, "/cl") == 0)
                 snprintf(ans, sizeof(ans),
                          "HTTP/1.1 200 OK\r\nX-Conn: %d\r\nContent-Length: 5\r\n\r\nhello", conns);
@@ -84,7 +87,7 @@ static void serve(int lfd, int told)
             else if (strcmp(path, "/304") == 0)
                 snprintf(ans, sizeof(ans), "HTTP/1.1 304 Not Modified\r\nX-Conn: %d\r\n\r\n",
                          conns);
-            else if (strcmp(path, "/close") == 0)
+            else if (strcmp(path, "/close") == 0 || strcmp(path, "/closing") == 0)
                 snprintf(ans, sizeof(ans),
                          "HTTP/1.1 200 OK\r\nX-Conn: %d\r\nConnection: close\r\n"
                          "Content-Length: 2\r\n\r\nok",
@@ -94,7 +97,8 @@ static void serve(int lfd, int told)
                          "HTTP/1.1 200 OK\r\nX-Conn: %d\r\nContent-Length: 3\r\n\r\nbye", conns);
             if (write(fd, ans, strlen(ans)) < 0)
                 break;
-            open = strcmp(path, "/close") != 0 && strcmp(path, "/bye") != 0;
+            open = strcmp(path, "/cl") == 0 || strcmp(path, "/chunked") == 0
+                || strcmp(path, "/304") == 0;
         }
         close(fd);
         if (write(told, "c", 1) < 0)
@@ -192,6 +196,25 @@ int main(void)
         is_str(body, CHUNKED_BODY, "…the chunked one whole, between the others");
         ok(cn[0] == 3 && cn[1] == 3 && cn[2] == 3, "…all on the one kept connection");
         ok(httpc_keep_recv(&k, 2000, &r, err, sizeof(err)) < 0, "no fourth answer is awaited");
+    }
+
+    {
+        char err[160];
+        int a, b2, c2;
+        snprintf(u.path, sizeof(u.path), "/closing");
+        a = httpc_keep_send(&k, &u, "GET", NULL, NULL, 0, 2000, err, sizeof(err));
+        snprintf(u.path, sizeof(u.path), "/cl");
+        b2 = httpc_keep_send(&k, &u, "GET", NULL, NULL, 0, 2000, err, sizeof(err));
+        ok(a == 0 && b2 == 0, "Connection: close with a request pipelined behind it");
+        a = httpc_keep_recv(&k, 2000, &r, err, sizeof(err));
+        ok(a == 0 && r.status == 200, "…the closing answer is taken");
+        httpc_free(&r);
+        ok(httpc_keep_send(&k, &u, "GET", NULL, NULL, 0, 2000, err, sizeof(err)) < 0,
+           "…no new request goes out while the one behind it is not accounted for");
+        b2 = httpc_keep_recv(&k, 2000, &r, err, sizeof(err));
+        ok(b2 < 0, "…the request behind it fails: never an answer from another connection");
+        c2 = get(&k, &u, "/cl", &conn, body, sizeof(body));
+        ok(c2 == 200 && conn == 4, "…then the next request goes on a new connection");
     }
 
     u.tls = 1;
