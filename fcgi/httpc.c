@@ -20,6 +20,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+/* What one answer may take in the read buffer: its head and a body of HTTPC_BODY_MAX. */
+#define HTTPC_READ_CAP (4096 + HTTPC_BODY_MAX)
+
 struct conn {
     int fd;
     SSL_CTX *ctx;
@@ -242,15 +245,50 @@ static ssize_t recv_some(struct conn *c, char *buf, size_t len)
     }
 }
 
-/* Whether buf (got bytes, NUL-terminated) holds a whole answer with a Content-Length. */
-static int complete(const char *buf, size_t got)
+/* Where a chunked body b (got bytes, NUL-terminated) ends after its last
+ * chunk (no trailers), or 0 while incomplete. */
+static size_t chunked_end(const char *b, size_t got)
 {
-    const char *end = strstr(buf, "\r\n\r\n"), *cl;
+    size_t at = 0;
+
+    for (;;) {
+        char *e;
+        unsigned long n = strtoul(b + at, &e, 16);
+        const char *crlf = strstr(b + at, "\r\n");
+        if (!crlf || e == b + at)
+            return 0;
+        at = (size_t)(crlf - b) + 2;
+        if (n == 0)
+            return at + 2 <= got && b[at] == '\r' && b[at + 1] == '\n' ? at + 2 : 0;
+        if ((at += n + 2) > got)
+            return 0;
+    }
+}
+
+/*
+ * How many bytes of buf (got bytes, NUL-terminated) the answer takes when
+ * they hold it whole by its framing: a Content-Length, or a chunked body
+ * ending in its last chunk (204 and 304: the header alone). 0 while
+ * incomplete or unframed.
+ */
+static size_t complete(const char *buf, size_t got)
+{
+    const char *end = strstr(buf, "\r\n\r\n"), *cl, *te;
+    size_t hl, body;
 
     if (!end)
         return 0;
+    hl = (size_t)(end + 4 - buf);
+    if (strncmp(buf, "HTTP/1.1 204", 12) == 0 || strncmp(buf, "HTTP/1.1 304", 12) == 0)
+        return hl; /* never a body */
+    te = strcasestr(buf, "\r\ntransfer-encoding:");
+    if (te && te < end)
+        return (body = chunked_end(end + 4, got - hl)) ? hl + body : 0;
     cl = strcasestr(buf, "\r\ncontent-length:");
-    return cl && cl < end && got >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+    if (!cl || cl > end)
+        return 0;
+    hl += strtoul(cl + 17, NULL, 10);
+    return got >= hl ? hl : 0;
 }
 
 /* Decode a chunked body in place. Its new length, or -1 when malformed/incomplete. */
@@ -287,6 +325,8 @@ static int parse_answer(char *buf, size_t len, struct httpc_resp *out)
     if (!hdr_end || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1)
         return -1;
     *hdr_end = '\0';
+    if (!(out->head = strdup(buf)))
+        return -1;
     body = hdr_end + 4;
     for (line = strstr(buf, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
         if (strncasecmp(line + 2, "content-length:", 15) == 0)
@@ -309,74 +349,251 @@ static int parse_answer(char *buf, size_t len, struct httpc_resp *out)
     return 0;
 }
 
+/* Start c's deadline timeout_ms from now. */
+static void set_deadline(struct conn *c, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+    c->deadline.tv_sec += timeout_ms / 1000;
+    c->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (c->deadline.tv_nsec >= 1000000000L) {
+        c->deadline.tv_sec++;
+        c->deadline.tv_nsec -= 1000000000L;
+    }
+}
+
+/* Send one request on the open connection c; keep asks for keep-alive. 0, or -1. */
+static int send_request(struct conn *c, const struct httpc_url *u, const char *method,
+                        const char *headers, const char *body, size_t len, int keep, char *err,
+                        size_t errlen)
+{
+    char head[2048];
+    int hl = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\nUser-Agent: zerosum\r\n"
+                      "Content-Length: %zu\r\n%s\r\n",
+                      method, u->path, u->host, keep ? "keep-alive" : "close", len,
+                      headers ? headers : "");
+
+    if (hl < 0 || (size_t)hl >= sizeof(head)) {
+        snprintf(err, errlen, "request head too long");
+        return -1;
+    }
+    if (send_all(c, head, (size_t)hl) < 0 || (len && send_all(c, body, len) < 0)) {
+        snprintf(err, errlen, "send failed or timed out");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Read the next answer on c into out. *bufp and *gotp: the read buffer (made
+ * when NULL, HTTPC_READ_CAP bytes) and the bytes in it, which may already
+ * hold the answer and, after it, the next ones (pipelining): they stay in
+ * it. keep: *reusable then says whether the connection may carry more
+ * requests (the answer framed, HTTP/1.1, no Connection: close). 0, or -1.
+ */
+static int read_answer(struct conn *c, char **bufp, size_t *gotp, int keep, struct httpc_resp *out,
+                       int *reusable, char *err, size_t errlen)
+{
+    char *buf = *bufp, v[16], saved;
+    size_t got = *gotp, whole;
+    ssize_t n;
+    int framed;
+
+    *reusable = 0;
+    if (!buf && !(buf = *bufp = malloc(HTTPC_READ_CAP + 1))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    buf[got] = '\0';
+    /* Read to the answer's end (its framing, or the peer closing), keeping at most the cap. */
+    while (!(whole = complete(buf, got)) && got < HTTPC_READ_CAP
+           && (n = recv_some(c, buf + got, HTTPC_READ_CAP - got)) > 0) {
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+    if (got == 0) {
+        snprintf(err, errlen, "no answer (%s)", left_ms(c) ? "connection failed" : "timed out");
+        return -1;
+    }
+    if (!(framed = whole > 0))
+        whole = got; /* unframed: what came before the close (or the cap) */
+    saved = buf[whole];
+    buf[whole] = '\0';
+    if (parse_answer(buf, whole, out) < 0) {
+        snprintf(err, errlen, "malformed answer");
+        httpc_free(out);
+        *gotp = 0;
+        return -1;
+    }
+    buf[whole] = saved;
+    if (keep && framed && strncmp(buf, "HTTP/1.1", 8) == 0)
+        *reusable =
+            httpc_header(out, "Connection", v, sizeof(v)) < 0 || strcasecmp(v, "close") != 0;
+    memmove(buf, buf + whole, got - whole);
+    *gotp = got - whole;
+    return 0;
+}
+
+static void close_conn(struct conn *c)
+{
+    if (c->ssl)
+        SSL_free(c->ssl);
+    if (c->ctx)
+        SSL_CTX_free(c->ctx);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->ssl = NULL;
+    c->ctx = NULL;
+    c->fd = -1;
+}
+
 int httpc_request(const struct httpc_url *u, const char *method, const char *headers,
                   const char *body, size_t len, int timeout_ms, struct httpc_resp *out, char *err,
                   size_t errlen)
 {
     struct conn c = { .fd = -1 };
-    char head[2048], *buf = NULL;
-    size_t got = 0, cap = 4096 + HTTPC_BODY_MAX;
-    int hl, rc = -1;
-    ssize_t n;
+    char *buf = NULL;
+    size_t got = 0;
+    int rc = -1, reusable;
 
     memset(out, 0, sizeof(out[0]));
-    clock_gettime(CLOCK_MONOTONIC, &c.deadline);
-    c.deadline.tv_sec += timeout_ms / 1000;
-    c.deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (c.deadline.tv_nsec >= 1000000000L) {
-        c.deadline.tv_sec++;
-        c.deadline.tv_nsec -= 1000000000L;
-    }
-    hl = snprintf(head, sizeof(head),
-                  "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nUser-Agent: zerosum\r\n"
-                  "Content-Length: %zu\r\n%s\r\n",
-                  method, u->path, u->host, len, headers ? headers : "");
-    if (hl < 0 || (size_t)hl >= sizeof(head)) {
-        snprintf(err, errlen, "request head too long");
+    set_deadline(&c, timeout_ms);
+    if (open_conn(&c, u, err, errlen) == 0 && (!u->tls || start_tls(&c, u, err, errlen) == 0)
+        && send_request(&c, u, method, headers, body, len, 0, err, errlen) == 0)
+        rc = read_answer(&c, &buf, &got, 0, out, &reusable, err, errlen);
+    free(buf);
+    close_conn(&c);
+    return rc;
+}
+
+void httpc_keep_init(struct httpc_keep *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->fd = -1;
+}
+
+void httpc_keep_close(struct httpc_keep *k)
+{
+    if (k->fd >= 0)
+        close(k->fd);
+    free(k->buf);
+    httpc_keep_init(k);
+}
+
+/* Whether an idle kept connection is still usable: nothing to read (no EOF, no stray bytes). */
+static int idle_ok(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    int rc;
+
+    do
+        rc = poll(&p, 1, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc == 0;
+}
+
+int httpc_keep_send(struct httpc_keep *k, const struct httpc_url *u, const char *method,
+                    const char *headers, const char *body, size_t len, int timeout_ms, char *err,
+                    size_t errlen)
+{
+    struct conn c = { .fd = k->fd };
+
+    if (u->tls) {
+        snprintf(err, errlen, "kept connections are plain only");
         return -1;
     }
-    if (open_conn(&c, u, err, errlen) < 0 || (u->tls && start_tls(&c, u, err, errlen) < 0))
-        goto out;
-    if (send_all(&c, head, (size_t)hl) < 0 || (len && send_all(&c, body, len) < 0)) {
-        snprintf(err, errlen, "send failed or timed out");
-        goto out;
+    if (k->lost > 0) {
+        snprintf(err, errlen, "requests in flight were lost with the connection");
+        return -1;
     }
-    if (!(buf = malloc(cap + 1))) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
+    set_deadline(&c, timeout_ms);
+    if (c.fd >= 0 && k->inflight == 0 && (k->got > 0 || !idle_ok(c.fd)))
+        httpc_keep_close(k); /* closed by the peer while idle, or out of step */
+    if (k->fd < 0 && open_conn(&c, u, err, errlen) < 0)
+        return -1;
+    k->fd = c.fd;
+    if (send_request(&c, u, method, headers, body, len, 1, err, errlen) < 0) {
+        httpc_keep_close(k);
+        return -1;
     }
-    /* Read to the end (Connection: close), keeping at most cap bytes. */
-    while ((n = recv_some(&c, buf + got, cap - got)) > 0) {
-        got += (size_t)n;
-        buf[got] = '\0';
-        if (got == cap || complete(buf, got))
-            break;
+    k->inflight++;
+    return 0;
+}
+
+int httpc_keep_recv(struct httpc_keep *k, int timeout_ms, struct httpc_resp *out, char *err,
+                    size_t errlen)
+{
+    struct conn c = { .fd = k->fd };
+    int reusable = 0;
+
+    memset(out, 0, sizeof(out[0]));
+    if (k->lost > 0) {
+        k->lost--;
+        snprintf(err, errlen, "the peer closed the connection before answering");
+        return -1;
     }
-    if (n < 0 && got == 0) {
-        snprintf(err, errlen, "no answer (%s)", left_ms(&c) ? "connection failed" : "timed out");
-        goto out;
+    if (k->fd < 0 || k->inflight == 0) {
+        snprintf(err, errlen, "no request awaits an answer");
+        return -1;
     }
-    buf[got] = '\0';
-    if (parse_answer(buf, got, out) < 0) {
-        snprintf(err, errlen, "malformed answer");
-        goto out;
+    set_deadline(&c, timeout_ms);
+    if (read_answer(&c, &k->buf, &k->got, 1, out, &reusable, err, errlen) < 0) {
+        httpc_keep_close(k);
+        return -1;
     }
-    rc = 0;
-out:
-    free(buf);
-    if (c.ssl) {
-        SSL_free(c.ssl);
+    k->inflight--;
+    if (!reusable) {
+        /* the peer stops here: each request behind this one fails, and no
+         * new one goes out before the caller has seen them fail */
+        int lost = k->inflight;
+        httpc_keep_close(k);
+        k->lost = lost;
     }
-    if (c.ctx)
-        SSL_CTX_free(c.ctx);
-    if (c.fd >= 0)
-        close(c.fd);
-    return rc;
+    return 0;
+}
+
+int httpc_keep_request(struct httpc_keep *k, const struct httpc_url *u, const char *method,
+                       const char *headers, const char *body, size_t len, int timeout_ms,
+                       struct httpc_resp *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(out[0]));
+    if (k->inflight > 0) {
+        snprintf(err, errlen, "answers still awaited on the kept connection");
+        return -1;
+    }
+    if (httpc_keep_send(k, u, method, headers, body, len, timeout_ms, err, errlen) < 0)
+        return -1;
+    return httpc_keep_recv(k, timeout_ms, out, err, errlen);
+}
+
+int httpc_header(const struct httpc_resp *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+
+    for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+        const char *v = l + 2 + nl, *e;
+        size_t vl;
+        if (strncasecmp(l + 2, name, nl) != 0 || *v != ':')
+            continue;
+        v += strspn(v + 1, " \t") + 1;
+        e = v + strcspn(v, "\r\n");
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        vl = (size_t)(e - v);
+        if (vl >= n)
+            return -1;
+        memcpy(out, v, vl);
+        out[vl] = '\0';
+        return 0;
+    }
+    return -1;
 }
 
 void httpc_free(struct httpc_resp *r)
 {
     free(r->body);
+    free(r->head);
     r->body = NULL;
+    r->head = NULL;
     r->len = 0;
 }

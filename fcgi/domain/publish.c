@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "domain/events.h"
+#include "domain/publish_recover.h"
 #include "httpc.h"
 #include "log.h"
 #include "util.h"
@@ -27,36 +28,18 @@
  * keep it. Every write checks the lease in its own transaction whatever
  * this says; this only keeps it from lapsing. */
 #define LEASE_RENEW_MS (LEASE_MS / 5)
-#define PUBLISH_TIMEOUT_MS 2000
-#define CHANNELS_MAX 8
+/* A batch is recorded at the latest this long after its first publish
+ * (bounding how long a published message can be unknown to the subscribe
+ * gate, and a round's hold on the lease). */
+#define BATCH_MS 1000
+/* Statements per pipeline of a batch's record (results come back while
+ * the next pipeline is sent; no socket buffer has to hold them all). */
+#define RECORD_PIPELINE 256
+/* Publishes in flight at once on the kept connection to nchan. */
+#define PIPELINE_DEPTH 16
 
 static pid_t pub_pid;
 static volatile sig_atomic_t pub_stop;
-
-/* One ordered event, as read back for publishing. */
-struct pub_event {
-    int64_t pos;
-    char type[64];
-    char channels[EVENTS_CHANNELS_MAX];
-    char created_at[40];
-    char *payload;
-};
-
-/* What nchan said of one publish. */
-struct pub_done {
-    char channel[EVENTS_CHANNELS_MAX];
-    char msgid[48];
-    int fresh; /* the channel held no other message: its older ids are gone */
-};
-
-struct pub_ctx {
-    const struct zs_config *cfg;
-    char owner[64];
-    int recovering; /* the first event after a start or a failure: check before publishing */
-    struct timespec renewed; /* when the last transaction that renewed the lease began */
-    int held;                /* renewed is set: the lease was ours then */
-    struct httpc_url nchan;
-};
 
 /* ---- ordering ------------------------------------------------------------ */
 
@@ -116,6 +99,7 @@ struct read_arg {
     const struct pub_ctx *c;
     struct pub_event *ev;
     int n, max;
+    int64_t cursor; /* out: the `nchan` cursor the events follow */
 };
 
 static void read_free(struct read_arg *a)
@@ -138,6 +122,7 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
     if (!(res = tx_exec_named(tx, SQL_EVENTS_CURSOR, pc)))
         return TX_ERROR;
     snprintf(after, sizeof(after), "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "0");
+    a->cursor = strtoll(after, NULL, 10);
     PQclear(res);
     snprintf(lim, sizeof(lim), "%d", a->max);
     if (!(res = tx_exec_named(tx, SQL_EVENTS_AFTER, pa)))
@@ -175,129 +160,53 @@ static char *message_text(const struct pub_event *e, const char *channel)
     return m;
 }
 
-/* nchan's JSON answer: last_message_id and messages. 0, or -1. */
-static int parse_nchan(const struct httpc_resp *r, char *msgid, size_t n, int *messages)
-{
-    struct json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *v;
-    int ok = 0;
-
-    if (o && json_object_object_get_ex(o, "last_message_id", &v)
-        && json_object_is_type(v, json_type_string)) {
-        snprintf(msgid, n, "%s", json_object_get_string(v));
-        ok = msgid[0] != '\0';
-        *messages = json_object_object_get_ex(o, "messages", &v) ? json_object_get_int(v) : 0;
-    }
-    if (o)
-        json_object_put(o);
-    return ok ? 0 : -1;
-}
-
-/* Ask nchan for channel's latest message id ("" when the channel has none). 0, or -1. */
-static int channel_latest(struct pub_ctx *c, const char *channel, char *msgid, size_t n)
+/* Send e's message on d's channel, pipelined on the kept connection. 0, or -1. */
+static int publish_send(struct pub_ctx *c, const struct pub_event *e, const struct pub_done *d)
 {
     struct httpc_url u = c->nchan;
-    struct httpc_resp r;
-    char err[160];
-    int messages = 0;
-
-    msgid[0] = '\0';
-    snprintf(u.path, sizeof(u.path), "/pub/%s", channel);
-    if (httpc_request(&u, "GET", "Accept: application/json\r\n", NULL, 0, PUBLISH_TIMEOUT_MS, &r,
-                      err, sizeof(err))
-        < 0) {
-        log_warn("events: nchan channel %s: %s", channel, err);
-        return -1;
-    }
-    if (r.status == 200 && parse_nchan(&r, msgid, n, &messages) < 0)
-        msgid[0] = '\0';
-    httpc_free(&r);
-    return r.status == 200 || r.status == 404 ? 0 : -1;
-}
-
-struct known_arg {
-    const char *channel, *msgid;
-    int known;
-};
-
-static enum tx_decision known_tx(struct tx *tx, void *arg)
-{
-    struct known_arg *k = arg;
-    const char *p[2] = { k->channel, k->msgid };
-    PGresult *res = tx_exec_named(tx, SQL_EVENTS_KNOWN, p);
-
-    if (!res)
-        return TX_ERROR;
-    k->known = PQntuples(res) > 0;
-    PQclear(res);
-    return TX_COMMIT;
-}
-
-/*
- * Recovering: whether channel's latest nchan message is this event,
- * published by a publisher that died before recording it (an id nchan has
- * that the table lacks: only the first unrecorded event can be one). 1 with
- * d filled, 0 no, -1 on failure.
- */
-static int already_published(struct pub_ctx *c, const char *channel, struct pub_done *d)
-{
-    struct db_session s;
-    struct known_arg k = { channel, d->msgid, 0 };
-    enum tx_decision dec;
-
-    if (channel_latest(c, channel, d->msgid, sizeof(d->msgid)) < 0)
-        return -1;
-    if (!d->msgid[0])
-        return 0;
-    db_session_init(&s, c->cfg, "events-publish", EP_OTHER);
-    if (tx_run(&s, TX_READ_ONLY, known_tx, &k, &dec) != TX_RESULT_DONE)
-        return -1;
-    if (k.known)
-        return 0;
-    log_info("events: channel %s already has message %s: recorded, not published again", channel,
-             d->msgid);
-    return 1;
-}
-
-/* Publish e on channel (or find it there when recovering). 0 with d filled, or -1. */
-static int publish_one(struct pub_ctx *c, const struct pub_event *e, const char *channel,
-                       struct pub_done *d)
-{
-    struct httpc_url u = c->nchan;
-    struct httpc_resp r;
     char err[160], headers[160], *msg;
-    int messages = 0, rc;
+    int rc;
 
-    memset(d, 0, sizeof(*d));
-    snprintf(d->channel, sizeof(d->channel), "%s", channel);
-    if (c->recovering && (rc = already_published(c, channel, d)) != 0)
-        return rc < 0 ? -1 : 0;
-    if (!(msg = message_text(e, channel)))
+    if (!(msg = message_text(e, d->channel)))
         return -1;
-    snprintf(u.path, sizeof(u.path), "/pub/%s", channel);
+    snprintf(u.path, sizeof(u.path), "/pub/%s", d->channel);
     snprintf(headers, sizeof(headers),
              "Accept: application/json\r\nContent-Type: application/json\r\n"
              "X-EventSource-Event: %s\r\n",
              e->type);
-    rc = httpc_request(&u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, &r, err,
-                       sizeof(err));
+    rc = httpc_keep_send(&c->conn, &u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, err,
+                         sizeof(err));
     free(msg);
-    if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, channel, err);
+    if (rc < 0)
+        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, d->channel, err);
+    return rc;
+}
+
+/* nchan's answer to the oldest publish in flight, d's, into d (msgid "" when
+ * nchan refused the channel: skipped). 0, or -1. */
+static int publish_take(struct pub_ctx *c, struct pub_done *d)
+{
+    struct httpc_resp r;
+    char err[160];
+    int messages = 0, rc;
+
+    if (httpc_keep_recv(&c->conn, PUBLISH_TIMEOUT_MS, &r, err, sizeof(err)) < 0) {
+        log_warn("events: publishing %" PRId64 " to %s: %s", d->pos, d->channel, err);
         return -1;
     }
     rc = (r.status == 201 || r.status == 202)
-            && parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
+            && publish_parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
         ? 0
         : -1;
     if (rc < 0 && r.status >= 400 && r.status < 500) {
         /* a channel nginx refuses (not a channel name): skipped, never retried,
          * so one bad row cannot stop the stream */
         log_error("events: event %" PRId64 " names channel %s, which nchan refuses (%d): skipped",
-                  e->pos, channel, r.status);
+                  d->pos, d->channel, r.status);
         d->msgid[0] = '\0';
         rc = 0;
     } else if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", e->pos, channel,
+        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", d->pos, d->channel,
                  r.status);
     }
     d->fresh = messages == 1;
@@ -307,71 +216,84 @@ static int publish_one(struct pub_ctx *c, const struct pub_event *e, const char 
 
 struct record_arg {
     const struct pub_ctx *c;
-    const struct pub_event *e;
     const struct pub_done *done;
     int n;
-    int lost; /* out: the lease was someone else's */
+    const char *pos; /* the batch's last event: the new `nchan` cursor */
+    int lost;        /* out: the lease was someone else's */
 };
 
+/* Queue done's statements (its publication, and the forgetting of older
+ * ones when its channel was fresh) into st at *n. */
+static void record_stmts(const struct pub_done *d, const char *(*pp)[3], const char *(*pf)[2],
+                         struct tx_stmt *st, int *n)
+{
+    if (!d->msgid[0])
+        return; /* skipped */
+    (*pp)[0] = d->channel;
+    (*pp)[1] = d->msgid;
+    (*pp)[2] = d->pos_text;
+    st[(*n)++] = tx_stmt_named(SQL_EVENTS_PUBLISHED, *pp);
+    if (d->fresh) {
+        (*pf)[0] = d->channel;
+        (*pf)[1] = d->pos_text;
+        st[(*n)++] = tx_stmt_named(SQL_EVENTS_FORGET_CHANNEL, *pf);
+    }
+}
+
 /*
- * Record the event's messages and advance `nchan`, with the lease renewed:
- * every statement in one pipeline (one round trip), then COMMIT only if the
- * lease was still ours (otherwise the runner rolls it all back).
+ * Record a batch's messages and advance `nchan` past its last event, with
+ * the lease renewed: the lease first, then every publication and the
+ * cursor, in pipelines of RECORD_PIPELINE statements (one round trip for
+ * any batch up to that size); COMMIT only if the lease was still ours
+ * (otherwise the runner rolls it all back).
  */
 static enum tx_decision record_tx(struct tx *tx, void *arg)
 {
     struct record_arg *a = arg;
-    char ttl[16], pos[24];
-    const char *pl[2] = { a->c->owner, ttl }, *ps[2] = { "nchan", pos };
-    const char *pp[CHANNELS_MAX][3], *pf[CHANNELS_MAX][2];
-    struct tx_stmt st[2 * CHANNELS_MAX + 2];
-    int n = 0;
+    char ttl[16];
+    const char *pl[2] = { a->c->owner, ttl }, *ps[2] = { "nchan", a->pos };
+    const char *(*pp)[3] = malloc((size_t)(a->n + 1) * sizeof(*pp));
+    const char *(*pf)[2] = malloc((size_t)(a->n + 1) * sizeof(*pf));
+    struct tx_stmt *st = malloc((size_t)(2 * a->n + 2) * sizeof(*st));
+    int n = 0, rc = 0;
 
     snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
-    snprintf(pos, sizeof(pos), "%" PRId64, a->e->pos);
     a->lost = 0;
-    st[n++] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
-    for (int i = 0; i < a->n; i++) {
-        if (!a->done[i].msgid[0])
-            continue; /* skipped */
-        pp[i][0] = a->done[i].channel;
-        pp[i][1] = a->done[i].msgid;
-        pp[i][2] = pos;
-        st[n++] = tx_stmt_named(SQL_EVENTS_PUBLISHED, pp[i]);
-        if (a->done[i].fresh) {
-            pf[i][0] = a->done[i].channel;
-            pf[i][1] = pos;
-            st[n++] = tx_stmt_named(SQL_EVENTS_FORGET_CHANNEL, pf[i]);
-        }
+    if (!pp || !pf || !st) {
+        tx->err = DB_FAILED;
+        rc = -1;
+        goto out;
     }
+    st[n++] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
+    for (int i = 0; i < a->n; i++)
+        record_stmts(&a->done[i], &pp[i], &pf[i], st, &n);
     st[n++] = tx_stmt_named(SQL_EVENTS_CURSOR_SET, ps);
-    if (tx_exec_many(tx, st, n, 0) < 0)
-        return TX_ERROR;
-    a->lost = atoi(PQcmdTuples(st[0].res)) != 1;
-    for (int i = 0; i < n; i++)
-        PQclear(st[i].res);
-    return a->lost ? TX_ROLLBACK : TX_COMMIT;
+    for (int off = 0; off < n && rc == 0; off += RECORD_PIPELINE) {
+        int k = n - off < RECORD_PIPELINE ? n - off : RECORD_PIPELINE;
+        if ((rc = tx_exec_many(tx, st + off, k, 0)) < 0)
+            break;
+        if (off == 0)
+            a->lost = atoi(PQcmdTuples(st[0].res)) != 1;
+        for (int i = off; i < off + k; i++)
+            PQclear(st[i].res);
+    }
+out:
+    free(pp);
+    free(pf);
+    free(st);
+    return rc < 0 ? TX_ERROR : a->lost ? TX_ROLLBACK : TX_COMMIT;
 }
 
-/* Publish one event to each of its channels, then record it. 0, or -1. */
-static int publish_event(struct pub_ctx *c, const struct pub_event *e)
+/* Record done[0..n) and the cursor at event pos. 0, or -1 (the lease is lost, or the database). */
+static int record_batch(struct pub_ctx *c, const struct pub_done *done, int n, int64_t pos)
 {
-    struct pub_done done[CHANNELS_MAX];
-    struct record_arg a = { c, e, done, 0, 0 };
+    char pt[24];
+    struct record_arg a = { c, done, n, pt, 0 };
     struct db_session s;
     enum tx_decision d;
-    char chans[EVENTS_CHANNELS_MAX], *save = NULL;
     struct timespec t0;
 
-    snprintf(chans, sizeof(chans), "%s", e->channels);
-    for (char *ch = strtok_r(chans, " ", &save); ch && a.n < CHANNELS_MAX;
-         ch = strtok_r(NULL, " ", &save)) {
-        int dup = 0;
-        for (int i = 0; i < a.n; i++)
-            dup |= strcmp(done[i].channel, ch) == 0;
-        if (!dup && publish_one(c, e, ch, &done[a.n++]) < 0)
-            return -1;
-    }
+    snprintf(pt, sizeof(pt), "%" PRId64, pos);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-publish", EP_OTHER);
     if (tx_run(&s, 0, record_tx, &a, &d) != TX_RESULT_DONE || d != TX_COMMIT) {
@@ -382,7 +304,6 @@ static int publish_event(struct pub_ctx *c, const struct pub_event *e)
     }
     c->renewed = t0;
     c->held = 1;
-    c->recovering = 0;
     return 0;
 }
 
@@ -392,6 +313,89 @@ static long ms_since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Publish b's pending slots in order, up to PIPELINE_DEPTH in flight on
+ * the kept connection (nginx answers a connection's requests one after
+ * another, so a channel's messages keep their order), starting no new
+ * event once BATCH_MS have passed. The slots [0, return) are complete;
+ * *failed says whether a publish failed (its successors' fate unknown).
+ */
+static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev,
+                         int *failed)
+{
+    int sent = 0, taken = 0, inflight = 0, stop = 0, e = 0;
+    struct timespec t0;
+
+    *failed = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        while (!stop && sent < b->ns && inflight < PIPELINE_DEPTH) {
+            if (b->first[sent] && sent > 0 && (pub_stop || ms_since(&t0) >= BATCH_MS)) {
+                stop = 1;
+                break;
+            }
+            while (b->end[e] <= sent)
+                e++; /* the event slot `sent` belongs to */
+            if (b->pending[sent] && publish_send(c, &ev[e], &b->done[sent]) < 0) {
+                *failed = 1;
+                return taken;
+            }
+            inflight += b->pending[sent];
+            sent++;
+        }
+        while (taken < sent && !b->pending[taken])
+            taken++;
+        if (taken == sent)
+            return taken;
+        if (publish_take(c, &b->done[taken]) < 0) {
+            *failed = 1;
+            return taken;
+        }
+        inflight--;
+        taken++;
+    }
+}
+
+/*
+ * Publish ev[0..n) in order, each to its channels (or take the message
+ * recovery found in nchan), for at most BATCH_MS; then record every event
+ * published whole in one transaction. Events recorded, or -1 when none
+ * could be (a failure part way through records the events before it).
+ */
+static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor)
+{
+    struct pub_batch b = { 0 };
+    struct pub_done *found =
+        c->recovering ? malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*found)) : NULL;
+    int whole = 0, complete, nf = 0, failed = 0;
+    int64_t last;
+
+    if ((c->recovering && !found)
+        || (c->recovering
+            && (nf = publish_recover(c, ev, n, cursor, found, n * PUBLISH_CHANNELS_MAX)) < 0)
+        || publish_batch_layout(&b, ev, n, found, nf) < 0) {
+        publish_batch_free(&b);
+        free(found);
+        return -1;
+    }
+    complete = batch_publish(c, &b, ev, &failed);
+    if (failed)
+        httpc_keep_close(&c->conn); /* answers still in flight would answer the next requests */
+    while (whole < n && b.end[whole] <= complete)
+        whole++;
+    if (whole > 0 && record_batch(c, b.done, b.end[whole - 1], ev[whole - 1].pos) < 0)
+        whole = 0, failed = 1;
+    /* a failure may have left messages in nchan the table lacks, and so may
+     * a dead publisher's batch that reached past this one: read them back next */
+    last = whole > 0 ? ev[whole - 1].pos : cursor;
+    c->recovering = failed;
+    for (int i = 0; i < nf; i++)
+        c->recovering |= found[i].pos > last;
+    free(found);
+    publish_batch_free(&b);
+    return failed && whole == 0 ? -1 : whole;
 }
 
 static enum tx_decision waiting_tx(struct tx *tx, void *arg)
@@ -426,16 +430,13 @@ static int round_idle(struct pub_ctx *c)
 /* One round: order, then publish what is ordered. Events published, or -1. */
 static int publish_round(struct pub_ctx *c)
 {
-    struct pub_event ev[64];
     struct order_arg oa = { c, 0 };
-    struct read_arg ra = { c, ev, 0, (int)(sizeof(ev) / sizeof(ev[0])) };
+    struct read_arg ra = { c, NULL, 0, c->cfg->events_batch, 0 };
     struct db_session s;
     enum tx_decision d;
-    int done = 0;
+    int done;
     struct timespec t0;
 
-    if (ra.max > c->cfg->events_batch)
-        ra.max = c->cfg->events_batch;
     if (round_idle(c))
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -446,20 +447,19 @@ static int publish_round(struct pub_ctx *c)
     }
     c->renewed = t0;
     c->held = 1;
+    if (!(ra.ev = calloc((size_t)ra.max, sizeof(*ra.ev))))
+        return -1;
     db_session_init(&s, c->cfg, "events-read", EP_OTHER);
     if (tx_run(&s, TX_READ_ONLY, read_tx, &ra, &d) != TX_RESULT_DONE) {
         read_free(&ra);
+        free(ra.ev);
         return -1;
     }
-    for (int i = 0; i < ra.n && !pub_stop; i++) {
-        if (publish_event(c, &ra.ev[i]) < 0) {
-            c->recovering = 1;
-            done = -1;
-            break;
-        }
-        done++;
-    }
+    done = ra.n > 0 ? publish_batch(c, ra.ev, ra.n, ra.cursor) : 0;
+    if (ra.n == 0)
+        c->recovering = 0; /* nothing waits: nothing of ours can be unrecorded in nchan */
     read_free(&ra);
+    free(ra.ev);
     return done;
 }
 
@@ -486,6 +486,24 @@ static void on_term(int sig)
     pub_stop = 1;
 }
 
+/*
+ * The publisher's configuration: the jobs child's, but with one database
+ * connection kept across rounds whatever the policy (per-request: through
+ * PgBouncer as before, unnamed statements, so transaction pooling is
+ * fine; it is replaced after connection_max_lifetime like a worker's).
+ */
+static const struct zs_config *publisher_config(const struct zs_config *cfg)
+{
+    static struct zs_config own;
+
+    own = *cfg;
+    if (own.connection_policy == ZS_POLICY_PER_REQUEST) {
+        own.connection_policy = ZS_POLICY_PER_WORKER;
+        own.prepared_statements = 0;
+    }
+    return &own;
+}
+
 /* The publisher process: rounds until told to stop or its parent dies. */
 static void publisher_main(const struct zs_config *cfg, pid_t parent)
 {
@@ -502,11 +520,15 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
     signal(SIGPIPE, SIG_IGN);
     log_set_role("events");
     memset(&c, 0, sizeof(c));
+    cfg = publisher_config(cfg);
     c.cfg = cfg;
+    httpc_keep_init(&c.conn);
     c.recovering = 1;
     snprintf(c.owner, sizeof(c.owner), "events-%ld", (long)getpid());
     snprintf(c.nchan.host, sizeof(c.nchan.host), "localhost");
-    snprintf(c.nchan.unix_path, sizeof(c.nchan.unix_path), "%s/nchan.sock", cfg->socket_dir);
+    if (snprintf(c.nchan.unix_path, sizeof(c.nchan.unix_path), "%s/nchan.sock", cfg->socket_dir)
+        >= (int)sizeof(c.nchan.unix_path))
+        log_error("events: socket_dir too long for nchan's socket"); /* its connects fail */
     db_session_init(&s, cfg, "events-setup", EP_OTHER);
     while (!pub_stop && tx_run(&s, 0, publish_setup_tx, NULL, &d) != TX_RESULT_DONE)
         sleep(1);
@@ -521,6 +543,7 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
     db_session_init(&s, cfg, "events-release", EP_OTHER);
     tx_run(&s, 0, release_tx, c.owner, &d);
     db_close_worker_connection();
+    httpc_keep_close(&c.conn);
     _exit(0);
 }
 

@@ -5,15 +5,20 @@
  * `events` lease and, every events_poll_ms:
  *   1. gives the outbox's new events their positions, after the `ordered`
  *      cursor, in the order they were written (one transaction);
- *   2. publishes each ordered event after the `nchan` cursor, in order, to
- *      every channel it names, through nginx's nchan publisher location on
- *      the unix socket <socket_dir>/nchan.sock; then records nchan's message
- *      id of each (channel, event) and advances the cursor, with the lease
- *      renewed, in one transaction per event.
- * A crash between a publish and its record leaves at most one event
- * published but unrecorded; the next publisher's first event checks each
- * channel's latest nchan message first and records instead of publishing
- * again, so a subscriber sees every event once.
+ *   2. publishes the ordered events after the `nchan` cursor (a batch of
+ *      at most events_batch, for at most a second), in order, to every
+ *      channel each names, through nginx's nchan publisher location on the
+ *      unix socket <socket_dir>/nchan.sock (one kept-alive connection,
+ *      up to 16 publishes pipelined on it);
+ *      then records nchan's message id of every (channel, event) and
+ *      advances the cursor, with the lease renewed, in one transaction
+ *      for the whole batch (its database connection kept across rounds).
+ * A crash between the publishes and their record leaves the batch's
+ * messages in nchan, unrecorded: the tail of each channel. The next
+ * publisher (or the same one after a failure) reads every channel of its
+ * first batch back from the last recorded message (publish_recover.c) and
+ * records what it finds instead of publishing it again, so a subscriber
+ * sees every event once, in order.
  */
 #ifndef ZS_DOMAIN_PUBLISH_H
 #define ZS_DOMAIN_PUBLISH_H

@@ -113,7 +113,3 @@ DELETE FROM event_publications p USING (
 -- it differs from the last one announced; returns a row when it did.
 UPDATE event_cursors SET state = $1 WHERE name = 'proof' AND state IS DISTINCT FROM $1
 RETURNING state;
-
--- name: events_known
--- Whether nchan message $2 of channel $1 is one the publisher recorded.
-SELECT 1 FROM event_publications WHERE channel = $1 AND msgid = $2;

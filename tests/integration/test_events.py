@@ -15,7 +15,8 @@ by nchan. Checked here:
   - unknown channels answer 404 unknown_channel; an account's channel needs
     its owner's (or an admin's) token;
   - a publisher that died after publishing but before recording is not
-    repeated by the next one, and killing the jobs child in a burst of bids
+    repeated by the next one, nor is a whole batch a publisher killed before
+    its record left in nchan, and killing the jobs child in a burst of bids
     loses no event and repeats none.
 """
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -337,6 +338,73 @@ extra = s6.next(1.0)
 is_([g["json"]["id"] for g in got], want, f"the subscriber got all {len(want)} events once, in order")
 ok(extra is None, "…and no repeat", extra)
 s6.close()
+
+# ---- a publisher killed mid-batch: its messages are recorded, not published again ------
+# The publisher publishes a round's whole batch to nchan, then records it in one
+# transaction. The test makes that moment deterministic: it holds the publisher back
+# (its lease) while bids write several events, locks the `nchan` cursor's row so the
+# batch's record waits, lets the publisher go, sees the whole batch arrive unrecorded,
+# and kills the publisher there. The next one must find the k messages in nchan.
+
+def dead(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+lot3 = create_lot(kind="english", seller=seller, start=10, increment=1, ends_in=3600)["id"]
+s7 = Sse(f"/events/lots/{lot3}")
+is_(place_bid(atok, lot3, amount=10).status, 201, "a first bid on a new lot")
+e0 = s7.next(5)
+ok(e0 is not None and e0.get("event") == "bid.accepted", "…its event is delivered (and recorded)", e0)
+published(f"lots/{lot3}")
+ok(steal_lease("test-hold"), "the test holds the publisher back (its lease)")
+for i in range(4):
+    is_(place_bid(btok if i % 2 == 0 else atok, lot3, amount=11 + i).status, 201, f"bid {i + 2} accepted")
+hold = db()
+hold.autocommit = False
+hcur = hold.cursor()
+hcur.execute("SELECT pos FROM event_cursors WHERE name = 'nchan' FOR UPDATE")
+cursor_before = hcur.fetchone()[0]
+query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = 'test-hold'")
+ok(wait_for(lambda: query("SELECT count(*) FROM events WHERE pos IS NULL")[0][0] == 0, 10),
+   "the publisher orders the waiting events (one round)")
+batch = [p for p, _ in events_of(f"lots/{lot3}") if p > e0["json"]["id"]]
+ok(len(batch) >= 7, f"the lot's batch: {len(batch)} events (4 bid.accepted, outbids)")
+got = s7.drain(len(batch), 10)
+is_([g["json"]["id"] for g in got], batch, "the publisher published the whole batch to nchan before recording any")
+is_(query("SELECT pos FROM event_cursors WHERE name = 'nchan'")[0][0], cursor_before,
+    "…and has recorded none of it: its record waits on the test's lock")
+pid = publisher_pid()
+os.kill(pid, signal.SIGKILL)
+ok(wait_for(lambda: dead(pid), 10), "the publisher is killed mid-batch")
+hold.rollback()
+hold.close()
+query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = %s", (f"events-{pid}",))
+ok(wait_for(lambda: publisher_pid() != pid, 20), "a new publisher starts")
+ok(wait_for(lambda: query("SELECT pos FROM event_cursors WHERE name = 'nchan'")[0][0] >= batch[-1], 20),
+   "the new publisher records the batch")
+rec = dict(query("SELECT pos, msgid FROM event_publications WHERE channel = %s AND pos = ANY(%s)",
+                 (f"lots/{lot3}", batch)))
+is_([rec.get(p) for p in batch], [g["id"] for g in got],
+    "…under the message ids nchan gave the dead publisher's messages (read back, not published again)")
+is_(place_bid(btok, lot3, amount=100).status, 201, "a bid after the recovery")
+published(f"lots/{lot3}")
+after = [p for p, _ in events_of(f"lots/{lot3}") if p > batch[-1]]
+nxt = s7.drain(len(after), 10)
+extra = s7.next(1.0)
+is_([g["json"]["id"] for g in nxt], after, "the live subscriber's next events are the new bid's: no repeat")
+ok(extra is None, "…and nothing more", extra)
+s8 = Sse(f"/events/lots/{lot3}", last_id=e0["id"])
+is_(s8.status, 200, "a subscriber resuming from before the batch (Last-Event-ID)")
+got8 = s8.drain(len(batch) + len(after), 10)
+extra = s8.next(1.0)
+is_([g["json"]["id"] for g in got8], batch + after, "…gets every later event exactly once, in order")
+ok(extra is None, "…and no repeat", extra)
+s7.close()
+s8.close()
 
 # ---- retention -------------------------------------------------------------------------
 
