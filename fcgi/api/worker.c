@@ -2,19 +2,21 @@
  * worker.c — the FastCGI accept loop of one pre-forked worker.
  *
  * Signals only set flags. SIGQUIT and SIGUSR1 are blocked everywhere but
- * inside ppoll() on the listening socket, which unblocks them atomically
- * while it waits: no system call in libpq or libfcgi sees EINTR, and no
- * signal can land between the flag check and a wait that would then block
- * until the next request (a worker told to quit during a roll would stay,
- * and serve that request with the old configuration). The listening socket
- * is non-blocking, so an accept() that another worker of the pool won
- * returns EAGAIN instead of blocking with the signals held.
+ * around the blocking accept(), so no system call in libpq or libfcgi sees
+ * EINTR. A blocking accept() on the pool's shared socket is woken one
+ * waiter per connection, the longest-waiting first: no thundering herd, and
+ * a new worker gets its turn. The race a flag alone leaves open, a SIGQUIT
+ * landing between the flag check and accept(), which would then block until
+ * one more request arrived (and serve it with the old configuration during
+ * a roll), is closed by the handler itself: it puts /dev/null in place of
+ * the listening descriptor (dup2() is async-signal-safe), so an accept()
+ * entered after it fails at once with ENOTSOCK, and one already waiting
+ * returns EINTR.
  */
 #include "api/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +36,19 @@
 static volatile sig_atomic_t quit_requested;
 static const char *serving_pool; /* NULL: every route (tests, fuzzing) */
 static volatile sig_atomic_t reopen_requested;
+static int quit_listen_fd = -1; /* the listening descriptor on_quit() replaces */
+static int quit_null_fd = -1;   /* /dev/null, what it is replaced with */
 
 static void on_quit(int sig)
 {
+    int saved = errno;
+
     (void)sig;
     quit_requested = 1;
     FCGX_ShutdownPending();
+    if (quit_listen_fd >= 0 && quit_null_fd >= 0)
+        dup2(quit_null_fd, quit_listen_fd); /* no accept() may block after this */
+    errno = saved;
 }
 
 static void on_usr1(int sig)
@@ -143,20 +152,23 @@ static void access_line(const struct request *r, const char *pool, uint64_t us)
 }
 
 /*
- * Wait until the listening socket is readable, with the handled signals
- * unblocked only for the wait. 1: readable; 0: a signal came (its flag is set).
+ * Accept the next connection, with the handled signals unblocked only for
+ * the accept(). libfcgi's answer: 0, or a negative errno.
  */
-static int wait_connection(int listen_fd, const sigset_t *waiting)
+static int accept_connection(FCGX_Request *fcgi, const sigset_t *handled)
 {
-    struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+    int rc;
 
-    return ppoll(&p, 1, NULL, waiting) > 0;
+    sigprocmask(SIG_UNBLOCK, handled, NULL);
+    rc = FCGX_Accept_r(fcgi);
+    sigprocmask(SIG_BLOCK, handled, NULL);
+    return rc;
 }
 
 void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
 {
     FCGX_Request fcgi;
-    sigset_t handled, waiting;
+    sigset_t handled;
     char err[256], role[32];
     long served = 0;
 
@@ -164,13 +176,15 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
     log_set_role(role);
     worker_set_pool(pool);
     install_signals(&handled);
-    sigprocmask(SIG_BLOCK, &handled, &waiting);
-    sigdelset(&waiting, SIGQUIT);
-    sigdelset(&waiting, SIGUSR1);
-    if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
-        log_error("fcntl(O_NONBLOCK) on the listening socket failed: %s", strerror(errno));
+    sigprocmask(SIG_BLOCK, &handled, NULL);
+    /* A blocking socket (O_NONBLOCK is the open file's, shared with the pool
+     * and with workers of an older build that may have set it). */
+    if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK) < 0
+        || (quit_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        log_error("preparing the listening socket failed: %s", strerror(errno));
         _exit(70);
     }
+    quit_listen_fd = listen_fd;
 
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init() failed");
@@ -198,16 +212,21 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         }
         if (quit_requested)
             break;
-        if (!wait_connection(listen_fd, &waiting))
-            continue; /* a signal: its flag is looked at above */
-        rc = FCGX_Accept_r(&fcgi);
+        rc = accept_connection(&fcgi, &handled);
         if (rc < 0) {
             if (quit_requested)
                 break;
-            if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
-                continue; /* another worker took the connection */
+            if (rc == -EINTR)
+                continue; /* SIGUSR1: its flag is looked at above */
+            if ((rc == -EAGAIN || rc == -EWOULDBLOCK)
+                && fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK) == 0)
+                continue; /* a worker of an older build made the socket non-blocking */
             log_error("FCGX_Accept_r() failed: %s", strerror(-rc));
             _exit(71);
+        }
+        if (reopen_requested) { /* came while accept() waited: this request's line too */
+            reopen_requested = 0;
+            log_reopen();
         }
 
         if (http_read(&r, &fcgi, cfg) == 0)
