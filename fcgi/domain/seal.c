@@ -53,7 +53,8 @@ struct seal_ctx {
     struct seal_tree tree;
     int64_t prev_no;
     unsigned char prev_hash[RECORD_HASH_LEN];
-    int64_t prev_totals[SEAL_TOTALS]; /* what every seal so far sealed, by kind */
+    int64_t prev_totals[SEAL_TOTALS];          /* what every seal so far sealed, by kind */
+    unsigned char prev_state[RECORD_HASH_LEN]; /* the latest seal's state commitment */
     struct tx_stmt st[SEAL_MAX_STMTS];
     int nst;
     struct record_text txt[SEAL_MAX_TEXTS];
@@ -142,7 +143,8 @@ static int read_tree(struct seal_ctx *c, const PGresult *latest, const PGresult 
         c->prev_no = seal_i64(PQgetvalue(latest, 0, 0));
         size = (uint64_t)seal_i64(PQgetvalue(latest, 0, 1));
         if (parse_hash(PQgetvalue(latest, 0, 2), c->prev_hash) < 0
-            || seal_totals_parse(PQgetvalue(latest, 0, 3), c->prev_totals) < 0)
+            || seal_totals_parse(PQgetvalue(latest, 0, 3), c->prev_totals) < 0
+            || parse_hash(PQgetvalue(latest, 0, 4), c->prev_state) < 0)
             return -1;
     }
     for (uint64_t s = size; s; s >>= 1)
@@ -185,10 +187,31 @@ static int queue_checks(struct seal_ctx *c)
     return n;
 }
 
+static int state_hash(struct seal_ctx *c, int ia, int il, int im, unsigned char out[32]);
+
+/*
+ * A seal without checks folds into the aggregates as it finds them, and
+ * signs the result: they must be exactly what the latest seal signed (only
+ * a seal writes them, under the lease). 1 if they are, else 0 (the run's
+ * next seal checks again, and its checks name what changed).
+ */
+static int aggregates_as_signed(struct seal_ctx *c, int ia, int il, int im)
+{
+    unsigned char now[RECORD_HASH_LEN];
+
+    if (c->prev_no == 0 || state_hash(c, ia, il, im, now) < 0)
+        return 0;
+    if (memcmp(now, c->prev_state, sizeof(now)) == 0)
+        return 1;
+    log_warn("seal: the sealed aggregates are not what seal %lld signed: checking again",
+             (long long)c->prev_no);
+    return 0;
+}
+
 /* Round trip 1. TX_COMMIT to go on, or the decision to return. */
 static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
 {
-    int first_check, ncheck = 0, itr, ien, rc, take = -1;
+    int first_check, ncheck = 0, itr, ien, rc, take = -1, ia = -1, il = -1, im = -1;
     int64_t lim = c->b.budget / 4 + 1, want = c->checked && c->v ? lim * SEAL_VERIFY_AHEAD : lim;
 
     snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)want);
@@ -201,6 +224,11 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
         ncheck = queue_checks(c);
     itr = add_stmt(c, SQL_SEAL_CANDIDATE_TRANSFERS, 1, c->num[0]);
     ien = add_stmt(c, SQL_SEAL_CANDIDATE_ENTRIES, 1, c->num[0]);
+    if (!c->checked) {
+        ia = add_stmt(c, SQL_SEAL_STATE_ACCOUNTS, 0);
+        il = add_stmt(c, SQL_SEAL_STATE_LOTS, 0);
+        im = add_stmt(c, SQL_SEAL_STATE_MARKETS, 0);
+    }
     if (tx_exec_many(tx, c->st, c->nst, 0) < 0) {
         c->nst = 0;
         return TX_ERROR;
@@ -222,6 +250,10 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
     if (PQntuples(c->st[itr].res) >= want)
         c->b.full = 1;
     if (!c->checked) {
+        if (!aggregates_as_signed(c, ia, il, im)) {
+            c->unverified = 1;
+            return TX_ROLLBACK;
+        }
         /* only transfers verified as they are now, oldest first */
         take = seal_verified_prefix(c->v, c->st[itr].res, c->st[ien].res);
         if (take <= 0) {

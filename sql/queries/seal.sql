@@ -72,9 +72,9 @@ SELECT set_config('jit', 'off', true);
 SELECT 'off';
 
 -- name: seal_latest
--- The latest seal: its number, tree size, chain hash and totals (none before
--- the first).
-SELECT seal_no, tree_size, hash, totals FROM seals ORDER BY seal_no DESC LIMIT 1;
+-- The latest seal: its number, tree size, chain hash, totals and state hash
+-- (none before the first).
+SELECT seal_no, tree_size, hash, totals, state_hash FROM seals ORDER BY seal_no DESC LIMIT 1;
 
 -- name: seal_frontier
 -- The right edge of the Merkle tree at the latest seal's size n: for every

@@ -484,6 +484,50 @@ ok(out["seals"] >= 6 and 1 <= out["checked"] < out["seals"],
 is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL")[0][0], 0, "the backlog is sealed")
 verify_all("after verified seals")
 
+# ---- a seal without checks signs only the aggregates the last seal signed ----------------
+# A run's first seal is checked; while a later, unchecked one waits on a row
+# lock (the test holds the newest transfer FOR UPDATE, so every seal before
+# it goes through), the sealed aggregate of an account is tampered with.
+# The waiting seal then retries on a snapshot that sees the tamper. It must
+# not fold into that and sign it: it finds the aggregates differ from what
+# the latest seal signed, checks again, and is blocked by the check that
+# names the damage. Nothing is sealed after the tamper.
+seal_freeze()
+concurrently(lambda i: post("/transfer", {"from": bob, "to": carol, "amount": 1}, token=tb),
+             [(i,) for i in range(60)], max_workers=8)
+newest = query("SELECT id FROM transfers WHERE sealed IS NULL ORDER BY created_at DESC, id DESC LIMIT 1")[0][0]
+holder = db()
+holder.autocommit = False
+hc = holder.cursor()
+hc.execute("SELECT pg_backend_pid()")
+holder_pid = hc.fetchone()[0]
+hc.execute("SELECT 1 FROM transfers WHERE id = %s FOR UPDATE", (newest,))
+seals_before = query("SELECT count(*) FROM seals")[0][0]
+p = subprocess.Popen([os.environ.get("ZS_BIN", os.path.join(REPO, "build", "zerosum")), "seal", "-c", conf],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+query("UPDATE leases SET owner = %s WHERE name = 'sealer' AND owner = %s", (f"cli-{p.pid}", SEAL_FREEZER))
+waiting = wait_for(lambda: query("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                                 (holder_pid,))[0][0] > 0, 60, 0.01)
+ok(waiting, "a seal of the run waits on the newest transfer")
+sealed_then = query("SELECT count(*) FROM seals")[0][0]
+ok(sealed_then >= seals_before + 2, "…after a checked seal and at least one without checks",
+   (seals_before, sealed_then))
+hc.execute("UPDATE seal_accounts SET balance = balance + 1 WHERE account_id = %s", (bob,))
+holder.commit()
+sout, serr = p.communicate(timeout=120)
+out = json.loads(sout) if sout.strip() else {}
+is_(query("SELECT count(*) FROM seals")[0][0], sealed_then, "nothing is sealed over the tampered aggregate")
+ok(out.get("blocked") == "balances_match_entries", "…the seal checked again, and the check names it",
+   (out, serr[-300:]))
+ok(query("SELECT sealed FROM transfers WHERE id = %s", (newest,))[0][0] is None, "…the newest transfer is unsealed")
+hc.execute("UPDATE seal_accounts SET balance = balance - 1 WHERE account_id = %s", (bob,))
+holder.commit()
+holder.close()
+seal_now()
+is_(query("SELECT count(*) FROM transfers WHERE sealed IS NULL AND id = %s", (newest,))[0][0], 0,
+    "repaired, the rest is sealed")
+verify_all("after the aggregate tamper and its repair")
+
 # ---- the sealer is a process of its own -------------------------------------------------
 # a child of the jobs child; killed, it is started again and sealing goes on
 seal_thaw()   # verify_all() left it frozen
