@@ -2,10 +2,15 @@
  * worker.c — the FastCGI accept loop of one pre-forked worker.
  *
  * Signals only set flags. SIGQUIT and SIGUSR1 are blocked everywhere but
- * around the blocking accept(), so no system call in libpq or libfcgi sees
- * EINTR. A blocking accept() on the pool's shared socket is woken one
- * waiter per connection, the longest-waiting first: no thundering herd, and
- * a new worker gets its turn. The race a flag alone leaves open, a SIGQUIT
+ * around the kernel's accept(), so no system call in libpq or libfcgi sees
+ * EINTR (libfcgi drops a connection whose request it was reading when a
+ * read or select() is interrupted). The worker accepts the connection
+ * itself and hands it to libfcgi, which then only reads the request: its
+ * own accept() is pointed at /dev/null and can never block.
+ *
+ * A blocking accept() on the pool's shared socket is woken one waiter per
+ * connection, the longest-waiting first: no thundering herd, and a new
+ * worker gets its turn. The race a flag alone leaves open, a SIGQUIT
  * landing between the flag check and accept(), which would then block until
  * one more request arrived (and serve it with the old configuration during
  * a roll), is closed by the handler itself: it puts /dev/null in place of
@@ -21,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,17 +158,25 @@ static void access_line(const struct request *r, const char *pool, uint64_t us)
 }
 
 /*
- * Accept the next connection, with the handled signals unblocked only for
- * the accept(). libfcgi's answer: 0, or a negative errno.
+ * Accept the next connection, with the handled signals unblocked only
+ * around accept() itself. The connection's descriptor, or -1 with errno.
  */
-static int accept_connection(FCGX_Request *fcgi, const sigset_t *handled)
+static int accept_connection(int listen_fd, const sigset_t *handled)
 {
-    int rc;
+    int fd, saved;
 
     sigprocmask(SIG_UNBLOCK, handled, NULL);
-    rc = FCGX_Accept_r(fcgi);
+    fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    saved = errno;
     sigprocmask(SIG_BLOCK, handled, NULL);
-    return rc;
+    errno = saved;
+    return fd;
+}
+
+/* Whether accept() failed for this one connection only: try the next. */
+static int accept_transient(int e)
+{
+    return e == EINTR || e == EAGAIN || e == EWOULDBLOCK || e == ECONNABORTED || e == EPROTO;
 }
 
 void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
@@ -177,8 +191,8 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
     worker_set_pool(pool);
     install_signals(&handled);
     sigprocmask(SIG_BLOCK, &handled, NULL);
-    /* A blocking socket (O_NONBLOCK is the open file's, shared with the pool
-     * and with workers of an older build that may have set it). */
+    /* A blocking socket (O_NONBLOCK belongs to the open file, which the
+     * whole pool shares). */
     if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK) < 0
         || (quit_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         log_error("preparing the listening socket failed: %s", strerror(errno));
@@ -196,7 +210,9 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         log_error("loading the JWT key failed: %s", err);
         _exit(78);
     }
-    if (FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    /* libfcgi's own accept() (after a request it could not read) meets
+     * /dev/null and fails at once: only accept_connection() waits. */
+    if (FCGX_InitRequest(&fcgi, quit_null_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("FCGX_InitRequest() failed");
         _exit(70);
     }
@@ -204,7 +220,7 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
 
     for (;;) {
         struct request r;
-        int rc;
+        int conn;
 
         if (reopen_requested) {
             reopen_requested = 0;
@@ -212,21 +228,29 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         }
         if (quit_requested)
             break;
-        rc = accept_connection(&fcgi, &handled);
-        if (rc < 0) {
+        conn = accept_connection(listen_fd, &handled);
+        if (conn < 0) {
             if (quit_requested)
                 break;
-            if (rc == -EINTR)
-                continue; /* SIGUSR1: its flag is looked at above */
-            if ((rc == -EAGAIN || rc == -EWOULDBLOCK)
-                && fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK) == 0)
-                continue; /* a worker of an older build made the socket non-blocking */
-            log_error("FCGX_Accept_r() failed: %s", strerror(-rc));
+            if (accept_transient(errno))
+                continue; /* SIGUSR1 (its flag is looked at above), or a client gone */
+            log_error("accept() failed: %s", strerror(errno));
             _exit(71);
         }
         if (reopen_requested) { /* came while accept() waited: this request's line too */
             reopen_requested = 0;
             log_reopen();
+        }
+        /* libfcgi reads the request from the open connection (keepConnection
+         * keeps FCGX_Accept_r()'s opening FCGX_Finish_r() from closing it);
+         * when it cannot, it closes it and its accept() fails on /dev/null. */
+        fcgi.ipcFd = conn;
+        fcgi.keepConnection = 1;
+        if (FCGX_Accept_r(&fcgi) < 0) {
+            if (fcgi.ipcFd >= 0)
+                close(fcgi.ipcFd);
+            fcgi.ipcFd = -1;
+            continue;
         }
 
         if (http_read(&r, &fcgi, cfg) == 0)
@@ -238,6 +262,10 @@ void worker_main(const struct zs_config *cfg, const char *pool, int listen_fd)
         }
         http_request_free(&r);
         FCGX_Finish_r(&fcgi);
+        if (fcgi.ipcFd >= 0) { /* a kept connection (fastcgi_keep_conn): not used here */
+            close(fcgi.ipcFd);
+            fcgi.ipcFd = -1;
+        }
 
         if (cfg->max_requests > 0 && ++served >= cfg->max_requests) {
             log_info("recycling after %ld requests", served);
