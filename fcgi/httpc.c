@@ -260,8 +260,9 @@ static size_t chunked_end(const char *b, size_t got)
         at = (size_t)(crlf - b) + 2;
         if (n == 0)
             return at + 2 <= got && b[at] == '\r' && b[at + 1] == '\n' ? at + 2 : 0;
-        if ((at += n + 2) > got)
-            return 0;
+        if (n > got - at || got - at - n < 2)
+            return 0; /* incomplete; a size beyond what is held never wraps `at` */
+        at += n + 2;
     }
 }
 
@@ -287,8 +288,8 @@ static size_t complete(const char *buf, size_t got)
     cl = strcasestr(buf, "\r\ncontent-length:");
     if (!cl || cl > end)
         return 0;
-    hl += strtoul(cl + 17, NULL, 10);
-    return got >= hl ? hl : 0;
+    body = strtoul(cl + 17, NULL, 10);
+    return body <= got - hl ? hl + body : 0;
 }
 
 /* Decode a chunked body in place. Its new length, or -1 when malformed/incomplete. */
@@ -305,7 +306,7 @@ static long dechunk(char *b, size_t len)
         in = (size_t)(crlf - b) + 2;
         if (n == 0)
             return (long)out;
-        if (in + n > len)
+        if (n > len - in)
             return -1;
         memmove(b + out, b + in, n);
         out += n;

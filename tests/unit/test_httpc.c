@@ -84,6 +84,11 @@ static void serve(int lfd, int told)
                          "HTTP/1.1 200 OK\r\nX-Conn: %d\r\nTransfer-Encoding: chunked\r\n"
                          "X-Message-Id:  17:3 \r\n\r\n9\r\n" CHUNKED_BODY "\r\n0\r\n\r\n",
                          conns);
+            else if (strcmp(path, "/hostile") == 0) /* a chunk size that wraps a size_t */
+                snprintf(ans, sizeof(ans),
+                         "HTTP/1.1 200 OK\r\nX-Conn: %d\r\nTransfer-Encoding: chunked\r\n"
+                         "\r\nfffffffffffffffe\r\nxy\r\n0\r\n\r\n",
+                         conns);
             else if (strcmp(path, "/304") == 0)
                 snprintf(ans, sizeof(ans), "HTTP/1.1 304 Not Modified\r\nX-Conn: %d\r\n\r\n",
                          conns);
@@ -216,6 +221,11 @@ int main(void)
         c2 = get(&k, &u, "/cl", &conn, body, sizeof(body));
         ok(c2 == 200 && conn == 4, "…then the next request goes on a new connection");
     }
+    /* a hostile peer's chunk size near SIZE_MAX: refused, never a wrapped
+     * offset (which looped forever on the same chunk, or moved memory past
+     * the buffer) */
+    is_int(get(&k, &u, "/hostile", &conn, body, sizeof(body)), -1,
+           "a chunk size that would wrap the offset is refused");
 
     u.tls = 1;
     snprintf(u.path, sizeof(u.path), "/cl");
