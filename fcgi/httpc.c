@@ -245,8 +245,7 @@ static ssize_t recv_some(struct conn *c, char *buf, size_t len)
     }
 }
 
-/* Where a chunked body b (got bytes, NUL-terminated) ends after its last
- * chunk (no trailers), or 0 while incomplete. */
+/* Where chunked body b (got bytes, NUL-terminated) ends (no trailers), or 0. */
 static size_t chunked_end(const char *b, size_t got)
 {
     size_t at = 0;

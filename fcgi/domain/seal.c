@@ -189,19 +189,13 @@ static int queue_checks(struct seal_ctx *c)
 
 static int state_hash(struct seal_ctx *c, int ia, int il, int im, unsigned char out[32]);
 
-/*
- * A seal without checks folds into the aggregates as it finds them, and
- * signs the result: they must be exactly what the latest seal signed (only
- * a seal writes them, under the lease). 1 if they are, else 0 (the run's
- * next seal checks again, and its checks name what changed).
- */
+/* Unchecked, a seal signs what it folds into: the aggregates the last seal signed? */
 static int aggregates_as_signed(struct seal_ctx *c, int ia, int il, int im)
 {
     unsigned char now[RECORD_HASH_LEN];
 
-    if (c->prev_no == 0 || state_hash(c, ia, il, im, now) < 0)
-        return 0;
-    if (memcmp(now, c->prev_state, sizeof(now)) == 0)
+    if (c->prev_no > 0 && state_hash(c, ia, il, im, now) == 0
+        && memcmp(now, c->prev_state, sizeof(now)) == 0)
         return 1;
     log_warn("seal: the sealed aggregates are not what seal %lld signed: checking again",
              (long long)c->prev_no);
