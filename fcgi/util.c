@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,7 +252,20 @@ struct json_object *util_json_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-void util_child_keep(pid_t *pid, const char *what,
+static volatile sig_atomic_t child_stop;
+
+static void child_on_term(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+int util_child_stopping(void)
+{
+    return child_stop;
+}
+
+void util_child_keep(pid_t *pid, const char *what, const char *role,
                      void (*child_main)(const struct zs_config *cfg, pid_t parent),
                      const struct zs_config *cfg)
 {
@@ -269,8 +283,16 @@ void util_child_keep(pid_t *pid, const char *what,
         *pid = 0;
         return;
     }
-    if (*pid == 0)
+    if (*pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the parent's death ends it: the next one resumes */
+        if (getppid() != parent)
+            _exit(0);
+        signal(SIGTERM, child_on_term);
+        signal(SIGQUIT, child_on_term);
+        signal(SIGPIPE, SIG_IGN);
+        log_set_role(role);
         child_main(cfg, parent); /* never returns */
+    }
     log_info("%s started (pid %d)", what, (int)*pid);
 }
 

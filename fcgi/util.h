@@ -82,10 +82,16 @@ struct zs_config;
  * (never started, or it exited and is reaped here), fork and run
  * child_main(cfg, parent pid) in the child, which never returns. what names it
  * in the log ("events: publisher" logs "events: publisher started (pid N)").
+ * The child first dies with its parent (PR_SET_PDEATHSIG; a parent already
+ * gone ends it at once), ignores SIGPIPE, takes SIGTERM and SIGQUIT as
+ * util_child_stopping(), and logs as role.
  */
-void util_child_keep(pid_t *pid, const char *what,
+void util_child_keep(pid_t *pid, const char *what, const char *role,
                      void (*child_main)(const struct zs_config *cfg, pid_t parent),
                      const struct zs_config *cfg);
+
+/* In a child util_child_keep() started (and its own children): told to stop. */
+int util_child_stopping(void);
 
 /* Stop the helper *pid (SIGTERM), wait for it, and forget it. */
 void util_child_stop(pid_t *pid);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +38,6 @@
 #define PIPELINE_DEPTH 16
 
 static pid_t pub_pid;
-static volatile sig_atomic_t pub_stop;
 
 /* ---- ordering ------------------------------------------------------------ */
 
@@ -332,7 +330,8 @@ static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pu
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         while (!stop && sent < b->ns && inflight < PIPELINE_DEPTH) {
-            if (b->first[sent] && sent > 0 && (pub_stop || ms_since(&t0) >= BATCH_MS)) {
+            if (b->first[sent] && sent > 0
+                && (util_child_stopping() || ms_since(&t0) >= BATCH_MS)) {
                 stop = 1;
                 break;
             }
@@ -480,12 +479,6 @@ static enum tx_decision release_tx(struct tx *tx, void *arg)
     return tx_exec_named_void(tx, SQL_EVENTS_LEASE_RELEASE, p) < 0 ? TX_ERROR : TX_COMMIT;
 }
 
-static void on_term(int sig)
-{
-    (void)sig;
-    pub_stop = 1;
-}
-
 /*
  * The publisher's configuration: the jobs child's, but with one database
  * connection kept across rounds whatever the policy (per-request: through
@@ -511,14 +504,7 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
     struct db_session s;
     enum tx_decision d;
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* the jobs child's death ends it: a new one recovers */
-    if (getppid() != parent)
-        _exit(0);
     db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
-    signal(SIGTERM, on_term);
-    signal(SIGQUIT, on_term);
-    signal(SIGPIPE, SIG_IGN);
-    log_set_role("events");
     memset(&c, 0, sizeof(c));
     cfg = publisher_config(cfg);
     c.cfg = cfg;
@@ -530,9 +516,9 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
         >= (int)sizeof(c.nchan.unix_path))
         log_error("events: socket_dir too long for nchan's socket"); /* its connects fail */
     db_session_init(&s, cfg, "events-setup", EP_OTHER);
-    while (!pub_stop && tx_run(&s, 0, publish_setup_tx, NULL, &d) != TX_RESULT_DONE)
+    while (!util_child_stopping() && tx_run(&s, 0, publish_setup_tx, NULL, &d) != TX_RESULT_DONE)
         sleep(1);
-    while (!pub_stop && getppid() == parent) {
+    while (!util_child_stopping() && getppid() == parent) {
         int n = publish_round(&c);
         if (n == 0 || n < 0) {
             long ms = n < 0 ? 500 : cfg->events_poll_ms;
@@ -550,7 +536,7 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
 void publish_jobs_poll(const struct zs_config *cfg)
 {
     if (cfg->events_poll_ms > 0)
-        util_child_keep(&pub_pid, "events: publisher", publisher_main, cfg);
+        util_child_keep(&pub_pid, "events: publisher", "events", publisher_main, cfg);
 }
 
 void publish_jobs_stop(void)

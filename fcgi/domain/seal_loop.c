@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,13 +109,6 @@ void seal_run(const struct zs_config *cfg, const char *owner, long budget_ms, st
 /* ---- the sealer process ---------------------------------------------------- */
 
 static pid_t sealer_pid;
-static volatile sig_atomic_t sealer_stop;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    sealer_stop = 1;
-}
 
 static void nap_ms(long ms)
 {
@@ -153,19 +145,12 @@ static void sealer_main(const struct zs_config *cfg, pid_t parent)
     struct db_session s;
     char owner[64];
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* the jobs child's death ends it: a new one resumes */
-    if (getppid() != parent)
-        _exit(0);
     db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
-    signal(SIGTERM, on_term);
-    signal(SIGQUIT, on_term);
-    signal(SIGPIPE, SIG_IGN);
-    log_set_role("sealer");
     snprintf(owner, sizeof(owner), "jobs-%ld", (long)getpid());
     db_session_init(&s, cfg, "jobs-seal", EP_OTHER);
-    while (!sealer_stop && getppid() == parent && seal_lease_ensure(&s) < 0)
+    while (!util_child_stopping() && getppid() == parent && seal_lease_ensure(&s) < 0)
         nap_ms(1000);
-    while (!sealer_stop && getppid() == parent) {
+    while (!util_child_stopping() && getppid() == parent) {
         struct seal_totals t;
 
         sealer_round(cfg, owner, &witnessed, &t);
@@ -180,7 +165,7 @@ static void sealer_main(const struct zs_config *cfg, pid_t parent)
 void seal_jobs_poll(const struct zs_config *cfg)
 {
     if (cfg->seal_interval_ms > 0)
-        util_child_keep(&sealer_pid, "sealer", sealer_main, cfg);
+        util_child_keep(&sealer_pid, "sealer", "sealer", sealer_main, cfg);
 }
 
 void seal_jobs_stop(void)

@@ -27,7 +27,6 @@
 #define IDLE_MS 200 /* an endpoint with nothing to send looks again after this */
 
 static pid_t deliverer_pid;
-static volatile sig_atomic_t deliverer_stop;
 
 int webhook_sign(const char *secret, int64_t t, const char *body, size_t len, char *out,
                  size_t outlen)
@@ -217,7 +216,7 @@ static void deliver_endpoint(const struct zs_config *cfg, const char *id)
     enum tx_decision d;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!deliverer_stop && ms_since(&t0) < ENDPOINT_BUDGET_S * 1000L) {
+    while (!util_child_stopping() && ms_since(&t0) < ENDPOINT_BUDGET_S * 1000L) {
         struct outcome o = { &n, NULL, 0, "", 0, 0 };
 
         db_session_init(&s, cfg, "webhook", EP_OTHER);
@@ -269,12 +268,6 @@ static enum tx_decision due_tx(struct tx *tx, void *arg)
     }
     PQclear(res);
     return TX_COMMIT;
-}
-
-static void on_term(int sig)
-{
-    (void)sig;
-    deliverer_stop = 1;
 }
 
 /* The endpoint processes running: which endpoint each serves, and whether it was failing. */
@@ -348,15 +341,8 @@ static void start_endpoint(const struct zs_config *cfg, const char *id, int fail
  */
 static void deliverer_main(const struct zs_config *cfg, pid_t parent)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(0);
     db_forget_inherited_connection(); /* the jobs child's own, not ours to share */
-    signal(SIGTERM, on_term);
-    signal(SIGQUIT, on_term);
-    signal(SIGPIPE, SIG_IGN);
-    log_set_role("webhooks");
-    while (!deliverer_stop && getppid() == parent) {
+    while (!util_child_stopping() && getppid() == parent) {
         struct due due = { .n = 0 };
         struct db_session s;
         enum tx_decision d;
@@ -383,7 +369,7 @@ static void deliverer_main(const struct zs_config *cfg, pid_t parent)
 void webhook_jobs_poll(const struct zs_config *cfg)
 {
     if (cfg->events_poll_ms > 0)
-        util_child_keep(&deliverer_pid, "webhooks: deliverer", deliverer_main, cfg);
+        util_child_keep(&deliverer_pid, "webhooks: deliverer", "webhooks", deliverer_main, cfg);
 }
 
 void webhook_jobs_stop(void)
