@@ -32,6 +32,9 @@ VERIFY_LIB_OBJS = $(filter-out $(BUILD)/obj/verify/main.o,$(VERIFY_SRCS:fcgi/%.c
                   $(BUILD)/obj/merkle.o $(BUILD)/obj/note.o $(BUILD)/obj/note_checkpoint.o
 VERIFY_LDLIBS := $(JSONC_LIBS) -lssl -lcrypto
 C_FILES  += $(VERIFY_SRCS) $(wildcard fcgi/verify/*.h)
+# zerosum-burst (bench/): the drop-stampede's load generator, on libc alone.
+BURST_OBJS = $(BUILD)/obj/bench/burst.o
+C_FILES  += $(wildcard bench/*.c bench/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Unit-level scripts (TAP) that drive the unit binaries: cross-checks with
 # Python and the openssl CLI.
@@ -46,7 +49,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
         fuzz test-fuzz-replay test-faults test-model bench \
         install format format-check layers-check size-check openapi-lint clean
 
-all: $(BUILD)/zerosum $(BUILD)/zerosum-verify
+all: $(BUILD)/zerosum $(BUILD)/zerosum-verify $(BUILD)/zerosum-burst
 
 # The named statement table, generated from sql/queries/*.sql (fcgi/store/sql.h).
 SQL_QUERIES := $(wildcard sql/queries/*.sql)
@@ -66,6 +69,18 @@ $(BUILD)/zerosum: $(LIB_OBJS) $(BUILD)/obj/main.o
 
 $(BUILD)/zerosum-verify: $(VERIFY_LIB_OBJS) $(BUILD)/obj/verify/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(VERIFY_LDLIBS)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/zerosum-burst: $(BURST_OBJS) $(BUILD)/obj/bench/burst_main.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+# the burst's unit test links the burst alone (json-c only to read its report back)
+$(BUILD)/tests/test_burst: tests/unit/test_burst.c $(BURST_OBJS) tests/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Ibench -o $@ $< $(BURST_OBJS) $(JSONC_LIBS)
 
 # the verifier's unit tests link only what the verifier links
 $(BUILD)/tests/test_verify_%: tests/unit/test_verify_%.c $(VERIFY_LIB_OBJS) tests/unit/tap.h
@@ -209,4 +224,4 @@ clean:
 
 # the unit tests too: a header a test includes (tests/unit/*.h) rebuilds it
 -include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT_BINS:=.d) $(VERIFY_LIB_OBJS:.o=.d) \
-         $(BUILD)/obj/verify/main.d
+         $(BUILD)/obj/verify/main.d $(BURST_OBJS:.o=.d) $(BUILD)/obj/bench/burst_main.d

@@ -12,6 +12,7 @@ Scenarios, run one after another (default: all):
   transfer-hotspot  POST /transfer between the same two accounts, both directions (wrk)
   bid-war           --bidders (300) bidders, ascending amounts, one English lot (threaded client)
   drop-stampede     --claims (200) claims released together on a --units (10) unit drop
+                    (from build/zerosum-burst; --burst-client python: from threads)
   proof             GET /proof latency, sequential, with >= 1,000,000 ledger entries
   memory            transfer workers' VmRSS before/after --memory-requests (100,000) transfers
   pending-round     a pending transfer + its post against a plain transfer, side by side
@@ -88,6 +89,9 @@ def main():
                     help="webhook-dead: how long the live endpoints may take to catch up (default 60)")
     ap.add_argument("--claims", type=int, default=200)
     ap.add_argument("--units", type=int, default=10)
+    ap.add_argument("--burst-client", default="c", choices=("c", "python"),
+                    help="drop-stampede's client: build/zerosum-burst, one epoll loop in C (default), "
+                         "or one Python thread per claim released by a barrier")
     ap.add_argument("--proof-requests", type=int, default=20,
                     help="sequential GET /proof requests (default 20)")
     ap.add_argument("--proof-seconds", type=int, default=0,
@@ -158,7 +162,7 @@ def main():
     result = {"machine": machine(),
               "config": {"seconds": args.seconds, "concurrency": args.concurrency,
                          "policies": list(policies), "scenarios": scenarios, "bidders": args.bidders,
-                         "claims": args.claims, "units": args.units,
+                         "claims": args.claims, "units": args.units, "burst_client": args.burst_client,
                          "proof_requests": args.proof_requests, "memory_requests": args.memory_requests,
                          "pools": os.environ.get("ZS_POOLS") or bench_pools(args.concurrency),
                          "binary": os.path.realpath(os.environ.get("ZS_BIN") or
@@ -170,8 +174,9 @@ def main():
                          "pgbench_direct": "straight to PostgreSQL as zerosum_app, -M prepared, each "
                                            "round trip a pipeline (a \\gset statement just after it), "
                                            "same statements, concurrency and duration",
-                         "http": "wrk 4 (transfers, memory), bench/run's threaded client (bid-war, "
-                                 "drop-stampede, proof); keep-alive connections to nginx"},
+                         "http": "wrk 4 (transfers, memory), build/zerosum-burst (drop-stampede; "
+                                 "--burst-client python: threads), bench/run's threaded client "
+                                 "(bid-war, proof); keep-alive connections to nginx"},
               "scenarios": []}
     rows = result["scenarios"]
     failed = []

@@ -148,3 +148,54 @@ def run_pgbench_both(stack, script, concurrency, **kw):
     pg = run_pgbench(stack, script, concurrency, **kw)
     pg["direct"] = run_pgbench(stack, script, concurrency, direct=True, **kw)
     return pg
+
+
+def burst_request(stack, method, path, body, token, key):
+    """One request as raw HTTP/1.1 bytes for build/zerosum-burst: the headers
+    the threaded client (zerosum_py.client.Api.send) sends, keep-alive."""
+    data = json.dumps(body).encode()
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\n"
+            f"Accept-Encoding: identity\r\nAccept: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nIdempotency-Key: {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
+    return head.encode() + data
+
+
+def burst_binary(stack):
+    """build/zerosum-burst beside the stack's binary (make all builds both)."""
+    return os.path.join(os.path.dirname(stack.bin), "zerosum-burst")
+
+
+def run_burst(stack, requests, timeout_s=60):
+    """Send every raw request (bytes, burst_request()) at once from
+    build/zerosum-burst, each on a connection of its own opened beforehand
+    (bench/burst.h): its report, with answers[i] = {status, code, ms, end_ms,
+    body, error} for requests[i]. Any failure of the client, and any request
+    it got no answer to, is a BenchError: a burst with holes measures nothing."""
+    exe = burst_binary(stack)
+    if not os.access(exe, os.X_OK):
+        raise BenchError(f"{exe} not found; build it first (make)")
+    with tempfile.NamedTemporaryFile(prefix="zs-bench-burst-", suffix=".req", delete=False) as f:
+        for r in requests:
+            f.write(b"%d\n%s\n" % (len(r), r))
+    try:
+        p = subprocess.run([exe, "--host", "127.0.0.1", "--port", str(stack.port), "--requests", f.name,
+                            "--timeout-ms", str(int(timeout_s * 1000))], capture_output=True)
+    finally:
+        os.unlink(f.name)
+    err = p.stderr.decode("utf-8", "replace")
+    try:
+        rep = json.loads(p.stdout.decode("utf-8", "replace"))
+    except ValueError:
+        raise BenchError(f"zerosum-burst failed (exit {p.returncode}), no report:\n{err[-2000:]}")
+    if p.returncode != 0 or rep.get("errors") or len(rep.get("answers", ())) != len(requests):
+        bad = [f"#{i}: {a.get('error')}" for i, a in enumerate(rep.get("answers", ())) if a.get("error")]
+        raise BenchError(f"zerosum-burst exit {p.returncode}, {rep.get('errors')} of {len(requests)} "
+                         f"requests unanswered: {'; '.join(bad[:5])}\n{err[-1000:]}")
+    for a in rep["answers"]:
+        try:
+            j = json.loads(a["body"]) if a.get("body") else None
+        except ValueError:
+            j = None
+        a["code"] = j.get("code") if isinstance(j, dict) else None
+    return rep

@@ -6,7 +6,8 @@ import time
 import uuid
 
 from ..stack import ADMIN_SUB
-from .load import BODY_SAMPLE_TRANSFER, loadavg, pct, r3, run_pgbench_both, run_wrk, tx_delta
+from .load import (BODY_SAMPLE_TRANSFER, burst_request, loadavg, pct, r3, run_burst, run_pgbench_both,
+                   run_wrk, tx_delta)
 from .fanout import sc_sse_fanout
 from .hooks import sc_webhook_dead
 from .rounds import sc_batch_round, sc_pending_round
@@ -119,17 +120,14 @@ def sc_bid_war(stack, args):
                       "lot": lot["id"], "lot_consistent": lot_ok, "final_high": final.get("high_amount")}}
 
 
-def sc_drop(stack, args):
-    seller = stack.ids[SELLER]
-    n, k = args.claims, args.units
-    buyers = list(range(301, 301 + n))
-    lot = stack.create_lot({"kind": "drop", "seller": seller, "price": 100, "quantity": k,
-                            "title": "bench drop-stampede"})
+def drop_burst_python(stack, lot, buyers, run):
+    """The burst from len(buyers) Python threads, each connected, then
+    released together by one barrier: ([(status, code, ms)], done_ms, {})."""
+    n = len(buyers)
     api = stack.api
     release = []
     barrier = threading.Barrier(n, action=lambda: release.append(time.perf_counter()))
     answers = [None] * n
-    run = uuid.uuid4().hex[:12]
 
     def worker(i):
         try:
@@ -146,15 +144,40 @@ def sc_drop(stack, args):
             conn.close()
         answers[i] = (a.status, a.code, a.ms, a.t_end)
 
-    m0 = stack.metrics()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    m1 = stack.metrics()
     t_rel = release[0] if release else min(a[3] - a[2] / 1000 for a in answers)
     done_ms = (max(a[3] for a in answers) - t_rel) * 1000
+    return [a[:3] for a in answers], done_ms, {}
+
+
+def drop_burst_c(stack, lot, buyers, run):
+    """The burst from build/zerosum-burst: every connection opened, then
+    every claim sent at once from one epoll loop (bench/burst.h):
+    ([(status, code, ms)], done_ms, the client's own figures)."""
+    reqs = [burst_request(stack, "POST", "/bid", {"lot": lot["id"]}, stack.tokens[b], f"{run}-{i}")
+            for i, b in enumerate(buyers)]
+    rep = run_burst(stack, reqs)
+    return ([(a["status"], a["code"], a["ms"]) for a in rep["answers"]], rep["done_ms"],
+            {"connect_ms": rep["connect_ms"], "send_ms": rep["send_ms"]})
+
+
+DROP_CLIENTS = {"c": drop_burst_c, "python": drop_burst_python}
+
+
+def sc_drop(stack, args):
+    seller = stack.ids[SELLER]
+    n, k = args.claims, args.units
+    buyers = list(range(301, 301 + n))
+    lot = stack.create_lot({"kind": "drop", "seller": seller, "price": 100, "quantity": k,
+                            "title": "bench drop-stampede"})
+    run = uuid.uuid4().hex[:12]
+    m0 = stack.metrics()
+    answers, done_ms, client_extra = DROP_CLIENTS[args.burst_client](stack, lot, buyers, run)
+    m1 = stack.metrics()
     wins = sum(1 for a in answers if a[0] == 201)
     sold_out = sum(1 for a in answers if a[0] == 409 and a[1] == "sold_out")
     errors = sum(1 for a in answers if a[0] is None or a[0] >= 500)
@@ -175,7 +198,8 @@ def sc_drop(stack, args):
     lat = [a[2] for a in answers]
     return {"tps": n / (done_ms / 1000) if done_ms else None, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
             "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
-            "extra": {"claims": n, "units": k, "done_ms": round(done_ms, 1), "winners": wins,
+            "extra": {"client": args.burst_client, **client_extra,
+                      "claims": n, "units": k, "done_ms": round(done_ms, 1), "winners": wins,
                       "sold_out": sold_out, "errors": errors, "exactly_k_won": wins == k and lot_ok,
                       "lot_claimed": final.get("claimed"), "lot_status": final.get("status"),
                       "tx": txd, "lot": lot["id"]}}
