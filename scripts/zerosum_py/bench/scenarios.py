@@ -122,7 +122,7 @@ def sc_bid_war(stack, args):
 
 def drop_burst_python(stack, lot, buyers, run):
     """The burst from len(buyers) Python threads, each connected, then
-    released together by one barrier: ([(status, code, ms)], done_ms, {})."""
+    released together by one barrier: ([(status, code, ms, end_ms)], done_ms, {})."""
     n = len(buyers)
     api = stack.api
     release = []
@@ -151,17 +151,17 @@ def drop_burst_python(stack, lot, buyers, run):
         t.join()
     t_rel = release[0] if release else min(a[3] - a[2] / 1000 for a in answers)
     done_ms = (max(a[3] for a in answers) - t_rel) * 1000
-    return [a[:3] for a in answers], done_ms, {}
+    return [a[:3] + ((a[3] - t_rel) * 1000,) for a in answers], done_ms, {}
 
 
 def drop_burst_c(stack, lot, buyers, run):
     """The burst from build/zerosum-burst: every connection opened, then
     every claim sent at once from one epoll loop (bench/burst.h):
-    ([(status, code, ms)], done_ms, the client's own figures)."""
+    ([(status, code, ms, end_ms)], done_ms, the client's own figures)."""
     reqs = [burst_request(stack, "POST", "/bid", {"lot": lot["id"]}, stack.tokens[b], f"{run}-{i}")
             for i, b in enumerate(buyers)]
     rep = run_burst(stack, reqs)
-    return ([(a["status"], a["code"], a["ms"]) for a in rep["answers"]], rep["done_ms"],
+    return ([(a["status"], a["code"], a["ms"], a["end_ms"]) for a in rep["answers"]], rep["done_ms"],
             {"connect_ms": rep["connect_ms"], "send_ms": rep["send_ms"]})
 
 
@@ -200,6 +200,8 @@ def sc_drop(stack, args):
             "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
             "extra": {"client": args.burst_client, **client_extra,
                       "claims": n, "units": k, "done_ms": round(done_ms, 1), "winners": wins,
+                      # the sell-out chain: the last winner's answer, from the release
+                      "last_win_ms": round(max((a[3] for a in answers if a[0] == 201), default=0), 1),
                       "sold_out": sold_out, "errors": errors, "exactly_k_won": wins == k and lot_ok,
                       "lot_claimed": final.get("claimed"), "lot_status": final.get("status"),
                       "tx": txd, "lot": lot["id"]}}
