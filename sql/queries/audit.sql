@@ -364,10 +364,16 @@ SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM s
 -- Each entry row also carries what the pass's fold (fullpass_fold.c) checks
 -- in C: its seq, balance_after and created_at (text; audit_settings sets
 -- the time zone to UTC).
+--
+-- The leaves are an ordered subquery: as a plain LEFT JOIN, `m.level = 0`
+-- stays a join condition and the planner finds no leaf scan in idx order,
+-- so at 5M transfers it hashed all three tables and sorted the result
+-- (gigabytes, spilled) before the first row; this way the whole plan is
+-- three merged index scans and the rows stream at once.
 COPY (SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount, e.seq, e.balance_after,
    e.created_at
  FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
- LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed
+ LEFT JOIN (SELECT idx, hash FROM merkle_nodes WHERE level = 0 ORDER BY idx) m ON m.idx = r.sealed
  LEFT JOIN entries e ON e.sealed = r.sealed AND e.transfer_id = r.id
  ORDER BY r.sealed) TO STDOUT;
 
