@@ -192,28 +192,41 @@ static int int64_of(const char *s, int64_t *out)
     return *end ? -1 : 0;
 }
 
-/* Microseconds since 1970 of "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC). 0, or -1. */
+/* n decimal digits at s into *v. 0, or -1. */
+static int digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
+/* Microseconds since 1970 of "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC), as
+ * PostgreSQL writes a timestamptz under TimeZone UTC. 0, or -1. */
 static int utc_us(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, sec, n = 0, digits = 0;
+    int y, mo, d, h, mi, sec, yoe, doy;
     int64_t us = 0, scale = 100000, days;
 
-    if (!s || sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+    if (!s || strlen(s) < 22 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0
+        || s[7] != '-' || digits(s + 8, 2, &d) < 0 || s[10] != ' ' || digits(s + 11, 2, &h) < 0
+        || s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0
+        || mo < 1 || mo > 12)
         return -1;
-    s += n;
+    s += 19;
     if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9' && digits < 6; s++, digits++, scale /= 10)
+        for (s++; *s >= '0' && *s <= '9' && scale > 0; s++, scale /= 10)
             us += (*s - '0') * scale;
     if (strcmp(s, "+00") != 0)
         return -1;
-    /* days from civil (proleptic Gregorian) */
+    /* days from civil (proleptic Gregorian; years 0000-9999 as written here) */
     y -= mo <= 2;
-    days = (int64_t)(y >= 0 ? y : y - 399) / 400 * 146097;
-    {
-        int yoe = y - (y >= 0 ? y : y - 399) / 400 * 400;
-        int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        days += (int64_t)yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-    }
+    yoe = y % 400;
+    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    days = (int64_t)(y / 400) * 146097 + (int64_t)yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
     *out = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000) + us;
     return 0;
 }
