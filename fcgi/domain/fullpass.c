@@ -233,7 +233,7 @@ static int pass_body(struct fullpass *p, struct fullpass_verdict *v)
         return -1;
     }
     log_info("full pass %s started", p->id);
-    if (snapshot_begin(p) == 0) {
+    if (snapshot_begin(p) == 0 && fullpass_fold_begin(p) == 0) {
         char ms[24];
         snprintf(ms, sizeof(ms), "%d", p->cfg->full_audit_timeout_ms);
         if (fullpass_checks_open(p, ms) == 0) { /* the checks run beside the records */
@@ -245,6 +245,7 @@ static int pass_body(struct fullpass *p, struct fullpass_verdict *v)
         }
     }
     fullpass_checks_close(p);
+    fullpass_fold_end(p);
     /* The snapshot only read: end it either way. */
     res = PQexec(p->snap, sql_text(SQL_TX_ROLLBACK, p->cfg->dialect));
     PQclear(res);

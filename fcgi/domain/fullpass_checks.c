@@ -59,12 +59,38 @@ static void answer(struct fullpass *p, size_t i, const PGresult *res)
                       PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1));
 }
 
+/* 1 if item i runs now: it has a full form, and the fold does not decide it. */
+static int item_runs(const struct fullpass *p, size_t i)
+{
+    return item_sql(i) != CHECK_NO_FULL && !(p->fold && fullpass_fold_is_folded(item_name(i)));
+}
+
+int fullpass_checks_judge(struct fullpass *p, const char *name)
+{
+    for (size_t i = 0; i < NCHECKS; i++) {
+        PGresult *res;
+        int before = p->nfindings;
+
+        if (strcmp(item_name(i), name) != 0 || item_sql(i) == CHECK_NO_FULL)
+            continue;
+        res = fullpass_exec(p, p->snap, item_sql(i), NULL);
+        if (!res)
+            return -1;
+        answer(p, i, res);
+        PQclear(res);
+        if (p->nfindings == before)
+            log_info("full pass %s: %s's SQL form found nothing the fold flagged", p->id, name);
+        return 0;
+    }
+    return 0;
+}
+
 int fullpass_checks_run(struct fullpass *p)
 {
     for (size_t i = 0; i < NCHECKS; i++) {
         PGresult *res;
 
-        if (item_sql(i) == CHECK_NO_FULL)
+        if (!item_runs(p, i))
             continue;
         res = fullpass_exec(p, p->snap, item_sql(i), NULL);
         if (!res)
@@ -156,7 +182,7 @@ static int poll_once(struct fullpass *p)
 
     for (;;) {
         if (p->chk_state == 0) { /* nothing in flight: send the next check */
-            while (p->chk_next < NCHECKS && item_sql(p->chk_next) == CHECK_NO_FULL)
+            while (p->chk_next < NCHECKS && !item_runs(p, p->chk_next))
                 p->chk_next++;
             if (p->chk_next >= NCHECKS)
                 return 1;

@@ -58,6 +58,7 @@ struct transfer_acc {
     const char *v[RT_NCOLS];
     const char *leaf; /* the stored leaf (hex); NULL when missing */
     struct record_entry e[MAX_ENTRIES];
+    struct fullpass_entry_run r[MAX_ENTRIES]; /* what the fold reads besides (postgres) */
     size_t ne;
     int overflow; /* it did not fit: its leaf is reported as not matching */
     size_t used;
@@ -103,6 +104,7 @@ static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
         return;
     rc = t->overflow ? -1 : record_encode_into(RECORD_TRANSFER, t->v, t->e, t->ne, &t->text, leaf);
     leaf_compare(p, rc, leaf, t->leaf, t->v[RT_ID]);
+    fullpass_fold_transfer(p, t->v, t->e, t->r, t->ne, t->overflow);
     t->ne = 0;
     t->used = 0;
     t->overflow = 0;
@@ -129,6 +131,9 @@ static int transfer_row(struct fullpass *p, const char *const *f, int nf, void *
         t->leaf = keep(t, f[1 + RT_NCOLS]);
         if (!t->v[RT_ID]) /* needed to name the record */
             t->v[RT_ID] = f[1 + RT_ID] ? keep(t, f[1 + RT_ID]) : NULL;
+        fullpass_fold_position(p, pos, f[1 + RT_NCOLS]);
+    } else if (!t->v[RT_ID] || !f[1 + RT_ID] || strcmp(t->v[RT_ID], f[1 + RT_ID]) != 0) {
+        fullpass_fold_flag_all(p); /* two transfers at one position */
     }
     if (!f[ec])
         return 0;
@@ -139,6 +144,11 @@ static int transfer_row(struct fullpass *p, const char *const *f, int nf, void *
     t->e[t->ne].id = keep(t, f[ec]);
     t->e[t->ne].account = keep(t, f[ec + 1]);
     t->e[t->ne].amount = keep(t, f[ec + 2]);
+    if (nf >= ec + 6) {
+        t->r[t->ne].seq = keep(t, f[ec + 3]);
+        t->r[t->ne].after = keep(t, f[ec + 4]);
+        t->r[t->ne].at = keep(t, f[ec + 5]);
+    }
     t->ne++;
     return 0;
 }
@@ -158,6 +168,7 @@ static int record_row(struct fullpass *p, const char *const *f, int nf, void *ct
     }
     rc = record_encode_into(k, f + 1, NULL, 0, &text, got);
     leaf_compare(p, rc, got, f[leaf], f[1]);
+    fullpass_fold_position(p, f[0] ? strtoll(f[0], NULL, 10) : -1, f[leaf]);
     return 0;
 }
 
@@ -187,7 +198,7 @@ static int verify_leaves(struct fullpass *p)
     free(t);
     for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
         rc = fullpass_stream(p, kinds[i].sql, NULL, record_row, (void *)&kinds[i].kind);
-    return rc;
+    return rc == 0 ? fullpass_fold_finish(p) : rc;
 }
 
 /* ---- interior nodes ------------------------------------------------------ */

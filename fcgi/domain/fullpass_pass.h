@@ -43,6 +43,7 @@ struct fullpass {
     char err[256];                /* set: the pass could not complete */
     struct fullpass_finding findings[FULLPASS_MAX_FINDINGS];
     int nfindings;
+    struct fullpass_fold *fold; /* postgres: the checks folded into the streams (else NULL) */
 };
 
 /* Execute statement id on c (normal mode). The result, or NULL with p->err set. */
@@ -98,6 +99,37 @@ int fullpass_check_rank(const char *name);
  * once in the log).
  */
 void fullpass_lower_backend(struct fullpass *p, PGconn *c);
+
+/*
+ * The fold (fullpass_fold.c): on postgres, the checks over the entries are
+ * decided in C from the record streams, the rest of their rows read after.
+ * fullpass_fold_begin: set p->fold up (postgres, once the latest seal is
+ * known; dsql: leave it NULL). fullpass_fold_position: a record holds pos
+ * (leaf: its stored leaf, NULL when missing). fullpass_fold_transfer: a
+ * sealed transfer's columns (enum record_col_transfer order) with the ne
+ * entries merged with it (overflow: some did not fit). fullpass_fold_finish:
+ * read the rest, and for every folded check that found anything run its SQL
+ * form (fullpass_checks_judge) for the verdict. fullpass_fold_is_folded: 1
+ * if check is decided by the fold (then its SQL form runs only on a finding).
+ * Each int function 0, or -1 (p->err set). All of them do nothing when
+ * p->fold is NULL.
+ */
+struct fullpass_fold;
+struct record_entry;
+struct fullpass_entry_run {
+    const char *seq, *after, *at; /* an entry's seq, balance_after, created_at (text) */
+};
+int fullpass_fold_begin(struct fullpass *p);
+void fullpass_fold_position(struct fullpass *p, int64_t pos, const char *leaf);
+void fullpass_fold_transfer(struct fullpass *p, const char *const *v, const struct record_entry *e,
+                            const struct fullpass_entry_run *r, size_t ne, int overflow);
+void fullpass_fold_flag_all(struct fullpass *p);
+int fullpass_fold_finish(struct fullpass *p);
+void fullpass_fold_end(struct fullpass *p);
+int fullpass_fold_is_folded(const char *check);
+
+/* Run check name's full SQL form on the snapshot connection and record what it finds. 0, or -1. */
+int fullpass_checks_judge(struct fullpass *p, const char *name);
 
 /* 32 bytes from 64 hex digits (NULL or malformed: -1). */
 int fullpass_unhex(const char *hex, unsigned char out[32]);

@@ -18,11 +18,40 @@
 -- timeout: each of its two connections waits, idle in its transaction, while
 -- the other works (the checks while the record stream starts, the stream's
 -- connection while the last checks finish), for longer than the application
--- role's 30 s at 10M rows.
+-- role's 30 s at 10M rows. Times in UTC: the fold reads entries' created_at
+-- as text (fullpass_fold.c).
 SELECT set_config('statement_timeout', $1, true),
     set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
     set_config('max_parallel_workers_per_gather', '0', true),
-    set_config('idle_in_transaction_session_timeout', '0', true);
+    set_config('idle_in_transaction_session_timeout', '0', true),
+    set_config('TimeZone', 'UTC', true);
+
+-- fragment: transfer_unbalanced
+-- transfers_balanced's rule over a transfer t grouped with its entries e
+count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0
+  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount
+  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount
+  OR count(e.id) FILTER (WHERE e.account_id NOT IN (t.from_account, t.to_account)) > 0
+
+-- fragment: seal_lots_markets_unfolded
+-- The lots and markets whose sealed aggregates are not the fold of their
+-- sealed rows (one id a row).
+  SELECT coalesce(s.lot_id, b.lot_id, h.lot_id) FROM seal_lots s
+  FULL JOIN (SELECT lot_id, coalesce(sum(quantity) FILTER (WHERE status = 'claimed'), 0) AS claimed,
+             count(*) AS n FROM bids WHERE sealed IS NOT NULL GROUP BY lot_id) b
+    ON b.lot_id = s.lot_id
+  FULL JOIN (SELECT lot_id, sum(amount) AS captured FROM holds
+             WHERE sealed IS NOT NULL AND state = 'captured' GROUP BY lot_id) h
+    ON h.lot_id = coalesce(s.lot_id, b.lot_id)
+  WHERE coalesce(s.claimed, 0) <> coalesce(b.claimed, 0) OR coalesce(s.bids, 0) <> coalesce(b.n, 0)
+     OR coalesce(s.captured, 0) <> coalesce(h.captured, 0)
+  UNION ALL
+  SELECT coalesce(s.market_id, f.market_id) FROM seal_markets s
+  FULL JOIN (SELECT market_id, count(*) AS n, sum(quantity) AS q,
+             coalesce(sum(quantity) FILTER (WHERE kind = 'mint'), 0) AS pairs
+             FROM trades WHERE sealed IS NOT NULL GROUP BY market_id) f ON f.market_id = s.market_id
+  WHERE coalesce(s.fills, 0) <> coalesce(f.n, 0) OR coalesce(s.quantity, 0) <> coalesce(f.q, 0)
+     OR coalesce(s.pairs, 0) <> coalesce(f.pairs, 0)
 
 -- name: audit_transfers_balanced
 -- every transfer has at least two entries, its entries sum to zero, and they
@@ -30,10 +59,7 @@ SELECT set_config('statement_timeout', $1, true),
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT t.id, row_number() OVER () AS rn FROM transfers t
  LEFT JOIN entries e ON e.transfer_id = t.id GROUP BY t.id, t.from_account, t.to_account, t.amount
- HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0
-  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) <> -t.amount
-  OR coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) <> t.amount
-  OR count(e.id) FILTER (WHERE e.account_id NOT IN (t.from_account, t.to_account)) > 0) bad;
+ HAVING {{transfer_unbalanced}}) bad;
 
 -- name: audit_entries_have_transfers
 -- every entry belongs to an existing transfer
@@ -281,22 +307,7 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
              WHERE sealed IS NOT NULL GROUP BY account_id) f ON f.account_id = s.account_id
   WHERE coalesce(s.balance, 0) <> coalesce(f.balance, 0) OR coalesce(s.entries, 0) <> coalesce(f.n, 0)
   UNION ALL
-  SELECT coalesce(s.lot_id, b.lot_id, h.lot_id) FROM seal_lots s
-  FULL JOIN (SELECT lot_id, coalesce(sum(quantity) FILTER (WHERE status = 'claimed'), 0) AS claimed,
-             count(*) AS n FROM bids WHERE sealed IS NOT NULL GROUP BY lot_id) b
-    ON b.lot_id = s.lot_id
-  FULL JOIN (SELECT lot_id, sum(amount) AS captured FROM holds
-             WHERE sealed IS NOT NULL AND state = 'captured' GROUP BY lot_id) h
-    ON h.lot_id = coalesce(s.lot_id, b.lot_id)
-  WHERE coalesce(s.claimed, 0) <> coalesce(b.claimed, 0) OR coalesce(s.bids, 0) <> coalesce(b.n, 0)
-     OR coalesce(s.captured, 0) <> coalesce(h.captured, 0)
-  UNION ALL
-  SELECT coalesce(s.market_id, f.market_id) FROM seal_markets s
-  FULL JOIN (SELECT market_id, count(*) AS n, sum(quantity) AS q,
-             coalesce(sum(quantity) FILTER (WHERE kind = 'mint'), 0) AS pairs
-             FROM trades WHERE sealed IS NOT NULL GROUP BY market_id) f ON f.market_id = s.market_id
-  WHERE coalesce(s.fills, 0) <> coalesce(f.n, 0) OR coalesce(s.quantity, 0) <> coalesce(f.q, 0)
-     OR coalesce(s.pairs, 0) <> coalesce(f.pairs, 0)) x) bad;
+{{seal_lots_markets_unfolded}}) x) bad;
 
 -- name: audit_positions_contiguous
 -- the sealed positions are exactly 0 .. tree_size - 1 of the latest seal,
@@ -349,9 +360,20 @@ SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM s
 -- carries another position (or none) is a positions_contiguous violation
 -- (its stray part), so together the two checks still see every entry of
 -- every sealed transfer.
-COPY (SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount
+--
+-- Each entry row also carries what the pass's fold (fullpass_fold.c) checks
+-- in C: its seq, balance_after and created_at (text; audit_settings sets
+-- the time zone to UTC).
+--
+-- The leaves are an ordered subquery: as a plain LEFT JOIN, `m.level = 0`
+-- stays a join condition and the planner finds no leaf scan in idx order,
+-- so at 5M transfers it hashed all three tables and sorted the result
+-- (gigabytes, spilled) before the first row; this way the whole plan is
+-- three merged index scans and the rows stream at once.
+COPY (SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount, e.seq, e.balance_after,
+   e.created_at
  FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
- LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed
+ LEFT JOIN (SELECT idx, hash FROM merkle_nodes WHERE level = 0 ORDER BY idx) m ON m.idx = r.sealed
  LEFT JOIN entries e ON e.sealed = r.sealed AND e.transfer_id = r.id
  ORDER BY r.sealed) TO STDOUT;
 
@@ -616,3 +638,53 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
    LEFT JOIN entries l ON l.account_id = a.id AND l.seq = c.last_seq
    WHERE coalesce(l.balance_after, 0) <> a.balance
       OR coalesce(c.last_seq, 0) <> coalesce(c.n, 0)) r) bad;
+
+-- ---- the fold's rest (fullpass_fold.c) --------------------------------------
+-- On postgres the pass checks transfers_balanced, entries_have_transfers,
+-- balances_match_entries, running_balances_match, the account part of
+-- seal_aggregates_match and positions_contiguous in C, from the record
+-- streams (one read of the sealed entries, merged with their transfers).
+-- These statements are what is not in the streams: the unsealed rows and
+-- other tables. When the fold finds anything, the check's full SQL form
+-- above gives the verdict and names the rows.
+
+-- name: audit_fold_rest
+-- One row: unsealed transfers that are not balanced (transfers_balanced's
+-- rule), unsealed entries without a transfer, the sealed entries (the
+-- stream must have merged each with its transfer), unsealed entries of a
+-- sealed transfer, the stored leaves at or past the latest tree size, those
+-- below it, and the lots and markets whose sealed aggregates are not the
+-- fold of their sealed rows (seal_aggregates_match's other parts).
+WITH size AS (SELECT coalesce(max(tree_size), 0) AS n FROM seals)
+SELECT (SELECT count(*) FROM (SELECT t.id FROM transfers t
+   LEFT JOIN entries e ON e.transfer_id = t.id WHERE t.sealed IS NULL
+   GROUP BY t.id, t.from_account, t.to_account, t.amount
+   HAVING {{transfer_unbalanced}}) b),
+ (SELECT count(*) FROM entries e WHERE e.sealed IS NULL
+   AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id)),
+ (SELECT count(*) FROM entries WHERE sealed IS NOT NULL),
+ (SELECT count(*) FROM entries e JOIN transfers t ON t.id = e.transfer_id
+   WHERE e.sealed IS NULL AND t.sealed IS NOT NULL),
+ (SELECT count(*) FROM merkle_nodes WHERE level = 0 AND idx >= (SELECT n FROM size)),
+ (SELECT count(*) FROM merkle_nodes WHERE level = 0 AND idx < (SELECT n FROM size)),
+ (SELECT count(*) FROM (
+{{seal_lots_markets_unfolded}}) x);
+
+-- name: audit_fold_unsealed_entries
+-- dialect: postgres
+-- The unsealed entries, for the running balances and the per-account sums
+-- (any order: the fold puts each account's entries in seq order itself).
+COPY (SELECT account_id, seq, amount, balance_after, created_at, id FROM entries
+ WHERE sealed IS NULL) TO STDOUT;
+
+-- name: audit_fold_unsealed_entries
+-- dialect: dsql
+-- (dsql runs the checks' SQL forms instead; kept so both dialects prepare it.)
+SELECT account_id, seq, amount, balance_after, created_at, id FROM entries WHERE sealed IS NULL;
+
+-- name: audit_fold_accounts
+-- Every account and every sealed per-account aggregate, side by side: id,
+-- balance (NULL: no such account), the sealed balance and entry count
+-- (NULL: no aggregate).
+SELECT coalesce(a.id, s.account_id), a.balance, s.balance, s.entries
+ FROM accounts a FULL JOIN seal_accounts s ON s.account_id = a.id;

@@ -232,6 +232,69 @@ tamper([("UPDATE seals SET root = %s WHERE seal_no = 1", (root,))])
 expect_pass("root restored")
 proof_healthy("everything restored")
 
+# ---- tampers each only a check the pass decides in C can see (postgres) ------
+# On postgres the pass folds transfers_balanced, entries_have_transfers,
+# balances_match_entries, running_balances_match, the per-account
+# seal_aggregates_match and positions_contiguous into its one read of the
+# entries (fullpass_fold.c), and runs their SQL forms only to name the rows
+# once the fold found something: each tamper below fails the pass only if
+# the fold sees it.
+
+
+def expect_named(what, must_name, exactly=None, row_id=None):
+    """A pass fails naming must_name (and exactly these checks, when given)."""
+    a = run_pass(what)
+    got = failed_checks(a)
+    ok(a["status"] == "failed" and must_name in got and (exactly is None or got == set(exactly)),
+       f"{what}: the pass fails naming {must_name}" + (f" (exactly {sorted(exactly)})" if exactly else ""), a)
+    if row_id is not None:
+        ok(a["failed_check"] != must_name or row_id in (a.get("sample") or ""),
+           f"{what}: its sample names the row {row_id}", a)
+    return a
+
+
+E_alice = query("SELECT id, transfer_id, sealed FROM entries WHERE transfer_id = %s AND account_id = %s",
+                (T_ab, alice))[0]
+H_pos = query("SELECT sealed FROM holds WHERE id = %s", (H,))[0][0]
+T_pos = query("SELECT sealed FROM transfers WHERE id = %s", (T_ab,))[0][0]
+
+# a sealed transfer's amount alone: its entries no longer debit and credit it
+tamper([("UPDATE transfers SET amount = amount + 1 WHERE id = %s", (T_ab,))])
+expect_named("transfer amount tamper", "transfers_balanced", {"transfers_balanced", "sealed_leaves_match"}, T_ab)
+tamper([("UPDATE transfers SET amount = amount - 1 WHERE id = %s", (T_ab,))])
+
+# a sealed entry's balance_after (not in any leaf): only the running balances
+tamper([("UPDATE entries SET balance_after = balance_after + 1 WHERE id = %s", (E_alice[0],))])
+expect_named("balance_after tamper", "running_balances_match", {"running_balances_match"}, E_alice[0])
+tamper([("UPDATE entries SET balance_after = balance_after - 1 WHERE id = %s", (E_alice[0],))])
+
+# a sealed entry's amount with its running balances and the sealed aggregate
+# shifted along, the account's balance left: the balance is not its entries' sum
+shift = [("UPDATE entries SET amount = amount + %s WHERE id = %s", None),
+         ("UPDATE entries SET balance_after = balance_after + %s WHERE account_id = %s AND seq >= "
+          "(SELECT seq FROM entries WHERE id = %s)", None),
+         ("UPDATE seal_accounts SET balance = balance + %s WHERE account_id = %s", None)]
+tamper([(shift[0][0], (-2, E_alice[0])), (shift[1][0], (-2, alice, E_alice[0])), (shift[2][0], (-2, alice))])
+expect_named("entry sum tamper", "balances_match_entries")
+tamper([(shift[0][0], (2, E_alice[0])), (shift[1][0], (2, alice, E_alice[0])), (shift[2][0], (2, alice))])
+
+# the sealed per-account aggregate's entry count
+tamper([("UPDATE seal_accounts SET entries = entries + 1 WHERE account_id = %s", (alice,))])
+expect_named("aggregate count tamper", "seal_aggregates_match", row_id=alice)
+tamper([("UPDATE seal_accounts SET entries = entries - 1 WHERE account_id = %s", (alice,))])
+
+# a sealed entry moved to a transfer that does not exist
+ghost = str(uuid.uuid4())
+tamper([("UPDATE entries SET transfer_id = %s WHERE id = %s", (ghost, E_alice[0]))])
+expect_named("entry transfer tamper", "entries_have_transfers", row_id=E_alice[0])
+tamper([("UPDATE entries SET transfer_id = %s WHERE id = %s", (E_alice[1], E_alice[0]))])
+
+# a sealed hold moved onto a sealed transfer's position
+tamper([("UPDATE holds SET sealed = %s WHERE id = %s", (T_pos, H))])
+expect_named("position tamper", "positions_contiguous")
+tamper([("UPDATE holds SET sealed = %s WHERE id = %s", (H_pos, H))])
+expect_pass("fold tampers restored")
+
 # ---- who may ask, and unknown passes ------------------------------------------
 
 is_problem(post("/proof/audits", {}, token=t_alice), 403, "admin_required", "POST /proof/audits as a user: 403")

@@ -1,0 +1,465 @@
+/*
+ * fullpass_fold.c — the full pass's one read of the entries (postgres): the
+ * record stream already merges every sealed transfer with its entries in
+ * position order (audit_records_transfers), so the checks over the largest
+ * table are folded into it here, in C, with exact (128-bit) sums, instead
+ * of each being a scan or join of its own:
+ *
+ *   transfers_balanced       per sealed transfer, from its streamed entries
+ *   entries_have_transfers   every sealed entry was merged with its transfer
+ *   balances_match_entries   per account: sealed + unsealed entry sums
+ *   running_balances_match   per account, the entries in seq order (a small
+ *                            reorder buffer: position order is not seq order)
+ *   seal_aggregates_match    the per-account part: seal_accounts vs the fold
+ *   positions_contiguous     a bitmap of the positions every record holds,
+ *                            and the stray entries by count
+ *
+ * What the streams do not carry (unsealed rows, other tables) is read after
+ * them by audit_fold_rest, audit_fold_unsealed_entries and
+ * audit_fold_accounts. The fold only decides whether a check found anything:
+ * when it did, the check's own full SQL form (audit.sql) runs on the same
+ * snapshot and gives the verdict, its count and the rows it names, so a
+ * failing check reads exactly as before. DSQL runs those SQL forms always.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/fullpass_pass.h"
+#include "domain/record.h"
+#include "log.h"
+
+typedef __int128 wide;
+
+/* The checks the fold stands in for (bits of fold->flagged). */
+enum { F_BALANCED, F_HAVE_TRANSFERS, F_BALANCES, F_RUNNING, F_SEAL_AGG, F_POSITIONS, F_NCHECKS };
+static const char *const folded_names[F_NCHECKS] = {
+    "transfers_balanced",     "entries_have_transfers", "balances_match_entries",
+    "running_balances_match", "seal_aggregates_match",  "positions_contiguous",
+};
+#define F_ALL ((1u << F_NCHECKS) - 1)
+
+/* An entry waiting for its account's earlier seq numbers. */
+struct pend {
+    int64_t seq, amount, after, at;
+};
+
+struct acct {
+    unsigned char key[16];
+    int used, in_accounts, in_seal;
+    int64_t balance, s_entries, sealed_n, n_all, next_seq, prev_at;
+    wide s_balance, sealed_sum, sum_all, prev_after;
+    int have_prev;
+    struct pend *pend;
+    size_t npend, cap;
+};
+
+struct fullpass_fold {
+    unsigned flagged;
+    struct acct *a;
+    size_t cap, n;
+    unsigned char *bits; /* one per position 0 .. tree_size - 1 */
+    int64_t marked, matched;
+};
+
+int fullpass_fold_is_folded(const char *check)
+{
+    for (int i = 0; i < F_NCHECKS; i++)
+        if (strcmp(folded_names[i], check) == 0)
+            return 1;
+    return 0;
+}
+
+int fullpass_fold_begin(struct fullpass *p)
+{
+    struct fullpass_fold *f;
+
+    if (p->cfg->dialect != ZS_DIALECT_POSTGRES)
+        return 0;
+    f = calloc(1, sizeof(*f));
+    if (f && p->tree_size > 0)
+        f->bits = calloc((size_t)(p->tree_size / 8 + 1), 1);
+    f = f && (p->tree_size <= 0 || f->bits) ? f : (free(f), NULL);
+    if (!f) {
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return -1;
+    }
+    f->cap = 1024;
+    f->a = calloc(f->cap, sizeof(*f->a));
+    if (!f->a) {
+        free(f->bits);
+        free(f);
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return -1;
+    }
+    p->fold = f;
+    return 0;
+}
+
+void fullpass_fold_end(struct fullpass *p)
+{
+    struct fullpass_fold *f = p->fold;
+
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->cap; i++)
+        free(f->a[i].pend);
+    free(f->a);
+    free(f->bits);
+    free(f);
+    p->fold = NULL;
+}
+
+void fullpass_fold_flag_all(struct fullpass *p)
+{
+    if (p->fold)
+        p->fold->flagged = F_ALL;
+}
+
+/* A UUID's 16 bytes from its text (36 characters, dashes anywhere). 0, or -1. */
+static int uuid_key(const char *s, unsigned char out[16])
+{
+    int n = 0;
+
+    for (; s && *s && n < 32; s++) {
+        int v = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+        if (*s == '-')
+            continue;
+        if (v < 0)
+            return -1;
+        out[n / 2] = (unsigned char)(n % 2 ? out[n / 2] << 4 | v : v);
+        n++;
+    }
+    return n == 32 && s && !*s ? 0 : -1;
+}
+
+static size_t key_hash(const unsigned char k[16], size_t cap)
+{
+    uint64_t h;
+
+    memcpy(&h, k, sizeof(h)); /* random UUIDs: their bytes are the hash */
+    return (size_t)(h * 0x9E3779B97F4A7C15ull >> 7) & (cap - 1);
+}
+
+static int grow(struct fullpass_fold *f)
+{
+    size_t cap = f->cap * 2;
+    struct acct *a = calloc(cap, sizeof(*a));
+
+    if (!a)
+        return -1;
+    for (size_t i = 0; i < f->cap; i++)
+        if (f->a[i].used) {
+            size_t j = key_hash(f->a[i].key, cap);
+            while (a[j].used)
+                j = (j + 1) & (cap - 1);
+            a[j] = f->a[i];
+        }
+    free(f->a);
+    f->a = a;
+    f->cap = cap;
+    return 0;
+}
+
+/* The account named by id (text), created when new; NULL: out of memory or not a UUID. */
+static struct acct *account(struct fullpass *p, const char *id)
+{
+    struct fullpass_fold *f = p->fold;
+    unsigned char k[16];
+    size_t i;
+
+    if (uuid_key(id, k) < 0)
+        return NULL;
+    if (2 * (f->n + 1) > f->cap && grow(f) < 0)
+        return NULL;
+    for (i = key_hash(k, f->cap); f->a[i].used; i = (i + 1) & (f->cap - 1))
+        if (memcmp(f->a[i].key, k, 16) == 0)
+            return &f->a[i];
+    memcpy(f->a[i].key, k, 16);
+    f->a[i].used = 1;
+    f->a[i].next_seq = 1;
+    f->n++;
+    return &f->a[i];
+}
+
+static int int64_of(const char *s, int64_t *out)
+{
+    char *end;
+
+    if (!s || !*s)
+        return -1;
+    *out = strtoll(s, &end, 10);
+    return *end ? -1 : 0;
+}
+
+/* n decimal digits at s into *v. 0, or -1. */
+static int digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
+/* Microseconds since 1970 of "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC), as
+ * PostgreSQL writes a timestamptz under TimeZone UTC. 0, or -1. */
+static int utc_us(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec, yoe, doy;
+    int64_t us = 0, scale = 100000, days;
+
+    if (!s || strlen(s) < 22 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0
+        || s[7] != '-' || digits(s + 8, 2, &d) < 0 || s[10] != ' ' || digits(s + 11, 2, &h) < 0
+        || s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0
+        || mo < 1 || mo > 12)
+        return -1;
+    s += 19;
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9' && scale > 0; s++, scale /= 10)
+            us += (*s - '0') * scale;
+    if (strcmp(s, "+00") != 0)
+        return -1;
+    /* days from civil (proleptic Gregorian; years 0000-9999 as written here) */
+    y -= mo <= 2;
+    yoe = y % 400;
+    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    days = (int64_t)(y / 400) * 146097 + (int64_t)yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    *out = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000) + us;
+    return 0;
+}
+
+/* e follows a's last entry in seq order: its running balance and time. */
+static void step(struct fullpass_fold *f, struct acct *a, const struct pend *e)
+{
+    if ((wide)e->after != (a->have_prev ? a->prev_after : 0) + e->amount
+        || (a->have_prev && e->at < a->prev_at))
+        f->flagged |= 1u << F_RUNNING;
+    a->prev_after = e->after;
+    a->prev_at = e->at;
+    a->have_prev = 1;
+    a->next_seq++;
+}
+
+/* An entry into a's chain: now, or once its predecessors have come. */
+static void chain(struct fullpass *p, struct acct *a, const struct pend *e)
+{
+    struct fullpass_fold *f = p->fold;
+    size_t i;
+
+    if (e->seq < a->next_seq) { /* a second entry with that seq */
+        f->flagged |= 1u << F_RUNNING;
+        return;
+    }
+    if (e->seq > a->next_seq) { /* keep it, in seq order */
+        if (a->npend == a->cap) {
+            size_t cap = a->cap ? 2 * a->cap : 4;
+            struct pend *q = realloc(a->pend, cap * sizeof(*q));
+            if (!q) {
+                f->flagged |= 1u << F_RUNNING;
+                return;
+            }
+            a->pend = q;
+            a->cap = cap;
+        }
+        for (i = a->npend; i > 0 && a->pend[i - 1].seq > e->seq; i--)
+            a->pend[i] = a->pend[i - 1];
+        a->pend[i] = *e;
+        a->npend++;
+        return;
+    }
+    step(f, a, e);
+    for (i = 0; i < a->npend && a->pend[i].seq <= a->next_seq; i++) {
+        if (a->pend[i].seq < a->next_seq)
+            f->flagged |= 1u << F_RUNNING; /* the same seq twice */
+        else
+            step(f, a, &a->pend[i]);
+    }
+    if (i > 0) {
+        memmove(a->pend, a->pend + i, (a->npend - i) * sizeof(*a->pend));
+        a->npend -= i;
+    }
+}
+
+/* One entry (text fields: account, seq, amount, balance_after, created_at), sealed or not. */
+static void entry(struct fullpass *p, const char *acct, const char *seq, const char *amount,
+                  const char *after, const char *at, int sealed)
+{
+    struct fullpass_fold *f = p->fold;
+    struct acct *a = account(p, acct);
+    struct pend e;
+
+    if (!a || int64_of(amount, &e.amount) < 0) {
+        f->flagged = F_ALL;
+        return;
+    }
+    a->n_all++;
+    a->sum_all += e.amount;
+    if (sealed) {
+        a->sealed_n++;
+        a->sealed_sum += e.amount;
+    }
+    if (int64_of(seq, &e.seq) < 0 || int64_of(after, &e.after) < 0 || e.seq < 1
+        || utc_us(at, &e.at) < 0) {
+        f->flagged |= 1u << F_RUNNING;
+        return;
+    }
+    chain(p, a, &e);
+}
+
+void fullpass_fold_position(struct fullpass *p, int64_t pos, const char *leaf)
+{
+    struct fullpass_fold *f = p->fold;
+
+    if (!f)
+        return;
+    if (!leaf || pos < 0 || pos >= p->tree_size || (f->bits[pos / 8] & (1u << (pos % 8)))) {
+        f->flagged |= 1u << F_POSITIONS;
+        return;
+    }
+    f->bits[pos / 8] |= (unsigned char)(1u << (pos % 8));
+    f->marked++;
+}
+
+void fullpass_fold_transfer(struct fullpass *p, const char *const *v, const struct record_entry *e,
+                            const struct fullpass_entry_run *r, size_t ne, int overflow)
+{
+    struct fullpass_fold *f = p->fold;
+    int64_t amount;
+    wide sum = 0, from = 0, to = 0;
+    int other = 0;
+
+    if (!f)
+        return;
+    if (overflow || int64_of(v[RT_AMOUNT], &amount) < 0) {
+        f->flagged = F_ALL;
+        return;
+    }
+    for (size_t i = 0; i < ne; i++) {
+        int64_t x;
+        if (int64_of(e[i].amount, &x) < 0 || !e[i].account) {
+            f->flagged = F_ALL;
+            return;
+        }
+        sum += x;
+        if (v[RT_FROM] && strcmp(e[i].account, v[RT_FROM]) == 0)
+            from += x;
+        else if (v[RT_TO] && strcmp(e[i].account, v[RT_TO]) == 0)
+            to += x;
+        else
+            other = 1;
+        if (v[RT_TO] && v[RT_FROM] && strcmp(v[RT_FROM], v[RT_TO]) == 0
+            && strcmp(e[i].account, v[RT_TO]) == 0)
+            to += x; /* the SQL rule sums each side on its own */
+        entry(p, e[i].account, r[i].seq, e[i].amount, r[i].after, r[i].at, 1);
+        f->matched++;
+    }
+    if (ne < 2 || sum != 0 || from != -(wide)amount || to != amount || other)
+        f->flagged |= 1u << F_BALANCED;
+}
+
+/* audit_fold_rest's one row: any count but the sealed entries' flags its checks. */
+static int rest(struct fullpass *p)
+{
+    struct fullpass_fold *f = p->fold;
+    PGresult *res = fullpass_exec(p, p->snap, SQL_AUDIT_FOLD_REST, NULL);
+    int64_t c[7];
+
+    if (!res)
+        return -1;
+    for (int i = 0; i < 7; i++)
+        c[i] = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, i), NULL, 10) : -1;
+    PQclear(res);
+    p->rows += 1;
+    if (c[0] != 0)
+        f->flagged |= 1u << F_BALANCED;
+    if (c[1] != 0)
+        f->flagged |= 1u << F_HAVE_TRANSFERS;
+    if (c[2] != f->matched || c[3] != 0) /* a sealed entry not at its transfer's position */
+        f->flagged = F_ALL;
+    if (c[4] != 0 || c[5] != p->tree_size || f->marked != p->tree_size)
+        f->flagged |= 1u << F_POSITIONS;
+    if (c[6] != 0)
+        f->flagged |= 1u << F_SEAL_AGG;
+    return 0;
+}
+
+static int unsealed_row(struct fullpass *p, const char *const *v, int nf, void *ctx)
+{
+    (void)ctx;
+    if (nf < 6) {
+        snprintf(p->err, sizeof(p->err), "audit_fold_unsealed_entries: a malformed row");
+        return -1;
+    }
+    entry(p, v[0], v[1], v[2], v[3], v[4], 0);
+    return 0;
+}
+
+static int account_row(struct fullpass *p, const char *const *v, int nf, void *ctx)
+{
+    struct fullpass_fold *f = p->fold;
+    struct acct *a = nf >= 4 ? account(p, v[0]) : NULL;
+    (void)ctx;
+
+    if (!a) {
+        snprintf(p->err, sizeof(p->err), "audit_fold_accounts: a malformed row");
+        return -1;
+    }
+    if (v[1]) {
+        a->in_accounts = 1;
+        if (int64_of(v[1], &a->balance) < 0)
+            f->flagged = F_ALL;
+    }
+    if (v[2] || v[3]) {
+        int64_t b = 0;
+        a->in_seal = 1;
+        if ((v[2] && int64_of(v[2], &b) < 0) || (v[3] && int64_of(v[3], &a->s_entries) < 0))
+            f->flagged = F_ALL;
+        a->s_balance = b;
+    }
+    return 0;
+}
+
+/* Every account's sums, chain end and aggregate, once everything is read. */
+static void accounts_done(struct fullpass_fold *f)
+{
+    for (size_t i = 0; i < f->cap; i++) {
+        struct acct *a = &f->a[i];
+        if (!a->used)
+            continue;
+        if (a->npend > 0)
+            f->flagged |= 1u << F_RUNNING; /* a gap before them */
+        if (a->in_accounts && (a->sum_all != a->balance))
+            f->flagged |= 1u << F_BALANCES;
+        if (a->in_accounts
+            && ((a->have_prev ? a->prev_after : 0) != a->balance || a->next_seq - 1 != a->n_all))
+            f->flagged |= 1u << F_RUNNING;
+        if ((a->in_seal || a->sealed_n > 0)
+            && (a->s_balance != a->sealed_sum || a->s_entries != a->sealed_n))
+            f->flagged |= 1u << F_SEAL_AGG;
+    }
+}
+
+int fullpass_fold_finish(struct fullpass *p)
+{
+    struct fullpass_fold *f = p->fold;
+
+    if (!f)
+        return 0;
+    if (rest(p) < 0
+        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, NULL, unsealed_row, NULL) < 0
+        || fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, account_row, NULL) < 0)
+        return -1;
+    accounts_done(f);
+    for (int i = 0; i < F_NCHECKS; i++) {
+        if (!(f->flagged & (1u << i)))
+            continue;
+        log_info("full pass %s: the fold found %s failing; its SQL form names the rows", p->id,
+                 folded_names[i]);
+        if (fullpass_checks_judge(p, folded_names[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
