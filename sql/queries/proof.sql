@@ -6,7 +6,9 @@
 -- A check statement is proof_<check name>; its comment lines are the
 -- description GET /proof serves for the check, word for word. It answers
 -- one row: the observed value (the number of violating rows unless the
--- description says otherwise; expected 0) and a sample of the ids (nullable).
+-- description says otherwise; expected 0) and a sample of the ids (nullable),
+-- at the columns the checks table names (col, col + 1: 0 and 1 but for the
+-- account checks, whose statements are one text, account_checks, run once).
 -- A bound check (fcgi/domain/checks.h) takes its bound ($1, seconds) and
 -- answers a third column, whether it fails, and what the report shows of it.
 --
