@@ -130,7 +130,7 @@ DSQL_SUITES := tests/integration/test_transfer.py tests/integration/test_account
                tests/integration/test_prepared.py tests/integration/test_drop_soldout.py \
                tests/integration/test_seal.py tests/integration/test_tlog.py \
                tests/integration/test_verify.py tests/integration/test_fullpass.py \
-               tests/integration/test_proxy.py \
+               tests/integration/test_proxy.py tests/integration/test_proof_plans.py \
                tests/integration/test_order_types.py \
                tests/integration/test_credit.py \
                tests/integration/test_events.py tests/integration/test_webhooks.py

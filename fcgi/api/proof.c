@@ -242,7 +242,7 @@ static struct json_object *check_json(struct proof_tx *p, const struct check *c,
                                       PGresult *res)
 {
     int bound = c->kind == CHECK_BOUND;
-    int64_t observed = cell_i64(res, 0, 0), full_seal = 0;
+    int64_t observed = cell_i64(res, 0, c->col), full_seal = 0;
     int ok = bound ? strcmp(PQgetvalue(res, 0, 2), "f") == 0 : observed == 0;
     struct json_object *o = json_object_new_object();
 
@@ -257,22 +257,24 @@ static struct json_object *check_json(struct proof_tx *p, const struct check *c,
     if (bound)
         full_seal = bound_extras(p, c, res, o, expected);
     json_object_object_add(o, "covers", covers_json(c, p->seal_no, full_seal));
-    if (!ok && p->full && !PQgetisnull(res, 0, 1))
-        json_object_object_add(o, "sample", json_object_new_string(PQgetvalue(res, 0, 1)));
+    if (!ok && p->full && !PQgetisnull(res, 0, c->col + 1))
+        json_object_object_add(o, "sample", json_object_new_string(PQgetvalue(res, 0, c->col + 1)));
     return o;
 }
 
 /*
  * The statements of one audit, in the order they are sent: on PostgreSQL
- * the settings, then the counts, each check (on PostgreSQL behind its
- * deadline: proof_audit_deadline), the recent runs. values: the budget
- * left (ms) and each bound check's bound, as the statements' parameters.
+ * the settings, then the counts, each check's statement (on PostgreSQL
+ * behind its deadline: proof_audit_deadline; once for the checks sharing
+ * one, check_answered_by), the recent runs. values: the budget left (ms)
+ * and each bound check's bound, as the statements' parameters.
  */
 struct audit_plan {
     struct tx_stmt *st;
     char (*bounds)[24];
     const char **bound_v;
-    int n, counts, first, stride, runs; /* check i is st[first + i * stride] */
+    int *at; /* check i's answer is st[at[i]] (at its col) */
+    int n, counts, runs;
     char left[24];
     const char *left_v[1];
 };
@@ -285,7 +287,8 @@ static int plan_build(const struct tx *tx, struct audit_plan *a)
     a->st = calloc(3 + 2 * checks_count, sizeof(*a->st));
     a->bounds = calloc(checks_count, sizeof(*a->bounds));
     a->bound_v = calloc(checks_count, sizeof(*a->bound_v));
-    if (!a->st || !a->bounds || !a->bound_v)
+    a->at = calloc(checks_count, sizeof(*a->at));
+    if (!a->st || !a->bounds || !a->bound_v || !a->at)
         return -1;
     snprintf(a->left, sizeof(a->left), "%ld", budget_left(tx));
     a->left_v[0] = a->left;
@@ -294,13 +297,18 @@ static int plan_build(const struct tx *tx, struct audit_plan *a)
         a->st[a->n++] = tx_stmt_named(SQL_PROOF_AUDIT_SETTINGS, a->left_v);
     a->counts = a->n;
     a->st[a->n++] = tx_stmt_named(SQL_PROOF_AUDIT_COUNTS, NULL);
-    a->first = a->n + pg;
-    a->stride = 1 + pg;
     for (size_t i = 0; i < checks_count; i++) {
         const struct check *c = &checks[i];
+        size_t by = check_answered_by(i, tx->cfg->dialect);
+
         snprintf(a->bounds[i], sizeof(a->bounds[i]), "%" PRId64,
                  c->kind == CHECK_BOUND ? check_bound(tx, c) : 0);
         a->bound_v[i] = a->bounds[i];
+        if (by != i) {
+            a->at[i] = a->at[by];
+            continue;
+        }
+        a->at[i] = a->n + pg;
         if (pg)
             a->st[a->n++] = tx_stmt_named(SQL_PROOF_AUDIT_DEADLINE, a->left_v);
         a->st[a->n++] = tx_stmt_named(c->sql, c->kind == CHECK_BOUND ? &a->bound_v[i] : NULL);
@@ -319,6 +327,7 @@ static void plan_free(struct audit_plan *a)
     free(a->st);
     free(a->bounds);
     free(a->bound_v);
+    free(a->at);
 }
 
 /* The answer from the plan's results into p->out. */
@@ -330,9 +339,8 @@ static void audit_answer(const struct tx *tx, struct proof_tx *p, const struct a
     audit_counts(tx, p, a->st[a->counts].res);
     json_object_object_add(p->out, "checks", list);
     for (size_t i = 0; i < checks_count; i++)
-        json_object_array_add(list,
-                              check_json(p, &checks[i], strtoll(a->bounds[i], NULL, 10),
-                                         a->st[a->first + (int)i * a->stride].res));
+        json_object_array_add(
+            list, check_json(p, &checks[i], strtoll(a->bounds[i], NULL, 10), a->st[a->at[i]].res));
     runs = json_object_new_array();
     for (int i = 0; i < PQntuples(res); i++)
         json_object_array_add(runs, proof_run_json(res, i, p->full, 0));

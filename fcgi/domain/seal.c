@@ -174,17 +174,12 @@ static enum tx_decision blocked(struct seal_ctx *c, const char *name)
     return TX_ROLLBACK;
 }
 
-/* Queue every evidence and constraint check; how many. */
-static int queue_checks(struct seal_ctx *c)
+/* Queue every evidence and constraint check (one statement for the checks it answers). */
+static void queue_checks(struct seal_ctx *c, enum zs_dialect d)
 {
-    int n = 0;
-
     for (size_t i = 0; i < checks_count; i++)
-        if (checks[i].kind == CHECK_EVIDENCE || checks[i].kind == CHECK_CONSTRAINT) {
+        if (checks[i].kind != CHECK_BOUND && check_answered_by(i, d) == i)
             add_stmt(c, checks[i].sql, 0);
-            n++;
-        }
-    return n;
 }
 
 static int state_hash(struct seal_ctx *c, int ia, int il, int im, unsigned char out[32]);
@@ -205,7 +200,7 @@ static int aggregates_as_signed(struct seal_ctx *c, int ia, int il, int im)
 /* Round trip 1. TX_COMMIT to go on, or the decision to return. */
 static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
 {
-    int first_check, ncheck = 0, itr, ien, rc, take = -1, ia = -1, il = -1, im = -1;
+    int first_check, itr, ien, rc, take = -1, ia = -1, il = -1, im = -1;
     int64_t lim = c->b.budget / 4 + 1, want = c->checked && c->v ? lim * SEAL_VERIFY_AHEAD : lim;
 
     snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)want);
@@ -215,7 +210,7 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
     add_stmt(c, SQL_SEAL_FRONTIER, 0);
     first_check = c->nst;
     if (c->checked)
-        ncheck = queue_checks(c);
+        queue_checks(c, tx->dialect);
     itr = add_stmt(c, SQL_SEAL_CANDIDATE_TRANSFERS, 1, c->num[0]);
     ien = add_stmt(c, SQL_SEAL_CANDIDATE_ENTRIES, 1, c->num[0]);
     if (!c->checked) {
@@ -231,12 +226,12 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
         c->out->outcome = SEAL_NO_LEASE;
         return TX_ROLLBACK;
     }
-    for (int i = 0, k = 0; i < ncheck; i++, k++) {
-        while (checks[k].kind != CHECK_EVIDENCE && checks[k].kind != CHECK_CONSTRAINT)
-            k++;
-        if (seal_i64(PQgetvalue(c->st[first_check + i].res, 0, 0)) != 0)
+    for (size_t k = 0; c->checked && k < checks_count; k++)
+        if (checks[k].kind != CHECK_BOUND
+            && seal_i64(PQgetvalue(c->st[first_check + (int)check_slot(k, tx->dialect)].res, 0,
+                                   checks[k].col))
+                != 0)
             return blocked(c, checks[k].name);
-    }
     if (read_tree(c, c->st[2].res, c->st[3].res) < 0) {
         log_error("seal: the latest seal or the tree's right edge is malformed or missing");
         return TX_ROLLBACK;

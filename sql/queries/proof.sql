@@ -6,7 +6,9 @@
 -- A check statement is proof_<check name>; its comment lines are the
 -- description GET /proof serves for the check, word for word. It answers
 -- one row: the observed value (the number of violating rows unless the
--- description says otherwise; expected 0) and a sample of the ids (nullable).
+-- description says otherwise; expected 0) and a sample of the ids (nullable),
+-- at the columns the checks table names (col, col + 1: 0 and 1 but for the
+-- account checks, whose statements are one text, account_checks, run once).
 -- A bound check (fcgi/domain/checks.h) takes its bound ($1, seconds) and
 -- answers a third column, whether it fails, and what the report shows of it.
 --
@@ -17,7 +19,13 @@
 -- correlated subquery, so the plan stays an index probe per candidate row
 -- and never becomes a hash join over a whole history table, whatever the
 -- statistics say (EXPLAIN at 300k sealed transfers, 3,000 unsealed: index
--- scans on the *_unsealed partial indexes and the primary keys only).
+-- scans on the *_unsealed partial indexes and the primary keys only). A
+-- backlog row whose transfer is itself unsealed is matched against the
+-- backlog's own set first (unsealed_transfer_ids), so only the rows that set
+-- does not name cost a probe into all transfers; comparisons of sums are made
+-- in bigint where no sum is involved (an account with no unsealed rows), in
+-- numeric (exact, never overflowing) where one is
+-- (tests/integration/test_proof_plans.py).
 
 -- name: proof_audit_settings
 -- The audit's settings (postgres only): the statement_timeout left of its
@@ -66,6 +74,14 @@ FROM (SELECT 1) one LEFT JOIN (SELECT seal_no, tree_size, created_at,
  UNION SELECT lot_id FROM bids WHERE sealed IS NULL
  UNION SELECT lot_id FROM holds WHERE sealed IS NULL)
 
+-- fragment: unsealed_transfer_ids
+-- A pre-filter, never a verdict: the ids of unsealed transfers (at most
+-- 50,000 of them, so the planner always hashes the set: an entry or hold of
+-- the backlog is then matched to its transfer without an index probe into
+-- all of history; a row that the set does not name is looked up by key as
+-- before, so a backlog past the bound costs probes, not correctness).
+(SELECT id FROM transfers WHERE sealed IS NULL AND id IS NOT NULL LIMIT 50000)
+
 -- name: proof_transfers_balanced
 -- every unsealed transfer, and every transfer an unsealed entry names, has at
 -- least two entries, its entries sum to zero, they only debit its payer and
@@ -74,9 +90,12 @@ FROM (SELECT 1) one LEFT JOIN (SELECT seal_no, tree_size, created_at,
 -- as they were sealed and are re-checked by the full pass
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT t.id, row_number() OVER () AS rn
- FROM (SELECT id FROM transfers WHERE sealed IS NULL
-       UNION SELECT transfer_id FROM entries WHERE sealed IS NULL) c
- CROSS JOIN LATERAL (SELECT * FROM transfers WHERE id = c.id LIMIT 1) t
+ FROM (SELECT * FROM transfers WHERE sealed IS NULL
+       UNION ALL
+       SELECT s.* FROM (SELECT DISTINCT transfer_id FROM entries WHERE sealed IS NULL
+                        AND transfer_id NOT IN {{unsealed_transfer_ids}}) c
+       CROSS JOIN LATERAL (SELECT * FROM transfers WHERE id = c.transfer_id LIMIT 1) s
+       WHERE s.sealed IS NOT NULL) t
  CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(e.amount), 0) AS s,
    coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.from_account), 0) AS debit,
    coalesce(sum(e.amount) FILTER (WHERE e.account_id = t.to_account), 0) AS credit,
@@ -91,45 +110,31 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 -- checked as they were sealed and are re-checked by the full pass)
 SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
  SELECT e.id, row_number() OVER () AS rn FROM entries e
- WHERE e.sealed IS NULL
+ WHERE e.sealed IS NULL AND e.transfer_id NOT IN {{unsealed_transfer_ids}}
    AND (SELECT count(*) FROM transfers t WHERE t.id = e.transfer_id) = 0) bad;
 
 -- name: proof_balances_match_entries
 -- every account's balance equals the sum of its ledger entries: its sealed
 -- aggregate (the sum of its sealed entries, kept by the sealer) plus the sum
 -- of its unsealed entries
-SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
- SELECT a.id, row_number() OVER () AS rn FROM accounts a
- LEFT JOIN seal_accounts s ON s.account_id = a.id
- LEFT JOIN (SELECT account_id, sum(amount) AS s FROM entries WHERE sealed IS NULL
-            GROUP BY account_id) e ON e.account_id = a.id
- WHERE a.balance <> coalesce(s.balance, 0) + coalesce(e.s, 0)) bad;
+{{account_checks}};
 
 -- name: proof_money_conserved
 -- the balances of all accounts, issuer included, sum to zero (observed is the
 -- sum)
-SELECT coalesce(sum(balance), 0)::bigint, NULL FROM accounts;
+{{account_checks}};
 
 -- name: proof_no_negative_balances
 -- no account without a credit limit has a negative balance, the issuer aside
 -- (an account with one is bounded by within_credit_limit; also a CHECK on
 -- accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{no_negative_balances_bad}};
+{{account_checks}};
 
 -- name: proof_holds_match_held
 -- every account's held equals its active lot holds plus the cash reserved by
 -- its resting buy orders plus its pending transfers (all unsealed: a row is
 -- sealed only once it reserves nothing)
-SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
- SELECT a.id, row_number() OVER () AS rn FROM accounts a
- LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE sealed IS NULL
-            AND state = 'active' GROUP BY account_id) h ON h.account_id = a.id
- LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE sealed IS NULL
-            AND status = 'open' AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
- LEFT JOIN (SELECT from_account, sum(amount) AS s FROM pending_transfers
-            WHERE sealed IS NULL AND status = 'pending' GROUP BY from_account) p
-   ON p.from_account = a.id
- WHERE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(p.s, 0)) bad;
+{{account_checks}};
 
 -- name: proof_pending_released
 -- every closed, unsealed pending transfer released exactly its hold: a
@@ -156,7 +161,7 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 -- name: proof_held_within_balance
 -- held is at least 0, and at most the balance for an account without a
 -- credit limit, the issuer aside (also CHECKs on accounts)
-SELECT count(*), string_agg(id::text, ',') FROM accounts WHERE {{held_within_balance_bad}};
+{{account_checks}};
 
 -- name: proof_drop_claims_match
 -- per drop lot that is unsealed or has unsealed claims, the units counted
@@ -393,8 +398,7 @@ kind <> 'issuer' AND (held < 0 OR (held > balance AND coalesce(credit_limit, 0) 
 -- credit limits: no account but the issuer is below its credit limit (balance
 -- - held >= -credit_limit, 0 when none was set), no limit is negative, and only
 -- user accounts have one (also CHECKs on accounts)
-SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
- SELECT id, row_number() OVER () AS rn FROM accounts WHERE {{within_credit_limit_bad}}) bad;
+{{account_checks}};
 
 -- name: proof_sealer_keeps_up
 -- the oldest row the sealer could seal but has not (a transfer or entry, a
@@ -523,20 +527,59 @@ e.seq IS NULL OR e.balance_after IS NULL OR e.seq < 1 OR (e.seq > 1 AND p.accoun
 -- plus its unsealed entries; an account without, its sealed aggregate (the
 -- balance after its last sealed entry, checked as it was sealed and
 -- re-checked by the full pass)
-SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
- SELECT id, row_number() OVER () AS rn FROM (
-  SELECT e.id FROM entries e
-   LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
-   WHERE e.sealed IS NULL AND ({{running_entry_bad}})
-  UNION ALL
-  SELECT a.id FROM (SELECT account_id, count(*) AS n FROM entries WHERE sealed IS NULL
-                     GROUP BY account_id) u
-   JOIN accounts a ON a.id = u.account_id LEFT JOIN seal_accounts s ON s.account_id = a.id
-   LEFT JOIN LATERAL (SELECT x.seq, x.balance_after FROM entries x WHERE x.account_id = a.id
-                      AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1) l ON true
-   WHERE coalesce(l.balance_after, 0) <> a.balance
-      OR coalesce(l.seq, 0) <> coalesce(s.entries, 0) + u.n
-  UNION ALL
-  SELECT a.id FROM accounts a LEFT JOIN seal_accounts s ON s.account_id = a.id
-   WHERE a.balance <> coalesce(s.balance, 0)
-     AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.account_id = a.id AND u.sealed IS NULL)) r) bad;
+{{account_checks}};
+
+-- fragment: account_checks
+-- The account checks in one scan of accounts (current state) with their
+-- sealed aggregates and the unsealed rows summed per account, instead of one
+-- scan per check: balances_match_entries, money_conserved,
+-- no_negative_balances, holds_match_held, held_within_balance,
+-- within_credit_limit and running_balances_match each have a statement of
+-- this one text, and each reads its own pair of columns (observed, sample:
+-- the checks table's col, in that order from 0); /proof and the sealer run
+-- the text once. Each check's verdict and sample are what its own statement
+-- answered: running_balances_match adds the unsealed entries checked against
+-- their predecessors (r) to the accounts it reports (sample: those entries
+-- first); its last-entry probe runs only for an account with unsealed entries.
+SELECT x.bme_n, x.bme_ids, x.mc, NULL::text, x.nnb_n, x.nnb_ids, x.hmh_n, x.hmh_ids,
+    x.hwb_n, x.hwb_ids, x.wcl_n, x.wcl_ids,
+    r.n + x.rbm_n, array_to_string((r.ids || x.rbm_ids)[1:5], ',')
+FROM (SELECT count(*) AS n, (array_agg(e.id::text))[1:5] AS ids FROM entries e
+      LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
+      WHERE e.sealed IS NULL AND ({{running_entry_bad}})) r
+CROSS JOIN (SELECT
+   count(*) FILTER (WHERE a.bme) AS bme_n,
+   array_to_string((array_agg(a.id::text) FILTER (WHERE a.bme))[1:5], ',') AS bme_ids,
+   coalesce(sum(a.balance), 0)::bigint AS mc,
+   count(*) FILTER (WHERE a.nnb) AS nnb_n, string_agg(a.id::text, ',') FILTER (WHERE a.nnb) AS nnb_ids,
+   count(*) FILTER (WHERE a.hmh) AS hmh_n,
+   array_to_string((array_agg(a.id::text) FILTER (WHERE a.hmh))[1:5], ',') AS hmh_ids,
+   count(*) FILTER (WHERE a.hwb) AS hwb_n, string_agg(a.id::text, ',') FILTER (WHERE a.hwb) AS hwb_ids,
+   count(*) FILTER (WHERE a.wcl) AS wcl_n,
+   array_to_string((array_agg(a.id::text) FILTER (WHERE a.wcl))[1:5], ',') AS wcl_ids,
+   count(*) FILTER (WHERE a.rbm) AS rbm_n, (array_agg(a.id::text) FILTER (WHERE a.rbm))[1:5] AS rbm_ids
+  FROM (SELECT a.id, a.balance, a.nnb, a.hwb, a.wcl,
+     -- balances_match_entries: in bigint unless there is an unsealed sum to add (numeric: exact)
+     CASE WHEN u.n IS NULL THEN a.balance <> coalesce(s.balance, 0)
+       ELSE a.balance <> coalesce(s.balance, 0) + u.s END AS bme,
+     CASE WHEN h.s IS NULL AND o.s IS NULL AND q.s IS NULL THEN a.held <> 0
+       ELSE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(q.s, 0) END AS hmh,
+     -- running_balances_match: with unsealed entries, the last entry and the count; else the aggregate
+     CASE WHEN u.n IS NULL THEN a.balance <> coalesce(s.balance, 0)
+       ELSE coalesce(l.balance_after, 0) <> a.balance
+         OR coalesce(l.seq, 0) <> coalesce(s.entries, 0) + u.n END AS rbm
+   FROM (SELECT id, balance, held, ({{no_negative_balances_bad}}) AS nnb,
+                ({{held_within_balance_bad}}) AS hwb, ({{within_credit_limit_bad}}) AS wcl
+         FROM accounts) a
+   LEFT JOIN seal_accounts s ON s.account_id = a.id
+   LEFT JOIN (SELECT account_id, count(*) AS n, sum(amount) AS s FROM entries WHERE sealed IS NULL
+              GROUP BY account_id) u ON u.account_id = a.id
+   LEFT JOIN LATERAL (SELECT x.seq, x.balance_after FROM entries x WHERE u.n IS NOT NULL
+                      AND x.account_id = a.id AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1) l ON true
+   LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE sealed IS NULL
+              AND state = 'active' GROUP BY account_id) h ON h.account_id = a.id
+   LEFT JOIN (SELECT account_id, sum(hold_amount) AS s FROM orders WHERE sealed IS NULL
+              AND status = 'open' AND side = 'buy' GROUP BY account_id) o ON o.account_id = a.id
+   LEFT JOIN (SELECT from_account, sum(amount) AS s FROM pending_transfers
+              WHERE sealed IS NULL AND status = 'pending' GROUP BY from_account) q
+     ON q.from_account = a.id) a) x
