@@ -27,10 +27,6 @@
  * keep it. Every write checks the lease in its own transaction whatever
  * this says; this only keeps it from lapsing. */
 #define LEASE_RENEW_MS (LEASE_MS / 5)
-/* A batch is recorded at the latest this long after its first publish
- * (bounding how long a published message can be unknown to the subscribe
- * gate, and a round's hold on the lease). */
-#define BATCH_MS 1000
 /* Statements per pipeline of a batch's record (results come back while
  * the next pipeline is sent; no socket buffer has to hold them all). */
 #define RECORD_PIPELINE 256
@@ -144,115 +140,107 @@ static enum tx_decision read_tx(struct tx *tx, void *arg)
 
 /* ---- publishing ---------------------------------------------------------- */
 
-/* The message subscribers receive: the event with its position as "id". malloc'd. */
-static char *message_text(const struct pub_event *e, const char *channel)
-{
-    size_t n = strlen(e->payload) + strlen(channel) + 256;
-    char *m = malloc(n);
-
-    if (m)
-        snprintf(m, n,
-                 "{\"id\":%" PRId64 ",\"type\":\"%s\",\"channel\":\"%s\",\"created_at\":\"%s\","
-                 "\"data\":%s}",
-                 e->pos, e->type, channel, e->created_at, e->payload);
-    return m;
-}
-
-/* Send e's message on d's channel, pipelined on the kept connection. 0, or -1. */
-static int publish_send(struct pub_ctx *c, const struct pub_event *e, const struct pub_done *d)
+/* Send m's message on its channel, pipelined on the kept connection. 0, or -1. */
+static int publish_send(struct pub_ctx *c, const struct pub_batch *b, const struct pub_msg *m,
+                        const struct pub_event *ev)
 {
     struct httpc_url u = c->nchan;
-    char err[160], headers[160], *msg;
+    char err[160], headers[192], *msg;
     int rc;
 
-    if (!(msg = message_text(e, d->channel)))
+    if (!(msg = publish_msg_body(b, m, ev)))
         return -1;
-    snprintf(u.path, sizeof(u.path), "/pub/%s", d->channel);
+    snprintf(u.path, sizeof(u.path), "/pub/%s", m->channel);
+    /* the SSE event name: the event's type, or "batch" for several */
     snprintf(headers, sizeof(headers),
              "Accept: application/json\r\nContent-Type: application/json\r\n"
              "X-EventSource-Event: %s\r\n",
-             e->type);
+             m->count == 1 ? ev[b->idx[m->off]].type : "batch");
     rc = httpc_keep_send(&c->conn, &u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, err,
                          sizeof(err));
     free(msg);
     if (rc < 0)
-        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, d->channel, err);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: %s", m->first_pos, m->pos,
+                 m->channel, err);
     return rc;
 }
 
-/* nchan's answer to the oldest publish in flight, d's, into d (msgid "" when
+/* nchan's answer to the oldest publish in flight, m's, into m (msgid "" when
  * nchan refused the channel: skipped). 0, or -1. */
-static int publish_take(struct pub_ctx *c, struct pub_done *d)
+static int publish_take(struct pub_ctx *c, struct pub_msg *m)
 {
     struct httpc_resp r;
     char err[160];
     int messages = 0, rc;
 
     if (httpc_keep_recv(&c->conn, PUBLISH_TIMEOUT_MS, &r, err, sizeof(err)) < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: %s", d->pos, d->channel, err);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: %s", m->first_pos, m->pos,
+                 m->channel, err);
         return -1;
     }
     rc = (r.status == 201 || r.status == 202)
-            && publish_parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
+            && publish_parse_nchan(&r, m->msgid, sizeof(m->msgid), &messages) == 0
         ? 0
         : -1;
     if (rc < 0 && r.status >= 400 && r.status < 500) {
         /* a channel nginx refuses (not a channel name): skipped, never retried,
          * so one bad row cannot stop the stream */
-        log_error("events: event %" PRId64 " names channel %s, which nchan refuses (%d): skipped",
-                  d->pos, d->channel, r.status);
-        d->msgid[0] = '\0';
+        log_error("events: events %" PRId64 "..%" PRId64
+                  " name channel %s, which nchan refuses (%d): skipped",
+                  m->first_pos, m->pos, m->channel, r.status);
+        m->msgid[0] = '\0';
         rc = 0;
     } else if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", d->pos, d->channel,
-                 r.status);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: nchan answered %d",
+                 m->first_pos, m->pos, m->channel, r.status);
     }
-    d->fresh = messages == 1;
+    m->fresh = messages == 1;
     httpc_free(&r);
     return rc;
 }
 
 struct record_arg {
     const struct pub_ctx *c;
-    const struct pub_done *done;
-    int n;
-    const char *pos; /* the batch's last event: the new `nchan` cursor */
+    const struct pub_batch *b;
+    const char *pos; /* the round's last event: the new `nchan` cursor */
     int lost;        /* out: the lease was someone else's */
 };
 
-/* Queue done's statements (its publication, and the forgetting of older
+/* Queue m's statements (its publication, and the forgetting of older
  * ones when its channel was fresh) into st at *n. */
-static void record_stmts(const struct pub_done *d, const char *(*pp)[3], const char *(*pf)[2],
+static void record_stmts(const struct pub_msg *m, const char *(*pp)[4], const char *(*pf)[2],
                          struct tx_stmt *st, int *n)
 {
-    if (!d->msgid[0])
-        return; /* skipped */
-    (*pp)[0] = d->channel;
-    (*pp)[1] = d->msgid;
-    (*pp)[2] = d->pos_text;
+    if (!m->msgid[0])
+        return; /* skipped, or recorded already */
+    (*pp)[0] = m->channel;
+    (*pp)[1] = m->msgid;
+    (*pp)[2] = m->pos_text;
+    (*pp)[3] = m->first_text;
     st[(*n)++] = tx_stmt_named(SQL_EVENTS_PUBLISHED, *pp);
-    if (d->fresh) {
-        (*pf)[0] = d->channel;
-        (*pf)[1] = d->pos_text;
+    if (m->fresh) {
+        (*pf)[0] = m->channel;
+        (*pf)[1] = m->first_text;
         st[(*n)++] = tx_stmt_named(SQL_EVENTS_FORGET_CHANNEL, *pf);
     }
 }
 
 /*
- * Record a batch's messages and advance `nchan` past its last event, with
- * the lease renewed: the lease first, then every publication and the
- * cursor, in pipelines of RECORD_PIPELINE statements (one round trip for
- * any batch up to that size); COMMIT only if the lease was still ours
+ * Record a round's messages and advance `nchan` past its last event, with
+ * the lease renewed: the lease first, then every message and the cursor,
+ * in pipelines of RECORD_PIPELINE statements (one round trip for any
+ * round up to that size); COMMIT only if the lease was still ours
  * (otherwise the runner rolls it all back).
  */
 static enum tx_decision record_tx(struct tx *tx, void *arg)
 {
     struct record_arg *a = arg;
+    int nm = a->b->nm;
     char ttl[16];
     const char *pl[2] = { a->c->owner, ttl }, *ps[2] = { "nchan", a->pos };
-    const char *(*pp)[3] = malloc((size_t)(a->n + 1) * sizeof(*pp));
-    const char *(*pf)[2] = malloc((size_t)(a->n + 1) * sizeof(*pf));
-    struct tx_stmt *st = malloc((size_t)(2 * a->n + 2) * sizeof(*st));
+    const char *(*pp)[4] = malloc((size_t)(nm + 1) * sizeof(*pp));
+    const char *(*pf)[2] = malloc((size_t)(nm + 1) * sizeof(*pf));
+    struct tx_stmt *st = malloc((size_t)(2 * nm + 2) * sizeof(*st));
     int n = 0, rc = 0;
 
     snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
@@ -263,8 +251,8 @@ static enum tx_decision record_tx(struct tx *tx, void *arg)
         goto out;
     }
     st[n++] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
-    for (int i = 0; i < a->n; i++)
-        record_stmts(&a->done[i], &pp[i], &pf[i], st, &n);
+    for (int i = 0; i < nm; i++)
+        record_stmts(&a->b->msg[i], &pp[i], &pf[i], st, &n);
     st[n++] = tx_stmt_named(SQL_EVENTS_CURSOR_SET, ps);
     for (int off = 0; off < n && rc == 0; off += RECORD_PIPELINE) {
         int k = n - off < RECORD_PIPELINE ? n - off : RECORD_PIPELINE;
@@ -282,11 +270,11 @@ out:
     return rc < 0 ? TX_ERROR : a->lost ? TX_ROLLBACK : TX_COMMIT;
 }
 
-/* Record done[0..n) and the cursor at event pos. 0, or -1 (the lease is lost, or the database). */
-static int record_batch(struct pub_ctx *c, const struct pub_done *done, int n, int64_t pos)
+/* Record b's messages and the cursor at event pos. 0, or -1 (the lease is lost, or the database). */
+static int record_batch(struct pub_ctx *c, const struct pub_batch *b, int64_t pos)
 {
     char pt[24];
-    struct record_arg a = { c, done, n, pt, 0 };
+    struct record_arg a = { c, b, pt, 0 };
     struct db_session s;
     enum tx_decision d;
     struct timespec t0;
@@ -313,88 +301,109 @@ static long ms_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/*
- * Publish b's pending slots in order, up to PIPELINE_DEPTH in flight on
- * the kept connection (nginx answers a connection's requests one after
- * another, so a channel's messages keep their order), starting no new
- * event once BATCH_MS have passed. The slots [0, return) are complete;
- * *failed says whether a publish failed (its successors' fate unknown).
- */
-static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev,
-                         int *failed)
+static enum tx_decision renew_tx(struct tx *tx, void *arg)
 {
-    int sent = 0, taken = 0, inflight = 0, stop = 0, e = 0;
+    struct pub_ctx *c = arg;
+    char ttl[16];
+    const char *pl[2] = { c->owner, ttl };
+    PGresult *res;
+    int mine;
+
+    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    if (!(res = tx_exec_named(tx, SQL_EVENTS_LEASE_TAKE, pl)))
+        return TX_ERROR;
+    mine = atoi(PQcmdTuples(res)) == 1;
+    PQclear(res);
+    return mine ? TX_COMMIT : TX_ROLLBACK;
+}
+
+/* In a long round: renew the lease once it is LEASE_RENEW_MS old. 0, or -1 (lost). */
+static int lease_keep(struct pub_ctx *c)
+{
+    struct db_session s;
+    enum tx_decision d;
     struct timespec t0;
 
-    *failed = 0;
+    if (ms_since(&c->renewed) < LEASE_RENEW_MS)
+        return 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    db_session_init(&s, c->cfg, "events-renew", EP_OTHER);
+    if (tx_run(&s, 0, renew_tx, c, &d) != TX_RESULT_DONE || d != TX_COMMIT) {
+        log_warn("events: the publisher's lease was lost mid-round: stopping");
+        c->held = 0;
+        return -1;
+    }
+    c->renewed = t0;
+    return 0;
+}
+
+/*
+ * Publish b's pending messages in order, up to PIPELINE_DEPTH in flight on
+ * the kept connection (nginx answers a connection's requests one after
+ * another, so a channel's messages keep their order), the lease renewed
+ * as the round goes on. 0 when every message is in nchan, -1 when a
+ * publish failed (its successors' fate unknown) or the lease was lost.
+ */
+static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev)
+{
+    int sent = 0, taken = 0, inflight = 0;
+
     for (;;) {
-        while (!stop && sent < b->ns && inflight < PIPELINE_DEPTH) {
-            if (b->first[sent] && sent > 0
-                && (util_child_stopping() || ms_since(&t0) >= BATCH_MS)) {
-                stop = 1;
-                break;
-            }
-            while (b->end[e] <= sent)
-                e++; /* the event slot `sent` belongs to */
-            if (b->pending[sent] && publish_send(c, &ev[e], &b->done[sent]) < 0) {
-                *failed = 1;
-                return taken;
-            }
-            inflight += b->pending[sent];
+        while (sent < b->nm && inflight < PIPELINE_DEPTH) {
+            if (lease_keep(c) < 0)
+                return -1;
+            if (b->msg[sent].pending && publish_send(c, b, &b->msg[sent], ev) < 0)
+                return -1;
+            inflight += b->msg[sent].pending;
             sent++;
         }
-        while (taken < sent && !b->pending[taken])
+        while (taken < sent && !b->msg[taken].pending)
             taken++;
+        if (taken == sent && sent == b->nm)
+            return 0;
         if (taken == sent)
-            return taken;
-        if (publish_take(c, &b->done[taken]) < 0) {
-            *failed = 1;
-            return taken;
-        }
+            continue;
+        if (publish_take(c, &b->msg[taken]) < 0)
+            return -1;
         inflight--;
         taken++;
     }
 }
 
 /*
- * Publish ev[0..n) in order, each to its channels (or take the message
- * recovery found in nchan), for at most BATCH_MS; then record every event
- * published whole in one transaction. Events recorded, or -1 when none
- * could be (a failure part way through records the events before it).
+ * Publish the round ev[0..n) at once: one message per channel carrying
+ * its events of the round, in order (or take the messages recovery found
+ * in nchan); then record them all, and the cursor, in one transaction.
+ * Events recorded (n), or -1: nothing is recorded then, and the next
+ * round reads nchan back first (what this one published is found there).
  */
 static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor)
 {
     struct pub_batch b = { 0 };
-    struct pub_done *found =
-        c->recovering ? malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*found)) : NULL;
-    int whole = 0, complete, nf = 0, failed = 0;
-    int64_t last;
+    int max = n * PUBLISH_CHANNELS_MAX;
+    struct pub_msg *found = c->recovering ? malloc((size_t)max * sizeof(*found)) : NULL;
+    int nf = 0, failed;
 
     if ((c->recovering && !found)
-        || (c->recovering
-            && (nf = publish_recover(c, ev, n, cursor, found, n * PUBLISH_CHANNELS_MAX)) < 0)
+        || (c->recovering && (nf = publish_recover(c, ev, n, cursor, found, max)) < 0)
         || publish_batch_layout(&b, ev, n, found, nf) < 0) {
         publish_batch_free(&b);
         free(found);
         return -1;
     }
-    complete = batch_publish(c, &b, ev, &failed);
+    failed = batch_publish(c, &b, ev) < 0;
     if (failed)
         httpc_keep_close(&c->conn); /* answers still in flight would answer the next requests */
-    while (whole < n && b.end[whole] <= complete)
-        whole++;
-    if (whole > 0 && record_batch(c, b.done, b.end[whole - 1], ev[whole - 1].pos) < 0)
-        whole = 0, failed = 1;
+    else if (record_batch(c, &b, ev[n - 1].pos) < 0)
+        failed = 1;
     /* a failure may have left messages in nchan the table lacks, and so may
-     * a dead publisher's batch that reached past this one: read them back next */
-    last = whole > 0 ? ev[whole - 1].pos : cursor;
+     * a dead publisher's round that reached past this one: read them back next */
     c->recovering = failed;
     for (int i = 0; i < nf; i++)
-        c->recovering |= found[i].pos > last;
+        c->recovering |= found[i].pos > ev[n - 1].pos;
     free(found);
     publish_batch_free(&b);
-    return failed && whole == 0 ? -1 : whole;
+    return failed ? -1 : n;
 }
 
 static enum tx_decision waiting_tx(struct tx *tx, void *arg)

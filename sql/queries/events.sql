@@ -58,8 +58,9 @@ SELECT pos, type, channels, payload,
   FROM events WHERE pos > $1 ORDER BY pos LIMIT $2::int;
 
 -- name: events_published
--- Record that event $3 was published on channel $1 as nchan message $2.
-INSERT INTO event_publications (channel, msgid, pos) VALUES ($1, $2, $3)
+-- Record that nchan message $2 on channel $1 carries the channel's events
+-- from position $4 to $3 (one message per channel and publisher round).
+INSERT INTO event_publications (channel, msgid, pos, first_pos) VALUES ($1, $2, $3, $4)
     ON CONFLICT (channel, msgid) DO NOTHING;
 
 -- name: events_forget_channel
@@ -69,13 +70,15 @@ INSERT INTO event_publications (channel, msgid, pos) VALUES ($1, $2, $3)
 DELETE FROM event_publications WHERE channel = $1 AND pos < $2;
 
 -- name: events_last_on_channel
--- The latest event published on channel $1 (none: no row).
+-- The latest message published on channel $1 and the last event it
+-- carries (none: no row).
 SELECT msgid, pos FROM event_publications WHERE channel = $1 ORDER BY pos DESC LIMIT 1;
 
 -- name: events_resume
 -- The subscribe gate: message $2 of channel $1, if nchan still buffers it
--- (published less than $3 seconds ago), with how many were published on
--- the channel after it (nchan keeps the latest events_buffer).
+-- (published less than $3 seconds ago), with how many messages were
+-- published on the channel after it (nchan keeps the latest
+-- events_buffer messages; a row is one message).
 SELECT p.pos, (SELECT count(*) FROM event_publications q WHERE q.channel = $1 AND q.pos > p.pos)
   FROM event_publications p
  WHERE p.channel = $1 AND p.msgid = $2 AND p.published_at > now() - make_interval(secs => $3::int);

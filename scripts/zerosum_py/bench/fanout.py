@@ -7,13 +7,15 @@ The subscribers are raw sockets (stdlib only), spread over a few processes
 (--sse-procs) so that reading ~1,000 x the event rate stays off the bidding
 threads' interpreter. Each speaks the EventSource protocol over HTTP/1.0
 (no chunked framing, so the stream is the bare text/event-stream body):
-`id:`, `event:` and `data:` lines, a blank line ending a message. Per
-subscriber the process keeps, for the data's outbox position ("id"): the
+`id:`, `event:` and `data:` lines, a blank line ending a message; a message
+is one event, or a `batch` of the channel's events of one publisher round
+(data {"type":"batch","events":[...]}), each counted as itself. Per
+subscriber the process keeps, for each event's outbox position ("id"): the
 count, whether every one was larger than the one before (in order, no
 duplicate) and a hash of the sequence, compared afterwards with the
 channel's events in the outbox (same count + same hash + strictly
-increasing = the same sequence). Latency: the receive time of the socket
-read that completed the message minus the event's `created_at` (carried in
+increasing = the same sequence). Latency, per event: the receive time of the socket
+read that completed its message minus the event's `created_at` (carried in
 the message: the database clock at the start of the transaction that
 wrote the event, i.e. at or before its commit, so the figure is an upper
 bound of commit-to-delivery), in a 0.1 ms histogram per process."""
@@ -32,7 +34,10 @@ HASH_MOD = (1 << 61) - 1
 HIST_STEP_MS = 0.1
 HIST_MAX_MS = 120_000
 CONNECT_WAVE = 50             # gate requests in flight while subscribing
-MSG = re.compile(rb'data: \{"id":(\d+),"type":"[^"]*","channel":"[^"]*","created_at":"([^"]+)"')
+# One event as the publisher writes it, alone as a message's data or inside a
+# `batch` message's "events" array (a JSON string in a payload has its quotes
+# escaped, so it cannot match).
+MSG = re.compile(rb'\{"id":(\d+),"type":"[^"]*","channel":"[^"]*","created_at":"([^"]+)"')
 
 
 def seq_hash(h, pos):
@@ -216,10 +221,12 @@ def hist_pct(hist, p):
 
 
 def channel_events(stack, channel):
-    """The channel's ordered events: [(pos, created_at epoch, published_at epoch or None)]."""
+    """The channel's ordered events: [(pos, created_at epoch, published_at epoch or None)]
+    (the published_at of the message that carried it: a row covers first_pos..pos)."""
     rows = stack.sql(
         "SELECT e.pos, extract(epoch FROM e.created_at), extract(epoch FROM p.published_at)"
-        " FROM events e LEFT JOIN event_publications p ON p.channel = '" + channel + "' AND p.pos = e.pos"
+        " FROM events e LEFT JOIN event_publications p ON p.channel = '" + channel + "'"
+        " AND e.pos BETWEEN coalesce(p.first_pos, p.pos) AND p.pos"
         " WHERE e.pos IS NOT NULL AND position('" + channel + "' IN e.channels) > 0 ORDER BY e.pos")
     out = []
     for line in rows.splitlines():
@@ -286,10 +293,12 @@ def sc_sse_fanout(stack, args):
     tps = sum(1 for r in watched if r[0] == 201) / dur
     ratio = tps / tps_plain if tps_plain else None
     publish_lag = [(p - c) * 1000 for _, c, p in events if p is not None]
+    messages = int(stack.sql("SELECT count(*) FROM event_publications WHERE channel = '" + channel + "'") or 0)
     lat = [r[2] for r in watched]
     return {"tps": tps, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "retries_per_commit": None,
             "pgbench": None, "ratio": ratio,
             "extra": {"subscribers": n, "subscribe_s": round(connect_s, 1), "events_published": len(events),
+                      "stream_messages": messages,
                       "deliveries": sum(hist), "every_event_in_order": complete == n and len(events) > 0,
                       "subscribers_complete": complete, "subscribers_out_of_order": disorder,
                       "subscribers_short": len(short), "most_missing": max(short, default=0),
