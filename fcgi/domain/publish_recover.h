@@ -50,6 +50,7 @@ struct pub_ctx {
     int recovering;          /* after a start or a failure: read nchan back before publishing */
     struct timespec renewed; /* when the last transaction that renewed the lease began */
     int held;                /* renewed is set: the lease was ours then */
+    struct timespec flowing; /* when a round last published (0: never) */
     struct httpc_url nchan;
     struct httpc_keep conn; /* kept alive to nchan's unix socket */
 };

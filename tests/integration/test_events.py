@@ -308,6 +308,12 @@ ok(steal_lease("test-freeze"), "the test takes the publisher's lease (the publis
 time.sleep(0.5)  # its round in flight, if any, ends
 r = place_bid(atok, lot, amount=400)
 is_(r.status, 201, "a bid while the publisher is held")
+# The publisher's ordering pipeline commits even without the lease (it cannot wait for the
+# lease's answer): every statement after the lease must then act on nothing.
+time.sleep(0.3)  # several of its polls
+is_(query("SELECT count(*) FROM events WHERE pos IS NULL AND payload LIKE %s",
+          (f'%{r.json["bid"]["id"]}%',))[0][0], 1,
+    "a publisher without the lease gives no event a position")
 # As a publisher would: order it, publish it to the channel, then die before recording it.
 with db() as conn, conn.cursor() as cur:
     cur.execute("SELECT pos FROM event_cursors WHERE name = 'ordered'")
