@@ -65,11 +65,14 @@ UPDATE event_cursors SET pos = (SELECT max(e.pos) FROM events e WHERE e.pos > ev
 
 -- name: events_unpublished
 -- As holder $1 of the lease (none otherwise): at most $2 ordered events
--- after the `nchan` cursor, in order, each with that cursor.
+-- after the `nchan` cursor, in order, each with that cursor. (The cursor
+-- is a scalar subquery, not a join, so that it bounds the index scan of
+-- events_by_pos instead of filtering every event before it.)
 SELECT e.pos, e.type, e.channels, e.payload,
-       to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), c.pos
-  FROM events e, event_cursors c
- WHERE c.name = 'nchan' AND e.pos > c.pos
+       to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       (SELECT pos FROM event_cursors WHERE name = 'nchan')
+  FROM events e
+ WHERE e.pos > (SELECT pos FROM event_cursors WHERE name = 'nchan')
    AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $1)
  ORDER BY e.pos LIMIT $2::int;
 
