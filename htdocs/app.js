@@ -1119,7 +1119,7 @@
    * every stream is open the timer is only a slow fallback. The indicator
    * says "streaming" only while every stream is open. */
   var EVENT_TYPES = ['bid.accepted', 'bid.outbid', 'lot.extended', 'lot.settled', 'proof.status',
-    'resync'];
+    'resync', 'batch'];
   var streams = {};
   var kickTimer = null;
 
@@ -1139,10 +1139,18 @@
   /* An event's position rides in the next refresh's query: nginx keeps
    * anonymous /proof answers for two seconds, and a new query is a new
    * cache key, so each event costs one fresh answer, not a stale one. */
+  function seeEvent(e) {
+    var id = e ? e.id : null;
+    if (typeof id === 'number' && id > (state.eventSeq || 0)) state.eventSeq = id;
+  }
+
+  /* A `batch` message carries several of the channel's events, in order:
+   * each is handled as if it had come alone. */
   function kick(ev) {
     try {
-      var id = ev && ev.data ? JSON.parse(ev.data).id : null;
-      if (typeof id === 'number' && id > (state.eventSeq || 0)) state.eventSeq = id;
+      var j = ev && ev.data ? JSON.parse(ev.data) : null;
+      if (j && j.type === 'batch' && Array.isArray(j.events)) j.events.forEach(seeEvent);
+      else seeEvent(j);
     } catch (e) { /* a resync carries no position: refresh all the same */ }
     if (kickTimer) return;
     kickTimer = setTimeout(function () { kickTimer = null; poll(); }, 30);

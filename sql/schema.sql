@@ -753,3 +753,11 @@ ALTER TABLE transfers DROP CONSTRAINT IF EXISTS transfers_kind_check;
 ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
     CHECK (kind IN ('transfer', 'issue', 'capture', 'purchase', 'trade', 'mint', 'payout',
                     'refund', 'split', 'merge'));
+
+-- migrate: 410 event_publications_first_pos
+-- A stream message may carry several of its channel's events (a publisher
+-- round's, in order: docs/OPERATIONS.md, "Live events"): its row in
+-- event_publications covers the channel's events from first_pos to pos
+-- (NULL: one event, pos). One row per message, so the subscribe gate's
+-- "fewer than events_buffer messages since" counts messages.
+ALTER TABLE event_publications ADD COLUMN IF NOT EXISTS first_pos bigint;

@@ -27,232 +27,200 @@
  * keep it. Every write checks the lease in its own transaction whatever
  * this says; this only keeps it from lapsing. */
 #define LEASE_RENEW_MS (LEASE_MS / 5)
-/* A batch is recorded at the latest this long after its first publish
- * (bounding how long a published message can be unknown to the subscribe
- * gate, and a round's hold on the lease). */
-#define BATCH_MS 1000
 /* Statements per pipeline of a batch's record (results come back while
  * the next pipeline is sent; no socket buffer has to hold them all). */
 #define RECORD_PIPELINE 256
+/* For this long after it last published, the publisher polls
+ * FLOWING_DIVISOR times as often (see round_pause_ms). */
+#define FLOWING_MS 1000
+#define FLOWING_DIVISOR 5
 /* Publishes in flight at once on the kept connection to nchan. */
 #define PIPELINE_DEPTH 16
 
 static pid_t pub_pid;
 
-/* ---- ordering ------------------------------------------------------------ */
+/* ---- ordering and reading ------------------------------------------------ */
 
 struct order_arg {
     const struct pub_ctx *c;
-    int ordered;
-};
-
-/* Take the lease; give the next positions to the unordered events; advance `ordered`. */
-static enum tx_decision order_tx(struct tx *tx, void *arg)
-{
-    struct order_arg *a = arg;
-    char ttl[16], batch[16], last[24];
-    const char *pl[2] = { a->c->owner, ttl }, *pc[1] = { "ordered" }, *po[2] = { NULL, batch };
-    const char *ps[2] = { "ordered", last };
-    PGresult *res;
-    int64_t base, top;
-
-    a->ordered = 0;
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
-    snprintf(batch, sizeof(batch), "%d", a->c->cfg->events_batch);
-    res = tx_exec_named(tx, SQL_EVENTS_LEASE_TAKE, pl);
-    if (!res)
-        return TX_ERROR;
-    if (atoi(PQcmdTuples(res)) != 1) {
-        PQclear(res);
-        a->ordered = -1; /* someone else publishes */
-        return TX_ROLLBACK;
-    }
-    PQclear(res);
-    if (!(res = tx_exec_named(tx, SQL_EVENTS_CURSOR, pc)))
-        return TX_ERROR;
-    base = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
-    PQclear(res);
-    if (base < 0) {
-        tx->err = DB_FAILED;
-        return TX_ERROR;
-    }
-    po[0] = last;
-    snprintf(last, sizeof(last), "%" PRId64, base);
-    if (!(res = tx_exec_named(tx, SQL_EVENTS_ORDER, po)))
-        return TX_ERROR;
-    top = base;
-    for (int i = 0; i < PQntuples(res); i++) {
-        int64_t p = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        top = p > top ? p : top;
-    }
-    a->ordered = PQntuples(res);
-    PQclear(res);
-    snprintf(last, sizeof(last), "%" PRId64, top);
-    return tx_exec_named_void(tx, SQL_EVENTS_CURSOR_SET, ps) < 0 ? TX_ERROR : TX_COMMIT;
-}
-
-/* ---- reading ------------------------------------------------------------- */
-
-struct read_arg {
-    const struct pub_ctx *c;
     struct pub_event *ev;
     int n, max;
+    int held;       /* out: the lease was ours */
     int64_t cursor; /* out: the `nchan` cursor the events follow */
 };
 
-static void read_free(struct read_arg *a)
+static void order_free(struct order_arg *a)
 {
     for (int i = 0; i < a->n; i++)
         free(a->ev[i].payload);
     a->n = 0;
 }
 
-/* The ordered events after the `nchan` cursor, in order. */
-static enum tx_decision read_tx(struct tx *tx, void *arg)
+/* Copy the ordered events of res (events_unpublished's rows) into a. 0, or -1. */
+static int order_take(struct order_arg *a, PGresult *res)
 {
-    struct read_arg *a = arg;
-    const char *pc[1] = { "nchan" };
-    char after[24], lim[16];
-    const char *pa[2] = { after, lim };
-    PGresult *res;
-
-    read_free(a);
-    if (!(res = tx_exec_named(tx, SQL_EVENTS_CURSOR, pc)))
-        return TX_ERROR;
-    snprintf(after, sizeof(after), "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "0");
-    a->cursor = strtoll(after, NULL, 10);
-    PQclear(res);
-    snprintf(lim, sizeof(lim), "%d", a->max);
-    if (!(res = tx_exec_named(tx, SQL_EVENTS_AFTER, pa)))
-        return TX_ERROR;
     for (int i = 0; i < PQntuples(res) && a->n < a->max; i++) {
         struct pub_event *e = &a->ev[a->n];
         e->pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         snprintf(e->type, sizeof(e->type), "%s", PQgetvalue(res, i, 1));
         snprintf(e->channels, sizeof(e->channels), "%s", PQgetvalue(res, i, 2));
         snprintf(e->created_at, sizeof(e->created_at), "%s", PQgetvalue(res, i, 4));
-        if (!(e->payload = strdup(PQgetvalue(res, i, 3)))) {
-            PQclear(res);
-            tx->err = DB_FAILED;
-            return TX_ERROR;
-        }
+        a->cursor = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+        if (!(e->payload = strdup(PQgetvalue(res, i, 3))))
+            return -1;
         a->n++;
     }
-    PQclear(res);
+    return 0;
+}
+
+/*
+ * One round trip: BEGIN, take the lease, give the next positions to the
+ * unordered events, advance `ordered`, read the ordered events after
+ * `nchan`, COMMIT. Every statement after the lease acts only for the
+ * lease's holder (owner = us in this transaction), so when the lease is
+ * someone else's the transaction commits nothing and reads nothing; when
+ * it is ours, its row is ours until COMMIT (postgres: the row lock; dsql:
+ * a concurrent take conflicts at commit). The events are published only
+ * after this commit, so no published event can lose its position.
+ */
+static enum tx_decision order_tx(struct tx *tx, void *arg)
+{
+    struct order_arg *a = arg;
+    char ttl[16], batch[16];
+    const char *pl[2] = { a->c->owner, ttl }, *po[2] = { a->c->owner, batch };
+    const char *pc[1] = { a->c->owner };
+    struct tx_stmt st[4];
+    int rc;
+
+    order_free(a);
+    a->held = 0;
+    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    snprintf(batch, sizeof(batch), "%d", a->max);
+    st[0] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
+    st[1] = tx_stmt_named(SQL_EVENTS_ORDER_HELD, po);
+    st[2] = tx_stmt_named(SQL_EVENTS_ORDERED_ADVANCE, pc);
+    st[3] = tx_stmt_named(SQL_EVENTS_UNPUBLISHED, po);
+    if (tx_exec_many(tx, st, 4, 1) < 0)
+        return TX_ERROR;
+    a->held = atoi(PQcmdTuples(st[0].res)) == 1;
+    rc = a->held ? order_take(a, st[3].res) : 0;
+    for (int i = 0; i < 4; i++)
+        PQclear(st[i].res);
+    if (rc < 0) {
+        order_free(a); /* committed: the next round reads them again */
+        tx->err = DB_FAILED;
+        return TX_ERROR;
+    }
     return TX_COMMIT;
 }
 
 /* ---- publishing ---------------------------------------------------------- */
 
-/* The message subscribers receive: the event with its position as "id". malloc'd. */
-static char *message_text(const struct pub_event *e, const char *channel)
-{
-    size_t n = strlen(e->payload) + strlen(channel) + 256;
-    char *m = malloc(n);
-
-    if (m)
-        snprintf(m, n,
-                 "{\"id\":%" PRId64 ",\"type\":\"%s\",\"channel\":\"%s\",\"created_at\":\"%s\","
-                 "\"data\":%s}",
-                 e->pos, e->type, channel, e->created_at, e->payload);
-    return m;
-}
-
-/* Send e's message on d's channel, pipelined on the kept connection. 0, or -1. */
-static int publish_send(struct pub_ctx *c, const struct pub_event *e, const struct pub_done *d)
+/* Send m's message on its channel, pipelined on the kept connection. 0, or -1. */
+static int publish_send(struct pub_ctx *c, const struct pub_batch *b, const struct pub_msg *m,
+                        const struct pub_event *ev)
 {
     struct httpc_url u = c->nchan;
-    char err[160], headers[160], *msg;
+    char err[160], headers[192], *msg;
     int rc;
 
-    if (!(msg = message_text(e, d->channel)))
+    if (!(msg = publish_msg_body(b, m, ev)))
         return -1;
-    snprintf(u.path, sizeof(u.path), "/pub/%s", d->channel);
+    snprintf(u.path, sizeof(u.path), "/pub/%s", m->channel);
+    /* the SSE event name: the event's type, or "batch" for several */
     snprintf(headers, sizeof(headers),
              "Accept: application/json\r\nContent-Type: application/json\r\n"
              "X-EventSource-Event: %s\r\n",
-             e->type);
+             m->count == 1 ? ev[b->idx[m->off]].type : "batch");
     rc = httpc_keep_send(&c->conn, &u, "POST", headers, msg, strlen(msg), PUBLISH_TIMEOUT_MS, err,
                          sizeof(err));
     free(msg);
     if (rc < 0)
-        log_warn("events: publishing %" PRId64 " to %s: %s", e->pos, d->channel, err);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: %s", m->first_pos, m->pos,
+                 m->channel, err);
     return rc;
 }
 
-/* nchan's answer to the oldest publish in flight, d's, into d (msgid "" when
+/* nchan's answer to the oldest publish in flight, m's, into m (msgid "" when
  * nchan refused the channel: skipped). 0, or -1. */
-static int publish_take(struct pub_ctx *c, struct pub_done *d)
+static int publish_take(struct pub_ctx *c, struct pub_msg *m)
 {
     struct httpc_resp r;
     char err[160];
     int messages = 0, rc;
 
     if (httpc_keep_recv(&c->conn, PUBLISH_TIMEOUT_MS, &r, err, sizeof(err)) < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: %s", d->pos, d->channel, err);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: %s", m->first_pos, m->pos,
+                 m->channel, err);
         return -1;
     }
     rc = (r.status == 201 || r.status == 202)
-            && publish_parse_nchan(&r, d->msgid, sizeof(d->msgid), &messages) == 0
+            && publish_parse_nchan(&r, m->msgid, sizeof(m->msgid), &messages) == 0
         ? 0
         : -1;
     if (rc < 0 && r.status >= 400 && r.status < 500) {
         /* a channel nginx refuses (not a channel name): skipped, never retried,
          * so one bad row cannot stop the stream */
-        log_error("events: event %" PRId64 " names channel %s, which nchan refuses (%d): skipped",
-                  d->pos, d->channel, r.status);
-        d->msgid[0] = '\0';
+        log_error("events: events %" PRId64 "..%" PRId64
+                  " name channel %s, which nchan refuses (%d): skipped",
+                  m->first_pos, m->pos, m->channel, r.status);
+        m->msgid[0] = '\0';
         rc = 0;
     } else if (rc < 0) {
-        log_warn("events: publishing %" PRId64 " to %s: nchan answered %d", d->pos, d->channel,
-                 r.status);
+        log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: nchan answered %d",
+                 m->first_pos, m->pos, m->channel, r.status);
     }
-    d->fresh = messages == 1;
+    m->fresh = messages == 1;
     httpc_free(&r);
     return rc;
 }
 
 struct record_arg {
     const struct pub_ctx *c;
-    const struct pub_done *done;
-    int n;
-    const char *pos; /* the batch's last event: the new `nchan` cursor */
+    const struct pub_batch *b;
+    const char *pos; /* the round's last event: the new `nchan` cursor */
     int lost;        /* out: the lease was someone else's */
 };
 
-/* Queue done's statements (its publication, and the forgetting of older
- * ones when its channel was fresh) into st at *n. */
-static void record_stmts(const struct pub_done *d, const char *(*pp)[3], const char *(*pf)[2],
-                         struct tx_stmt *st, int *n)
+/* Queue m's statements (its publication, and the forgetting of older
+ * ones when its channel was fresh) into st at *n, as the lease's owner. */
+static void record_stmts(const struct pub_msg *m, const char *owner, const char *(*pp)[5],
+                         const char *(*pf)[3], struct tx_stmt *st, int *n)
 {
-    if (!d->msgid[0])
-        return; /* skipped */
-    (*pp)[0] = d->channel;
-    (*pp)[1] = d->msgid;
-    (*pp)[2] = d->pos_text;
+    if (!m->msgid[0])
+        return; /* skipped, or recorded already */
+    (*pp)[0] = m->channel;
+    (*pp)[1] = m->msgid;
+    (*pp)[2] = m->pos_text;
+    (*pp)[3] = m->first_text;
+    (*pp)[4] = owner;
     st[(*n)++] = tx_stmt_named(SQL_EVENTS_PUBLISHED, *pp);
-    if (d->fresh) {
-        (*pf)[0] = d->channel;
-        (*pf)[1] = d->pos_text;
+    if (m->fresh) {
+        (*pf)[0] = m->channel;
+        (*pf)[1] = m->first_text;
+        (*pf)[2] = owner;
         st[(*n)++] = tx_stmt_named(SQL_EVENTS_FORGET_CHANNEL, *pf);
     }
 }
 
 /*
- * Record a batch's messages and advance `nchan` past its last event, with
- * the lease renewed: the lease first, then every publication and the
- * cursor, in pipelines of RECORD_PIPELINE statements (one round trip for
- * any batch up to that size); COMMIT only if the lease was still ours
- * (otherwise the runner rolls it all back).
+ * Record a round's messages and advance `nchan` past its last event, with
+ * the lease renewed: the lease first, then every message and the cursor,
+ * in pipelines of RECORD_PIPELINE statements, COMMIT riding with the last
+ * (one round trip for any round up to that size). Every statement after
+ * the lease acts only for its holder, so a lost lease commits nothing;
+ * a later pipeline is not sent once the first showed the lease lost.
  */
 static enum tx_decision record_tx(struct tx *tx, void *arg)
 {
     struct record_arg *a = arg;
+    int nm = a->b->nm;
+    const char *owner = a->c->owner;
     char ttl[16];
-    const char *pl[2] = { a->c->owner, ttl }, *ps[2] = { "nchan", a->pos };
-    const char *(*pp)[3] = malloc((size_t)(a->n + 1) * sizeof(*pp));
-    const char *(*pf)[2] = malloc((size_t)(a->n + 1) * sizeof(*pf));
-    struct tx_stmt *st = malloc((size_t)(2 * a->n + 2) * sizeof(*st));
+    const char *pl[2] = { owner, ttl }, *ps[2] = { a->pos, owner };
+    const char *(*pp)[5] = malloc((size_t)(nm + 1) * sizeof(*pp));
+    const char *(*pf)[3] = malloc((size_t)(nm + 1) * sizeof(*pf));
+    struct tx_stmt *st = malloc((size_t)(2 * nm + 2) * sizeof(*st));
     int n = 0, rc = 0;
 
     snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
@@ -263,12 +231,12 @@ static enum tx_decision record_tx(struct tx *tx, void *arg)
         goto out;
     }
     st[n++] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
-    for (int i = 0; i < a->n; i++)
-        record_stmts(&a->done[i], &pp[i], &pf[i], st, &n);
-    st[n++] = tx_stmt_named(SQL_EVENTS_CURSOR_SET, ps);
-    for (int off = 0; off < n && rc == 0; off += RECORD_PIPELINE) {
+    for (int i = 0; i < nm; i++)
+        record_stmts(&a->b->msg[i], owner, &pp[i], &pf[i], st, &n);
+    st[n++] = tx_stmt_named(SQL_EVENTS_NCHAN_ADVANCE, ps);
+    for (int off = 0; off < n && rc == 0 && !a->lost; off += RECORD_PIPELINE) {
         int k = n - off < RECORD_PIPELINE ? n - off : RECORD_PIPELINE;
-        if ((rc = tx_exec_many(tx, st + off, k, 0)) < 0)
+        if ((rc = tx_exec_many(tx, st + off, k, off + k == n)) < 0)
             break;
         if (off == 0)
             a->lost = atoi(PQcmdTuples(st[0].res)) != 1;
@@ -279,14 +247,15 @@ out:
     free(pp);
     free(pf);
     free(st);
-    return rc < 0 ? TX_ERROR : a->lost ? TX_ROLLBACK : TX_COMMIT;
+    /* lost after the last pipeline: it committed nothing */
+    return rc < 0 ? TX_ERROR : a->lost && !tx->committed ? TX_ROLLBACK : TX_COMMIT;
 }
 
-/* Record done[0..n) and the cursor at event pos. 0, or -1 (the lease is lost, or the database). */
-static int record_batch(struct pub_ctx *c, const struct pub_done *done, int n, int64_t pos)
+/* Record b's messages and the cursor at event pos. 0, or -1 (the lease is lost, or the database). */
+static int record_batch(struct pub_ctx *c, const struct pub_batch *b, int64_t pos)
 {
     char pt[24];
-    struct record_arg a = { c, done, n, pt, 0 };
+    struct record_arg a = { c, b, pt, 0 };
     struct db_session s;
     enum tx_decision d;
     struct timespec t0;
@@ -294,7 +263,7 @@ static int record_batch(struct pub_ctx *c, const struct pub_done *done, int n, i
     snprintf(pt, sizeof(pt), "%" PRId64, pos);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-publish", EP_OTHER);
-    if (tx_run(&s, 0, record_tx, &a, &d) != TX_RESULT_DONE || d != TX_COMMIT) {
+    if (tx_run(&s, 0, record_tx, &a, &d) != TX_RESULT_DONE || d != TX_COMMIT || a.lost) {
         if (a.lost)
             log_warn("events: the publisher's lease was lost: stopping");
         c->held = 0;
@@ -313,88 +282,109 @@ static long ms_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/*
- * Publish b's pending slots in order, up to PIPELINE_DEPTH in flight on
- * the kept connection (nginx answers a connection's requests one after
- * another, so a channel's messages keep their order), starting no new
- * event once BATCH_MS have passed. The slots [0, return) are complete;
- * *failed says whether a publish failed (its successors' fate unknown).
- */
-static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev,
-                         int *failed)
+static enum tx_decision renew_tx(struct tx *tx, void *arg)
 {
-    int sent = 0, taken = 0, inflight = 0, stop = 0, e = 0;
+    struct pub_ctx *c = arg;
+    char ttl[16];
+    const char *pl[2] = { c->owner, ttl };
+    PGresult *res;
+    int mine;
+
+    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    if (!(res = tx_exec_named(tx, SQL_EVENTS_LEASE_TAKE, pl)))
+        return TX_ERROR;
+    mine = atoi(PQcmdTuples(res)) == 1;
+    PQclear(res);
+    return mine ? TX_COMMIT : TX_ROLLBACK;
+}
+
+/* In a long round: renew the lease once it is LEASE_RENEW_MS old. 0, or -1 (lost). */
+static int lease_keep(struct pub_ctx *c)
+{
+    struct db_session s;
+    enum tx_decision d;
     struct timespec t0;
 
-    *failed = 0;
+    if (ms_since(&c->renewed) < LEASE_RENEW_MS)
+        return 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    db_session_init(&s, c->cfg, "events-renew", EP_OTHER);
+    if (tx_run(&s, 0, renew_tx, c, &d) != TX_RESULT_DONE || d != TX_COMMIT) {
+        log_warn("events: the publisher's lease was lost mid-round: stopping");
+        c->held = 0;
+        return -1;
+    }
+    c->renewed = t0;
+    return 0;
+}
+
+/*
+ * Publish b's pending messages in order, up to PIPELINE_DEPTH in flight on
+ * the kept connection (nginx answers a connection's requests one after
+ * another, so a channel's messages keep their order), the lease renewed
+ * as the round goes on. 0 when every message is in nchan, -1 when a
+ * publish failed (its successors' fate unknown) or the lease was lost.
+ */
+static int batch_publish(struct pub_ctx *c, struct pub_batch *b, const struct pub_event *ev)
+{
+    int sent = 0, taken = 0, inflight = 0;
+
     for (;;) {
-        while (!stop && sent < b->ns && inflight < PIPELINE_DEPTH) {
-            if (b->first[sent] && sent > 0
-                && (util_child_stopping() || ms_since(&t0) >= BATCH_MS)) {
-                stop = 1;
-                break;
-            }
-            while (b->end[e] <= sent)
-                e++; /* the event slot `sent` belongs to */
-            if (b->pending[sent] && publish_send(c, &ev[e], &b->done[sent]) < 0) {
-                *failed = 1;
-                return taken;
-            }
-            inflight += b->pending[sent];
+        while (sent < b->nm && inflight < PIPELINE_DEPTH) {
+            if (lease_keep(c) < 0)
+                return -1;
+            if (b->msg[sent].pending && publish_send(c, b, &b->msg[sent], ev) < 0)
+                return -1;
+            inflight += b->msg[sent].pending;
             sent++;
         }
-        while (taken < sent && !b->pending[taken])
+        while (taken < sent && !b->msg[taken].pending)
             taken++;
+        if (taken == sent && sent == b->nm)
+            return 0;
         if (taken == sent)
-            return taken;
-        if (publish_take(c, &b->done[taken]) < 0) {
-            *failed = 1;
-            return taken;
-        }
+            continue;
+        if (publish_take(c, &b->msg[taken]) < 0)
+            return -1;
         inflight--;
         taken++;
     }
 }
 
 /*
- * Publish ev[0..n) in order, each to its channels (or take the message
- * recovery found in nchan), for at most BATCH_MS; then record every event
- * published whole in one transaction. Events recorded, or -1 when none
- * could be (a failure part way through records the events before it).
+ * Publish the round ev[0..n) at once: one message per channel carrying
+ * its events of the round, in order (or take the messages recovery found
+ * in nchan); then record them all, and the cursor, in one transaction.
+ * Events recorded (n), or -1: nothing is recorded then, and the next
+ * round reads nchan back first (what this one published is found there).
  */
 static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor)
 {
     struct pub_batch b = { 0 };
-    struct pub_done *found =
-        c->recovering ? malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*found)) : NULL;
-    int whole = 0, complete, nf = 0, failed = 0;
-    int64_t last;
+    int max = n * PUBLISH_CHANNELS_MAX;
+    struct pub_msg *found = c->recovering ? malloc((size_t)max * sizeof(*found)) : NULL;
+    int nf = 0, failed;
 
     if ((c->recovering && !found)
-        || (c->recovering
-            && (nf = publish_recover(c, ev, n, cursor, found, n * PUBLISH_CHANNELS_MAX)) < 0)
+        || (c->recovering && (nf = publish_recover(c, ev, n, cursor, found, max)) < 0)
         || publish_batch_layout(&b, ev, n, found, nf) < 0) {
         publish_batch_free(&b);
         free(found);
         return -1;
     }
-    complete = batch_publish(c, &b, ev, &failed);
+    failed = batch_publish(c, &b, ev) < 0;
     if (failed)
         httpc_keep_close(&c->conn); /* answers still in flight would answer the next requests */
-    while (whole < n && b.end[whole] <= complete)
-        whole++;
-    if (whole > 0 && record_batch(c, b.done, b.end[whole - 1], ev[whole - 1].pos) < 0)
-        whole = 0, failed = 1;
+    else if (record_batch(c, &b, ev[n - 1].pos) < 0)
+        failed = 1;
     /* a failure may have left messages in nchan the table lacks, and so may
-     * a dead publisher's batch that reached past this one: read them back next */
-    last = whole > 0 ? ev[whole - 1].pos : cursor;
+     * a dead publisher's round that reached past this one: read them back next */
     c->recovering = failed;
     for (int i = 0; i < nf; i++)
-        c->recovering |= found[i].pos > last;
+        c->recovering |= found[i].pos > ev[n - 1].pos;
     free(found);
     publish_batch_free(&b);
-    return failed && whole == 0 ? -1 : whole;
+    return failed ? -1 : n;
 }
 
 static enum tx_decision waiting_tx(struct tx *tx, void *arg)
@@ -426,11 +416,10 @@ static int round_idle(struct pub_ctx *c)
     return tx_run(&s, TX_READ_ONLY, waiting_tx, &waiting, &d) == TX_RESULT_DONE && !waiting;
 }
 
-/* One round: order, then publish what is ordered. Events published, or -1. */
+/* One round: order and read, then publish what is ordered. Events published, or -1. */
 static int publish_round(struct pub_ctx *c)
 {
-    struct order_arg oa = { c, 0 };
-    struct read_arg ra = { c, NULL, 0, c->cfg->events_batch, 0 };
+    struct order_arg oa = { c, NULL, 0, c->cfg->events_batch, 0, 0 };
     struct db_session s;
     enum tx_decision d;
     int done;
@@ -438,28 +427,46 @@ static int publish_round(struct pub_ctx *c)
 
     if (round_idle(c))
         return 0;
+    if (!(oa.ev = calloc((size_t)oa.max, sizeof(*oa.ev))))
+        return -1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-order", EP_OTHER);
-    if (tx_run(&s, 0, order_tx, &oa, &d) != TX_RESULT_DONE || oa.ordered < 0) {
+    if (tx_run(&s, 0, order_tx, &oa, &d) != TX_RESULT_DONE || !oa.held) {
         c->held = 0;
+        order_free(&oa);
+        free(oa.ev);
         return -1;
     }
     c->renewed = t0;
     c->held = 1;
-    if (!(ra.ev = calloc((size_t)ra.max, sizeof(*ra.ev))))
-        return -1;
-    db_session_init(&s, c->cfg, "events-read", EP_OTHER);
-    if (tx_run(&s, TX_READ_ONLY, read_tx, &ra, &d) != TX_RESULT_DONE) {
-        read_free(&ra);
-        free(ra.ev);
-        return -1;
-    }
-    done = ra.n > 0 ? publish_batch(c, ra.ev, ra.n, ra.cursor) : 0;
-    if (ra.n == 0)
+    done = oa.n > 0 ? publish_batch(c, oa.ev, oa.n, oa.cursor) : 0;
+    if (oa.n == 0)
         c->recovering = 0; /* nothing waits: nothing of ours can be unrecorded in nchan */
-    read_free(&ra);
-    free(ra.ev);
+    order_free(&oa);
+    free(oa.ev);
     return done;
+}
+
+/*
+ * The pause before the next round, after one that published n events (-1:
+ * failed): none after a round that published (more may be waiting); a
+ * fifth of the poll within FLOWING_MS of the last published event (events
+ * are flowing: a fifth of the wait, the probe five times as often); the
+ * poll once idle (one read-only probe per poll); 500 ms after a failure.
+ */
+static long round_pause_ms(struct pub_ctx *c, int n)
+{
+    long poll = c->cfg->events_poll_ms;
+
+    if (n < 0)
+        return 500;
+    if (n > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &c->flowing);
+        return 0;
+    }
+    if (c->flowing.tv_sec != 0 && ms_since(&c->flowing) < FLOWING_MS)
+        return poll / FLOWING_DIVISOR > 0 ? poll / FLOWING_DIVISOR : 1;
+    return poll;
 }
 
 /* The lease row and the cursors, created the first time. */
@@ -520,11 +527,10 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
         sleep(1);
     while (!util_child_stopping() && getppid() == parent) {
         int n = publish_round(&c);
-        if (n == 0 || n < 0) {
-            long ms = n < 0 ? 500 : cfg->events_poll_ms;
-            struct timespec nap = { ms / 1000, (ms % 1000) * 1000000L };
+        long ms = round_pause_ms(&c, n);
+        struct timespec nap = { ms / 1000, (ms % 1000) * 1000000L };
+        if (ms > 0)
             nanosleep(&nap, NULL);
-        }
     }
     db_session_init(&s, cfg, "events-release", EP_OTHER);
     tx_run(&s, 0, release_tx, c.owner, &d);

@@ -5,14 +5,16 @@
  * `events` lease and, every events_poll_ms:
  *   1. gives the outbox's new events their positions, after the `ordered`
  *      cursor, in the order they were written (one transaction);
- *   2. publishes the ordered events after the `nchan` cursor (a batch of
- *      at most events_batch, for at most a second), in order, to every
- *      channel each names, through nginx's nchan publisher location on the
- *      unix socket <socket_dir>/nchan.sock (one kept-alive connection,
- *      up to 16 publishes pipelined on it);
- *      then records nchan's message id of every (channel, event) and
- *      advances the cursor, with the lease renewed, in one transaction
- *      for the whole batch (its database connection kept across rounds).
+ *   2. publishes the ordered events after the `nchan` cursor (a round of
+ *      at most events_batch, all at once), ONE message per channel with
+ *      that channel's events of the round in order (publish_batch.c),
+ *      through nginx's nchan publisher location on the unix socket
+ *      <socket_dir>/nchan.sock (one kept-alive connection, up to 16
+ *      publishes pipelined on it, the lease renewed as a long round goes);
+ *      then records nchan's message id of every message (with the run of
+ *      events it carries) and advances the cursor, with the lease
+ *      renewed, in one transaction for the whole round (its database
+ *      connection kept across rounds).
  * A crash between the publishes and their record leaves the batch's
  * messages in nchan, unrecorded: the tail of each channel. The next
  * publisher (or the same one after a failure) reads every channel of its

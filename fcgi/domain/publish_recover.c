@@ -68,9 +68,10 @@ static int channel_latest(struct pub_ctx *c, const char *channel, char *msgid, s
 struct last_arg {
     const char *channel;
     char msgid[48];
+    int64_t pos; /* the last event it carries (0: none recorded) */
 };
 
-/* The channel's last recorded message id ("" when none is recorded). */
+/* The channel's last recorded message id ("" when none is recorded) and its last event. */
 static enum tx_decision last_tx(struct tx *tx, void *arg)
 {
     struct last_arg *a = arg;
@@ -80,20 +81,55 @@ static enum tx_decision last_tx(struct tx *tx, void *arg)
     if (!res)
         return TX_ERROR;
     snprintf(a->msgid, sizeof(a->msgid), "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+    a->pos = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
     PQclear(res);
     return TX_COMMIT;
 }
 
+/* Widen d's run (first_pos..pos) by the outbox position in event o's "id", when above cursor. */
+static int take_event(struct json_object *o, int64_t cursor, struct pub_msg *d)
+{
+    struct json_object *v;
+    int64_t p;
+
+    if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_int))
+        return -1;
+    p = json_object_get_int64(v);
+    if (p > cursor) {
+        d->first_pos = d->count == 0 || p < d->first_pos ? p : d->first_pos;
+        d->pos = p > d->pos ? p : d->pos;
+        d->count++;
+    }
+    return 0;
+}
+
+/* The events of message body o (one event, or a batch of them) above cursor, into d. 0, or -1. */
+static int take_message(struct json_object *o, int64_t cursor, struct pub_msg *d)
+{
+    struct json_object *evs;
+    size_t n;
+
+    if (!json_object_object_get_ex(o, "events", &evs))
+        return take_event(o, cursor, d);
+    if (!json_object_is_type(evs, json_type_array) || (n = json_object_array_length(evs)) == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (take_event(json_object_array_get_idx(evs, i), cursor, d) < 0)
+            return -1;
+    return 0;
+}
+
 /*
  * The message after msgid `after` on channel ("": the oldest) into d
- * (msgid, pos). 1 found, 0 none after it, -1 on failure.
+ * (msgid; the run of its events above cursor, count 0 when none is).
+ * 1 found, 0 none after it, -1 on failure.
  */
-static int message_after(struct pub_ctx *c, const char *channel, const char *after,
-                         struct pub_done *d)
+static int message_after(struct pub_ctx *c, const char *channel, const char *after, int64_t cursor,
+                         struct pub_msg *d)
 {
     struct httpc_url u = c->nchan;
     struct httpc_resp r;
-    struct json_object *o = NULL, *v;
+    struct json_object *o = NULL;
     char err[160];
     int rc = -1;
 
@@ -107,9 +143,7 @@ static int message_after(struct pub_ctx *c, const char *channel, const char *aft
     if (r.status == 304 || r.status == 404) {
         rc = 0;
     } else if (r.status == 200 && httpc_header(&r, "X-Message-Id", d->msgid, sizeof(d->msgid)) == 0
-               && (o = json_tokener_parse(r.body)) && json_object_object_get_ex(o, "id", &v)
-               && json_object_is_type(v, json_type_int)) {
-        d->pos = json_object_get_int64(v);
+               && (o = json_tokener_parse(r.body)) && take_message(o, cursor, d) == 0) {
         rc = 1;
     } else {
         log_warn("events: reading nchan channel %s back: answer %d without a message id", channel,
@@ -121,13 +155,23 @@ static int message_after(struct pub_ctx *c, const char *channel, const char *aft
     return rc;
 }
 
+/* Log what recovery found on a channel: recorded, not published again. */
+static void log_found(const struct pub_msg *found, int k)
+{
+    for (int i = 0; i < k; i++)
+        if (found[i].msgid[0])
+            log_info("events: channel %s already has message %s (events %" PRId64 "..%" PRId64
+                     "): recorded, not published again",
+                     found[i].channel, found[i].msgid, found[i].first_pos, found[i].pos);
+}
+
 /* One channel's unrecorded messages into found[0..max). Their count, or -1. */
 static int recover_channel(struct pub_ctx *c, const char *channel, int64_t cursor,
-                           struct pub_done *found, int max)
+                           struct pub_msg *found, int max)
 {
     struct db_session s;
-    struct last_arg la = { channel, "" };
-    struct pub_done d;
+    struct last_arg la = { channel, "", 0 };
+    struct pub_msg d;
     enum tx_decision dec;
     char latest[48], after[48];
     int messages, k = 0, rc = 1;
@@ -139,62 +183,47 @@ static int recover_channel(struct pub_ctx *c, const char *channel, int64_t curso
     db_session_init(&s, c->cfg, "events-recover", EP_OTHER);
     if (tx_run(&s, TX_READ_ONLY, last_tx, &la, &dec) != TX_RESULT_DONE)
         return -1;
+    if (la.pos > cursor && max > 0) {
+        /* recorded already, though the cursor is behind it: in nchan, not to publish again */
+        memset(&found[k], 0, sizeof(found[k]));
+        snprintf(found[k].channel, sizeof(found[k].channel), "%s", channel);
+        found[k].first_pos = cursor + 1;
+        found[k++].pos = la.pos;
+    }
     if (strcmp(la.msgid, latest) == 0)
-        return 0; /* its latest is recorded: nothing after it */
+        return k; /* its latest is recorded: nothing after it */
     snprintf(after, sizeof(after), "%s", la.msgid);
     /* nchan holds at most events_buffer messages per channel */
     for (int steps = 0; steps <= c->cfg->events_buffer && strcmp(after, latest) != 0; steps++) {
         memset(&d, 0, sizeof(d));
-        if ((rc = message_after(c, channel, after, &d)) <= 0)
+        if ((rc = message_after(c, channel, after, cursor, &d)) <= 0)
             break;
         snprintf(after, sizeof(after), "%s", d.msgid);
-        if (d.pos <= cursor)
+        if (d.count == 0)
             continue; /* recorded already (or older than what was recorded) */
         if (k == max) {
             log_error("events: channel %s holds more unrecorded messages than a batch", channel);
             return -1;
         }
         snprintf(d.channel, sizeof(d.channel), "%s", channel);
+        snprintf(d.first_text, sizeof(d.first_text), "%" PRId64, d.first_pos);
         snprintf(d.pos_text, sizeof(d.pos_text), "%" PRId64, d.pos);
+        d.count = 0; /* its events are not this round's to lay out */
         found[k++] = d;
     }
     if (rc < 0)
         return -1;
-    if (k > 0)
+    if (k > 0 && found[0].msgid[0])
         found[0].fresh = messages == k; /* nchan holds nothing older: those ids are gone */
-    for (int i = 0; i < k; i++)
-        log_info("events: channel %s already has message %s (event %" PRId64
-                 "): recorded, not published again",
-                 channel, found[i].msgid, found[i].pos);
+    log_found(found, k);
     return k;
 }
 
-/* Whether channel is among names[0..n). */
-static int seen(char (*names)[EVENTS_CHANNELS_MAX], int n, const char *channel)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], channel) == 0)
-            return 1;
-    return 0;
-}
-
-int publish_channels(const struct pub_event *e, char out[][EVENTS_CHANNELS_MAX])
-{
-    char chans[EVENTS_CHANNELS_MAX], *save = NULL;
-    int n = 0;
-
-    snprintf(chans, sizeof(chans), "%s", e->channels);
-    for (char *ch = strtok_r(chans, " ", &save); ch && n < PUBLISH_CHANNELS_MAX;
-         ch = strtok_r(NULL, " ", &save))
-        if (!seen(out, n, ch))
-            snprintf(out[n++], EVENTS_CHANNELS_MAX, "%s", ch);
-    return n;
-}
-
 int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor,
-                    struct pub_done *found, int max)
+                    struct pub_msg *found, int max)
 {
-    char(*names)[EVENTS_CHANNELS_MAX] = malloc((size_t)n * PUBLISH_CHANNELS_MAX * sizeof(*names));
+    size_t cap = (size_t)n * PUBLISH_CHANNELS_MAX;
+    char(*names)[EVENTS_CHANNELS_MAX] = malloc(cap * sizeof(*names));
     char mine[PUBLISH_CHANNELS_MAX][EVENTS_CHANNELS_MAX];
     int nn = 0, nf = 0;
 
@@ -203,8 +232,10 @@ int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_
     for (int i = 0; i < n && nf >= 0; i++) {
         int m = publish_channels(&ev[i], mine);
         for (int j = 0; j < m && nf >= 0; j++) {
-            int k;
-            if (seen(names, nn, mine[j]))
+            int k, known = 0;
+            for (int q = 0; q < nn && !known; q++)
+                known = strcmp(names[q], mine[j]) == 0;
+            if (known)
                 continue;
             snprintf(names[nn++], sizeof(names[0]), "%s", mine[j]);
             k = recover_channel(c, mine[j], cursor, found + nf, max - nf);
@@ -213,56 +244,4 @@ int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_
     }
     free(names);
     return nf;
-}
-
-/* The message found in nchan for (channel, pos) when recovering, or NULL. */
-static const struct pub_done *found_in(const struct pub_done *found, int n, const char *channel,
-                                       int64_t pos)
-{
-    for (int i = 0; i < n; i++)
-        if (found[i].pos == pos && strcmp(found[i].channel, channel) == 0)
-            return &found[i];
-    return NULL;
-}
-
-/* Lay ev[0..n) out in b (see publish_recover.h), taking what recovery found in found[0..nf). 0, or -1. */
-int publish_batch_layout(struct pub_batch *b, const struct pub_event *ev, int n,
-                         const struct pub_done *found, int nf)
-{
-    size_t max = (size_t)n * PUBLISH_CHANNELS_MAX;
-    char chans[PUBLISH_CHANNELS_MAX][EVENTS_CHANNELS_MAX];
-
-    b->ns = 0;
-    b->done = calloc(max, sizeof(*b->done));
-    b->pending = calloc(max, 1);
-    b->first = calloc(max, 1);
-    b->end = calloc((size_t)n, sizeof(*b->end));
-    if (!b->done || !b->pending || !b->first || !b->end)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        int m = publish_channels(&ev[i], chans);
-        for (int j = 0; j < m; j++) {
-            struct pub_done *d = &b->done[b->ns];
-            const struct pub_done *f = found_in(found, nf, chans[j], ev[i].pos);
-            if (f) {
-                *d = *f;
-            } else {
-                snprintf(d->channel, sizeof(d->channel), "%s", chans[j]);
-                d->pos = ev[i].pos;
-                snprintf(d->pos_text, sizeof(d->pos_text), "%" PRId64, ev[i].pos);
-                b->pending[b->ns] = 1;
-            }
-            b->first[b->ns++] = j == 0;
-        }
-        b->end[i] = b->ns;
-    }
-    return 0;
-}
-
-void publish_batch_free(struct pub_batch *b)
-{
-    free(b->done);
-    free(b->pending);
-    free(b->first);
-    free(b->end);
 }

@@ -25,13 +25,23 @@ struct pub_event {
     char *payload;
 };
 
-/* One (channel, event) message nchan holds: published now, or found there. */
-struct pub_done {
+/* A message's size and event count at most (a bigger group is split, in order). */
+#define PUBLISH_MSG_BYTES 32768
+#define PUBLISH_MSG_EVENTS 200
+
+/*
+ * One nchan message: a run of one channel's events, in order (published
+ * now, or found there by recovery). The message of one event is that
+ * event's JSON; of several, {"type":"batch","events":[...]}.
+ */
+struct pub_msg {
     char channel[EVENTS_CHANNELS_MAX];
-    char msgid[48]; /* "" = skipped: nchan refused the channel */
-    int64_t pos;
-    char pos_text[24];
-    int fresh; /* the channel held no older message: its older ids are gone */
+    char msgid[48];         /* "" = not to be recorded (refused, or recorded already) */
+    int64_t first_pos, pos; /* the channel's events it carries: first_pos..pos */
+    char first_text[24], pos_text[24];
+    int fresh;      /* the channel held no older message: its older ids are gone */
+    int pending;    /* still needs its POST (not found in nchan) */
+    int off, count; /* its events: ev[idx[off .. off + count)] */
 };
 
 struct pub_ctx {
@@ -40,6 +50,7 @@ struct pub_ctx {
     int recovering;          /* after a start or a failure: read nchan back before publishing */
     struct timespec renewed; /* when the last transaction that renewed the lease began */
     int held;                /* renewed is set: the lease was ours then */
+    struct timespec flowing; /* when a round last published (0: never) */
     struct httpc_url nchan;
     struct httpc_keep conn; /* kept alive to nchan's unix socket */
 };
@@ -47,33 +58,40 @@ struct pub_ctx {
 /*
  * Recovering before a batch ev[0..n) (the ordered events after the `nchan`
  * cursor `cursor`): for every channel the batch names, the messages nchan
- * holds that a publisher published and never recorded — those whose body
- * "id" is above cursor, after the channel's last recorded message — read
+ * holds that a publisher published and never recorded — after the
+ * channel's last recorded message, carrying events above cursor — read
  * back through the internal subscriber location, into found[] in channel
- * order, at most max. Their count, or -1 (nchan or the database failed:
- * publish nothing this round).
+ * order, at most max; and, when the channel's last recorded message
+ * carries events above cursor already, that one (msgid "": not recorded
+ * again). Their count, or -1 (nchan or the database failed: publish
+ * nothing this round).
  */
 int publish_recover(struct pub_ctx *c, const struct pub_event *ev, int n, int64_t cursor,
-                    struct pub_done *found, int max);
+                    struct pub_msg *found, int max);
 
-/* A batch laid out: one slot per (event, channel), in publishing order. */
+/* A round laid out: its messages, each a run of one channel's events. */
 struct pub_batch {
-    struct pub_done *done; /* the slots */
-    char *pending;         /* slot k still needs its POST (not found in nchan) */
-    char *first;           /* slot k is its event's first */
-    int *end;              /* per event: the slot after its last */
-    int ns;
+    struct pub_msg *msg;
+    int nm;
+    int *idx; /* event indices, the messages' runs one after another */
+    int ni;
 };
 
 /*
- * Lay ev[0..n) out in b, one slot per (event, channel) in publishing
- * order, taking each message recovery found (found[0..nf)) instead of a
- * publish. 0, or -1 (out of memory). publish_batch_free() it either way.
+ * Lay ev[0..n) out in b: for each channel in the order the round first
+ * names it, the messages recovery found on it (found[0..nf)), then the
+ * channel's other events, in order, in messages of at most
+ * PUBLISH_MSG_EVENTS events and about PUBLISH_MSG_BYTES. 0, or -1 (out of
+ * memory). publish_batch_free() it either way.
  */
 int publish_batch_layout(struct pub_batch *b, const struct pub_event *ev, int n,
-                         const struct pub_done *found, int nf);
+                         const struct pub_msg *found, int nf);
 
 void publish_batch_free(struct pub_batch *b);
+
+/* m's body (one event's JSON, or the batch of them), malloc'd, or NULL. */
+char *publish_msg_body(const struct pub_batch *b, const struct pub_msg *m,
+                       const struct pub_event *ev);
 
 /* The distinct channels event e names, at most PUBLISH_CHANNELS_MAX, into out. Their count. */
 int publish_channels(const struct pub_event *e, char out[][EVENTS_CHANNELS_MAX]);

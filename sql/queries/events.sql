@@ -26,12 +26,11 @@ UPDATE leases SET owner = $1, expires = clock_timestamp() + $2::integer * interv
 -- name: events_lease_release
 UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = $1;
 
--- name: events_cursor
--- Cursor $1's position.
-SELECT pos FROM event_cursors WHERE name = $1;
-
--- name: events_cursor_set
-UPDATE event_cursors SET pos = $2 WHERE name = $1 AND pos < $2;
+-- name: events_nchan_advance
+-- As holder $2 of the lease (nothing otherwise): move the `nchan` cursor
+-- to event $1, the last one a round published.
+UPDATE event_cursors SET pos = $1 WHERE name = 'nchan' AND pos < $1
+   AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $2);
 
 -- name: events_waiting
 -- The publisher's idle probe (read-only, no lease): whether any event
@@ -40,42 +39,68 @@ SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)
     OR (SELECT pos FROM event_cursors WHERE name = 'ordered')
        > (SELECT pos FROM event_cursors WHERE name = 'nchan');
 
--- name: events_order
--- Give the next positions, after $1 (the `ordered` cursor), to at most $2
--- events without one, in the order they were written (at, n, id); returns
--- the positions given.
+-- name: events_order_held
+-- As holder $1 of the lease (nothing otherwise): give the next positions
+-- after the `ordered` cursor to at most $2 events without one, in the
+-- order they were written (at, n, id); returns the positions given. The
+-- first statement of the ordering pipeline after events_lease_take, so it
+-- needs no answer from the one before it.
 UPDATE events SET pos = o.pos
-  FROM (SELECT id, $1::bigint + row_number() OVER (ORDER BY at, n, id) AS pos
+  FROM (SELECT e.id, c.pos + row_number() OVER (ORDER BY e.at, e.n, e.id) AS pos
           FROM (SELECT id, at, n FROM events WHERE pos IS NULL ORDER BY at, n, id
-                 LIMIT $2::int) e) o
+                 LIMIT $2::int) e,
+               event_cursors c, leases l
+         WHERE c.name = 'ordered' AND l.name = 'events' AND l.owner = $1) o
  WHERE events.id = o.id
 RETURNING events.pos;
 
--- name: events_after
--- At most $2 ordered events after position $1, in order.
-SELECT pos, type, channels, payload,
-       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-  FROM events WHERE pos > $1 ORDER BY pos LIMIT $2::int;
+-- name: events_ordered_advance
+-- As holder $1 of the lease (nothing otherwise): move the `ordered` cursor
+-- to the last position given (events_order_held just gave every position
+-- past it, in this transaction).
+UPDATE event_cursors SET pos = (SELECT max(e.pos) FROM events e WHERE e.pos > event_cursors.pos)
+ WHERE name = 'ordered'
+   AND EXISTS (SELECT 1 FROM events e WHERE e.pos > event_cursors.pos)
+   AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $1);
+
+-- name: events_unpublished
+-- As holder $1 of the lease (none otherwise): at most $2 ordered events
+-- after the `nchan` cursor, in order, each with that cursor. (The cursor
+-- is a scalar subquery, not a join, so that it bounds the index scan of
+-- events_by_pos instead of filtering every event before it.)
+SELECT e.pos, e.type, e.channels, e.payload,
+       to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       (SELECT pos FROM event_cursors WHERE name = 'nchan')
+  FROM events e
+ WHERE e.pos > (SELECT pos FROM event_cursors WHERE name = 'nchan')
+   AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $1)
+ ORDER BY e.pos LIMIT $2::int;
 
 -- name: events_published
--- Record that event $3 was published on channel $1 as nchan message $2.
-INSERT INTO event_publications (channel, msgid, pos) VALUES ($1, $2, $3)
+-- Record that nchan message $2 on channel $1 carries the channel's events
+-- from position $4 to $3 (one message per channel and publisher round),
+-- as holder $5 of the lease (nothing otherwise).
+INSERT INTO event_publications (channel, msgid, pos, first_pos)
+SELECT $1::text, $2::text, $3::bigint, $4::bigint FROM leases WHERE name = 'events' AND owner = $5
     ON CONFLICT (channel, msgid) DO NOTHING;
 
 -- name: events_forget_channel
 -- Channel $1's buffer was lost or emptied by nchan before event $2 was
 -- published (nginx restarted, or every message had timed out): nothing
--- older resumes any more.
-DELETE FROM event_publications WHERE channel = $1 AND pos < $2;
+-- older resumes any more. As holder $3 of the lease (nothing otherwise).
+DELETE FROM event_publications WHERE channel = $1 AND pos < $2
+   AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $3);
 
 -- name: events_last_on_channel
--- The latest event published on channel $1 (none: no row).
+-- The latest message published on channel $1 and the last event it
+-- carries (none: no row).
 SELECT msgid, pos FROM event_publications WHERE channel = $1 ORDER BY pos DESC LIMIT 1;
 
 -- name: events_resume
 -- The subscribe gate: message $2 of channel $1, if nchan still buffers it
--- (published less than $3 seconds ago), with how many were published on
--- the channel after it (nchan keeps the latest events_buffer).
+-- (published less than $3 seconds ago), with how many messages were
+-- published on the channel after it (nchan keeps the latest
+-- events_buffer messages; a row is one message).
 SELECT p.pos, (SELECT count(*) FROM event_publications q WHERE q.channel = $1 AND q.pos > p.pos)
   FROM event_publications p
  WHERE p.channel = $1 AND p.msgid = $2 AND p.published_at > now() - make_interval(secs => $3::int);

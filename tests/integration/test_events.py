@@ -66,7 +66,7 @@ class Sse:
                     if "data" in ev or "event" in ev:
                         if "data" in ev:
                             ev["json"] = json.loads(ev["data"]) if ev["data"].startswith("{") else None
-                        self.events.put(ev)
+                        self._put(ev)
                     ev = {}
                 elif line.startswith(":"):
                     continue
@@ -76,6 +76,18 @@ class Sse:
         except (OSError, ValueError):
             pass
         self.events.put(None)  # the end of the stream
+
+    def _put(self, ev):
+        """One SSE message onto the queue: a `batch` message as its events, in order,
+        each with the message's id ("message": the message's event name, "size": its events)."""
+        j = ev.get("json")
+        if ev.get("event") == "batch" and j and j.get("type") == "batch":
+            for inner in j["events"]:
+                self.events.put({"id": ev.get("id"), "event": inner["type"], "data": json.dumps(inner),
+                                 "json": inner, "message": "batch", "size": len(j["events"])})
+        else:
+            ev.update(message=ev.get("event"), size=1)
+            self.events.put(ev)
 
     def next(self, timeout=5.0):
         try:
@@ -111,6 +123,13 @@ def published(channel):
     return wait_for(lambda: query("SELECT count(*) FROM events WHERE pos IS NULL")[0][0] == 0
                     and query("SELECT pos FROM event_cursors WHERE name = 'nchan'")[0][0]
                     >= query("SELECT coalesce(max(pos), 0) FROM events")[0][0], 15)
+
+
+def message_of(channel, pos):
+    """The stream message id event pos went out in on channel (a row covers first_pos..pos)."""
+    r = query("SELECT msgid FROM event_publications WHERE channel = %s"
+              " AND %s BETWEEN coalesce(first_pos, pos) AND pos", (channel, pos))
+    return r[0][0] if len(r) == 1 else r
 
 
 seller, _ = create_account("seller")
@@ -213,13 +232,18 @@ for i, (tok, amount) in enumerate([(btok, 250), (atok, 300), (btok, 350)]):
 published(f"lots/{lot}")
 s3 = Sse(f"/events/lots/{lot}", last_id=first["id"])
 is_(s3.status, 200, "reconnecting with Last-Event-ID is accepted")
-want = [p for p, _ in events_of(f"lots/{lot}") if p > first["json"]["id"]]
+# resuming goes on after the whole message first came in (its bid.outbid may have come with it)
+first_end = query("SELECT pos FROM event_publications WHERE channel = %s AND msgid = %s",
+                  (f"lots/{lot}", first["id"]))[0][0]
+want = [p for p, _ in events_of(f"lots/{lot}") if p > first_end]
 got = s3.drain(len(want), 5)
 extra = s3.next(1.0)
 is_([g["json"]["id"] for g in got], want, "every later event once, in outbox order (bids and outbids)")
 ok(extra is None, "…and nothing more", extra)
 ids = [g["id"] for g in got]
-ok(all(tuple(map(int, a.split(":"))) < tuple(map(int, b.split(":"))) for a, b in zip([first["id"]] + ids, ids)),
+# events of one message (a `batch`) share its id; the messages' ids increase
+ok(all(tuple(map(int, a.split(":"))) <= tuple(map(int, b.split(":"))) for a, b in zip(ids, ids[1:]))
+   and ids and tuple(map(int, first["id"].split(":"))) < tuple(map(int, ids[0].split(":"))),
    "the stream ids increase with the outbox order", ids)
 is_([g["json"]["data"]["bid"]["id"] for g in got if g["event"] == "bid.accepted"], later,
     "the three bids made while disconnected")
@@ -284,6 +308,12 @@ ok(steal_lease("test-freeze"), "the test takes the publisher's lease (the publis
 time.sleep(0.5)  # its round in flight, if any, ends
 r = place_bid(atok, lot, amount=400)
 is_(r.status, 201, "a bid while the publisher is held")
+# The publisher's ordering pipeline commits even without the lease (it cannot wait for the
+# lease's answer): every statement after the lease must then act on nothing.
+time.sleep(0.3)  # several of its polls
+is_(query("SELECT count(*) FROM events WHERE pos IS NULL AND payload LIKE %s",
+          (f'%{r.json["bid"]["id"]}%',))[0][0], 1,
+    "a publisher without the lease gives no event a position")
 # As a publisher would: order it, publish it to the channel, then die before recording it.
 with db() as conn, conn.cursor() as cur:
     cur.execute("SELECT pos FROM event_cursors WHERE name = 'ordered'")
@@ -339,6 +369,68 @@ is_([g["json"]["id"] for g in got], want, f"the subscriber got all {len(want)} e
 ok(extra is None, "…and no repeat", extra)
 s6.close()
 
+# ---- a round's events for a channel go out as one message: `batch` -------------------
+# nchan's cost is per message fanned out, so a publisher round sends each channel ONE
+# message with all of its events of the round. The test holds the publisher back (its
+# lease) while bids write several events, so that its next round carries them all.
+
+def held_burst(bids):
+    """Place bids [(token, lot, amount)] while the publisher is held; then let it go."""
+    ok(steal_lease("test-burst"), "the test holds the publisher back (its lease)")
+    time.sleep(0.5)  # its round in flight, if any, ends
+    for tok, lt, amount in bids:
+        is_(place_bid(tok, lt, amount=amount).status, 201, f"bid {amount} accepted while held")
+    query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND owner = 'test-burst'")
+
+
+lot4 = create_lot(kind="english", seller=seller, start=10, increment=1, ends_in=3600)["id"]
+ch4 = f"lots/{lot4}"
+s9 = Sse(f"/events/{ch4}")
+is_(place_bid(atok, lot4, amount=10).status, 201, "a first bid on another lot")
+e1 = s9.next(5)
+ok(e1 is not None and (e1["message"], e1["size"], e1["json"]["type"]) == ("bid.accepted", 1, "bid.accepted"),
+   "a round with one event for a channel sends it as ever: event bid.accepted, the event as data", e1)
+published(ch4)
+held_burst([(btok, lot4, 11), (atok, lot4, 12), (btok, lot4, 13), (atok, lot4, 14)])
+published(ch4)
+burst1 = [p for p, _ in events_of(ch4) if p > e1["json"]["id"]]
+got = s9.drain(len(burst1), 10)
+is_([g["json"]["id"] for g in got], burst1, f"the subscriber gets the burst's {len(burst1)} events, in order")
+is_({(g["message"], g["size"], g["id"]) for g in got}, {("batch", len(burst1), got[0]["id"] if got else None)},
+    "…in ONE message: event `batch`, data {\"type\":\"batch\",\"events\":[…]}, one id")
+ok(len(burst1) >= 7 and all(g["json"]["channel"] == ch4 for g in got),
+   "…each inner event as a single one would be (4 bid.accepted, 3 bid.outbid)", [g["event"] for g in got])
+b1 = got[0]["id"] if got else None
+is_(query("SELECT coalesce(first_pos, pos), pos FROM event_publications WHERE channel = %s AND msgid = %s",
+          (ch4, b1)), [(burst1[0], burst1[-1])] if burst1 else [],
+    "event_publications: one row for the message, covering its first to its last event")
+sa = Sse(f"/events/accounts/{alice}", token=atok)
+held_burst([(btok, lot4, 20), (atok, lot4, 21), (btok, lot4, 22)])
+published(ch4)
+burst2 = [p for p, _ in events_of(ch4) if p > burst1[-1]]
+got2 = s9.drain(len(burst2), 10)
+is_([g["json"]["id"] for g in got2], burst2, "a second burst: the next message, its events in order")
+ok(got2 and len({g["id"] for g in got2}) == 1 and got2[0]["id"] != b1, "…one message, a new id", got2)
+mine = [p for p, _ in events_of(f"accounts/{alice}") if p > burst1[-1]]
+gota = sa.drain(len(mine), 10)
+is_([g["json"]["id"] for g in gota], mine, "alice's own channel gets her share of the round, in order")
+ok(all(g["json"]["channel"] == f"accounts/{alice}" for g in gota), "…each event naming her channel", gota)
+sa.close()
+# resume from a batch message's id: after the whole message, no gap and no duplicate
+s10 = Sse(f"/events/{ch4}", last_id=b1)
+is_([g["json"]["id"] for g in s10.drain(len(burst2), 5)], burst2,
+    "Last-Event-ID of a batch message: every event after that message, once, in order")
+extra = s10.next(1.0)
+ok(extra is None, "…and nothing more", extra)
+s10.close()
+s11 = Sse(f"/events/{ch4}", last_id=e1["id"])
+is_([g["json"]["id"] for g in s11.drain(len(burst1) + len(burst2), 5)], burst1 + burst2,
+    "Last-Event-ID of the message before it: both bursts' events, once, in order")
+extra = s11.next(1.0)
+ok(extra is None, "…and nothing more", extra)
+s11.close()
+s9.close()
+
 # ---- a publisher killed mid-batch: its messages are recorded, not published again ------
 # The publisher publishes a round's whole batch to nchan, then records it in one
 # transaction. The test makes that moment deterministic: it holds the publisher back
@@ -386,10 +478,10 @@ query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'events' AND 
 ok(wait_for(lambda: publisher_pid() != pid, 20), "a new publisher starts")
 ok(wait_for(lambda: query("SELECT pos FROM event_cursors WHERE name = 'nchan'")[0][0] >= batch[-1], 20),
    "the new publisher records the batch")
-rec = dict(query("SELECT pos, msgid FROM event_publications WHERE channel = %s AND pos = ANY(%s)",
-                 (f"lots/{lot3}", batch)))
-is_([rec.get(p) for p in batch], [g["id"] for g in got],
+is_([message_of(f"lots/{lot3}", p) for p in batch], [g["id"] for g in got],
     "…under the message ids nchan gave the dead publisher's messages (read back, not published again)")
+is_([(g["message"], g["size"]) for g in got[:1]], [("batch", len(batch))],
+    "…the dead publisher's round was one `batch` message on the lot's channel")
 is_(place_bid(btok, lot3, amount=100).status, 201, "a bid after the recovery")
 published(f"lots/{lot3}")
 after = [p for p, _ in events_of(f"lots/{lot3}") if p > batch[-1]]

@@ -7,13 +7,15 @@ The subscribers are raw sockets (stdlib only), spread over a few processes
 (--sse-procs) so that reading ~1,000 x the event rate stays off the bidding
 threads' interpreter. Each speaks the EventSource protocol over HTTP/1.0
 (no chunked framing, so the stream is the bare text/event-stream body):
-`id:`, `event:` and `data:` lines, a blank line ending a message. Per
-subscriber the process keeps, for the data's outbox position ("id"): the
+`id:`, `event:` and `data:` lines, a blank line ending a message; a message
+is one event, or a `batch` of the channel's events of one publisher round
+(data {"type":"batch","events":[...]}), each counted as itself. Per
+subscriber the process keeps, for each event's outbox position ("id"): the
 count, whether every one was larger than the one before (in order, no
 duplicate) and a hash of the sequence, compared afterwards with the
 channel's events in the outbox (same count + same hash + strictly
-increasing = the same sequence). Latency: the receive time of the socket
-read that completed the message minus the event's `created_at` (carried in
+increasing = the same sequence). Latency, per event: the receive time of the socket
+read that completed its message minus the event's `created_at` (carried in
 the message: the database clock at the start of the transaction that
 wrote the event, i.e. at or before its commit, so the figure is an upper
 bound of commit-to-delivery), in a 0.1 ms histogram per process."""
@@ -32,7 +34,10 @@ HASH_MOD = (1 << 61) - 1
 HIST_STEP_MS = 0.1
 HIST_MAX_MS = 120_000
 CONNECT_WAVE = 50             # gate requests in flight while subscribing
-MSG = re.compile(rb'data: \{"id":(\d+),"type":"[^"]*","channel":"[^"]*","created_at":"([^"]+)"')
+# One event as the publisher writes it, alone as a message's data or inside a
+# `batch` message's "events" array (a JSON string in a payload has its quotes
+# escaped, so it cannot match).
+MSG = re.compile(rb'\{"id":(\d+),"type":"[^"]*","channel":"[^"]*","created_at":"([^"]+)"')
 
 
 def seq_hash(h, pos):
@@ -43,6 +48,27 @@ def seq_hash(h, pos):
 def _epoch(iso):
     """'2026-12-01T17:30:00.123456Z' -> unix seconds."""
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _parse_block(block, created):
+    """One SSE message's bytes: None without an event, else (events, first position,
+    last position, hash multiplier, hash addend, out of order within, created_at
+    epochs): seq_hash over the message's positions is h * multiplier + addend."""
+    evs = MSG.findall(block)
+    if not evs:
+        return None
+    ps = [int(p) for p, _ in evs]
+    add = 0
+    for p in ps:
+        add = seq_hash(add, p)
+    times = []
+    for p, iso in zip(ps, evs):
+        t = created.get(p)
+        if t is None:
+            t = created[p] = _epoch(iso[1].decode())
+        times.append(t)
+    bad = any(b <= a for a, b in zip(ps, ps[1:]))
+    return len(ps), ps[0], ps[-1], pow(1_000_003, len(ps), HASH_MOD), add, bad, times
 
 
 class _Sub:
@@ -63,6 +89,8 @@ def _subscriber_proc(host, port, path, n, pipe):
            f"Cache-Control: no-cache\r\n\r\n").encode()
     hist = [0] * int(HIST_MAX_MS / HIST_STEP_MS + 1)
     created = {}
+    blocks = {}   # a message's bytes -> its parse (_parse_block)
+    reads = []    # (read time, the created_at of the events of the message it completed)
     stats = {"refused": 0, "closed_early": 0, "bytes": 0}
 
     def on_data(s, data, now):
@@ -82,18 +110,20 @@ def _subscriber_proc(host, port, path, n, pipe):
         if cut < 0:
             return
         done, s.buf = s.buf[:cut + 2], s.buf[cut + 2:]
-        for m in MSG.finditer(done):
-            pos = int(m.group(1))
-            if pos <= s.last:
+        for block in done.split(b"\n\n"):
+            # every subscriber reads the same messages: a message's bytes are parsed once
+            info = blocks.get(block, False)
+            if info is False:
+                info = blocks[block] = _parse_block(block, created)
+            if info is None:
+                continue  # not an event (a comment, a ping)
+            n, first, last, mult, add, bad, times = info
+            if first <= s.last or bad:
                 s.disorder += 1
-            s.last = pos
-            s.count += 1
-            s.hash = (s.hash * 1_000_003 + pos) % HASH_MOD
-            t = created.get(pos)
-            if t is None:
-                t = created[pos] = _epoch(m.group(2).decode())
-            k = int((now - t) * 1000 / HIST_STEP_MS)
-            hist[k if 0 <= k < len(hist) else (0 if k < 0 else -1)] += 1
+            s.last = last
+            s.count += n
+            s.hash = (s.hash * mult + add) % HASH_MOD
+            reads.append((now, times))
 
     def pump(timeout):
         for key, _ in sel.select(timeout):
@@ -140,6 +170,11 @@ def _subscriber_proc(host, port, path, n, pipe):
     _, last_pos, until = msg
     while time.time() < until and any(x.last < last_pos and not x.closed for x in subs if x.status == 200):
         pump(0.05)
+    # commit to delivery per event, binned once the load is over (off the bidders' CPU)
+    for now, times in reads:
+        for t in times:
+            k = int((now - t) * 1000 / HIST_STEP_MS)
+            hist[k if 0 <= k < len(hist) else (0 if k < 0 else -1)] += 1
     per_sub = [(x.count, x.hash, x.disorder, x.last, x.closed) for x in subs if x.status == 200]
     for x in subs:
         try:
@@ -216,10 +251,12 @@ def hist_pct(hist, p):
 
 
 def channel_events(stack, channel):
-    """The channel's ordered events: [(pos, created_at epoch, published_at epoch or None)]."""
+    """The channel's ordered events: [(pos, created_at epoch, published_at epoch or None)]
+    (the published_at of the message that carried it: a row covers first_pos..pos)."""
     rows = stack.sql(
         "SELECT e.pos, extract(epoch FROM e.created_at), extract(epoch FROM p.published_at)"
-        " FROM events e LEFT JOIN event_publications p ON p.channel = '" + channel + "' AND p.pos = e.pos"
+        " FROM events e LEFT JOIN event_publications p ON p.channel = '" + channel + "'"
+        " AND e.pos BETWEEN coalesce(p.first_pos, p.pos) AND p.pos"
         " WHERE e.pos IS NOT NULL AND position('" + channel + "' IN e.channels) > 0 ORDER BY e.pos")
     out = []
     for line in rows.splitlines():
@@ -286,10 +323,12 @@ def sc_sse_fanout(stack, args):
     tps = sum(1 for r in watched if r[0] == 201) / dur
     ratio = tps / tps_plain if tps_plain else None
     publish_lag = [(p - c) * 1000 for _, c, p in events if p is not None]
+    messages = int(stack.sql("SELECT count(*) FROM event_publications WHERE channel = '" + channel + "'") or 0)
     lat = [r[2] for r in watched]
     return {"tps": tps, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "retries_per_commit": None,
             "pgbench": None, "ratio": ratio,
             "extra": {"subscribers": n, "subscribe_s": round(connect_s, 1), "events_published": len(events),
+                      "stream_messages": messages,
                       "deliveries": sum(hist), "every_event_in_order": complete == n and len(events) > 0,
                       "subscribers_complete": complete, "subscribers_out_of_order": disorder,
                       "subscribers_short": len(short), "most_missing": max(short, default=0),
