@@ -14,8 +14,10 @@ import json
 import re
 import subprocess
 
-HISTORY = ("transfers", "entries", "holds", "bids", "lots", "trades", "orders",
-           "pending_transfers")
+# The history tables this test makes long (SEED). The others hold what the
+# suites before left on the shared stack: a few rows, which a sequential
+# scan reads best and which say nothing about a plan's cost at scale.
+HISTORY = ("transfers", "entries")
 NOT_CHECKS = {"proof_audit_settings", "proof_audit_deadline", "proof_audit_counts",
               "proof_audit_runs", "proof_run_insert", "proof_run_get"}
 SEALED, UNSEALED = 120000, 2000
