@@ -11,7 +11,8 @@
  * SIGTERM/SIGINT, at the deadline (default 3600 s), or after a line
  * "finish LAST WAIT_S" on stdin once every accepted stream has an event with
  * id >= LAST or WAIT_S seconds have passed. Then one JSON object on stdout:
- * client, subscribed, refused, closed_early, bytes, subs (per accepted
+ * client, subscribed, refused, closed_early, bytes, cpu_s (its user + system
+ * CPU seconds), subs (per accepted
  * stream [count, hash, out-of-order messages, last id, closed early]) and
  * hist (the 0.1 ms latency bins that are not empty, {"bin": count}).
  * Exit 0 with the report, 2 (a message on stderr) when it could not run.
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,28 +76,25 @@ static size_t awaiting(const struct client *c, size_t upto)
 /* Read what stream i has; drop it when it ends or is refused. */
 static void read_stream(struct client *c, size_t i)
 {
-    for (;;) {
-        ssize_t got = recv(c->fds[i], c->rbuf, READ_SIZE, 0);
-        int rc;
+    /* one read per readiness: the epoll is level-triggered, so what is left
+     * is read next round (no second recv just to see EAGAIN) */
+    ssize_t got = recv(c->fds[i], c->rbuf, READ_SIZE, 0);
+    int rc;
 
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (got <= 0) {
-            c->closed[i] = 1;
-            break;
-        }
+    if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (got <= 0) {
+        c->closed[i] = 1;
+    } else {
         c->bytes += (unsigned long long)got;
         rc = sse_feed(&c->subs[i], c->cache, c->rbuf, (size_t)got, wall_s(), c->hist);
         if (rc < 0) {
             fprintf(stderr, "zerosum-subscribe: out of memory\n");
             exit(2);
         }
-        if (rc > 0) {
-            c->closed[i] = 2;
-            break;
-        }
+        if (rc == 0)
+            return;
+        c->closed[i] = 2;
     }
     epoll_ctl(c->ep, EPOLL_CTL_DEL, c->fds[i], NULL);
     close(c->fds[i]);
@@ -190,11 +189,17 @@ static void report(const struct client *c, size_t ok, size_t refused)
 {
     size_t early = 0, k = 0;
 
+    struct rusage ru;
+    double cpu = 0;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+            + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     for (size_t i = 0; i < c->n; i++)
         early += c->closed[i] == 1;
     printf("{\"client\":\"c\",\"subscribed\":%zu,\"refused\":%zu,\"closed_early\":%zu,"
-           "\"bytes\":%llu,\"subs\":[",
-           ok, refused, early, c->bytes);
+           "\"bytes\":%llu,\"cpu_s\":%.3f,\"subs\":[",
+           ok, refused, early, c->bytes, cpu);
     for (size_t i = 0; i < c->n; i++) {
         const struct sse_sub *s = &c->subs[i];
 
