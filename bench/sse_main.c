@@ -11,8 +11,8 @@
  * SIGTERM/SIGINT, at the deadline (default 3600 s), or after a line
  * "finish LAST WAIT_S" on stdin once every accepted stream has an event with
  * id >= LAST or WAIT_S seconds have passed. Then one JSON object on stdout:
- * client, subscribed, refused, closed_early, bytes, cpu_s (its user + system
- * CPU seconds), subs (per accepted
+ * client, subscribed, refused, closed_early, bytes, cpu_user_s and cpu_sys_s
+ * (its own CPU seconds), subs (per accepted
  * stream [count, hash, out-of-order messages, last id, closed early]) and
  * hist (the 0.1 ms latency bins that are not empty, {"bin": count}).
  * Exit 0 with the report, 2 (a message on stderr) when it could not run.
@@ -190,16 +190,17 @@ static void report(const struct client *c, size_t ok, size_t refused)
     size_t early = 0, k = 0;
 
     struct rusage ru;
-    double cpu = 0;
+    double user = 0, sys = 0;
 
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-            + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+        sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
     for (size_t i = 0; i < c->n; i++)
         early += c->closed[i] == 1;
     printf("{\"client\":\"c\",\"subscribed\":%zu,\"refused\":%zu,\"closed_early\":%zu,"
-           "\"bytes\":%llu,\"cpu_s\":%.3f,\"subs\":[",
-           ok, refused, early, c->bytes, cpu);
+           "\"bytes\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"subs\":[",
+           ok, refused, early, c->bytes, user, sys);
     for (size_t i = 0; i < c->n; i++) {
         const struct sse_sub *s = &c->subs[i];
 

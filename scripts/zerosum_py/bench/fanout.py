@@ -100,7 +100,7 @@ def _subscriber_proc(host, port, path, n, pipe):
     created = {}
     blocks = {}   # a message's bytes -> its parse (_parse_block)
     reads = []    # (read time, the created_at of the events of the message it completed)
-    stats = {"refused": 0, "closed_early": 0, "bytes": 0, "cpu_s": 0}
+    stats = {"refused": 0, "closed_early": 0, "bytes": 0, "cpu_user_s": 0, "cpu_sys_s": 0}
 
     def on_data(s, data, now):
         s.buf += data
@@ -186,7 +186,7 @@ def _subscriber_proc(host, port, path, n, pipe):
             hist[k if 0 <= k < len(hist) else (0 if k < 0 else -1)] += 1
     per_sub = [(x.count, x.hash, x.disorder, x.last, x.closed) for x in subs if x.status == 200]
     t = os.times()
-    stats["cpu_s"] = t.user + t.system
+    stats["cpu_user_s"], stats["cpu_sys_s"] = t.user, t.system
     for x in subs:
         try:
             x.sock.close()
@@ -293,7 +293,7 @@ class CSubscribers:
             hist[int(k)] = v
         subs = [(c, h, d, last, closed) for c, h, d, last, closed in r["subs"]]
         return subs, hist, {"refused": r["refused"], "closed_early": r["closed_early"], "bytes": r["bytes"],
-                            "cpu_s": r["cpu_s"]}
+                            "cpu_user_s": r["cpu_user_s"], "cpu_sys_s": r["cpu_sys_s"]}
 
     def kill(self):
         if self.p.poll() is None:
@@ -410,7 +410,8 @@ def sc_sse_fanout(stack, args):
                       "plain_p50_ms": pct([r[2] for r in plain], 50), "plain_p99_ms": pct([r[2] for r in plain], 99),
                       "errors": sum(1 for r in watched + plain if r[0] is None or r[0] >= 500),
                       "received_mib": round(stats.get("bytes", 0) / 1048576, 1), "sse_procs": len(subs.procs),
-                      "sse_client_cpu_s": round(stats.get("cpu_s", 0), 2),
+                      "sse_client_cpu_user_s": round(stats.get("cpu_user_s", 0), 2),
+                      "sse_client_cpu_sys_s": round(stats.get("cpu_sys_s", 0), 2),
                       "sse_client": args.sse_client,
                       "lot": lot["id"], "plain_lot": plain_lot["id"], "tx": tx_delta(m0, m1, "bid")}}
 
