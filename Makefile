@@ -34,6 +34,8 @@ VERIFY_LDLIBS := $(JSONC_LIBS) -lssl -lcrypto
 C_FILES  += $(VERIFY_SRCS) $(wildcard fcgi/verify/*.h)
 # zerosum-burst (bench/): the drop-stampede's load generator, on libc alone.
 BURST_OBJS = $(BUILD)/obj/bench/burst.o
+# zerosum-subscribe (bench/): the sse-fanout's subscribers, on burst's HTTP parts.
+SSE_OBJS = $(BUILD)/obj/bench/sse.o $(BURST_OBJS)
 C_FILES  += $(wildcard bench/*.c bench/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Unit-level scripts (TAP) that drive the unit binaries: cross-checks with
@@ -49,7 +51,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
         fuzz test-fuzz-replay test-faults test-model bench \
         install format format-check layers-check size-check openapi-lint clean
 
-all: $(BUILD)/zerosum $(BUILD)/zerosum-verify $(BUILD)/zerosum-burst
+all: $(BUILD)/zerosum $(BUILD)/zerosum-verify $(BUILD)/zerosum-burst $(BUILD)/zerosum-subscribe
 
 # The named statement table, generated from sql/queries/*.sql (fcgi/store/sql.h).
 SQL_QUERIES := $(wildcard sql/queries/*.sql)
@@ -76,6 +78,14 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 
 $(BUILD)/zerosum-burst: $(BURST_OBJS) $(BUILD)/obj/bench/burst_main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+$(BUILD)/zerosum-subscribe: $(SSE_OBJS) $(BUILD)/obj/bench/sse_main.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+# the subscriber's parser test links the subscriber's parts alone
+$(BUILD)/tests/test_sse: tests/unit/test_sse.c $(SSE_OBJS) tests/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Ibench -o $@ $< $(SSE_OBJS)
 
 # the burst's unit test links the burst alone (json-c only to read its report back)
 $(BUILD)/tests/test_burst: tests/unit/test_burst.c $(BURST_OBJS) tests/unit/tap.h
@@ -224,4 +234,5 @@ clean:
 
 # the unit tests too: a header a test includes (tests/unit/*.h) rebuilds it
 -include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT_BINS:=.d) $(VERIFY_LIB_OBJS:.o=.d) \
-         $(BUILD)/obj/verify/main.d $(BURST_OBJS:.o=.d) $(BUILD)/obj/bench/burst_main.d
+         $(BUILD)/obj/verify/main.d $(BURST_OBJS:.o=.d) $(BUILD)/obj/bench/burst_main.d \
+         $(BUILD)/obj/bench/sse.d $(BUILD)/obj/bench/sse_main.d

@@ -71,8 +71,7 @@ fail:
     return -1;
 }
 
-/* Whether header line [p, e) is named name (case-insensitive); *val then its value. */
-static int header_is(const char *p, const char *e, const char *name, const char **val)
+int burst_header_is(const char *p, const char *e, const char *name, const char **val)
 {
     size_t nl = strlen(name);
 
@@ -154,14 +153,11 @@ bad:
     return -1;
 }
 
-ssize_t burst_parse_response(const char *buf, size_t len, int eof, struct burst_resp *r)
+ssize_t burst_parse_head(const char *buf, size_t len, int eof, int *status)
 {
-    const char *end = memmem(buf, len, "\r\n\r\n", 4), *p, *val;
-    size_t head, clen = 0;
-    int has_clen = 0, chunked = 0;
-    ssize_t took;
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    size_t head;
 
-    memset(r, 0, sizeof(*r));
     if (!end)
         return len > BURST_MAX_HEAD || eof ? -1 : 0;
     head = (size_t)(end - buf) + 4;
@@ -169,11 +165,27 @@ ssize_t burst_parse_response(const char *buf, size_t len, int eof, struct burst_
         || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9'
         || (buf[12] != ' ' && buf[12] != '\r'))
         return -1;
-    r->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    *status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    return (ssize_t)head;
+}
+
+ssize_t burst_parse_response(const char *buf, size_t len, int eof, struct burst_resp *r)
+{
+    const char *end, *p, *val;
+    size_t head, clen = 0;
+    int has_clen = 0, chunked = 0;
+    ssize_t took;
+
+    memset(r, 0, sizeof(*r));
+    took = burst_parse_head(buf, len, eof, &r->status);
+    if (took <= 0)
+        return took;
+    head = (size_t)took;
+    end = buf + head - 4;
     for (p = memmem(buf, head, "\r\n", 2) + 2; p < end;) {
         const char *e = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
 
-        if (header_is(p, e, "Content-Length", &val)) {
+        if (burst_header_is(p, e, "Content-Length", &val)) {
             char *stop;
             unsigned long long v = strtoull(val, &stop, 10);
 
@@ -181,7 +193,7 @@ ssize_t burst_parse_response(const char *buf, size_t len, int eof, struct burst_
                 return -1;
             clen = (size_t)v;
             has_clen = 1;
-        } else if (header_is(p, e, "Transfer-Encoding", &val)) {
+        } else if (burst_header_is(p, e, "Transfer-Encoding", &val)) {
             chunked = memmem(val, (size_t)(e - val), "chunked", 7) != NULL;
         }
         p = e + 2;
@@ -389,8 +401,7 @@ static int connect_all(int ep, const struct sockaddr_in *sa, struct conn *cs,
     return 0;
 }
 
-/* Raise the soft limit on open files to fit n sockets, if it does not. */
-static void fit_fd_limit(size_t n)
+void burst_fit_fd_limit(size_t n)
 {
     struct rlimit rl;
 
@@ -415,7 +426,7 @@ int burst_run(const char *host, int port, const struct burst_req *reqs, size_t n
         snprintf(err, errn, "not an IPv4 address and port: %s:%d", host, port);
         return -1;
     }
-    fit_fd_limit(n);
+    burst_fit_fd_limit(n);
     cs = calloc(n ? n : 1, sizeof(*cs));
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (!cs || ep < 0) {

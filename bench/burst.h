@@ -65,6 +65,19 @@ int burst_split_requests(const char *text, size_t len, struct burst_req **out, s
 ssize_t burst_parse_response(const char *buf, size_t len, int eof, struct burst_resp *r);
 
 /*
+ * Parse the head of an HTTP/1.x response at the start of buf (len bytes;
+ * eof: no more will come): its length up to and with the blank line (> 0)
+ * with *status set, 0 when more bytes are needed, -1 when it is not one.
+ */
+ssize_t burst_parse_head(const char *buf, size_t len, int eof, int *status);
+
+/* Whether header line [p, e) is named name (case-insensitive); *val then its value. */
+int burst_header_is(const char *p, const char *e, const char *name, const char **val);
+
+/* Raise the soft limit on open files to fit n sockets, if it does not. */
+void burst_fit_fd_limit(size_t n);
+
+/*
  * Connect n sockets to host:port (an IPv4 address), then send reqs[i] on
  * socket i, all at once, and read the answers into ans[i] (zeroed by the
  * caller), waiting timeout_ms at most for the whole burst. Returns 0 (even

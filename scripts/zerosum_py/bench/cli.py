@@ -80,7 +80,10 @@ def main():
     ap.add_argument("--subscribers", type=int, default=1000,
                     help="sse-fanout: EventSource subscribers on the watched lot (default 1,000)")
     ap.add_argument("--sse-procs", type=int, default=2,
-                    help="sse-fanout: processes the subscribers are spread over (default 2)")
+                    help="sse-fanout: processes the subscribers are spread over (default 2; python client)")
+    ap.add_argument("--sse-client", choices=("c", "python"), default="c",
+                    help="sse-fanout: the subscribers' client: build/zerosum-subscribe (c, default)"
+                         " or Python processes (python)")
     ap.add_argument("--webhook-endpoints", type=int, default=10,
                     help="webhook-dead: loopback endpoints registered with [\"*\"] (default 10)")
     ap.add_argument("--webhook-rate", type=int, default=20,

@@ -18,12 +18,21 @@ increasing = the same sequence). Latency, per event: the receive time of the soc
 read that completed its message minus the event's `created_at` (carried in
 the message: the database clock at the start of the transaction that
 wrote the event, i.e. at or before its commit, so the figure is an upper
-bound of commit-to-delivery), in a 0.1 ms histogram per process."""
+bound of commit-to-delivery), in a 0.1 ms histogram per process.
+
+Two subscriber clients do exactly that (--sse-client): build/zerosum-subscribe
+(c, the default: one process, one epoll loop, bench/sse.h), so that reading
+the streams costs the shared cores little next to the server's fan-out, and
+the processes below (python)."""
+import json
 import multiprocessing
 import os
 import re
+import select
 import selectors
 import socket
+import subprocess
+import tempfile
 import time
 from datetime import datetime
 
@@ -91,7 +100,7 @@ def _subscriber_proc(host, port, path, n, pipe):
     created = {}
     blocks = {}   # a message's bytes -> its parse (_parse_block)
     reads = []    # (read time, the created_at of the events of the message it completed)
-    stats = {"refused": 0, "closed_early": 0, "bytes": 0}
+    stats = {"refused": 0, "closed_early": 0, "bytes": 0, "cpu_user_s": 0, "cpu_sys_s": 0}
 
     def on_data(s, data, now):
         s.buf += data
@@ -176,6 +185,8 @@ def _subscriber_proc(host, port, path, n, pipe):
             k = int((now - t) * 1000 / HIST_STEP_MS)
             hist[k if 0 <= k < len(hist) else (0 if k < 0 else -1)] += 1
     per_sub = [(x.count, x.hash, x.disorder, x.last, x.closed) for x in subs if x.status == 200]
+    t = os.times()
+    stats["cpu_user_s"], stats["cpu_sys_s"] = t.user, t.system
     for x in subs:
         try:
             x.sock.close()
@@ -234,6 +245,60 @@ class Subscribers:
             if p.is_alive():
                 p.kill()
                 p.join(5)
+
+
+class CSubscribers:
+    """The same n subscriptions from build/zerosum-subscribe (bench/sse_main.c):
+    the interface of Subscribers, one process. Any failure of it is a BenchError."""
+
+    def __init__(self, stack, path, n):
+        exe = os.path.join(os.path.dirname(stack.bin), "zerosum-subscribe")
+        if not os.access(exe, os.X_OK):
+            raise BenchError(f"{exe} not found; build it first (make)")
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen([exe, "--host", "127.0.0.1", "--port", str(stack.port), "--path", path,
+                                   "--n", str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err)
+        self.procs = [self.p]
+
+    def _fail(self, what):
+        self.kill()
+        self.err.seek(0)
+        tail = self.err.read().decode("utf-8", "replace")[-2000:]
+        raise BenchError(f"zerosum-subscribe: {what} (exit {self.p.returncode})\n{tail}")
+
+    def wait_ready(self, timeout=180):
+        """(subscribed, refused) once it has subscribed all n."""
+        if not select.select([self.p.stdout], [], [], timeout)[0]:
+            self._fail("did not subscribe in time")
+        line = self.p.stdout.readline().decode().split()
+        if len(line) != 3 or line[0] != "ready":
+            self._fail(f"no ready line: {line!r}")
+        return int(line[1]), int(line[2])
+
+    def finish(self, last_pos, wait_s):
+        """Tell it the channel's last position; its figures as Subscribers.finish's."""
+        try:
+            out, _ = self.p.communicate(f"finish {last_pos} {wait_s}\n".encode(), timeout=wait_s + 60)
+        except subprocess.TimeoutExpired:
+            self._fail("did not report")
+        try:
+            r = json.loads(out)
+        except ValueError:
+            self._fail("no report")
+        if self.p.returncode != 0:
+            self._fail("failed")
+        hist = [0] * int(HIST_MAX_MS / HIST_STEP_MS + 1)
+        for k, v in r["hist"].items():
+            hist[int(k)] = v
+        subs = [(c, h, d, last, closed) for c, h, d, last, closed in r["subs"]]
+        return subs, hist, {"refused": r["refused"], "closed_early": r["closed_early"], "bytes": r["bytes"],
+                            "cpu_user_s": r["cpu_user_s"], "cpu_sys_s": r["cpu_sys_s"]}
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(10)
 
 
 def hist_pct(hist, p):
@@ -300,7 +365,10 @@ def sc_sse_fanout(stack, args):
     lot = new_bid_war_lot(stack, "bench sse-fanout (watched)")
     channel = f"lots/{lot['id']}"
     t0 = time.time()
-    subs = Subscribers(stack, f"/events/{channel}", n, max(1, min(args.sse_procs, n)))
+    if args.sse_client == "c":
+        subs = CSubscribers(stack, f"/events/{channel}", n)
+    else:
+        subs = Subscribers(stack, f"/events/{channel}", n, max(1, min(args.sse_procs, n)))
     try:
         ready, refused = subs.wait_ready()
         connect_s = time.time() - t0
@@ -342,5 +410,8 @@ def sc_sse_fanout(stack, args):
                       "plain_p50_ms": pct([r[2] for r in plain], 50), "plain_p99_ms": pct([r[2] for r in plain], 99),
                       "errors": sum(1 for r in watched + plain if r[0] is None or r[0] >= 500),
                       "received_mib": round(stats.get("bytes", 0) / 1048576, 1), "sse_procs": len(subs.procs),
+                      "sse_client_cpu_user_s": round(stats.get("cpu_user_s", 0), 2),
+                      "sse_client_cpu_sys_s": round(stats.get("cpu_sys_s", 0), 2),
+                      "sse_client": args.sse_client,
                       "lot": lot["id"], "plain_lot": plain_lot["id"], "tx": tx_delta(m0, m1, "bid")}}
 
