@@ -266,6 +266,8 @@ int sse_feed(struct sse_sub *s, struct sse_cache *c, const char *data, size_t le
 
     if (s->refused)
         return 1;
+    if (!len)
+        return 0; /* nothing read: and memcpy may not be given a NULL buffer */
     if (s->head_done && !s->blen) {
         /* the common case, a read ending on a message's end: no copy */
         took = take_all(s, c, data, len, now, hist);
