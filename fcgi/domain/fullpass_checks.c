@@ -65,19 +65,27 @@ static int item_runs(const struct fullpass *p, size_t i)
     return item_sql(i) != CHECK_NO_FULL && !(p->fold && fullpass_fold_is_folded(item_name(i)));
 }
 
+/* Run item i's full SQL form on the pass's snapshot and take its answer. 0, or -1. */
+static int run_sql_form(struct fullpass *p, size_t i)
+{
+    PGresult *res = fullpass_exec(p, p->snap, item_sql(i), NULL);
+
+    if (!res)
+        return -1;
+    answer(p, i, res);
+    PQclear(res);
+    return 0;
+}
+
 int fullpass_checks_judge(struct fullpass *p, const char *name)
 {
     for (size_t i = 0; i < NCHECKS; i++) {
-        PGresult *res;
         int before = p->nfindings;
 
         if (strcmp(item_name(i), name) != 0 || item_sql(i) == CHECK_NO_FULL)
             continue;
-        res = fullpass_exec(p, p->snap, item_sql(i), NULL);
-        if (!res)
+        if (run_sql_form(p, i) < 0)
             return -1;
-        answer(p, i, res);
-        PQclear(res);
         if (p->nfindings == before)
             log_info("full pass %s: %s's SQL form found nothing the fold flagged", p->id, name);
         return 0;
@@ -87,19 +95,9 @@ int fullpass_checks_judge(struct fullpass *p, const char *name)
 
 int fullpass_checks_run(struct fullpass *p)
 {
-    for (size_t i = 0; i < NCHECKS; i++) {
-        PGresult *res;
-
-        if (!item_runs(p, i))
-            continue;
-        res = fullpass_exec(p, p->snap, item_sql(i), NULL);
-        if (!res)
+    for (size_t i = 0; i < NCHECKS; i++)
+        if (item_runs(p, i) && (run_sql_form(p, i) < 0 || fullpass_report(p, 0) < 0))
             return -1;
-        answer(p, i, res);
-        PQclear(res);
-        if (fullpass_report(p, 0) < 0)
-            return -1;
-    }
     return 0;
 }
 
