@@ -40,6 +40,7 @@
 #define SEAL_MAX_STMTS 64
 #define SEAL_MAX_TEXTS 32
 #define SEAL_MAX_PARAMS 11
+static int lease_missed; /* this process's last seal found the lease taken: seal_lease_probe */
 
 struct seal_ctx {
     const struct zs_config *cfg;
@@ -202,7 +203,10 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
 {
     int first_check, itr, ien, rc, take = -1, ia = -1, il = -1, im = -1;
     int64_t lim = c->b.budget / 4 + 1, want = c->checked && c->v ? lim * SEAL_VERIFY_AHEAD : lim;
+    enum tx_decision d;
 
+    if (lease_missed && (d = seal_lease_probe(tx, c->owner, SEAL_LEASE_TTL, c->out)) != TX_COMMIT)
+        return d;
     snprintf(c->num[0], sizeof(c->num[0]), "%lld", (long long)want);
     add_stmt(c, SQL_SEAL_SETTINGS, 0);
     add_stmt(c, SQL_SEAL_LEASE_TAKE, 2, c->owner, SEAL_LEASE_TTL);
@@ -222,7 +226,7 @@ static enum tx_decision round1(struct tx *tx, struct seal_ctx *c)
         c->nst = 0;
         return TX_ERROR;
     }
-    if (strcmp(PQcmdTuples(c->st[1].res), "1") != 0) {
+    if ((lease_missed = strcmp(PQcmdTuples(c->st[1].res), "1") != 0)) {
         c->out->outcome = SEAL_NO_LEASE;
         return TX_ROLLBACK;
     }

@@ -85,6 +85,10 @@ struct seal_totals {
 /* Create the lease row if it is missing (its own transaction). 0, or -1. */
 int seal_lease_ensure(struct db_session *s);
 
+/* Take or renew the lease for owner alone, in tx, before a seal's round trip 1 (seal_loop.c). */
+enum tx_decision seal_lease_probe(struct tx *tx, const char *owner, const char *ttl_ms,
+                                  struct seal_result *out);
+
 /* Attempt one seal as lease owner `owner`, running every check in its snapshot. */
 void seal_once(struct db_session *s, const char *owner, struct seal_result *out);
 

@@ -55,6 +55,30 @@ void seal_release(const struct zs_config *cfg, const char *owner)
     tx_run(&s, 0, release_tx, (void *)owner, &d);
 }
 
+/*
+ * Round trip 1 of a seal sends the lease with every check, so that a seal
+ * costs no round trip for it. While the lease is held elsewhere (an
+ * operator's freeze, another jobs child) that would run every check once a
+ * round for nothing, so after a miss a seal asks for the lease alone first.
+ * TX_COMMIT: the lease is owner's now (in tx); TX_ROLLBACK: it is not
+ * (out->outcome SEAL_NO_LEASE); TX_ERROR.
+ */
+enum tx_decision seal_lease_probe(struct tx *tx, const char *owner, const char *ttl_ms,
+                                  struct seal_result *out)
+{
+    const char *p[2] = { owner, ttl_ms };
+    PGresult *res = tx_exec_named(tx, SQL_SEAL_LEASE_TAKE, p);
+    int ours;
+
+    if (!res)
+        return TX_ERROR;
+    ours = strcmp(PQcmdTuples(res), "1") == 0;
+    PQclear(res);
+    if (!ours)
+        out->outcome = SEAL_NO_LEASE;
+    return ours ? TX_COMMIT : TX_ROLLBACK;
+}
+
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 static long since_ms(const struct timespec *t0)
 {
