@@ -92,6 +92,7 @@ static const struct setting settings[] = {
     /* live events (docs/OPERATIONS.md, "Live events") */
     INT(events_poll_ms, "50", 0, 60000),
     INT(events_batch, "200", 1, 1000),
+    INT(events_coalesce_ms, "100", 0, 1000),
     INT(events_buffer, "1000", 1, 100000),
     INT(events_buffer_s, "3600", 1, 604800),
     INT(events_retention_s, "345600", 60, 31536000),

@@ -94,6 +94,7 @@ struct zs_config {
     /* live events: the publisher (domain/publish.h) and webhooks */
     int events_poll_ms;     /* the publisher's poll interval; 0: no publisher */
     int events_batch;       /* events ordered and published per transaction */
+    int events_coalesce_ms; /* while events flow, a round starts at most this often */
     int events_buffer;      /* nchan_message_buffer_length of nginx's publisher location */
     int events_buffer_s;    /* nchan_message_timeout of it, seconds */
     int events_retention_s; /* events older than this (and published) are purged */

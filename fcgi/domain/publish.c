@@ -30,10 +30,6 @@
 /* Statements per pipeline of a batch's record (results come back while
  * the next pipeline is sent; no socket buffer has to hold them all). */
 #define RECORD_PIPELINE 256
-/* For this long after it last published, the publisher polls
- * FLOWING_DIVISOR times as often (see round_pause_ms). */
-#define FLOWING_MS 1000
-#define FLOWING_DIVISOR 5
 /* Publishes in flight at once on the kept connection to nchan. */
 #define PIPELINE_DEPTH 16
 
@@ -447,26 +443,16 @@ static int publish_round(struct pub_ctx *c)
     return done;
 }
 
-/*
- * The pause before the next round, after one that published n events (-1:
- * failed): none after a round that published (more may be waiting); a
- * fifth of the poll within FLOWING_MS of the last published event (events
- * are flowing: a fifth of the wait, the probe five times as often); the
- * poll once idle (one read-only probe per poll); 500 ms after a failure.
- */
-static long round_pause_ms(struct pub_ctx *c, int n)
+/* The pause before the next round, after one that began at started and published n. */
+static long round_pause_ms(struct pub_ctx *c, int n, const struct timespec *started)
 {
-    long poll = c->cfg->events_poll_ms;
+    long flow = c->flowing.tv_sec != 0 ? ms_since(&c->flowing) : -1;
 
-    if (n < 0)
-        return 500;
     if (n > 0) {
         clock_gettime(CLOCK_MONOTONIC, &c->flowing);
-        return 0;
+        flow = -1;
     }
-    if (c->flowing.tv_sec != 0 && ms_since(&c->flowing) < FLOWING_MS)
-        return poll / FLOWING_DIVISOR > 0 ? poll / FLOWING_DIVISOR : 1;
-    return poll;
+    return publish_pause_ms(c->cfg, n, ms_since(started), flow);
 }
 
 /* The lease row and the cursors, created the first time. */
@@ -526,9 +512,15 @@ static void publisher_main(const struct zs_config *cfg, pid_t parent)
     while (!util_child_stopping() && tx_run(&s, 0, publish_setup_tx, NULL, &d) != TX_RESULT_DONE)
         sleep(1);
     while (!util_child_stopping() && getppid() == parent) {
-        int n = publish_round(&c);
-        long ms = round_pause_ms(&c, n);
-        struct timespec nap = { ms / 1000, (ms % 1000) * 1000000L };
+        struct timespec started, nap;
+        long ms;
+        int n;
+
+        clock_gettime(CLOCK_MONOTONIC, &started);
+        n = publish_round(&c);
+        ms = round_pause_ms(&c, n, &started);
+        nap.tv_sec = ms / 1000;
+        nap.tv_nsec = (ms % 1000) * 1000000L;
         if (ms > 0)
             nanosleep(&nap, NULL);
     }

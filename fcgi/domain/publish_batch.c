@@ -16,6 +16,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* For this long after it last published, the publisher polls
+ * FLOWING_DIVISOR times as often (see publish_pause_ms). */
+#define FLOWING_MS 1000
+#define FLOWING_DIVISOR 5
+
+/*
+ * After a round that published: the rest of events_coalesce_ms since it
+ * began, so that a flowing stream is gathered into one round (one nchan
+ * message per channel) per interval and a hot channel's fan-out to its
+ * subscribers runs a bounded number of times a second whatever the write
+ * rate; none after a full round (events_batch: more are waiting). Within
+ * FLOWING_MS of the last published event, a fifth of the poll (the first
+ * event after a lull waits a fifth as long); the poll once idle (one
+ * read-only probe per poll); 500 ms after a failure.
+ */
+long publish_pause_ms(const struct zs_config *cfg, int n, long round_ms, long since_flow_ms)
+{
+    long poll = cfg->events_poll_ms, left = cfg->events_coalesce_ms - round_ms;
+
+    if (n < 0)
+        return 500;
+    if (n > 0)
+        return n >= cfg->events_batch || left < 0 ? 0 : left;
+    if (since_flow_ms >= 0 && since_flow_ms < FLOWING_MS)
+        return poll / FLOWING_DIVISOR > 0 ? poll / FLOWING_DIVISOR : 1;
+    return poll;
+}
+
 /* Whether channel is among names[0..n); its index, or -1. */
 static int channel_index(char (*names)[EVENTS_CHANNELS_MAX], int n, const char *channel)
 {

@@ -96,6 +96,14 @@ char *publish_msg_body(const struct pub_batch *b, const struct pub_msg *m,
 /* The distinct channels event e names, at most PUBLISH_CHANNELS_MAX, into out. Their count. */
 int publish_channels(const struct pub_event *e, char out[][EVENTS_CHANNELS_MAX]);
 
+/*
+ * The publisher's pause before its next round, in ms, after a round that
+ * took round_ms and published n events (-1: failed); since_flow_ms is how
+ * long ago a round last published (-1: never, or this round). See
+ * publish.c's loop and docs/OPERATIONS.md, "Live events".
+ */
+long publish_pause_ms(const struct zs_config *cfg, int n, long round_ms, long since_flow_ms);
+
 /* nchan's JSON answer to a publisher request: last_message_id and messages. 0, or -1. */
 int publish_parse_nchan(const struct httpc_resp *r, char *msgid, size_t n, int *messages);
 

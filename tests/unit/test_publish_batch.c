@@ -172,10 +172,35 @@ static void test_found(void)
         free(ev[i].payload);
 }
 
+/* The pause between rounds: a flowing stream is gathered per events_coalesce_ms. */
+static void test_pause(void)
+{
+    struct zs_config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.events_poll_ms = 50;
+    cfg.events_batch = 200;
+    cfg.events_coalesce_ms = 100;
+    is_int((int)publish_pause_ms(&cfg, 5, 12, -1), 88,
+           "a round that published: the rest of the interval since it began");
+    is_int((int)publish_pause_ms(&cfg, 5, 130, -1), 0, "…none once the round itself took longer");
+    is_int((int)publish_pause_ms(&cfg, 200, 12, -1), 0,
+           "…none after a full round: more are waiting");
+    is_int((int)publish_pause_ms(&cfg, 0, 3, 400), 10,
+           "nothing within a second of a flow: poll / 5");
+    is_int((int)publish_pause_ms(&cfg, 0, 3, 1500), 50, "idle: the poll");
+    is_int((int)publish_pause_ms(&cfg, 0, 3, -1), 50, "…and before anything ever flowed");
+    is_int((int)publish_pause_ms(&cfg, -1, 3, 10), 500, "a failed round: half a second");
+    cfg.events_coalesce_ms = 0;
+    is_int((int)publish_pause_ms(&cfg, 5, 12, -1), 0,
+           "events_coalesce_ms 0: the next round at once, as the round ends");
+}
+
 int main(void)
 {
     test_grouping();
     test_caps();
     test_found();
+    test_pause();
     return done_testing();
 }

@@ -131,6 +131,9 @@ class Stack:
             want = self.pool_lines()
             if want != [ln for ln in conf.splitlines() if ln.startswith("pool_")]:
                 return f"its pools are not {self.env['ZS_POOLS']}"
+            extra = [ln for ln in os.environ.get("ZS_CONF_EXTRA", "").splitlines() if ln.strip()]
+            if any(ln not in conf.splitlines() for ln in extra):
+                return "its configuration lacks ZS_CONF_EXTRA"
         except OSError:
             pass
         return None
