@@ -145,6 +145,37 @@ static const char *member(struct json_object *o, const char *name)
         : "";
 }
 
+/* The members of a lot a bid can change, as bid.accepted carries them. */
+static const char *const moving_members[] = {
+    "high_amount",   "high_bidder",    "min_next_bid", "ends_at",
+    "current_price", "claimed",        "units_left",   "settled_at",
+    "winner",        "clearing_price", NULL,
+};
+
+/*
+ * bid.accepted's payload: the answer's bid, and of its lot only what a bid
+ * moves — id, kind, status, seq, ended, and those of moving_members that
+ * are set; the lot's fixed terms (title, seller, prices, the anti-snipe
+ * window, starts_at) are GET /lots/{id}'s. A lot's channel fans every event
+ * out to each of its watchers, so the terms would be most of the bytes.
+ */
+static struct json_object *accepted_payload(struct json_object *answer, struct json_object *lot)
+{
+    static const char *const fixed[] = { "id", "kind", "status", "seq", "ended", NULL };
+    struct json_object *o = json_object_new_object(), *state = json_object_new_object(), *v;
+
+    if (json_object_object_get_ex(answer, "bid", &v))
+        json_object_object_add(o, "bid", json_object_get(v));
+    for (const char *const *k = fixed; *k; k++)
+        if (json_object_object_get_ex(lot, *k, &v))
+            json_object_object_add(state, *k, json_object_get(v));
+    for (const char *const *k = moving_members; *k; k++)
+        if (json_object_object_get_ex(lot, *k, &v) && v)
+            json_object_object_add(state, *k, json_object_get(v));
+    json_object_object_add(o, "lot", state);
+    return o;
+}
+
 /*
  * The events of an accepted bid or claim (answer: {"bid", "lot"} as the lot
  * now stands): bid.accepted; bid.outbid for a previous leader who is
@@ -161,7 +192,8 @@ static int bid_events(struct mutation *m, const struct bid_req *q, const struct 
 
     json_object_object_get_ex(answer, "lot", &lot);
     status = member(lot, "status");
-    if (mut_event(m, "bid.accepted", json_object_get(answer), "lots/%s accounts/%s", q->lot, me)
+    if (mut_event(m, "bid.accepted", accepted_payload(answer, lot), "lots/%s accounts/%s", q->lot,
+                  me)
         < 0)
         return -1;
     if (l->kind == LOT_ENGLISH && l->high_bidder[0] && strcmp(l->high_bidder, me) != 0) {

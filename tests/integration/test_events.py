@@ -155,6 +155,11 @@ if e:
     j = e["json"]
     is_((j["type"], j["channel"], j["data"]["bid"]["id"]), ("bid.accepted", f"lots/{lot}", r.json["bid"]["id"]),
         "the data names the event, the channel and the bid")
+    is_(j["data"]["bid"], r.json["bid"], "…the bid as the answer has it")
+    want = {k: v for k, v in r.json["lot"].items()
+            if k in ("id", "kind", "status", "seq", "ended") or (v is not None and k in (
+                "high_amount", "high_bidder", "min_next_bid", "ends_at"))}
+    is_(j["data"]["lot"], want, "…and of the lot what a bid moves, as the answer has it (not its fixed terms)")
     is_(query("SELECT pos FROM events WHERE type = 'bid.accepted' AND payload LIKE %s",
               (f'%{r.json["bid"]["id"]}%',)), [(j["id"],)], "its \"id\" is the event's outbox position")
 
