@@ -384,10 +384,18 @@ def sc_sse_fanout(stack, args):
         per_sub, hist, stats = subs.finish(last, wait_s=30)
     finally:
         subs.kill()
+    # 3. nobody watching again, so that a drift of the stack over the run (it
+    # ages as its outbox and nchan's buffers grow) weighs on both sides alike:
+    # the watched half is compared with the mean of the halves around it
+    after_lot = new_bid_war_lot(stack, "bench sse-fanout (no subscribers, after)")
+    after, after_dur, _, _ = bid_war_load(stack, args, after_lot)
+    wait_published(stack, f"lots/{after_lot['id']}")
     complete = sum(1 for c, h, d, _, _ in per_sub if c == len(events) and h == want_hash and d == 0)
     disorder = sum(1 for s in per_sub if s[2])
     short = [len(events) - s[0] for s in per_sub if s[0] < len(events)]
-    tps_plain = sum(1 for r in plain if r[0] == 201) / plain_dur
+    tps_before = sum(1 for r in plain if r[0] == 201) / plain_dur
+    tps_after = sum(1 for r in after if r[0] == 201) / after_dur
+    tps_plain = (tps_before + tps_after) / 2
     tps = sum(1 for r in watched if r[0] == 201) / dur
     ratio = tps / tps_plain if tps_plain else None
     publish_lag = [(p - c) * 1000 for _, c, p in events if p is not None]
@@ -405,10 +413,12 @@ def sc_sse_fanout(stack, args):
                       "delivery_max_ms": hist_pct(hist, 100),
                       "publish_lag_p50_ms": r3(pct(publish_lag, 50)), "publish_lag_p99_ms": r3(pct(publish_lag, 99)),
                       "bids_per_s_watched": round(tps, 3), "bids_per_s_plain": round(tps_plain, 3),
+                      "bids_per_s_plain_before": round(tps_before, 3),
+                      "bids_per_s_plain_after": round(tps_after, 3),
                       "ratio_vs_plain": round(ratio, 3) if ratio is not None else None,
                       "bids_watched": len(watched), "bids_plain": len(plain),
                       "plain_p50_ms": pct([r[2] for r in plain], 50), "plain_p99_ms": pct([r[2] for r in plain], 99),
-                      "errors": sum(1 for r in watched + plain if r[0] is None or r[0] >= 500),
+                      "errors": sum(1 for r in watched + plain + after if r[0] is None or r[0] >= 500),
                       "received_mib": round(stats.get("bytes", 0) / 1048576, 1), "sse_procs": len(subs.procs),
                       "sse_client_cpu_user_s": round(stats.get("cpu_user_s", 0), 2),
                       "sse_client_cpu_sys_s": round(stats.get("cpu_sys_s", 0), 2),
