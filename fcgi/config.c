@@ -79,7 +79,6 @@ static const struct setting settings[] = {
     INT(respawn_max, "10", 1, 10000),
     INT(full_audit_chunk_rows, "5000", 1, 1000000),
     INT(full_audit_yield_ms, "1", 0, 1000),
-    INT(full_audit_duty_pct, "50", 1, 100),
     INT(full_audit_timeout_ms, "3600000", 1000, 86400000),
     INT(full_audit_nice, "19", 0, 19),
     INT(seal_interval_ms, "1000", 0, 3600000),

@@ -77,7 +77,6 @@ struct zs_config {
     /* the full pass (domain/fullpass.c) */
     int full_audit_chunk_rows; /* rows streamed between two yields */
     int full_audit_yield_ms;   /* the pause between chunks (low priority) */
-    int full_audit_duty_pct;   /* a low-priority pass's share of the wall time (100: all) */
     int full_audit_timeout_ms; /* statement_timeout of the pass's statements (postgres) */
     int full_audit_nice;       /* CPU niceness of the pass and its own backends; 0: unchanged */
     /* sealing (domain/seal.h, docs/PROOF-FORMAT.md) */

@@ -29,15 +29,14 @@ struct fullpass_finding {
 struct fullpass {
     const struct zs_config *cfg;
     const char *id;
-    char owner[64];           /* the lease owner: fullpass-<pid>-<id> */
-    PGconn *snap;             /* the snapshot: every read */
-    PGconn *side;             /* short autocommit statements: lease, progress, verdict */
-    PGconn *chk;              /* postgres: the SQL checks, on the snapshot imported (NULL: none) */
-    size_t chk_next;          /* the check chk runs or sends next */
-    int chk_state;            /* 0 idle, 1 its result awaited, 2 its end awaited */
-    int64_t rows;             /* rows streamed so far */
-    int64_t since;            /* rows since the last yield */
-    struct timespec chunk_t0; /* when the current chunk began (0: the first) */
+    char owner[64];  /* the lease owner: fullpass-<pid>-<id> */
+    PGconn *snap;    /* the snapshot: every read */
+    PGconn *side;    /* short autocommit statements: lease, progress, verdict */
+    PGconn *chk;     /* postgres: the SQL checks, on the snapshot imported (NULL: none) */
+    size_t chk_next; /* the check chk runs or sends next */
+    int chk_state;   /* 0 idle, 1 its result awaited, 2 its end awaited */
+    int64_t rows;    /* rows streamed so far */
+    int64_t since;   /* rows since the last yield */
     struct timespec last_report;
     int64_t seal_no, tree_size;
     unsigned char state_hash[32]; /* the latest seal's */
@@ -68,9 +67,6 @@ int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fu
  * The number of fields, or -1 when there are more than max.
  */
 int fullpass_copy_split(char *row, size_t len, const char **f, int max);
-
-/* The duty cycle's pause after a chunk that took busy_ns (fullpass_stream.c). */
-long fullpass_duty_pause_ns(const struct zs_config *cfg, long busy_ns);
 
 /* Renew the lease and store rows_read when a second has passed (or now). 0, or -1. */
 int fullpass_report(struct fullpass *p, int now);

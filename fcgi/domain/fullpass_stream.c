@@ -7,64 +7,24 @@
  * caller as an array of field pointers (NULL = SQL NULL), with the pass's
  * yields and progress reports between chunks.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "domain/fullpass_pass.h"
 
 #define MAX_FIELDS 40
 
-/*
- * The duty cycle's pause after a chunk that took busy_ns, in ns: a pass at
- * low priority (this process's niceness above 0: the jobs child's, or a
- * `nice zerosum audit`) runs at most full_audit_duty_pct of the wall time,
- * as autovacuum's cost delay keeps a vacuum's share: on a small machine a
- * reniced process still takes the writers' memory bandwidth and, on SMT
- * siblings, their core. Looked up at every chunk, so a pass reniced to 0
- * meanwhile goes on at full speed. At most a second per chunk.
- */
-long fullpass_duty_pause_ns(const struct zs_config *cfg, long busy_ns)
-{
-    int duty = cfg->full_audit_duty_pct, nice;
-    long ns;
-
-    if (duty >= 100 || busy_ns <= 0)
-        return 0;
-    errno = 0;
-    nice = getpriority(PRIO_PROCESS, 0);
-    if (errno != 0 || nice <= 0)
-        return 0;
-    ns = (long)((double)busy_ns * (100 - duty) / duty);
-    return ns < 1000000000L ? ns : 999999999L;
-}
-
 /* Pause between chunks; report progress. 0, or -1 (lease lost, p->err set). */
 static int chunk_done(struct fullpass *p)
 {
-    struct timespec now,
-        nap = { p->cfg->full_audit_yield_ms / 1000,
-                (long)(p->cfg->full_audit_yield_ms % 1000) * 1000000L };
-    long busy;
+    struct timespec nap = { p->cfg->full_audit_yield_ms / 1000,
+                            (long)(p->cfg->full_audit_yield_ms % 1000) * 1000000L };
 
     p->since = 0;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    busy = p->chunk_t0.tv_sec == 0
-        ? 0
-        : (now.tv_sec - p->chunk_t0.tv_sec) * 1000000000L + (now.tv_nsec - p->chunk_t0.tv_nsec);
-    nap.tv_nsec += fullpass_duty_pause_ns(p->cfg, busy);
-    if (nap.tv_nsec >= 1000000000L) {
-        nap.tv_sec += 1;
-        nap.tv_nsec -= 1000000000L;
-    }
-    if (nap.tv_sec > 0 || nap.tv_nsec > 0)
+    if (p->cfg->full_audit_yield_ms > 0)
         nanosleep(&nap, NULL);
-    if (fullpass_report(p, 0) < 0)
-        return -1;
-    clock_gettime(CLOCK_MONOTONIC, &p->chunk_t0);
-    return 0;
+    return fullpass_report(p, 0);
 }
 
 static int octal(char c)

@@ -8,11 +8,9 @@
  */
 #include "tap.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "domain/fullpass_pass.h"
 #include "domain/record.h"
@@ -94,32 +92,10 @@ static void test_account_cache(void)
     is_int(record_account("not-a-uuid", got), -1, "a bad uuid is refused");
 }
 
-/* The duty cycle of a pass at low priority; none at normal priority. */
-static void test_duty(void)
-{
-    struct zs_config cfg;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.full_audit_duty_pct = 25;
-    errno = 0;
-    if (getpriority(PRIO_PROCESS, 0) == 0 && errno == 0)
-        ok(fullpass_duty_pause_ns(&cfg, 40000000L) == 0, "normal priority: no duty cycle");
-    else
-        ok(1, "normal priority: not testable here (started niced) # skip");
-    ok(setpriority(PRIO_PROCESS, 0, 10) == 0, "this test lowers its own priority");
-    ok(fullpass_duty_pause_ns(&cfg, 40000000L) == 120000000L,
-       "at 25 percent, a 40 ms chunk is followed by 120 ms of pause");
-    ok(fullpass_duty_pause_ns(&cfg, 900000000L) == 999999999L, "…never more than a second");
-    ok(fullpass_duty_pause_ns(&cfg, 0) == 0, "…none before the first chunk's time is known");
-    cfg.full_audit_duty_pct = 100;
-    ok(fullpass_duty_pause_ns(&cfg, 40000000L) == 0, "100 percent: no duty cycle at any priority");
-}
-
 int main(void)
 {
     test_split();
     test_encode_into();
     test_account_cache();
-    test_duty(); /* last: it lowers this process's priority for good */
     return done_testing();
 }
