@@ -128,18 +128,25 @@ def seal_all(stack, quiet=False):
 
 
 def prepare(stack, transfers, args):
-    """Start, set up, seed (once), seal, freeze the sealer, add the backlog."""
+    """Start, set up, seed (once), seal."""
     stack.up()
     stack.setup(min_entries=0)
     sealer = cli_has("seal")
     seeded_s = seed_history(stack, transfers, seal=(lambda s: seal_all(s, quiet=True)) if sealer else None)
     seal = seal_all(stack)
+    return {"seed_s": round(seeded_s, 1), "seal": seal}
+
+
+def add_backlog(stack, args):
+    """Freeze the sealer and add the backlog: on every stack only once all are
+    prepared, right before timing (a backlog made before the other stack's
+    first seeding, which takes an hour, would be that old when /proof is timed,
+    and sealer_keeps_up would rightly fail it)."""
     freeze(stack)
     w = run_wrk(stack, 120, args.concurrency, 1, N_USERS, limit=BACKLOG)
     made = w["statuses"].get("201", 0)
     if made < BACKLOG:
         raise BenchError(f"{stack.name}: only {made} of the {BACKLOG} backlog transfers were made: {w['statuses']}")
-    return {"seed_s": round(seeded_s, 1), "seal": seal}
 
 
 def time_proofs(stacks, requests, budget_s):
@@ -320,6 +327,8 @@ def run_proof_scale(args, policy):
     for s, n in ((small, SMALL_TRANSFERS), (large, args.proof_large_transfers or LARGE_TRANSFERS)):
         log(f"{s.name}: bench stack {s.var} (http://127.0.0.1:{s.port}/)")
         prep[s.name] = prepare(s, n, args)
+    for s in (small, large):
+        add_backlog(s, args)
     sizes = []
     try:
         state = {s.name: dict(seal_state(s), entries=entries_count(s)) for s in (small, large)}
