@@ -14,6 +14,7 @@ writers and a SIGKILLed sealer leave everything consistent and complete.
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
+import atexit
 import datetime
 import hashlib
 import json
@@ -583,6 +584,14 @@ verify_all("after the sealer process was killed")
 AUDIT_FREEZER = "test-seal-no-checks"
 
 
+def give_audit_lease_back():
+    query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'full_audit' AND owner = %s",
+          (AUDIT_FREEZER,))
+
+
+atexit.register(give_audit_lease_back)  # a test that dies holding it must not stall the suites after it
+
+
 def take_audit_lease():
     query("INSERT INTO leases (name) VALUES ('full_audit') ON CONFLICT (name) DO NOTHING")
     return query("""UPDATE leases SET owner = %s, expires = clock_timestamp() + interval '10 minutes'
@@ -603,8 +612,7 @@ time.sleep(4)  # four of the sealer's rounds (seal_interval_ms 1000)
 ok(aggregate_reads() == scans, "a frozen lease: the sealer's rounds read no account aggregates (4 s)",
    (scans, aggregate_reads()))
 seal_thaw()
-query("UPDATE leases SET owner = NULL, expires = NULL WHERE name = 'full_audit' AND owner = %s",
-      (AUDIT_FREEZER,))
+give_audit_lease_back()
 r = must(post("/transfer", {"from": carol, "to": alice, "amount": 1}, token=tc), 201, "a transfer after the thaw")
 tid = r["transfer"]["id"]
 ok(wait_for(lambda: query("SELECT sealed FROM transfers WHERE id = %s", (tid,))[0][0] is not None, 30),
