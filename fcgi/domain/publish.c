@@ -446,13 +446,12 @@ static int publish_round(struct pub_ctx *c)
 /* The pause before the next round, after one that began at started and published n. */
 static long round_pause_ms(struct pub_ctx *c, int n, const struct timespec *started)
 {
-    long flow = c->flowing.tv_sec != 0 ? ms_since(&c->flowing) : -1;
-
     if (n > 0) {
         clock_gettime(CLOCK_MONOTONIC, &c->flowing);
-        flow = -1;
+        return publish_pause_ms(c->cfg, n, ms_since(started), -1);
     }
-    return publish_pause_ms(c->cfg, n, ms_since(started), flow);
+    return publish_pause_ms(c->cfg, n, ms_since(started),
+                            c->flowing.tv_sec != 0 ? ms_since(&c->flowing) : -1);
 }
 
 /* The lease row and the cursors, created the first time. */

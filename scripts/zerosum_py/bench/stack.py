@@ -131,9 +131,14 @@ class Stack:
             want = self.pool_lines()
             if want != [ln for ln in conf.splitlines() if ln.startswith("pool_")]:
                 return f"its pools are not {self.env['ZS_POOLS']}"
+            # scripts/stack writes ZS_CONF_EXTRA's lines last, after the pools:
+            # they must be exactly these (a setting of an earlier A/B run left
+            # in place would otherwise go on unnoticed)
+            lines = conf.splitlines()
+            last_pool = max((i for i, ln in enumerate(lines) if ln.startswith("pool_")), default=-1)
             extra = [ln for ln in os.environ.get("ZS_CONF_EXTRA", "").splitlines() if ln.strip()]
-            if any(ln not in conf.splitlines() for ln in extra):
-                return "its configuration lacks ZS_CONF_EXTRA"
+            if [ln for ln in lines[last_pool + 1:] if ln.strip()] != extra:
+                return "its ZS_CONF_EXTRA lines are not this run's"
         except OSError:
             pass
         return None
