@@ -21,12 +21,11 @@
 #include "log.h"
 #include "util.h"
 
-#define LEASE_MS 5000
 /* An idle publisher renews its lease once this old (a round that writes
  * renews it anyway): a fifth of the TTL, so four seconds of stall still
  * keep it. Every write checks the lease in its own transaction whatever
  * this says; this only keeps it from lapsing. */
-#define LEASE_RENEW_MS (LEASE_MS / 5)
+#define LEASE_RENEW_MS (PUBLISH_LEASE_MS / 5)
 /* Statements per pipeline of a batch's record (results come back while
  * the next pipeline is sent; no socket buffer has to hold them all). */
 #define RECORD_PIPELINE 256
@@ -90,7 +89,7 @@ static enum tx_decision order_tx(struct tx *tx, void *arg)
 
     order_free(a);
     a->held = 0;
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    snprintf(ttl, sizeof(ttl), "%d", PUBLISH_LEASE_MS);
     snprintf(batch, sizeof(batch), "%d", a->max);
     st[0] = tx_stmt_named(SQL_EVENTS_LEASE_TAKE, pl);
     st[1] = tx_stmt_named(SQL_EVENTS_ORDER_HELD, po);
@@ -165,6 +164,8 @@ static int publish_take(struct pub_ctx *c, struct pub_msg *m)
     } else if (rc < 0) {
         log_warn("events: publishing %" PRId64 "..%" PRId64 " to %s: nchan answered %d",
                  m->first_pos, m->pos, m->channel, r.status);
+        /* 507 on a channel nchan has, 500 on a new one: its memory is full */
+        c->refused |= r.status >= 500;
     }
     m->fresh = messages == 1;
     httpc_free(&r);
@@ -219,7 +220,7 @@ static enum tx_decision record_tx(struct tx *tx, void *arg)
     struct tx_stmt *st = malloc((size_t)(2 * nm + 2) * sizeof(*st));
     int n = 0, rc = 0;
 
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    snprintf(ttl, sizeof(ttl), "%d", PUBLISH_LEASE_MS);
     a->lost = 0;
     if (!pp || !pf || !st) {
         tx->err = DB_FAILED;
@@ -270,14 +271,6 @@ static int record_batch(struct pub_ctx *c, const struct pub_batch *b, int64_t po
     return 0;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static enum tx_decision renew_tx(struct tx *tx, void *arg)
 {
     struct pub_ctx *c = arg;
@@ -286,7 +279,7 @@ static enum tx_decision renew_tx(struct tx *tx, void *arg)
     PGresult *res;
     int mine;
 
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_MS);
+    snprintf(ttl, sizeof(ttl), "%d", PUBLISH_LEASE_MS);
     if (!(res = tx_exec_named(tx, SQL_EVENTS_LEASE_TAKE, pl)))
         return TX_ERROR;
     mine = atoi(PQcmdTuples(res)) == 1;
@@ -301,7 +294,7 @@ static int lease_keep(struct pub_ctx *c)
     enum tx_decision d;
     struct timespec t0;
 
-    if (ms_since(&c->renewed) < LEASE_RENEW_MS)
+    if (publish_ms_since(&c->renewed) < LEASE_RENEW_MS)
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     db_session_init(&s, c->cfg, "events-renew", EP_OTHER);
@@ -361,6 +354,10 @@ static int publish_batch(struct pub_ctx *c, const struct pub_event *ev, int n, i
     struct pub_msg *found = c->recovering ? malloc((size_t)max * sizeof(*found)) : NULL;
     int nf = 0, failed;
 
+    if (publish_make_room(c, ev, n) < 0 && !c->held) {
+        free(found);
+        return -1;
+    }
     if ((c->recovering && !found)
         || (c->recovering && (nf = publish_recover(c, ev, n, cursor, found, max)) < 0)
         || publish_batch_layout(&b, ev, n, found, nf) < 0) {
@@ -406,7 +403,7 @@ static int round_idle(struct pub_ctx *c)
     enum tx_decision d;
     int waiting = 1;
 
-    if (c->recovering || !c->held || ms_since(&c->renewed) >= LEASE_RENEW_MS)
+    if (c->recovering || !c->held || publish_ms_since(&c->renewed) >= LEASE_RENEW_MS)
         return 0;
     db_session_init(&s, c->cfg, "events-probe", EP_OTHER);
     return tx_run(&s, TX_READ_ONLY, waiting_tx, &waiting, &d) == TX_RESULT_DONE && !waiting;
@@ -448,10 +445,10 @@ static long round_pause_ms(struct pub_ctx *c, int n, const struct timespec *star
 {
     if (n > 0) {
         clock_gettime(CLOCK_MONOTONIC, &c->flowing);
-        return publish_pause_ms(c->cfg, n, ms_since(started), -1);
+        return publish_pause_ms(c->cfg, n, publish_ms_since(started), -1);
     }
-    return publish_pause_ms(c->cfg, n, ms_since(started),
-                            c->flowing.tv_sec != 0 ? ms_since(&c->flowing) : -1);
+    return publish_pause_ms(c->cfg, n, publish_ms_since(started),
+                            c->flowing.tv_sec != 0 ? publish_ms_since(&c->flowing) : -1);
 }
 
 /* The lease row and the cursors, created the first time. */

@@ -15,6 +15,9 @@
  *      events it carries) and advances the cursor, with the lease
  *      renewed, in one transaction for the whole round (its database
  *      connection kept across rounds).
+ * Before a round it keeps room in nchan's memory (publish_room.c): past
+ * a high mark, or after nchan refused a message, it evicts the channels
+ * least recently published, whose subscribers are then told to resync.
  * A crash between the publishes and their record leaves the batch's
  * messages in nchan, unrecorded: the tail of each channel. The next
  * publisher (or the same one after a failure) reads every channel of its

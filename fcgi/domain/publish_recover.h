@@ -14,6 +14,8 @@
 #include "httpc.h"
 
 #define PUBLISH_TIMEOUT_MS 2000
+/* The publisher's lease, renewed by every transaction that writes. */
+#define PUBLISH_LEASE_MS 5000
 #define PUBLISH_CHANNELS_MAX 8
 
 /* One ordered event, as read back for publishing. */
@@ -52,7 +54,9 @@ struct pub_ctx {
     int held;                /* renewed is set: the lease was ours then */
     struct timespec flowing; /* when a round last published (0: never) */
     struct httpc_url nchan;
-    struct httpc_keep conn; /* kept alive to nchan's unix socket */
+    struct httpc_keep conn;       /* kept alive to nchan's unix socket */
+    int refused;                  /* nchan refused a publish (5xx): make room first */
+    struct timespec room_checked; /* when nchan's memory was last read (0: never) */
 };
 
 /*
@@ -103,6 +107,31 @@ int publish_channels(const struct pub_event *e, char out[][EVENTS_CHANNELS_MAX])
  * publish.c's loop and docs/OPERATIONS.md, "Live events".
  */
 long publish_pause_ms(const struct zs_config *cfg, int n, long round_ms, long since_flow_ms);
+
+/* nchan's figures from its stub status (publish_room.c). */
+struct nchan_room {
+    long stored;  /* messages held */
+    long used_k;  /* shared memory used, KiB */
+    long limit_k; /* nchan_shared_memory_size, KiB */
+};
+
+/* The figures of a stub status body into r. 0, or -1 (not one). */
+int publish_parse_room(const char *body, struct nchan_room *r);
+
+/* How many messages to evict for r (0: none), refused: nchan refused a publish. */
+long publish_room_target(const struct nchan_room *r, int refused);
+
+/*
+ * Before publishing the round ev[0..n): once a second, or at once after a
+ * refusal, read nchan's memory figures and, past the high mark, evict the
+ * least recently published channels other than the round's and the proof
+ * channel (their ids forgotten, then the channels deleted). 0, or -1 (the
+ * database, nchan, or the lease lost: c->held is 0 then).
+ */
+int publish_make_room(struct pub_ctx *c, const struct pub_event *ev, int n);
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long publish_ms_since(const struct timespec *t0);
 
 /* nchan's JSON answer to a publisher request: last_message_id and messages. 0, or -1. */
 int publish_parse_nchan(const struct httpc_resp *r, char *msgid, size_t n, int *messages);

@@ -91,6 +91,25 @@ SELECT $1::text, $2::text, $3::bigint, $4::bigint FROM leases WHERE name = 'even
 DELETE FROM event_publications WHERE channel = $1 AND pos < $2
    AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $3);
 
+-- name: events_evict_candidates
+-- Room in nchan's memory (fcgi/domain/publish_room.c): at most $2
+-- channels with stream message ids, least recently published first, with
+-- how many ids each has; never the proof channel, nor those of the round
+-- about to be published ($1, a text array).
+SELECT channel, count(*) FROM event_publications
+ WHERE channel <> 'proof' AND channel <> ALL($1::text[])
+ GROUP BY channel ORDER BY max(pos) LIMIT $2::int;
+
+-- name: events_evict_forget
+-- As holder $3 of the lease (nothing otherwise): forget up to $2 stream
+-- message ids of channels $1 (a text array) about to be deleted from
+-- nchan, so the subscribe gate answers their Last-Event-IDs with resync
+-- (repeated until a batch comes back short).
+DELETE FROM event_publications p USING (
+  SELECT channel, msgid FROM event_publications WHERE channel = ANY($1::text[]) LIMIT $2::int) old
+ WHERE p.channel = old.channel AND p.msgid = old.msgid
+   AND EXISTS (SELECT 1 FROM leases WHERE name = 'events' AND owner = $3);
+
 -- name: events_last_on_channel
 -- The latest message published on channel $1 and the last event it
 -- carries (none: no row).
