@@ -1,7 +1,8 @@
 /*
  * db.c — connection policy, pipelines (named prepared statements on a
- * per-worker connection, unnamed ones otherwise) and the retrying
- * transaction runner (the store layer: see db.h).
+ * per-worker connection, unnamed ones otherwise; on the postgres dialect a
+ * round of unnamed ones goes as one simple Query: db_simple.c) and the
+ * retrying transaction runner (the store layer: see db.h).
  */
 #include "store/db.h"
 
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "store/db_int.h"
 
 static PGconn *worker_conn;
 /*
@@ -116,7 +118,7 @@ static void release(const struct zs_config *cfg, PGconn *conn, int broken)
     PQfinish(conn);
 }
 
-static void record_failure(struct tx *tx, PGresult *res)
+void db_record_failure(struct tx *tx, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
@@ -132,18 +134,12 @@ static void record_failure(struct tx *tx, PGresult *res)
     }
 }
 
-/* What one result of a pipeline answers (see tx_exec_many). */
-enum slot_kind { SLOT_BEGIN, SLOT_PREAMBLE, SLOT_PREPARE, SLOT_STMT, SLOT_COMMIT };
-struct slot {
-    enum slot_kind kind;
-    int idx; /* SLOT_STMT: index into s[]; SLOT_PREPARE: statement id */
-};
-
 /*
- * Queue one statement on c in pipeline mode: a literal text, or named
- * statement id — unnamed (PQsendQueryParams) on a per-request connection,
- * by its name on a prepared one, with a Parse riding ahead of it the first
- * time. Appends its result slots to slots[*ns]. 0, or -1 if libpq refused.
+ * Queue one statement: a literal text, or named statement id — written
+ * into the round's simple Query (tx->simple: db_simple.c), or in pipeline
+ * mode unnamed (PQsendQueryParams) on an unprepared connection, by its
+ * name on a prepared one, with a Parse riding ahead of it the first time.
+ * Appends its result slots to slots[*ns]. 0, or -1 if it could not be queued.
  */
 static int send_stmt(struct tx *tx, const char *literal, enum sql_id id, int nparams,
                      const char *const *values, struct slot *slots, int *ns, struct slot self)
@@ -153,7 +149,10 @@ static int send_stmt(struct tx *tx, const char *literal, enum sql_id id, int npa
 
     if (!text)
         return -1;
-    if (literal || !tx->prepared) {
+    if (tx->simple) {
+        if (db_round_add(tx, text, nparams, values) < 0)
+            return -1;
+    } else if (literal || !tx->prepared) {
         if (!PQsendQueryParams(c, text, nparams, NULL, values, NULL, NULL, 0))
             return -1;
     } else {
@@ -195,8 +194,7 @@ static int send_all(struct tx *tx, struct tx_stmt *s, int n, int begin, int chec
     return 0;
 }
 
-/* Take the result of one slot: keep a statement's, note BEGIN/COMMIT/Parse. */
-static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult **resp)
+void db_take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult **resp)
 {
     PGresult *res = *resp;
     ExecStatusType st = PQresultStatus(res);
@@ -216,7 +214,7 @@ static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresu
     } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
         if (sl.kind == SLOT_BEGIN)
             tx->begun = 0;
-        record_failure(tx, res);
+        db_record_failure(tx, res);
         if (sl.kind == SLOT_STMT)
             tx->err_stmt = sl.idx;
         if (sl.kind == SLOT_PREAMBLE && tx->err == DB_FAILED)
@@ -238,7 +236,7 @@ static void end_pipeline(struct tx *tx)
             break;
     }
     if (PQexitPipelineMode(tx->conn) != 1 && tx->err == DB_OK) {
-        record_failure(tx, NULL);
+        db_record_failure(tx, NULL);
         tx->err = DB_UNAVAILABLE;
     }
 }
@@ -261,8 +259,15 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
         tx->err = DB_FAILED;
         return -1;
     }
+    if (tx->simple) {
+        failed = send_all(tx, s, n, begin, check, commit, slots, &ns);
+        failed = db_round_exec(tx, s, n, slots, failed, ns);
+        if (slots != small)
+            free(slots);
+        return failed;
+    }
     if (PQenterPipelineMode(c) != 1) {
-        record_failure(tx, NULL);
+        db_record_failure(tx, NULL);
         if (tx->err == DB_OK)
             tx->err = DB_UNAVAILABLE;
         if (slots != small)
@@ -272,7 +277,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     failed = send_all(tx, s, n, begin, check, commit, slots, &ns);
     if (failed || PQpipelineSync(c) != 1) {
         /* the connection is gone; nothing more will come back */
-        record_failure(tx, NULL);
+        db_record_failure(tx, NULL);
         tx->err = DB_UNAVAILABLE;
         (void)PQexitPipelineMode(c);
         for (int k = 0; k < ns; k++)
@@ -289,7 +294,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
 
         if (!res) {
             if (tx->err == DB_OK) {
-                record_failure(tx, NULL);
+                db_record_failure(tx, NULL);
                 tx->err = DB_UNAVAILABLE;
             }
             for (; k < ns; k++) /* what never answered was never prepared */
@@ -297,7 +302,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
                     worker_prepared[slots[k].idx] = PREP_NONE;
             break;
         }
-        take_result(tx, s, slots[k], &res);
+        db_take_result(tx, s, slots[k], &res);
         PQclear(res);
         while ((end = PQgetResult(c)) != NULL) /* each query ends with a NULL */
             PQclear(end);
@@ -333,6 +338,10 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
         struct tx_stmt st = { sql, nparams, values, NULL, 0 };
         return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
     }
+    if (tx->simple) {
+        struct tx_stmt st = { sql, nparams, values, NULL, 0 };
+        return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
+    }
     tx->rounds++;
     res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
     {
@@ -343,7 +352,7 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
             return res;
         }
     }
-    record_failure(tx, res);
+    db_record_failure(tx, res);
     PQclear(res);
     return NULL;
 }
@@ -471,6 +480,7 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
     tx.conn = conn;
     tx.dialect = cfg->dialect;
     tx.prepared = db_prepares(cfg);
+    tx.simple = !tx.prepared && cfg->simple_protocol && cfg->dialect == ZS_DIALECT_POSTGRES;
 
     for (tx.attempt = 1;; tx.attempt++) {
         enum tx_decision d;
