@@ -59,7 +59,6 @@ static const struct setting settings[] = {
       "per-request", 0, 0 },
     INT(connection_max_lifetime, "3300", 1, 86400),
     INT(prepared_statements, "1", 0, 1),
-    INT(simple_protocol, "1", 0, 1),
     { "dialect", S_DIALECT, offsetof(struct zs_config, dialect), 0, "postgres", 0, 0 },
     INT(tx_max_attempts, "10", 1, 100),
     INT(tx_backoff_base_ms, "1", 0, 1000),

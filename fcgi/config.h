@@ -49,7 +49,6 @@ struct zs_config {
     enum zs_policy connection_policy;
     int connection_max_lifetime; /* seconds, per-worker policy */
     int prepared_statements;     /* per-worker: 1 = named prepared statements */
-    int simple_protocol;         /* unprepared, postgres: a round as one simple Query */
     enum zs_dialect dialect;
 
     /* transactions */

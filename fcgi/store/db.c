@@ -1,8 +1,7 @@
 /*
  * db.c — connection policy, pipelines (named prepared statements on a
- * per-worker connection, unnamed ones otherwise; on the postgres dialect a
- * round of unnamed ones goes as one simple Query: db_simple.c) and the
- * retrying transaction runner (the store layer: see db.h).
+ * per-worker connection, unnamed ones otherwise) and the retrying
+ * transaction runner (the store layer: see db.h).
  */
 #include "store/db.h"
 
@@ -16,7 +15,6 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "store/db_int.h"
 
 static PGconn *worker_conn;
 /*
@@ -118,7 +116,7 @@ static void release(const struct zs_config *cfg, PGconn *conn, int broken)
     PQfinish(conn);
 }
 
-void db_record_failure(struct tx *tx, PGresult *res)
+static void record_failure(struct tx *tx, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
@@ -134,12 +132,18 @@ void db_record_failure(struct tx *tx, PGresult *res)
     }
 }
 
+/* What one result of a pipeline answers (see tx_exec_many). */
+enum slot_kind { SLOT_BEGIN, SLOT_PREAMBLE, SLOT_PREPARE, SLOT_STMT, SLOT_COMMIT };
+struct slot {
+    enum slot_kind kind;
+    int idx; /* SLOT_STMT: index into s[]; SLOT_PREPARE: statement id */
+};
+
 /*
- * Queue one statement: a literal text, or named statement id — written
- * into the round's simple Query (tx->simple: db_simple.c), or in pipeline
- * mode unnamed (PQsendQueryParams) on an unprepared connection, by its
- * name on a prepared one, with a Parse riding ahead of it the first time.
- * Appends its result slots to slots[*ns]. 0, or -1 if it could not be queued.
+ * Queue one statement on c in pipeline mode: a literal text, or named
+ * statement id — unnamed (PQsendQueryParams) on a per-request connection,
+ * by its name on a prepared one, with a Parse riding ahead of it the first
+ * time. Appends its result slots to slots[*ns]. 0, or -1 if libpq refused.
  */
 static int send_stmt(struct tx *tx, const char *literal, enum sql_id id, int nparams,
                      const char *const *values, struct slot *slots, int *ns, struct slot self)
@@ -149,10 +153,7 @@ static int send_stmt(struct tx *tx, const char *literal, enum sql_id id, int npa
 
     if (!text)
         return -1;
-    if (tx->simple) {
-        if (db_round_add(tx, text, nparams, values) < 0)
-            return -1;
-    } else if (literal || !tx->prepared) {
+    if (literal || !tx->prepared) {
         if (!PQsendQueryParams(c, text, nparams, NULL, values, NULL, NULL, 0))
             return -1;
     } else {
@@ -194,7 +195,8 @@ static int send_all(struct tx *tx, struct tx_stmt *s, int n, int begin, int chec
     return 0;
 }
 
-void db_take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult **resp)
+/* Take the result of one slot: keep a statement's, note BEGIN/COMMIT/Parse. */
+static void take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult **resp)
 {
     PGresult *res = *resp;
     ExecStatusType st = PQresultStatus(res);
@@ -214,7 +216,7 @@ void db_take_result(struct tx *tx, struct tx_stmt *s, struct slot sl, PGresult *
     } else if (st != PGRES_PIPELINE_ABORTED && tx->err == DB_OK) {
         if (sl.kind == SLOT_BEGIN)
             tx->begun = 0;
-        db_record_failure(tx, res);
+        record_failure(tx, res);
         if (sl.kind == SLOT_STMT)
             tx->err_stmt = sl.idx;
         if (sl.kind == SLOT_PREAMBLE && tx->err == DB_FAILED)
@@ -236,7 +238,7 @@ static void end_pipeline(struct tx *tx)
             break;
     }
     if (PQexitPipelineMode(tx->conn) != 1 && tx->err == DB_OK) {
-        db_record_failure(tx, NULL);
+        record_failure(tx, NULL);
         tx->err = DB_UNAVAILABLE;
     }
 }
@@ -259,15 +261,8 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
         tx->err = DB_FAILED;
         return -1;
     }
-    if (tx->simple) {
-        failed = send_all(tx, s, n, begin, check, commit, slots, &ns);
-        failed = db_round_exec(tx, s, n, slots, failed, ns);
-        if (slots != small)
-            free(slots);
-        return failed;
-    }
     if (PQenterPipelineMode(c) != 1) {
-        db_record_failure(tx, NULL);
+        record_failure(tx, NULL);
         if (tx->err == DB_OK)
             tx->err = DB_UNAVAILABLE;
         if (slots != small)
@@ -277,7 +272,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
     failed = send_all(tx, s, n, begin, check, commit, slots, &ns);
     if (failed || PQpipelineSync(c) != 1) {
         /* the connection is gone; nothing more will come back */
-        db_record_failure(tx, NULL);
+        record_failure(tx, NULL);
         tx->err = DB_UNAVAILABLE;
         (void)PQexitPipelineMode(c);
         for (int k = 0; k < ns; k++)
@@ -294,7 +289,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
 
         if (!res) {
             if (tx->err == DB_OK) {
-                db_record_failure(tx, NULL);
+                record_failure(tx, NULL);
                 tx->err = DB_UNAVAILABLE;
             }
             for (; k < ns; k++) /* what never answered was never prepared */
@@ -302,7 +297,7 @@ int tx_exec_many(struct tx *tx, struct tx_stmt *s, int n, int commit)
                     worker_prepared[slots[k].idx] = PREP_NONE;
             break;
         }
-        db_take_result(tx, s, slots[k], &res);
+        take_result(tx, s, slots[k], &res);
         PQclear(res);
         while ((end = PQgetResult(c)) != NULL) /* each query ends with a NULL */
             PQclear(end);
@@ -338,10 +333,6 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
         struct tx_stmt st = { sql, nparams, values, NULL, 0 };
         return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
     }
-    if (tx->simple) {
-        struct tx_stmt st = { sql, nparams, values, NULL, 0 };
-        return tx_exec_many(tx, &st, 1, 0) == 0 ? st.res : NULL;
-    }
     tx->rounds++;
     res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
     {
@@ -352,7 +343,7 @@ PGresult *tx_exec(struct tx *tx, const char *sql, int nparams, const char *const
             return res;
         }
     }
-    db_record_failure(tx, res);
+    record_failure(tx, res);
     PQclear(res);
     return NULL;
 }
@@ -480,7 +471,6 @@ enum tx_result tx_run(struct db_session *s, int flags, tx_fn fn, void *arg,
     tx.conn = conn;
     tx.dialect = cfg->dialect;
     tx.prepared = db_prepares(cfg);
-    tx.simple = !tx.prepared && cfg->simple_protocol && cfg->dialect == ZS_DIALECT_POSTGRES;
 
     for (tx.attempt = 1;; tx.attempt++) {
         enum tx_decision d;

@@ -66,7 +66,6 @@ struct tx {
     const char *begin_sql;
     enum sql_id begin_id;    /* …and the BEGIN statement it is */
     int prepared;            /* statements go by name, prepared on this connection */
-    int simple;              /* else a round goes as one simple-protocol Query (db_simple.c) */
     enum zs_dialect dialect; /* which text of a named statement to send */
     int begun;               /* BEGIN has been sent and succeeded */
     int commit_sent;         /* a COMMIT went out in a pipeline */

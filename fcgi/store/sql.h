@@ -34,14 +34,4 @@ const char *sql_name(enum sql_id id);
 /* The statement called name, or -1 if there is none. */
 int sql_lookup(const char *name);
 
-/*
- * sql with its placeholders $1..$nparams replaced by values[] quoted as
- * literals by quote (malloc'd, freed here; NULL: out of memory), a NULL
- * value (or values) as NULL: the text a simple-protocol Query sends
- * (sql_inline.c). malloc'd, or NULL (out of memory, or a placeholder
- * beyond nparams).
- */
-char *sql_inline(const char *sql, int nparams, const char *const *values,
-                 char *(*quote)(void *arg, const char *value), void *arg);
-
 #endif

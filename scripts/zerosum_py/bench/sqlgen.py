@@ -81,14 +81,9 @@ def shape(sql):
 
 
 def normalise(sql):
-    """shape(), with server parameters $n, pgbench variables (:name, ':name'),
-    string literals and NULL as `?`: a statement the server logged with its
-    parameters written in (a per-request round as one simple Query) then
-    reads as the table's text does."""
+    """shape(), with server parameters $n and pgbench variables (:name, ':name') as `?`."""
     s = re.sub(r"\$\d+", "?", sql)
-    s = re.sub(r"(?<![A-Za-z0-9_])[Ee]'(?:[^'\\]|\\.|'')*'", "?", s)
-    s = re.sub(r"'(?:[^']|'')*'", "?", s)
-    s = re.sub(r"\bNULL\b", "?", s)
+    s = re.sub(r"':[A-Za-z_][A-Za-z0-9_]*'", "?", s)
     s = re.sub(r"(?<![:A-Za-z0-9_]):[A-Za-z_][A-Za-z0-9_]*", "?", s)
     return shape(s)
 
@@ -131,11 +126,7 @@ def _close(cur, entries):
     if cur["_kind"] == "LOG":
         m = _STATEMENT.match(text)
         if m:
-            # a simple Query carrying a round's statements, one per "\n;\n"
-            # (fcgi/store/db_simple.c), is each of them in turn
-            for sql in re.split(r"\n;\n", m.group("sql")):
-                if sql.strip():
-                    entries.append({"pid": cur["pid"], "sql": sql, "params": ""})
+            entries.append({"pid": cur["pid"], "sql": m.group("sql"), "params": ""})
     elif text.startswith("parameters: "):
         for e in reversed(entries):         # the last statement of the same backend
             if e["pid"] == cur["pid"]:
