@@ -761,3 +761,14 @@ ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
 -- (NULL: one event, pos). One row per message, so the subscribe gate's
 -- "fewer than events_buffer messages since" counts messages.
 ALTER TABLE event_publications ADD COLUMN IF NOT EXISTS first_pos bigint;
+
+-- migrate: 411 events_by_age
+-- The retention purge (events_purge, events_purge_publications) asks for
+-- rows older than a cutoff every jobs_interval_ms. Without an index on the
+-- age it walked the whole outbox each time to find none (136 ms a second
+-- at 315,000 events, linear in the retention window): now it reads only
+-- the rows it deletes.
+CREATE INDEX IF NOT EXISTS events_by_age ON events (created_at);
+
+-- migrate: 412 event_publications_by_age
+CREATE INDEX IF NOT EXISTS event_publications_by_age ON event_publications (published_at);
