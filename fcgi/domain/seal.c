@@ -518,6 +518,7 @@ static enum tx_decision seal_tx(struct tx *tx, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (seal_batch_init(&c->b, c->batch_rows - 2, 0) < 0)
         return TX_ROLLBACK;
+    c->b.oversize_ok = tx->dialect == ZS_DIALECT_POSTGRES; /* dsql: 3,000 rows a transaction */
     d = round1(tx, c);
     lap(c, 0, &t0);
     if (d != TX_COMMIT)

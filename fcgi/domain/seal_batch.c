@@ -238,7 +238,7 @@ int seal_batch_init(struct seal_batch *b, int budget_rows, uint64_t first)
     size_t max = budget_rows > 0 ? (size_t)budget_rows : 1;
 
     memset(b, 0, sizeof(*b));
-    b->budget = budget_rows;
+    b->budget = b->budget_rows = budget_rows;
     b->first = first;
     if (seal_folds_init(&b->accounts, max) < 0 || seal_folds_init(&b->lots, max) < 0
         || seal_folds_init(&b->markets, max) < 0) {

@@ -82,7 +82,12 @@ struct seal_item {
 struct seal_batch {
     struct seal_item *items;
     size_t n, cap;
-    int64_t budget; /* rows still allowed */
+    int64_t budget;      /* rows still allowed */
+    int64_t budget_rows; /* the whole budget, as initialised */
+    /* a closed lot whose bids alone exceed budget_rows may be taken over the
+     * budget, alone of its kind in the seal (postgres: no per-transaction row
+     * limit); else no seal could ever hold it (see seal_take_lots) */
+    int oversize_ok;
     uint64_t first; /* position of items[0] */
     uint64_t vpos;  /* records taken so far (they decide the Merkle node counts) */
     int full;       /* a candidate did not fit, or a candidate list came back at its limit */

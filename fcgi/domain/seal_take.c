@@ -246,7 +246,7 @@ int seal_take_holds(struct seal_batch *b, const PGresult *res)
 /* Accept whole lots (with all their bids) in order, each one that fits; bids first. 0 or -1. */
 int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *bids)
 {
-    int nl = PQntuples(lots), nb = PQntuples(bids), created, rc = 0;
+    int nl = PQntuples(lots), nb = PQntuples(bids), created, rc = 0, taken = 0;
     char *take = calloc((size_t)(nl ? nl : 1), 1);
 
     if (!take)
@@ -259,9 +259,18 @@ int seal_take_lots(struct seal_batch *b, const PGresult *lots, const PGresult *b
                 cost += record_cost(b, (int)k++);
         cost += record_cost(b, (int)k);
         /* a lot too big for what is left is passed over, not waited on: the
-         * lots after it may still fit (this seal or the next) */
-        if (!charge(b, cost))
-            continue;
+         * lots after it may still fit (this seal or the next). One too big
+         * for any seal (its bids alone past the whole budget: a drop of
+         * thousands of claims) would wait for ever, and /proof's
+         * sealer_keeps_up fail for it: where the dialect allows, it is
+         * taken over the budget, the only lot of its seal, which then
+         * takes nothing more */
+        if (!charge(b, cost)) {
+            if (!(b->oversize_ok && cost > b->budget_rows && taken == 0))
+                continue;
+            b->budget = 0;
+        }
+        taken++;
         /* no aggregate of its own: a lot has one once a bid or hold record
          * names it (docs/PROOF-FORMAT.md), so a lot closed without bids adds
          * no zero line to the state */
