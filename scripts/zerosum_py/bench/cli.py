@@ -12,7 +12,8 @@ Scenarios, run one after another (default: all):
   transfer-hotspot  POST /transfer between the same two accounts, both directions (wrk)
   bid-war           --bidders (300) bidders, ascending amounts, one English lot (threaded client)
   drop-stampede     --claims (200) claims released together on a --units (10) unit drop
-                    (from build/zerosum-burst; --burst-client python: from threads)
+                    (from build/zerosum-burst; --burst-client python: from threads),
+                    --bursts (5) times, each at a new drop: the median burst counts
   proof             GET /proof latency, sequential, with >= 1,000,000 ledger entries
   memory            transfer workers' VmRSS before/after --memory-requests (100,000) transfers
   pending-round     a pending transfer + its post against a plain transfer, side by side
@@ -92,6 +93,8 @@ def main():
                     help="webhook-dead: how long the live endpoints may take to catch up (default 60)")
     ap.add_argument("--claims", type=int, default=200)
     ap.add_argument("--units", type=int, default=10)
+    ap.add_argument("--bursts", type=int, default=5,
+                    help="drop-stampede: bursts, each at a new drop; tps from the median burst (default 5)")
     ap.add_argument("--burst-client", default="c", choices=("c", "python"),
                     help="drop-stampede's client: build/zerosum-burst, one epoll loop in C (default), "
                          "or one Python thread per claim released by a barrier")

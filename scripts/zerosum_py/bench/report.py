@@ -54,8 +54,8 @@ def notes(r, md=False):
     """A row's notes column: for the terminal table, or (md) for the README's."""
     n = r["name"]
     if n == "drop-stampede":
-        return (f"done{' in' if md else ''} {r['done_ms']:.0f} ms, {r['winners']}/{r['claims']} won, "
-                f"client {r.get('client', 'python')}")
+        return (f"done{' in' if md else ''} {r['done_ms']:.0f} ms (median of {r.get('bursts', 1)}), "
+                f"{r['winners']}/{r['claims']} won, client {r.get('client', 'python')}")
     if n == "bid-war":
         if md:
             return f"{r['accepted']:,} accepted, {r['bid_too_low']} too low"

@@ -184,23 +184,40 @@ def sell_out(stack, lot, buyer):
         raise BenchError(f"selling out the pgbench drop {lot['id']} ({left} units left): {status} {text[:300]}")
 
 
-def sc_drop(stack, args):
-    seller = stack.ids[SELLER]
-    n, k = args.claims, args.units
-    buyers = list(range(301, 301 + n))
-    lot = stack.create_lot({"kind": "drop", "seller": seller, "price": 100, "quantity": k,
+def drop_burst(stack, args, seller, buyers):
+    """One burst at a new drop of args.units: its answers, done_ms, client
+    figures, tx delta and what the lot shows afterwards."""
+    lot = stack.create_lot({"kind": "drop", "seller": seller, "price": 100, "quantity": args.units,
                             "title": "bench drop-stampede"})
     run = uuid.uuid4().hex[:12]
     m0 = stack.metrics()
     answers, done_ms, client_extra = DROP_CLIENTS[args.burst_client](stack, lot, buyers, run)
     m1 = stack.metrics()
-    wins = sum(1 for a in answers if a[0] == 201)
-    sold_out = sum(1 for a in answers if a[0] == 409 and a[1] == "sold_out")
-    errors = sum(1 for a in answers if a[0] is None or a[0] >= 500)
-    txd = tx_delta(m0, m1, "bid")
     status, j, _, _ = stack.call("GET", f"/lots/{lot['id']}")
     final = (j or {}).get("lot", {})
-    lot_ok = status == 200 and final.get("claimed") == k and final.get("status") == "sold_out"
+    wins = sum(1 for a in answers if a[0] == 201)
+    return {"lot": lot, "answers": answers, "done_ms": done_ms, "client": client_extra,
+            "tx": tx_delta(m0, m1, "bid"), "wins": wins,
+            "sold_out": sum(1 for a in answers if a[0] == 409 and a[1] == "sold_out"),
+            "errors": sum(1 for a in answers if a[0] is None or a[0] >= 500),
+            "last_win_ms": max((a[3] for a in answers if a[0] == 201), default=0),
+            "final": final, "lot_ok": status == 200 and final.get("claimed") == args.units
+            and final.get("status") == "sold_out"}
+
+
+def sc_drop(stack, args):
+    """args.bursts bursts of args.claims claims, each at a new drop of
+    args.units (every one must have exactly K winners); tps, done_ms and the
+    client figures are the median burst's (by done_ms): one burst of ~200 ms
+    on two shared cores moves by a factor of two with scheduling alone, the
+    first one after a (re)start most (PgBouncer's server connections and
+    the backends' caches are cold). p50/p99 are over every answer."""
+    seller = stack.ids[SELLER]
+    n, k = args.claims, args.units
+    buyers = list(range(301, 301 + n))
+    bursts = [drop_burst(stack, args, seller, buyers) for _ in range(max(1, args.bursts))]
+    med = sorted(bursts, key=lambda b: b["done_ms"])[(len(bursts) - 1) // 2]
+    lot = med["lot"]
     # pgbench: the same mix of claims, K winning (a drop that cannot sell out
     # in the run) to N - K refused (the stampede's lot, sold out by now)
     lot2 = stack.create_lot({"kind": "drop", "seller": seller, "price": 1, "quantity": 1000000,
@@ -212,16 +229,20 @@ def sc_drop(stack, args):
                          "kind": "purchase", "memo": f"lot {lot2['id']}", "status": 201,
                          "status_soldout": 409, "fp": "0" * 64, "body": BODY_SAMPLE_TRANSFER})
     sell_out(stack, lot2, buyers[0])
-    lat = [a[2] for a in answers]
+    lat = [a[2] for b in bursts for a in b["answers"]]
+    done_ms = med["done_ms"]
     return {"tps": n / (done_ms / 1000) if done_ms else None, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
-            "retries_per_commit": txd["retries_per_commit"], "pgbench": pg,
-            "extra": {"client": args.burst_client, **client_extra,
-                      "claims": n, "units": k, "done_ms": round(done_ms, 1), "winners": wins,
+            "retries_per_commit": med["tx"]["retries_per_commit"], "pgbench": pg,
+            "extra": {"client": args.burst_client, **med["client"],
+                      "claims": n, "units": k, "bursts": len(bursts), "done_ms": round(done_ms, 1),
+                      "done_ms_all": [round(b["done_ms"], 1) for b in bursts],
+                      "winners": med["wins"],
                       # the sell-out chain: the last winner's answer, from the release
-                      "last_win_ms": round(max((a[3] for a in answers if a[0] == 201), default=0), 1),
-                      "sold_out": sold_out, "errors": errors, "exactly_k_won": wins == k and lot_ok,
-                      "lot_claimed": final.get("claimed"), "lot_status": final.get("status"),
-                      "tx": txd, "lot": lot["id"]}}
+                      "last_win_ms": round(med["last_win_ms"], 1),
+                      "sold_out": med["sold_out"], "errors": sum(b["errors"] for b in bursts),
+                      "exactly_k_won": all(b["wins"] == k and b["lot_ok"] for b in bursts),
+                      "lot_claimed": med["final"].get("claimed"), "lot_status": med["final"].get("status"),
+                      "tx": med["tx"], "lot": lot["id"]}}
 
 
 def sc_proof(stack, args):
