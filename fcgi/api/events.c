@@ -21,6 +21,7 @@
 #include "api/api_tx.h"
 #include "api/auth.h"
 #include "api/routes.h"
+#include "domain/events.h"
 #include "util.h"
 
 struct gate {
@@ -29,6 +30,7 @@ struct gate {
     char channel[96]; /* "lots/<id>", "proof" */
     const char *last; /* the Last-Event-ID, or NULL */
     int exists, resumable;
+    long after;      /* messages recorded after the Last-Event-ID's */
     char latest[48]; /* the channel's latest message id ("" none) */
 };
 
@@ -50,8 +52,9 @@ static enum tx_decision gate_tx(struct tx *tx, void *arg)
     snprintf(g->latest, sizeof(g->latest), "%s",
              PQntuples(st[1].res) == 1 ? PQgetvalue(st[1].res, 0, 0) : "");
     /* resumable: recorded, young enough, and not pushed out by later messages */
-    g->resumable = n == 3 && PQntuples(st[2].res) == 1
-        && strtoll(PQgetvalue(st[2].res, 0, 1), NULL, 10) < tx->cfg->events_buffer;
+    g->after =
+        n == 3 && PQntuples(st[2].res) == 1 ? strtol(PQgetvalue(st[2].res, 0, 1), NULL, 10) : 0;
+    g->resumable = n == 3 && PQntuples(st[2].res) == 1 && g->after < tx->cfg->events_buffer;
     for (int i = 0; i < n; i++)
         PQclear(st[i].res);
     return TX_COMMIT;
@@ -127,6 +130,12 @@ static void gate(struct request *r, const char *kind, const char *id)
         http_problem(r, 404, "unknown_channel", "no such channel");
         return;
     }
+    /* recorded, but does nchan still hold it? Not after an nginx restart
+     * (it starts empty) until the channel's next message makes the
+     * publisher forget the older ids: it holds the id's message and every
+     * one recorded after it, or resuming would skip what it lost */
+    if (g.last && g.resumable && events_buffered(r->cfg, g.channel) < g.after + 1)
+        g.resumable = 0;
     if (g.last && !g.resumable) {
         answer_resync(r, &g);
         return;

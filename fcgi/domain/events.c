@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpc.h"
+#include "log.h"
 #include "util.h"
 
 void events_reset(struct events_buf *b)
@@ -108,4 +110,40 @@ struct json_object *events_wrap(const char *name, struct json_object *v)
 
     json_object_object_add(o, name, v);
     return o;
+}
+
+int events_buffered(const struct zs_config *cfg, const char *channel)
+{
+    struct httpc_url u;
+    struct httpc_resp r;
+    struct json_object *o = NULL, *v;
+    char err[160];
+    int held = -1;
+
+    memset(&u, 0, sizeof(u));
+    snprintf(u.host, sizeof(u.host), "localhost");
+    if (snprintf(u.unix_path, sizeof(u.unix_path), "%s/nchan.sock", cfg->socket_dir)
+            >= (int)sizeof(u.unix_path)
+        || snprintf(u.path, sizeof(u.path), "/pub/%s", channel) >= (int)sizeof(u.path))
+        return -1;
+    if (httpc_request(&u, "GET", "Accept: application/json\r\n", NULL, 0, 2000, &r, err,
+                      sizeof(err))
+        < 0) {
+        log_warn("events: asking nchan about channel %s: %s", channel, err);
+        return -1;
+    }
+    if (r.status == 404) {
+        held = 0; /* no such channel: nchan holds nothing of it */
+    } else if (r.status == 200 && r.body && (o = json_tokener_parse(r.body))
+               && json_object_object_get_ex(o, "messages", &v)
+               && json_object_is_type(v, json_type_int)) {
+        held = json_object_get_int(v);
+    } else {
+        log_warn("events: nchan's answer about channel %s: %d without a message count", channel,
+                 r.status);
+    }
+    if (o)
+        json_object_put(o);
+    httpc_free(&r);
+    return held;
 }

@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "store/db.h"
 
 #define EVENTS_CHANNELS_MAX 256 /* "accounts/<uuid> accounts/<uuid> lots/<uuid>" fits */
@@ -60,5 +61,14 @@ struct json_object *events_obj(const char *name, ...) __attribute__((sentinel));
 
 /* {"<name>": v} (ownership of v taken), for a payload. */
 struct json_object *events_wrap(const char *name, struct json_object *v);
+
+/*
+ * How many messages nchan holds for channel right now (its publisher
+ * socket, <socket_dir>/nchan.sock: GET /pub/<channel>), 0 when it has no
+ * such channel, or -1 (nchan did not answer). The subscribe gate's check
+ * that a recorded stream id is still there: an nginx restart empties nchan
+ * while event_publications still names the ids it held.
+ */
+int events_buffered(const struct zs_config *cfg, const char *channel);
 
 #endif

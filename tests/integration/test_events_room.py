@@ -13,7 +13,8 @@ time out an hour later. Checked here:
   - the channels published last keep their messages, and resume;
   - a subscriber of an evicted channel gets its next event;
   - nchan's memory ends below the zone's size.
-nginx is reloaded with its usual size afterwards.
+nginx is reloaded with its usual size afterwards, which empties nchan: a
+Last-Event-ID still recorded but no longer in nchan is told to resync.
 """
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
@@ -150,4 +151,28 @@ atexit.unregister(restore)
 r = stack("restart", "nginx")
 ok(r.returncode == 0 and room()["limit"] == usual, f"nginx reloads with its usual {usual}K")
 ok(wait_for(all_published, 15), "the outbox is still published after the reload")
+
+# ---- after nginx restarts, nchan is empty: a recorded id is not resumed ------------------
+# The reload emptied nchan, and nothing has been published on bob's channel
+# since (which would make the publisher forget its older ids): his last id
+# is still recorded. nchan, asked to resume from an id it does not hold,
+# would wait for its next message and skip whatever it lost; the gate asks
+# nchan first.
+last_bob = e2[-1]["id"] if e2 else "1:0"
+is_(query("SELECT count(*) FROM event_publications WHERE channel = %s AND msgid = %s",
+          (f"accounts/{bob}", last_bob))[0][0], 1, "bob's last id is still recorded after the reload")
+status, body = nchan("GET", f"/pub/accounts/{bob}")
+ok(status == 404 or (status == 200 and json.loads(body).get("messages") == 0),
+   "…but nchan, reloaded, holds none of his messages", body)
+s4 = Sse(f"/events/accounts/{bob}", token=btok, last_id=last_bob)
+first = s4.next(3)
+ok(s4.status == 200 and first is not None and first.get("event") == "resync",
+   "his reconnection with it is told to resync", first)
+s4.close()
+t3 = post("/transfer", {"from": alice, "to": bob, "amount": 3}, token=atok)
+s5 = Sse(f"/events/accounts/{bob}", token=btok)
+e5 = [e for e in s5.drain(3, 5) if e["event"] == "transfer.created"]
+ok(e5 and e5[-1]["json"]["data"]["transfer"]["id"] == t3.json["transfer"]["id"],
+   "a new subscription gets his next transfer", e5)
+s5.close()
 done()
