@@ -83,7 +83,7 @@ long publish_room_target(const struct nchan_room *r, int refused)
 
 /* ---- choosing and forgetting ----------------------------------------------- */
 
-/* A text array literal of ev[0..n)'s distinct channels (malloc'd), or NULL. */
+/* A text array literal of the channels ev[0..n) names, repeats and all (malloc'd), or NULL. */
 static char *round_channels(const struct pub_event *ev, int n)
 {
     size_t cap = (size_t)n * PUBLISH_CHANNELS_MAX * EVENTS_CHANNELS_MAX + 3, len = 1;
