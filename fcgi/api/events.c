@@ -131,11 +131,19 @@ static void gate(struct request *r, const char *kind, const char *id)
         return;
     }
     /* recorded, but does nchan still hold it? Not after an nginx restart
-     * (it starts empty) until the channel's next message makes the
-     * publisher forget the older ids: it holds the id's message and every
-     * one recorded after it, or resuming would skip what it lost */
-    if (g.last && g.resumable && events_buffered(r->cfg, g.channel) < g.after + 1)
-        g.resumable = 0;
+     * or a killed worker (its channels start empty) until the channel's
+     * next message makes the publisher forget the older ids: it holds the
+     * id's message and every one recorded after it, or resuming would
+     * skip what it lost. The resync then goes on from nchan's own latest
+     * (none: no id at all), never from a recorded id nchan lacks, which
+     * would be refused again at every reconnection. */
+    if (g.last && g.resumable) {
+        char held_last[sizeof(g.latest)];
+        if (events_buffered(r->cfg, g.channel, held_last, sizeof(held_last)) < g.after + 1) {
+            g.resumable = 0;
+            snprintf(g.latest, sizeof(g.latest), "%s", held_last);
+        }
+    }
     if (g.last && !g.resumable) {
         answer_resync(r, &g);
         return;

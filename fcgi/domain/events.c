@@ -112,7 +112,7 @@ struct json_object *events_wrap(const char *name, struct json_object *v)
     return o;
 }
 
-int events_buffered(const struct zs_config *cfg, const char *channel)
+int events_buffered(const struct zs_config *cfg, const char *channel, char *last, size_t n)
 {
     struct httpc_url u;
     struct httpc_resp r;
@@ -120,6 +120,7 @@ int events_buffered(const struct zs_config *cfg, const char *channel)
     char err[160];
     int held = -1;
 
+    last[0] = '\0';
     memset(&u, 0, sizeof(u));
     snprintf(u.host, sizeof(u.host), "localhost");
     if (snprintf(u.unix_path, sizeof(u.unix_path), "%s/nchan.sock", cfg->socket_dir)
@@ -138,6 +139,9 @@ int events_buffered(const struct zs_config *cfg, const char *channel)
                && json_object_object_get_ex(o, "messages", &v)
                && json_object_is_type(v, json_type_int)) {
         held = json_object_get_int(v);
+        if (held > 0 && json_object_object_get_ex(o, "last_message_id", &v)
+            && json_object_is_type(v, json_type_string))
+            snprintf(last, n, "%s", json_object_get_string(v));
     } else {
         log_warn("events: nchan's answer about channel %s: %d without a message count", channel,
                  r.status);

@@ -65,10 +65,11 @@ struct json_object *events_wrap(const char *name, struct json_object *v);
 /*
  * How many messages nchan holds for channel right now (its publisher
  * socket, <socket_dir>/nchan.sock: GET /pub/<channel>), 0 when it has no
- * such channel, or -1 (nchan did not answer). The subscribe gate's check
- * that a recorded stream id is still there: an nginx restart empties nchan
- * while event_publications still names the ids it held.
+ * such channel, or -1 (nchan did not answer); the latest of them into
+ * last[n] ("" when none). The subscribe gate's check that a recorded
+ * stream id is still there: an nginx restart (or a killed nginx worker)
+ * empties nchan while event_publications still names the ids it held.
  */
-int events_buffered(const struct zs_config *cfg, const char *channel);
+int events_buffered(const struct zs_config *cfg, const char *channel, char *last, size_t n);
 
 #endif
