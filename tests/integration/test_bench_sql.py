@@ -27,18 +27,6 @@ TEMPLATE_DIR = sqlgen.TEMPLATE_DIR
 PG_LOG = os.path.join(ZS_VAR, "log", "postgresql.log")
 
 
-def conf_value(name):
-    try:
-        with open(os.path.join(ZS_VAR, "zerosum.conf")) as f:
-            for line in f:
-                m = re.match(r"^\s*%s\s*=\s*(\S+)" % re.escape(name), line)
-                if m:
-                    return m.group(1)
-    except OSError:
-        pass
-    return None
-
-
 if conf_value("dialect") == "dsql":
     print("1..0 # SKIP the bench scripts mirror the postgres dialect's statements")
     sys.exit(0)

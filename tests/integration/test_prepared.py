@@ -20,15 +20,6 @@ NAME_RE = re.compile(r"\[(\d+)\] zerosum_app@zerosum (?:LOG|ERROR):\s+"
                      r"(?:duration: [0-9.]+ ms\s+)?(parse|bind|execute) ([^:]+):")
 
 
-def conf_value(name):
-    with open(os.path.join(ZS_VAR, "zerosum.conf")) as f:
-        for line in f:
-            m = re.match(r"^\s*%s\s*=\s*(\S+)" % re.escape(name), line)
-            if m:
-                return m.group(1)
-    return None
-
-
 def logging_on(on):
     """Every parse, bind and execute in the log (a reload reaches open sessions)."""
     if on:

@@ -16,18 +16,7 @@ suite is skipped on that dialect (docs/OPERATIONS.md, "Sealing": the limit).
 import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zs import *
 
-import re
-
 CLAIMS = 1800
-
-
-def conf_value(name):
-    with open(os.path.join(ZS_VAR, "zerosum.conf")) as f:
-        for line in f:
-            m = re.match(r"^\s*%s\s*=\s*(\S+)" % re.escape(name), line)
-            if m:
-                return m.group(1)
-    return None
 
 
 if conf_value("dialect") == "dsql":

@@ -13,6 +13,7 @@ import atexit
 import http.client  # noqa: F401
 import json  # noqa: F401
 import os
+import re  # noqa: F401
 import shlex  # noqa: F401
 import subprocess  # noqa: F401
 import sys
@@ -153,6 +154,21 @@ def create_account(name="acct", fund=0):
         if r.status != 201:
             raise RuntimeError(f"funding transfer: {r}")
     return aid, token(aid)
+
+
+# ---- the stack's configuration ---------------------------------------------
+
+def conf_value(name):
+    """A setting of the suite's stack as its zerosum.conf has it (a string), or None."""
+    try:
+        with open(os.path.join(ZS_VAR, "zerosum.conf")) as f:
+            for line in f:
+                m = re.match(r"^\s*%s\s*=\s*(\S+)" % re.escape(name), line)
+                if m:
+                    return m.group(1)
+    except OSError:
+        pass
+    return None
 
 
 # ---- database --------------------------------------------------------------
