@@ -265,7 +265,8 @@
     var fa = p.full_audit;
     var e = $('full-audit');
     e.textContent = fa
-      ? fa.status + ' · seal ' + fmtNum(fa.seal_no) + ' · ' + fmtNum(fa.rows_read) + ' rows · ' +
+      ? fa.status + ' · ' + (fa.seal_no == null ? 'nothing sealed' : 'seal ' + fmtNum(fa.seal_no)) +
+        ' · ' + fmtNum(fa.rows_read) + ' rows · ' +
         fmtSnapshot(fa.finished_at)
       : 'none yet';
     e.title = fa ? 'every ' + fa.interval_s + ' s at most; finished ' + fa.finished_at : '';

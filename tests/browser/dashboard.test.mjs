@@ -259,9 +259,14 @@ try {
       const sealOk = p.seal ? seal === `seal ${p.seal.seal_no} · ${p.seal.tree_size} records`
         : seal === 'nothing sealed yet';
       const backlogOk = new RegExp(`^${p.backlog.rows} rows · oldest \\d+ s$`).test(backlog);
-      const fullOk = p.full_audit ? full.startsWith(`${p.full_audit.status} · seal ${p.full_audit.seal_no} · `)
+      // a pass that ran before the first seal (a fresh stack's first) covered no seal
+      const covered = p.full_audit && p.full_audit.seal_no == null ? 'nothing sealed' : `seal ${p.full_audit && p.full_audit.seal_no}`;
+      const fullOk = p.full_audit ? full.startsWith(`${p.full_audit.status} · ${covered} · `)
         : full === 'none yet';
-      return sealOk && backlogOk && fullOk;
+      if (!(sealOk && backlogOk && fullOk)) // what the page showed, for the timeout's message
+        throw new Error(`the page shows "${seal}" / "${backlog}" / "${full}" for /proof's ` +
+          `${JSON.stringify({ seal: p.seal && p.seal.seal_no, backlog: p.backlog, full_audit: p.full_audit })}`);
+      return true;
     });
     // a failed full pass (dated ahead, so it is the latest) shows on the page and
     // fails full_audit_passed; removed afterwards whatever happens
