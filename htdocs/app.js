@@ -1119,8 +1119,7 @@
    * connection). Any event, or a resync, refreshes the panels at once; while
    * every stream is open the timer is only a slow fallback. The indicator
    * says "streaming" only while every stream is open. */
-  var EVENT_TYPES = ['bid.accepted', 'bid.outbid', 'lot.extended', 'lot.settled', 'proof.status',
-    'resync', 'batch'];
+  var EVENT_TYPES = ['bid.accepted', 'lot.extended', 'lot.settled', 'proof.status', 'resync', 'batch'];
   var streams = {};
   var kickTimer = null;
 

@@ -179,8 +179,10 @@ static struct json_object *accepted_payload(struct json_object *answer, struct j
 /*
  * The events of an accepted bid or claim (answer: {"bid", "lot"} as the lot
  * now stands): bid.accepted; bid.outbid for a previous leader who is
- * someone else; lot.extended when the bid pushed the end; lot.settled when
- * it sold the lot (a Dutch lot, a drop's last unit).
+ * someone else, on that leader's own channel only (the lot's watchers learn
+ * the new lead from bid.accepted, and a lot's channel fans every event out
+ * to each of them); lot.extended when the bid pushed the end; lot.settled
+ * when it sold the lot (a Dutch lot, a drop's last unit).
  */
 static int bid_events(struct mutation *m, const struct bid_req *q, const struct bid_row *b,
                       struct json_object *answer)
@@ -203,7 +205,7 @@ static int bid_events(struct mutation *m, const struct bid_req *q, const struct 
         json_object_object_add(o, "bid", json_object_new_string(l->high_bid));
         json_object_object_add(o, "amount", json_object_new_int64(l->high_amount));
         json_object_object_add(o, "new_amount", json_object_new_int64(b->amount));
-        if (mut_event(m, "bid.outbid", o, "lots/%s accounts/%s", q->lot, l->high_bidder) < 0)
+        if (mut_event(m, "bid.outbid", o, "accounts/%s", l->high_bidder) < 0)
             return -1;
     }
     if (l->kind == LOT_ENGLISH && l->ends_at[0] && strcmp(member(lot, "ends_at"), l->ends_at) > 0) {
