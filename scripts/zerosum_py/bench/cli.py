@@ -19,7 +19,8 @@ Scenarios, run one after another (default: all):
   pending-round     a pending transfer + its post against a plain transfer, side by side
   batch-round       a linked batch of 10 against 10 single transfers, side by side
   sse-fanout        the bid war's load with --subscribers (1,000) EventSource subscribers on
-                    its lot's channel, side by side with the same load unwatched
+                    its lot's channel, side by side with the same load unwatched; after a
+                    warm-up, --fanout-rounds (3) rounds, the median one counting
   webhook-dead      --webhook-endpoints (10) webhook receivers under --webhook-rate (20)
                     transfers/s, all alive and then one dead, side by side
   seal-rate         records sealed/s by the stack's own sealer while transfer-uniform runs,
@@ -80,6 +81,9 @@ def main():
     ap.add_argument("--bidders", type=int, default=300)
     ap.add_argument("--subscribers", type=int, default=1000,
                     help="sse-fanout: EventSource subscribers on the watched lot (default 1,000)")
+    ap.add_argument("--fanout-rounds", type=int, default=3,
+                    help="sse-fanout: rounds of unwatched, watched, unwatched; the median ratio counts"
+                         " (default 3)")
     ap.add_argument("--sse-procs", type=int, default=2,
                     help="sse-fanout: processes the subscribers are spread over (default 2; python client)")
     ap.add_argument("--sse-client", choices=("c", "python"), default="c",

@@ -79,7 +79,9 @@ def notes(r, md=False):
         return (f"{r['subscribers']:,} subscribers x {r['events_published']:,} events, "
                 f"{r['subscribers_complete']:,} complete in order, delivery p50/p99 "
                 f"{fmt(r['delivery_p50_ms'])}/{fmt(r['delivery_p99_ms'])} ms, "
-                f"{r['bids_per_s_plain']:.1f} bids/s unwatched")
+                f"{r['bids_per_s_plain']:.1f} bids/s unwatched"
+                + (f", median of {r['rounds']} rounds (ratios {', '.join(fmt(x, 2) for x in r['ratios_all'])})"
+                   if r.get("rounds", 1) > 1 else ""))
     if n == "webhook-dead":
         a, d = r["all_alive"], r["one_dead"]
         return (f"{r['endpoints']} endpoints, {r['rate']} transfers/s: p50/p99 {fmt(a['p50_ms'])}/"
