@@ -260,9 +260,9 @@ try {
         : seal === 'nothing sealed yet';
       const backlogOk = new RegExp(`^${p.backlog.rows} rows · oldest \\d+ s$`).test(backlog);
       // a pass that ran before the first seal (a fresh stack's first) covered no seal
-      const covered = p.full_audit && p.full_audit.seal_no == null ? 'nothing sealed' : `seal ${p.full_audit && p.full_audit.seal_no}`;
-      const fullOk = p.full_audit ? full.startsWith(`${p.full_audit.status} · ${covered} · `)
-        : full === 'none yet';
+      const pass = p.full_audit;
+      const covered = pass && pass.seal_no == null ? 'nothing sealed' : `seal ${pass && pass.seal_no}`;
+      const fullOk = pass ? full.startsWith(`${pass.status} · ${covered} · `) : full === 'none yet';
       if (!(sealOk && backlogOk && fullOk)) // what the page showed, for the timeout's message
         throw new Error(`the page shows "${seal}" / "${backlog}" / "${full}" for /proof's ` +
           `${JSON.stringify({ seal: p.seal && p.seal.seal_no, backlog: p.backlog, full_audit: p.full_audit })}`);
