@@ -357,15 +357,22 @@ def sc_sse_fanout(stack, args):
     after an unmeasured warm-up; the round with the median ratio counts, every
     round's ratio is kept (ratios_all), and every round's subscribers must all
     have received every event in order."""
-    from .scenarios import bid_war_load, new_bid_war_lot  # late: scenarios imports this module
+    from .scenarios import LOT_MARGIN_S, bid_war_load, new_bid_war_lot, retire_lots  # late: scenarios imports this
 
     # warm-up: a freshly started stack's first seconds of a bid war run slower
     # (its workers' and backends' caches), which would weigh on the first
     # unwatched half alone
-    warm = new_bid_war_lot(stack, "bench sse-fanout (warm-up)")
+    # Every lot of the scenario ends at one moment after its last half (a
+    # round is three halves plus subscribing and draining, ~25 s here), so that
+    # none is settled and sealed in the middle of a timed half.
+    n = max(1, args.fanout_rounds)
+    end_t = time.monotonic() + 5 + n * (3 * args.seconds + 30) + LOT_MARGIN_S
+    warm = new_bid_war_lot(stack, end_t - time.monotonic(), "bench sse-fanout (warm-up)")
     bid_war_load(stack, args, warm, seconds=min(5, args.seconds))
     wait_published(stack, f"lots/{warm['id']}")
-    rounds = [fanout_round(stack, args) for _ in range(max(1, args.fanout_rounds))]
+    lots = [warm]
+    rounds = [fanout_round(stack, args, lots, end_t) for _ in range(n)]
+    retire_lots(stack, lots)
     ranked = sorted(rounds, key=lambda r: (r["ratio"] is None, r["ratio"] or 0))
     med = ranked[(len(ranked) - 1) // 2]
     e = med["extra"]
@@ -376,17 +383,23 @@ def sc_sse_fanout(stack, args):
     return med
 
 
-def fanout_round(stack, args):
-    """One round: the bid war unwatched, watched by args.subscribers, unwatched again."""
-    from .scenarios import bid_war_load, new_bid_war_lot
+def fanout_round(stack, args, lots, end_t):
+    """One round: the bid war unwatched, watched by args.subscribers, unwatched
+    again (each on a lot of its own that ends at end_t, appended to lots)."""
+    from .scenarios import LOT_MARGIN_S, bid_war_load, new_bid_war_lot
+
+    def live_s():
+        return max(end_t - time.monotonic(), args.seconds + LOT_MARGIN_S)
 
     n = args.subscribers
     # 1. the bid war with nobody watching
-    plain_lot = new_bid_war_lot(stack, "bench sse-fanout (no subscribers)")
+    plain_lot = new_bid_war_lot(stack, live_s(), "bench sse-fanout (no subscribers)")
+    lots.append(plain_lot)
     plain, plain_dur, _, _ = bid_war_load(stack, args, plain_lot)
     wait_published(stack, f"lots/{plain_lot['id']}")
     # 2. the same on a lot n subscribers watch
-    lot = new_bid_war_lot(stack, "bench sse-fanout (watched)")
+    lot = new_bid_war_lot(stack, live_s(), "bench sse-fanout (watched)")
+    lots.append(lot)
     channel = f"lots/{lot['id']}"
     t0 = time.time()
     if args.sse_client == "c":
@@ -411,7 +424,8 @@ def fanout_round(stack, args):
     # 3. nobody watching again, so that a drift of the stack over the run (it
     # ages as its outbox and nchan's buffers grow) weighs on both sides alike:
     # the watched half is compared with the mean of the halves around it
-    after_lot = new_bid_war_lot(stack, "bench sse-fanout (no subscribers, after)")
+    after_lot = new_bid_war_lot(stack, live_s(), "bench sse-fanout (no subscribers, after)")
+    lots.append(after_lot)
     after, after_dur, _, _ = bid_war_load(stack, args, after_lot)
     wait_published(stack, f"lots/{after_lot['id']}")
     complete = sum(1 for c, h, d, _, _ in per_sub if c == len(events) and h == want_hash and d == 0)
