@@ -359,20 +359,20 @@ def sc_sse_fanout(stack, args):
     have received every event in order."""
     from .scenarios import LOT_MARGIN_S, bid_war_load, new_bid_war_lot, retire_lots  # late: scenarios imports this
 
-    # warm-up: a freshly started stack's first seconds of a bid war run slower
-    # (its workers' and backends' caches), which would weigh on the first
-    # unwatched half alone
     # Every lot of the scenario ends at one moment after its last half (a
     # round is three halves plus subscribing and draining, ~25 s here), so that
     # none is settled and sealed in the middle of a timed half.
     n = max(1, args.fanout_rounds)
     end_t = time.monotonic() + 5 + n * (3 * args.seconds + 30) + LOT_MARGIN_S
+    # warm-up: a freshly started stack's first seconds of a bid war run slower
+    # (its workers' and backends' caches), which would weigh on the first
+    # unwatched half alone
     warm = new_bid_war_lot(stack, end_t - time.monotonic(), "bench sse-fanout (warm-up)")
     bid_war_load(stack, args, warm, seconds=min(5, args.seconds))
     wait_published(stack, f"lots/{warm['id']}")
     lots = [warm]
     rounds = [fanout_round(stack, args, lots, end_t) for _ in range(n)]
-    retire_lots(stack, lots)
+    retire_lots(stack, lots, timeout=max(0, end_t - time.monotonic()) + 300)
     ranked = sorted(rounds, key=lambda r: (r["ratio"] is None, r["ratio"] or 0))
     med = ranked[(len(ranked) - 1) // 2]
     e = med["extra"]
