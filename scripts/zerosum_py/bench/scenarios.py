@@ -121,7 +121,6 @@ def retire_lots(stack, lots, timeout=300):
 
 
 def sc_bid_war(stack, args):
-    seller = stack.ids[SELLER]
     # both lots end after the pgbench runs (through PgBouncer and direct), so
     # neither is settled and sealed while one of them is timed
     lot = new_bid_war_lot(stack, 3 * args.seconds + LOT_MARGIN_S)
