@@ -17,6 +17,7 @@
 
 #include "store/db.h"
 #include "log.h"
+#include "nginx_watch.h"
 #include "domain/auction.h"
 #include "domain/resolve.h"
 #include "domain/book.h"
@@ -267,6 +268,8 @@ void jobs_main(const struct zs_config *cfg)
             reopen_requested = 0;
             log_reopen();
         }
+        /* A dead nginx worker leaves nchan's channels mute: reload nginx. */
+        nginx_watch_poll(cfg);
         /* The event publisher runs in a process of its own (started again if it died). */
         publish_jobs_poll(cfg);
         webhook_jobs_poll(cfg);
