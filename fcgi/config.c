@@ -75,7 +75,7 @@ static const struct setting settings[] = {
     STR(stampede_script, ""),
     INT(drain_timeout, "10", 1, 3600),
     INT(jobs_interval_ms, "1000", 10, 3600000),
-    STR(nginx_pid_file, ""),
+    STR(nginx_error_log, ""),
     INT(respawn_window, "10", 1, 3600),
     INT(respawn_max, "10", 1, 10000),
     INT(full_audit_chunk_rows, "5000", 1, 1000000),

@@ -71,8 +71,8 @@ struct zs_config {
     char stampede_script[ZS_PATH_MAX]; /* scripts/stampede, run for POST /proof/runs */
     int drain_timeout;                 /* seconds for SIGQUIT before TERM */
     int jobs_interval_ms;
-    char nginx_pid_file
-        [ZS_PATH_MAX];  /* nginx's master: reloaded when a worker dies; "": not watched */
+    /* nginx is reloaded when this log says a worker died; "": not watched */
+    char nginx_error_log[ZS_PATH_MAX];
     int respawn_window; /* crash-loop throttle: window seconds */
     int respawn_max;    /* deaths per window before throttling */
 

@@ -1,13 +1,16 @@
 /*
  * nginx_watch.c — reload nginx after one of its workers died (see the header).
  *
- * A worker is "running" while its title is "nginx: worker process"; a
- * graceful stop (reload, quit) retitles it "... is shutting down" first.
- * A running worker seen one tick and gone the next, under the same master,
- * died: SIGHUP the master, whose new workers start nchan afresh. For a few
- * seconds after that the watch only looks, so the workers its own reload
- * retires are never taken for a death. A graceful stop too quick for one
- * tick to see costs at most one extra reload.
+ * nginx's master logs every worker that a signal ended, at alert level:
+ *
+ *   2026/12/02 19:45:15 [alert] 12775#12775: worker process 1082 exited on signal 9
+ *
+ * while a worker that a reload or quit retired exits with a code instead.
+ * So the watch reads the error log's new lines once a tick and, for each
+ * such line, sends SIGHUP to the master that wrote it (the pid before '#',
+ * checked to still be an nginx master). Reloads never look like deaths.
+ * The watch starts at the log's end when the jobs child starts, and starts
+ * over when the log was rotated or truncated.
  */
 #include "nginx_watch.h"
 
@@ -17,121 +20,113 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
-#define WATCH_MAX 64    /* workers followed; more are ignored */
-#define WATCH_GRACE_S 5 /* after a reload, adopt without judging */
+#define WATCH_READ_MAX (256 * 1024) /* bytes read per tick; a flood is skipped */
 
-static pid_t master;
-static pid_t running[WATCH_MAX];
-static int nrunning;
-static time_t quiet_until;
+static off_t offset = -1; /* where the next unread line starts; -1: not opened yet */
+static ino_t inode;
 
-/* The whole of a small /proc file, NUL-terminated; -1 when unreadable. */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
+/* Is pid an nginx master process? */
+static int is_master(long pid)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char path[64], title[64];
     ssize_t n;
+    int fd;
 
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    n = read(fd, buf, cap - 1);
+        return 0;
+    n = read(fd, title, sizeof(title) - 1);
     close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
-}
-
-static pid_t read_master(const char *pid_file)
-{
-    char buf[32];
-    long v;
-
-    if (read_small(pid_file, buf, sizeof(buf)) <= 0)
+    if (n <= 0)
         return 0;
-    v = strtol(buf, NULL, 10);
-    return v > 1 && kill((pid_t)v, 0) == 0 ? (pid_t)v : 0;
+    title[n] = '\0';
+    return strncmp(title, "nginx: master process", 21) == 0;
 }
 
-/* Is pid a worker that is running (not shutting down)? */
-static int is_running_worker(pid_t pid)
-{
-    char path[64], title[128];
+/* Masters to reload after this tick's lines: one reload for several deaths. */
+static long masters[8];
+static int nmasters;
 
-    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-    if (read_small(path, title, sizeof(title)) <= 0)
-        return 0;
-    return strncmp(title, "nginx: worker process", 21) == 0
-        && strstr(title, "shutting down") == NULL;
+/* One line of the error log: note its master if it tells of a worker a signal ended. */
+static void on_line(const char *line)
+{
+    const char *alert = strstr(line, "[alert] ");
+    const char *what;
+    long master, worker;
+    int sig;
+    char *end;
+
+    if (alert == NULL)
+        return;
+    master = strtol(alert + 8, &end, 10);
+    if (end == alert + 8 || *end != '#')
+        return;
+    what = strstr(end, ": worker process ");
+    if (what == NULL
+        || sscanf(what, ": worker process %ld exited on signal %d", &worker, &sig) != 2)
+        return;
+    log_warn("nginx: worker %ld died on signal %d", worker, sig);
+    for (int i = 0; i < nmasters; i++)
+        if (masters[i] == master)
+            return;
+    if (nmasters < (int)(sizeof(masters) / sizeof(masters[0])))
+        masters[nmasters++] = master;
 }
 
-/* The master's children now, into out; their count, or -1 when unreadable. */
-static int list_children(pid_t m, pid_t *out)
+static void reload(long master)
 {
-    char path[64], buf[1024], *p, *end;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)m, (long)m);
-    if (read_small(path, buf, sizeof(buf)) < 0)
-        return -1;
-    for (p = buf; n < WATCH_MAX; p = end) {
-        long v = strtol(p, &end, 10);
-
-        if (end == p)
-            break;
-        out[n++] = (pid_t)v;
-    }
-    return n;
-}
-
-static int listed(const pid_t *set, int n, pid_t pid)
-{
-    for (int i = 0; i < n; i++)
-        if (set[i] == pid)
-            return 1;
-    return 0;
+    if (master <= 1 || !is_master(master))
+        log_warn("nginx: master %ld is gone, nothing to reload", master);
+    else if (kill((pid_t)master, SIGHUP) == 0)
+        log_warn("nginx: reloaded nginx (master %ld) so nchan's channels deliver again", master);
+    else
+        log_error("nginx: reloading nginx (master %ld) failed: %s", master, strerror(errno));
 }
 
 void nginx_watch_poll(const struct zs_config *cfg)
 {
-    pid_t m, dead = 0, kids[WATCH_MAX];
-    int n;
+    static char buf[WATCH_READ_MAX + 1];
+    struct stat st;
+    char *line, *nl;
+    ssize_t n;
+    int fd;
 
-    if (cfg->nginx_pid_file[0] == '\0')
+    if (cfg->nginx_error_log[0] == '\0')
         return;
-    m = read_master(cfg->nginx_pid_file);
-    if (m != master) { /* nginx (re)started, stopped or upgraded: start over */
-        master = m;
-        nrunning = 0;
-    }
-    if (m == 0)
-        return;
-    n = list_children(m, kids);
-    if (n < 0)
-        return;
-    if (time(NULL) >= quiet_until)
-        for (int i = 0; i < nrunning && dead == 0; i++)
-            if (!listed(kids, n, running[i]))
-                dead = running[i];
-    if (dead != 0) {
-        if (kill(m, SIGHUP) == 0) {
-            log_warn("nginx: worker %ld died; reloaded nginx (master %ld) so nchan's channels "
-                     "deliver again",
-                     (long)dead, (long)m);
-            quiet_until = time(NULL) + WATCH_GRACE_S;
-        } else {
-            log_error("nginx: worker %ld died, and reloading nginx (master %ld) failed: %s",
-                      (long)dead, (long)m, strerror(errno));
-        }
-        nrunning = 0;
+    fd = open(cfg->nginx_error_log, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; /* nginx has not started yet */
+    if (fstat(fd, &st) != 0) {
+        close(fd);
         return;
     }
-    nrunning = 0;
-    for (int i = 0; i < n; i++)
-        if (is_running_worker(kids[i]))
-            running[nrunning++] = kids[i];
+    if (offset < 0) /* the jobs child's start: only what comes next */
+        offset = st.st_size;
+    else if (st.st_ino != inode || st.st_size < offset) /* rotated or truncated */
+        offset = 0;
+    inode = st.st_ino;
+    if (st.st_size - offset > WATCH_READ_MAX) {
+        log_warn("nginx: skipped %lld bytes of %s", (long long)(st.st_size - offset),
+                 cfg->nginx_error_log);
+        offset = st.st_size;
+    }
+    n = pread(fd, buf, WATCH_READ_MAX, offset);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        on_line(line);
+    }
+    offset += line - buf; /* a line still being written is read next tick */
+    for (int i = 0; i < nmasters; i++)
+        reload(masters[i]);
+    nmasters = 0;
 }

@@ -464,13 +464,14 @@ try {
     assert(workers.length >= 1, 'no nginx worker found');
     for (const w of workers) process.kill(w, 'SIGKILL');
     await waitFor('the indicator to leave "streaming"', async () => !(await streaming()), 5000);
-    const line = await waitFor('the jobs child to reload nginx', async () =>
-      readFileSync(logPath).subarray(logFrom).toString().split('\n').find((l) => /reloaded nginx/.test(l)), 10000);
+    const reloads = () => readFileSync(logPath).subarray(logFrom).toString().split('\n').filter((l) => /reloaded nginx/.test(l));
+    await waitFor('the jobs child to reload nginx', async () => reloads().length > 0, 10000);
+    await waitFor('the workers the reload retired to be gone', async () =>
+      nginxWorkers(master).every((w) => !workers.includes(w) && !/shutting down/.test(title(w))), 10000);
+    const line = reloads().at(-1);
     diag(line.trim());
     const reloadAt = Date.parse(line.slice(0, 24));
     assert(Number.isFinite(reloadAt), `no timestamp on "${line}"`);
-    await waitFor('the workers the reload retired to be gone', async () =>
-      nginxWorkers(master).every((w) => !workers.includes(w) && !/shutting down/.test(title(w))), 10000);
     await waitFor('each stream opened again after the reload, and the indicator saying streaming', async () => {
       const paths = [...new Set(streamReqs.map((x) => x.path))];
       const reopened = paths.length >= 2 && paths.every((p) => {
