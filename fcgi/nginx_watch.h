@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-/* One look at nginx's workers; a no-op when nginx_error_log is empty. */
+/* Reads the error log's new lines; a no-op when nginx_error_log is empty. */
 void nginx_watch_poll(const struct zs_config *cfg);
 
 #endif
