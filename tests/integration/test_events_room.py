@@ -61,6 +61,7 @@ def restore():
 
 
 usual = room()["limit"]
+watch_from = os.path.getsize(LOG)
 atexit.register(restore)
 r = stack("restart", "nginx", env={"ZS_NCHAN_SHM": "2M"})
 is_(r.returncode, 0, "nginx reloads with ZS_NCHAN_SHM=2M")
@@ -180,4 +181,12 @@ ok(s5.status == 200 and e5 and e5[-1]["event"] == "transfer.created"
    and e5[-1]["json"]["data"]["transfer"]["id"] == t3.json["transfer"]["id"],
    "his reconnection as EventSource makes it opens the stream and gets his next transfer", e5)
 s5.close()
+
+# Reloads retire nginx's workers with an exit code, not a signal: the jobs
+# child's nginx watch (docs/OPERATIONS.md, "nginx") must take none of this
+# test's two reloads for a death and reload nginx again.
+with open(LOG, errors="replace") as f:
+    f.seek(watch_from)
+    watch_lines = [l.rstrip() for l in f if " jobs " in l and " nginx: " in l]
+is_(watch_lines, [], "the jobs child took none of the reloads for a dead worker")
 done()
