@@ -3,7 +3,6 @@
  */
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,18 +17,41 @@
 
 #include "log.h"
 
+/* Each byte's hex value, or -1: spelt out by the preprocessor, 256 entries. */
+#define HX(c)                                                                                      \
+    ((c) >= '0' && (c) <= '9'       ? (c) - '0'                                                    \
+         : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10                                               \
+         : (c) >= 'A' && (c) <= 'F' ? (c) - 'A' + 10                                               \
+                                    : -1)
+#define HX4(c) HX(c), HX((c) + 1), HX((c) + 2), HX((c) + 3)
+#define HX16(c) HX4(c), HX4((c) + 4), HX4((c) + 8), HX4((c) + 12)
+#define HX64(c) HX16(c), HX16((c) + 16), HX16((c) + 32), HX16((c) + 48)
+const signed char util_hex_table[256] = { HX64(0), HX64(64), HX64(128), HX64(192) };
+#undef HX64
+#undef HX16
+#undef HX4
+#undef HX
+
 int util_uuid_parse(const char *s, char out[UUID_STR_LEN + 1])
 {
-    static const int dash[] = { 8, 13, 18, 23 };
+    static const char lower[] = "0123456789abcdef";
 
-    if (!s || strlen(s) != UUID_STR_LEN)
+    if (!s)
         return 0;
     for (int i = 0; i < UUID_STR_LEN; i++) {
-        int is_dash = i == dash[0] || i == dash[1] || i == dash[2] || i == dash[3];
-        if (is_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+        int v;
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+            out[i] = '-';
+            continue;
+        }
+        if ((v = util_hexval(s[i])) < 0) /* the NUL of a short string too */
             return 0;
-        out[i] = (char)tolower((unsigned char)s[i]);
+        out[i] = lower[v];
     }
+    if (s[UUID_STR_LEN] != '\0')
+        return 0;
     out[UUID_STR_LEN] = '\0';
     return 1;
 }

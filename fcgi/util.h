@@ -14,6 +14,13 @@
 
 #define UUID_STR_LEN 36
 
+/* A hex digit's value (either case), or -1: a table, for the full pass's millions of fields. */
+extern const signed char util_hex_table[256];
+static inline int util_hexval(char c)
+{
+    return util_hex_table[(unsigned char)c];
+}
+
 /* 1 if s is a UUID in 8-4-4-4-12 hex form; out (37 bytes) gets it lowercased. */
 int util_uuid_parse(const char *s, char out[UUID_STR_LEN + 1]);
 

@@ -28,6 +28,7 @@
 #include "domain/fullpass_pass.h"
 #include "domain/record.h"
 #include "log.h"
+#include "util.h"
 
 typedef __int128 wide;
 
@@ -122,7 +123,7 @@ static int uuid_key(const char *s, unsigned char out[16])
     int n = 0;
 
     for (; s && *s && n < 32; s++) {
-        int v = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+        int v = util_hexval(*s); /* COPY writes lowercase; either is the same UUID */
         if (*s == '-')
             continue;
         if (v < 0)

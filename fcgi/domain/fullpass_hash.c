@@ -25,21 +25,17 @@
 #include "domain/fullpass_pass.h"
 #include "domain/record.h"
 #include "merkle.h"
+#include "util.h"
 
 #define SEALS_PAGE "500"
 #define NODE_CACHE 65536 /* consecutive seals' roots share most of their nodes */
-
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 int fullpass_unhex(const char *hex, unsigned char out[32])
 {
     if (!hex)
         return -1;
     for (int i = 0; i < 32; i++) {
-        int h = hex_digit(hex[2 * i]), l = h < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        int h = util_hexval(hex[2 * i]), l = h < 0 ? -1 : util_hexval(hex[2 * i + 1]);
         if (h < 0 || l < 0)
             return -1;
         out[i] = (unsigned char)(h << 4 | l);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "domain/fullpass_pass.h"
+#include "util.h"
 
 #define MAX_FIELDS 40
 
@@ -30,14 +31,6 @@ static int chunk_done(struct fullpass *p)
 static int octal(char c)
 {
     return c >= '0' && c <= '7';
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-        : c >= 'a' && c <= 'f'  ? c - 'a' + 10
-        : c >= 'A' && c <= 'F'  ? c - 'A' + 10
-                                : -1;
 }
 
 /*
@@ -65,6 +58,18 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max)
                 return n;
             r++;
             continue;
+        }
+        /* Most fields hold no escape: find the tab and end the field in place. */
+        {
+            char *tab = memchr(r, '\t', (size_t)(end - r)), *fe = tab ? tab : end;
+            if (!memchr(r, '\\', (size_t)(fe - r))) {
+                f[n++] = start;
+                *fe = '\0'; /* the tab, or the newline (or, without one, the byte past the row) */
+                if (!tab)
+                    return n;
+                r = tab + 1;
+                continue;
+            }
         }
         while (r < end && *r != '\t') {
             if (*r != '\\' || r + 1 >= end) {
@@ -98,10 +103,10 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max)
                 r++;
                 break;
             case 'x':
-                if (r + 1 < end && hexval(r[1]) >= 0) {
-                    int v = hexval(*++r);
-                    if (r + 1 < end && hexval(r[1]) >= 0)
-                        v = v * 16 + hexval(*++r);
+                if (r + 1 < end && util_hexval(r[1]) >= 0) {
+                    int v = util_hexval(*++r);
+                    if (r + 1 < end && util_hexval(r[1]) >= 0)
+                        v = v * 16 + util_hexval(*++r);
                     *w++ = (char)v;
                     r++;
                 } else {

@@ -37,6 +37,16 @@ static void test_split(void)
     n = fullpass_copy_split(one, strlen(one), f, 8);
     ok(n == 1 && f[0] == NULL, "a row of one NULL");
     is_int(fullpass_copy_split(many, strlen(many), f, 2), -1, "more fields than room: -1");
+    {
+        char mixed[] = "plain\ta\\\\b\t\tend\n", trail[] = "x\t";
+        n = fullpass_copy_split(mixed, strlen(mixed), f, 8);
+        ok(n == 4 && strcmp(f[0], "plain") == 0 && strcmp(f[1], "a\\b") == 0
+               && strcmp(f[2], "") == 0 && strcmp(f[3], "end") == 0,
+           "plain fields (ended in place) and escaped ones (decoded) side by side");
+        n = fullpass_copy_split(trail, strlen(trail), f, 8);
+        ok(n == 2 && strcmp(f[0], "x") == 0 && strcmp(f[1], "") == 0,
+           "a tab at the end leaves an empty last field");
+    }
 }
 
 static void test_encode_into(void)

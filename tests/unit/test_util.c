@@ -44,6 +44,23 @@ static void test_uuid(void)
     ok(strcmp(gen, gen2) != 0, "two v4 UUIDs differ");
 }
 
+static void test_hexval(void)
+{
+    int same = 1;
+
+    for (int c = 0; c < 256; c++) {
+        char one[2] = { (char)c, 0 }, *end;
+        long v = strtol(one, &end, 16);
+        int want = c != 0 && *end == '\0' && c != '+' && c != '-' && c != ' ' ? (int)v : -1;
+        if (util_hexval((char)c) != want) {
+            printf("# byte %d: %d, want %d\n", c, util_hexval((char)c), want);
+            same = 0;
+        }
+    }
+    ok(same,
+       "util_hexval agrees with strtol(…, 16) on every byte (digits and both cases, -1 else)");
+}
+
 /* json-c parses text the way http_parse_json_body() does (strict). NULL if refused. */
 static struct json_object *parse_strict(const char *text)
 {
@@ -258,6 +275,7 @@ static void test_duplicate_keys(void)
 int main(void)
 {
     test_uuid();
+    test_hexval();
     test_json_int64();
     test_canonical();
     test_sha256();
