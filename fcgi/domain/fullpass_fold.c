@@ -193,45 +193,6 @@ static int int64_of(const char *s, int64_t *out)
     return *end ? -1 : 0;
 }
 
-/* n decimal digits at s into *v. 0, or -1. */
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 0;
-}
-
-/* Microseconds since 1970 of "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC), as
- * PostgreSQL writes a timestamptz under TimeZone UTC. 0, or -1. */
-static int utc_us(const char *s, int64_t *out)
-{
-    int y, mo, d, h, mi, sec, yoe, doy;
-    int64_t us = 0, scale = 100000, days;
-
-    if (!s || strlen(s) < 22 || digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0
-        || s[7] != '-' || digits(s + 8, 2, &d) < 0 || s[10] != ' ' || digits(s + 11, 2, &h) < 0
-        || s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0
-        || mo < 1 || mo > 12)
-        return -1;
-    s += 19;
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9' && scale > 0; s++, scale /= 10)
-            us += (*s - '0') * scale;
-    if (strcmp(s, "+00") != 0)
-        return -1;
-    /* days from civil (proleptic Gregorian; years 0000-9999 as written here) */
-    y -= mo <= 2;
-    yoe = y % 400;
-    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    days = (int64_t)(y / 400) * 146097 + (int64_t)yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-    *out = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000) + us;
-    return 0;
-}
-
 /* e follows a's last entry in seq order: its running balance and time. */
 static void step(struct fullpass_fold *f, struct acct *a, const struct pend *e)
 {
@@ -303,7 +264,7 @@ static void entry(struct fullpass *p, const char *acct, const char *seq, const c
         a->sealed_sum += e.amount;
     }
     if (int64_of(seq, &e.seq) < 0 || int64_of(after, &e.after) < 0 || e.seq < 1
-        || utc_us(at, &e.at) < 0) {
+        || int64_of(at, &e.at) < 0) { /* at: microseconds since 1970 (binary COPY, 'T') */
         f->flagged |= 1u << F_RUNNING;
         return;
     }
@@ -450,8 +411,9 @@ int fullpass_fold_finish(struct fullpass *p)
     if (!f)
         return 0;
     if (rest(p) < 0
-        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, NULL, unsealed_row, NULL) < 0
-        || fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, account_row, NULL) < 0)
+        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, "u888Tu", NULL, unsealed_row, NULL)
+            < 0
+        || fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, NULL, account_row, NULL) < 0)
         return -1;
     accounts_done(f);
     for (int i = 0; i < F_NCHECKS; i++) {

@@ -107,6 +107,16 @@ static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
     t->pos = -1;
 }
 
+/* The column types of audit_records_transfers' binary COPY (fullpass_copy_binary):
+ * position; the transfer (id, kind, from, to, amount, created_at, caller,
+ * idem_key, memo: record.h's order); its leaf; the entry's id, account,
+ * amount, seq, balance_after and created_at. */
+#define TRANSFER_ROW_TYPES                                                                         \
+    "8"                                                                                            \
+    "utuu8Tttt"                                                                                    \
+    "x"                                                                                            \
+    "uu888T"
+
 /* A row of audit_records_transfers: position, the transfer, its leaf, one entry. */
 static int transfer_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
 {
@@ -187,13 +197,13 @@ static int verify_leaves(struct fullpass *p)
         return -1;
     }
     t->pos = -1;
-    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, NULL, transfer_row, t);
+    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, TRANSFER_ROW_TYPES, NULL, transfer_row, t);
     if (rc == 0)
         transfer_flush(p, t); /* the last one */
     record_text_free(&t->text);
     free(t);
     for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        rc = fullpass_stream(p, kinds[i].sql, NULL, record_row, (void *)&kinds[i].kind);
+        rc = fullpass_stream(p, kinds[i].sql, NULL, NULL, record_row, (void *)&kinds[i].kind);
     return rc == 0 ? fullpass_fold_finish(p) : rc;
 }
 
@@ -399,7 +409,7 @@ static int verify_state(struct fullpass *p)
 
     memset(g, 0, sizeof(g));
     for (int i = 0; i < 3 && rc == 0; i++)
-        rc = fullpass_stream(p, ids[i], NULL, agg_row, &g[i]);
+        rc = fullpass_stream(p, ids[i], NULL, NULL, agg_row, &g[i]);
     if (rc == 0 && p->seal_no > 0
         && (record_state_hash((uint64_t)p->tree_size, g[0].a, g[0].n, g[1].a, g[1].n, g[2].a,
                               g[2].n, got)
@@ -415,7 +425,8 @@ static int verify_state(struct fullpass *p)
 
 int fullpass_verify_hashes(struct fullpass *p)
 {
-    if (verify_leaves(p) < 0 || fullpass_stream(p, SQL_AUDIT_NODES, NULL, node_row, NULL) < 0
+    if (verify_leaves(p) < 0
+        || fullpass_stream(p, SQL_AUDIT_NODES, "28xxx", NULL, node_row, NULL) < 0
         || verify_levels(p) < 0 || verify_seals(p) < 0 || verify_state(p) < 0)
         return -1;
     return 0;

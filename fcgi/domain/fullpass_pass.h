@@ -51,15 +51,16 @@ PGresult *fullpass_exec(struct fullpass *p, PGconn *c, enum sql_id id, const cha
 
 /*
  * Stream statement id on the snapshot connection (fullpass_stream.c): a
- * COPY (...) TO STDOUT statement as COPY text rows, any other in single-row
- * mode. fn is called with each row's fields (NULL = SQL NULL; valid only
- * during the call; fn returns 0, or -1 to stop with p->err set). Counts
- * rows, yields every full_audit_chunk_rows rows and reports progress.
- * 0, or -1 (p->err set).
+ * COPY (...) TO STDOUT statement as COPY rows, any other in single-row
+ * mode. A COPY in FORMAT binary is decoded by types (fullpass_copy_binary;
+ * NULL for a text-only statement), so fn always sees text. fn is called
+ * with each row's fields (NULL = SQL NULL; valid only during the call; fn
+ * returns 0, or -1 to stop with p->err set). Counts rows, yields every
+ * full_audit_chunk_rows rows and reports progress. 0, or -1 (p->err set).
  */
 typedef int (*fullpass_row_fn)(struct fullpass *p, const char *const *f, int nf, void *ctx);
-int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fullpass_row_fn fn,
-                    void *ctx);
+int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                    fullpass_row_fn fn, void *ctx);
 
 /*
  * Split one COPY text-format row (len bytes, a final newline allowed) into
@@ -67,6 +68,21 @@ int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fu
  * The number of fields, or -1 when there are more than max.
  */
 int fullpass_copy_split(char *row, size_t len, const char **f, int max);
+
+/*
+ * Decode one message of a COPY ... TO STDOUT (FORMAT binary) into at most
+ * max text fields written to out (room for 3 x len + 24 x max bytes), by
+ * types, one character a column: 'u' uuid (8-4-4-4-12 lowercase), '8' '4'
+ * '2' bigint, integer, smallint (decimal), 'T' timestamptz (microseconds
+ * since 1970, decimal: what (extract(epoch FROM t) * 1000000)::bigint
+ * answers), 'x' bytea (lowercase hex), 't' text (as is). The text is what
+ * a text-format COPY of the same columns (with those two expressions)
+ * would carry, so a consumer reads either. NULL is NULL. The number of
+ * fields; 0 for the header or trailer alone; -1 when malformed, or when
+ * the row's column count is not types' length.
+ */
+int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
+                         char *out);
 
 /* Renew the lease and store rows_read when a second has passed (or now). 0, or -1. */
 int fullpass_report(struct fullpass *p, int now);

@@ -7,7 +7,9 @@
  * caller as an array of field pointers (NULL = SQL NULL), with the pass's
  * yields and progress reports between chunks.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -134,6 +136,120 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max)
     }
 }
 
+static uint64_t be(const unsigned char *b, int n)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Write v in decimal at w; the end (its NUL's place). */
+static char *decimal(char *w, int64_t v)
+{
+    char t[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do
+        t[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        *w++ = '-';
+    while (n > 0)
+        *w++ = t[--n];
+    *w = '\0';
+    return w;
+}
+
+#define PG_EPOCH_US 946684800000000LL /* 2000-01-01, PostgreSQL's epoch, after 1970's */
+
+int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
+                         char *out)
+{
+    static const char sig[11] = "PGCOPY\n\377\r\n";
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *r = (const unsigned char *)row, *end = r + len;
+    int n, nt = (int)strlen(types);
+
+    if (len >= 19 && memcmp(r, sig, 11) == 0) { /* the header, before the first row */
+        uint64_t ext = be(r + 15, 4);
+        if (ext > len - 19)
+            return -1;
+        r += 19 + ext;
+        if (r == end)
+            return 0;
+    }
+    if (end - r < 2)
+        return -1;
+    n = (int16_t)be(r, 2);
+    r += 2;
+    if (n == -1) /* the trailer */
+        return r == end ? 0 : -1;
+    if (n != nt || n > max)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int64_t flen;
+        if (end - r < 4)
+            return -1;
+        flen = (int32_t)be(r, 4);
+        r += 4;
+        if (flen == -1) {
+            f[i] = NULL;
+            continue;
+        }
+        if (flen < 0 || flen > end - r)
+            return -1;
+        f[i] = out;
+        switch (types[i]) {
+        case 'u': /* uuid: 8-4-4-4-12 lowercase hex */
+            if (flen != 16)
+                return -1;
+            for (int b = 0; b < 16; b++) {
+                if (b == 4 || b == 6 || b == 8 || b == 10)
+                    *out++ = '-';
+                *out++ = hex[r[b] >> 4];
+                *out++ = hex[r[b] & 15];
+            }
+            *out++ = '\0';
+            break;
+        case '8':
+        case '4':
+        case '2':
+            if (flen != types[i] - '0')
+                return -1;
+            out = decimal(out,
+                          flen == 8       ? (int64_t)be(r, 8)
+                              : flen == 4 ? (int64_t)(int32_t)be(r, 4)
+                                          : (int64_t)(int16_t)be(r, 2))
+                + 1;
+            break;
+        case 'T': /* timestamptz: microseconds since 1970, as extract(epoch) * 1e6 reads */
+            if (flen != 8)
+                return -1;
+            out = decimal(out, (int64_t)be(r, 8) + PG_EPOCH_US) + 1;
+            break;
+        case 'x': /* bytea: lowercase hex, no "\x" */
+            for (int64_t b = 0; b < flen; b++) {
+                *out++ = hex[r[b] >> 4];
+                *out++ = hex[r[b] & 15];
+            }
+            *out++ = '\0';
+            break;
+        case 't': /* text: as is (a NUL inside cannot be: PostgreSQL text has none) */
+            memcpy(out, r, (size_t)flen);
+            out += flen;
+            *out++ = '\0';
+            break;
+        default:
+            return -1;
+        }
+        r += flen;
+    }
+    return r == end ? n : -1;
+}
+
 /* One row: count it, hand it on, yield after a chunk. 0, or -1 (stop). */
 static int row_done(struct fullpass *p, const char *const *f, int nf, fullpass_row_fn fn, void *ctx)
 {
@@ -145,20 +261,45 @@ static int row_done(struct fullpass *p, const char *const *f, int nf, fullpass_r
     return 0;
 }
 
-/* The COPY rows of a COPY TO STDOUT; then its final result. 0, or -1. */
-static int copy_rows(struct fullpass *p, enum sql_id id, fullpass_row_fn fn, void *ctx)
+/* The COPY rows of a COPY TO STDOUT, text or (binary) decoded by types;
+ * then its final result. 0, or -1. */
+static int copy_rows(struct fullpass *p, enum sql_id id, int binary, const char *types,
+                     fullpass_row_fn fn, void *ctx)
 {
     const char *f[MAX_FIELDS];
-    char *buf;
+    char *buf, *out = NULL;
+    size_t cap = 0;
     int n, failed = 0, cancelled = 0;
 
+    if (binary && !types) {
+        snprintf(p->err, sizeof(p->err), "%s: binary COPY without column types", sql_name(id));
+        failed = 1;
+    }
     while ((n = PQgetCopyData(p->snap, &buf, 0)) > 0) {
-        int nf = failed ? 0 : fullpass_copy_split(buf, (size_t)n, f, MAX_FIELDS);
+        int nf = 0;
+        if (!failed && binary) {
+            /* the text of a field is at most 2.25 x its bytes + a NUL (uuid) or 21 + 1 (integers) */
+            size_t need = 3 * (size_t)n + 24 * MAX_FIELDS;
+            if (need > cap) {
+                char *o = realloc(out, need);
+                if (!o) {
+                    snprintf(p->err, sizeof(p->err), "out of memory");
+                    failed = 1;
+                } else {
+                    out = o;
+                    cap = need;
+                }
+            }
+            if (!failed)
+                nf = fullpass_copy_binary(buf, (size_t)n, types, f, MAX_FIELDS, out);
+        } else if (!failed) {
+            nf = fullpass_copy_split(buf, (size_t)n, f, MAX_FIELDS);
+        }
         if (!failed && nf < 0) {
-            snprintf(p->err, sizeof(p->err), "%s: a row with too many fields", sql_name(id));
+            snprintf(p->err, sizeof(p->err), "%s: a malformed row", sql_name(id));
             failed = 1;
         }
-        if (!failed && row_done(p, f, nf, fn, ctx) < 0)
+        if (!failed && nf > 0 && row_done(p, f, nf, fn, ctx) < 0)
             failed = 1;
         PQfreemem(buf);
         if (failed && !cancelled) {
@@ -171,13 +312,14 @@ static int copy_rows(struct fullpass *p, enum sql_id id, fullpass_row_fn fn, voi
             cancelled = 1;
         }
     }
+    free(out);
     if (n == -2 && !p->err[0])
         snprintf(p->err, sizeof(p->err), "%s: %s", sql_name(id), PQerrorMessage(p->snap));
     return failed || n == -2 ? -1 : 0;
 }
 
-int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fullpass_row_fn fn,
-                    void *ctx)
+int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                    fullpass_row_fn fn, void *ctx)
 {
     const char *f[MAX_FIELDS];
     PGresult *res;
@@ -193,7 +335,7 @@ int fullpass_stream(struct fullpass *p, enum sql_id id, const char *const *v, fu
     while ((res = PQgetResult(p->snap)) != NULL) {
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COPY_OUT) {
-            if (copy_rows(p, id, fn, ctx) < 0)
+            if (copy_rows(p, id, PQbinaryTuples(res), types, fn, ctx) < 0)
                 failed = 1;
         } else if (st == PGRES_SINGLE_TUPLE) {
             int nf = PQnfields(res) < MAX_FIELDS ? PQnfields(res) : MAX_FIELDS;

@@ -18,8 +18,7 @@
 -- timeout: each of its two connections waits, idle in its transaction, while
 -- the other works (the checks while the record stream starts, the stream's
 -- connection while the last checks finish), for longer than the application
--- role's 30 s at 10M rows. Times in UTC: the fold reads entries' created_at
--- as text (fullpass_fold.c).
+-- role's 30 s at 10M rows. Times in UTC (what the pass prints).
 SELECT set_config('statement_timeout', $1, true),
     set_config('work_mem', '256MB', true), set_config('jit', 'off', true),
     set_config('max_parallel_workers_per_gather', '0', true),
@@ -362,20 +361,27 @@ SELECT (SELECT coalesce(sum(extra + CASE WHEN pos < 0 OR pos >= (SELECT n FROM s
 -- every sealed transfer.
 --
 -- Each entry row also carries what the pass's fold (fullpass_fold.c) checks
--- in C: its seq, balance_after and created_at (text; audit_settings sets
--- the time zone to UTC).
+-- in C: its seq, balance_after and created_at.
+--
+-- A binary COPY: the server sends each value as it stores it (no text
+-- output functions: two thirds of the stream's server time in text form),
+-- and the pass decodes them by fullpass_hash.c's TRANSFER_ROW_TYPES into the
+-- text the record encoding reads. So the transfer's columns are
+-- seal_transfer_cols' but for created_at, sent as the timestamp itself:
+-- decoded, it is the same microseconds since 1970 that
+-- seal_transfer_cols' expression computes; the leaf is the stored bytes.
 --
 -- The leaves are an ordered subquery: as a plain LEFT JOIN, `m.level = 0`
 -- stays a join condition and the planner finds no leaf scan in idx order,
 -- so at 5M transfers it hashed all three tables and sorted the result
 -- (gigabytes, spilled) before the first row; this way the whole plan is
 -- three merged index scans and the rows stream at once.
-COPY (SELECT r.*, encode(m.hash, 'hex'), e.id, e.account_id, e.amount, e.seq, e.balance_after,
-   e.created_at
- FROM (SELECT sealed, {{seal_transfer_cols}} FROM transfers WHERE sealed IS NOT NULL) r
+COPY (SELECT r.*, m.hash, e.id, e.account_id, e.amount, e.seq, e.balance_after, e.created_at
+ FROM (SELECT sealed, id, kind, from_account, to_account, amount, created_at, caller, idem_key, memo
+       FROM transfers WHERE sealed IS NOT NULL) r
  LEFT JOIN (SELECT idx, hash FROM merkle_nodes WHERE level = 0 ORDER BY idx) m ON m.idx = r.sealed
  LEFT JOIN entries e ON e.sealed = r.sealed AND e.transfer_id = r.id
- ORDER BY r.sealed) TO STDOUT;
+ ORDER BY r.sealed) TO STDOUT (FORMAT binary);
 
 -- name: audit_records_transfers
 -- dialect: dsql
@@ -477,12 +483,13 @@ SELECT r.*, encode(m.hash, 'hex')
 
 -- name: audit_nodes
 -- dialect: postgres
--- Every stored interior node with its two children (hex; NULL when missing).
-COPY (SELECT n.level, n.idx, encode(n.hash, 'hex'), encode(l.hash, 'hex'), encode(r.hash, 'hex')
+-- Every stored interior node with its two children (NULL when missing): a
+-- binary COPY, the hashes as stored (decoded to hex by the pass).
+COPY (SELECT n.level, n.idx, n.hash, l.hash, r.hash
  FROM merkle_nodes n
  LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
  LEFT JOIN merkle_nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
- WHERE n.level > 0) TO STDOUT;
+ WHERE n.level > 0) TO STDOUT (FORMAT binary);
 
 -- name: audit_nodes
 -- dialect: dsql
@@ -673,9 +680,10 @@ SELECT (SELECT count(*) FROM (SELECT t.id FROM transfers t
 -- name: audit_fold_unsealed_entries
 -- dialect: postgres
 -- The unsealed entries, for the running balances and the per-account sums
--- (any order: the fold puts each account's entries in seq order itself).
+-- (any order: the fold puts each account's entries in seq order itself), as
+-- a binary COPY like the transfers' stream (created_at: microseconds).
 COPY (SELECT account_id, seq, amount, balance_after, created_at, id FROM entries
- WHERE sealed IS NULL) TO STDOUT;
+ WHERE sealed IS NULL) TO STDOUT (FORMAT binary);
 
 -- name: audit_fold_unsealed_entries
 -- dialect: dsql

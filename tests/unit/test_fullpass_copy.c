@@ -1,13 +1,15 @@
 /*
  * test_fullpass_copy.c — what the full pass's fast path reads and hashes
  * must be exactly what the slow path did: COPY text rows split into the
- * same values PostgreSQL stored (domain/fullpass_stream.c), records encoded
+ * same values PostgreSQL stored (domain/fullpass_stream.c), binary COPY
+ * rows decoded into the text a text COPY would carry, records encoded
  * into a reused buffer identical to record_encode()'s (domain/record.c),
  * and A(uuid) through its cache equal to R("account", uuid) for every
  * account, however many share a cache slot.
  */
 #include "tap.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,9 +104,97 @@ static void test_account_cache(void)
     is_int(record_account("not-a-uuid", got), -1, "a bad uuid is refused");
 }
 
+/* Append a big-endian n-byte v to b at *at. */
+static void put(unsigned char *b, size_t *at, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        b[(*at)++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_field(unsigned char *b, size_t *at, const void *data, int len)
+{
+    put(b, at, (uint32_t)len, 4);
+    if (len > 0) {
+        memcpy(b + *at, data, (size_t)len);
+        *at += (size_t)len;
+    }
+}
+
+static void test_binary(void)
+{
+    static const unsigned char uuid[16] = { 0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3,
+                                            0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00 };
+    static const unsigned char bytes[3] = { 0x00, 0xab, 0xff };
+    unsigned char b[512], i8[8], i4[4], i2[2], ts[8];
+    char out[4096];
+    const char *f[8];
+    size_t at = 0, row_start;
+    size_t hdr;
+    int n;
+
+    /* the header: signature, flags, an extension of 2 bytes */
+    memcpy(b, "PGCOPY\n\377\r\n\0", 11);
+    at = 11;
+    put(b, &at, 0, 4);
+    put(b, &at, 2, 4);
+    put(b, &at, 0xbeef, 2);
+    hdr = at;
+    row_start = at;
+    put(b, &at, 7, 2);
+    put_field(b, &at, uuid, 16);
+    {
+        size_t k = 0;
+        put(i8, &k, (uint64_t)-42, 8);
+        put_field(b, &at, i8, 8);
+        k = 0;
+        put(i4, &k, (uint32_t)-7, 4);
+        put_field(b, &at, i4, 4);
+        k = 0;
+        put(i2, &k, 300, 2);
+        put_field(b, &at, i2, 2);
+        /* 2023-11-14 22:13:20.123456 UTC = 1700000000123456 us since 1970 */
+        k = 0;
+        put(ts, &k, (uint64_t)(1700000000123456LL - 946684800000000LL), 8);
+        put_field(b, &at, ts, 8);
+    }
+    put_field(b, &at, bytes, 3);
+    put(b, &at, 0xffffffff, 4); /* NULL text */
+    n = fullpass_copy_binary((const char *)b, at, "u842Txt", f, 8, out);
+    is_int(n, 7, "the header and a first row in one message: seven fields");
+    is_str(f[0], "123e4567-e89b-12d3-a456-426614174000", "uuid as 8-4-4-4-12 lowercase");
+    is_str(f[1], "-42", "bigint in decimal, negative too");
+    is_str(f[2], "-7", "integer");
+    is_str(f[3], "300", "smallint");
+    is_str(f[4], "1700000000123456", "timestamptz as microseconds since 1970");
+    is_str(f[5], "00abff", "bytea as lowercase hex");
+    ok(f[6] == NULL, "a NULL field is NULL");
+    n = fullpass_copy_binary((const char *)b + row_start, at - row_start, "u842Txt", f, 8, out);
+    is_int(n, 7, "a row without the header");
+    is_int(fullpass_copy_binary((const char *)b, hdr, "u842Txt", f, 8, out), 0,
+           "the header alone: no row");
+    is_int(fullpass_copy_binary((const char *)b, at, "u842Tx", f, 8, out), -1,
+           "a row of more columns than types: -1");
+    is_int(fullpass_copy_binary((const char *)b, at, "u842Txt", f, 6, out), -1,
+           "more fields than room: -1");
+    is_int(fullpass_copy_binary((const char *)b, at, "8842Txt", f, 8, out), -1,
+           "a 16-byte field where a bigint is expected: -1");
+    is_int(fullpass_copy_binary((const char *)b, at - 1, "u842Txt", f, 8, out), -1,
+           "a truncated row: -1");
+    {
+        unsigned char tr[2] = { 0xff, 0xff }, one[32];
+        size_t k = 0;
+        is_int(fullpass_copy_binary((const char *)tr, 2, "u", f, 8, out), 0, "the trailer: no row");
+        put(one, &k, 1, 2);
+        put_field(one, &k, "hi\tthere", 8);
+        n = fullpass_copy_binary((const char *)one, k, "t", f, 8, out);
+        ok(n == 1 && strcmp(f[0], "hi\tthere") == 0, "text as is, a tab in it too (no escapes)");
+    }
+}
+
 int main(void)
 {
     test_split();
+    test_binary();
     test_encode_into();
     test_account_cache();
     return done_testing();
