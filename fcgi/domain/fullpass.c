@@ -33,8 +33,14 @@ static double since_s(const struct timespec *t0)
 
 PGresult *fullpass_exec(struct fullpass *p, PGconn *c, enum sql_id id, const char *const *v)
 {
+    return fullpass_exec_as(p, c, id, v, 0);
+}
+
+PGresult *fullpass_exec_as(struct fullpass *p, PGconn *c, enum sql_id id, const char *const *v,
+                           int binary)
+{
     PGresult *res = PQexecParams(c, sql_text(id, p->cfg->dialect), sql_table[id].nparams, NULL, v,
-                                 NULL, NULL, 0);
+                                 NULL, NULL, binary);
     ExecStatusType st = PQresultStatus(res);
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)

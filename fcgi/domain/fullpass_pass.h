@@ -48,6 +48,9 @@ struct fullpass {
 
 /* Execute statement id on c (normal mode). The result, or NULL with p->err set. */
 PGresult *fullpass_exec(struct fullpass *p, PGconn *c, enum sql_id id, const char *const *v);
+/* fullpass_exec() with the result in binary format (binary = 1) or text (0). */
+PGresult *fullpass_exec_as(struct fullpass *p, PGconn *c, enum sql_id id, const char *const *v,
+                           int binary);
 
 /*
  * Stream statement id on the snapshot connection (fullpass_stream.c): a

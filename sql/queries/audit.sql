@@ -481,27 +481,20 @@ SELECT r.*, encode(m.hash, 'hex')
  FROM (SELECT sealed, {{seal_limit_cols}} FROM credit_limits WHERE sealed IS NOT NULL) r
  LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = r.sealed ORDER BY r.sealed;
 
--- name: audit_nodes
--- dialect: postgres
--- Every stored interior node with its two children (NULL when missing): a
--- binary COPY, the hashes as stored (decoded to hex by the pass).
-COPY (SELECT n.level, n.idx, n.hash, l.hash, r.hash
- FROM merkle_nodes n
- LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
- LEFT JOIN merkle_nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
- WHERE n.level > 0) TO STDOUT (FORMAT binary);
-
--- name: audit_nodes
--- dialect: dsql
-SELECT n.level, n.idx, encode(n.hash, 'hex'), encode(l.hash, 'hex'), encode(r.hash, 'hex')
- FROM merkle_nodes n
- LEFT JOIN merkle_nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
- LEFT JOIN merkle_nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
- WHERE n.level > 0;
+-- name: audit_node_pairs
+-- The stored nodes of level $1 with indexes in [$2, $3), and those of level
+-- $1 - 1 (their children) in [2 x $2, 2 x $3): two index range scans of the
+-- primary key, however long the log (fullpass_hash.c checks each parent
+-- against its children, a chunk at a time; read in binary).
+SELECT level, idx, hash FROM merkle_nodes
+ WHERE level = $1::smallint AND idx >= $2::bigint AND idx < $3::bigint
+UNION ALL
+SELECT level, idx, hash FROM merkle_nodes
+ WHERE level = $1::smallint - 1 AND idx >= 2 * $2::bigint AND idx < 2 * $3::bigint;
 
 -- name: audit_node_levels
--- How many nodes each level stores, and its highest index.
-SELECT level, count(*), max(idx) FROM merkle_nodes GROUP BY level ORDER BY level;
+-- How many nodes each level stores, its highest index and its lowest.
+SELECT level, count(*), max(idx), min(idx) FROM merkle_nodes GROUP BY level ORDER BY level;
 
 -- name: audit_node_get
 -- The stored hash of the perfect subtree ($1 level, $2 index), hex.

@@ -219,6 +219,24 @@ proof_names_full_audit("node tamper")
 tamper([("UPDATE merkle_nodes SET hash = %s WHERE level = 1 AND idx = 0", (node,))])
 expect_pass("node restored")
 
+# A node past the tree's last complete subtree (the pass reads the nodes a
+# level and a range at a time: one outside every range must still be seen),
+# and a node whose children are gone.
+size = query("SELECT tree_size FROM seals ORDER BY seal_no DESC LIMIT 1")[0][0]
+tamper([("INSERT INTO merkle_nodes (level, idx, hash) VALUES (1, %s, sha256('stray'))", (size,))])
+a = run_pass("stray node")
+ok(a["status"] == "failed" and "merkle_nodes_match" in failed_checks(a),
+   "a stray interior node far past the last subtree: merkle_nodes_match", a)
+tamper([("DELETE FROM merkle_nodes WHERE level = 1 AND idx = %s", (size,))])
+expect_pass("stray node removed")
+kids = query("SELECT idx, hash FROM merkle_nodes WHERE level = 0 AND idx IN (0, 1) ORDER BY idx")
+tamper([("DELETE FROM merkle_nodes WHERE level = 0 AND idx = 1", ())])
+a = run_pass("orphaned node")
+ok(a["status"] == "failed" and "merkle_nodes_match" in failed_checks(a),
+   "an interior node whose right child is gone: merkle_nodes_match", a)
+tamper([("INSERT INTO merkle_nodes (level, idx, hash) VALUES (0, 1, %s)", (kids[1][1],))])
+expect_pass("child restored")
+
 # ---- tamper: a seal's root ---------------------------------------------------
 
 root = query("SELECT root FROM seals WHERE seal_no = 1")[0][0]
