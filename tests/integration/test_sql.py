@@ -78,9 +78,10 @@ for s in table:
         finally:
             other.close()
         continue
-    copy = re.match(r"^COPY \((.*)\) TO STDOUT$", text, re.S)
+    copy = re.match(r"^COPY \((.*)\) TO STDOUT(?: \(FORMAT binary\))?$", text, re.S)
     if copy:
-        # COPY cannot be PREPAREd: its query can (the full pass's streams)
+        # COPY cannot be PREPAREd: its query can (the full pass's streams,
+        # text or binary)
         text = copy.group(1)
     try:
         cur.execute(f"PREPARE zs_check AS {text}")
