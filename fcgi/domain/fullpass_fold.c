@@ -348,6 +348,10 @@ static int rest(struct fullpass *p)
     return 0;
 }
 
+/* audit_fold_unsealed_entries' binary COPY columns (fullpass_copy_binary): account, seq,
+ * amount, balance_after, created_at (microseconds), id. */
+#define UNSEALED_ROW_TYPES "u888Tu"
+
 static int unsealed_row(struct fullpass *p, const char *const *v, int nf, void *ctx)
 {
     (void)ctx;
@@ -411,7 +415,8 @@ int fullpass_fold_finish(struct fullpass *p)
     if (!f)
         return 0;
     if (rest(p) < 0
-        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, "u888Tu", NULL, unsealed_row, NULL)
+        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, UNSEALED_ROW_TYPES, NULL,
+                           unsealed_row, NULL)
             < 0
         || fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, NULL, account_row, NULL) < 0)
         return -1;

@@ -218,16 +218,6 @@ static const unsigned char *cell(PGresult *res, int row, int col, int *len)
     return (const unsigned char *)PQgetvalue(res, row, col);
 }
 
-/* A big-endian two- or eight-byte integer. */
-static int64_t be_int(const unsigned char *b, int len)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < len; i++)
-        v = v << 8 | b[i];
-    return len == 2 ? (int16_t)v : (int64_t)v;
-}
-
 /* The stored nodes of level `level` with indexes [lo, hi) checked against their stored
  * children: audit_node_pairs' rows, placed by index. 0, or -1. */
 static int node_chunk(struct fullpass *p, int level, int64_t lo, int64_t hi, unsigned char *par,
@@ -254,8 +244,8 @@ static int node_chunk(struct fullpass *p, int level, int64_t lo, int64_t hi, uns
             fullpass_fail(p, "merkle_nodes_match", 1, NULL);
             continue;
         }
-        lvl = be_int(l, 2);
-        idx = be_int(x, 8);
+        lvl = fullpass_be_int(l, 2);
+        idx = fullpass_be_int(x, 8);
         if (lvl == level && idx >= lo && idx < hi) {
             memcpy(par + 32 * (size_t)(idx - lo), h, 32);
             have_par[idx - lo] = 1;

@@ -87,6 +87,9 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max);
 int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
                          char *out);
 
+/* The signed big-endian integer of len (2, 4 or 8) bytes at b: binary COPY and result fields. */
+int64_t fullpass_be_int(const unsigned char *b, int len);
+
 /* Renew the lease and store rows_read when a second has passed (or now). 0, or -1. */
 int fullpass_report(struct fullpass *p, int now);
 

@@ -136,13 +136,13 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max)
     }
 }
 
-static uint64_t be(const unsigned char *b, int n)
+int64_t fullpass_be_int(const unsigned char *b, int len)
 {
     uint64_t v = 0;
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < len; i++)
         v = v << 8 | b[i];
-    return v;
+    return len == 2 ? (int16_t)v : len == 4 ? (int32_t)v : (int64_t)v;
 }
 
 /* Write v in decimal at w; the end (its NUL's place). */
@@ -174,8 +174,8 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
     int n, nt = (int)strlen(types);
 
     if (len >= 19 && memcmp(r, sig, 11) == 0) { /* the header, before the first row */
-        uint64_t ext = be(r + 15, 4);
-        if (ext > len - 19)
+        int64_t ext = fullpass_be_int(r + 15, 4);
+        if (ext < 0 || (uint64_t)ext > len - 19)
             return -1;
         r += 19 + ext;
         if (r == end)
@@ -183,7 +183,7 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
     }
     if (end - r < 2)
         return -1;
-    n = (int16_t)be(r, 2);
+    n = (int)fullpass_be_int(r, 2);
     r += 2;
     if (n == -1) /* the trailer */
         return r == end ? 0 : -1;
@@ -193,7 +193,7 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
         int64_t flen;
         if (end - r < 4)
             return -1;
-        flen = (int32_t)be(r, 4);
+        flen = fullpass_be_int(r, 4);
         r += 4;
         if (flen == -1) {
             f[i] = NULL;
@@ -219,16 +219,12 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
         case '2':
             if (flen != types[i] - '0')
                 return -1;
-            out = decimal(out,
-                          flen == 8       ? (int64_t)be(r, 8)
-                              : flen == 4 ? (int64_t)(int32_t)be(r, 4)
-                                          : (int64_t)(int16_t)be(r, 2))
-                + 1;
+            out = decimal(out, fullpass_be_int(r, (int)flen)) + 1;
             break;
         case 'T': /* timestamptz: microseconds since 1970, as extract(epoch) * 1e6 reads */
             if (flen != 8)
                 return -1;
-            out = decimal(out, (int64_t)be(r, 8) + PG_EPOCH_US) + 1;
+            out = decimal(out, fullpass_be_int(r, 8) + PG_EPOCH_US) + 1;
             break;
         case 'x': /* bytea: lowercase hex, no "\x" */
             for (int64_t b = 0; b < flen; b++) {
