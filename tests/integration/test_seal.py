@@ -243,6 +243,11 @@ def verify_all(label):
     db_lots = {r["lot_id"]: [r["claimed"], r["captured"], r["bids"]] for r in rows("SELECT * FROM seal_lots")}
     db_mk = {r["market_id"]: [r["fills"], r["quantity"], r["pairs"]] for r in rows("SELECT * FROM seal_markets")}
     ok(db_acc == acc, f"{label}: seal_accounts = the sums of the sealed entries")
+    wrong_last = rows("""SELECT s.account_id, s.last_seq, m.seq FROM seal_accounts s
+        LEFT JOIN LATERAL (SELECT seq, balance_after, created_at FROM entries x
+          WHERE x.account_id = s.account_id AND x.sealed IS NOT NULL ORDER BY x.seq DESC LIMIT 1) m ON true
+        WHERE (s.last_seq, s.last_balance, s.last_at) IS DISTINCT FROM (m.seq, m.balance_after, m.created_at)""")
+    is_(wrong_last, [], f"{label}: each seal_accounts row keeps its account's last sealed entry")
     ok(db_lots == lots, f"{label}: seal_lots = the folds of the sealed bids and holds",
        {k: (db_lots.get(k), lots.get(k)) for k in set(db_lots) | set(lots) if db_lots.get(k) != lots.get(k)})
     ok(db_mk == mk, f"{label}: seal_markets = the folds of the sealed fills")
@@ -606,7 +611,16 @@ def aggregate_reads():
 
 ok(wait_for(take_audit_lease, 120), "the full pass's lease, taken for the window")
 seal_freeze()
-time.sleep(3.5)  # the round after the freeze still checks (then it knows); counts flush within 1 s
+# the round after the freeze still checks (then it knows). A backend sends its
+# counts at most once a second, and one that just did may hold them until it
+# is next idle: wait until they have stood still for 2 s, then watch
+def settled():
+    before = aggregate_reads()
+    time.sleep(2)
+    return aggregate_reads() == before
+
+
+ok(wait_for(settled, 30), "the account aggregates' read counts settle after the freeze")
 scans = aggregate_reads()
 time.sleep(4)  # four of the sealer's rounds (seal_interval_ms 1000)
 ok(aggregate_reads() == scans, "a frozen lease: the sealer's rounds read no account aggregates (4 s)",
