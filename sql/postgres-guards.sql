@@ -256,3 +256,17 @@ ALTER TABLE pending_transfers SET (autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000, vacuum_index_cleanup = on);
 ALTER TABLE credit_limits SET (autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 10000, vacuum_index_cleanup = on);
+
+-- migrate: 441 seal_accounts_last_backfill
+-- The last sealed entry of every aggregate from before migration 413 kept
+-- it, so the live running_balances_match reads it instead of looking each
+-- backlog account's predecessor up in history from the first /proof on
+-- (one probe of entries_by_account_seq per account: 10,003 accounts in
+-- well under a second at 10M entries). On DSQL, whose transactions write
+-- at most 3,000 rows, the sealer fills them in as it seals (seal.sql,
+-- seal_fold_accounts). A row a sealer filled meanwhile is left as it is.
+UPDATE seal_accounts s SET (last_seq, last_balance, last_at) =
+    (SELECT x.seq, x.balance_after, x.created_at FROM entries x
+      WHERE x.account_id = s.account_id AND x.sealed IS NOT NULL AND x.seq IS NOT NULL
+      ORDER BY x.seq DESC LIMIT 1)
+ WHERE s.last_seq IS NULL;

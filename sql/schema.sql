@@ -772,3 +772,17 @@ CREATE INDEX IF NOT EXISTS events_by_age ON events (created_at);
 
 -- migrate: 412 event_publications_by_age
 CREATE INDEX IF NOT EXISTS event_publications_by_age ON event_publications (published_at);
+
+-- migrate: 413 seal_accounts_last
+-- Each account's last sealed entry, as the sealer seals it: its seq,
+-- balance_after and created_at (of the sealed entry with the highest seq).
+-- The live running_balances_match then checks the first unsealed entry of
+-- an account against these instead of looking its predecessor up in
+-- entries_by_account_seq (sql/queries/proof.sql, account_checks); the full
+-- pass re-reads them (seal_aggregates_match). NULL: not known (an aggregate
+-- from before this migration), in which case the live check looks the entry
+-- up as before and the sealer fills them in the next time it seals one of
+-- the account's entries (seal_fold_accounts).
+ALTER TABLE seal_accounts ADD COLUMN IF NOT EXISTS last_seq bigint;
+ALTER TABLE seal_accounts ADD COLUMN IF NOT EXISTS last_balance bigint;
+ALTER TABLE seal_accounts ADD COLUMN IF NOT EXISTS last_at timestamptz;

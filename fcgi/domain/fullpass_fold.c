@@ -14,9 +14,9 @@
  *   positions_contiguous     a bitmap of the positions every record holds,
  *                            and the stray entries by count
  *
- * What the streams do not carry (unsealed rows, other tables) is read after
- * them by audit_fold_rest, audit_fold_unsealed_entries and
- * audit_fold_accounts. The fold only decides whether a check found anything:
+ * The accounts and their sealed aggregates (audit_fold_accounts) are read
+ * before the streams; what the streams do not carry (unsealed rows, other
+ * tables) after them, by audit_fold_rest and audit_fold_unsealed_entries. The fold only decides whether a check found anything:
  * when it did, the check's own full SQL form (audit.sql) runs on the same
  * snapshot and gives the verdict, its count and the rows it names, so a
  * failing check reads exactly as before. DSQL runs those SQL forms always.
@@ -51,6 +51,8 @@ struct acct {
     int64_t balance, s_entries, sealed_n, n_all, next_seq, prev_at;
     wide s_balance, sealed_sum, sum_all, prev_after;
     int have_prev;
+    struct pend s_last; /* the aggregate's last sealed entry (s_last_kept): seq, after, time */
+    int s_last_kept, s_last_seen, s_last_bad;
     struct pend *pend;
     size_t npend, cap;
 };
@@ -71,6 +73,10 @@ int fullpass_fold_is_folded(const char *check)
     return 0;
 }
 
+static int account_row(struct fullpass *p, const char *const *v, int nf, void *ctx);
+
+/* The fold, with every account and its sealed aggregate read first (the
+ * entries are then checked against the last sealed entry it keeps). */
 int fullpass_fold_begin(struct fullpass *p)
 {
     struct fullpass_fold *f;
@@ -94,7 +100,7 @@ int fullpass_fold_begin(struct fullpass *p)
         return -1;
     }
     p->fold = f;
-    return 0;
+    return fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, NULL, account_row, NULL) < 0 ? -1 : 0;
 }
 
 void fullpass_fold_end(struct fullpass *p)
@@ -268,6 +274,10 @@ static void entry(struct fullpass *p, const char *acct, const char *seq, const c
         f->flagged |= 1u << F_RUNNING;
         return;
     }
+    if (sealed && a->s_last_kept && e.seq == a->s_last.seq) {
+        a->s_last_seen = 1;
+        a->s_last_bad |= e.after != a->s_last.after || e.at != a->s_last.at;
+    }
     chain(p, a, &e);
 }
 
@@ -366,7 +376,7 @@ static int unsealed_row(struct fullpass *p, const char *const *v, int nf, void *
 static int account_row(struct fullpass *p, const char *const *v, int nf, void *ctx)
 {
     struct fullpass_fold *f = p->fold;
-    struct acct *a = nf >= 4 ? account(p, v[0]) : NULL;
+    struct acct *a = nf >= 7 ? account(p, v[0]) : NULL;
     (void)ctx;
 
     if (!a) {
@@ -384,6 +394,11 @@ static int account_row(struct fullpass *p, const char *const *v, int nf, void *c
         if ((v[2] && int64_of(v[2], &b) < 0) || (v[3] && int64_of(v[3], &a->s_entries) < 0))
             f->flagged = F_ALL;
         a->s_balance = b;
+    }
+    if (v[4]) {
+        a->s_last_kept = 1;
+        a->s_last_bad = int64_of(v[4], &a->s_last.seq) < 0 || int64_of(v[5], &a->s_last.after) < 0
+            || int64_of(v[6], &a->s_last.at) < 0; /* a kept seq without the rest: wrong */
     }
     return 0;
 }
@@ -405,6 +420,8 @@ static void accounts_done(struct fullpass_fold *f)
         if ((a->in_seal || a->sealed_n > 0)
             && (a->s_balance != a->sealed_sum || a->s_entries != a->sealed_n))
             f->flagged |= 1u << F_SEAL_AGG;
+        if (a->s_last_kept && (a->s_last_bad || !a->s_last_seen))
+            f->flagged |= 1u << F_SEAL_AGG;
     }
 }
 
@@ -417,8 +434,7 @@ int fullpass_fold_finish(struct fullpass *p)
     if (rest(p) < 0
         || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, UNSEALED_ROW_TYPES, NULL,
                            unsealed_row, NULL)
-            < 0
-        || fullpass_stream(p, SQL_AUDIT_FOLD_ACCOUNTS, NULL, NULL, account_row, NULL) < 0)
+            < 0)
         return -1;
     accounts_done(f);
     for (int i = 0; i < F_NCHECKS; i++) {

@@ -38,7 +38,7 @@
  * transfers it can take itself: later seals of the run take them unchecked. */
 #define SEAL_VERIFY_AHEAD 24
 #define SEAL_MAX_STMTS 64
-#define SEAL_MAX_TEXTS 32
+#define SEAL_MAX_TEXTS 34 /* arrays: marks 2 + 14, Merkle nodes 3, folds 6 + 4 + 4 */
 #define SEAL_MAX_PARAMS 11
 static int lease_missed; /* this process's last seal found the lease taken: seal_lease_probe */
 
@@ -341,21 +341,21 @@ static enum tx_decision round2(struct tx *tx, struct seal_ctx *c)
 /* Queue the fold upsert of f (three: lots and markets) if it has rows. */
 static void queue_fold(struct seal_ctx *c, const struct seal_folds *f, int three, enum sql_id id)
 {
-    struct record_text *a[4];
-    struct record_text tmp[4];
+    struct record_text *a[SEAL_FOLD_ARRAYS];
+    struct record_text tmp[SEAL_FOLD_ARRAYS];
 
     if (f->n == 0)
         return;
     memset(tmp, 0, sizeof(tmp));
     seal_folds_arrays(f, three, tmp);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < (three ? 4 : SEAL_FOLD_ARRAYS); k++) {
         a[k] = new_text(c);
         *a[k] = tmp[k];
     }
     if (three)
         add_stmt(c, id, 4, a[0]->p, a[1]->p, a[2]->p, a[3]->p);
     else
-        add_stmt(c, id, 3, a[0]->p, a[1]->p, a[2]->p);
+        add_stmt(c, id, 6, a[0]->p, a[1]->p, a[2]->p, a[3]->p, a[4]->p, a[5]->p);
 }
 
 /* The aggregates of result res (an id and two or three counters). NULL on OOM. */

@@ -80,32 +80,33 @@ int seal_folds_has(const struct seal_folds *f, const char *id)
     return s && s->used;
 }
 
-void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text out[4])
+void seal_folds_arrays(const struct seal_folds *f, int three,
+                       struct record_text out[SEAL_FOLD_ARRAYS])
 {
+    int n = three ? 4 : SEAL_FOLD_ARRAYS, first = 1;
     char num[32];
-    int first = 1;
 
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < n; k++)
         record_text_add(&out[k], "{");
     for (size_t i = 0; i < f->cap; i++) {
         const struct seal_fold *s = &f->slot[i];
+        const int64_t v[SEAL_FOLD_ARRAYS] = {
+            0, s->a, s->b, three ? s->c : s->last_seq, s->last_after, s->last_at
+        };
         if (!s->used)
             continue;
-        if (!first)
-            for (int k = 0; k < 4; k++)
-                record_text_add(&out[k], ",");
+        for (int k = 0; k < n; k++) {
+            snprintf(num, sizeof(num), "%lld", (long long)v[k]);
+            record_text_add(&out[k], first ? "" : ",");
+            record_text_add(&out[k],
+                            k == 0                                    ? s->id
+                                : k >= 3 && !three && s->last_unknown ? "NULL"
+                                                                      : num);
+        }
         first = 0;
-        record_text_add(&out[0], s->id);
-        snprintf(num, sizeof(num), "%lld", (long long)s->a);
-        record_text_add(&out[1], num);
-        snprintf(num, sizeof(num), "%lld", (long long)s->b);
-        record_text_add(&out[2], num);
-        snprintf(num, sizeof(num), "%lld", (long long)s->c);
-        record_text_add(&out[3], num);
     }
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < n; k++)
         record_text_add(&out[k], "}");
-    (void)three; /* the two-delta form ignores out[3] */
 }
 
 /* ---- the Merkle frontier -------------------------------------------------- */

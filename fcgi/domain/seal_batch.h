@@ -12,10 +12,14 @@
 
 #include "domain/record.h"
 
-/* One aggregate row being folded: its UUID and three deltas. */
+/* One aggregate row being folded: its UUID and three deltas; an account's
+ * also the batch's last entry of it (the highest seq), unless one of its
+ * entries had no seq, balance or time (last_unknown). */
 struct seal_fold {
     char id[37];
     int64_t a, b, c;
+    int64_t last_seq, last_after, last_at;
+    int last_unknown;
     int used;
 };
 
@@ -108,8 +112,12 @@ int seal_batch_add(struct seal_batch *b, enum record_kind k, const char *id, int
 void seal_batch_arrays(const struct seal_batch *b, enum record_kind k, struct record_text *ids,
                        struct record_text *pos);
 
-/* The fold arrays (ids and three deltas, or two when three is 0) of f. */
-void seal_folds_arrays(const struct seal_folds *f, int three, struct record_text out[4]);
+/* The fold arrays of f: ids and three deltas; or, when three is 0 (accounts),
+ * ids, two deltas and each one's last entry: seq, balance_after and time in
+ * µs (NULL when unknown). SEAL_FOLD_ARRAYS of them at most. */
+#define SEAL_FOLD_ARRAYS 6
+void seal_folds_arrays(const struct seal_folds *f, int three,
+                       struct record_text out[SEAL_FOLD_ARRAYS]);
 
 /* "transfer=N entry=N hold=N bid=N lot=N fill=N order=N pending=N limit=N" into out. */
 void seal_batch_counts(const struct seal_batch *b, char *out, size_t outlen);

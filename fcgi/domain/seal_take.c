@@ -30,8 +30,28 @@ static int64_t record_cost(struct seal_batch *b, int k)
 struct ent {
     const char *tid;
     struct record_entry e;
+    const char *seq, *after, *at; /* NULL: none */
     int row; /* in the entries result: its time, seq and running balance follow */
 };
+
+/* Fold entry e into its account's fold f: the sum, the count and the last entry. */
+static void fold_entry(struct seal_fold *f, const struct ent *e, int created)
+{
+    int64_t seq;
+
+    f->a += seal_i64(e->e.amount);
+    f->b += 1;
+    if (!e->seq || !e->after || !e->at) {
+        f->last_unknown = 1;
+        return;
+    }
+    seq = seal_i64(e->seq);
+    if (created || seq > f->last_seq) {
+        f->last_seq = seq;
+        f->last_after = seal_i64(e->after);
+        f->last_at = seal_i64(e->at);
+    }
+}
 
 static int ent_cmp(const void *a, const void *b)
 {
@@ -67,8 +87,7 @@ static int take_transfer(struct seal_batch *b, const PGresult *res, int i, const
         struct seal_fold *f = seal_folds_get(&b->accounts, e[k].e.account, &created);
         if (!f)
             return -1;
-        f->a += seal_i64(e[k].e.amount);
-        f->b += 1;
+        fold_entry(f, &e[k], created);
     }
     b->entries += ne;
     b->vpos++;
@@ -90,6 +109,9 @@ static struct ent *load_entries(const PGresult *en)
         e[i].e.id = PQgetvalue(en, i, 1);
         e[i].e.account = PQgetvalue(en, i, 2);
         e[i].e.amount = PQgetvalue(en, i, 3);
+        e[i].at = PQgetisnull(en, i, 4) ? NULL : PQgetvalue(en, i, 4);
+        e[i].seq = PQgetisnull(en, i, 6) ? NULL : PQgetvalue(en, i, 6);
+        e[i].after = PQgetisnull(en, i, 7) ? NULL : PQgetvalue(en, i, 7);
         e[i].row = i;
     }
     if (e)

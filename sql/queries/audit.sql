@@ -295,7 +295,9 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
 
 -- name: audit_seal_aggregates_match
 -- the sealed aggregates are the fold of the sealed rows: per account the sum
--- and count of its sealed entries; per lot the claimed units of its sealed
+-- and count of its sealed entries and, where it keeps one, its last sealed
+-- entry (the seq of a sealed entry, with that entry's balance_after and
+-- time); per lot the claimed units of its sealed
 -- claimed bids, the captured amount of its sealed captured holds and the
 -- count of its sealed bids; per market the count, quantity and mint quantity
 -- of its sealed fills
@@ -304,7 +306,12 @@ SELECT count(*), string_agg(id::text, ',') FILTER (WHERE rn <= 5) FROM (
   SELECT coalesce(s.account_id, f.account_id) AS id FROM seal_accounts s
   FULL JOIN (SELECT account_id, sum(amount) AS balance, count(*) AS n FROM entries
              WHERE sealed IS NOT NULL GROUP BY account_id) f ON f.account_id = s.account_id
+  LEFT JOIN LATERAL (SELECT x.balance_after, x.created_at FROM entries x
+             WHERE s.last_seq IS NOT NULL AND x.account_id = s.account_id AND x.seq = s.last_seq
+             AND x.sealed IS NOT NULL LIMIT 1) m ON true
   WHERE coalesce(s.balance, 0) <> coalesce(f.balance, 0) OR coalesce(s.entries, 0) <> coalesce(f.n, 0)
+   OR (s.last_seq IS NOT NULL AND (m.created_at IS NULL OR m.balance_after IS DISTINCT FROM s.last_balance
+       OR m.created_at IS DISTINCT FROM s.last_at))
   UNION ALL
 {{seal_lots_markets_unfolded}}) x) bad;
 
@@ -686,6 +693,8 @@ SELECT account_id, seq, amount, balance_after, created_at, id FROM entries WHERE
 -- name: audit_fold_accounts
 -- Every account and every sealed per-account aggregate, side by side: id,
 -- balance (NULL: no such account), the sealed balance and entry count
--- (NULL: no aggregate).
-SELECT coalesce(a.id, s.account_id), a.balance, s.balance, s.entries
+-- (NULL: no aggregate), and the aggregate's last sealed entry: seq (NULL:
+-- none kept), balance_after and time (microseconds since the epoch).
+SELECT coalesce(a.id, s.account_id), a.balance, s.balance, s.entries, s.last_seq, s.last_balance,
+    (extract(epoch FROM s.last_at) * 1000000)::bigint
  FROM accounts a FULL JOIN seal_accounts s ON s.account_id = a.id;

@@ -540,13 +540,36 @@ e.seq IS NULL OR e.balance_after IS NULL OR e.seq < 1 OR (e.seq > 1 AND p.accoun
 -- the text once. Each check's verdict and sample are what its own statement
 -- answered: running_balances_match adds the unsealed entries checked against
 -- their predecessors (r) to the accounts it reports (sample: those entries
--- first); its last-entry probe runs only for an account with unsealed entries.
+-- first).
+--
+-- The running balances cost no probe into history when the backlog is what
+-- the sealer leaves: w numbers each account's unsealed entries in seq order,
+-- so an entry's predecessor is the unsealed entry before it (prev_*) or, for
+-- the first, the account's last sealed entry as its aggregate keeps it
+-- (seal_accounts.last_*, re-checked by the full pass); and its last entry is
+-- its last unsealed one when that one's seq is the count of its entries.
+-- Only an entry or account that neither describes (an aggregate from before
+-- last_* was kept, a gap, a row out of place) is looked up by key in
+-- entries_by_account_seq, as every one was before.
+WITH w AS (SELECT id, account_id, seq, amount, balance_after, created_at,
+      lag(seq) OVER o AS prev_seq, lag(balance_after) OVER o AS prev_balance,
+      lag(created_at) OVER o AS prev_at, lead(true) OVER o IS NULL AS last
+    FROM entries WHERE sealed IS NULL WINDOW o AS (PARTITION BY account_id ORDER BY seq))
 SELECT x.bme_n, x.bme_ids, x.mc, NULL::text, x.nnb_n, x.nnb_ids, x.hmh_n, x.hmh_ids,
     x.hwb_n, x.hwb_ids, x.wcl_n, x.wcl_ids,
     r.n + x.rbm_n, array_to_string((r.ids || x.rbm_ids)[1:5], ',')
-FROM (SELECT count(*) AS n, (array_agg(e.id::text))[1:5] AS ids FROM entries e
-      LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
-      WHERE e.sealed IS NULL AND ({{running_entry_bad}})) r
+FROM (SELECT count(*) AS n, (array_agg(e.id::text))[1:5] AS ids
+      FROM (SELECT w.*, CASE WHEN w.prev_seq = w.seq - 1 THEN 1 WHEN s.last_seq = w.seq - 1 THEN 2
+                        ELSE 0 END AS via, s.last_balance, s.last_at
+            FROM w LEFT JOIN seal_accounts s ON s.account_id = w.account_id) e
+      LEFT JOIN LATERAL (SELECT x.account_id, x.balance_after, x.created_at FROM entries x
+                         WHERE e.via = 0 AND e.seq IS NOT NULL
+                         AND x.account_id = e.account_id AND x.seq = e.seq - 1 LIMIT 1) q ON true
+      CROSS JOIN LATERAL (SELECT CASE WHEN e.via > 0 THEN e.account_id ELSE q.account_id END AS account_id,
+                 CASE e.via WHEN 1 THEN e.prev_balance WHEN 2 THEN e.last_balance
+                   ELSE q.balance_after END AS balance_after,
+                 CASE e.via WHEN 1 THEN e.prev_at WHEN 2 THEN e.last_at ELSE q.created_at END AS created_at) p
+      WHERE {{running_entry_bad}}) r
 CROSS JOIN (SELECT
    count(*) FILTER (WHERE a.bme) AS bme_n,
    array_to_string((array_agg(a.id::text) FILTER (WHERE a.bme))[1:5], ',') AS bme_ids,
@@ -566,15 +589,19 @@ CROSS JOIN (SELECT
        ELSE a.held <> coalesce(h.s, 0) + coalesce(o.s, 0) + coalesce(q.s, 0) END AS hmh,
      -- running_balances_match: with unsealed entries, the last entry and the count; else the aggregate
      CASE WHEN u.n IS NULL THEN a.balance <> coalesce(s.balance, 0)
+       WHEN u.last_seq = coalesce(s.entries, 0) + u.n THEN coalesce(u.last_balance, 0) <> a.balance
        ELSE coalesce(l.balance_after, 0) <> a.balance
          OR coalesce(l.seq, 0) <> coalesce(s.entries, 0) + u.n END AS rbm
    FROM (SELECT id, balance, held, ({{no_negative_balances_bad}}) AS nnb,
                 ({{held_within_balance_bad}}) AS hwb, ({{within_credit_limit_bad}}) AS wcl
          FROM accounts) a
    LEFT JOIN seal_accounts s ON s.account_id = a.id
-   LEFT JOIN (SELECT account_id, count(*) AS n, sum(amount) AS s FROM entries WHERE sealed IS NULL
-              GROUP BY account_id) u ON u.account_id = a.id
+   LEFT JOIN (SELECT account_id, count(*) AS n, sum(amount) AS s,
+                     max(seq) FILTER (WHERE last) AS last_seq,
+                     max(balance_after) FILTER (WHERE last) AS last_balance
+              FROM w GROUP BY account_id) u ON u.account_id = a.id
    LEFT JOIN LATERAL (SELECT x.seq, x.balance_after FROM entries x WHERE u.n IS NOT NULL
+                      AND u.last_seq IS DISTINCT FROM coalesce(s.entries, 0) + u.n
                       AND x.account_id = a.id AND x.seq IS NOT NULL ORDER BY x.seq DESC LIMIT 1) l ON true
    LEFT JOIN (SELECT account_id, sum(amount) AS s FROM holds WHERE sealed IS NULL
               AND state = 'active' GROUP BY account_id) h ON h.account_id = a.id

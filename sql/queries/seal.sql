@@ -217,14 +217,39 @@ UPDATE credit_limits SET sealed = u.pos FROM unnest($1::uuid[], $2::bigint[]) AS
 INSERT INTO merkle_nodes (level, idx, hash)
  SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]);
 
+-- fragment: seal_last_keep
+-- The aggregate's last sealed entry stays (seal_fold_accounts): it is known
+-- and past the one the seal brings.
+seal_accounts.last_seq > EXCLUDED.last_seq
+
 -- name: seal_fold_accounts
 -- Add a seal's entries to the sealed per-account aggregates: accounts $1,
--- balance deltas $2, entry counts $3.
-INSERT INTO seal_accounts (account_id, balance, entries)
- SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[])
+-- balance deltas $2, entry counts $3, and the seal's last entry of each
+-- account (the highest seq): seq $4, balance_after $5, created_at $6
+-- (microseconds since the epoch; NULL: one of the account's entries had no
+-- seq or balance, which the seal's checks refuse). The aggregate keeps the
+-- last sealed entry of the two. One it does not know (NULL, from before
+-- migration 413) is read by key, once: the account's highest sealed seq in
+-- entries_by_account_seq, the seal's own entries included whether marked
+-- yet or not.
+INSERT INTO seal_accounts (account_id, balance, entries, last_seq, last_balance, last_at)
+ SELECT u.id, u.b, u.n,
+  CASE WHEN k.seq > u.seq THEN k.seq ELSE u.seq END,
+  CASE WHEN k.seq > u.seq THEN k.balance_after ELSE u.after END,
+  CASE WHEN k.seq > u.seq THEN k.created_at ELSE timestamptz 'epoch' + u.at * interval '1 microsecond' END
+ FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+   AS u(id, b, n, seq, after, at)
+ LEFT JOIN seal_accounts o ON o.account_id = u.id
+ LEFT JOIN LATERAL (SELECT x.seq, x.balance_after, x.created_at FROM entries x
+   WHERE o.account_id IS NOT NULL AND o.last_seq IS NULL AND u.seq IS NOT NULL
+   AND x.account_id = u.id AND x.sealed IS NOT NULL AND x.seq IS NOT NULL
+   ORDER BY x.seq DESC LIMIT 1) k ON true
  ON CONFLICT (account_id) DO UPDATE SET
  balance = seal_accounts.balance + EXCLUDED.balance,
- entries = seal_accounts.entries + EXCLUDED.entries;
+ entries = seal_accounts.entries + EXCLUDED.entries,
+ last_seq = CASE WHEN {{seal_last_keep}} THEN seal_accounts.last_seq ELSE EXCLUDED.last_seq END,
+ last_balance = CASE WHEN {{seal_last_keep}} THEN seal_accounts.last_balance ELSE EXCLUDED.last_balance END,
+ last_at = CASE WHEN {{seal_last_keep}} THEN seal_accounts.last_at ELSE EXCLUDED.last_at END;
 
 -- name: seal_fold_lots
 -- Add a seal's bids and holds to the sealed per-lot aggregates: lots $1,

@@ -168,8 +168,10 @@ def shift_transfer(tid, frm, to, d):
             ("UPDATE entries SET amount = amount + %s WHERE transfer_id = %s AND account_id = %s", (d, tid, to)),
             ("UPDATE accounts SET balance = balance - %s WHERE id = %s", (d, frm)),
             ("UPDATE accounts SET balance = balance + %s WHERE id = %s", (d, to)),
-            ("UPDATE seal_accounts SET balance = balance - %s WHERE account_id = %s", (d, frm)),
-            ("UPDATE seal_accounts SET balance = balance + %s WHERE account_id = %s", (d, to))]
+            ("UPDATE seal_accounts SET balance = balance - %s, last_balance = last_balance - %s"
+             " WHERE account_id = %s", (d, d, frm)),
+            ("UPDATE seal_accounts SET balance = balance + %s, last_balance = last_balance + %s"
+             " WHERE account_id = %s", (d, d, to))]
 
 
 tamper(shift_transfer(T_ab, alice, bob, 7))
@@ -291,15 +293,35 @@ tamper([("UPDATE entries SET balance_after = balance_after - 1 WHERE id = %s", (
 shift = [("UPDATE entries SET amount = amount + %s WHERE id = %s", None),
          ("UPDATE entries SET balance_after = balance_after + %s WHERE account_id = %s AND seq >= "
           "(SELECT seq FROM entries WHERE id = %s)", None),
-         ("UPDATE seal_accounts SET balance = balance + %s WHERE account_id = %s", None)]
-tamper([(shift[0][0], (-2, E_alice[0])), (shift[1][0], (-2, alice, E_alice[0])), (shift[2][0], (-2, alice))])
+         ("UPDATE seal_accounts SET balance = balance + %s, last_balance = last_balance + %s"
+          " WHERE account_id = %s", None)]
+tamper([(shift[0][0], (-2, E_alice[0])), (shift[1][0], (-2, alice, E_alice[0])), (shift[2][0], (-2, -2, alice))])
 expect_named("entry sum tamper", "balances_match_entries")
-tamper([(shift[0][0], (2, E_alice[0])), (shift[1][0], (2, alice, E_alice[0])), (shift[2][0], (2, alice))])
+tamper([(shift[0][0], (2, E_alice[0])), (shift[1][0], (2, alice, E_alice[0])), (shift[2][0], (2, 2, alice))])
 
 # the sealed per-account aggregate's entry count
 tamper([("UPDATE seal_accounts SET entries = entries + 1 WHERE account_id = %s", (alice,))])
 expect_named("aggregate count tamper", "seal_aggregates_match", row_id=alice)
 tamper([("UPDATE seal_accounts SET entries = entries - 1 WHERE account_id = %s", (alice,))])
+
+# the aggregate's last sealed entry (what the live running_balances_match checks
+# an account's first unsealed entry against): each of its three values
+last = query("SELECT last_seq, last_balance, last_at FROM seal_accounts WHERE account_id = %s", (alice,))[0]
+ok(last[0] is not None and last == query(
+    "SELECT seq, balance_after, created_at FROM entries WHERE account_id = %s AND sealed IS NOT NULL"
+    " ORDER BY seq DESC LIMIT 1", (alice,))[0], "alice's aggregate keeps her last sealed entry", last)
+for col, change in (("last_seq", "last_seq - 1"), ("last_balance", "last_balance + 1"),
+                    ("last_at", "last_at - interval '1 microsecond'")):
+    tamper([(f"UPDATE seal_accounts SET {col} = {change} WHERE account_id = %s", (alice,))])
+    expect_named(f"aggregate {col} tamper", "seal_aggregates_match", {"seal_aggregates_match"}, alice)
+    tamper([(f"UPDATE seal_accounts SET {col} = %s WHERE account_id = %s",
+             (last[("last_seq", "last_balance", "last_at").index(col)], alice))])
+# not kept (an aggregate from before they were): nothing to check, nothing wrong
+tamper([("UPDATE seal_accounts SET last_seq = NULL, last_balance = NULL, last_at = NULL"
+         " WHERE account_id = %s", (alice,))])
+expect_pass("aggregate without its last entry")
+tamper([("UPDATE seal_accounts SET last_seq = %s, last_balance = %s, last_at = %s WHERE account_id = %s",
+         last + (alice,))])
 
 # a sealed entry moved to a transfer that does not exist
 ghost = str(uuid.uuid4())

@@ -346,6 +346,35 @@ out = subprocess.run([os.path.join(REPO, "scripts", "zerosum"), "audit"], captur
                      env=dict(os.environ, ZS_VAR=ZS_VAR), timeout=300)
 is_(out.returncode, 0, "repaired: the next full pass passes")
 is_(failing(), (200, []), "repaired: consistent")
+
+# an unsealed entry after sealed ones is checked against the account's last sealed
+# entry as its aggregate keeps it (seal_accounts.last_*), not looked up in history
+must(post("/transfer", {"from": x, "to": y, "amount": 5}, token=tx), 201, "x pays y again")
+e3, at3 = query("SELECT id::text, created_at FROM entries WHERE account_id = %s AND seq = 3", (x,))[0]
+kept = query("SELECT last_seq, last_balance, last_at FROM seal_accounts WHERE account_id = %s", (x,))[0]
+is_(kept[:2], (2, 493), "x's aggregate keeps its last sealed entry: seq 2, balance 493")
+is_(failing(), (200, []), "an unsealed entry after sealed ones: consistent")
+tamper("UPDATE entries SET balance_after = balance_after + 1 WHERE id = %s", (e3,))
+is_(failing(), (409, ["running_balances_match"]), "its balance_after off by one against the aggregate: caught")
+tamper("UPDATE entries SET balance_after = balance_after - 1, created_at = %s - interval '1 second'"
+       " WHERE id = %s", (kept[2], e3))
+is_(failing(), (409, ["running_balances_match"]), "its time before the last sealed entry's: caught")
+tamper("UPDATE entries SET created_at = %s WHERE id = %s", (at3, e3))
+# an aggregate that does not keep its last entry (from before it did): looked up by key
+conn = db("postgres")
+conn.autocommit = True
+conn.cursor().execute("UPDATE seal_accounts SET last_seq = NULL, last_balance = NULL, last_at = NULL"
+                      " WHERE account_id = %s", (x,))
+conn.close()
+is_(failing(), (200, []), "without the aggregate's last entry: consistent")
+tamper("UPDATE entries SET balance_after = balance_after + 1 WHERE id = %s", (e3,))
+is_(failing(), (409, ["running_balances_match"]), "…and the tampered entry still caught, by lookup")
+tamper("UPDATE entries SET balance_after = balance_after - 1 WHERE id = %s", (e3,))
+seal_now()
+is_(query("SELECT last_seq, last_balance, last_at FROM seal_accounts WHERE account_id = %s", (x,))[0],
+    query("SELECT seq, balance_after, created_at FROM entries WHERE account_id = %s ORDER BY seq DESC LIMIT 1",
+          (x,))[0], "the next seal fills the aggregate's last entry in, from x's last sealed entry")
+is_(failing(), (200, []), "sealed: consistent")
 seal_thaw()
 
 # ---- the migration's back-fill recomputes what the writers wrote ------------------

@@ -34,7 +34,7 @@ ok(len(live) >= 30, f"the live check statements ({len(live)})")
 SEED = """
 SET LOCAL session_replication_role = replica;
 CREATE TEMP TABLE plan_t ON COMMIT DROP AS
- SELECT gen_random_uuid() AS id, CASE WHEN g > %(u)s THEN g END AS sealed
+ SELECT gen_random_uuid() AS id, CASE WHEN g > %(u)s THEN g END AS sealed, g
  FROM generate_series(1, %(n)s) g;
 INSERT INTO transfers (id, from_account, to_account, amount, kind, caller, sealed)
  SELECT id, %(a)s, %(b)s, 3, 'transfer', 'proof-plan', sealed FROM plan_t;
@@ -56,10 +56,14 @@ def nodes(plan):
         yield from nodes(p)
 
 
+def probes(plan, index):
+    """Lookups through index (the index scans' loops)."""
+    return sum(n.get("Actual Loops", 0) for n in nodes(plan) if n.get("Index Name") == index)
+
+
 def pkey_probes(plan):
-    """Rows looked up in transfers by primary key (the index scans' loops)."""
-    return sum(n.get("Actual Loops", 0) for n in nodes(plan)
-               if n.get("Index Name") == "transfers_pkey")
+    """Rows looked up in transfers by primary key."""
+    return probes(plan, "transfers_pkey")
 
 
 def verdict(cur, name):
@@ -109,6 +113,45 @@ try:
                     "VALUES ('00000000-0000-4000-8000-0000000000e1', gen_random_uuid(), %s, 1)", (a,))
         is_(verdict(cur, "proof_entries_have_transfers"), (1, "00000000-0000-4000-8000-0000000000e1"),
             "entries_have_transfers: an entry under no transfer is reported")
+        # the running balances, once the backlog follows its accounts' sealed entries (as
+        # the sealer leaves it): a's and b's entries numbered with the sealed ones first,
+        # and the aggregates keeping their last sealed entry
+        n = SEALED + UNSEALED
+        cur.execute("DELETE FROM entries e WHERE account_id IN (%s, %s) AND NOT EXISTS (SELECT 1"
+                    " FROM plan_t t WHERE t.id = e.transfer_id AND t.sealed IS NOT DISTINCT FROM e.sealed)",
+                    (a, b))  # the rows the cases above added
+        cur.execute("UPDATE entries e SET seq = %(n)s + 1 - t.g, balance_after = e.amount * (%(n)s + 1 - t.g)"
+                    " FROM plan_t t WHERE e.transfer_id = t.id", {"n": n})
+        cur.execute("UPDATE accounts SET balance = CASE WHEN id = %s THEN -3 ELSE 3 END * %s,"
+                    " credit_limit = CASE WHEN id = %s THEN 3 * %s END WHERE id IN (%s, %s)",
+                    (a, n, a, n, a, b))  # a owes what it paid: a limit lets it
+        cur.execute("INSERT INTO seal_accounts (account_id, balance, entries, last_seq, last_balance, last_at)"
+                    " SELECT id, sign * 3 * %(s)s, %(s)s, %(s)s, sign * 3 * %(s)s, now()"
+                    " FROM (VALUES (%(a)s::uuid, -1), (%(b)s::uuid, 1)) v(id, sign)"
+                    " ON CONFLICT (account_id) DO UPDATE SET balance = EXCLUDED.balance,"
+                    " entries = EXCLUDED.entries, last_seq = EXCLUDED.last_seq,"
+                    " last_balance = EXCLUDED.last_balance, last_at = EXCLUDED.last_at",
+                    {"s": SEALED, "a": a, "b": b})
+        rbm = "proof_running_balances_match"
+        is_(probes(explain(cur, live[rbm]), "entries_by_account_seq"), 0,
+            "running_balances_match: a backlog that follows the aggregates costs no lookup in history")
+        cur.execute(live[rbm])
+        res = cur.fetchone()
+        is_(res[12:14], (0, None), "running_balances_match: and it holds")
+        cur.execute("UPDATE seal_accounts SET last_seq = NULL WHERE account_id = %s", (a,))
+        plan = explain(cur, live[rbm])
+        is_(probes(plan, "entries_by_account_seq"), 1,
+            "without a's last sealed entry: its first unsealed entry is looked up, once")
+        ok(not any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "entries" for n in nodes(plan)),
+           "…by key, not by reading entries whole")
+        cur.execute(live[rbm])
+        is_(cur.fetchone()[12:14], (0, None), "…and it still holds")
+        cur.execute("UPDATE entries SET balance_after = balance_after + 1 WHERE account_id = %s AND seq = %s",
+                    (b, n))
+        cur.execute(live[rbm])
+        is_(cur.fetchone()[12], 2, "b's last entry off by one: reported, against its predecessor and as b's")
+        is_(probes(explain(cur, live[rbm]), "entries_by_account_seq"), 1,
+            "…at no lookup more (the last entry is the backlog's)")
 finally:
     conn.rollback()
     conn.close()

@@ -80,7 +80,7 @@ static void test_batch(void)
 {
     struct seal_batch b;
     struct record_text ids = { 0 }, pos = { 0 };
-    struct record_text arr[4];
+    struct record_text arr[SEAL_FOLD_ARRAYS];
     struct record r1 = { 0 }, r2 = { 0 };
     char counts[160];
     int created;
@@ -110,6 +110,21 @@ static void test_batch(void)
     seal_folds_arrays(&b.lots, 1, arr);
     is_str(arr[1].p, "{3}", "fold delta array");
     for (int k = 0; k < 4; k++)
+        record_text_free(&arr[k]);
+    /* an account's fold: two deltas and its last entry, NULL when one entry had none */
+    f = seal_folds_get(&b.accounts, "55555555-5555-4555-8555-555555555555", &created);
+    f->a = -4, f->b = 2, f->last_seq = 9, f->last_after = 12, f->last_at = 1700000000000001;
+    f = seal_folds_get(&b.accounts, "66666666-6666-4666-8666-666666666666", &created);
+    f->a = 4, f->b = 1, f->last_seq = 3, f->last_unknown = 1;
+    memset(arr, 0, sizeof(arr));
+    seal_folds_arrays(&b.accounts, 0, arr);
+    int at5 = strncmp(arr[0].p, "{5", 2) == 0;
+    is_str(arr[3].p, at5 ? "{9,NULL}" : "{NULL,9}", "last seq array, NULL when unknown");
+    is_str(arr[4].p, at5 ? "{12,NULL}" : "{NULL,12}", "last balance array");
+    is_str(arr[5].p, at5 ? "{1700000000000001,NULL}" : "{NULL,1700000000000001}",
+           "last time array");
+    is_str(arr[2].p, at5 ? "{2,1}" : "{1,2}", "entry counts array");
+    for (int k = 0; k < SEAL_FOLD_ARRAYS; k++)
         record_text_free(&arr[k]);
     seal_batch_counts(&b, counts, sizeof(counts));
     is_str(counts, "transfer=0 entry=0 hold=2 bid=0 lot=0 fill=0 order=0 pending=0 limit=0",
