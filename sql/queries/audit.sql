@@ -499,6 +499,17 @@ UNION ALL
 SELECT level, idx, hash FROM merkle_nodes
  WHERE level = $1::smallint - 1 AND idx >= 2 * $2::bigint AND idx < 2 * $3::bigint;
 
+-- name: audit_node_block
+-- The stored nodes of levels 0 to $3 over the leaves [$1, $2) (a block of
+-- 2^$3 leaves): at level l the indexes [$1 >> l, $2 >> l), one index range
+-- scan of the primary key each, so every node of those levels is read once
+-- (fullpass_hash.c checks each against its children in the same block;
+-- read in binary).
+SELECT m.level, m.idx, m.hash FROM generate_series(0, $3::integer) AS l(level)
+ CROSS JOIN LATERAL (SELECT level, idx, hash FROM merkle_nodes
+   WHERE level = l.level::smallint AND idx >= ($1::bigint >> l.level)
+   AND idx < ($2::bigint >> l.level)) m;
+
 -- name: audit_node_levels
 -- How many nodes each level stores, its highest index and its lowest.
 SELECT level, count(*), max(idx), min(idx) FROM merkle_nodes GROUP BY level ORDER BY level;

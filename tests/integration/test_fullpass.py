@@ -220,6 +220,20 @@ ok(a["status"] == "failed" and a["failed_check"] == "merkle_nodes_match"
 proof_names_full_audit("node tamper")
 tamper([("UPDATE merkle_nodes SET hash = %s WHERE level = 1 AND idx = 0", (node,))])
 expect_pass("node restored")
+# every stored level's last node: the pass checks the lower levels a block of leaves
+# at a time and the few top ones level by level, so both ways and the block's edge
+# are each tampered with
+top = query("SELECT max(level) FROM merkle_nodes")[0][0]
+ok(top >= 3, "the tree has levels enough for both ways (the top two go level by level)", top)
+for lvl in range(2, top + 1):
+    idx, node = query("SELECT idx, hash FROM merkle_nodes WHERE level = %s ORDER BY idx DESC LIMIT 1",
+                      (lvl,))[0]
+    tamper([("UPDATE merkle_nodes SET hash = sha256(hash) WHERE level = %s AND idx = %s", (lvl, idx))])
+    a = run_pass(f"level {lvl} node tamper")
+    ok(a["status"] == "failed" and a["failed_check"] == "merkle_nodes_match",
+       f"a level {lvl} node tampered: the pass fails naming merkle_nodes_match", a)
+    tamper([("UPDATE merkle_nodes SET hash = %s WHERE level = %s AND idx = %s", (node, lvl, idx))])
+expect_pass("nodes restored")
 
 # A node past the tree's last complete subtree (the pass reads the nodes a
 # level and a range at a time: one outside every range must still be seen),
