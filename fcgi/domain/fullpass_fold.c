@@ -16,10 +16,11 @@
  *
  * The accounts and their sealed aggregates (audit_fold_accounts) are read
  * before the streams; what the streams do not carry (unsealed rows, other
- * tables) after them, by audit_fold_rest and audit_fold_unsealed_entries. The fold only decides whether a check found anything:
- * when it did, the check's own full SQL form (audit.sql) runs on the same
- * snapshot and gives the verdict, its count and the rows it names, so a
- * failing check reads exactly as before. DSQL runs those SQL forms always.
+ * tables) after them, by audit_fold_rest and audit_fold_unsealed_entries.
+ * The fold only decides whether a check found anything: when it did, the
+ * check's own full SQL form (audit.sql) runs on the same snapshot and gives
+ * the verdict, its count and the rows it names, so a failing check reads
+ * exactly as before. DSQL runs those SQL forms always.
  */
 #include <stdio.h>
 #include <stdlib.h>

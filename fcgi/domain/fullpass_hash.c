@@ -306,7 +306,7 @@ static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, 
         int64_t lvl = ll == 2 ? fullpass_be_int(l, 2) : -1,
                 idx = il == 8 ? fullpass_be_int(x, 8) : -1;
         if (hl != 32 || lvl < 0 || lvl > bl || idx < lo >> lvl
-            || idx >= (lo + n) >> lvl) { /* a hash of another length matches nothing */
+            || idx >= (lo + n) >> lvl) { /* malformed, or outside the block: matches nothing */
             fullpass_fail(p, "merkle_nodes_match", 1, NULL);
             continue;
         }
