@@ -276,7 +276,7 @@ errs = [e for e in (check_inclusion("transfer", transfers[0], s) for s in later)
 is_(errs, [], "the first transfer's proof verifies against every seal from the one that sealed it (?size=N)")
 earlier = [s for s in sizes if s <= first_pos]
 if earlier:
-    r = get(f"/proof/inclusion?transfer={transfers[0]}&size={earlier[-1]}")
+    r = pget(f"/proof/inclusion?transfer={transfers[0]}&size={earlier[-1]}")
     is_problem(r, 404, "not_sealed", "…and a seal before it answers 404 not_sealed")
 is_problem(pget(f"/proof/inclusion?transfer={transfers[-1]}&size={sizes[0]}"), 404, "not_sealed",
            "a transfer sealed after the asked size → 404 not_sealed")
