@@ -14,6 +14,9 @@
  *   positions_contiguous     a bitmap of the positions every record holds,
  *                            and the stray entries by count
  *
+ * The entries reach it as they came in the binary streams: integers and
+ * UUID bytes (fullpass_fold_entry_of), never parsed from text.
+ *
  * The accounts and their sealed aggregates (audit_fold_accounts) are read
  * before the streams; what the streams do not carry (unsealed rows, other
  * tables) after them, by audit_fold_rest and audit_fold_unsealed_entries.
@@ -169,15 +172,11 @@ static int grow(struct fullpass_fold *f)
     return 0;
 }
 
-/* The account named by id (text), created when new; NULL: out of memory or not a UUID. */
-static struct acct *account(struct fullpass *p, const char *id)
+/* The account of UUID bytes k, created when new; NULL: out of memory. */
+static struct acct *account_key(struct fullpass_fold *f, const unsigned char k[16])
 {
-    struct fullpass_fold *f = p->fold;
-    unsigned char k[16];
     size_t i;
 
-    if (uuid_key(id, k) < 0)
-        return NULL;
     if (2 * (f->n + 1) > f->cap && grow(f) < 0)
         return NULL;
     for (i = key_hash(k, f->cap); f->a[i].used; i = (i + 1) & (f->cap - 1))
@@ -188,6 +187,14 @@ static struct acct *account(struct fullpass *p, const char *id)
     f->a[i].next_seq = 1;
     f->n++;
     return &f->a[i];
+}
+
+/* The account named by id (text); NULL: out of memory or not a UUID. */
+static struct acct *account(struct fullpass *p, const char *id)
+{
+    unsigned char k[16];
+
+    return uuid_key(id, k) < 0 ? NULL : account_key(p->fold, k);
 }
 
 static int int64_of(const char *s, int64_t *out)
@@ -252,15 +259,32 @@ static void chain(struct fullpass *p, struct acct *a, const struct pend *e)
     }
 }
 
-/* One entry (text fields: account, seq, amount, balance_after, created_at), sealed or not. */
-static void entry(struct fullpass *p, const char *acct, const char *seq, const char *amount,
-                  const char *after, const char *at, int sealed)
+void fullpass_fold_entry_of(const struct fullpass_field *account,
+                            const struct fullpass_field *amount, const struct fullpass_field *seq,
+                            const struct fullpass_field *after, const struct fullpass_field *at,
+                            struct fullpass_fold_entry *e)
+{
+    e->complete = account->len == 16 && amount->len == 8;
+    if (e->complete) {
+        memcpy(e->account, account->b, 16);
+        e->amount = fullpass_field_int(amount, '8');
+    }
+    e->has_run = seq->len == 8 && after->len == 8 && at->len == 8;
+    if (e->has_run) {
+        e->seq = fullpass_field_int(seq, '8');
+        e->after = fullpass_field_int(after, '8');
+        e->at = fullpass_field_int(at, 'T');
+    }
+}
+
+/* One entry, sealed or not. */
+static void entry(struct fullpass *p, const struct fullpass_fold_entry *x, int sealed)
 {
     struct fullpass_fold *f = p->fold;
-    struct acct *a = account(p, acct);
-    struct pend e;
+    struct acct *a = x->complete ? account_key(f, x->account) : NULL;
+    struct pend e = { x->seq, x->amount, x->after, x->at };
 
-    if (!a || int64_of(amount, &e.amount) < 0) {
+    if (!a) {
         f->flagged = F_ALL;
         return;
     }
@@ -270,8 +294,7 @@ static void entry(struct fullpass *p, const char *acct, const char *seq, const c
         a->sealed_n++;
         a->sealed_sum += e.amount;
     }
-    if (int64_of(seq, &e.seq) < 0 || int64_of(after, &e.after) < 0 || e.seq < 1
-        || int64_of(at, &e.at) < 0) { /* at: microseconds since 1970 (binary COPY, 'T') */
+    if (!x->has_run || e.seq < 1) {
         f->flagged |= 1u << F_RUNNING;
         return;
     }
@@ -282,7 +305,7 @@ static void entry(struct fullpass *p, const char *acct, const char *seq, const c
     chain(p, a, &e);
 }
 
-void fullpass_fold_position(struct fullpass *p, int64_t pos, const char *leaf)
+void fullpass_fold_position(struct fullpass *p, int64_t pos, const void *leaf)
 {
     struct fullpass_fold *f = p->fold;
 
@@ -296,40 +319,38 @@ void fullpass_fold_position(struct fullpass *p, int64_t pos, const char *leaf)
     f->marked++;
 }
 
-void fullpass_fold_transfer(struct fullpass *p, const char *const *v, const struct record_entry *e,
-                            const struct fullpass_entry_run *r, size_t ne, int overflow)
+void fullpass_fold_transfer(struct fullpass *p, const struct fullpass_fold_transfer *t,
+                            const struct fullpass_fold_entry *e, size_t ne, int overflow)
 {
     struct fullpass_fold *f = p->fold;
-    int64_t amount;
     wide sum = 0, from = 0, to = 0;
-    int other = 0;
+    int other = 0, same = t->has_from && t->has_to && memcmp(t->from, t->to, 16) == 0;
 
     if (!f)
         return;
-    if (overflow || int64_of(v[RT_AMOUNT], &amount) < 0) {
+    if (overflow || !t->has_amount) {
         f->flagged = F_ALL;
         return;
     }
     for (size_t i = 0; i < ne; i++) {
-        int64_t x;
-        if (int64_of(e[i].amount, &x) < 0 || !e[i].account) {
+        int64_t x = e[i].amount;
+        if (!e[i].complete) {
             f->flagged = F_ALL;
             return;
         }
         sum += x;
-        if (v[RT_FROM] && strcmp(e[i].account, v[RT_FROM]) == 0)
+        if (t->has_from && memcmp(e[i].account, t->from, 16) == 0)
             from += x;
-        else if (v[RT_TO] && strcmp(e[i].account, v[RT_TO]) == 0)
+        else if (t->has_to && memcmp(e[i].account, t->to, 16) == 0)
             to += x;
         else
             other = 1;
-        if (v[RT_TO] && v[RT_FROM] && strcmp(v[RT_FROM], v[RT_TO]) == 0
-            && strcmp(e[i].account, v[RT_TO]) == 0)
+        if (same && memcmp(e[i].account, t->to, 16) == 0)
             to += x; /* the SQL rule sums each side on its own */
-        entry(p, e[i].account, r[i].seq, e[i].amount, r[i].after, r[i].at, 1);
+        entry(p, &e[i], 1);
         f->matched++;
     }
-    if (ne < 2 || sum != 0 || from != -(wide)amount || to != amount || other)
+    if (ne < 2 || sum != 0 || from != -(wide)t->amount || to != t->amount || other)
         f->flagged |= 1u << F_BALANCED;
 }
 
@@ -363,14 +384,17 @@ static int rest(struct fullpass *p)
  * amount, balance_after, created_at (microseconds), id. */
 #define UNSEALED_ROW_TYPES "u888Tu"
 
-static int unsealed_row(struct fullpass *p, const char *const *v, int nf, void *ctx)
+static int unsealed_row(struct fullpass *p, const struct fullpass_field *v, int nf, void *ctx)
 {
+    struct fullpass_fold_entry e;
+
     (void)ctx;
     if (nf < 6) {
         snprintf(p->err, sizeof(p->err), "audit_fold_unsealed_entries: a malformed row");
         return -1;
     }
-    entry(p, v[0], v[1], v[2], v[3], v[4], 0);
+    fullpass_fold_entry_of(&v[0], &v[2], &v[1], &v[3], &v[4], &e);
+    entry(p, &e, 0);
     return 0;
 }
 
@@ -433,8 +457,8 @@ int fullpass_fold_finish(struct fullpass *p)
     if (!f)
         return 0;
     if (rest(p) < 0
-        || fullpass_stream(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, UNSEALED_ROW_TYPES, NULL,
-                           unsealed_row, NULL)
+        || fullpass_stream_raw(p, SQL_AUDIT_FOLD_UNSEALED_ENTRIES, UNSEALED_ROW_TYPES, NULL,
+                               unsealed_row, NULL)
             < 0)
         return -1;
     accounts_done(f);

@@ -3,8 +3,8 @@
  * rows (COPY text rows or single-row mode, so memory stays flat however
  * long the log):
  *
- *   sealed_leaves_match   every sealed record, re-encoded from its row with
- *                         domain/record.h, hashes to the leaf stored at its
+ *   sealed_leaves_match   (fullpass_leaves.c) every sealed record, re-encoded
+ *                         from its row, hashes to the leaf stored at its
  *                         position (merkle_nodes level 0)
  *   merkle_nodes_match    every stored interior node is the node hash of its
  *                         two stored children, and each level stores exactly
@@ -41,170 +41,6 @@ int fullpass_unhex(const char *hex, unsigned char out[32])
         out[i] = (unsigned char)(h << 4 | l);
     }
     return hex[64] == '\0' ? 0 : -1;
-}
-
-/* ---- leaves -------------------------------------------------------------- */
-
-#define ARENA 4096 /* a transfer's columns and entries, copied (more: a malformed record) */
-#define MAX_ENTRIES 64
-
-/* The transfer being assembled from its entry rows, in fixed buffers (no allocation per row). */
-struct transfer_acc {
-    int64_t pos; /* -1: none */
-    const char *v[RT_NCOLS];
-    const char *leaf; /* the stored leaf (hex); NULL when missing */
-    struct record_entry e[MAX_ENTRIES];
-    struct fullpass_entry_run r[MAX_ENTRIES]; /* what the fold reads besides (postgres) */
-    size_t ne;
-    int overflow; /* it did not fit: its leaf is reported as not matching */
-    size_t used;
-    char arena[ARENA];
-    struct record_text text; /* reused for every record */
-};
-
-/* Copy a field into the arena (NULL stays NULL). */
-static const char *keep(struct transfer_acc *t, const char *s)
-{
-    size_t n;
-    char *d;
-
-    if (!s)
-        return NULL;
-    n = strlen(s) + 1;
-    if (t->used + n > sizeof(t->arena)) {
-        t->overflow = 1;
-        return NULL;
-    }
-    d = t->arena + t->used;
-    memcpy(d, s, n);
-    t->used += n;
-    return d;
-}
-
-/* Compare a re-encoded record's leaf with the stored hex leaf; a finding if they differ. */
-static void leaf_compare(struct fullpass *p, int rc, const unsigned char leaf[32],
-                         const char *stored, const char *id)
-{
-    unsigned char want[32];
-
-    if (rc < 0 || fullpass_unhex(stored, want) < 0 || memcmp(want, leaf, 32) != 0)
-        fullpass_fail(p, "sealed_leaves_match", 1, id);
-}
-
-static void transfer_flush(struct fullpass *p, struct transfer_acc *t)
-{
-    unsigned char leaf[32];
-    int rc;
-
-    if (t->pos < 0)
-        return;
-    rc = t->overflow ? -1 : record_encode_into(RECORD_TRANSFER, t->v, t->e, t->ne, &t->text, leaf);
-    leaf_compare(p, rc, leaf, t->leaf, t->v[RT_ID]);
-    fullpass_fold_transfer(p, t->v, t->e, t->r, t->ne, t->overflow);
-    t->ne = 0;
-    t->used = 0;
-    t->overflow = 0;
-    t->pos = -1;
-}
-
-/* The column types of audit_records_transfers' binary COPY (fullpass_copy_binary):
- * position; the transfer (id, kind, from, to, amount, created_at, caller,
- * idem_key, memo: record.h's order); its leaf; the entry's id, account,
- * amount, seq, balance_after and created_at. */
-#define TRANSFER_ROW_TYPES                                                                         \
-    "8"                                                                                            \
-    "utuu8Tttt"                                                                                    \
-    "x"                                                                                            \
-    "uu888T"
-
-/* A row of audit_records_transfers: position, the transfer, its leaf, one entry. */
-static int transfer_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
-{
-    struct transfer_acc *t = ctx;
-    int ec = 2 + RT_NCOLS;
-    int64_t pos;
-
-    if (nf < ec + 3 || !f[0]) {
-        snprintf(p->err, sizeof(p->err), "audit_records_transfers: a malformed row");
-        return -1;
-    }
-    pos = strtoll(f[0], NULL, 10);
-    if (pos != t->pos) {
-        transfer_flush(p, t);
-        t->pos = pos;
-        for (int i = 0; i < RT_NCOLS; i++)
-            t->v[i] = keep(t, f[1 + i]);
-        t->leaf = keep(t, f[1 + RT_NCOLS]);
-        if (!t->v[RT_ID]) /* needed to name the record */
-            t->v[RT_ID] = f[1 + RT_ID] ? keep(t, f[1 + RT_ID]) : NULL;
-        fullpass_fold_position(p, pos, f[1 + RT_NCOLS]);
-    } else if (!t->v[RT_ID] || !f[1 + RT_ID] || strcmp(t->v[RT_ID], f[1 + RT_ID]) != 0) {
-        fullpass_fold_flag_all(p); /* two transfers at one position */
-    }
-    if (!f[ec])
-        return 0;
-    if (t->ne == MAX_ENTRIES) {
-        t->overflow = 1;
-        return 0;
-    }
-    t->e[t->ne].id = keep(t, f[ec]);
-    t->e[t->ne].account = keep(t, f[ec + 1]);
-    t->e[t->ne].amount = keep(t, f[ec + 2]);
-    if (nf >= ec + 6) {
-        t->r[t->ne].seq = keep(t, f[ec + 3]);
-        t->r[t->ne].after = keep(t, f[ec + 4]);
-        t->r[t->ne].at = keep(t, f[ec + 5]);
-    }
-    t->ne++;
-    return 0;
-}
-
-/* A row of audit_records_<kind> for every kind but transfers (ctx: the kind):
- * position, the record's columns, its leaf. */
-static int record_row(struct fullpass *p, const char *const *f, int nf, void *ctx)
-{
-    static struct record_text text; /* reused for every record */
-    enum record_kind k = *(const enum record_kind *)ctx;
-    int leaf = 1 + record_ncols(k), rc;
-    unsigned char got[32];
-
-    if (nf < leaf + 1) {
-        snprintf(p->err, sizeof(p->err), "audit_records_%s: a malformed row", record_kind_name(k));
-        return -1;
-    }
-    rc = record_encode_into(k, f + 1, NULL, 0, &text, got);
-    leaf_compare(p, rc, got, f[leaf], f[1]);
-    fullpass_fold_position(p, f[0] ? strtoll(f[0], NULL, 10) : -1, f[leaf]);
-    return 0;
-}
-
-static int verify_leaves(struct fullpass *p)
-{
-    static const struct {
-        enum record_kind kind;
-        enum sql_id sql;
-    } kinds[] = {
-        { RECORD_HOLD, SQL_AUDIT_RECORDS_HOLDS },   { RECORD_BID, SQL_AUDIT_RECORDS_BIDS },
-        { RECORD_LOT, SQL_AUDIT_RECORDS_LOTS },     { RECORD_FILL, SQL_AUDIT_RECORDS_FILLS },
-        { RECORD_ORDER, SQL_AUDIT_RECORDS_ORDERS }, { RECORD_PENDING, SQL_AUDIT_RECORDS_PENDING },
-        { RECORD_LIMIT, SQL_AUDIT_RECORDS_LIMITS },
-    };
-    struct transfer_acc *t = calloc(1, sizeof(*t));
-    int rc;
-
-    if (!t) {
-        snprintf(p->err, sizeof(p->err), "out of memory");
-        return -1;
-    }
-    t->pos = -1;
-    rc = fullpass_stream(p, SQL_AUDIT_RECORDS_TRANSFERS, TRANSFER_ROW_TYPES, NULL, transfer_row, t);
-    if (rc == 0)
-        transfer_flush(p, t); /* the last one */
-    record_text_free(&t->text);
-    free(t);
-    for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        rc = fullpass_stream(p, kinds[i].sql, NULL, NULL, record_row, (void *)&kinds[i].kind);
-    return rc == 0 ? fullpass_fold_finish(p) : rc;
 }
 
 /* ---- interior nodes ------------------------------------------------------ */
@@ -593,7 +429,8 @@ static int verify_state(struct fullpass *p)
 
 int fullpass_verify_hashes(struct fullpass *p)
 {
-    if (verify_leaves(p) < 0 || verify_levels(p) < 0 || verify_seals(p) < 0 || verify_state(p) < 0)
+    if (fullpass_verify_leaves(p) < 0 || verify_levels(p) < 0 || verify_seals(p) < 0
+        || verify_state(p) < 0)
         return -1;
     return 0;
 }

@@ -87,6 +87,41 @@ int fullpass_copy_split(char *row, size_t len, const char **f, int max);
 int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
                          char *out);
 
+/*
+ * One field of a binary COPY row as it came: its bytes (valid only during
+ * the row's call) and length, -1 for NULL.
+ */
+struct fullpass_field {
+    const unsigned char *b;
+    int len;
+};
+
+/*
+ * Split one binary COPY message into at most max raw fields, checking each
+ * length against its type (the letters of fullpass_copy_binary: 'u' 16
+ * bytes, '8' '4' '2' and 'T' theirs, 'x' and 't' any). Returns as
+ * fullpass_copy_binary does.
+ */
+int fullpass_copy_fields(const char *row, size_t len, const char *types, struct fullpass_field *f,
+                         int max);
+
+/* A non-NULL field of an integer type ('8' '4' '2'; 'T': microseconds since 1970). */
+int64_t fullpass_field_int(const struct fullpass_field *f, char type);
+
+/* A non-NULL field as the text fullpass_copy_binary writes for type, NUL-terminated at out
+ * (room: 2 x its length + 5, or 21 for an integer). The NUL's place. */
+char *fullpass_field_text(const struct fullpass_field *f, char type, char *out);
+
+/*
+ * fullpass_stream() of a statement that must be a binary COPY (postgres):
+ * fn sees each row's raw fields, checked against types, and decodes only
+ * what it needs. Any other kind of result is an error.
+ */
+typedef int (*fullpass_raw_fn)(struct fullpass *p, const struct fullpass_field *f, int nf,
+                               void *ctx);
+int fullpass_stream_raw(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                        fullpass_raw_fn fn, void *ctx);
+
 /* The signed big-endian integer of len (2, 4 or 8) bytes at b: binary COPY and result fields. */
 int64_t fullpass_be_int(const unsigned char *b, int len);
 
@@ -98,6 +133,8 @@ void fullpass_fail(struct fullpass *p, const char *check, int64_t count, const c
 
 /* The hash checks (fullpass_hash.c): leaves, stored nodes, roots, chain, state. 0, or -1. */
 int fullpass_verify_hashes(struct fullpass *p);
+/* The leaves (fullpass_leaves.c): every sealed record's, then the fold's rest. 0, or -1. */
+int fullpass_verify_leaves(struct fullpass *p);
 
 /*
  * The SQL checks (fullpass_checks.c). fullpass_checks_open: on postgres,
@@ -128,23 +165,36 @@ void fullpass_lower_backend(struct fullpass *p, PGconn *c);
  * fullpass_fold_begin: set p->fold up (postgres, once the latest seal is
  * known; dsql: leave it NULL). fullpass_fold_position: a record holds pos
  * (leaf: its stored leaf, NULL when missing). fullpass_fold_transfer: a
- * sealed transfer's columns (enum record_col_transfer order) with the ne
- * entries merged with it (overflow: some did not fit). fullpass_fold_finish:
- * read the rest, and for every folded check that found anything run its SQL
- * form (fullpass_checks_judge) for the verdict. fullpass_fold_is_folded: 1
- * if check is decided by the fold (then its SQL form runs only on a finding).
- * Each int function 0, or -1 (p->err set). All of them do nothing when
- * p->fold is NULL.
+ * sealed transfer's amount and accounts with the ne entries merged with it,
+ * decoded from the binary stream (overflow: some did not fit).
+ * fullpass_fold_finish: read the rest, and for every folded check that found
+ * anything run its SQL form (fullpass_checks_judge) for the verdict.
+ * fullpass_fold_flag_all: let the SQL forms decide every folded check.
+ * fullpass_fold_is_folded: 1 if check is decided by the fold (then its SQL
+ * form runs only on a finding). Each int function 0, or -1 (p->err set).
+ * All of them do nothing when p->fold is NULL.
  */
 struct fullpass_fold;
-struct record_entry;
-struct fullpass_entry_run {
-    const char *seq, *after, *at; /* an entry's seq, balance_after, created_at (text) */
+struct fullpass_fold_transfer {
+    unsigned char from[16], to[16]; /* UUID bytes */
+    int has_from, has_to, has_amount;
+    int64_t amount;
 };
+struct fullpass_fold_entry {
+    unsigned char account[16];
+    int64_t amount, seq, after, at; /* at: microseconds since 1970 */
+    int complete;                   /* account and amount present */
+    int has_run;                    /* seq, balance_after and created_at present */
+};
+/* An entry's fold fields from its binary COPY fields (types u, 8, 8, 8, T). */
+void fullpass_fold_entry_of(const struct fullpass_field *account,
+                            const struct fullpass_field *amount, const struct fullpass_field *seq,
+                            const struct fullpass_field *after, const struct fullpass_field *at,
+                            struct fullpass_fold_entry *e);
 int fullpass_fold_begin(struct fullpass *p);
-void fullpass_fold_position(struct fullpass *p, int64_t pos, const char *leaf);
-void fullpass_fold_transfer(struct fullpass *p, const char *const *v, const struct record_entry *e,
-                            const struct fullpass_entry_run *r, size_t ne, int overflow);
+void fullpass_fold_position(struct fullpass *p, int64_t pos, const void *leaf);
+void fullpass_fold_transfer(struct fullpass *p, const struct fullpass_fold_transfer *t,
+                            const struct fullpass_fold_entry *e, size_t ne, int overflow);
 void fullpass_fold_flag_all(struct fullpass *p);
 int fullpass_fold_finish(struct fullpass *p);
 void fullpass_fold_end(struct fullpass *p);

@@ -165,11 +165,10 @@ static char *decimal(char *w, int64_t v)
 
 #define PG_EPOCH_US 946684800000000LL /* 2000-01-01, PostgreSQL's epoch, after 1970's */
 
-int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
-                         char *out)
+int fullpass_copy_fields(const char *row, size_t len, const char *types, struct fullpass_field *f,
+                         int max)
 {
     static const char sig[11] = "PGCOPY\n\377\r\n";
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *r = (const unsigned char *)row, *end = r + len;
     int n, nt = (int)strlen(types);
 
@@ -195,48 +194,29 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
             return -1;
         flen = fullpass_be_int(r, 4);
         r += 4;
-        if (flen == -1) {
-            f[i] = NULL;
+        f[i].b = r;
+        f[i].len = (int)flen;
+        if (flen == -1)
             continue;
-        }
         if (flen < 0 || flen > end - r)
             return -1;
-        f[i] = out;
         switch (types[i]) {
-        case 'u': /* uuid: 8-4-4-4-12 lowercase hex */
+        case 'u':
             if (flen != 16)
                 return -1;
-            for (int b = 0; b < 16; b++) {
-                if (b == 4 || b == 6 || b == 8 || b == 10)
-                    *out++ = '-';
-                *out++ = hex[r[b] >> 4];
-                *out++ = hex[r[b] & 15];
-            }
-            *out++ = '\0';
             break;
         case '8':
         case '4':
         case '2':
             if (flen != types[i] - '0')
                 return -1;
-            out = decimal(out, fullpass_be_int(r, (int)flen)) + 1;
             break;
-        case 'T': /* timestamptz: microseconds since 1970, as extract(epoch) * 1e6 reads */
+        case 'T':
             if (flen != 8)
                 return -1;
-            out = decimal(out, fullpass_be_int(r, 8) + PG_EPOCH_US) + 1;
             break;
-        case 'x': /* bytea: lowercase hex, no "\x" */
-            for (int64_t b = 0; b < flen; b++) {
-                *out++ = hex[r[b] >> 4];
-                *out++ = hex[r[b] & 15];
-            }
-            *out++ = '\0';
-            break;
-        case 't': /* text: as is (a NUL inside cannot be: PostgreSQL text has none) */
-            memcpy(out, r, (size_t)flen);
-            out += flen;
-            *out++ = '\0';
+        case 'x':
+        case 't':
             break;
         default:
             return -1;
@@ -246,65 +226,148 @@ int fullpass_copy_binary(const char *row, size_t len, const char *types, const c
     return r == end ? n : -1;
 }
 
-/* One row: count it, hand it on, yield after a chunk. 0, or -1 (stop). */
-static int row_done(struct fullpass *p, const char *const *f, int nf, fullpass_row_fn fn, void *ctx)
+int64_t fullpass_field_int(const struct fullpass_field *f, char type)
+{
+    return fullpass_be_int(f->b, f->len) + (type == 'T' ? PG_EPOCH_US : 0);
+}
+
+char *fullpass_field_text(const struct fullpass_field *f, char type, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *r = f->b;
+
+    switch (type) {
+    case 'u': /* uuid: 8-4-4-4-12 lowercase hex */
+        for (int b = 0; b < 16; b++) {
+            if (b == 4 || b == 6 || b == 8 || b == 10)
+                *out++ = '-';
+            *out++ = hex[r[b] >> 4];
+            *out++ = hex[r[b] & 15];
+        }
+        *out = '\0';
+        return out;
+    case '8':
+    case '4':
+    case '2':
+    case 'T': /* timestamptz: microseconds since 1970, as extract(epoch) * 1e6 reads */
+        return decimal(out, fullpass_field_int(f, type));
+    case 'x': /* bytea: lowercase hex, no "\x" */
+        for (int b = 0; b < f->len; b++) {
+            *out++ = hex[r[b] >> 4];
+            *out++ = hex[r[b] & 15];
+        }
+        *out = '\0';
+        return out;
+    default: /* text: as is (a NUL inside cannot be: PostgreSQL text has none) */
+        memcpy(out, r, (size_t)f->len);
+        out[f->len] = '\0';
+        return out + f->len;
+    }
+}
+
+int fullpass_copy_binary(const char *row, size_t len, const char *types, const char **f, int max,
+                         char *out)
+{
+    struct fullpass_field raw[MAX_FIELDS];
+    int n = fullpass_copy_fields(row, len, types, raw, max < MAX_FIELDS ? max : MAX_FIELDS);
+
+    for (int i = 0; i < n; i++) {
+        if (raw[i].len < 0) {
+            f[i] = NULL;
+            continue;
+        }
+        f[i] = out;
+        out = fullpass_field_text(&raw[i], types[i], out) + 1;
+    }
+    return n;
+}
+
+/* After a row: count it, yield after a chunk. 0, or -1 (stop). */
+static int row_counted(struct fullpass *p)
 {
     p->rows++;
-    if (fn(p, f, nf, ctx) < 0)
-        return -1;
     if (++p->since >= p->cfg->full_audit_chunk_rows && chunk_done(p) < 0)
         return -1;
     return 0;
 }
 
-/* The COPY rows of a COPY TO STDOUT, text or (binary) decoded by types;
- * then its final result. 0, or -1. */
-static int copy_rows(struct fullpass *p, enum sql_id id, int binary, const char *types,
-                     fullpass_row_fn fn, void *ctx)
+/* The rows' consumer: text fields (fn), or a binary COPY's raw ones (raw). */
+struct consumer {
+    fullpass_row_fn fn;
+    fullpass_raw_fn raw;
+    void *ctx;
+};
+
+/* Grow *out to need bytes. 0, or -1 (p->err set). */
+static int room(struct fullpass *p, char **out, size_t *cap, size_t need)
+{
+    char *o;
+
+    if (need <= *cap)
+        return 0;
+    if (!(o = realloc(*out, need))) {
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return -1;
+    }
+    *out = o;
+    *cap = need;
+    return 0;
+}
+
+/* One COPY message handed on as c wants it. 0, or -1 (stop, p->err set). */
+static int copy_row(struct fullpass *p, enum sql_id id, int binary, const char *types,
+                    const struct consumer *c, char *buf, int n, char **out, size_t *cap)
 {
     const char *f[MAX_FIELDS];
+    struct fullpass_field raw[MAX_FIELDS];
+    int nf;
+
+    if (c->raw) {
+        nf = fullpass_copy_fields(buf, (size_t)n, types, raw, MAX_FIELDS);
+    } else if (binary) {
+        /* the text of a field is at most 2.25 x its bytes + a NUL (uuid) or 21 + 1 (integers) */
+        if (room(p, out, cap, 3 * (size_t)n + 24 * MAX_FIELDS) < 0)
+            return -1;
+        nf = fullpass_copy_binary(buf, (size_t)n, types, f, MAX_FIELDS, *out);
+    } else {
+        nf = fullpass_copy_split(buf, (size_t)n, f, MAX_FIELDS);
+    }
+    if (nf < 0) {
+        snprintf(p->err, sizeof(p->err), "%s: a malformed row", sql_name(id));
+        return -1;
+    }
+    if (nf == 0)
+        return 0;
+    if ((c->raw ? c->raw(p, raw, nf, c->ctx) : c->fn(p, f, nf, c->ctx)) < 0)
+        return -1;
+    return row_counted(p);
+}
+
+/* The COPY rows of a COPY TO STDOUT, text or (binary) by types; then its
+ * final result. 0, or -1. */
+static int copy_rows(struct fullpass *p, enum sql_id id, int binary, const char *types,
+                     const struct consumer *c)
+{
     char *buf, *out = NULL;
     size_t cap = 0;
     int n, failed = 0, cancelled = 0;
 
-    if (binary && !types) {
-        snprintf(p->err, sizeof(p->err), "%s: binary COPY without column types", sql_name(id));
+    if ((binary && !types) || (c->raw && !binary)) {
+        snprintf(p->err, sizeof(p->err), "%s: %s", sql_name(id),
+                 binary ? "binary COPY without column types" : "not a binary COPY");
         failed = 1;
     }
     while ((n = PQgetCopyData(p->snap, &buf, 0)) > 0) {
-        int nf = 0;
-        if (!failed && binary) {
-            /* the text of a field is at most 2.25 x its bytes + a NUL (uuid) or 21 + 1 (integers) */
-            size_t need = 3 * (size_t)n + 24 * MAX_FIELDS;
-            if (need > cap) {
-                char *o = realloc(out, need);
-                if (!o) {
-                    snprintf(p->err, sizeof(p->err), "out of memory");
-                    failed = 1;
-                } else {
-                    out = o;
-                    cap = need;
-                }
-            }
-            if (!failed)
-                nf = fullpass_copy_binary(buf, (size_t)n, types, f, MAX_FIELDS, out);
-        } else if (!failed) {
-            nf = fullpass_copy_split(buf, (size_t)n, f, MAX_FIELDS);
-        }
-        if (!failed && nf < 0) {
-            snprintf(p->err, sizeof(p->err), "%s: a malformed row", sql_name(id));
-            failed = 1;
-        }
-        if (!failed && nf > 0 && row_done(p, f, nf, fn, ctx) < 0)
+        if (!failed && copy_row(p, id, binary, types, c, buf, n, &out, &cap) < 0)
             failed = 1;
         PQfreemem(buf);
         if (failed && !cancelled) {
             /* the rest would only be read and dropped: ask the server to stop */
-            PGcancel *c = PQgetCancel(p->snap);
+            PGcancel *pc = PQgetCancel(p->snap);
             char e[128];
-            if (c)
-                PQcancel(c, e, sizeof(e));
-            PQfreeCancel(c);
+            if (pc)
+                PQcancel(pc, e, sizeof(e));
+            PQfreeCancel(pc);
             cancelled = 1;
         }
     }
@@ -314,8 +377,8 @@ static int copy_rows(struct fullpass *p, enum sql_id id, int binary, const char 
     return failed || n == -2 ? -1 : 0;
 }
 
-int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
-                    fullpass_row_fn fn, void *ctx)
+static int stream(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                  const struct consumer *c)
 {
     const char *f[MAX_FIELDS];
     PGresult *res;
@@ -331,13 +394,17 @@ int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const
     while ((res = PQgetResult(p->snap)) != NULL) {
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COPY_OUT) {
-            if (copy_rows(p, id, PQbinaryTuples(res), types, fn, ctx) < 0)
+            if (copy_rows(p, id, PQbinaryTuples(res), types, c) < 0)
                 failed = 1;
         } else if (st == PGRES_SINGLE_TUPLE) {
             int nf = PQnfields(res) < MAX_FIELDS ? PQnfields(res) : MAX_FIELDS;
             for (int i = 0; i < nf; i++)
                 f[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-            if (!failed && row_done(p, f, nf, fn, ctx) < 0)
+            if (!failed && c->raw) {
+                snprintf(p->err, sizeof(p->err), "%s: not a binary COPY", sql_name(id));
+                failed = 1;
+            }
+            if (!failed && (c->fn(p, f, nf, c->ctx) < 0 || row_counted(p) < 0))
                 failed = 1;
         } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
             if (!p->err[0]) {
@@ -350,4 +417,20 @@ int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const
         PQclear(res);
     }
     return failed ? -1 : 0;
+}
+
+int fullpass_stream(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                    fullpass_row_fn fn, void *ctx)
+{
+    const struct consumer c = { fn, NULL, ctx };
+
+    return stream(p, id, types, v, &c);
+}
+
+int fullpass_stream_raw(struct fullpass *p, enum sql_id id, const char *types, const char *const *v,
+                        fullpass_raw_fn fn, void *ctx)
+{
+    const struct consumer c = { NULL, fn, ctx };
+
+    return stream(p, id, types, v, &c);
 }

@@ -89,14 +89,14 @@ static void test_account_cache(void)
     char u[40], want[65], got[65];
     int same = 1;
 
-    /* 20,000 accounts through a 4,096-slot cache, twice: every slot is shared */
+    /* 200,000 accounts through a 65,536-slot cache, twice: every slot is shared */
     for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < 20000; i++) {
+        for (int i = 0; i < 200000; i++) {
             snprintf(u, sizeof(u), "%08x-0000-4000-8000-%012x", i, i * 7);
             same = same && record_ref("account", u, want) == 0 && record_account(u, got) == 0
                 && strcmp(want, got) == 0;
         }
-    ok(same, "A(uuid) through the cache equals R(account, uuid) for 20,000 accounts, twice");
+    ok(same, "A(uuid) through the cache equals R(account, uuid) for 200,000 accounts, twice");
     ok(record_account("00000000-0000-0000-0000-00000000000A", got) == 0
            && record_account("00000000-0000-0000-0000-00000000000a", want) == 0
            && strcmp(got, want) == 0,
@@ -168,6 +168,25 @@ static void test_binary(void)
     is_str(f[4], "1700000000123456", "timestamptz as microseconds since 1970");
     is_str(f[5], "00abff", "bytea as lowercase hex");
     ok(f[6] == NULL, "a NULL field is NULL");
+    {
+        struct fullpass_field raw[8];
+        char t[64];
+        n = fullpass_copy_fields((const char *)b, at, "u842Txt", raw, 8);
+        is_int(n, 7, "raw fields: seven");
+        ok(raw[0].len == 16 && memcmp(raw[0].b, uuid, 16) == 0, "a raw uuid is its 16 bytes");
+        ok(fullpass_field_int(&raw[1], '8') == -42 && fullpass_field_int(&raw[2], '4') == -7
+               && fullpass_field_int(&raw[3], '2') == 300,
+           "raw integers read back signed, each at its width");
+        ok(fullpass_field_int(&raw[4], 'T') == 1700000000123456LL,
+           "a raw timestamptz reads as microseconds since 1970");
+        ok(raw[6].len == -1, "a raw NULL has length -1");
+        fullpass_field_text(&raw[0], 'u', t);
+        is_str(t, "123e4567-e89b-12d3-a456-426614174000", "a raw field's text is the text form's");
+        is_int(fullpass_copy_fields((const char *)b, at, "u442Txt", raw, 8), -1,
+               "raw: an 8-byte field where an integer is expected: -1");
+        is_int(fullpass_copy_fields((const char *)b, at - 1, "u842Txt", raw, 8), -1,
+               "raw: a truncated row: -1");
+    }
     n = fullpass_copy_binary((const char *)b + row_start, at - row_start, "u842Txt", f, 8, out);
     is_int(n, 7, "a row without the header");
     is_int(fullpass_copy_binary((const char *)b, hdr, "u842Txt", f, 8, out), 0,
