@@ -5,7 +5,10 @@
  * (pg_export_snapshot / SET TRANSACTION SNAPSHOT), one statement at a time,
  * driven without blocking while the snapshot connection streams the records
  * (fullpass_checks_poll from every progress report): the server checks and
- * the hashing overlap, on the very same snapshot. DSQL has neither, and any
+ * the hashing overlap, on the very same snapshot. After the checks the
+ * same connection reads the stored tree's lower levels a block at a time
+ * (audit_node_block, checked by fullpass_node_block_check as the results
+ * come), so those reads overlap the records too. DSQL has neither, and any
  * failure to set the second connection up falls back to the same: the
  * checks run one after another on the snapshot connection first.
  */
@@ -33,9 +36,18 @@ static const char *item_name(size_t i)
     return i < checks_count ? checks[i].name : seal_checks[i - checks_count].name;
 }
 
+/* Items past NCHECKS are the node blocks, in leaf order. */
 static enum sql_id item_sql(size_t i)
 {
-    return i < checks_count ? checks[i].full : seal_checks[i - checks_count].sql;
+    return i < checks_count ? checks[i].full
+        : i < NCHECKS       ? seal_checks[i - checks_count].sql
+                            : SQL_AUDIT_NODE_BLOCK;
+}
+
+/* The first leaf of item i's block (i >= NCHECKS). */
+static int64_t block_lo(const struct fullpass *p, size_t i)
+{
+    return (int64_t)(i - NCHECKS) << fullpass_node_block_levels(p);
 }
 
 int fullpass_check_rank(const char *name)
@@ -62,6 +74,8 @@ static void answer(struct fullpass *p, size_t i, const PGresult *res)
 /* 1 if item i runs now: it has a full form, and the fold does not decide it. */
 static int item_runs(const struct fullpass *p, size_t i)
 {
+    if (i >= NCHECKS)
+        return 1;
     return item_sql(i) != CHECK_NO_FULL && !(p->fold && fullpass_fold_is_folded(item_name(i)));
 }
 
@@ -151,9 +165,13 @@ int fullpass_checks_open(struct fullpass *p, const char *ms)
     PQclear(res);
     if (snapshot_id(snap) && (p->chk = db_connect(p->cfg, err, sizeof(err))) != NULL) {
         fullpass_lower_backend(p, p->chk);
-        if (import(p, snap, ms) == 0) {
+        int64_t n = (int64_t)1 << fullpass_node_block_levels(p);
+        p->blk_h = malloc((size_t)(64 * n));
+        p->blk_have = malloc((size_t)(2 * n));
+        if (p->blk_h && p->blk_have && import(p, snap, ms) == 0) {
             p->chk_next = 0;
             p->chk_state = 0;
+            p->blocks_on_chk = 1;
             return 0;
         }
     }
@@ -179,13 +197,20 @@ static int poll_once(struct fullpass *p)
     PGresult *res;
 
     for (;;) {
-        if (p->chk_state == 0) { /* nothing in flight: send the next check */
+        if (p->chk_state == 0) { /* nothing in flight: send the next check or block */
+            char a[24], b[24], top[8];
+            const char *v[3] = { a, b, top };
+            int block;
             while (p->chk_next < NCHECKS && !item_runs(p, p->chk_next))
                 p->chk_next++;
-            if (p->chk_next >= NCHECKS)
+            block = p->chk_next >= NCHECKS;
+            if (block && block_lo(p, p->chk_next) >= p->tree_size)
                 return 1;
-            if (!PQsendQueryParams(p->chk, sql_text(item_sql(p->chk_next), p->cfg->dialect), 0,
-                                   NULL, NULL, NULL, NULL, 0)) {
+            if (block)
+                fullpass_node_block_params(fullpass_node_block_levels(p), block_lo(p, p->chk_next),
+                                           a, b, top);
+            if (!PQsendQueryParams(p->chk, sql_text(item_sql(p->chk_next), p->cfg->dialect),
+                                   block ? 3 : 0, NULL, block ? v : NULL, NULL, NULL, block)) {
                 chk_error(p, PQerrorMessage(p->chk));
                 return -1;
             }
@@ -204,7 +229,10 @@ static int poll_once(struct fullpass *p)
             continue;
         }
         if (p->chk_state == 1) {
-            if (PQresultStatus(res) == PGRES_TUPLES_OK)
+            if (PQresultStatus(res) == PGRES_TUPLES_OK && p->chk_next >= NCHECKS)
+                fullpass_node_block_check(p, fullpass_node_block_levels(p),
+                                          block_lo(p, p->chk_next), res, p->blk_h, p->blk_have);
+            else if (PQresultStatus(res) == PGRES_TUPLES_OK)
                 answer(p, p->chk_next, res);
             else
                 chk_error(p, PQresultErrorMessage(res));
@@ -239,6 +267,9 @@ int fullpass_checks_poll(struct fullpass *p, int wait)
 
 void fullpass_checks_close(struct fullpass *p)
 {
+    free(p->blk_h);
+    free(p->blk_have);
+    p->blk_h = p->blk_have = NULL;
     if (!p->chk)
         return;
     if (p->chk_state != 0) { /* stop what it still runs */

@@ -48,7 +48,7 @@ int fullpass_unhex(const char *hex, unsigned char out[32])
 #define NODE_CHUNK 32768 /* parents per round trip: they and their children, ~100,000 rows */
 
 /* One binary-format result cell: its bytes, and its length in *len (-1: NULL). */
-static const unsigned char *cell(PGresult *res, int row, int col, int *len)
+static const unsigned char *cell(const PGresult *res, int row, int col, int *len)
 {
     *len = PQgetisnull(res, row, col) ? -1 : PQgetlength(res, row, col);
     return (const unsigned char *)PQgetvalue(res, row, col);
@@ -120,20 +120,27 @@ static size_t block_off(int b, int l)
     return (size_t)((2 << b) - (2 << b >> l));
 }
 
-/* The stored nodes of levels 1 .. bl over leaves [lo, lo + 2^bl), each checked
- * against its two stored children (audit_node_block's rows). 0, or -1. */
-static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, unsigned char *have)
+int fullpass_node_block_levels(const struct fullpass *p)
+{
+    int bl = NODE_BLOCK_LEVELS;
+
+    while (bl > 1 && ((int64_t)1 << (bl + 2)) > p->tree_size)
+        bl--;
+    return bl;
+}
+
+void fullpass_node_block_params(int bl, int64_t lo, char a[24], char b[24], char top[8])
+{
+    snprintf(a, 24, "%" PRId64, lo);
+    snprintf(b, 24, "%" PRId64, lo + ((int64_t)1 << bl));
+    snprintf(top, 8, "%d", bl);
+}
+
+void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res,
+                               unsigned char *h, unsigned char *have)
 {
     const int64_t n = (int64_t)1 << bl;
-    char a[24], b[24], top[8];
-    const char *v[3] = { a, b, top };
-    PGresult *res;
 
-    snprintf(a, sizeof(a), "%" PRId64, lo);
-    snprintf(b, sizeof(b), "%" PRId64, lo + n);
-    snprintf(top, sizeof(top), "%d", bl);
-    if (!(res = fullpass_exec_as(p, p->snap, SQL_AUDIT_NODE_BLOCK, v, 1)))
-        return -1;
     memset(have, 0, (size_t)(2 * n));
     for (int i = 0; i < PQntuples(res); i++) {
         int ll, il, hl;
@@ -150,7 +157,6 @@ static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, 
         have[block_off(bl, (int)lvl) + (size_t)(idx - (lo >> lvl))] = 1;
     }
     p->rows += PQntuples(res);
-    PQclear(res);
     for (int l = 1; l <= bl; l++)
         for (size_t i = 0; i < (size_t)(n >> l); i++) {
             size_t at = block_off(bl, l) + i, kid = block_off(bl, l - 1) + 2 * i;
@@ -165,6 +171,20 @@ static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, 
             if (memcmp(want, h + 32 * at, 32) != 0)
                 fullpass_fail(p, "merkle_nodes_match", 1, NULL);
         }
+}
+
+/* The block of leaves [lo, lo + 2^bl) on the snapshot connection. 0, or -1. */
+static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, unsigned char *have)
+{
+    char a[24], b[24], top[8];
+    const char *v[3] = { a, b, top };
+    PGresult *res;
+
+    fullpass_node_block_params(bl, lo, a, b, top);
+    if (!(res = fullpass_exec_as(p, p->snap, SQL_AUDIT_NODE_BLOCK, v, 1)))
+        return -1;
+    fullpass_node_block_check(p, bl, lo, res, h, have);
+    PQclear(res);
     return fullpass_report(p, 0);
 }
 
@@ -185,16 +205,16 @@ static int verify_nodes(struct fullpass *p, PGresult *levels)
                   *hp = malloc(NODE_CHUNK), *hk = malloc(2 * NODE_CHUNK),
                   *bh = malloc((size_t)(64 * NODE_BLOCK)),
                   *bhave = malloc((size_t)(2 * NODE_BLOCK));
-    int rc = 0, bl = NODE_BLOCK_LEVELS;
+    int rc = 0, bl;
 
     if (!par || !kid || !hp || !hk || !bh || !bhave) {
         snprintf(p->err, sizeof(p->err), "out of memory");
         rc = -1;
     }
-    while (bl > 1 && ((int64_t)1 << (bl + 2)) > p->tree_size)
-        bl--;
-    /* nodes outside the blocks are verify_levels' finding: it counts every level */
-    for (int64_t lo = 0; rc == 0 && lo < p->tree_size; lo += (int64_t)1 << bl)
+    bl = fullpass_node_block_levels(p);
+    /* nodes outside the blocks are verify_levels' finding: it counts every level;
+     * on postgres the second connection checked the blocks beside the records */
+    for (int64_t lo = 0; rc == 0 && !p->blocks_on_chk && lo < p->tree_size; lo += (int64_t)1 << bl)
         rc = node_block(p, bl, lo, bh, bhave);
     free(bh);
     free(bhave);

@@ -29,14 +29,16 @@ struct fullpass_finding {
 struct fullpass {
     const struct zs_config *cfg;
     const char *id;
-    char owner[64];  /* the lease owner: fullpass-<pid>-<id> */
-    PGconn *snap;    /* the snapshot: every read */
-    PGconn *side;    /* short autocommit statements: lease, progress, verdict */
-    PGconn *chk;     /* postgres: the SQL checks, on the snapshot imported (NULL: none) */
-    size_t chk_next; /* the check chk runs or sends next */
-    int chk_state;   /* 0 idle, 1 its result awaited, 2 its end awaited */
-    int64_t rows;    /* rows streamed so far */
-    int64_t since;   /* rows since the last yield */
+    char owner[64];    /* the lease owner: fullpass-<pid>-<id> */
+    PGconn *snap;      /* the snapshot: every read */
+    PGconn *side;      /* short autocommit statements: lease, progress, verdict */
+    PGconn *chk;       /* postgres: the SQL checks, on the snapshot imported (NULL: none) */
+    size_t chk_next;   /* the check chk runs or sends next */
+    int chk_state;     /* 0 idle, 1 its result awaited, 2 its end awaited */
+    int blocks_on_chk; /* chk checks the node blocks too, after the checks */
+    unsigned char *blk_h, *blk_have; /* its block buffers (fullpass_node_block_check) */
+    int64_t rows;                    /* rows streamed so far */
+    int64_t since;                   /* rows since the last yield */
     struct timespec last_report;
     int64_t seal_no, tree_size;
     unsigned char state_hash[32]; /* the latest seal's */
@@ -133,6 +135,19 @@ void fullpass_fail(struct fullpass *p, const char *check, int64_t count, const c
 
 /* The hash checks (fullpass_hash.c): leaves, stored nodes, roots, chain, state. 0, or -1. */
 int fullpass_verify_hashes(struct fullpass *p);
+/*
+ * The stored tree's levels 1 .. b are checked a block of 2^b leaves at a
+ * time, all its levels in one audit_node_block (fullpass_hash.c):
+ * fullpass_node_block_levels gives b for the pass's tree size,
+ * fullpass_node_block_params the statement's parameters for the block at
+ * leaf lo, and fullpass_node_block_check checks its binary result (h: room
+ * for 64 x 2^b bytes, have: 2 x 2^b), recording what it finds.
+ */
+int fullpass_node_block_levels(const struct fullpass *p);
+void fullpass_node_block_params(int bl, int64_t lo, char a[24], char b[24], char top[8]);
+void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res,
+                               unsigned char *h, unsigned char *have);
+
 /* The leaves (fullpass_leaves.c): every sealed record's, then the fold's rest. 0, or -1. */
 int fullpass_verify_leaves(struct fullpass *p);
 
