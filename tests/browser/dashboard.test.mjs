@@ -132,6 +132,12 @@ function isExpected409(e) {
   return e.phase === 'tampered' && /status of 409/.test(e.text) && /\/proof(\?|$)/.test(e.url);
 }
 
+// While the test SIGKILLs nginx's workers, a fetch they were serving ends with
+// no response at all: Chromium logs that too, and only that is expected then.
+function isExpectedDrop(e) {
+  return e.phase === 'nginx-killed' && /net::ERR_(EMPTY_RESPONSE|CONNECTION_(RESET|REFUSED|CLOSED))/.test(e.text);
+}
+
 // A full-page screenshot from the top: the top bar is sticky, and a page
 // scrolled elsewhere would show it stuck in the middle of the picture.
 async function shoot(page, path) {
@@ -462,12 +468,14 @@ try {
     const logFrom = readFileSync(logPath).length;
     const workers = nginxWorkers(master);
     assert(workers.length >= 1, 'no nginx worker found');
+    phase = 'nginx-killed'; // a fetch in flight on a killed worker gets no response
     for (const w of workers) process.kill(w, 'SIGKILL');
     await waitFor('the indicator to leave "streaming"', async () => !(await streaming()), 5000);
     const reloads = () => readFileSync(logPath).subarray(logFrom).toString().split('\n').filter((l) => /reloaded nginx/.test(l));
     await waitFor('the jobs child to reload nginx', async () => reloads().length > 0, 10000);
     await waitFor('the workers the reload retired to be gone', async () =>
       nginxWorkers(master).every((w) => !workers.includes(w) && !/shutting down/.test(title(w))), 10000);
+    phase = 'repaired'; // the new workers answer everything again
     const line = reloads().at(-1);
     diag(line.trim());
     const reloadAt = Date.parse(line.slice(0, 24));
@@ -555,9 +563,9 @@ try {
   });
 
   await test('no console errors or page errors during the whole session', async () => {
-    const unexpected = errors.filter((e) => !isExpected409(e));
+    const unexpected = errors.filter((e) => !isExpected409(e) && !isExpectedDrop(e));
     const expected = errors.length - unexpected.length;
-    if (expected) diag(`${expected} network log line(s) for the documented 409 of /proof while tampered (ignored)`);
+    if (expected) diag(`${expected} network log line(s) for the documented 409 of /proof while tampered, or fetches cut by the killed nginx workers (ignored)`);
     assert(unexpected.length === 0, 'console errors: ' + JSON.stringify(unexpected, null, 1));
   });
 
