@@ -244,8 +244,13 @@ static int pass_body(struct fullpass *p, struct fullpass_verdict *v)
         snprintf(ms, sizeof(ms), "%d", p->cfg->full_audit_timeout_ms);
         if (fullpass_checks_open(p, ms) == 0) { /* the checks run beside the records */
             /* the first check starts now, not at the stream's first progress report */
-            if (fullpass_checks_poll(p, 0) == 0 && fullpass_verify_hashes(p) == 0)
-                fullpass_checks_poll(p, 1);
+            if (fullpass_checks_poll(p, 0) == 0 && fullpass_verify_hashes(p) == 0) {
+                struct timespec t0;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                if (fullpass_checks_poll(p, 1) == 0)
+                    log_info("full pass %s: the second connection finished %.1f s after the rest",
+                             p->id, since_s(&t0));
+            }
         } else if (fullpass_checks_run(p) == 0) {
             fullpass_verify_hashes(p);
         }
