@@ -49,16 +49,21 @@ struct pend {
     int64_t seq, amount, after, at;
 };
 
+/* An account's fold state. What every entry touches comes first, so that
+ * the probe and the common step read the struct's first two cache lines;
+ * what the accounts' read sets and the end compares comes after. */
 struct acct {
     unsigned char key[16];
-    int used, in_accounts, in_seal;
-    int64_t balance, s_entries, sealed_n, n_all, next_seq, prev_at;
-    wide s_balance, sealed_sum, sum_all, prev_after;
-    int have_prev;
+    int64_t next_seq, n_all, sealed_n, prev_at;
+    unsigned char used, have_prev, s_last_kept, s_last_seen;
+    size_t npend; /* entries waiting in pend */
+    wide sum_all, sealed_sum, prev_after;
     struct pend s_last; /* the aggregate's last sealed entry (s_last_kept): seq, after, time */
-    int s_last_kept, s_last_seen, s_last_bad;
     struct pend *pend;
-    size_t npend, cap;
+    size_t cap;
+    int in_accounts, in_seal, s_last_bad;
+    int64_t balance, s_entries;
+    wide s_balance;
 };
 
 struct fullpass_fold {
