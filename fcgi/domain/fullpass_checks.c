@@ -12,9 +12,11 @@
  * failure to set the second connection up falls back to the same: the
  * checks run one after another on the snapshot connection first.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/select.h>
 
 #include "domain/checks.h"
@@ -187,11 +189,23 @@ int fullpass_checks_open(struct fullpass *p, const char *ms)
 static void chk_error(struct fullpass *p, const char *m)
 {
     if (!p->err[0])
-        snprintf(p->err, sizeof(p->err), "%s: %.*s", sql_name(item_sql(p->chk_next)),
+        snprintf(p->err, sizeof(p->err), "%s: %.*s", sql_name(item_sql(p->chk_item)),
                  (int)strcspn(m, "\n"), m);
 }
 
-/* Drive p->chk without blocking: 1 every check is done, 0 one still runs, -1 error. */
+/* Claim the next item that runs, for either connection: its index, or SIZE_MAX when none is
+ * left. Both take from the front, so every item runs exactly once. */
+static size_t claim(struct fullpass *p)
+{
+    while (p->chk_next < NCHECKS && !item_runs(p, p->chk_next))
+        p->chk_next++;
+    if (p->chk_next >= NCHECKS && block_lo(p, p->chk_next) >= p->tree_size)
+        return SIZE_MAX;
+    return p->chk_next++;
+}
+
+/* Drive p->chk without blocking: 1 nothing in flight and nothing left, 0 an item still runs,
+ * -1 error. */
 static int poll_once(struct fullpass *p)
 {
     PGresult *res;
@@ -200,40 +214,46 @@ static int poll_once(struct fullpass *p)
         if (p->chk_state == 0) { /* nothing in flight: send the next check or block */
             char a[24], b[24], top[8];
             const char *v[3] = { a, b, top };
-            int block;
-            while (p->chk_next < NCHECKS && !item_runs(p, p->chk_next))
-                p->chk_next++;
-            block = p->chk_next >= NCHECKS;
-            if (block && block_lo(p, p->chk_next) >= p->tree_size)
+            size_t i = claim(p);
+            int block = i >= NCHECKS;
+            if (i == SIZE_MAX)
                 return 1;
+            p->chk_item = i;
             if (block)
-                fullpass_node_block_params(fullpass_node_block_levels(p), block_lo(p, p->chk_next),
-                                           a, b, top);
-            if (!PQsendQueryParams(p->chk, sql_text(item_sql(p->chk_next), p->cfg->dialect),
-                                   block ? 3 : 0, NULL, block ? v : NULL, NULL, NULL, block)) {
+                fullpass_node_block_params(fullpass_node_block_levels(p), block_lo(p, i), a, b,
+                                           top);
+            if (!PQsendQueryParams(p->chk, sql_text(item_sql(i), p->cfg->dialect), block ? 3 : 0,
+                                   NULL, block ? v : NULL, NULL, NULL, block)) {
                 chk_error(p, PQerrorMessage(p->chk));
                 return -1;
             }
             p->chk_state = 1;
         }
-        if (!PQconsumeInput(p->chk)) {
-            chk_error(p, PQerrorMessage(p->chk));
-            return -1;
+        /* Read all that has arrived, not one buffer's worth: a node block's
+         * result is megabytes, and a poll comes only between the stream's
+         * chunks (one read per poll left each block ~5 s at 10M). */
+        for (;;) {
+            struct pollfd pf = { PQsocket(p->chk), POLLIN, 0 };
+            if (!PQconsumeInput(p->chk)) {
+                chk_error(p, PQerrorMessage(p->chk));
+                return -1;
+            }
+            if (!PQisBusy(p->chk))
+                break;
+            if (poll(&pf, 1, 0) <= 0)
+                return 0;
         }
-        if (PQisBusy(p->chk))
-            return 0;
         res = PQgetResult(p->chk);
         if (!res) { /* the statement is done */
             p->chk_state = 0;
-            p->chk_next++;
             continue;
         }
         if (p->chk_state == 1) {
-            if (PQresultStatus(res) == PGRES_TUPLES_OK && p->chk_next >= NCHECKS)
+            if (PQresultStatus(res) == PGRES_TUPLES_OK && p->chk_item >= NCHECKS)
                 fullpass_node_block_check(p, fullpass_node_block_levels(p),
-                                          block_lo(p, p->chk_next), res, p->blk_h, p->blk_have);
+                                          block_lo(p, p->chk_item), res, p->blk_h, p->blk_have);
             else if (PQresultStatus(res) == PGRES_TUPLES_OK)
-                answer(p, p->chk_next, res);
+                answer(p, p->chk_item, res);
             else
                 chk_error(p, PQresultErrorMessage(res));
             p->chk_state = 2; /* then its end (NULL) */
@@ -242,6 +262,26 @@ static int poll_once(struct fullpass *p)
         if (p->err[0])
             return -1;
     }
+}
+
+int fullpass_checks_finish(struct fullpass *p, int *helped)
+{
+    size_t i;
+
+    *helped = 0;
+    if (!p->chk)
+        return 0;
+    for (;;) {
+        if (poll_once(p) < 0)
+            return -1;
+        if ((i = claim(p)) == SIZE_MAX)
+            break;
+        (*helped)++;
+        if (i < NCHECKS ? run_sql_form(p, i) < 0 || fullpass_report(p, 0) < 0
+                        : fullpass_node_block(p, block_lo(p, i), p->blk_h, p->blk_have) < 0)
+            return -1;
+    }
+    return fullpass_checks_poll(p, 1);
 }
 
 int fullpass_checks_poll(struct fullpass *p, int wait)

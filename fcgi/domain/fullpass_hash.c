@@ -175,9 +175,9 @@ void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGr
         }
 }
 
-/* The block of leaves [lo, lo + 2^bl) on the snapshot connection. 0, or -1. */
-static int node_block(struct fullpass *p, int bl, int64_t lo, unsigned char *h, unsigned char *have)
+int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsigned char *have)
 {
+    int bl = fullpass_node_block_levels(p);
     char a[24], b[24], top[8];
     const char *v[3] = { a, b, top };
     PGresult *res;
@@ -217,7 +217,7 @@ static int verify_nodes(struct fullpass *p, PGresult *levels)
     /* nodes outside the blocks are verify_levels' finding: it counts every level;
      * on postgres the second connection checked the blocks beside the records */
     for (int64_t lo = 0; rc == 0 && !p->blocks_on_chk && lo < p->tree_size; lo += (int64_t)1 << bl)
-        rc = node_block(p, bl, lo, bh, bhave);
+        rc = fullpass_node_block(p, lo, bh, bhave);
     free(bh);
     free(bhave);
     for (int i = 0; rc == 0 && i < PQntuples(levels); i++) {

@@ -33,7 +33,8 @@ struct fullpass {
     PGconn *snap;      /* the snapshot: every read */
     PGconn *side;      /* short autocommit statements: lease, progress, verdict */
     PGconn *chk;       /* postgres: the SQL checks, on the snapshot imported (NULL: none) */
-    size_t chk_next;   /* the check chk runs or sends next */
+    size_t chk_next;   /* the next item (check, then node block) neither connection took yet */
+    size_t chk_item;   /* the item chk runs (chk_state != 0) */
     int chk_state;     /* 0 idle, 1 its result awaited, 2 its end awaited */
     int blocks_on_chk; /* chk checks the node blocks too, after the checks */
     unsigned char *blk_h, *blk_have; /* its block buffers (fullpass_node_block_check) */
@@ -147,6 +148,8 @@ int fullpass_node_block_levels(const struct fullpass *p);
 void fullpass_node_block_params(int bl, int64_t lo, char a[24], char b[24], char top[8]);
 void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res,
                                unsigned char *h, unsigned char *have);
+/* The block at leaf lo read and checked on the snapshot connection, then a progress report. */
+int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsigned char *have);
 
 /* The leaves (fullpass_leaves.c): every sealed record's, then the fold's rest. 0, or -1. */
 int fullpass_verify_leaves(struct fullpass *p);
@@ -162,6 +165,7 @@ int fullpass_verify_leaves(struct fullpass *p);
  */
 int fullpass_checks_open(struct fullpass *p, const char *ms);
 int fullpass_checks_poll(struct fullpass *p, int wait);
+int fullpass_checks_finish(struct fullpass *p, int *helped);
 int fullpass_checks_run(struct fullpass *p);
 void fullpass_checks_close(struct fullpass *p);
 int fullpass_check_rank(const char *name);
