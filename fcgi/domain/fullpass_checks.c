@@ -8,15 +8,17 @@
  * the hashing overlap, on the very same snapshot. After the checks the
  * same connection reads the stored tree's lower levels a block at a time
  * (audit_node_block, checked by fullpass_node_block_check as the results
- * come), so those reads overlap the records too. DSQL has neither, and any
+ * come), so those reads overlap the records too. The checks and the blocks
+ * are one queue (claim()): once the snapshot connection is through its own
+ * reads it takes what is left (fullpass_checks_finish). DSQL has neither, and any
  * failure to set the second connection up falls back to the same: the
  * checks run one after another on the snapshot connection first.
  */
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/select.h>
 
 #include "domain/checks.h"
