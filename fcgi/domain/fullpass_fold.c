@@ -269,6 +269,7 @@ void fullpass_fold_entry_of(const struct fullpass_field *account,
                             const struct fullpass_field *after, const struct fullpass_field *at,
                             struct fullpass_fold_entry *e)
 {
+    memset(e, 0, sizeof(*e)); /* what is absent reads as 0, never as garbage */
     e->complete = account->len == 16 && amount->len == 8;
     if (e->complete) {
         memcpy(e->account, account->b, 16);
