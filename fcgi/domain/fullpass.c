@@ -310,6 +310,8 @@ int fullpass_run(const struct zs_config *cfg, const char *id, int wait_lease,
     v->seconds = since_s(&t0);
     PQfinish(p->snap);
     PQfinish(p->side);
+    free(p->blk_h);
+    free(p->blk_have);
     free(p);
     return rc;
 }

@@ -169,10 +169,7 @@ int fullpass_checks_open(struct fullpass *p, const char *ms)
     PQclear(res);
     if (snapshot_id(snap) && (p->chk = db_connect(p->cfg, err, sizeof(err))) != NULL) {
         fullpass_lower_backend(p, p->chk);
-        int64_t n = (int64_t)1 << fullpass_node_block_levels(p);
-        p->blk_h = malloc((size_t)(64 * n));
-        p->blk_have = malloc((size_t)(2 * n));
-        if (p->blk_h && p->blk_have && import(p, snap, ms) == 0) {
+        if (fullpass_node_buffers(p) == 0 && import(p, snap, ms) == 0) {
             p->chk_next = 0;
             p->chk_state = 0;
             p->blocks_on_chk = 1;
@@ -253,7 +250,7 @@ static int poll_once(struct fullpass *p)
         if (p->chk_state == 1) {
             if (PQresultStatus(res) == PGRES_TUPLES_OK && p->chk_item >= NCHECKS)
                 fullpass_node_block_check(p, fullpass_node_block_levels(p),
-                                          block_lo(p, p->chk_item), res, p->blk_h, p->blk_have);
+                                          block_lo(p, p->chk_item), res);
             else if (PQresultStatus(res) == PGRES_TUPLES_OK)
                 answer(p, p->chk_item, res);
             else
@@ -280,7 +277,7 @@ int fullpass_checks_finish(struct fullpass *p, int *helped)
             break;
         (*helped)++;
         if (i < NCHECKS ? run_sql_form(p, i) < 0 || fullpass_report(p, 0) < 0
-                        : fullpass_node_block(p, block_lo(p, i), p->blk_h, p->blk_have) < 0)
+                        : fullpass_node_block(p, block_lo(p, i)) < 0)
             return -1;
     }
     return fullpass_checks_poll(p, 1);
@@ -309,9 +306,6 @@ int fullpass_checks_poll(struct fullpass *p, int wait)
 
 void fullpass_checks_close(struct fullpass *p)
 {
-    free(p->blk_h);
-    free(p->blk_have);
-    p->blk_h = p->blk_have = NULL;
     if (!p->chk)
         return;
     if (p->chk_state != 0) { /* stop what it still runs */

@@ -138,10 +138,22 @@ void fullpass_node_block_params(int bl, int64_t lo, char a[24], char b[24], char
     snprintf(top, 8, "%d", bl);
 }
 
-void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res,
-                               unsigned char *h, unsigned char *have)
+int fullpass_node_buffers(struct fullpass *p)
+{
+    if (!p->blk_h)
+        p->blk_h = malloc((size_t)(64 * NODE_BLOCK));
+    if (!p->blk_have)
+        p->blk_have = malloc((size_t)(2 * NODE_BLOCK));
+    if (p->blk_h && p->blk_have)
+        return 0;
+    snprintf(p->err, sizeof(p->err), "out of memory");
+    return -1;
+}
+
+void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res)
 {
     const int64_t n = (int64_t)1 << bl;
+    unsigned char *h = p->blk_h, *have = p->blk_have;
 
     memset(have, 0, (size_t)(2 * n));
     for (int i = 0; i < PQntuples(res); i++) {
@@ -175,7 +187,7 @@ void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGr
         }
 }
 
-int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsigned char *have)
+int fullpass_node_block(struct fullpass *p, int64_t lo)
 {
     int bl = fullpass_node_block_levels(p);
     char a[24], b[24], top[8];
@@ -185,7 +197,7 @@ int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsign
     fullpass_node_block_params(bl, lo, a, b, top);
     if (!(res = fullpass_exec_as(p, p->snap, SQL_AUDIT_NODE_BLOCK, v, 1)))
         return -1;
-    fullpass_node_block_check(p, bl, lo, res, h, have);
+    fullpass_node_block_check(p, bl, lo, res);
     PQclear(res);
     return fullpass_report(p, 0);
 }
@@ -204,22 +216,20 @@ int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsign
 static int verify_nodes(struct fullpass *p, PGresult *levels)
 {
     unsigned char *par = malloc(32 * NODE_CHUNK), *kid = malloc(64 * NODE_CHUNK),
-                  *hp = malloc(NODE_CHUNK), *hk = malloc(2 * NODE_CHUNK),
-                  *bh = malloc((size_t)(64 * NODE_BLOCK)),
-                  *bhave = malloc((size_t)(2 * NODE_BLOCK));
+                  *hp = malloc(NODE_CHUNK), *hk = malloc(2 * NODE_CHUNK);
     int rc = 0, bl;
 
-    if (!par || !kid || !hp || !hk || !bh || !bhave) {
+    if (!par || !kid || !hp || !hk) {
         snprintf(p->err, sizeof(p->err), "out of memory");
         rc = -1;
     }
     bl = fullpass_node_block_levels(p);
     /* nodes outside the blocks are verify_levels' finding: it counts every level;
      * on postgres the second connection checked the blocks beside the records */
+    if (rc == 0 && !p->blocks_on_chk)
+        rc = fullpass_node_buffers(p);
     for (int64_t lo = 0; rc == 0 && !p->blocks_on_chk && lo < p->tree_size; lo += (int64_t)1 << bl)
-        rc = fullpass_node_block(p, lo, bh, bhave);
-    free(bh);
-    free(bhave);
+        rc = fullpass_node_block(p, lo);
     for (int i = 0; rc == 0 && i < PQntuples(levels); i++) {
         int level = atoi(PQgetvalue(levels, i, 0));
         int64_t max = strtoll(PQgetvalue(levels, i, 2), NULL, 10);

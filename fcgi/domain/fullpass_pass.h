@@ -37,7 +37,7 @@ struct fullpass {
     size_t chk_item;   /* the item chk runs (chk_state != 0) */
     int chk_state;     /* 0 idle, 1 its result awaited, 2 its end awaited */
     int blocks_on_chk; /* chk checks the node blocks too, after the checks */
-    unsigned char *blk_h, *blk_have; /* its block buffers (fullpass_node_block_check) */
+    unsigned char *blk_h, *blk_have; /* the node blocks' buffers (fullpass_node_buffers) */
     int64_t rows;                    /* rows streamed so far */
     int64_t since;                   /* rows since the last yield */
     struct timespec last_report;
@@ -141,15 +141,16 @@ int fullpass_verify_hashes(struct fullpass *p);
  * time, all its levels in one audit_node_block (fullpass_hash.c):
  * fullpass_node_block_levels gives b for the pass's tree size,
  * fullpass_node_block_params the statement's parameters for the block at
- * leaf lo, and fullpass_node_block_check checks its binary result (h: room
- * for 64 x 2^b bytes, have: 2 x 2^b), recording what it finds.
+ * leaf lo, and fullpass_node_block_check checks its binary result in the
+ * pass's block buffers (fullpass_node_buffers allocates them once, for
+ * either connection; fullpass_run frees them), recording what it finds.
  */
 int fullpass_node_block_levels(const struct fullpass *p);
 void fullpass_node_block_params(int bl, int64_t lo, char a[24], char b[24], char top[8]);
-void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res,
-                               unsigned char *h, unsigned char *have);
+int fullpass_node_buffers(struct fullpass *p);
+void fullpass_node_block_check(struct fullpass *p, int bl, int64_t lo, const PGresult *res);
 /* The block at leaf lo read and checked on the snapshot connection, then a progress report. */
-int fullpass_node_block(struct fullpass *p, int64_t lo, unsigned char *h, unsigned char *have);
+int fullpass_node_block(struct fullpass *p, int64_t lo);
 
 /* The leaves (fullpass_leaves.c): every sealed record's, then the fold's rest. 0, or -1. */
 int fullpass_verify_leaves(struct fullpass *p);
